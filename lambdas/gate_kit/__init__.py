@@ -1,0 +1,15 @@
+"""Shared kit for the pipeline's Lambda gates (standard library + boto3 only).
+
+- `codepipeline_job`: parse the CodePipeline job event, answer it exactly once;
+- `artifacts`: read files from the root of zipped input artifacts in S3;
+- `records`: write decision records (JSON + Markdown) to S3;
+- `release_policy`: parse, validate and merge release policies (pure);
+- `decision_record`: the common shape of a verdict and its renderings (pure).
+
+Importing this package does not import boto3: clients are built on first use,
+so a handler's cold import stays fast.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []

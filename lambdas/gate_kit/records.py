@@ -1,0 +1,135 @@
+"""Write a gate's decision record (JSON and Markdown) to S3.
+
+Records are written with the function's own credentials (the job's artifact
+credentials are read-only). Where they go:
+
+- `RECORD_BUCKET` / `RECORD_PREFIX` when set;
+- otherwise the input artifact's bucket, beside the artifact:
+  `<artifact-key-dir>/decision-records/<gate>/<job-id>.json|.md`.
+
+Encryption: with the input artifact's KMS key when it is known (the record
+lives beside the artifact and is read by the same people); otherwise no
+encryption header is sent, so the bucket's default encryption applies (an
+explicit `aws:kms` without a key id would pick the account's `aws/s3` key
+instead of the bucket's key).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .codepipeline_job import S3Location
+
+__all__ = [
+    "RecordError",
+    "RecordLocation",
+    "default_s3_client",
+    "record_location",
+    "record_location_from_environment",
+    "write_decision_record",
+]
+
+
+class RecordError(RuntimeError):
+    """The decision record could not be written."""
+
+
+@dataclass(frozen=True)
+class RecordLocation:
+    """Where a decision record's two renderings live."""
+
+    json: S3Location
+    markdown: S3Location
+
+
+def record_location(
+    *,
+    gate: str,
+    job_id: str,
+    input_artifact: S3Location,
+    record_bucket: str | None = None,
+    record_prefix: str | None = None,
+) -> RecordLocation:
+    """The record's keys: configured bucket/prefix, else beside the input artifact."""
+    bucket = record_bucket or input_artifact.bucket
+    if record_prefix is not None and record_prefix.strip("/"):
+        prefix = record_prefix.strip("/")
+    elif record_bucket:
+        prefix = "decision-records"
+    else:
+        artifact_dir = posixpath.dirname(input_artifact.key)
+        prefix = (
+            posixpath.join(artifact_dir, "decision-records")
+            if artifact_dir
+            else "decision-records"
+        )
+    stem = f"{prefix}/{gate}/{job_id}"
+    return RecordLocation(
+        json=S3Location(bucket, f"{stem}.json"),
+        markdown=S3Location(bucket, f"{stem}.md"),
+    )
+
+
+def record_location_from_environment(
+    *,
+    gate: str,
+    job_id: str,
+    input_artifact: S3Location,
+    environ: Mapping[str, str] | None = None,
+) -> RecordLocation:
+    """`record_location` configured by `RECORD_BUCKET` and `RECORD_PREFIX` (both optional)."""
+    env = os.environ if environ is None else environ
+    return record_location(
+        gate=gate,
+        job_id=job_id,
+        input_artifact=input_artifact,
+        record_bucket=env.get("RECORD_BUCKET") or None,
+        record_prefix=env.get("RECORD_PREFIX") or None,
+    )
+
+
+def default_s3_client() -> Any:
+    """An S3 client with the function's own credentials (SigV4)."""
+    import boto3  # imported lazily: keeps the handler's cold import fast
+    from botocore.config import Config
+
+    return boto3.client("s3", config=Config(signature_version="s3v4"))
+
+
+def write_decision_record(
+    s3_client: Any,
+    location: RecordLocation,
+    *,
+    json_text: str,
+    markdown_text: str,
+    kms_key_id: str | None = None,
+) -> RecordLocation:
+    """Put both renderings; raise `RecordError` naming the object that failed."""
+    encryption: dict[str, str] = {}
+    if kms_key_id:
+        encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
+    for target, body, content_type in (
+        (location.json, json_text, "application/json"),
+        (location.markdown, markdown_text, "text/markdown; charset=utf-8"),
+    ):
+        try:
+            s3_client.put_object(
+                Bucket=target.bucket,
+                Key=target.key,
+                Body=body.encode("utf-8"),
+                ContentType=content_type,
+                **encryption,
+            )
+        except Exception as error:  # noqa: BLE001 - reported to the caller as one line
+            code = (
+                getattr(error, "response", {}).get("Error", {}).get("Code")
+                or type(error).__name__
+            )
+            raise RecordError(
+                f"decision record {target.uri} could not be written: {code}"
+            ) from None
+    return location

@@ -1,0 +1,115 @@
+"""gate_kit.records: where decision records go and how they are written."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from gate_kit.codepipeline_job import S3Location
+from gate_kit.records import (
+    RecordError,
+    record_location,
+    record_location_from_environment,
+    write_decision_record,
+)
+from gate_kit_fixtures import JOB_ID, REGION, aws_credentials
+from moto import mock_aws
+
+__all__ = ["aws_credentials"]
+
+ARTIFACT = S3Location("artifact-bucket", "ml-pipeline/TrainOutpu/AbCdE12")
+
+
+def test_default_is_beside_the_input_artifact() -> None:
+    location = record_location(
+        gate="evaluation_gate", job_id=JOB_ID, input_artifact=ARTIFACT
+    )
+    assert (
+        location.json.uri
+        == f"s3://artifact-bucket/ml-pipeline/TrainOutpu/decision-records/evaluation_gate/{JOB_ID}.json"
+    )
+    assert (
+        location.markdown.uri
+        == f"s3://artifact-bucket/ml-pipeline/TrainOutpu/decision-records/evaluation_gate/{JOB_ID}.md"
+    )
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        (
+            {"RECORD_BUCKET": "records"},
+            f"s3://records/decision-records/evaluation_gate/{JOB_ID}.json",
+        ),
+        (
+            {"RECORD_BUCKET": "records", "RECORD_PREFIX": "/audit/"},
+            f"s3://records/audit/evaluation_gate/{JOB_ID}.json",
+        ),
+        (
+            {"RECORD_PREFIX": "audit"},
+            f"s3://artifact-bucket/audit/evaluation_gate/{JOB_ID}.json",
+        ),
+        (
+            {"RECORD_BUCKET": "", "RECORD_PREFIX": ""},
+            f"s3://artifact-bucket/ml-pipeline/TrainOutpu/decision-records/evaluation_gate/{JOB_ID}.json",
+        ),
+    ],
+)
+def test_environment_overrides(environ: dict[str, str], expected: str) -> None:
+    location = record_location_from_environment(
+        gate="evaluation_gate", job_id=JOB_ID, input_artifact=ARTIFACT, environ=environ
+    )
+    assert location.json.uri == expected
+
+
+@pytest.fixture
+def s3(aws_credentials: None):
+    with mock_aws():
+        client = boto3.client("s3", region_name=REGION)
+        client.create_bucket(
+            Bucket="artifact-bucket",
+            CreateBucketConfiguration={"LocationConstraint": REGION},
+        )
+        yield client
+
+
+def test_writes_both_renderings_with_the_artifact_key(s3) -> None:
+    location = record_location(gate="g", job_id=JOB_ID, input_artifact=ARTIFACT)
+    key_arn = "arn:aws:kms:eu-west-1:111122223333:key/abc"
+    write_decision_record(
+        s3,
+        location,
+        json_text='{"ok": true}\n',
+        markdown_text="# ✅",
+        kms_key_id=key_arn,
+    )
+    head = s3.head_object(Bucket=location.json.bucket, Key=location.json.key)
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"] == key_arn
+    assert head["ContentType"] == "application/json"
+    body = s3.get_object(Bucket=location.markdown.bucket, Key=location.markdown.key)[
+        "Body"
+    ].read()
+    assert body.decode("utf-8") == "# ✅"
+
+
+def test_without_a_known_key_no_encryption_header_is_sent(s3) -> None:
+    location = record_location(gate="g", job_id=JOB_ID, input_artifact=ARTIFACT)
+    sent: list[dict] = []
+    s3.meta.events.register(
+        "provide-client-params.s3.PutObject",
+        lambda params, **_: sent.append(dict(params)),
+    )
+    write_decision_record(s3, location, json_text="{}", markdown_text="")
+    assert len(sent) == 2
+    assert all("ServerSideEncryption" not in params for params in sent)
+
+
+def test_a_write_failure_names_the_object(s3) -> None:
+    location = record_location(
+        gate="g", job_id=JOB_ID, input_artifact=S3Location("no-such-bucket", "k/x")
+    )
+    with pytest.raises(
+        RecordError,
+        match=r"s3://no-such-bucket/k/decision-records/g/.*\.json could not be written: NoSuchBucket",
+    ):
+        write_decision_record(s3, location, json_text="{}", markdown_text="")
