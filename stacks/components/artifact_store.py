@@ -1,0 +1,70 @@
+"""The pipeline's encryption key and artifact bucket, secure by default."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+__all__ = ["ArtifactStore"]
+
+
+class ArtifactStore(Construct):
+    """A customer-managed KMS key (rotated) and a versioned, TLS-only, KMS-encrypted bucket.
+
+    The bucket holds pipeline artifacts, training and evaluation outputs,
+    decision records and captured endpoint data; its server access logs go to
+    a second bucket. Old artifact versions expire; data is retained on stack
+    deletion.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, project_name: str, retention_days: int) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self, "Key",
+            description=f"{project_name}: encrypts pipeline artifacts, models, decision records and captured data",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.access_logs = s3.Bucket(
+            self, "AccessLogs",
+            # Server access logging supports only SSE-S3 on the target bucket.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            lifecycle_rules=[s3.LifecycleRule(
+                id="expire-access-logs", expiration=cdk.Duration.days(365),
+                noncurrent_version_expiration=cdk.Duration.days(30),
+            )],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.bucket = s3.Bucket(
+            self, "Bucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="artifacts/",
+            lifecycle_rules=[s3.LifecycleRule(
+                id="expire-old-artifacts",
+                noncurrent_version_expiration=cdk.Duration.days(retention_days),
+                abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+            )],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        # Objects must be written with this bucket's KMS encryption, never unencrypted.
+        self.bucket.add_to_resource_policy(iam.PolicyStatement(
+            sid="DenyUnencryptedUploads",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:PutObject"],
+            resources=[self.bucket.arn_for_objects("*")],
+            conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+        ))

@@ -1,0 +1,76 @@
+"""A CodeBuild project whose buildspec is a file in `buildspecs/`, with its own role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import aws_cdk as cdk
+import yaml
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+__all__ = ["BUILDSPEC_DIR", "BuildProject", "BuildProjectProps"]
+
+BUILDSPEC_DIR = Path(__file__).resolve().parents[2] / "buildspecs"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildProjectProps:
+    """What one build project needs: its buildspec file, environment and key."""
+
+    buildspec: str
+    description: str
+    encryption_key: kms.IKey
+    log_retention: logs.RetentionDays
+    environment: Mapping[str, str] = field(default_factory=dict)
+    timeout: cdk.Duration = field(default_factory=lambda: cdk.Duration.minutes(30))
+
+
+class BuildProject(Construct):
+    """A PipelineProject (or a standalone project) reading `buildspecs/<name>`.
+
+    The buildspec is read from the file at synth time and inlined, so the
+    platform (not the model repository) decides what the stage runs.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: BuildProjectProps,
+                 source: codebuild.ISource | None = None) -> None:
+        super().__init__(scope, construct_id)
+        path = BUILDSPEC_DIR / props.buildspec
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        self.log_group = logs.LogGroup(
+            self, "Logs",
+            retention=props.log_retention,
+            encryption_key=props.encryption_key,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.role = iam.Role(
+            self, "Role",
+            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+            description=f"CodeBuild role for {props.buildspec}: only what that buildspec needs",
+        )
+        common = dict(
+            description=props.description,
+            build_spec=codebuild.BuildSpec.from_object(spec),
+            role=self.role,
+            encryption_key=props.encryption_key,
+            timeout=props.timeout,
+            environment=codebuild.BuildEnvironment(
+                build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
+                compute_type=codebuild.ComputeType.SMALL,
+                privileged=False,
+            ),
+            environment_variables={
+                name: codebuild.BuildEnvironmentVariable(value=value) for name, value in props.environment.items()
+            },
+            logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)),
+        )
+        if source is None:
+            self.project: codebuild.Project = codebuild.PipelineProject(self, "Project", **common)
+        else:
+            self.project = codebuild.Project(self, "Project", source=source, **common)

@@ -1,0 +1,88 @@
+"""A Lambda function from `lambdas/<name>/` plus the shared `gate_kit` package."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+__all__ = ["LAMBDA_ROOT", "GateFunction", "GateFunctionProps"]
+
+LAMBDA_ROOT = Path(__file__).resolve().parents[2] / "lambdas"
+SHARED_PACKAGE = "gate_kit"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateFunctionProps:
+    """One function: its folder under `lambdas/`, description, configuration."""
+
+    name: str
+    description: str
+    log_retention: logs.RetentionDays
+    encryption_key: kms.IKey
+    environment: Mapping[str, str] = field(default_factory=dict)
+    timeout: cdk.Duration = field(default_factory=lambda: cdk.Duration.minutes(5))
+    memory_size: int = 256
+
+
+class GateFunction(Construct):
+    """Python 3.13, JSON logs with explicit retention, code from `lambdas/<name>/`.
+
+    The asset holds only the function's own folder and the shared kit, so a
+    change to one gate never redeploys another. The handler is
+    `<name>.handler.handler`.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: GateFunctionProps) -> None:
+        super().__init__(scope, construct_id)
+        folder = LAMBDA_ROOT / props.name
+        if not (folder / "handler.py").is_file():
+            raise FileNotFoundError(f"lambdas/{props.name}/handler.py is missing")
+        self.log_group = logs.LogGroup(
+            self, "Logs",
+            retention=props.log_retention,
+            encryption_key=props.encryption_key,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.role = iam.Role(
+            self, "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Execution role of the {props.name} function",
+        )
+        # Logging permissions scoped to this function's own log group (no managed policy).
+        self.role.add_to_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[self.log_group.log_group_arn, f"{self.log_group.log_group_arn}:log-stream:*"],
+        ))
+        self.function = lambda_.Function(
+            self, "Function",
+            description=props.description,
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=f"{props.name}.handler.handler",
+            code=lambda_.Code.from_asset(
+                str(LAMBDA_ROOT),
+                exclude=["*", f"!{props.name}", f"!{props.name}/**", f"!{SHARED_PACKAGE}", f"!{SHARED_PACKAGE}/**",
+                         "**/__pycache__", "**/*.pyc"],
+            ),
+            role=self.role,
+            timeout=props.timeout,
+            memory_size=props.memory_size,
+            environment=dict(props.environment),
+            environment_encryption=props.encryption_key,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            log_group=self.log_group,
+            # CodePipeline invokes asynchronously; the function answers the job
+            # itself, so a retry could answer twice.
+            retry_attempts=0,
+            reserved_concurrent_executions=None,
+        )

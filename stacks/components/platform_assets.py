@@ -1,0 +1,42 @@
+"""What CodeBuild fetches from the platform: its tools, the contract schemas, the endpoint templates.
+
+The model repository cannot change any of these: they come from the
+platform's own deployment, as S3 assets, not from the commit under release.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3_assets as s3_assets
+from constructs import Construct
+
+__all__ = ["PlatformAssets", "PROJECT_ROOT"]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache"]
+
+
+class PlatformAssets(Construct):
+    """Zipped `release_tools/`, `schemas/` and endpoint templates, with their S3 URLs."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, endpoint_templates_dir: Path) -> None:
+        super().__init__(scope, construct_id)
+        self.tools = s3_assets.Asset(self, "ReleaseTools", path=str(PROJECT_ROOT / "release_tools"), exclude=_EXCLUDES)
+        self.schemas = s3_assets.Asset(self, "Schemas", path=str(PROJECT_ROOT / "schemas"), exclude=_EXCLUDES)
+        self.endpoint_templates = s3_assets.Asset(self, "EndpointTemplates", path=str(endpoint_templates_dir))
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """The CodeBuild environment variables that locate the assets."""
+        return {
+            "PLATFORM_TOOLS_S3_URI": self.tools.s3_object_url,
+            "PLATFORM_SCHEMAS_S3_URI": self.schemas.s3_object_url,
+        }
+
+    def grant_read(self, grantee: iam.IGrantable, *, endpoint_templates: bool = False) -> None:
+        self.tools.grant_read(grantee)
+        self.schemas.grant_read(grantee)
+        if endpoint_templates:
+            self.endpoint_templates.grant_read(grantee)

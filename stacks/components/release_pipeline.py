@@ -1,0 +1,187 @@
+"""The release pipeline: Source → Build → Train → Evaluate → DeployStaging → TestStaging
+→ (Approve) → DeployProd → Promote, as a CodePipeline of type V2.
+
+This construct only arranges stages and actions and grants what the
+pipeline itself needs; the build projects, functions and roles it wires are
+built by their own constructs and handed in.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codecommit as codecommit
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+__all__ = ["ReleasePipeline", "ReleasePipelineProps", "STAGE_NAMES"]
+
+STAGE_NAMES = ("Source", "Build", "Train", "Evaluate", "DeployStaging", "TestStaging", "Approve", "DeployProd", "Promote")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleasePipelineProps:
+    """Everything the pipeline wires together."""
+
+    project_name: str
+    repository: codecommit.IRepository
+    release_branch: str
+    artifact_bucket: s3.IBucket
+    build_project: codebuild.IProject
+    train_project: codebuild.IProject
+    evaluation_gate: lambda_.IFunction
+    staging_gate: lambda_.IFunction
+    promote_function: lambda_.IFunction
+    endpoint_deploy_role: iam.IRole
+    endpoint_parameters: dict[str, str]
+    production_data_capture_uri: str
+    staging_stack_name: str
+    production_stack_name: str
+    require_manual_approval: bool
+    approval_topic: sns.ITopic
+    bake_alarm: cloudwatch.IAlarm | None
+    bake_minutes: int
+    deployment_window: str | None
+    deployment_window_time_zone: str
+
+
+class ReleasePipeline(Construct):
+    """Turns every commit on the release branch into a gated release."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: ReleasePipelineProps) -> None:
+        super().__init__(scope, construct_id)
+        p = props
+        source_output = codepipeline.Artifact("SourceOutput")
+        build_output = codepipeline.Artifact("BuildOutput")
+        train_output = codepipeline.Artifact("TrainOutput")
+
+        source = actions.CodeCommitSourceAction(
+            action_name="Source", repository=p.repository, branch=p.release_branch, output=source_output,
+            trigger=actions.CodeCommitTrigger.EVENTS, variables_namespace="Source",
+        )
+        build = actions.CodeBuildAction(
+            action_name="Build", project=p.build_project, input=source_output, outputs=[build_output],
+            environment_variables={"SOURCE_REVISION": codebuild.BuildEnvironmentVariable(value=source.variables.commit_id)},
+        )
+        train = actions.CodeBuildAction(
+            action_name="Train", project=p.train_project, input=build_output, outputs=[train_output],
+            variables_namespace="Train",
+            environment_variables={"SOURCE_REVISION": codebuild.BuildEnvironmentVariable(value=source.variables.commit_id)},
+        )
+        evaluate = actions.LambdaInvokeAction(
+            action_name="EvaluationGate", lambda_=p.evaluation_gate, inputs=[train_output],
+            variables_namespace="EvaluationGate",
+        )
+        deploy_staging = self._deploy_action("DeployStaging", p, p.staging_stack_name, "staging", train_output)
+        test_staging = actions.LambdaInvokeAction(
+            action_name="StagingGate", lambda_=p.staging_gate, inputs=[train_output],
+            variables_namespace="StagingGate",
+            user_parameters_string=json.dumps({"endpoint_name": "#{DeployStaging.EndpointName}"}),
+        )
+        deploy_prod = self._deploy_action("DeployProd", p, p.production_stack_name, "production", train_output)
+        verify_prod = actions.LambdaInvokeAction(
+            action_name="VerifyProduction", lambda_=p.promote_function, inputs=[train_output], run_order=2,
+            user_parameters_string=json.dumps({"action": "verify_production", "endpoint_name": "#{DeployProd.EndpointName}"}),
+        )
+        promote = actions.LambdaInvokeAction(
+            action_name="Promote", lambda_=p.promote_function, inputs=[train_output],
+            user_parameters_string=json.dumps({"action": "promote", "endpoint_name": "#{DeployProd.EndpointName}"}),
+        )
+
+        stages: list[codepipeline.StageProps] = [
+            codepipeline.StageProps(stage_name="Source", actions=[source]),
+            codepipeline.StageProps(stage_name="Build", actions=[build]),
+            codepipeline.StageProps(stage_name="Train", actions=[train]),
+            codepipeline.StageProps(stage_name="Evaluate", actions=[evaluate]),
+            codepipeline.StageProps(stage_name="DeployStaging", actions=[deploy_staging]),
+            codepipeline.StageProps(stage_name="TestStaging", actions=[test_staging]),
+        ]
+        if p.require_manual_approval:
+            stages.append(codepipeline.StageProps(stage_name="Approve", actions=[actions.ManualApprovalAction(
+                action_name="Approve",
+                notification_topic=p.approval_topic,
+                additional_information=(
+                    "Model #{Train.MODEL_PACKAGE_ARN} passed the evaluation and staging gates. "
+                    "Evaluation record: #{EvaluationGate.record_uri}"
+                ),
+            )]))
+        stages.append(codepipeline.StageProps(
+            stage_name="DeployProd",
+            actions=[deploy_prod, verify_prod],
+            before_entry=self._deployment_window(p),
+            on_failure=codepipeline.FailureConditions(result=codepipeline.Result.ROLLBACK),
+            on_success=self._bake(p),
+        ))
+        stages.append(codepipeline.StageProps(stage_name="Promote", actions=[promote]))
+
+        self.pipeline = codepipeline.Pipeline(
+            self, "Pipeline",
+            pipeline_type=codepipeline.PipelineType.V2,
+            artifact_bucket=p.artifact_bucket,
+            restart_execution_on_update=False,
+            stages=stages,
+        )
+        self.stage_names = [stage.stage_name for stage in stages]
+        if p.bake_alarm is not None or p.deployment_window:
+            # CDK grants nothing for stage-condition rules; the pipeline role evaluates them.
+            self.pipeline.role.add_to_principal_policy(iam.PolicyStatement(
+                sid="EvaluateStageConditionRules",
+                actions=["cloudwatch:DescribeAlarms"],
+                resources=["*"],
+            ))
+            cdk.Validations.of(self.pipeline.role).acknowledge(cdk.Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="cloudwatch:DescribeAlarms, used by the bake-time stage condition, has no resource-level permissions.",
+            ))
+
+    @staticmethod
+    def _deploy_action(namespace: str, p: ReleasePipelineProps, stack_name: str, stage: str,
+                       train_output: codepipeline.Artifact) -> actions.CloudFormationCreateUpdateStackAction:
+        overrides = dict(p.endpoint_parameters)
+        if stage == "production":
+            overrides["DataCaptureS3Uri"] = p.production_data_capture_uri
+        return actions.CloudFormationCreateUpdateStackAction(
+            action_name="Deploy",
+            stack_name=stack_name,
+            template_path=train_output.at_path(f"endpoint/{stage}.template.json"),
+            template_configuration=train_output.at_path(f"endpoint/{stage}.config.json"),
+            parameter_overrides=overrides,
+            admin_permissions=False,
+            deployment_role=p.endpoint_deploy_role,
+            replace_on_failure=False,
+            variables_namespace=namespace,
+            run_order=1,
+        )
+
+    @staticmethod
+    def _deployment_window(p: ReleasePipelineProps) -> codepipeline.Conditions | None:
+        if not p.deployment_window:
+            return None
+        return codepipeline.Conditions(conditions=[codepipeline.Condition(
+            result=codepipeline.Result.FAIL,
+            rules=[codepipeline.Rule(
+                name="DeploymentWindow", provider="DeploymentWindow", version="1",
+                configuration={"Cron": p.deployment_window, "TimeZone": p.deployment_window_time_zone},
+            )],
+        )])
+
+    @staticmethod
+    def _bake(p: ReleasePipelineProps) -> codepipeline.Conditions | None:
+        if p.bake_alarm is None or p.bake_minutes == 0:
+            return None
+        return codepipeline.Conditions(conditions=[codepipeline.Condition(
+            result=codepipeline.Result.ROLLBACK,
+            rules=[codepipeline.Rule(
+                name="BakeUnderAlarms", provider="CloudWatchAlarm", version="1",
+                configuration={"AlarmName": p.bake_alarm.alarm_name, "WaitTime": str(p.bake_minutes)},
+            )],
+        )])

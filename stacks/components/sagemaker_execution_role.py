@@ -1,0 +1,64 @@
+"""The role SageMaker training, processing and hosting run with: this project's data only."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+__all__ = ["SageMakerExecutionRole"]
+
+
+class SageMakerExecutionRole(Construct):
+    """Reads and writes the artifact bucket, pulls the framework image, writes its logs and metrics."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, bucket: s3.IBucket, key: kms.IKey) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        self.role = iam.Role(
+            self, "Role",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="SageMaker execution role for training, evaluation and endpoints of this project",
+        )
+        bucket.grant_read_write(self.role)
+        key.grant_encrypt_decrypt(self.role)
+        key.grant(self.role, "kms:CreateGrant", "kms:DescribeKey")
+        # The scikit-learn framework images live in AWS-owned accounts, one per region.
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="PullFrameworkImage",
+            actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            resources=[f"arn:{stack.partition}:ecr:{stack.region}:*:repository/sagemaker-scikit-learn"],
+        ))
+        auth = iam.PolicyStatement(sid="EcrAuthorization", actions=["ecr:GetAuthorizationToken"], resources=["*"])
+        self.role.add_to_policy(auth)
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="JobAndEndpointLogs",
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            resources=[stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/*",
+                                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)],
+        ))
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="SageMakerMetrics",
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "AWS/SageMaker"]}},
+        ))
+        # Endpoints serve registered model packages of this account's registry.
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="ReadModelPackages",
+            actions=["sagemaker:DescribeModelPackage"],
+            resources=[stack.format_arn(service="sagemaker", resource="model-package", resource_name="*")],
+        ))
+        cdk.Validations.of(self.role).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level permissions; "
+                       "PutMetricData is limited to SageMaker namespaces by condition.",
+            ),
+            cdk.Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:*:repository/sagemaker-scikit-learn]",
+                reason="The framework image is owned by an AWS account that differs per region; the repository name is fixed.",
+            ),
+        )

@@ -1,0 +1,381 @@
+"""The application's configuration: one namespaced `cdk.json` context key, validated.
+
+`app.py` is the only caller. It hands `load_config` the raw context; every
+value is checked here, once, and an invalid one raises `ConfigError` with a
+single line naming the key and what is allowed. Stacks receive the frozen
+dataclasses below and never read context or the environment themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+__all__ = [
+    "CONTEXT_KEY",
+    "AppConfig",
+    "LOG_RETENTION_DAYS",
+    "CanaryConfig",
+    "ConfigError",
+    "DeploymentTarget",
+    "ProductionConfig",
+    "StagingConfig",
+    "load_config",
+]
+
+CONTEXT_KEY = "ml-cicd"
+
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[0-9]*x?large$|^ml\.[a-z0-9]+\.(medium|small|micro)$")
+_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+_REPOSITORY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+_BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ACCOUNT = re.compile(r"^[0-9]{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
+# A CodePipeline deployment window: a cron expression in a time zone.
+_CRON = re.compile(r"^cron\(.+\)$")
+
+
+class ConfigError(ValueError):
+    """A configuration value that the application refuses, with a one-line reason."""
+
+
+@dataclass(frozen=True)
+class DeploymentTarget:
+    """Where a stack is deployed; both `None` means environment-agnostic."""
+
+    account: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class StagingConfig:
+    """The staging endpoint: serverless (idle cost zero) or instance-backed."""
+
+    mode: str = "serverless"
+    serverless_memory_mb: int = 2048
+    serverless_max_concurrency: int = 5
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+
+
+@dataclass(frozen=True)
+class CanaryConfig:
+    """How production traffic shifts to a new model, and how long it bakes."""
+
+    traffic_routing: str = "canary"
+    size_percent: int = 10
+    wait_minutes: int = 10
+    linear_step_percent: int = 25
+    bake_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class ProductionConfig:
+    """The production endpoint: instances, autoscaling, data capture."""
+
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 2
+    min_capacity: int = 2
+    max_capacity: int = 4
+    target_invocations_per_instance: int = 300
+    data_capture_sampling_percent: int = 20
+    p99_latency_alarm_ms: int = 500
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Everything the stacks need, validated."""
+
+    project_name: str = "ml-cicd"
+    repository_name: str = "ml-model"
+    release_branch: str = "main"
+    training_instance_type: str = "ml.m5.large"
+    evaluation_instance_type: str = "ml.m5.large"
+    use_spot_training: bool = False
+    training_timeout_minutes: int = 60
+    staging: StagingConfig = field(default_factory=StagingConfig)
+    production: ProductionConfig = field(default_factory=ProductionConfig)
+    require_manual_approval: bool = True
+    platform_floors: Mapping[str, Any] = field(default_factory=dict)
+    notification_email: str | None = None
+    canary: CanaryConfig = field(default_factory=CanaryConfig)
+    deployment_window: str | None = None
+    deployment_window_time_zone: str = "UTC"
+    pull_request_approvals: int = 1
+    artifact_retention_days: int = 90
+    log_retention_days: int = 90
+    pipeline_env: DeploymentTarget = field(default_factory=DeploymentTarget)
+    staging_env: DeploymentTarget = field(default_factory=DeploymentTarget)
+    production_env: DeploymentTarget = field(default_factory=DeploymentTarget)
+
+    @property
+    def platform_floors_json(self) -> str:
+        """The floors as the compact JSON handed to functions and builds."""
+        return json.dumps(self.platform_floors, sort_keys=True, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------------------
+# Readers: each takes the raw value and its dotted key, returns a clean value.
+# ---------------------------------------------------------------------------
+
+
+def _fail(key: str, message: str) -> ConfigError:
+    return ConfigError(f"invalid configuration {CONTEXT_KEY}.{key}: {message}")
+
+
+def _bool(raw: Any, key: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    raise _fail(key, f"{raw!r} is not a boolean; allowed: true or false")
+
+
+def _int(raw: Any, key: str, low: int, high: int) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise _fail(key, f"{raw!r} is not an integer; allowed: an integer from {low} to {high}")
+    if not low <= raw <= high:
+        raise _fail(key, f"{raw} is out of range; allowed: an integer from {low} to {high}")
+    return raw
+
+
+def _str(raw: Any, key: str, pattern: re.Pattern[str], allowed: str) -> str:
+    if not isinstance(raw, str) or not pattern.match(raw):
+        raise _fail(key, f"{raw!r} is not allowed; allowed: {allowed}")
+    return raw
+
+
+def _choice(raw: Any, key: str, choices: tuple[str, ...]) -> str:
+    if raw not in choices:
+        raise _fail(key, f"{raw!r} is not allowed; allowed: {', '.join(choices)}")
+    return str(raw)
+
+
+def _instance_type(raw: Any, key: str) -> str:
+    return _str(raw, key, _INSTANCE_TYPE, "a SageMaker instance type such as ml.m5.large (with the ml. prefix)")
+
+
+def _optional_str(raw: Any, key: str, pattern: re.Pattern[str], allowed: str) -> str | None:
+    return None if raw is None else _str(raw, key, pattern, allowed)
+
+
+def _section(raw: Any, key: str, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise _fail(key, f"{raw!r} is not an object; allowed keys: {', '.join(sorted(allowed))}")
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        name = f"{key}.{unknown[0]}" if key else unknown[0]
+        raise _fail(name, f"unknown key; allowed keys: {', '.join(sorted(allowed))}")
+    return dict(raw)
+
+
+def _target(raw: Any, key: str) -> DeploymentTarget:
+    values = _section(raw, key, {"account", "region"})
+    return DeploymentTarget(
+        account=_optional_str(values.get("account"), f"{key}.account", _ACCOUNT, "a 12-digit AWS account id or null"),
+        region=_optional_str(values.get("region"), f"{key}.region", _REGION, "an AWS region such as eu-west-1 or null"),
+    )
+
+
+# Platform floors have the shape of release-policy.yaml (contract v1).
+_METRIC_BOUNDS = {"min", "max"}
+_CHAMPION_BOUNDS = {"max_regression", "min_improvement"}
+_STAGING_BOUNDS = {"max_p95_latency_ms", "max_error_rate"}
+_METRIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+
+
+def _finite(raw: Any, key: str, allowed: str, *, positive: bool = False) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+        raise _fail(key, f"{raw!r} is not a finite number; allowed: {allowed}")
+    if raw < 0 or (positive and raw == 0):
+        raise _fail(key, f"{raw} is negative or zero; allowed: {allowed}" if positive else f"{raw} is negative; allowed: {allowed}")
+    return float(raw) if isinstance(raw, float) else raw
+
+
+def _floors(raw: Any, key: str) -> dict[str, Any]:
+    if raw is None or raw == {}:
+        return {}
+    values = _section(raw, key, {"version", "metrics", "champion", "staging"})
+    if values.get("version", 1) != 1:
+        raise _fail(f"{key}.version", f"{values['version']!r} is not a known policy version; allowed: 1")
+    floors: dict[str, Any] = {"version": 1}
+    for group, bounds in (("metrics", _METRIC_BOUNDS), ("champion", _CHAMPION_BOUNDS)):
+        rules = _section(values.get(group, {}), f"{key}.{group}", set(values.get(group, {}) or {}))
+        checked: dict[str, dict[str, float]] = {}
+        for metric, rule in rules.items():
+            metric_key = f"{key}.{group}.{metric}"
+            if not _METRIC_NAME.match(str(metric)):
+                raise _fail(metric_key, "is not a metric name; allowed: letters, digits and _")
+            rule = _section(rule, metric_key, bounds)
+            if not rule:
+                raise _fail(metric_key, f"an empty rule; allowed keys: {', '.join(sorted(bounds))}")
+            checked[metric] = {
+                bound: _finite(value, f"{metric_key}.{bound}", "a number > 0" if bound == "min_improvement" else "a number >= 0",
+                               positive=bound == "min_improvement")
+                if group == "champion"
+                else _metric_bound(value, f"{metric_key}.{bound}")
+                for bound, value in rule.items()
+            }
+            if group == "metrics" and {"min", "max"} <= set(checked[metric]) and checked[metric]["min"] > checked[metric]["max"]:
+                raise _fail(metric_key, "min is greater than max; allowed: min <= max")
+        if checked:
+            floors[group] = checked
+    if "staging" in values:
+        staging = _section(values["staging"], f"{key}.staging", _STAGING_BOUNDS)
+        floors["staging"] = {
+            name: _finite(value, f"{key}.staging.{name}", "a number >= 0") for name, value in staging.items()
+        }
+        if "max_error_rate" in floors["staging"] and floors["staging"]["max_error_rate"] > 1:
+            raise _fail(f"{key}.staging.max_error_rate", "is above 1; allowed: a fraction from 0 to 1")
+    return floors
+
+
+def _metric_bound(raw: Any, key: str) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+        raise _fail(key, f"{raw!r} is not a finite number; allowed: a finite number")
+    return raw
+
+
+_TOP_LEVEL = {
+    "project_name", "repository_name", "release_branch", "training_instance_type",
+    "evaluation_instance_type", "use_spot_training", "training_timeout_minutes", "staging",
+    "production", "require_manual_approval", "platform_floors", "notification_email", "canary",
+    "deployment_window", "deployment_window_time_zone", "pull_request_approvals",
+    "artifact_retention_days", "log_retention_days", "environments",
+}
+
+
+def _apply_overrides(values: dict[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+    """Apply `-c ml-cicd.a.b=value` overrides; values are parsed as JSON when they parse."""
+    prefix = CONTEXT_KEY + "."
+    for dotted in sorted(k for k in context if k.startswith(prefix)):
+        raw = context[dotted]
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except json.JSONDecodeError:
+                pass
+        path = dotted[len(prefix):].split(".")
+        node = values
+        for part in path[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise _fail(".".join(path), f"cannot override inside {part!r}, which is not an object")
+            node = child
+        node[path[-1]] = raw
+    return values
+
+
+def _copy(value: Any) -> Any:
+    return {k: _copy(v) for k, v in value.items()} if isinstance(value, Mapping) else value
+
+
+def load_config(context: Mapping[str, Any]) -> AppConfig:
+    """Build the validated configuration from the app's context (raises ConfigError)."""
+    raw = context.get(CONTEXT_KEY, {})
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"invalid configuration {CONTEXT_KEY}: not a JSON object ({error.msg})") from None
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"invalid configuration {CONTEXT_KEY}: {raw!r} is not an object")
+    values = _apply_overrides(_copy(raw), context)
+    values = _section(values, "", _TOP_LEVEL)
+    defaults = AppConfig()
+
+    def get(name: str) -> Any:
+        return values.get(name, getattr(defaults, name))
+
+    staging_raw = _section(values.get("staging", {}), "staging",
+                           {"mode", "serverless_memory_mb", "serverless_max_concurrency", "instance_type", "instance_count"})
+    sd = StagingConfig()
+    staging = StagingConfig(
+        mode=_choice(staging_raw.get("mode", sd.mode), "staging.mode", ("serverless", "instances")),
+        serverless_memory_mb=_serverless_memory(staging_raw.get("serverless_memory_mb", sd.serverless_memory_mb)),
+        serverless_max_concurrency=_int(staging_raw.get("serverless_max_concurrency", sd.serverless_max_concurrency),
+                                        "staging.serverless_max_concurrency", 1, 200),
+        instance_type=_instance_type(staging_raw.get("instance_type", sd.instance_type), "staging.instance_type"),
+        instance_count=_int(staging_raw.get("instance_count", sd.instance_count), "staging.instance_count", 1, 10),
+    )
+
+    prod_raw = _section(values.get("production", {}), "production", set(ProductionConfig.__dataclass_fields__))
+    pd = ProductionConfig()
+    production = ProductionConfig(
+        instance_type=_instance_type(prod_raw.get("instance_type", pd.instance_type), "production.instance_type"),
+        instance_count=_int(prod_raw.get("instance_count", pd.instance_count), "production.instance_count", 1, 100),
+        min_capacity=_int(prod_raw.get("min_capacity", pd.min_capacity), "production.min_capacity", 1, 100),
+        max_capacity=_int(prod_raw.get("max_capacity", pd.max_capacity), "production.max_capacity", 1, 100),
+        target_invocations_per_instance=_int(prod_raw.get("target_invocations_per_instance", pd.target_invocations_per_instance),
+                                             "production.target_invocations_per_instance", 1, 100_000),
+        data_capture_sampling_percent=_int(prod_raw.get("data_capture_sampling_percent", pd.data_capture_sampling_percent),
+                                           "production.data_capture_sampling_percent", 0, 100),
+        p99_latency_alarm_ms=_int(prod_raw.get("p99_latency_alarm_ms", pd.p99_latency_alarm_ms),
+                                  "production.p99_latency_alarm_ms", 1, 60_000),
+    )
+    if production.min_capacity > production.max_capacity:
+        raise _fail("production.min_capacity", "is greater than production.max_capacity; allowed: min_capacity <= max_capacity")
+    if not production.min_capacity <= production.instance_count <= production.max_capacity:
+        raise _fail("production.instance_count", "is outside [min_capacity, max_capacity]; allowed: a count within the autoscaling range")
+
+    canary_raw = _section(values.get("canary", {}), "canary", set(CanaryConfig.__dataclass_fields__))
+    cd = CanaryConfig()
+    canary = CanaryConfig(
+        traffic_routing=_choice(canary_raw.get("traffic_routing", cd.traffic_routing), "canary.traffic_routing", ("canary", "linear")),
+        size_percent=_int(canary_raw.get("size_percent", cd.size_percent), "canary.size_percent", 1, 50),
+        wait_minutes=_int(canary_raw.get("wait_minutes", cd.wait_minutes), "canary.wait_minutes", 0, 60),
+        linear_step_percent=_int(canary_raw.get("linear_step_percent", cd.linear_step_percent), "canary.linear_step_percent", 5, 50),
+        bake_minutes=_int(canary_raw.get("bake_minutes", cd.bake_minutes), "canary.bake_minutes", 0, 1440),
+    )
+
+    environments = _section(values.get("environments", {}), "environments", {"pipeline", "staging", "production"})
+
+    window = get("deployment_window")
+    return AppConfig(
+        project_name=_str(get("project_name"), "project_name", _NAME,
+                          "3-32 lowercase letters, digits and hyphens, starting with a letter"),
+        repository_name=_str(get("repository_name"), "repository_name", _REPOSITORY_NAME,
+                             "1-100 letters, digits, '.', '_' or '-'"),
+        release_branch=_str(get("release_branch"), "release_branch", _BRANCH, "a git branch name such as main"),
+        training_instance_type=_instance_type(get("training_instance_type"), "training_instance_type"),
+        evaluation_instance_type=_instance_type(get("evaluation_instance_type"), "evaluation_instance_type"),
+        use_spot_training=_bool(get("use_spot_training"), "use_spot_training"),
+        training_timeout_minutes=_int(get("training_timeout_minutes"), "training_timeout_minutes", 5, 1440),
+        staging=staging,
+        production=production,
+        require_manual_approval=_bool(get("require_manual_approval"), "require_manual_approval"),
+        platform_floors=_floors(values.get("platform_floors"), "platform_floors"),
+        notification_email=_optional_str(get("notification_email"), "notification_email", _EMAIL, "an e-mail address or null"),
+        canary=canary,
+        deployment_window=_optional_str(window, "deployment_window", _CRON,
+                                        "a CodePipeline cron expression such as 'cron(0 9-16 ? * MON-THU *)' or null"),
+        deployment_window_time_zone=_str(get("deployment_window_time_zone"), "deployment_window_time_zone",
+                                         re.compile(r"^[A-Za-z_]+(/[A-Za-z_+-]+)*$"), "an IANA time zone such as UTC or Europe/Paris"),
+        pull_request_approvals=_int(get("pull_request_approvals"), "pull_request_approvals", 1, 10),
+        artifact_retention_days=_int(get("artifact_retention_days"), "artifact_retention_days", 1, 3650),
+        log_retention_days=_log_retention(get("log_retention_days")),
+        pipeline_env=_target(environments.get("pipeline", {}), "environments.pipeline"),
+        staging_env=_target(environments.get("staging", {}), "environments.staging"),
+        production_env=_target(environments.get("production", {}), "environments.production"),
+    )
+
+
+_SERVERLESS_MEMORY = (1024, 2048, 3072, 4096, 5120, 6144)
+# The retention periods CloudWatch Logs accepts.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+
+def _serverless_memory(raw: Any) -> int:
+    if raw not in _SERVERLESS_MEMORY or isinstance(raw, bool):
+        raise _fail("staging.serverless_memory_mb", f"{raw!r} is not allowed; allowed: {', '.join(map(str, _SERVERLESS_MEMORY))}")
+    return int(raw)
+
+
+def _log_retention(raw: Any) -> int:
+    if raw not in LOG_RETENTION_DAYS or isinstance(raw, bool):
+        raise _fail("log_retention_days", f"{raw!r} is not allowed; allowed: one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+    return int(raw)

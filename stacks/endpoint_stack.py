@@ -1,0 +1,255 @@
+"""One SageMaker endpoint: the model under release, its configuration and its guardrails.
+
+The same class is deployed twice by the release pipeline (never by `cdk
+deploy`): staging (serverless by default) and production (instances, canary
+traffic shifting with automatic rollback on alarms, autoscaling, data
+capture). The template has no file assets and no bootstrap-version rule, so a
+CloudFormation deploy action can deploy it from the pipeline's artifact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+__all__ = ["EndpointProps", "EndpointStack", "VARIANT_NAME"]
+
+# A new endpoint configuration must keep the variant name, so it never changes.
+VARIANT_NAME = "AllTraffic"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointProps:
+    """What differs between the staging and the production endpoint."""
+
+    stage: str
+    serverless: bool
+    serverless_memory_mb: int = 2048
+    serverless_max_concurrency: int = 5
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+    # Production guardrails; None turns the feature off (staging).
+    traffic_routing: str | None = None  # "canary" or "linear"
+    canary_size_percent: int = 10
+    linear_step_percent: int = 25
+    wait_minutes: int = 10
+    min_capacity: int | None = None
+    max_capacity: int | None = None
+    target_invocations_per_instance: int = 300
+    data_capture_sampling_percent: int | None = None
+    p99_latency_alarm_ms: int = 500
+
+
+class EndpointStack(cdk.Stack):
+    """Model + EndpointConfig + Endpoint for one stage, named after the deployed stack."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: EndpointProps, **kwargs: object) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            synthesizer=cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False),
+            **kwargs,  # type: ignore[arg-type]
+        )
+        self.props = props
+        if props.serverless and props.traffic_routing:
+            raise ValueError("serverless endpoints support no blue/green traffic shifting")
+
+        self.model_package_arn = cdk.CfnParameter(
+            self, "ModelPackageArn", type="String",
+            allowed_pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/.+$",
+            description="The registered model package (version) this endpoint serves.",
+        )
+        execution_role_arn = cdk.CfnParameter(
+            self, "ExecutionRoleArn", type="String",
+            allowed_pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$",
+            description="The SageMaker execution role the model runs with (from the pipeline stack).",
+        )
+        kms_key_arn = cdk.CfnParameter(
+            self, "KmsKeyArn", type="String",
+            allowed_pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$",
+            description="The KMS key for endpoint storage and captured data (from the pipeline stack).",
+        )
+        project_tag = cdk.CfnParameter(
+            self, "Project", type="String", allowed_pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$",
+            description="The ml-cicd project name, used in tags.",
+        )
+        cdk.Tags.of(self).add("ml-cicd:stage", props.stage)
+
+        self.model = sagemaker.CfnModel(
+            self, "Model",
+            execution_role_arn=execution_role_arn.value_as_string,
+            containers=[sagemaker.CfnModel.ContainerDefinitionProperty(
+                model_package_name=self.model_package_arn.value_as_string,
+            )],
+            # Serverless inference does not support network isolation.
+            enable_network_isolation=not props.serverless,
+            tags=[cdk.CfnTag(key="ml-cicd:project", value=project_tag.value_as_string)],
+        )
+        if props.serverless:
+            self.model.add_metadata("checkov", {"skip": [{
+                "id": "CKV_AWS_370",
+                "comment": "Serverless inference does not support network isolation; the production endpoint enables it.",
+            }]})
+
+        variant = sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+            variant_name=VARIANT_NAME,
+            model_name=self.model.attr_model_name,
+            initial_variant_weight=1,
+            **(
+                {"serverless_config": sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
+                    memory_size_in_mb=props.serverless_memory_mb,
+                    max_concurrency=props.serverless_max_concurrency,
+                )}
+                if props.serverless
+                else {"instance_type": props.instance_type, "initial_instance_count": props.instance_count}
+            ),
+        )
+        data_capture = None
+        if props.data_capture_sampling_percent is not None:
+            data_capture_uri = cdk.CfnParameter(
+                self, "DataCaptureS3Uri", type="String", allowed_pattern=r"^s3://.+$",
+                description="Where captured requests and responses are written (KMS-encrypted).",
+            )
+            data_capture = sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+                enable_capture=True,
+                initial_sampling_percentage=props.data_capture_sampling_percent,
+                destination_s3_uri=data_capture_uri.value_as_string,
+                kms_key_id=kms_key_arn.value_as_string,
+                capture_options=[
+                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
+                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
+                ],
+                capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
+                    csv_content_types=["text/csv"], json_content_types=["application/json"],
+                ),
+            )
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self, "EndpointConfig",
+            production_variants=[variant],
+            kms_key_id=kms_key_arn.value_as_string,
+            data_capture_config=data_capture,
+            tags=[cdk.CfnTag(key="ml-cicd:project", value=project_tag.value_as_string)],
+        )
+        if data_capture is None:
+            self.endpoint_config.add_metadata("checkov", {"skip": [{
+                "id": "CKV_AWS_367",
+                "comment": "Data capture is not supported by serverless staging endpoints; production captures data.",
+            }]})
+
+        # The endpoint's name is its stack's name: generated per deployment, never a
+        # literal, and known to the alarms below without a dependency cycle.
+        endpoint_name = cdk.Aws.STACK_NAME
+        self.alarms = self._rollback_alarms(endpoint_name) if props.traffic_routing else []
+        self.endpoint = sagemaker.CfnEndpoint(
+            self, "Endpoint",
+            endpoint_name=endpoint_name,
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            deployment_config=self._deployment_config() if props.traffic_routing else None,
+            tags=[cdk.CfnTag(key="ml-cicd:project", value=project_tag.value_as_string)],
+        )
+        if props.min_capacity is not None and props.max_capacity is not None and not props.serverless:
+            self._autoscaling(endpoint_name)
+
+        for name, value, description in (
+            ("EndpointName", self.endpoint.attr_endpoint_name, "Name of the SageMaker endpoint."),
+            ("EndpointConfigName", self.endpoint_config.attr_endpoint_config_name, "The endpoint configuration in service."),
+            ("ModelName", self.model.attr_model_name, "The SageMaker model behind the endpoint."),
+            ("ServedModelPackageArn", self.model_package_arn.value_as_string, "The model package (version) being served."),
+        ):
+            cdk.CfnOutput(self, name, value=value, description=description)
+
+    # -- production guardrails -------------------------------------------------
+
+    def _metric_alarm(self, construct_id: str, endpoint_name: str, *, metric_name: str, statistic: str,
+                      threshold: float, description: str) -> cloudwatch.CfnAlarm:
+        return cloudwatch.CfnAlarm(
+            self, construct_id,
+            alarm_description=description,
+            namespace="AWS/SageMaker",
+            metric_name=metric_name,
+            dimensions=[
+                cloudwatch.CfnAlarm.DimensionProperty(name="EndpointName", value=endpoint_name),
+                cloudwatch.CfnAlarm.DimensionProperty(name="VariantName", value=VARIANT_NAME),
+            ],
+            **({"extended_statistic": statistic} if statistic.startswith("p") else {"statistic": statistic}),
+            period=60,
+            evaluation_periods=2,
+            datapoints_to_alarm=2,
+            threshold=threshold,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+        )
+
+    def _rollback_alarms(self, endpoint_name: str) -> list[cloudwatch.CfnAlarm]:
+        p = self.props
+        return [
+            self._metric_alarm("Invocation5xxAlarm", endpoint_name, metric_name="Invocation5XXErrors", statistic="Sum",
+                               threshold=0, description="Rolls back a deployment when the endpoint returns 5XX errors."),
+            self._metric_alarm("ModelErrorAlarm", endpoint_name, metric_name="InvocationModelErrors", statistic="Sum",
+                               threshold=0, description="Rolls back a deployment when the model raises errors."),
+            # ModelLatency is reported in microseconds.
+            self._metric_alarm("ModelLatencyP99Alarm", endpoint_name, metric_name="ModelLatency", statistic="p99",
+                               threshold=p.p99_latency_alarm_ms * 1000,
+                               description=f"Rolls back a deployment when p99 model latency exceeds {p.p99_latency_alarm_ms} ms."),
+        ]
+
+    def _deployment_config(self) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:
+        p = self.props
+        wait_seconds = p.wait_minutes * 60
+        if p.traffic_routing == "canary":
+            routing = sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+                type="CANARY",
+                canary_size=sagemaker.CfnEndpoint.CapacitySizeProperty(type="CAPACITY_PERCENT", value=p.canary_size_percent),
+                wait_interval_in_seconds=wait_seconds,
+            )
+            steps = 2
+        else:
+            routing = sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+                type="LINEAR",
+                linear_step_size=sagemaker.CfnEndpoint.CapacitySizeProperty(type="CAPACITY_PERCENT", value=p.linear_step_percent),
+                wait_interval_in_seconds=wait_seconds,
+            )
+            steps = -(-100 // p.linear_step_percent)
+        return sagemaker.CfnEndpoint.DeploymentConfigProperty(
+            blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
+                traffic_routing_configuration=routing,
+                termination_wait_in_seconds=300,
+                # Provisioning plus every traffic step, with room to spare; SageMaker caps it at 14,400 s.
+                maximum_execution_timeout_in_seconds=min(14_400, 1_800 + steps * wait_seconds + 600),
+            ),
+            auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
+                alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=alarm.ref) for alarm in self.alarms],
+            ),
+        )
+
+    def _autoscaling(self, endpoint_name: str) -> None:
+        p = self.props
+        target = appscaling.CfnScalableTarget(
+            self, "ScalableTarget",
+            service_namespace="sagemaker",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            resource_id=cdk.Fn.join("", ["endpoint/", endpoint_name, f"/variant/{VARIANT_NAME}"]),
+            min_capacity=p.min_capacity or 1,
+            max_capacity=p.max_capacity or 1,
+            # No RoleARN: Application Auto Scaling uses its service-linked role.
+        )
+        target.node.add_dependency(self.endpoint)
+        appscaling.CfnScalingPolicy(
+            self, "InvocationsScalingPolicy",
+            policy_name="invocations-per-instance",
+            policy_type="TargetTrackingScaling",
+            scaling_target_id=target.ref,
+            target_tracking_scaling_policy_configuration=appscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty(
+                target_value=p.target_invocations_per_instance,
+                predefined_metric_specification=appscaling.CfnScalingPolicy.PredefinedMetricSpecificationProperty(
+                    predefined_metric_type="SageMakerVariantInvocationsPerInstance",
+                ),
+                scale_in_cooldown=300,
+                scale_out_cooldown=60,
+            ),
+        )

@@ -1,0 +1,255 @@
+"""The pipeline stack: composes the release platform's components and wires their permissions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.components.artifact_store import ArtifactStore
+from stacks.components.build_project import BuildProject, BuildProjectProps
+from stacks.components.endpoint_deploy_role import EndpointDeployRole
+from stacks.components.gate_function import GateFunction, GateFunctionProps
+from stacks.components.model_registry import ModelRegistry
+from stacks.components.model_repository import ModelRepository
+from stacks.components.notifications import ReleaseNotifications
+from stacks.components.platform_assets import PlatformAssets
+from stacks.components.release_events import ReleaseEvents
+from stacks.components.release_pipeline import ReleasePipeline, ReleasePipelineProps
+from stacks.components.sagemaker_execution_role import SageMakerExecutionRole
+from stacks.config import LOG_RETENTION_DAYS, AppConfig
+
+__all__ = ["PipelineStack", "log_retention"]
+
+
+def log_retention(days: int) -> logs.RetentionDays:
+    """The CloudWatch Logs retention enum member for a number of days the configuration allowed."""
+    members = [m for m in logs.RetentionDays if m is not logs.RetentionDays.INFINITE]
+    return dict(zip(LOG_RETENTION_DAYS, members))[days]
+
+
+class PipelineStack(cdk.Stack):
+    """Repository, builds, gates, registry and the release pipeline of one ML project."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, endpoint_templates_dir: Path,
+                 **kwargs: object) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        c = config
+        retention = log_retention(c.log_retention_days)
+        self.staging_stack_name = f"{c.project_name}-staging-endpoint"
+        self.production_stack_name = f"{c.project_name}-production-endpoint"
+        cdk.Tags.of(self).add("ml-cicd:project", c.project_name)
+
+        store = ArtifactStore(self, "ArtifactStore", project_name=c.project_name, retention_days=c.artifact_retention_days)
+        key, bucket = store.key, store.bucket
+        source = ModelRepository(
+            self, "ModelRepository", repository_name=c.repository_name, release_branch=c.release_branch,
+            description=f"{c.project_name}: the model project. Every commit on {c.release_branch} is a release candidate.",
+        )
+        registry = ModelRegistry(
+            self, "ModelRegistry", group_name=f"{c.project_name}-models",
+            description=f"{c.project_name}: every trained model; the latest Approved version is the production champion.",
+        )
+        notifications = ReleaseNotifications(self, "Notifications", project_name=c.project_name, key=key,
+                                             email=c.notification_email)
+        execution = SageMakerExecutionRole(self, "SageMakerExecution", bucket=bucket, key=key)
+        assets = PlatformAssets(self, "PlatformAssets", endpoint_templates_dir=endpoint_templates_dir)
+
+        common_env = {"PROJECT_NAME": c.project_name, "PLATFORM_FLOORS": c.platform_floors_json, **assets.environment}
+        ci = BuildProject(self, "BuildProject", props=BuildProjectProps(
+            buildspec="ci.yml",
+            description=f"{c.project_name} Build stage: lints and tests the model code, validates release-policy.yaml.",
+            encryption_key=key, log_retention=retention, environment=common_env,
+        ))
+        train = BuildProject(self, "TrainProject", props=BuildProjectProps(
+            buildspec="train.yml",
+            description=f"{c.project_name} Train stage: SageMaker training and evaluation, registers the model.",
+            encryption_key=key, log_retention=retention,
+            timeout=cdk.Duration.minutes(min(480, 2 * c.training_timeout_minutes + 30)),
+            environment={
+                **common_env,
+                "ARTIFACT_BUCKET": bucket.bucket_name,
+                "KMS_KEY_ARN": key.key_arn,
+                "SAGEMAKER_ROLE_ARN": execution.role.role_arn,
+                "MODEL_PACKAGE_GROUP_NAME": registry.group_name,
+                "TRAINING_INSTANCE_TYPE": c.training_instance_type,
+                "EVALUATION_INSTANCE_TYPE": c.evaluation_instance_type,
+                "USE_SPOT_TRAINING": "true" if c.use_spot_training else "false",
+                "TRAINING_TIMEOUT_MINUTES": str(c.training_timeout_minutes),
+                "ENDPOINT_TEMPLATES_S3_URI": assets.endpoint_templates.s3_object_url,
+            },
+        ))
+        assets.grant_read(ci.role)
+        assets.grant_read(train.role, endpoint_templates=True)
+        self._grant_training(train.role, config=c, execution_role=execution.role, registry=registry)
+        bucket.grant_read_write(train.role)
+
+        gate_env = {"RECORD_BUCKET": bucket.bucket_name, "RECORD_PREFIX": "decision-records/"}
+        evaluation_gate = GateFunction(self, "EvaluationGate", props=GateFunctionProps(
+            name="evaluation_gate",
+            description=f"{c.project_name} evaluation gate: judges evaluation.json against the release policy and floors.",
+            log_retention=retention, encryption_key=key,
+            environment={**gate_env, "PLATFORM_FLOORS": c.platform_floors_json},
+        ))
+        staging_gate = GateFunction(self, "StagingGate", props=GateFunctionProps(
+            name="staging_gate",
+            description=f"{c.project_name} staging gate: golden requests, latency and error rate on the live staging endpoint.",
+            log_retention=retention, encryption_key=key,
+            timeout=cdk.Duration.minutes(10),
+            environment={**gate_env, "PLATFORM_FLOORS": c.platform_floors_json},
+        ))
+        promote = GateFunction(self, "Promote", props=GateFunctionProps(
+            name="promote",
+            description=f"{c.project_name}: verifies the production endpoint, then makes the model the champion.",
+            log_retention=retention, encryption_key=key,
+            environment={**gate_env, "MODEL_PACKAGE_GROUP_NAME": registry.group_name},
+        ))
+        for gate in (evaluation_gate, staging_gate, promote):
+            bucket.grant_read(gate.role, "*")
+            bucket.grant_put(gate.role, "decision-records/*")
+            key.grant_encrypt_decrypt(gate.role)
+        self._grant_gates(evaluation_gate, staging_gate, promote, registry=registry)
+
+        deploy_role = EndpointDeployRole(
+            self, "EndpointDeployRole", project_name=c.project_name,
+            stack_names=[self.staging_stack_name, self.production_stack_name],
+            execution_role=execution.role, key=key, model_package_arn_pattern=registry.package_arn_pattern,
+        )
+        bake_alarm = self._bake_alarm(c) if c.canary.bake_minutes else None
+
+        self.release = ReleasePipeline(self, "ReleasePipeline", props=ReleasePipelineProps(
+            project_name=c.project_name,
+            repository=source.repository,
+            release_branch=c.release_branch,
+            artifact_bucket=bucket,
+            build_project=ci.project,
+            train_project=train.project,
+            evaluation_gate=evaluation_gate.function,
+            staging_gate=staging_gate.function,
+            promote_function=promote.function,
+            endpoint_deploy_role=deploy_role.role,
+            endpoint_parameters={
+                "ExecutionRoleArn": execution.role.role_arn,
+                "KmsKeyArn": key.key_arn,
+                "Project": c.project_name,
+            },
+            production_data_capture_uri=bucket.s3_url_for_object("data-capture/production"),
+            staging_stack_name=self.staging_stack_name,
+            production_stack_name=self.production_stack_name,
+            require_manual_approval=c.require_manual_approval,
+            approval_topic=notifications.topic,
+            bake_alarm=bake_alarm,
+            bake_minutes=c.canary.bake_minutes,
+            deployment_window=c.deployment_window,
+            deployment_window_time_zone=c.deployment_window_time_zone,
+        ))
+        ReleaseEvents(self, "ReleaseEvents", pipeline=self.release.pipeline, topic=notifications.topic,
+                      model_package_group_name=registry.group_name)
+
+        self.repository = source.repository
+        self.artifact_bucket = bucket
+        self.key = key
+        self.topic = notifications.topic
+        self.registry = registry
+        region = cdk.Aws.REGION
+        for name, value, description in (
+            ("RepositoryCloneUrlHttp", source.repository.repository_clone_url_http, "git clone URL (HTTPS, git-remote-codecommit or credentials)."),
+            ("RepositoryCloneUrlGrc", source.repository.repository_clone_url_grc, "git clone URL for git-remote-codecommit."),
+            ("PipelineConsoleUrl",
+             f"https://{region}.console.aws.amazon.com/codesuite/codepipeline/pipelines/{self.release.pipeline.pipeline_name}/view?region={region}",
+             "The release pipeline in the CodePipeline console."),
+            ("ModelPackageGroupName", registry.group_name, "The SageMaker Model Registry group (SageMaker console: Models > Model registry)."),
+            ("NotificationTopicArn", notifications.topic.topic_arn, "Subscribe here for failures, gate verdicts, approvals and rollbacks."),
+            ("ArtifactBucketName", bucket.bucket_name, "Artifacts, models, evaluations and decision records (decision-records/)."),
+            ("StagingEndpointStackName", self.staging_stack_name, "The CloudFormation stack the pipeline deploys for staging."),
+            ("ProductionEndpointStackName", self.production_stack_name, "The CloudFormation stack the pipeline deploys for production."),
+        ):
+            cdk.CfnOutput(self, name, value=value, description=description)
+
+    # -- permissions ----------------------------------------------------------
+
+    def _grant_training(self, role: iam.IRole, *, config: AppConfig, execution_role: iam.IRole,
+                        registry: ModelRegistry) -> None:
+        def arn(resource: str, name: str) -> str:
+            return self.format_arn(service="sagemaker", resource=resource, resource_name=name)
+
+        prefix = f"{config.project_name}-*"
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="RunTrainingAndEvaluationJobs",
+            actions=["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
+                     "sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob",
+                     "sagemaker:AddTags"],
+            resources=[arn("training-job", prefix), arn("processing-job", prefix)],
+        ))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="RegisterModels",
+            actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages",
+                     "sagemaker:DescribeModelPackageGroup", "sagemaker:AddTags"],
+            resources=[registry.group_arn, registry.package_arn_pattern],
+        ))
+        execution_role.grant_pass_role(role)
+
+    def _grant_gates(self, evaluation_gate: GateFunction, staging_gate: GateFunction, promote: GateFunction, *,
+                     registry: ModelRegistry) -> None:
+        def arn(resource: str, name: str) -> str:
+            return self.format_arn(service="sagemaker", resource=resource, resource_name=name)
+
+        evaluation_gate.role.add_to_principal_policy(iam.PolicyStatement(
+            sid="RecordVerdictOnModelPackage",
+            actions=["sagemaker:UpdateModelPackage", "sagemaker:DescribeModelPackage"],
+            resources=[registry.package_arn_pattern],
+        ))
+        describe = ["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"]
+        hosting = [arn("endpoint-config", "*"), arn("model", "*")]
+        staging_gate.role.add_to_principal_policy(iam.PolicyStatement(
+            sid="TestStagingEndpoint",
+            actions=["sagemaker:InvokeEndpoint", *describe],
+            resources=[arn("endpoint", self.staging_stack_name), *hosting],
+        ))
+        promote.role.add_to_principal_policy(iam.PolicyStatement(
+            sid="VerifyProductionEndpoint",
+            actions=describe,
+            resources=[arn("endpoint", self.production_stack_name), *hosting],
+        ))
+        promote.role.add_to_principal_policy(iam.PolicyStatement(
+            sid="PromoteChampion",
+            actions=["sagemaker:UpdateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
+            resources=[registry.group_arn, registry.package_arn_pattern],
+        ))
+
+    def _bake_alarm(self, config: AppConfig) -> cloudwatch.IAlarm:
+        """Fires while production misbehaves after a release; the DeployProd stage bakes under it."""
+
+        def metric(name: str, statistic: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/SageMaker", metric_name=name, statistic=statistic, period=cdk.Duration.minutes(1),
+                dimensions_map={"EndpointName": self.production_stack_name, "VariantName": "AllTraffic"},
+            )
+
+        alarms = [
+            cloudwatch.Alarm(self, "ProductionErrorsAlarm", metric=metric("Invocation5XXErrors", "Sum"), threshold=0,
+                             evaluation_periods=2, datapoints_to_alarm=2,
+                             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                             alarm_description="Production endpoint returns 5XX errors."),
+            cloudwatch.Alarm(self, "ProductionModelErrorsAlarm", metric=metric("InvocationModelErrors", "Sum"), threshold=0,
+                             evaluation_periods=2, datapoints_to_alarm=2,
+                             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                             alarm_description="Production model raises errors."),
+            cloudwatch.Alarm(self, "ProductionLatencyAlarm", metric=metric("ModelLatency", "p99"),
+                             threshold=config.production.p99_latency_alarm_ms * 1000,
+                             evaluation_periods=3, datapoints_to_alarm=3,
+                             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                             alarm_description=f"Production p99 model latency above {config.production.p99_latency_alarm_ms} ms."),
+        ]
+        return cloudwatch.CompositeAlarm(
+            self, "ProductionBakeAlarm",
+            alarm_description="Any production guardrail alarm: the DeployProd stage rolls back when it fires during bake time.",
+            alarm_rule=cloudwatch.AlarmRule.any_of(*alarms),
+        )
