@@ -1,0 +1,280 @@
+"""CodePipeline Lambda invoke action: the staging gate (thin I/O around `staging_decision`).
+
+Reads `release.json`, `release-policy.json` and `golden-requests.jsonl` from
+the `TrainOutput` artifact, checks that the staging endpoint named in
+`UserParameters` serves the release's model package, sends the golden
+requests, writes the decision record and answers the job exactly once. The
+event is never logged (it carries the job's artifact credentials).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from gate_kit.artifacts import ArtifactError, ArtifactReader, artifact_s3_client
+from gate_kit.codepipeline_job import (
+    CodePipelineJob,
+    JobOutcome,
+    parse_user_parameters,
+    run_job,
+)
+from gate_kit.records import (
+    default_s3_client,
+    record_location_from_environment,
+    write_decision_record,
+)
+from gate_kit.release_policy import (
+    MergedPolicy,
+    PolicyError,
+    merge,
+    parse_release_policy,
+)
+from gate_kit.served_model import ServedModelError, package_mismatch, read_served_model
+from gate_kit.structured_log import gate_logger, log_fields
+
+from .endpoint_probe import MAX_REPETITIONS, probe_endpoint, runtime_client
+from .golden_requests import GoldenRequest, GoldenRequestsError, parse_golden_requests
+from .staging_decision import GATE_NAME, Attempt, StagingDecision, decide_staging
+
+__all__ = ["DEFAULT_REPETITIONS", "StagingGateServices", "handler", "run_staging_gate"]
+
+DEFAULT_REPETITIONS = 3
+_LOGGER = gate_logger("staging_gate")
+
+
+def _sagemaker_client() -> Any:
+    import boto3  # imported lazily: keeps the handler's cold import fast
+
+    return boto3.client("sagemaker")
+
+
+@dataclass
+class StagingGateServices:
+    """The gate's clients and clocks; tests replace any of them."""
+
+    sagemaker: Callable[[], Any] = _sagemaker_client
+    runtime: Callable[[], Any] = runtime_client
+    records_s3: Callable[[], Any] = default_s3_client
+    artifact_s3: Callable[[Any], Any] = artifact_s3_client
+    codepipeline: Any | None = None
+    clock: Callable[[], float] = time.perf_counter
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+@dataclass
+class _Inputs:
+    endpoint_name: str | None = None
+    repetitions: int = DEFAULT_REPETITIONS
+    package_arn: str | None = None
+    merged: MergedPolicy | None = None
+    requests: tuple[GoldenRequest, ...] = ()
+    kms_key_id: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _read_parameters(job: CodePipelineJob, inputs: _Inputs) -> None:
+    try:
+        params = parse_user_parameters(job.user_parameters)
+    except ValueError as error:
+        inputs.errors.append(str(error))
+        return
+    endpoint_name = params.get("endpoint_name")
+    if not isinstance(endpoint_name, str) or not endpoint_name.strip() or endpoint_name.startswith("#{"):
+        inputs.errors.append(f"UserParameters.endpoint_name: {endpoint_name!r} is not an endpoint name")
+    else:
+        inputs.endpoint_name = endpoint_name.strip()
+    repetitions = params.get("repetitions", DEFAULT_REPETITIONS)
+    if isinstance(repetitions, bool) or not isinstance(repetitions, int) or not 1 <= repetitions <= MAX_REPETITIONS:
+        inputs.errors.append(
+            f"UserParameters.repetitions: {repetitions!r} is not an integer from 1 to {MAX_REPETITIONS}"
+        )
+    else:
+        inputs.repetitions = repetitions
+
+
+def _read_floors(environ: Mapping[str, str]) -> Any:
+    raw = environ.get("PLATFORM_FLOORS")
+    if not raw or not raw.strip():
+        return None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise PolicyError(f"PLATFORM_FLOORS: not valid JSON ({error.msg} at column {error.colno})") from None
+    return parse_release_policy(data, origin="PLATFORM_FLOORS")
+
+
+def _read_release(reader: ArtifactReader, inputs: _Inputs) -> None:
+    release_file = reader.require("release.json")
+    inputs.kms_key_id = release_file.kms_key_id
+    release = release_file.json()
+    arn = release.get("model_package_arn") if isinstance(release, dict) else None
+    if not isinstance(arn, str) or not arn.startswith("arn:"):
+        inputs.errors.append(f"{release_file.where}: model_package_arn: {arn!r} is not a model package ARN")
+    else:
+        inputs.package_arn = arn
+
+
+def _read_policy(reader: ArtifactReader, environ: Mapping[str, str], inputs: _Inputs) -> None:
+    floors = _read_floors(environ)
+    policy_file = reader.require("release-policy.json")
+    inputs.merged = merge(floors, parse_release_policy(policy_file.json(), origin=policy_file.where))
+
+
+def _read_golden(reader: ArtifactReader, inputs: _Inputs) -> None:
+    golden_file = reader.require("golden-requests.jsonl")
+    inputs.requests = parse_golden_requests(golden_file.text(), origin=golden_file.where)
+
+
+def _read_artifacts(
+    job: CodePipelineJob, services: StagingGateServices, environ: Mapping[str, str], inputs: _Inputs
+) -> None:
+    """Read the three inputs; each problem is recorded, none stops the others being read."""
+    try:
+        reader = ArtifactReader(services.artifact_s3(job.artifact_credentials), job.input_artifacts)
+    except ArtifactError as error:
+        inputs.errors.append(str(error))
+        return
+    for step in (
+        lambda: _read_release(reader, inputs),
+        lambda: _read_policy(reader, environ, inputs),
+        lambda: _read_golden(reader, inputs),
+    ):
+        try:
+            step()
+        except (ArtifactError, PolicyError, GoldenRequestsError) as error:
+            inputs.errors.append(str(error))
+
+
+def _evaluate(
+    job: CodePipelineJob,
+    services: StagingGateServices,
+    environ: Mapping[str, str],
+    remaining_ms: Callable[[], int] | None,
+) -> tuple[StagingDecision, str | None]:
+    """The decision, and the KMS key of the input artifact (for the record)."""
+    started_at = _timestamp(services.now())
+    inputs = _Inputs()
+    _read_parameters(job, inputs)
+    _read_artifacts(job, services, environ, inputs)
+    served_problem: str | None = None
+    endpoint_checked = False
+    attempts: tuple[Attempt, ...] = ()
+    served_dict: dict[str, Any] | None = None
+    if not inputs.errors and inputs.endpoint_name and inputs.package_arn:
+        try:
+            served = read_served_model(services.sagemaker(), inputs.endpoint_name)
+            endpoint_checked = True
+            served_dict = served.to_dict()
+            if served.status != "InService":
+                served_problem = f"endpoint {inputs.endpoint_name} is {served.status}, not InService"
+            else:
+                served_problem = package_mismatch(served, inputs.package_arn)
+        except ServedModelError as error:
+            inputs.errors.append(f"staging endpoint {inputs.endpoint_name}: {error}")
+    if endpoint_checked and served_problem is None:
+        result = probe_endpoint(
+            services.runtime(),
+            inputs.endpoint_name or "",
+            inputs.requests,
+            repetitions=inputs.repetitions,
+            clock=services.clock,
+            remaining_ms=remaining_ms,
+        )
+        attempts = result.attempts
+        if result.aborted:
+            inputs.errors.append(result.aborted)
+    return decide_staging(
+        requests=inputs.requests,
+        attempts=attempts,
+        staging_bounds=inputs.merged.staging if inputs.merged else None,
+        served_problem=served_problem,
+        endpoint_checked=endpoint_checked,
+        errors=inputs.errors,
+        policy=inputs.merged.to_dict() if inputs.merged else None,
+        inputs={
+            "endpoint_name": inputs.endpoint_name,
+            "model_package_arn": inputs.package_arn,
+            "golden_requests": len(inputs.requests),
+            "repetitions": inputs.repetitions,
+            "endpoint": served_dict,
+        },
+        job_id=job.job_id,
+        started_at=started_at,
+        decided_at=_timestamp(services.now()),
+    ), inputs.kms_key_id
+
+
+def _work(
+    job: CodePipelineJob,
+    services: StagingGateServices,
+    environ: Mapping[str, str],
+    remaining_ms: Callable[[], int] | None,
+) -> JobOutcome:
+    decision, kms_key_id = _evaluate(job, services, environ, remaining_ms)
+    record = decision.record
+    verdict = record.verdict_line()
+    if not job.input_artifacts:
+        return JobOutcome(succeeded=False, message=f"{verdict} (no decision record: the job has no input artifact)")
+    location = record_location_from_environment(
+        gate=GATE_NAME, job_id=job.job_id, input_artifact=job.input_artifacts[0].location, environ=environ
+    )
+    try:
+        write_decision_record(
+            services.records_s3(),
+            location,
+            json_text=decision.to_json(),
+            markdown_text=decision.to_markdown(),
+            kms_key_id=kms_key_id,
+        )
+    except Exception as error:  # noqa: BLE001 - a verdict without its record is not a pass
+        return JobOutcome(succeeded=False, message=f"{verdict}; and the decision record failed: {error}")
+    log_fields(
+        _LOGGER,
+        logging.INFO,
+        "staging gate decided",
+        job_id=job.job_id,
+        decision=record.decision,
+        record=location.json.uri,
+    )
+    variables = {"decision": record.decision, "record_uri": location.json.uri, "summary_uri": location.markdown.uri}
+    return JobOutcome(
+        succeeded=record.passed,
+        message=f"{verdict} (record: {location.markdown.uri})",
+        output_variables=variables,
+        external_execution_id=location.json.uri,
+    )
+
+
+def run_staging_gate(
+    event: Any,
+    *,
+    services: StagingGateServices | None = None,
+    environ: Mapping[str, str] | None = None,
+    remaining_ms: Callable[[], int] | None = None,
+) -> JobOutcome | None:
+    """Run the gate on `event` and answer its job; returns what was answered."""
+    chosen = services or StagingGateServices()
+    env = os.environ if environ is None else environ
+    return run_job(
+        event,
+        lambda job: _work(job, chosen, env, remaining_ms),
+        codepipeline_client=chosen.codepipeline,
+        logger=_LOGGER,
+    )
+
+
+def handler(event: Any, context: Any) -> None:
+    """Lambda entry point (`staging_gate.handler.handler`)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    run_staging_gate(event, remaining_ms=remaining if callable(remaining) else None)
