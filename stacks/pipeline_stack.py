@@ -8,6 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.components.artifact_store import ArtifactStore
@@ -15,6 +16,7 @@ from stacks.components.build_project import BuildProject, BuildProjectProps
 from stacks.components.endpoint_deploy_role import EndpointDeployRole
 from stacks.components.gate_function import GateFunction, GateFunctionProps
 from stacks.components.model_registry import ModelRegistry
+from stacks.components.nag_acknowledgements import acknowledge, logical_id
 from stacks.components.model_repository import ModelRepository
 from stacks.components.notifications import ReleaseNotifications
 from stacks.components.platform_assets import PlatformAssets
@@ -150,6 +152,9 @@ class PipelineStack(cdk.Stack):
         ReleaseEvents(self, "ReleaseEvents", pipeline=self.release.pipeline, topic=notifications.topic,
                       model_package_group_name=registry.group_name)
 
+        self._acknowledge_grants(bucket=bucket, builds=[ci, train], gates=[evaluation_gate, staging_gate, promote],
+                                 execution_role=execution.role, deploy_role=deploy_role.role, registry=registry, config=c)
+
         self.repository = source.repository
         self.artifact_bucket = bucket
         self.key = key
@@ -220,6 +225,71 @@ class PipelineStack(cdk.Stack):
             actions=["sagemaker:UpdateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
             resources=[registry.group_arn, registry.package_arn_pattern],
         ))
+
+    def _acknowledge_grants(self, *, bucket: s3.IBucket, builds: list[BuildProject], gates: list[GateFunction],
+                            execution_role: iam.IRole, deploy_role: iam.IRole, registry: ModelRegistry,
+                            config: AppConfig) -> None:
+        """Narrow acknowledgements, one per exact finding, on the role or pipeline that holds it."""
+        objects = {f"<{logical_id(bucket)}.Arn>/*": "Objects of the project's own artifact bucket."}
+        s3_read = ["Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*"]
+        s3_write = [*s3_read, "Action::s3:Abort*", "Action::s3:DeleteObject*"]
+        kms_use = ["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"]
+        region = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
+        packages = {region.format(service="sagemaker", resource=f"model-package/{registry.group_name}/*"):
+                    "Versions of this project's model package group only."}
+        hosting = {
+            region.format(service="sagemaker", resource="model/*"):
+                "CloudFormation generates model names; creation and changes require the ml-cicd:project tag.",
+            region.format(service="sagemaker", resource="endpoint-config/*"):
+                "CloudFormation generates endpoint-config names; creation and changes require the ml-cicd:project tag.",
+        }
+        for build in builds:
+            project = logical_id(build.project)
+            acknowledge(build.role, actions=s3_write + kms_use, resources={
+                **objects,
+                region.format(service="codebuild", resource=f"report-group/<{project}>-*"):
+                    "Test report groups of this build project (CDK default).",
+                region.format(service="logs", resource=f"log-group:/aws/codebuild/<{project}>:*"):
+                    "Log streams of this build project's default log group (CDK default).",
+            })
+        acknowledge(builds[1].role, resources={
+            **packages,
+            region.format(service="sagemaker", resource=f"training-job/{config.project_name}-*"):
+                "Training jobs the launcher names with this project's prefix.",
+            region.format(service="sagemaker", resource=f"processing-job/{config.project_name}-*"):
+                "Evaluation jobs the launcher names with this project's prefix.",
+        })
+        for gate in gates:
+            acknowledge(gate.role, actions=s3_read + ["Action::s3:Abort*"] + kms_use, resources={
+                **objects,
+                f"<{logical_id(bucket)}.Arn>/decision-records/*": "Decision records the gates write, under one prefix.",
+                **packages, **hosting,
+            })
+        acknowledge(execution_role, actions=s3_write + kms_use, resources={
+            **objects,
+            region.format(service="sagemaker", resource="model-package/*"):
+                "Endpoints serve registered packages; the package ARN is only known per release.",
+            region.format(service="logs", resource="log-group:/aws/sagemaker/*"):
+                "SageMaker writes job and endpoint logs under /aws/sagemaker/.",
+        })
+        acknowledge(deploy_role, resources={
+            **packages, **hosting,
+            **{region.format(service="cloudwatch", resource=f"alarm:{name}-*"):
+               "Rollback alarms of the endpoint stack; CloudFormation prefixes their names with the stack name."
+               for name in (self.staging_stack_name, self.production_stack_name)},
+        })
+        pipeline = self.release.pipeline
+        acknowledge(pipeline, actions=s3_write + kms_use + ["Action::cloudformation:DescribeStack*",
+                                                            "Action::cloudformation:GetTemplate*"], resources={
+            **objects,
+            "*": "lambda:ListFunctions (Lambda invoke actions) and cloudwatch:DescribeAlarms (stage conditions) "
+                 "have no resource-level permissions.",
+            **{f"<{logical_id(gate.function)}.Arn>:*": "Versions and aliases of the one gate function the action invokes."
+               for gate in gates},
+            **{region.format(service="cloudformation", resource=f"stack/{name}/*"):
+               "The one endpoint stack the action deploys (any stack id)."
+               for name in (self.staging_stack_name, self.production_stack_name)},
+        })
 
     def _bake_alarm(self, config: AppConfig) -> cloudwatch.IAlarm:
         """Fires while production misbehaves after a release; the DeployProd stage bakes under it."""

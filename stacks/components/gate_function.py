@@ -13,6 +13,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.components.nag_acknowledgements import acknowledge, logical_id
+
 __all__ = ["LAMBDA_ROOT", "GateFunction", "GateFunctionProps"]
 
 LAMBDA_ROOT = Path(__file__).resolve().parents[2] / "lambdas"
@@ -33,7 +35,7 @@ class GateFunctionProps:
 
 
 class GateFunction(Construct):
-    """Python 3.13, JSON logs with explicit retention, code from `lambdas/<name>/`.
+    """Python 3.14, JSON logs with explicit retention, code from `lambdas/<name>/`.
 
     The asset holds only the function's own folder and the shared kit, so a
     change to one gate never redeploys another. The handler is
@@ -64,7 +66,7 @@ class GateFunction(Construct):
         self.function = lambda_.Function(
             self, "Function",
             description=props.description,
-            runtime=lambda_.Runtime.PYTHON_3_13,
+            runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
             handler=f"{props.name}.handler.handler",
             code=lambda_.Code.from_asset(
@@ -84,5 +86,9 @@ class GateFunction(Construct):
             # CodePipeline invokes asynchronously; the function answers the job
             # itself, so a retry could answer twice.
             retry_attempts=0,
-            reserved_concurrent_executions=None,
         )
+        acknowledge(self.role, resources={
+            "*": "codepipeline:PutJobSuccessResult and PutJobFailureResult (added by the pipeline's Lambda invoke "
+                 "action) have no resource-level permissions.",
+            f"<{logical_id(self.log_group)}.Arn>:log-stream:*": "Log streams of this function's own log group.",
+        })

@@ -36,7 +36,10 @@ class PlatformAssets(Construct):
         }
 
     def grant_read(self, grantee: iam.IGrantable, *, endpoint_templates: bool = False) -> None:
-        self.tools.grant_read(grantee)
-        self.schemas.grant_read(grantee)
-        if endpoint_templates:
-            self.endpoint_templates.grant_read(grantee)
+        """Read exactly these objects (not the whole bootstrap bucket, as `Asset.grant_read` would)."""
+        assets = [self.tools, self.schemas, *([self.endpoint_templates] if endpoint_templates else [])]
+        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+            sid="ReadPlatformAssets",
+            actions=["s3:GetObject"],
+            resources=[asset.bucket.arn_for_objects(asset.s3_object_key) for asset in assets],
+        ))

@@ -138,10 +138,6 @@ class ReleasePipeline(Construct):
                 actions=["cloudwatch:DescribeAlarms"],
                 resources=["*"],
             ))
-            cdk.Validations.of(self.pipeline.role).acknowledge(cdk.Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="cloudwatch:DescribeAlarms, used by the bake-time stage condition, has no resource-level permissions.",
-            ))
 
     @staticmethod
     def _deploy_action(namespace: str, p: ReleasePipelineProps, stack_name: str, stage: str,

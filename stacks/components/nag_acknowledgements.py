@@ -1,0 +1,50 @@
+"""cdk-nag acknowledgements for the wildcards that CDK's own grant methods produce.
+
+Each acknowledgement names one exact finding (`AwsSolutions-IAM5[...]`) and
+is placed on the construct whose policy holds it. The reasons say why the
+wildcard is bounded: a prefix action on one named resource, objects of one
+bucket, versions of one function.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+import aws_cdk as cdk
+from constructs import IConstruct
+
+__all__ = ["GRANT_ACTION_REASONS", "acknowledge", "logical_id"]
+
+# Prefix wildcards written by CDK grants (grant_read, grant_read_write, grant_encrypt_decrypt, ...).
+GRANT_ACTION_REASONS: Mapping[str, str] = {
+    "Action::s3:GetObject*": "CDK grant_read: object read actions, on the project's artifact bucket only.",
+    "Action::s3:GetBucket*": "CDK grant_read: bucket metadata reads, on the project's artifact bucket only.",
+    "Action::s3:List*": "CDK grant_read: listing, on the project's artifact bucket only.",
+    "Action::s3:Abort*": "CDK grant_write: aborting multipart uploads, on the project's artifact bucket only.",
+    "Action::s3:DeleteObject*": "CDK grant_read_write: replacing artifacts, on the project's artifact bucket only.",
+    "Action::kms:GenerateDataKey*": "CDK grant_encrypt: data keys of the project's own KMS key only.",
+    "Action::kms:ReEncrypt*": "CDK grant_encrypt_decrypt: re-encryption with the project's own KMS key only.",
+    "Action::cloudformation:DescribeStack*": "CDK CloudFormation action: describes the one endpoint stack it deploys.",
+    "Action::cloudformation:GetTemplate*": "CDK CloudFormation action: reads the template of the one endpoint stack it deploys.",
+}
+
+
+def logical_id(element: IConstruct) -> str:
+    """The resolved logical ID of a construct's CloudFormation resource (as cdk-nag prints it)."""
+    resource = element if isinstance(element, cdk.CfnElement) else element.node.default_child
+    assert isinstance(resource, cdk.CfnElement), f"{element.node.path} has no CloudFormation resource"
+    stack = cdk.Stack.of(resource)
+    return str(stack.resolve(stack.get_logical_id(resource)))
+
+
+def acknowledge(construct: IConstruct, *, actions: Iterable[str] = (), resources: Mapping[str, str] | None = None) -> None:
+    """Acknowledge exact IAM5 findings on `construct`: CDK grant actions and named resource wildcards."""
+    acknowledgments = [
+        cdk.Acknowledgment(id=f"AwsSolutions-IAM5[{action}]", reason=GRANT_ACTION_REASONS[action]) for action in actions
+    ]
+    acknowledgments += [
+        cdk.Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{resource}]", reason=reason)
+        for resource, reason in (resources or {}).items()
+    ]
+    if acknowledgments:
+        cdk.Validations.of(construct).acknowledge(*acknowledgments)
