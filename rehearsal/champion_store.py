@@ -1,0 +1,94 @@
+"""The local champion: the model the previous rehearsal promoted, kept for the next one.
+
+Stored under `<out>/champion/`: its serving `model.tar.gz` and `champion.json`
+(the package ARN it had, its metrics, when and how it was promoted). The next
+rehearsal registers it as the Approved package of the model package group, so
+the evaluation compares against it exactly as the pipeline compares against
+production.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rehearsal.errors import ConfigurationError
+
+__all__ = ["CHAMPION_DIR", "Champion", "load_champion", "save_champion"]
+
+CHAMPION_DIR = "champion"
+_METADATA = "champion.json"
+_ARCHIVE = "model.tar.gz"
+
+
+@dataclass(frozen=True)
+class Champion:
+    """A promoted model as the rehearsal keeps it."""
+
+    model_archive: Path
+    model_package_arn: str
+    source_revision: str
+    promoted_at: str
+    promoted_by: str
+    metrics: dict[str, Any]
+
+    def with_arn(self, model_package_arn: str) -> Champion:
+        """The same champion, known in this rehearsal's registry under `model_package_arn`."""
+        return Champion(**{**asdict(self), "model_package_arn": model_package_arn})
+
+
+def load_champion(out_dir: Path) -> Champion | None:
+    """The stored champion, `None` before the first promotion; `ConfigurationError` if damaged."""
+    directory = out_dir / CHAMPION_DIR
+    metadata = directory / _METADATA
+    if not metadata.exists():
+        return None
+    try:
+        raw = json.loads(metadata.read_text(encoding="utf-8"))
+        champion = Champion(
+            model_archive=directory / _ARCHIVE,
+            model_package_arn=str(raw["model_package_arn"]),
+            source_revision=str(raw["source_revision"]),
+            promoted_at=str(raw["promoted_at"]),
+            promoted_by=str(raw["promoted_by"]),
+            metrics=dict(raw["metrics"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigurationError(
+            f"{metadata} is damaged ({type(error).__name__}: {error}); delete {directory} to start without a champion"
+        ) from None
+    if not champion.model_archive.is_file():
+        raise ConfigurationError(f"{champion.model_archive} is missing; delete {directory} to start without a champion")
+    return champion
+
+
+def save_champion(
+    out_dir: Path,
+    *,
+    model_archive: Path,
+    model_package_arn: str,
+    source_revision: str,
+    promoted_at: str,
+    promoted_by: str,
+    metrics: dict[str, Any],
+) -> Champion:
+    """Replace the stored champion with this model (archive copied first, metadata last)."""
+    directory = out_dir / CHAMPION_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    staged = directory / f"{_ARCHIVE}.new"
+    shutil.copy2(model_archive, staged)
+    staged.replace(directory / _ARCHIVE)
+    champion = Champion(
+        model_archive=directory / _ARCHIVE,
+        model_package_arn=model_package_arn,
+        source_revision=source_revision,
+        promoted_at=promoted_at,
+        promoted_by=promoted_by,
+        metrics=metrics,
+    )
+    record = {key: value for key, value in asdict(champion).items() if key != "model_archive"}
+    (directory / _METADATA).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return champion

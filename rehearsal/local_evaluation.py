@@ -1,0 +1,74 @@
+"""Step 3: run `evaluate.py` as the SageMaker Processing job would, on local folders.
+
+Inputs are laid out as the processing job's (`opt/ml/processing/<input>`):
+the training output `model.tar.gz`, the frozen holdout with its manifest, and
+the champion's archive when the previous rehearsal promoted one, so a second
+rehearsal exercises the champion comparison.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rehearsal.champion_store import Champion
+from rehearsal.pipeline_code import ModelRepository
+from rehearsal.subprocess_step import run_script
+
+__all__ = ["EvaluationResult", "evaluate_model"]
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """The `evaluation.json` written, and its parsed content."""
+
+    path: Path
+    document: dict[str, Any]
+
+
+def evaluate_model(
+    repository: ModelRepository,
+    work_dir: Path,
+    *,
+    code_dir: Path,
+    model_archive: Path,
+    model_data_url: str,
+    source_revision: str,
+    champion: Champion | None,
+    resamples: int | None,
+) -> EvaluationResult:
+    """Run `evaluate.py` from `code_dir`; return the evaluation document it wrote."""
+    repository.evaluate_script  # noqa: B018 - fails with "not available yet" when absent
+    processing = work_dir / "opt" / "ml" / "processing"
+    model_input = processing / "model"
+    holdout_input = processing / "holdout"
+    output_dir = processing / "evaluation"
+    for directory in (model_input, holdout_input, output_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(model_archive, model_input / "model.tar.gz")
+    shutil.copy2(repository.data_file("holdout.csv"), holdout_input / "holdout.csv")
+    shutil.copy2(repository.data_file("manifest.json"), holdout_input / "manifest.json")
+    arguments = [
+        "evaluate.py",
+        "--model", str(model_input / "model.tar.gz"),
+        "--holdout", str(holdout_input / "holdout.csv"),
+        "--output-dir", str(output_dir),
+        "--model-data-url", model_data_url,
+        "--source-revision", source_revision,
+    ]  # fmt: skip
+    if champion is not None:
+        champion_input = processing / "champion"
+        champion_input.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(champion.model_archive, champion_input / "model.tar.gz")
+        arguments += [
+            "--champion-model", str(champion_input / "model.tar.gz"),
+            "--champion-arn", champion.model_package_arn,
+        ]  # fmt: skip
+    if resamples is not None:
+        arguments += ["--resamples", str(resamples)]
+    run_script("evaluate.py", arguments, cwd=code_dir, log_file=work_dir / "logs" / "evaluate.log")
+    path = output_dir / "evaluation.json"
+    return EvaluationResult(path=path, document=json.loads(path.read_text(encoding="utf-8")))

@@ -1,0 +1,49 @@
+"""Step 8: make the released model the champion.
+
+With `lambdas/promote/handler.py` in the checkout, the rehearsal does what
+the DeployProd and Promote stages do: a production endpoint serving the
+release's package (in the sandbox), then the real promote function with
+`{"action": "verify_production", ...}` and `{"action": "promote", ...}`.
+Without it, a *local promotion* marks the package Approved in the sandbox
+registry and says so in the step line and the report. Either way the runner
+then stores the model as the local champion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rehearsal.aws_sandbox import Sandbox
+from rehearsal.pipeline_code import LAMBDAS_ROOT
+from rehearsal.sandbox_registry import MODEL_PACKAGE_GROUP, deploy_endpoint
+
+__all__ = ["LOCAL_PROMOTION", "PROMOTE_HANDLER", "promote_release"]
+
+PROMOTE_HANDLER = "promote handler (lambdas/promote/handler.py)"
+LOCAL_PROMOTION = "local promotion: package marked Approved in the sandbox (lambdas/promote/handler.py not available)"
+
+
+def promote_release(
+    sandbox: Sandbox,
+    *,
+    run_action: Callable[..., Any],
+    model_package_arn: str,
+    run_id: str,
+) -> str:
+    """Promote the release; return how it was promoted. `run_action` blocks on a failed answer."""
+    if not (LAMBDAS_ROOT / "promote" / "handler.py").is_file():
+        sandbox.sagemaker.update_model_package(ModelPackageArn=model_package_arn, ModelApprovalStatus="Approved")
+        return LOCAL_PROMOTION
+    production = deploy_endpoint(
+        sandbox.sagemaker, stage="production", model_package_arn=model_package_arn, run_id=run_id
+    )
+    environment = {"MODEL_PACKAGE_GROUP_NAME": MODEL_PACKAGE_GROUP}
+    for action in ("verify_production", "promote"):
+        run_action(
+            gate=f"promote function ({action})",
+            user_parameters={"action": action, "endpoint_name": production.endpoint_name},
+            record_name=f"promotion-{action.replace('_', '-')}",
+            function_environment=environment,
+        )
+    return PROMOTE_HANDLER
