@@ -30,6 +30,8 @@ __all__ = [
     "golden_requests",
     "queue_endpoint_answers",
     "register_package",
+    "set_endpoint_state",
+    "space_creation_times",
     "tick_clock",
     "upload_train_output",
 ]
@@ -147,3 +149,25 @@ def tick_clock(step_seconds: float) -> Iterator[float]:
     while True:
         yield now
         now += step_seconds
+
+
+def space_creation_times(*arns: str) -> None:
+    """Give packages distinct creation times, one minute apart in the order given (moto may tie them)."""
+    from datetime import datetime, timedelta
+
+    from moto.sagemaker.models import sagemaker_backends
+
+    packages = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].model_packages
+    base = datetime(2026, 1, 1)  # naive UTC, like moto's own timestamps
+    for index, arn in enumerate(arns):
+        packages[arn].creation_time = base + timedelta(minutes=index)
+
+
+def set_endpoint_state(endpoint_name: str, *, status: str | None = None, failure_reason: str | None = None) -> None:
+    """Put moto's endpoint in a state moto cannot reach on its own (Updating, rolled back...)."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    endpoint = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].endpoints[endpoint_name]
+    if status is not None:
+        endpoint.endpoint_status = status
+    endpoint.failure_reason = failure_reason

@@ -1,0 +1,1 @@
+"""Verify the production endpoint and promote the release's model package to champion."""

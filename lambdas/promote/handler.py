@@ -1,0 +1,295 @@
+"""CodePipeline Lambda invoke action used twice: `verify_production` and `promote` (thin I/O).
+
+`UserParameters`: `{"action": "verify_production" | "promote", "endpoint_name": "...",
+"endpoint_config_name": "..." (optional, the config CloudFormation deployed),
+"pipeline_execution_id": "..." (optional, named in the approval description)}`.
+Reads `release.json` from the `TrainOutput` artifact, writes a decision record,
+answers the job exactly once and never logs the event.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from gate_kit.artifacts import ArtifactError, ArtifactReader, artifact_s3_client
+from gate_kit.codepipeline_job import CodePipelineJob, JobOutcome, parse_user_parameters, run_job
+from gate_kit.decision_record import OUTCOME_FAILED, OUTCOME_PASSED, RuleResult, build_record
+from gate_kit.records import default_s3_client, record_location_from_environment, write_decision_record
+from gate_kit.served_model import ServedModel, ServedModelError, read_served_model
+from gate_kit.structured_log import gate_logger, log_fields
+
+from .champion_promotion import PREVIOUS_CHAMPION_KEY, PackageVersion, PromotionError, PromotionPlan, plan_promotion
+from .production_check import SERVING, WAITING, WaitTokenError, assess_production, next_wait_token
+
+__all__ = ["ACTIONS", "PromoteServices", "handler", "run_promote"]
+
+ACTIONS = ("verify_production", "promote")
+_RECORD_NAMES = {"verify_production": "verify-production", "promote": "promote"}
+_LOGGER = gate_logger("promote")
+
+
+class _Refusal(Exception):
+    """An input or AWS problem that fails the action with this one-line message."""
+
+
+def _sagemaker_client() -> Any:
+    import boto3  # imported lazily: keeps the handler's cold import fast
+
+    return boto3.client("sagemaker")
+
+
+@dataclass
+class PromoteServices:
+    """The function's clients and clock; tests replace any of them."""
+
+    sagemaker: Callable[[], Any] = _sagemaker_client
+    records_s3: Callable[[], Any] = default_s3_client
+    artifact_s3: Callable[[Any], Any] = artifact_s3_client
+    codepipeline: Any | None = None
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class _Request:
+    action: str
+    endpoint_name: str
+    endpoint_config_name: str | None
+    promoted_by: str
+    package_arn: str
+    group_name: str | None
+    kms_key_id: str | None
+
+
+def _text_parameter(params: Mapping[str, Any], key: str, *, required: bool) -> str | None:
+    value = params.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip() or value.startswith("#{"):
+        raise _Refusal(f"UserParameters.{key}: {value!r} is not a usable value")
+    return value.strip()
+
+
+def _read_request(job: CodePipelineJob, services: PromoteServices) -> _Request:
+    try:
+        params = parse_user_parameters(job.user_parameters)
+    except ValueError as error:
+        raise _Refusal(str(error)) from None
+    action = params.get("action")
+    if action not in ACTIONS:
+        raise _Refusal(f"UserParameters.action: {action!r} is not one of {', '.join(ACTIONS)}")
+    endpoint_name = _text_parameter(params, "endpoint_name", required=True)
+    execution = _text_parameter(params, "pipeline_execution_id", required=False)
+    promoted_by = (
+        f"CodePipeline execution {execution} (job {job.job_id})" if execution else f"CodePipeline job {job.job_id}"
+    )
+    try:
+        reader = ArtifactReader(services.artifact_s3(job.artifact_credentials), job.input_artifacts)
+        release_file = reader.require("release.json")
+        release = release_file.json()
+    except ArtifactError as error:
+        raise _Refusal(str(error)) from None
+    arn = release.get("model_package_arn") if isinstance(release, dict) else None
+    if not isinstance(arn, str) or not arn.startswith("arn:"):
+        raise _Refusal(f"{release_file.where}: model_package_arn: {arn!r} is not a model package ARN")
+    group = release.get("model_package_group_name")
+    return _Request(
+        action=str(action),
+        endpoint_name=str(endpoint_name),
+        endpoint_config_name=_text_parameter(params, "endpoint_config_name", required=False),
+        promoted_by=promoted_by,
+        package_arn=arn,
+        group_name=group if isinstance(group, str) and group else None,
+        kms_key_id=release_file.kms_key_id,
+    )
+
+
+def _error_code(error: Exception) -> str:
+    response = getattr(error, "response", None)
+    if isinstance(response, dict) and response.get("Error", {}).get("Code"):
+        return f"{response['Error']['Code']}: {response['Error'].get('Message', '')}".rstrip(": ")
+    return type(error).__name__
+
+
+def _package_version(sagemaker: Any, arn: str) -> PackageVersion:
+    try:
+        package = sagemaker.describe_model_package(ModelPackageName=arn)
+    except Exception as error:  # noqa: BLE001 - reported as one line
+        raise _Refusal(f"DescribeModelPackage {arn} failed: {_error_code(error)}") from None
+    return PackageVersion(
+        arn=str(package.get("ModelPackageArn") or arn),
+        status=str(package.get("ModelApprovalStatus") or ""),
+        created=package["CreationTime"],
+        metadata=dict(package.get("CustomerMetadataProperties") or {}),
+        approval_description=package.get("ApprovalDescription"),
+    )
+
+
+def _approved_packages(sagemaker: Any, group: str) -> list[PackageVersion]:
+    try:
+        pages = sagemaker.get_paginator("list_model_packages").paginate(
+            ModelPackageGroupName=group, ModelApprovalStatus="Approved", SortBy="CreationTime", SortOrder="Descending"
+        )
+        summaries = [item for page in pages for item in page.get("ModelPackageSummaryList", [])]
+    except Exception as error:  # noqa: BLE001
+        raise _Refusal(f"ListModelPackages {group} failed: {_error_code(error)}") from None
+    return [
+        PackageVersion(
+            arn=s["ModelPackageArn"], status=s.get("ModelApprovalStatus", "Approved"), created=s["CreationTime"]
+        )
+        for s in summaries
+    ]
+
+
+def _plan(sagemaker: Any, request: _Request, environ: Mapping[str, str], now: datetime) -> PromotionPlan:
+    configured = environ.get("MODEL_PACKAGE_GROUP_NAME") or None
+    if configured and request.group_name and configured != request.group_name:
+        raise _Refusal(
+            f"release.json names model package group {request.group_name}, but this function promotes in {configured}"
+        )
+    group = configured or request.group_name
+    if not group:
+        raise _Refusal(
+            "no model package group: set MODEL_PACKAGE_GROUP_NAME or model_package_group_name in release.json"
+        )
+    release = _package_version(sagemaker, request.package_arn)
+    approved = _approved_packages(sagemaker, group)
+    # Only the previous champion's metadata matters: describe it in full.
+    candidates = {p.arn for p in approved if p.arn != release.arn and p.created <= release.created}
+    recorded = release.metadata.get(PREVIOUS_CHAMPION_KEY)
+    latest_other = max((p for p in approved if p.arn in candidates), key=lambda p: p.created, default=None)
+    wanted = {recorded} if recorded in candidates else ({latest_other.arn} if latest_other else set())
+    approved = [_package_version(sagemaker, p.arn) if p.arn in wanted else p for p in approved]
+    try:
+        return plan_promotion(release, approved, promoted_by=request.promoted_by, now=now)
+    except PromotionError as error:
+        raise _Refusal(str(error)) from None
+
+
+def _apply(sagemaker: Any, plan: PromotionPlan) -> list[str]:
+    done = []
+    for update in plan.updates:
+        try:
+            sagemaker.update_model_package(**update)
+        except Exception as error:  # noqa: BLE001
+            raise _Refusal(f"UpdateModelPackage {update['ModelPackageArn']} failed: {_error_code(error)}") from None
+        done.append(f"updated {update['ModelPackageArn']}: {', '.join(sorted(update['CustomerMetadataProperties']))}")
+    return done
+
+
+def _rule(rule_id: str, passed: bool, reason: str) -> RuleResult:
+    return RuleResult(rule_id, None, None, None, "==", OUTCOME_PASSED if passed else OUTCOME_FAILED, reason)
+
+
+def _finish(
+    job: CodePipelineJob,
+    services: PromoteServices,
+    environ: Mapping[str, str],
+    *,
+    action: str,
+    rules: list[RuleResult],
+    errors: list[str],
+    notes: list[str],
+    inputs: dict[str, Any],
+    kms_key_id: str | None,
+) -> JobOutcome:
+    now = services.now().isoformat(timespec="seconds").replace("+00:00", "Z")
+    gate = _RECORD_NAMES.get(action, "promote")
+    record = build_record(
+        gate=gate, rules=rules, errors=errors, notes=notes, inputs=inputs, job_id=job.job_id, decided_at=now
+    )
+    verdict = record.verdict_line()
+    if not job.input_artifacts:
+        return JobOutcome(succeeded=False, message=f"{verdict} (no decision record: the job has no input artifact)")
+    location = record_location_from_environment(
+        gate=gate, job_id=job.job_id, input_artifact=job.input_artifacts[0].location, environ=environ
+    )
+    try:
+        write_decision_record(
+            services.records_s3(),
+            location,
+            json_text=record.to_json(),
+            markdown_text=record.to_markdown(),
+            kms_key_id=kms_key_id,
+        )
+    except Exception as error:  # noqa: BLE001 - a verdict without its record is not a pass
+        return JobOutcome(succeeded=False, message=f"{verdict}; and the decision record failed: {error}")
+    log_fields(_LOGGER, logging.INFO, f"{gate} decided", job_id=job.job_id, decision=record.decision)
+    return JobOutcome(
+        succeeded=record.passed,
+        message=f"{verdict} (record: {location.markdown.uri})",
+        output_variables={"decision": record.decision, "record_uri": location.json.uri},
+        external_execution_id=location.json.uri,
+    )
+
+
+def _work(job: CodePipelineJob, services: PromoteServices, environ: Mapping[str, str]) -> JobOutcome:
+    errors: list[str] = []
+    rules: list[RuleResult] = []
+    notes: list[str] = []
+    inputs: dict[str, Any] = {}
+    action, kms_key_id = "promote", None
+    try:
+        request = _read_request(job, services)
+        action, kms_key_id = request.action, request.kms_key_id
+        inputs.update(endpoint_name=request.endpoint_name, model_package_arn=request.package_arn)
+        sagemaker = services.sagemaker()
+        try:
+            served: ServedModel = read_served_model(sagemaker, request.endpoint_name)
+        except ServedModelError as error:
+            raise _Refusal(f"production endpoint {request.endpoint_name}: {error}") from None
+        inputs["endpoint"] = served.to_dict()
+        verdict = assess_production(
+            served, expected_package_arn=request.package_arn, expected_config_name=request.endpoint_config_name
+        )
+        if verdict.state == WAITING and action == "verify_production":
+            try:
+                token = next_wait_token(job.continuation_token, now=services.now().timestamp())
+            except WaitTokenError as error:
+                raise _Refusal(f"{verdict.message}; {error}") from None
+            log_fields(_LOGGER, logging.INFO, "production still deploying", job_id=job.job_id, attempt=token.attempt)
+            return JobOutcome(succeeded=True, message=f"waiting: {verdict.message}", continuation_token=token.to_json())
+        if verdict.state == WAITING:
+            raise _Refusal(f"{verdict.message}: promote runs only once production has settled")
+        rules.append(_rule("production.serves_release", verdict.state == SERVING, verdict.message))
+        if served.last_deployment_config:
+            notes.append("the endpoint deploys with SageMaker deployment guardrails (LastDeploymentConfig recorded)")
+        if action == "promote" and verdict.state == SERVING:
+            plan = _plan(sagemaker, request, environ, services.now())
+            notes += _apply(sagemaker, plan)
+            previous = plan.previous_champion or "none (first release)"
+            rules.append(
+                _rule("registry.champion", True, f"{request.package_arn} is the champion; previous: {previous}")
+            )
+            inputs["previous_champion"] = plan.previous_champion
+    except _Refusal as refusal:
+        errors.append(str(refusal))
+    return _finish(
+        job,
+        services,
+        environ,
+        action=action,
+        rules=rules,
+        errors=errors,
+        notes=notes,
+        inputs=inputs,
+        kms_key_id=kms_key_id,
+    )
+
+
+def run_promote(
+    event: Any, *, services: PromoteServices | None = None, environ: Mapping[str, str] | None = None
+) -> JobOutcome | None:
+    """Run the action named in `UserParameters` and answer the job; returns what was answered."""
+    chosen = services or PromoteServices()
+    env = os.environ if environ is None else environ
+    return run_job(event, lambda job: _work(job, chosen, env), codepipeline_client=chosen.codepipeline, logger=_LOGGER)
+
+
+def handler(event: Any, context: Any) -> None:
+    """Lambda entry point (`promote.handler.handler`)."""
+    run_promote(event)
