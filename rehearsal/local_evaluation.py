@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rehearsal.champion_store import Champion
 from rehearsal.pipeline_code import ModelRepository
 from rehearsal.subprocess_step import run_script
 
@@ -37,7 +36,8 @@ def evaluate_model(
     model_archive: Path,
     model_data_url: str,
     source_revision: str,
-    champion: Champion | None,
+    champion_archive: Path | None,
+    champion_arn: str | None,
     resamples: int | None,
 ) -> EvaluationResult:
     """Run `evaluate.py` from `code_dir`; return the evaluation document it wrote."""
@@ -59,14 +59,11 @@ def evaluate_model(
         "--model-data-url", model_data_url,
         "--source-revision", source_revision,
     ]  # fmt: skip
-    if champion is not None:
+    if champion_archive is not None and champion_arn is not None:
         champion_input = processing / "champion"
         champion_input.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(champion.model_archive, champion_input / "model.tar.gz")
-        arguments += [
-            "--champion-model", str(champion_input / "model.tar.gz"),
-            "--champion-arn", champion.model_package_arn,
-        ]  # fmt: skip
+        shutil.copy2(champion_archive, champion_input / "model.tar.gz")
+        arguments += ["--champion-model", str(champion_input / "model.tar.gz"), "--champion-arn", champion_arn]
     if resamples is not None:
         arguments += ["--resamples", str(resamples)]
     run_script("evaluate.py", arguments, cwd=code_dir, log_file=work_dir / "logs" / "evaluate.log")

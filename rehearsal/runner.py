@@ -15,7 +15,7 @@ import urllib.request
 import uuid
 from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -31,13 +31,7 @@ from rehearsal.local_training import TrainingResult, train_model, unpack_source
 from rehearsal.pipeline_action import ActionRun, run_pipeline_action
 from rehearsal.pipeline_code import PROJECT_ROOT, ModelRepository, import_from_lambdas, import_release_tool
 from rehearsal.promotion import PROMOTE_HANDLER, promote_release
-from rehearsal.sandbox_registry import (
-    MODEL_PACKAGE_GROUP,
-    create_model_package_group,
-    deploy_endpoint,
-    register_model_package,
-    serving_image_uri,
-)
+from rehearsal.sandbox_registry import MODEL_PACKAGE_GROUP, deploy_endpoint, find_champion, register_package
 from rehearsal.subprocess_step import run_script
 
 __all__ = ["GateOutcome", "RehearsalOptions", "RehearsalResult", "run_rehearsal"]
@@ -210,8 +204,35 @@ class _Rehearsal:
         timing.detail = f"hyperparameters: {shown}"
         return result
 
-    def evaluate(self, timing: progress.StepTiming, training: TrainingResult, champion: Champion | None) -> EvaluationResult:
-        """Step 3: `evaluate.py` against the holdout and the champion, if any."""
+    def seed_registry(self, sandbox: Sandbox, stored: Champion | None) -> Any:
+        """Create the group; register and approve the stored champion; look it up as the Train stage does."""
+        sandbox.sagemaker.create_model_package_group(ModelPackageGroupName=MODEL_PACKAGE_GROUP)
+        if stored is not None:
+            prefix = f"s3://{ARTIFACT_BUCKET}/champion"
+            sandbox.s3.put_object(
+                Bucket=ARTIFACT_BUCKET, Key="champion/model.tar.gz", Body=stored.model_archive.read_bytes()
+            )
+            arn = register_package(
+                sandbox.sagemaker,
+                model_data_url=f"{prefix}/model.tar.gz",
+                evaluation_uri=f"{prefix}/evaluation.json",
+                source_revision=stored.source_revision,
+                training_job_name="rehearsal-champion",
+                data_sha256="0" * 64,
+            )
+            sandbox.sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+        return find_champion(sandbox.sagemaker)
+
+    def evaluate(self, timing: progress.StepTiming, sandbox: Sandbox, training: TrainingResult, champion: Any) -> EvaluationResult:
+        """Step 3: `evaluate.py` against the holdout and the champion, then the Train stage's report check."""
+        champion_archive = None
+        if champion is not None:
+            champion_archive = self.work_dir / "champion" / "model.tar.gz"
+            champion_archive.parent.mkdir(parents=True, exist_ok=True)
+            bucket, key = champion.model_data_url.removeprefix("s3://").split("/", 1)
+            champion_archive.write_bytes(sandbox.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        check_evaluation = import_release_tool("evaluation_report", "check_evaluation", "the Train stage's report check")
+        release_tool_error = import_release_tool("errors", "ReleaseToolError", "release_tools.errors")
         try:
             result = evaluate_model(
                 self.repository,
@@ -220,34 +241,51 @@ class _Rehearsal:
                 model_archive=training.model_archive,
                 model_data_url=self.model_data_url,
                 source_revision=self.options.source_revision,
-                champion=champion,
+                champion_archive=champion_archive,
+                champion_arn=champion.model_package_arn if champion else None,
                 resamples=self.options.resamples,
             )
-        except StepFailed as error:
+            check_evaluation(
+                result.path.read_bytes(),
+                PROJECT_ROOT / "schemas",
+                model_data_url=self.model_data_url,
+                source_revision=self.options.source_revision,
+                champion_arn=champion.model_package_arn if champion else None,
+            )
+        except (StepFailed, release_tool_error) as error:
             raise _Blocked("Train stage (evaluation)", str(error)) from None
         shutil.copy2(result.path, self.out_dir / "evaluation.json")
         self.result.evaluation = result.document
         metrics = result.document.get("metrics", {})
         shown = ", ".join(f"{name}={entry.get('value')}" for name, entry in list(metrics.items())[:3])
-        timing.detail = f"{shown}; champion: {'yes' if champion else 'none'}"
+        timing.detail = f"{shown}; champion: {champion.model_package_arn if champion else 'none'}"
         return result
 
-    def build_train_output(self, sandbox: Sandbox, evaluation: EvaluationResult, package_arn: str) -> str:
-        """The `TrainOutput` artifact, zipped into the artifact bucket as the Train stage leaves it."""
+    def register_and_write_train_output(self, sandbox: Sandbox, evaluation: EvaluationResult) -> str:
+        """Register the challenger and zip the `TrainOutput` artifact, as the Train stage ends."""
         evaluation_key = f"{self.s3_prefix}/evaluation/evaluation.json"
         sandbox.s3.put_object(Bucket=ARTIFACT_BUCKET, Key=evaluation_key, Body=evaluation.path.read_bytes())
-        release = {
-            "model_package_arn": package_arn,
-            "model_package_group_name": MODEL_PACKAGE_GROUP,
-            "model_data_url": self.model_data_url,
-            "source_revision": self.options.source_revision,
-            "evaluation_uri": f"s3://{ARTIFACT_BUCKET}/{evaluation_key}",
-            "training_job_name": f"rehearsal-training-{self.run_id}",
-        }
+        release_record = import_release_tool("train_output", "ReleaseRecord", "the Train stage's release record")
+        record = release_record(
+            model_package_arn=register_package(
+                sandbox.sagemaker,
+                model_data_url=self.model_data_url,
+                evaluation_uri=f"s3://{ARTIFACT_BUCKET}/{evaluation_key}",
+                source_revision=self.options.source_revision,
+                training_job_name=f"rehearsal-training-{self.run_id}",
+                data_sha256=str(evaluation.document.get("dataset", {}).get("sha256", "")),
+            ),
+            model_package_group_name=MODEL_PACKAGE_GROUP,
+            model_data_url=self.model_data_url,
+            source_revision=self.options.source_revision,
+            evaluation_uri=f"s3://{ARTIFACT_BUCKET}/{evaluation_key}",
+            training_job_name=f"rehearsal-training-{self.run_id}",
+        )
+        self.result.model_package_arn = record.model_package_arn
         files = {
             "evaluation.json": evaluation.path.read_bytes(),
             "release-policy.json": (self.work_dir / "build" / "release-policy.json").read_bytes(),
-            "release.json": (json.dumps(release, indent=2) + "\n").encode("utf-8"),
+            "release.json": (json.dumps(asdict(record), indent=2) + "\n").encode("utf-8"),
         }
         golden = self.repository.root / "golden-requests.jsonl"
         if golden.is_file():
@@ -340,83 +378,63 @@ class _Rehearsal:
         if self.log.steps:
             self.log.steps[-1].outcome = outcome
 
-    def _run_steps(self, champion: Champion | None) -> None:
+    def _run_steps(self, stored_champion: Champion | None) -> None:
         with ExitStack() as stack:
             with self.log.step(STEP_NAMES[0]) as timing:
                 self._blocking(lambda: self.check_model_repository(timing), timing)
             with self.log.step(STEP_NAMES[1]) as timing:
                 training = self._blocking(lambda: self.train(timing), timing)
             sandbox = stack.enter_context(aws_sandbox())
-            image = serving_image_uri()
-            create_model_package_group(sandbox.sagemaker)
-            if champion is not None:
-                champion = champion.with_arn(
-                    register_model_package(
-                        sandbox.sagemaker,
-                        model_data_url=f"s3://{ARTIFACT_BUCKET}/champion/model.tar.gz",
-                        image_uri=image,
-                        approval_status="Approved",
-                        description=f"local champion, promoted {champion.promoted_at}",
-                    )
-                )
             with self.log.step(STEP_NAMES[2]) as timing:
-                evaluation = self._blocking(lambda: self.evaluate(timing, training, champion), timing)
-            package_arn = register_model_package(
-                sandbox.sagemaker,
-                model_data_url=self.model_data_url,
-                image_uri=image,
-                approval_status="PendingManualApproval",
-                description=f"rehearsal {self.run_id}",
-            )
-            self.result.model_package_arn = package_arn
-            artifact_key = self.build_train_output(sandbox, evaluation, package_arn)
+                champion = self.seed_registry(sandbox, stored_champion)
+                evaluation = self._blocking(lambda: self.evaluate(timing, sandbox, training, champion), timing)
+                artifact_key = self.register_and_write_train_output(sandbox, evaluation)
             with self.log.step(STEP_NAMES[3]) as timing:
-                self._blocking(
-                    lambda: self.run_gate(
-                        sandbox,
-                        gate="evaluation gate",
-                        module="evaluation_gate.handler",
-                        what="the evaluation gate (lambdas/evaluation_gate/handler.py)",
-                        artifact_key=artifact_key,
-                        user_parameters=None,
-                        record_name="evaluation-gate",
-                        function_environment=self.floors_environment(),
-                    ),
+                self._gate_step(
                     timing,
+                    sandbox,
+                    gate="evaluation gate",
+                    module="evaluation_gate.handler",
+                    what="the evaluation gate (lambdas/evaluation_gate/handler.py)",
+                    artifact_key=artifact_key,
+                    user_parameters=None,
                 )
-                timing.detail = self.result.gates[-1].message[:120]
             with self.log.step(STEP_NAMES[4]) as timing:
                 archive = self._blocking(lambda: self.package(sandbox, training), timing)
-                timing.detail = f"{archive.stat().st_size} bytes"
+                timing.detail = f"{archive.stat().st_size} bytes, model.joblib at the root, code/ inside"
             with self.log.step(STEP_NAMES[5]) as timing:
                 endpoint = deploy_endpoint(
-                    sandbox.sagemaker, stage="staging", model_package_arn=package_arn, run_id=self.run_id
+                    sandbox.sagemaker, stage="staging", model_package_arn=self.result.model_package_arn or "", run_id=self.run_id
                 )
                 model = load_model_archive(archive, self.work_dir / "serving")
                 server = stack.enter_context(running_server(model, endpoint_name=endpoint.endpoint_name))
                 with urllib.request.urlopen(f"{server.url}/ping", timeout=5) as response:  # noqa: S310 - loopback
                     timing.detail = f"{server.url} /ping {response.status}"
             with self.log.step(STEP_NAMES[6]) as timing:
-                if not (self.repository.root / "golden-requests.jsonl").is_file():
-                    self.repository.golden_requests  # noqa: B018 - raises "not available yet"
+                self.repository.golden_requests  # noqa: B018 - raises "not available yet" when absent
                 with environment({"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": server.url}):
-                    self._blocking(
-                        lambda: self.run_gate(
-                            sandbox,
-                            gate="staging gate",
-                            module="staging_gate.handler",
-                            what="the staging gate (lambdas/staging_gate/handler.py)",
-                            artifact_key=artifact_key,
-                            user_parameters={"endpoint_name": endpoint.endpoint_name},
-                            record_name="staging-gate",
-                            function_environment=self.floors_environment(),
-                        ),
+                    self._gate_step(
                         timing,
+                        sandbox,
+                        gate="staging gate",
+                        module="staging_gate.handler",
+                        what="the staging gate (lambdas/staging_gate/handler.py)",
+                        artifact_key=artifact_key,
+                        user_parameters={"endpoint_name": endpoint.endpoint_name},
                     )
-                timing.detail = self.result.gates[-1].message[:120]
             with self.log.step(STEP_NAMES[7]) as timing:
                 self._blocking(lambda: self.promote(sandbox, timing, archive, artifact_key, evaluation), timing)
         self.result.released = True
+
+    def _gate_step(self, timing: progress.StepTiming, sandbox: Sandbox, *, gate: str, **action: Any) -> None:
+        record_name = gate.replace(" ", "-")
+        self._blocking(
+            lambda: self.run_gate(
+                sandbox, gate=gate, record_name=record_name, function_environment=self.floors_environment(), **action
+            ),
+            timing,
+        )
+        timing.detail = self.result.gates[-1].message[:160]
 
     def _blocking(self, work: Any, timing: progress.StepTiming) -> Any:
         try:

@@ -1,8 +1,10 @@
-"""SageMaker resources the rehearsal creates in the sandbox (moto), as the pipeline's stages would.
+"""SageMaker state the rehearsal needs in the sandbox (moto), made with the pipeline's own code.
 
-- The model package group, with the stored champion registered as its
-  Approved package (as production's model is) and the challenger as
-  PendingManualApproval (as the Train stage registers it).
+- The model package group. The stored champion is registered with the Train
+  stage's `release_tools.model_registry.register_model` and approved, as the
+  Promote stage leaves production's package; the champion is then looked up
+  with the Train stage's `find_champion`, and the challenger registered with
+  `register_model` (PendingManualApproval), exactly as in AWS.
 - The staging and production endpoints: a model built from the challenger's
   package, an endpoint config with the `AllTraffic` variant, and the
   endpoint, as the endpoint stack deploys them, so the gates' "does the
@@ -14,20 +16,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rehearsal.aws_sandbox import ACCOUNT_ID, REGION
+from rehearsal.aws_sandbox import ACCOUNT_ID, ARTIFACT_BUCKET, REGION
+from rehearsal.pipeline_code import import_release_tool
 
 __all__ = [
     "MODEL_PACKAGE_GROUP",
     "DeployedEndpoint",
-    "create_model_package_group",
     "deploy_endpoint",
-    "register_model_package",
-    "serving_image_uri",
+    "find_champion",
+    "register_package",
+    "train_settings",
 ]
 
 MODEL_PACKAGE_GROUP = "rehearsal-models"
 VARIANT_NAME = "AllTraffic"
 _EXECUTION_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/rehearsal-sagemaker-execution"
+_KMS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/00000000-0000-0000-0000-000000000000"
 
 
 @dataclass(frozen=True)
@@ -39,39 +43,48 @@ class DeployedEndpoint:
     model_name: str
 
 
-def serving_image_uri() -> str:
-    """The scikit-learn container image the pipeline registers (same resolver as the Train stage)."""
-    from rehearsal.pipeline_code import import_release_tool
-
-    resolve = import_release_tool("image_uri", "sklearn_image_uri", "the pipeline's image resolver")
-    return str(resolve(REGION))
-
-
-def create_model_package_group(sagemaker: Any) -> str:
-    """Create the group; return its name."""
-    sagemaker.create_model_package_group(
-        ModelPackageGroupName=MODEL_PACKAGE_GROUP,
-        ModelPackageGroupDescription="Local release rehearsal",
+def train_settings() -> Any:
+    """The Train stage's `TrainSettings`, with the sandbox's names in place of the CDK app's."""
+    settings_class = import_release_tool("settings", "TrainSettings", "the Train stage's settings")
+    return settings_class(
+        region=REGION,
+        project_name="rehearsal",
+        artifact_bucket=ARTIFACT_BUCKET,
+        kms_key_arn=_KMS_KEY,
+        role_arn=_EXECUTION_ROLE,
+        model_package_group_name=MODEL_PACKAGE_GROUP,
+        endpoint_templates_s3_uri=f"s3://{ARTIFACT_BUCKET}/endpoint-templates.zip",
     )
-    return MODEL_PACKAGE_GROUP
 
 
-def register_model_package(
-    sagemaker: Any, *, model_data_url: str, image_uri: str, approval_status: str, description: str
+def register_package(
+    sagemaker: Any,
+    *,
+    model_data_url: str,
+    evaluation_uri: str,
+    source_revision: str,
+    training_job_name: str,
+    data_sha256: str,
 ) -> str:
-    """Register a version in the group; return its ARN."""
-    response = sagemaker.create_model_package(
-        ModelPackageGroupName=MODEL_PACKAGE_GROUP,
-        ModelPackageDescription=description,
-        ModelApprovalStatus=approval_status,
-        InferenceSpecification={
-            "Containers": [{"Image": image_uri, "ModelDataUrl": model_data_url}],
-            "SupportedContentTypes": ["text/csv", "application/json"],
-            "SupportedResponseMIMETypes": ["application/json", "text/csv"],
-            "SupportedRealtimeInferenceInstanceTypes": ["ml.m5.large"],
-        },
+    """Register a package as the Train stage does (`register_model`); return its ARN."""
+    registration_class = import_release_tool("model_registry", "Registration", "the Train stage's registry code")
+    register_model = import_release_tool("model_registry", "register_model", "the Train stage's registry code")
+    image_uri = import_release_tool("image_uri", "sklearn_image_uri", "the pipeline's image resolver")(REGION)
+    registration = registration_class(
+        image_uri=image_uri,
+        model_data_url=model_data_url,
+        evaluation_uri=evaluation_uri,
+        source_revision=source_revision,
+        data_sha256=data_sha256,
+        training_job_name=training_job_name,
     )
-    return str(response["ModelPackageArn"])
+    return str(register_model(sagemaker, train_settings(), registration))
+
+
+def find_champion(sagemaker: Any) -> Any:
+    """The Train stage's champion look-up (latest Approved package), or `None`."""
+    lookup = import_release_tool("model_registry", "find_champion", "the Train stage's registry code")
+    return lookup(sagemaker, MODEL_PACKAGE_GROUP)
 
 
 def deploy_endpoint(sagemaker: Any, *, stage: str, model_package_arn: str, run_id: str) -> DeployedEndpoint:
