@@ -66,9 +66,7 @@ def test_verify_production_passes_when_production_serves_the_release(champion_an
     assert answers.only[1]["outputVariables"]["decision"] == "passed"
 
 
-def test_a_silent_sagemaker_rollback_fails_verification(
-    sagemaker: Any, champion_and_release: tuple[str, str]
-) -> None:
+def test_a_silent_sagemaker_rollback_fails_verification(sagemaker: Any, champion_and_release: tuple[str, str]) -> None:
     champion, release = champion_and_release
     # SageMaker's guardrail alarm fired during baking: back on the old config, InService.
     create_endpoint(sagemaker, ENDPOINT, champion, suffix="1b")
@@ -119,7 +117,7 @@ def test_promote_approves_the_release_and_records_the_previous_champion(
 
 
 def test_promote_is_safe_to_retry(sagemaker: Any, champion_and_release: tuple[str, str]) -> None:
-    champion, release = champion_and_release
+    _, release = champion_and_release
     assert _run("promote").succeeded
     first = _package(sagemaker, release)["CustomerMetadataProperties"]
     assert _run("promote").succeeded

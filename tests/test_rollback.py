@@ -1,0 +1,200 @@
+"""release_tools.rollback against moto CloudFormation and SageMaker, after a real promotion."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from gate_kit_fixtures import REGION, aws_credentials, job_event, record_codepipeline_answers  # noqa: F401
+from promote import champion_promotion
+from promote.handler import PromoteServices, run_promote
+from release_tools import rollback
+from release_tools.errors import ReleaseToolError
+from staging_fixtures import create_endpoint, register_package, space_creation_times, upload_train_output
+
+STACK = "ml-cicd-production"
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
+class FakeCloudFormation:
+    """A botocore-stubbed CloudFormation client holding one endpoint stack (moto's CloudFormation
+    needs extra packages we do not install). Each expected call is checked by the Stubber."""
+
+    def __init__(self, serving: str) -> None:
+        self.client = boto3.client("cloudformation", region_name=REGION)
+        self.stubber = Stubber(self.client)
+        self.serving = serving
+
+    def _stack(self, status: str = "UPDATE_COMPLETE") -> dict[str, Any]:
+        parameters = [
+            {"ParameterKey": "ModelPackageArn", "ParameterValue": self.serving},
+            {"ParameterKey": "Project", "ParameterValue": "ml-cicd"},
+        ]
+        return {
+            "Stacks": [
+                {
+                    "StackName": STACK,
+                    "CreationTime": NOW,
+                    "StackStatus": status,
+                    "Parameters": parameters,
+                    "Capabilities": [],
+                }
+            ]
+        }
+
+    def expect_describe(self, status: str = "UPDATE_COMPLETE") -> None:
+        self.stubber.add_response("describe_stacks", self._stack(status), {"StackName": STACK})
+
+    def expect_update_to(self, arn: str) -> None:
+        expected = {
+            "StackName": STACK,
+            "UsePreviousTemplate": True,
+            "Parameters": [
+                {"ParameterKey": "ModelPackageArn", "ParameterValue": arn},
+                {"ParameterKey": "Project", "UsePreviousValue": True},
+            ],
+            "Capabilities": [],
+        }
+        self.stubber.add_response(
+            "update_stack", {"StackId": f"arn:aws:cloudformation:{REGION}:1:stack/{STACK}/1"}, expected
+        )
+        self.serving = arn
+        self.stubber.add_response("describe_stacks", self._stack(), {"StackName": STACK})
+
+
+_S3: list[Any] = []
+"""Clients shared by the promotions a test runs (building clients dominates the run time)."""
+
+
+@pytest.fixture
+def sagemaker(aws_credentials: None) -> Iterator[Any]:  # noqa: F811
+    with mock_aws():
+        _S3[:] = [boto3.client("s3", region_name=REGION), boto3.client("codepipeline", region_name=REGION)]
+        yield boto3.client("sagemaker", region_name=REGION)
+
+
+def _promote(sagemaker: Any, arn: str, suffix: str) -> None:
+    """What the pipeline does for a release: production serves it, then the Promote action."""
+    create_endpoint(sagemaker, STACK, arn, suffix=suffix)
+    upload_train_output(arn)
+    with record_codepipeline_answers() as answers:
+        run_promote(
+            job_event(user_parameters=json.dumps({"action": "promote", "endpoint_name": STACK})),
+            services=PromoteServices(
+                now=lambda: NOW,
+                sagemaker=lambda: sagemaker,
+                records_s3=lambda: _S3[0],
+                artifact_s3=lambda _credentials: _S3[0],
+                codepipeline=_S3[1],
+            ),
+            environ={},
+        )
+    assert answers.succeeded, answers.calls
+
+
+@pytest.fixture
+def two_releases(sagemaker: Any) -> tuple[str, str]:
+    first, second = register_package(sagemaker), register_package(sagemaker)
+    space_creation_times(first, second)
+    _promote(sagemaker, first, "1")
+    _promote(sagemaker, second, "2")
+    return first, second
+
+
+def _run(cloudformation: FakeCloudFormation, sagemaker: Any, *, dry_run: bool = False) -> list[str]:
+    said: list[str] = []
+    with cloudformation.stubber:
+        rollback.run_rollback(
+            cloudformation.client,
+            sagemaker,
+            stack_name=STACK,
+            dry_run=dry_run,
+            reason="p99 latency regression",
+            now=NOW,
+            say=said.append,
+            waiter_config={"Delay": 1, "MaxAttempts": 1},
+        )
+        cloudformation.stubber.assert_no_pending_responses()
+    return said
+
+
+def test_rollback_redeploys_the_previous_champion_and_rejects_the_current(
+    sagemaker: Any, two_releases: tuple[str, str]
+) -> None:
+    first, second = two_releases
+    cloudformation = FakeCloudFormation(serving=second)
+    cloudformation.expect_describe()
+    cloudformation.expect_update_to(first)  # UsePreviousTemplate, ModelPackageArn=first, other parameters kept
+    said = _run(cloudformation, sagemaker)
+    rejected = sagemaker.describe_model_package(ModelPackageName=second)
+    assert rejected["ModelApprovalStatus"] == "Rejected" and "p99 latency regression" in rejected["ApprovalDescription"]
+    reinstated = sagemaker.describe_model_package(ModelPackageName=first)
+    assert reinstated["ModelApprovalStatus"] == "Approved"
+    assert "superseded_by" not in reinstated["CustomerMetadataProperties"]
+    assert reinstated["CustomerMetadataProperties"]["reinstated_after"] == second
+    assert any("is the champion again" in line for line in said)
+
+
+def test_dry_run_changes_nothing(sagemaker: Any, two_releases: tuple[str, str]) -> None:
+    _, second = two_releases
+    cloudformation = FakeCloudFormation(serving=second)
+    cloudformation.expect_describe()  # and nothing else: an update call would fail the Stubber
+    said = _run(cloudformation, sagemaker, dry_run=True)
+    assert sagemaker.describe_model_package(ModelPackageName=second)["ModelApprovalStatus"] == "Approved"
+    assert said[-1].startswith("dry run: would update")
+
+
+def test_the_first_release_cannot_be_rolled_back(sagemaker: Any) -> None:
+    only = register_package(sagemaker)
+    _promote(sagemaker, only, "1")
+    cloudformation = FakeCloudFormation(serving=only)
+    cloudformation.expect_describe()
+    with pytest.raises(ReleaseToolError, match="records no previous champion"):
+        _run(cloudformation, sagemaker)
+
+
+def test_a_stack_that_disagrees_with_the_registry_is_refused(sagemaker: Any, two_releases: tuple[str, str]) -> None:
+    first, _ = two_releases
+    cloudformation = FakeCloudFormation(serving=first)
+    cloudformation.expect_describe()
+    with pytest.raises(ReleaseToolError, match="production and the registry disagree"):
+        _run(cloudformation, sagemaker)
+
+
+def test_a_stack_still_updating_is_refused(sagemaker: Any, two_releases: tuple[str, str]) -> None:
+    cloudformation = FakeCloudFormation(serving=two_releases[1])
+    cloudformation.expect_describe(status="UPDATE_IN_PROGRESS")
+    with pytest.raises(ReleaseToolError, match="is UPDATE_IN_PROGRESS: wait until it settles"):
+        _run(cloudformation, sagemaker)
+
+
+def test_the_cli_wires_the_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sagemaker: Any, two_releases: tuple[str, str]
+) -> None:
+    cloudformation = FakeCloudFormation(serving=two_releases[1])
+    cloudformation.expect_describe()
+
+    class Session:
+        def __init__(self, region_name: str | None) -> None:
+            assert region_name == REGION
+
+        def client(self, name: str) -> Any:
+            return cloudformation.client if name == "cloudformation" else sagemaker
+
+    monkeypatch.setattr(boto3, "Session", Session)
+    with cloudformation.stubber:
+        assert rollback.main(["--stack-name", STACK, "--region", REGION, "--dry-run"]) == 0
+    assert "previous champion: " + two_releases[0] in capsys.readouterr().out
+
+
+def test_promote_and_rollback_agree_on_the_metadata_keys() -> None:
+    assert rollback.PREVIOUS_CHAMPION_KEY == champion_promotion.PREVIOUS_CHAMPION_KEY
+    assert rollback.NO_PREVIOUS_CHAMPION == champion_promotion.NO_PREVIOUS_CHAMPION
+    assert rollback.SUPERSEDED_KEYS == (champion_promotion.SUPERSEDED_BY_KEY, champion_promotion.SUPERSEDED_AT_KEY)
