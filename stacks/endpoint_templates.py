@@ -60,6 +60,7 @@ class EndpointTemplates(cdk.Stage):
             self.stacks[stage] = EndpointStack(
                 self, "Staging" if stage == "staging" else "Production",
                 props=props,
+                stack_name=f"{config.project_name}-{stage}-endpoint",
                 description=f"{config.project_name}: the {stage} SageMaker endpoint (deployed by the release pipeline)",
                 env=cdk.Environment(account=env.account, region=env.region),
             )

