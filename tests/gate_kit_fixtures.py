@@ -34,6 +34,7 @@ __all__ = [
     "job_event",
     "put_zip_artifact",
     "record_codepipeline_answers",
+    "set_fake_aws_environment",
     "zip_bytes",
 ]
 
@@ -54,9 +55,9 @@ ARTIFACT_SECRETS = tuple(
 """The credential values that must never be logged (the expiration time is not secret)."""
 
 
-@pytest.fixture
-def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake function credentials and region, whatever the shell has set."""
+def set_fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake function credentials and region, whatever the shell has set (usable at any scope
+    with `pytest.MonkeyPatch.context()`)."""
     for name in (
         "AWS_PROFILE",
         "AWS_SESSION_TOKEN",
@@ -69,6 +70,12 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "function-secret")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_REGION", REGION)
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake function credentials and region for one test."""
+    set_fake_aws_environment(monkeypatch)
 
 
 def zip_bytes(files: Mapping[str, str | bytes]) -> bytes:

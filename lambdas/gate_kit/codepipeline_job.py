@@ -9,6 +9,7 @@ returns a `JobOutcome` (or raises), and exactly one answer is sent.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -246,7 +247,9 @@ def truncate_message(message: str, limit: int = MAX_FAILURE_MESSAGE_CHARS) -> st
     return message[: limit - len(_TRUNCATION_MARK)] + _TRUNCATION_MARK
 
 
+@functools.cache
 def _default_codepipeline_client() -> Any:
+    """Created on first use and reused across warm invocations."""
     import boto3  # imported lazily: keeps the handler's cold import fast
 
     return boto3.client("codepipeline")

@@ -16,6 +16,7 @@ instead of the bucket's key).
 
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
 from collections.abc import Mapping
@@ -92,8 +93,9 @@ def record_location_from_environment(
     )
 
 
+@functools.cache
 def default_s3_client() -> Any:
-    """An S3 client with the function's own credentials (SigV4)."""
+    """An S3 client with the function's own credentials (SigV4), reused across warm invocations."""
     import boto3  # imported lazily: keeps the handler's cold import fast
     from botocore.config import Config
 

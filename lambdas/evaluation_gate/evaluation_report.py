@@ -1,0 +1,284 @@
+"""Read an `evaluation.json` document (contract §1, version 1) into typed values. Pure.
+
+The reader is tolerant per metric and strict overall: every problem is
+collected as a one-line error naming the key path and value, so a record can
+list them all, and a metric with a problem is marked unusable so no rule can
+pass on it. Fields the gate does not judge (model, dataset) are carried along
+for the record; the full shape is checked by `schemas/evaluation.v1.schema.json`
+in the Train stage.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "PROBLEM_TYPES",
+    "SUPPORTED_SCHEMA_VERSIONS",
+    "Champion",
+    "Delta",
+    "EvaluationReport",
+    "Metric",
+    "read_evaluation_report",
+]
+
+SUPPORTED_SCHEMA_VERSIONS = (1,)
+PROBLEM_TYPES = ("binary_classification", "multiclass_classification", "regression")
+ORIGIN = "evaluation.json"
+
+
+def _is_finite_number(value: Any) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+    )
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric of a model; `problem` is set when it cannot be used (and why)."""
+
+    name: str
+    value: Any
+    higher_is_better: Any
+    ci_low: Any = None
+    ci_high: Any = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class Delta:
+    """Challenger minus champion for one metric, with its bootstrap interval."""
+
+    name: str
+    value: Any
+    ci_low: Any
+    ci_high: Any
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The production model's scores and the paired comparison."""
+
+    model_package_arn: str | None
+    metrics: Mapping[str, Metric]
+    deltas: Mapping[str, Delta]
+    method: Any = None
+    confidence: Any = None
+    resamples: Any = None
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """The parts of `evaluation.json` the gate judges, plus provenance for the record."""
+
+    problem_type: str | None
+    metrics: Mapping[str, Metric]
+    champion: Champion | None
+    champion_is_null: bool = False
+    model: Mapping[str, Any] = field(default_factory=dict)
+    dataset: Mapping[str, Any] = field(default_factory=dict)
+    errors: tuple[str, ...] = ()
+    judgeable: bool = True
+    """False when no rule can be judged at all (not an object, unknown schema_version)."""
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _interval_problem(path: str, value: Any, ci_low: Any, ci_high: Any) -> str | None:
+    for key, item in (("value", value), ("ci_low", ci_low), ("ci_high", ci_high)):
+        if key != "value" and item is None:
+            continue
+        if not _is_finite_number(item):
+            return f"{ORIGIN}: {path}.{key}: {_short(item)} is not a finite number"
+    if (ci_low is None) != (ci_high is None):
+        return f"{ORIGIN}: {path}: ci_low and ci_high must be given together"
+    if ci_low is not None and not ci_low <= value <= ci_high:
+        return f"{ORIGIN}: {path}: ci_low <= value <= ci_high does not hold ({ci_low!r} <= {value!r} <= {ci_high!r})"
+    return None
+
+
+def _read_metric(name: Any, raw: Any, path: str) -> Metric:
+    if not isinstance(raw, Mapping):
+        return Metric(
+            str(name),
+            None,
+            None,
+            problem=f"{ORIGIN}: {path}: expected an object, got {type(raw).__name__}",
+        )
+    metric = Metric(
+        name=str(name),
+        value=raw.get("value"),
+        higher_is_better=raw.get("higher_is_better"),
+        ci_low=raw.get("ci_low"),
+        ci_high=raw.get("ci_high"),
+    )
+    if "value" not in raw:
+        problem: str | None = f"{ORIGIN}: {path}.value: missing"
+    elif not isinstance(metric.higher_is_better, bool):
+        problem = f"{ORIGIN}: {path}.higher_is_better: {_short(metric.higher_is_better)} is not true or false"
+    else:
+        problem = _interval_problem(path, metric.value, metric.ci_low, metric.ci_high)
+    return Metric(
+        metric.name,
+        metric.value,
+        metric.higher_is_better,
+        metric.ci_low,
+        metric.ci_high,
+        problem,
+    )
+
+
+def _read_metrics(raw: Any, path: str, errors: list[str]) -> dict[str, Metric]:
+    if not isinstance(raw, Mapping) or not raw:
+        errors.append(
+            f"{ORIGIN}: {path}: expected a non-empty object of metrics, got {_short(raw)}"
+        )
+        return {}
+    metrics = {
+        str(name): _read_metric(name, value, f"{path}.{name}")
+        for name, value in raw.items()
+    }
+    errors.extend(metric.problem for metric in metrics.values() if metric.problem)
+    return metrics
+
+
+def _read_delta(name: str, raw: Any, path: str) -> Delta:
+    if not isinstance(raw, Mapping):
+        return Delta(
+            name,
+            None,
+            None,
+            None,
+            problem=f"{ORIGIN}: {path}: expected an object, got {type(raw).__name__}",
+        )
+    value, ci_low, ci_high = raw.get("value"), raw.get("ci_low"), raw.get("ci_high")
+    if ci_low is None or ci_high is None:
+        problem: str | None = f"{ORIGIN}: {path}: ci_low and ci_high are required"
+    else:
+        problem = _interval_problem(path, value, ci_low, ci_high)
+    return Delta(name, value, ci_low, ci_high, problem)
+
+
+def _read_champion(
+    raw: Any, challenger: Mapping[str, Metric], errors: list[str]
+) -> Champion | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        errors.append(
+            f"{ORIGIN}: champion: expected an object or null, got {type(raw).__name__}"
+        )
+        return None
+    arn = raw.get("model_package_arn")
+    if not isinstance(arn, str) or not arn:
+        errors.append(
+            f"{ORIGIN}: champion.model_package_arn: {_short(arn)} is not a model package ARN"
+        )
+    metrics = _read_metrics(raw.get("metrics"), "champion.metrics", errors)
+    for name, metric in metrics.items():
+        mine = challenger.get(name)
+        if (
+            mine is not None
+            and isinstance(metric.higher_is_better, bool)
+            and mine.higher_is_better != metric.higher_is_better
+        ):
+            errors.append(
+                f"{ORIGIN}: champion.metrics.{name}.higher_is_better is {metric.higher_is_better}, "
+                f"but metrics.{name}.higher_is_better is {mine.higher_is_better}: the direction is ambiguous"
+            )
+    comparison = raw.get("comparison")
+    deltas: dict[str, Delta] = {}
+    method: Any = None
+    confidence: Any = None
+    resamples: Any = None
+    if not isinstance(comparison, Mapping):
+        errors.append(
+            f"{ORIGIN}: champion.comparison: missing or not an object while a champion exists"
+        )
+    else:
+        method, confidence, resamples = (
+            comparison.get("method"),
+            comparison.get("confidence"),
+            comparison.get("resamples"),
+        )
+        if method != "paired_bootstrap":
+            errors.append(
+                f"{ORIGIN}: champion.comparison.method: {_short(method)} is not 'paired_bootstrap'"
+            )
+        if not _is_finite_number(confidence) or not 0 < confidence < 1:
+            errors.append(
+                f"{ORIGIN}: champion.comparison.confidence: {_short(confidence)} is not a number in (0, 1)"
+            )
+        raw_deltas = comparison.get("deltas")
+        if not isinstance(raw_deltas, Mapping):
+            errors.append(
+                f"{ORIGIN}: champion.comparison.deltas: missing or not an object"
+            )
+        else:
+            for name, value in raw_deltas.items():
+                delta = _read_delta(
+                    str(name), value, f"champion.comparison.deltas.{name}"
+                )
+                deltas[delta.name] = delta
+                if delta.problem:
+                    errors.append(delta.problem)
+    return Champion(
+        model_package_arn=arn if isinstance(arn, str) else None,
+        metrics=metrics,
+        deltas=deltas,
+        method=method,
+        confidence=confidence,
+        resamples=resamples,
+    )
+
+
+def _unjudgeable(error: str) -> EvaluationReport:
+    return EvaluationReport(None, {}, None, errors=(error,), judgeable=False)
+
+
+def read_evaluation_report(data: Any) -> EvaluationReport:
+    """Read `data` (parsed JSON); problems are listed in `errors`, never raised."""
+    errors: list[str] = []
+    if not isinstance(data, Mapping):
+        return _unjudgeable(
+            f"{ORIGIN}: expected a JSON object at the top level, got {type(data).__name__}"
+        )
+    if "schema_version" not in data:
+        return _unjudgeable(f"{ORIGIN}: schema_version: missing (expected 1)")
+    version = data["schema_version"]
+    if isinstance(version, bool) or version not in SUPPORTED_SCHEMA_VERSIONS:
+        return _unjudgeable(
+            f"{ORIGIN}: schema_version: {_short(version)} is not a supported version (supported: 1)"
+        )
+    problem_type = data.get("problem_type")
+    if problem_type not in PROBLEM_TYPES:
+        errors.append(
+            f"{ORIGIN}: problem_type: {_short(problem_type)} is not one of {', '.join(PROBLEM_TYPES)}"
+        )
+    metrics = _read_metrics(data.get("metrics"), "metrics", errors)
+    if "champion" not in data:
+        errors.append(
+            f"{ORIGIN}: champion: missing (use null when there is no production model)"
+        )
+        champion = None
+    else:
+        champion = _read_champion(data.get("champion"), metrics, errors)
+    model, dataset = data.get("model"), data.get("dataset")
+    return EvaluationReport(
+        problem_type=problem_type if isinstance(problem_type, str) else None,
+        metrics=metrics,
+        champion=champion,
+        champion_is_null="champion" in data and data["champion"] is None,
+        model=model if isinstance(model, Mapping) else {},
+        dataset=dataset if isinstance(dataset, Mapping) else {},
+        errors=tuple(errors),
+    )
