@@ -24,6 +24,7 @@ import shlex
 import sys
 import tarfile
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -219,15 +220,19 @@ def train_and_register(
     return record
 
 
-def _source_revision(explicit: str | None, project_dir: Path) -> str:
-    """``--source-revision``, else ``build-info.json`` written by the Build stage."""
+def _source_revision(explicit: str | None, env: Mapping[str, str], project_dir: Path) -> str:
+    """``--source-revision``, else ``SOURCE_REVISION``, else ``build-info.json`` from the Build stage."""
     if explicit:
         return explicit
+    if env.get("SOURCE_REVISION", "").strip():
+        return env["SOURCE_REVISION"].strip()
     info_path = project_dir / "build-info.json"
     try:
         revision = json.loads(info_path.read_text())["source_revision"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ReleaseToolError(f"{info_path}: no source_revision ({exc!r}); pass --source-revision") from exc
+        raise ReleaseToolError(
+            f"{info_path}: no source_revision ({exc!r}); set SOURCE_REVISION or pass --source-revision"
+        ) from exc
     if not isinstance(revision, str) or not revision.strip():
         raise ReleaseToolError(f"{info_path}: source_revision is empty")
     return revision.strip()
@@ -256,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         project_dir=args.project_dir,
         out_dir=args.out_dir,
         schemas_dir=args.schemas_dir,
-        source_revision=_source_revision(args.source_revision, args.project_dir),
+        source_revision=_source_revision(args.source_revision, os.environ, args.project_dir),
     )
     record = train_and_register(
         inputs,
