@@ -9,14 +9,17 @@ artifact, its S3 location and the file.
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .codepipeline_job import ArtifactCredentials, InputArtifact
+
+if (
+    TYPE_CHECKING
+):  # zipfile is imported on first use: it is slow to import at cold start
+    import zipfile
 
 __all__ = [
     "MAX_ARTIFACT_BYTES",
@@ -159,6 +162,9 @@ class ArtifactReader:
             raise ArtifactError(
                 f"{where} is more than the {MAX_ARTIFACT_BYTES} bytes a gate reads"
             )
+        import io
+        import zipfile
+
         try:
             archive = zipfile.ZipFile(io.BytesIO(body))
         except zipfile.BadZipFile:
@@ -178,6 +184,8 @@ class ArtifactReader:
         info = _root_member(opened.archive, name)
         if info is None:
             return None
+        import zipfile
+
         where = f"{name} in artifact {artifact.name} ({artifact.location.uri})"
         if info.file_size > MAX_FILE_BYTES:
             raise ArtifactError(
