@@ -45,6 +45,14 @@ def parse_hyperparameter(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+def _decoded(value: str) -> object:
+    """`"0.5"` -> 0.5: SageMaker JSON-decodes hyperparameters before putting them in `SM_HPS`."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
 def unpack_source(repository: ModelRepository, work_dir: Path) -> Path:
     """`sourcedir.tar.gz` built by the pipeline's packager, unpacked as `/opt/ml/code`."""
     build_source_tarball = import_release_tool(
@@ -77,7 +85,7 @@ def train_model(
     environment = {
         "SM_MODEL_DIR": str(opt_ml / "model"),
         "SM_OUTPUT_DATA_DIR": str(opt_ml / "output" / "data"),
-        "SM_HPS": json.dumps(dict(hyperparameters)),
+        "SM_HPS": json.dumps({name: _decoded(value) for name, value in hyperparameters.items()}),
         "SM_CHANNELS": json.dumps(sorted(CHANNELS)),
         "SM_NUM_CPUS": "2",
         "SM_NUM_GPUS": "0",

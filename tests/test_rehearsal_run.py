@@ -1,0 +1,167 @@
+"""End-to-end rehearsals: a first release, a second one against the champion, a worse model blocked.
+
+Three runs share one output directory (module scope, about 4 s each): the
+second compares against the model the first promoted; the third trains a
+deliberately worse model (`--hyperparameter C=0.001`) from a copy of the model
+repository whose absolute bounds are loosened, so only the champion rules can
+block it. Model tests are skipped and the bootstrap uses evaluate.py's
+minimum of 1000 resamples, to keep the suite fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rehearsal.cli import main
+from rehearsal.errors import NotAvailableYet
+from rehearsal.pipeline_code import PROJECT_ROOT, ModelRepository
+
+FAST = ["--skip-model-tests", "--bootstrap-resamples", "1000"]
+
+
+@dataclass(frozen=True)
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+    out_dir: Path
+
+    @property
+    def last_line(self) -> str:
+        return self.stdout.strip().splitlines()[-1]
+
+    def json(self, name: str) -> dict:
+        return json.loads((self.out_dir / name).read_text(encoding="utf-8"))
+
+
+def rehearse(*arguments: str, out_dir: Path, snapshot: Path | None = None) -> Run:
+    """Run the CLI in-process; with `snapshot`, copy the outputs there (the next run replaces them)."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(["run", "--out", str(out_dir), *arguments])
+    if snapshot is not None:
+        shutil.copytree(out_dir, snapshot, ignore=shutil.ignore_patterns("work"))
+    return Run(code, stdout.getvalue(), stderr.getvalue(), snapshot or out_dir)
+
+
+def lenient_copy(destination: Path) -> Path:
+    """A copy of the model repository whose absolute bounds a weak model meets; champion rules untouched."""
+    shutil.copytree(PROJECT_ROOT / "model_repo", destination, ignore=shutil.ignore_patterns("tests", "__pycache__"))
+    policy_path = destination / "release-policy.yaml"
+    policy = yaml.safe_load(policy_path.read_text(encoding="utf-8"))
+    policy["metrics"] = {"roc_auc": {"min": 0.9}, "log_loss": {"max": 0.6}, "accuracy": {"min": 0.8}}
+    policy_path.write_text(yaml.safe_dump(policy), encoding="utf-8")
+    return destination
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    root = tmp_path_factory.mktemp("rehearsal")
+    out_dir = root / "out"
+    repo = str(PROJECT_ROOT / "model_repo")
+    first = rehearse("--model-repo", repo, *FAST, out_dir=out_dir, snapshot=root / "first")
+    second = rehearse("--model-repo", repo, *FAST, out_dir=out_dir, snapshot=root / "second")
+    weaker_repo = lenient_copy(root / "weaker_repo")
+    worse = rehearse("--model-repo", str(weaker_repo), "--hyperparameter", "C=0.001", *FAST, out_dir=out_dir)
+    return {"first": first, "second": second, "worse": worse}
+
+
+def champion_of(run: Run) -> dict:
+    return run.json("champion/champion.json")
+
+
+def test_first_rehearsal_releases_with_every_output(runs: dict[str, Run]) -> None:
+    first = runs["first"]
+    assert first.exit_code == 0, first.stdout + first.stderr
+    assert first.last_line.startswith("RELEASED: arn:aws:sagemaker:")
+    for step in range(1, 9):
+        assert f"[{step}/8]" in first.stdout
+
+
+def test_first_rehearsal_has_no_champion_and_skips_champion_rules(runs: dict[str, Run]) -> None:
+    assert runs["first"].json("evaluation.json")["champion"] is None
+    record = runs["first"].json("evaluation-gate-decision.json")
+    assert all(rule["outcome"] == "skipped" for rule in record["rules"] if rule["rule_id"].startswith("champion."))
+    assert champion_of(runs["first"])["model_package_arn"].endswith("/1")
+    assert champion_of(runs["first"])["promoted_by"].startswith("promote handler")
+
+
+def test_second_rehearsal_compares_with_the_promoted_champion(runs: dict[str, Run]) -> None:
+    second = runs["second"]
+    assert second.exit_code == 0, second.stdout
+    champion = second.json("evaluation.json")["champion"]
+    assert champion["comparison"]["method"] == "paired_bootstrap"
+    record = second.json("evaluation-gate-decision.json")
+    champion_rules = [rule for rule in record["rules"] if rule["rule_id"].startswith("champion.")]
+    assert champion_rules and all(rule["outcome"] == "passed" for rule in champion_rules)
+    assert champion_of(runs["second"])["model_package_arn"].endswith("/2")
+
+
+def test_worse_model_is_blocked_by_the_champion_rule(runs: dict[str, Run]) -> None:
+    worse = runs["worse"]
+    assert worse.exit_code == 1, worse.stdout
+    assert worse.last_line.startswith("BLOCKED by evaluation gate:")
+    assert "champion.roc_auc" in worse.last_line or "max_regression" in worse.last_line
+    record = worse.json("evaluation-gate-decision.json")
+    failed = {rule["rule_id"] for rule in record["rules"] if rule["outcome"] == "failed"}
+    assert failed and all(rule_id.startswith("champion.") for rule_id in failed)
+    assert "[5/8] package model.tar.gz" in worse.stdout and "not reached" in worse.stdout
+
+
+def test_blocked_rehearsal_keeps_the_champion(runs: dict[str, Run]) -> None:
+    assert champion_of(runs["worse"]) == champion_of(runs["second"])
+
+
+def test_report_states_verdict_rules_and_metrics(runs: dict[str, Run]) -> None:
+    report = (runs["worse"].out_dir / "report.md").read_text(encoding="utf-8")
+    assert "❌ BLOCKED" in report
+    assert "## Why it was blocked" in report
+    assert "| roc_auc | higher |" in report
+    assert "`champion.roc_auc.max_regression`" in report
+    assert (runs["worse"].out_dir / "metrics.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_released_outputs_are_all_written(runs: dict[str, Run]) -> None:
+    names = {path.name for path in runs["second"].out_dir.iterdir()}
+    assert {
+        "report.md",
+        "metrics.png",
+        "evaluation.json",
+        "model.tar.gz",
+        "evaluation-gate-decision.json",
+        "evaluation-gate-decision.md",
+        "staging-gate-decision.json",
+        "staging-gate-decision.md",
+        "promotion-promote-decision.json",
+    } <= names
+    assert runs["second"].json("staging-gate-decision.json")["decision"] == "passed"
+
+
+def test_blocked_run_removes_the_stale_outputs_it_did_not_reach(runs: dict[str, Run]) -> None:
+    names = {path.name for path in runs["worse"].out_dir.iterdir()}
+    assert {"report.md", "metrics.png", "evaluation.json", "evaluation-gate-decision.json"} <= names
+    assert "model.tar.gz" not in names and "staging-gate-decision.json" not in names
+
+
+def test_missing_model_repository_is_a_usage_error(tmp_path: Path) -> None:
+    run = rehearse("--model-repo", str(tmp_path / "absent"), out_dir=tmp_path / "out")
+    assert run.exit_code == 2
+    assert run.stderr.strip() == f"rehearsal: --model-repo {tmp_path / 'absent'} is not a directory"
+
+
+def test_bad_hyperparameter_is_a_usage_error(tmp_path: Path) -> None:
+    run = rehearse("--hyperparameter", "C", out_dir=tmp_path)
+    assert (run.exit_code, run.stderr.strip()) == (2, "rehearsal: --hyperparameter 'C' is not NAME=VALUE")
+
+
+def test_a_missing_part_is_reported_as_not_available_yet(tmp_path: Path) -> None:
+    with pytest.raises(NotAvailableYet, match=r"^not available yet: the model's evaluation script \("):
+        ModelRepository.at(tmp_path).evaluate_script
