@@ -30,9 +30,14 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from stacks.components.checkov_skips import LAMBDA_WITHOUT_QUEUE_VPC_OR_RESERVATION, skip_checkov
+from stacks.components.nag_acknowledgements import acknowledge, logical_id
+
 __all__ = ["BranchProtection", "BranchProtectionProps", "approval_rule_content"]
 
 _RULE_VERSION = "2018-11-08"
+# The construct id CDK gives the stack-wide function behind every AwsCustomResource.
+_CUSTOM_RESOURCE_PROVIDER_ID = "AWS679f53fac002430cb0da5b7982bd2287"
 
 # Writes that land on a branch without a pull request, and the escape hatches around approval rules.
 DIRECT_WRITE_ACTIONS = (
@@ -105,20 +110,33 @@ class BranchProtection(Construct):
             self, "Logs", retention=p.log_retention, encryption_key=p.encryption_key,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        policy = cr.AwsCustomResourcePolicy.from_statements([
-            iam.PolicyStatement(
-                sid="ManageApprovalRuleTemplates",
-                actions=["codecommit:CreateApprovalRuleTemplate", "codecommit:UpdateApprovalRuleTemplateContent",
-                         "codecommit:DeleteApprovalRuleTemplate"],
-                resources=["*"],
-            ),
-            iam.PolicyStatement(
-                sid="AssociateTemplatesWithTheRepository",
-                actions=["codecommit:AssociateApprovalRuleTemplateWithRepository",
-                         "codecommit:DisassociateApprovalRuleTemplateFromRepository"],
-                resources=[p.repository.repository_arn],
-            ),
-        ])
+        # One role for the custom resources' function (no AWS managed policy): templates, association, own logs.
+        self.role = iam.Role(
+            self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Manages the release branch's approval rule templates and their association",
+        )
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="ManageApprovalRuleTemplates",
+            actions=["codecommit:CreateApprovalRuleTemplate", "codecommit:UpdateApprovalRuleTemplateContent",
+                     "codecommit:DeleteApprovalRuleTemplate"],
+            resources=["*"],
+        ))
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="AssociateTemplatesWithTheRepository",
+            actions=["codecommit:AssociateApprovalRuleTemplateWithRepository",
+                     "codecommit:DisassociateApprovalRuleTemplateFromRepository"],
+            resources=[p.repository.repository_arn],
+        ))
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="WriteOwnLogs",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[self.log_group.log_group_arn, f"{self.log_group.log_group_arn}:log-stream:*"],
+        ))
+        acknowledge(self.role, resources={
+            "*": "codecommit:Create/Update/DeleteApprovalRuleTemplate have no resource-level permissions; "
+                 "association is scoped to the repository.",
+            f"<{logical_id(self.log_group)}.Arn>:log-stream:*": "Log streams of this construct's own log group.",
+        })
         self.templates: list[cr.AwsCustomResource] = []
         for template_id, name, content, description in (
             ("PeerReviewTemplate", self.peer_review_name, self.peer_review_content,
@@ -137,7 +155,7 @@ class BranchProtection(Construct):
                     "approvalRuleTemplateName": name, "newRuleContent": content,
                 }),
                 on_delete=_sdk_call("deleteApprovalRuleTemplate", name, {"approvalRuleTemplateName": name}),
-                policy=policy, install_latest_aws_sdk=False, log_group=self.log_group,
+                role=self.role, install_latest_aws_sdk=False, log_group=self.log_group,
             )
             association = cr.AwsCustomResource(
                 self, f"{template_id}Association",
@@ -147,10 +165,14 @@ class BranchProtection(Construct):
                 on_delete=_sdk_call("disassociateApprovalRuleTemplateFromRepository", f"{name}@repository", {
                     "approvalRuleTemplateName": name, "repositoryName": repository_name,
                 }),
-                policy=policy, install_latest_aws_sdk=False, log_group=self.log_group,
+                role=self.role, install_latest_aws_sdk=False, log_group=self.log_group,
             )
             association.node.add_dependency(template)
             self.templates.append(template)
+
+        # AwsCustomResource runs one singleton function per stack, created by the first template above.
+        provider = cdk.Stack.of(self).node.find_child(_CUSTOM_RESOURCE_PROVIDER_ID)
+        skip_checkov(provider, LAMBDA_WITHOUT_QUEUE_VPC_OR_RESERVATION)
 
         self.data_scientist_policy = iam.ManagedPolicy(
             self, "DataScientistPolicy",

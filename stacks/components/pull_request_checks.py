@@ -1,0 +1,100 @@
+"""Pull-request checks: the Build stage's checks on every pull request into the release branch.
+
+An EventBridge rule on the repository's `CodeCommit Pull Request State Change`
+events (created, source branch updated) starts a CodeBuild project at the
+pull request's source commit. Its buildspec (`buildspecs/pull_request.yml`)
+runs the same commands as `buildspecs/ci.yml`, then
+`release_tools.pull_request_report` posts the result on the pull request as a
+comment and an approval state (APPROVE or REVOKE) for the revision checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codecommit as codecommit
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.components.build_project import BuildProject, BuildProjectProps
+from stacks.components.nag_acknowledgements import acknowledge, logical_id
+
+__all__ = ["PULL_REQUEST_EVENTS", "PullRequestChecks", "PullRequestChecksProps"]
+
+PULL_REQUEST_EVENTS = ("pullRequestCreated", "pullRequestSourceBranchUpdated")
+# What the build learns from the event, as environment variable overrides.
+_EVENT_VARIABLES = {
+    "PULL_REQUEST_ID": "$.detail.pullRequestId",
+    "REVISION_ID": "$.detail.revisionId",
+    "SOURCE_COMMIT": "$.detail.sourceCommit",
+    "DESTINATION_COMMIT": "$.detail.destinationCommit",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PullRequestChecksProps:
+    """The repository and release branch watched, and the build's environment."""
+
+    project_name: str
+    repository: codecommit.IRepository
+    release_branch: str
+    encryption_key: kms.IKey
+    log_retention: logs.RetentionDays
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+
+class PullRequestChecks(Construct):
+    """EventBridge rule -> CodeBuild project that checks a pull request and posts the verdict on it."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: PullRequestChecksProps) -> None:
+        super().__init__(scope, construct_id)
+        p = props
+        self.build = BuildProject(self, "Build", props=BuildProjectProps(
+            buildspec="pull_request.yml",
+            description=(f"{p.project_name} pull-request checks: the Build stage's checks on a pull request into "
+                         f"{p.release_branch}, result posted on the pull request."),
+            encryption_key=p.encryption_key, log_retention=p.log_retention,
+            environment={**p.environment, "REPOSITORY_NAME": p.repository.repository_name},
+        ), source=codebuild.Source.code_commit(repository=p.repository))
+        self.project = self.build.project
+        self.role = self.build.role
+        self.role.add_to_principal_policy(iam.PolicyStatement(
+            sid="PostResultOnPullRequest",
+            actions=["codecommit:PostCommentForPullRequest", "codecommit:UpdatePullRequestApprovalState"],
+            resources=[p.repository.repository_arn],
+        ))
+        self.rule = events.Rule(
+            self, "Rule",
+            description=f"A pull request into {p.release_branch} was opened or updated: run the checks on it.",
+            event_pattern=events.EventPattern(
+                source=["aws.codecommit"],
+                detail_type=["CodeCommit Pull Request State Change"],
+                resources=[p.repository.repository_arn],
+                detail={
+                    "event": list(PULL_REQUEST_EVENTS),
+                    "destinationReference": [f"refs/heads/{p.release_branch}"],
+                    "pullRequestStatus": ["Open"],
+                },
+            ),
+        )
+        self.rule.add_target(targets.CodeBuildProject(self.project, event=events.RuleTargetInput.from_object({
+            "sourceVersion": events.EventField.from_path("$.detail.sourceCommit"),
+            "environmentVariablesOverride": [
+                {"name": name, "value": events.EventField.from_path(path), "type": "PLAINTEXT"}
+                for name, path in _EVENT_VARIABLES.items()
+            ],
+        })))
+        region = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
+        project = logical_id(self.project)
+        acknowledge(self.role, actions=["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"], resources={
+            region.format(service="codebuild", resource=f"report-group/<{project}>-*"):
+                "Test report groups of this build project (CDK default).",
+            region.format(service="logs", resource=f"log-group:/aws/codebuild/<{project}>:*"):
+                "Log streams of this build project's default log group (CDK default).",
+        })
