@@ -12,6 +12,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.components.artifact_store import ArtifactStore
+from stacks.components.branch_protection import BranchProtection, BranchProtectionProps
 from stacks.components.build_project import BuildProject, BuildProjectProps
 from stacks.components.endpoint_deploy_role import EndpointDeployRole
 from stacks.components.gate_function import GateFunction, GateFunctionProps
@@ -20,6 +21,7 @@ from stacks.components.nag_acknowledgements import acknowledge, logical_id
 from stacks.components.model_repository import ModelRepository
 from stacks.components.notifications import ReleaseNotifications
 from stacks.components.platform_assets import PlatformAssets
+from stacks.components.pull_request_checks import PullRequestChecks, PullRequestChecksProps
 from stacks.components.release_events import ReleaseEvents
 from stacks.components.release_pipeline import ReleasePipeline, ReleasePipelineProps
 from stacks.components.sagemaker_execution_role import SageMakerExecutionRole
@@ -89,6 +91,17 @@ class PipelineStack(cdk.Stack):
         assets.grant_read(train.role, endpoint_templates=True)
         self._grant_training(train.role, config=c, execution_role=execution.role, registry=registry)
         bucket.grant_read_write(train.role)
+
+        self.pull_request_checks = PullRequestChecks(self, "PullRequestChecks", props=PullRequestChecksProps(
+            project_name=c.project_name, repository=source.repository, release_branch=c.release_branch,
+            encryption_key=key, log_retention=retention, environment=common_env,
+        ))
+        assets.grant_read(self.pull_request_checks.role)
+        self.branch_protection = BranchProtection(self, "BranchProtection", props=BranchProtectionProps(
+            project_name=c.project_name, repository=source.repository, release_branch=c.release_branch,
+            required_approvals=c.pull_request_approvals, checks_role=self.pull_request_checks.role,
+            encryption_key=key, log_retention=retention,
+        ))
 
         gate_env = {"RECORD_BUCKET": bucket.bucket_name, "RECORD_PREFIX": "decision-records/"}
         evaluation_gate = GateFunction(self, "EvaluationGate", props=GateFunctionProps(
