@@ -13,6 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.components.checkov_skips import LAMBDA_WITHOUT_QUEUE_VPC_OR_RESERVATION, skip_checkov
 from stacks.components.nag_acknowledgements import acknowledge, logical_id
 
 __all__ = ["LAMBDA_ROOT", "GateFunction", "GateFunctionProps"]
@@ -87,6 +88,7 @@ class GateFunction(Construct):
             # itself, so a retry could answer twice.
             retry_attempts=0,
         )
+        skip_checkov(self.function, LAMBDA_WITHOUT_QUEUE_VPC_OR_RESERVATION)
         acknowledge(self.role, resources={
             "*": "codepipeline:PutJobSuccessResult and PutJobFailureResult (added by the pipeline's Lambda invoke "
                  "action) have no resource-level permissions.",
