@@ -135,11 +135,6 @@ class EndpointStack(cdk.Stack):
             data_capture_config=data_capture,
             tags=[cdk.CfnTag(key="ml-cicd:project", value=project_tag.value_as_string)],
         )
-        if data_capture is None:
-            self.endpoint_config.add_metadata("checkov", {"skip": [{
-                "id": "CKV_AWS_367",
-                "comment": "Data capture is not supported by serverless staging endpoints; production captures data.",
-            }]})
 
         # The endpoint's name is its stack's name: generated per deployment, never a
         # literal, and known to the alarms below without a dependency cycle.
