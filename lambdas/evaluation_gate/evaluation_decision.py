@@ -197,7 +197,7 @@ def _champion_rule(
     relation = ">=" if held else "<"
     reason = (
         f"{name} improvement_low = {format_number(improvement_low)} ({how}) {relation} "
-        f"{format_number(threshold)} ({_bound_text(bound_name, bound)})"
+        f"{format_number(threshold)} ({bound_name} {format_number(bound.value)}, {bound.source})"
     )
     return RuleResult(
         rule_id,

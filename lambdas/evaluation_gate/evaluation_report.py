@@ -114,27 +114,15 @@ def _read_metric(name: Any, raw: Any, path: str) -> Metric:
             None,
             problem=f"{ORIGIN}: {path}: expected an object, got {type(raw).__name__}",
         )
-    metric = Metric(
-        name=str(name),
-        value=raw.get("value"),
-        higher_is_better=raw.get("higher_is_better"),
-        ci_low=raw.get("ci_low"),
-        ci_high=raw.get("ci_high"),
-    )
+    value, higher_is_better = raw.get("value"), raw.get("higher_is_better")
+    ci_low, ci_high = raw.get("ci_low"), raw.get("ci_high")
     if "value" not in raw:
         problem: str | None = f"{ORIGIN}: {path}.value: missing"
-    elif not isinstance(metric.higher_is_better, bool):
-        problem = f"{ORIGIN}: {path}.higher_is_better: {_short(metric.higher_is_better)} is not true or false"
+    elif not isinstance(higher_is_better, bool):
+        problem = f"{ORIGIN}: {path}.higher_is_better: {_short(higher_is_better)} is not true or false"
     else:
-        problem = _interval_problem(path, metric.value, metric.ci_low, metric.ci_high)
-    return Metric(
-        metric.name,
-        metric.value,
-        metric.higher_is_better,
-        metric.ci_low,
-        metric.ci_high,
-        problem,
-    )
+        problem = _interval_problem(path, value, ci_low, ci_high)
+    return Metric(str(name), value, higher_is_better, ci_low, ci_high, problem)
 
 
 def _read_metrics(raw: Any, path: str, errors: list[str]) -> dict[str, Metric]:
