@@ -7,6 +7,7 @@ Import explicitly (`from staging_fixtures import ...`); not a conftest.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemakerruntime.models import sagemakerruntime_backends
 
 from gate_kit_fixtures import REGION, put_zip_artifact
+from staging_gate.endpoint_probe import runtime_client
 from staging_gate.golden_requests import GoldenRequest, parse_golden_requests
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "queue_endpoint_answers",
     "register_package",
     "set_endpoint_state",
+    "shared_client",
     "space_creation_times",
     "tick_clock",
     "upload_train_output",
@@ -64,7 +67,9 @@ def register_package(sagemaker: Any, group: str = GROUP, status: str = "PendingM
         ModelPackageGroupName=group,
         ModelApprovalStatus=status,
         InferenceSpecification={
-            "Containers": [{"Image": "111122223333.dkr.ecr.eu-west-1.amazonaws.com/sklearn:1", "ModelDataUrl": "s3://b/m.tar.gz"}],
+            "Containers": [
+                {"Image": "111122223333.dkr.ecr.eu-west-1.amazonaws.com/sklearn:1", "ModelDataUrl": "s3://b/m.tar.gz"}
+            ],
             "SupportedContentTypes": ["text/csv", "application/json"],
             "SupportedResponseMIMETypes": ["text/csv", "application/json"],
         },
@@ -85,7 +90,12 @@ def create_endpoint(sagemaker: Any, endpoint_name: str, package_arn: str, suffix
     sagemaker.create_endpoint_config(
         EndpointConfigName=config_name,
         ProductionVariants=[
-            {"VariantName": "AllTraffic", "ModelName": model_name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": model_name,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
         ],
     )
     try:
@@ -99,6 +109,19 @@ def create_endpoint(sagemaker: Any, endpoint_name: str, package_arn: str, suffix
     return config_name
 
 
+@functools.cache
+def shared_client(service: str) -> Any:
+    """One client per service for the whole test session: building clients dominates the run
+    time, and moto intercepts every client whenever a `mock_aws` context is active."""
+    if service == "sagemaker-runtime":
+        return runtime_client()
+    return boto3.client(service, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def _s3_client() -> Any:
+    return shared_client("s3")
+
+
 def upload_train_output(
     package_arn: str,
     *,
@@ -107,7 +130,7 @@ def upload_train_output(
     omit: Sequence[str] = (),
 ) -> None:
     """The TrainOutput artifact (release.json, release-policy.json, golden-requests.jsonl) in moto S3."""
-    s3 = boto3.client("s3", region_name=REGION)
+    s3 = _s3_client()
     try:
         s3.create_bucket(Bucket=ARTIFACT_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     except s3.exceptions.ClientError:

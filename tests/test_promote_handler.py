@@ -7,11 +7,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
-
 from gate_kit_fixtures import REGION, aws_credentials, job_event, record_codepipeline_answers  # noqa: F401
+from moto import mock_aws
 from promote.champion_promotion import PREVIOUS_CHAMPION_KEY, SUPERSEDED_BY_KEY
 from promote.handler import PromoteServices, run_promote
 from promote.production_check import MAX_WAIT_ATTEMPTS
@@ -19,18 +17,27 @@ from staging_fixtures import (
     create_endpoint,
     register_package,
     set_endpoint_state,
+    shared_client,
     space_creation_times,
     upload_train_output,
 )
 
 ENDPOINT = "ml-cicd-production"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+_CLIENTS: dict[str, Any] = {}
+"""One client per service per test (building clients dominates the run time); the
+parametrized bad-parameters test runs the default factories."""
 
 
 @pytest.fixture
 def sagemaker(aws_credentials: None) -> Iterator[Any]:  # noqa: F811
     with mock_aws():
-        yield boto3.client("sagemaker", region_name=REGION)
+        _CLIENTS.update(
+            sagemaker=shared_client("sagemaker"),
+            s3=shared_client("s3"),
+            codepipeline=shared_client("codepipeline"),
+        )
+        yield _CLIENTS["sagemaker"]
 
 
 def _run(action: str, *, token: str | None = None, environ: Any = None, **extra: str):
@@ -38,7 +45,13 @@ def _run(action: str, *, token: str | None = None, environ: Any = None, **extra:
     with record_codepipeline_answers() as answers:
         run_promote(
             job_event(user_parameters=parameters, function_name="promote", continuation_token=token),
-            services=PromoteServices(now=lambda: NOW),
+            services=PromoteServices(
+                now=lambda: NOW,
+                sagemaker=lambda: _CLIENTS["sagemaker"],
+                records_s3=lambda: _CLIENTS["s3"],
+                artifact_s3=lambda _credentials: _CLIENTS["s3"],
+                codepipeline=_CLIENTS["codepipeline"],
+            ),
             environ=environ or {},
         )
     return answers

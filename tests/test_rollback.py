@@ -17,7 +17,7 @@ from promote import champion_promotion
 from promote.handler import PromoteServices, run_promote
 from release_tools import rollback
 from release_tools.errors import ReleaseToolError
-from staging_fixtures import create_endpoint, register_package, space_creation_times, upload_train_output
+from staging_fixtures import create_endpoint, register_package, shared_client, space_creation_times, upload_train_output
 
 STACK = "ml-cicd-production"
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -28,7 +28,7 @@ class FakeCloudFormation:
     needs extra packages we do not install). Each expected call is checked by the Stubber."""
 
     def __init__(self, serving: str) -> None:
-        self.client = boto3.client("cloudformation", region_name=REGION)
+        self.client = shared_client("cloudformation")
         self.stubber = Stubber(self.client)
         self.serving = serving
 
@@ -76,8 +76,8 @@ _S3: list[Any] = []
 @pytest.fixture
 def sagemaker(aws_credentials: None) -> Iterator[Any]:  # noqa: F811
     with mock_aws():
-        _S3[:] = [boto3.client("s3", region_name=REGION), boto3.client("codepipeline", region_name=REGION)]
-        yield boto3.client("sagemaker", region_name=REGION)
+        _S3[:] = [shared_client("s3"), shared_client("codepipeline")]
+        yield shared_client("sagemaker")
 
 
 def _promote(sagemaker: Any, arn: str, suffix: str) -> None:

@@ -19,6 +19,7 @@ from gate_kit_fixtures import (
     record_codepipeline_answers,
 )
 from staging_fixtures import (
+    shared_client,
     ARTIFACT_BUCKET,
     answer_for,
     create_endpoint,
@@ -38,7 +39,13 @@ PARAMETERS = json.dumps({"endpoint_name": ENDPOINT})
 @pytest.fixture
 def aws(aws_credentials: None) -> Iterator[Any]:  # noqa: F811
     with mock_aws():
-        yield boto3.client("sagemaker", region_name=REGION)
+        _CLIENTS.update(
+            sagemaker=shared_client("sagemaker"),
+            runtime=shared_client("sagemaker-runtime"),
+            s3=shared_client("s3"),
+            codepipeline=shared_client("codepipeline"),
+        )
+        yield _CLIENTS["sagemaker"]
 
 
 @pytest.fixture
@@ -50,9 +57,21 @@ def release(aws: Any) -> str:
     return arn
 
 
+_CLIENTS: dict[str, Any] = {}
+"""One client per service per test: building clients dominates the run time. The
+default factories (job-credential S3 client included) are exercised by the `handler` test."""
+
+
 def _services(step_seconds: float = 0.010, **overrides: Any) -> StagingGateServices:
     ticks = tick_clock(step_seconds)
-    return StagingGateServices(clock=lambda: next(ticks), **overrides)
+    shared: dict[str, Any] = {
+        "sagemaker": lambda: _CLIENTS["sagemaker"],
+        "runtime": lambda: _CLIENTS["runtime"],
+        "records_s3": lambda: _CLIENTS["s3"],
+        "artifact_s3": lambda _credentials: _CLIENTS["s3"],
+        "codepipeline": _CLIENTS["codepipeline"],
+    }
+    return StagingGateServices(clock=lambda: next(ticks), **{**shared, **overrides})
 
 
 def _run(services: StagingGateServices | None = None, parameters: str | None = PARAMETERS, environ: Any = None):
@@ -86,7 +105,11 @@ def test_a_good_release_passes_and_records_every_request(release: str) -> None:
     assert len(record["requests"]) == 3 * len(golden_requests())
     assert all(r["status"] == "matched" for r in record["requests"])
     p95_rule = next(r for r in record["rules"] if r["rule_id"] == "staging.max_p95_latency_ms")
-    assert p95_rule["value"] == pytest.approx(10.0) and p95_rule["bound"] == 200 and p95_rule["bound_source"] == "repository"
+    assert (
+        p95_rule["value"] == pytest.approx(10.0)
+        and p95_rule["bound"] == 200
+        and p95_rule["bound_source"] == "repository"
+    )
     assert answers.only[1]["outputVariables"]["decision"] == "passed"
 
 
