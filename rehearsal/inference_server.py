@@ -63,7 +63,7 @@ class _Handler(BaseHTTPRequestHandler):
         # client's delayed ACK add ~40 ms to every keep-alive response, skewing the latency rule.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         if self.server.access_log:
             sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
@@ -85,13 +85,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _path(self) -> str:
         return self.path.split("?", 1)[0]
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         if self._path() == "/ping":
             self._send(200, b"", "text/plain")
             return
         self._send_error(404, f"no such path: GET {self._path()}")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         path = self._path()
         match = _ENDPOINT_PATH.match(path)
         if path != "/invocations" and match is None:
@@ -114,11 +114,11 @@ class _Handler(BaseHTTPRequestHandler):
         extra = {"x-Amzn-Invoked-Production-Variant": "AllTraffic"} if match else {}
         self._send(200, result.body, result.content_type, extra)
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self._discard_body()
         self._send_error(404, f"no such path: PUT {self._path()}")
 
-    do_DELETE = do_PUT  # noqa: N815
+    do_DELETE = do_PUT
 
     def _content_length(self) -> int | None:
         raw = self.headers.get("Content-Length")
@@ -180,8 +180,7 @@ class InferenceServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         """`http://127.0.0.1:PORT`, the base URL clients use."""
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self.server_address[1]}"
 
 
 @dataclass(frozen=True)

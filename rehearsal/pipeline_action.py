@@ -16,7 +16,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rehearsal.aws_sandbox import ARTIFACT_BUCKET, CodePipelineAnswer, Sandbox, environment, new_job_id
+from rehearsal.aws_sandbox import (
+    ARTIFACT_BUCKET,
+    CodePipelineAnswer,
+    Sandbox,
+    environment,
+    new_job_id,
+)
 from rehearsal.codepipeline_event import codepipeline_job_event
 from rehearsal.errors import StepFailed
 

@@ -139,9 +139,11 @@ def render_report(result: RehearsalResult) -> str:
         "",
         "## Files",
         "",
-        "`evaluation.json`, `metrics.png`, `model.tar.gz`, `*-decision.json` / `*-decision.md` "
-        "(the gates' own decision records), `champion/` (kept for the next run), `work/` (logs, "
-        "SageMaker-style folders).",
+        (
+            "`evaluation.json`, `metrics.png`, `model.tar.gz`, `*-decision.json` / `*-decision.md` "
+            "(the gates' own decision records), `champion/` (kept for the next run), `work/` (logs, "
+            "SageMaker-style folders)."
+        ),
         "",
     ]
     return "\n".join(lines)

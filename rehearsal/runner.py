@@ -29,9 +29,19 @@ from rehearsal.inference_server import running_server
 from rehearsal.local_evaluation import EvaluationResult, evaluate_model
 from rehearsal.local_training import TrainingResult, train_model, unpack_source
 from rehearsal.pipeline_action import ActionRun, run_pipeline_action
-from rehearsal.pipeline_code import PROJECT_ROOT, ModelRepository, import_from_lambdas, import_release_tool
+from rehearsal.pipeline_code import (
+    PROJECT_ROOT,
+    ModelRepository,
+    import_from_lambdas,
+    import_release_tool,
+)
 from rehearsal.promotion import PROMOTE_HANDLER, promote_release
-from rehearsal.sandbox_registry import MODEL_PACKAGE_GROUP, deploy_endpoint, find_champion, register_package
+from rehearsal.sandbox_registry import (
+    MODEL_PACKAGE_GROUP,
+    deploy_endpoint,
+    find_champion,
+    register_package,
+)
 from rehearsal.subprocess_step import run_script
 
 __all__ = ["GateOutcome", "RehearsalOptions", "RehearsalResult", "run_rehearsal"]
@@ -408,7 +418,7 @@ class _Rehearsal:
                 )
                 model = load_model_archive(archive, self.work_dir / "serving")
                 server = stack.enter_context(running_server(model, endpoint_name=endpoint.endpoint_name))
-                with urllib.request.urlopen(f"{server.url}/ping", timeout=5) as response:  # noqa: S310 - loopback
+                with urllib.request.urlopen(f"{server.url}/ping", timeout=5) as response:
                     timing.detail = f"{server.url} /ping {response.status}"
             with self.log.step(STEP_NAMES[6]) as timing:
                 self.repository.golden_requests  # noqa: B018 - raises "not available yet" when absent

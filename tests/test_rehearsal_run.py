@@ -164,4 +164,34 @@ def test_bad_hyperparameter_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_a_missing_part_is_reported_as_not_available_yet(tmp_path: Path) -> None:
     with pytest.raises(NotAvailableYet, match=r"^not available yet: the model's evaluation script \("):
-        ModelRepository.at(tmp_path).evaluate_script
+        ModelRepository.at(tmp_path).evaluate_script  # noqa: B018 - the property raises
+
+
+def test_released_archive_serves_both_content_types_through_boto3(runs: dict[str, Run]) -> None:
+    import boto3
+    from botocore.config import Config
+
+    from rehearsal.inference_model import load_model_archive
+    from rehearsal.inference_server import running_server
+
+    work = runs["second"].out_dir / "serve-check"
+    model = load_model_archive(runs["second"].out_dir / "model.tar.gz", work)
+    row = (PROJECT_ROOT / "model_repo" / "data" / "holdout.csv").read_text(encoding="utf-8").splitlines()[1]
+    features = row.split(",")[1:]
+    with running_server(model) as server:
+        client = boto3.client(
+            "sagemaker-runtime",
+            endpoint_url=server.url,
+            region_name="eu-west-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"mode": "standard", "max_attempts": 1}),
+        )
+        as_json = client.invoke_endpoint(
+            EndpointName="any", ContentType="application/json", Body=json.dumps({"instances": [[float(x) for x in features]]})
+        )
+        prediction = json.loads(as_json["Body"].read())["predictions"][0]
+        as_csv = client.invoke_endpoint(EndpointName="any", ContentType="text/csv", Accept="text/csv", Body=",".join(features))
+    label, probability = as_csv["Body"].read().decode().strip().split(",")
+    assert prediction["label"] == int(label)
+    assert prediction["probability"] == float(probability)

@@ -11,11 +11,11 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from rehearsal_fixtures import write_toy_model_archive
 
 from rehearsal.errors import ConfigurationError
 from rehearsal.inference_model import InferenceModel, choose_accept, load_model_archive
 from rehearsal.inference_server import MAX_PAYLOAD_BYTES, RunningServer, running_server
-from rehearsal_fixtures import write_toy_model_archive
 
 ENDPOINT = "staging-endpoint"
 OVERSIZE = b"1," * (MAX_PAYLOAD_BYTES // 2 + 1)
