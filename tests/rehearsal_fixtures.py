@@ -11,8 +11,9 @@ import io
 import json
 import tarfile
 from pathlib import Path
+from typing import Any
 
-__all__ = ["TOY_INFERENCE_SOURCE", "write_toy_model_archive"]
+__all__ = ["TOY_INFERENCE_SOURCE", "runtime_client", "write_toy_model_archive"]
 
 TOY_INFERENCE_SOURCE = '''
 import json
@@ -58,3 +59,18 @@ def write_toy_model_archive(directory: Path) -> Path:
             info.size = len(content)
             tar.addfile(info, io.BytesIO(content))
     return archive
+
+
+def runtime_client(url: str) -> Any:
+    """A boto3 `sagemaker-runtime` client aimed at a local server, fake credentials, no retries."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=url,
+        region_name="eu-west-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"mode": "standard", "max_attempts": 1}),
+    )

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from rehearsal_fixtures import runtime_client
 
 from rehearsal.cli import main
 from rehearsal.errors import NotAvailableYet
@@ -168,9 +169,6 @@ def test_a_missing_part_is_reported_as_not_available_yet(tmp_path: Path) -> None
 
 
 def test_released_archive_serves_both_content_types_through_boto3(runs: dict[str, Run]) -> None:
-    import boto3
-    from botocore.config import Config
-
     from rehearsal.inference_model import load_model_archive
     from rehearsal.inference_server import running_server
 
@@ -179,14 +177,7 @@ def test_released_archive_serves_both_content_types_through_boto3(runs: dict[str
     row = (PROJECT_ROOT / "model_repo" / "data" / "holdout.csv").read_text(encoding="utf-8").splitlines()[1]
     features = row.split(",")[1:]
     with running_server(model) as server:
-        client = boto3.client(
-            "sagemaker-runtime",
-            endpoint_url=server.url,
-            region_name="eu-west-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=Config(retries={"mode": "standard", "max_attempts": 1}),
-        )
+        client = runtime_client(server.url)
         as_json = client.invoke_endpoint(
             EndpointName="any", ContentType="application/json", Body=json.dumps({"instances": [[float(x) for x in features]]})
         )

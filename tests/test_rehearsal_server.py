@@ -6,11 +6,11 @@ import http.client
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
+from rehearsal_fixtures import runtime_client as runtime_client_for
 from rehearsal_fixtures import write_toy_model_archive
 
 from rehearsal.errors import ConfigurationError
@@ -46,15 +46,8 @@ def request(
         connection.close()
 
 
-def runtime_client(server: RunningServer) -> object:
-    return boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=server.url,
-        region_name="eu-west-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"mode": "standard", "max_attempts": 1}),
-    )
+def runtime_client(server: RunningServer) -> Any:
+    return runtime_client_for(server.url)
 
 
 def test_server_binds_to_loopback_only(server: RunningServer) -> None:
