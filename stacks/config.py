@@ -195,6 +195,7 @@ def _finite(raw: Any, key: str, allowed: str, *, positive: bool = False) -> floa
 
 
 def _floors(raw: Any, key: str) -> dict[str, Any]:
+    """Platform floors: the shape of release-policy.yaml v1, every bound a finite number >= 0."""
     if raw is None or raw == {}:
         return {}
     values = _section(raw, key, {"version", "metrics", "champion", "staging"})
@@ -202,23 +203,25 @@ def _floors(raw: Any, key: str) -> dict[str, Any]:
         raise _fail(f"{key}.version", f"{values['version']!r} is not a known policy version; allowed: 1")
     floors: dict[str, Any] = {"version": 1}
     for group, bounds in (("metrics", _METRIC_BOUNDS), ("champion", _CHAMPION_BOUNDS)):
-        rules = _section(values.get(group, {}), f"{key}.{group}", set(values.get(group, {}) or {}))
+        group_key = f"{key}.{group}"
+        raw_rules = values.get(group, {})
+        if not isinstance(raw_rules, Mapping):
+            raise _fail(group_key, f"{raw_rules!r} is not an object; allowed: metric names mapped to bounds")
         checked: dict[str, dict[str, float]] = {}
-        for metric, rule in rules.items():
-            metric_key = f"{key}.{group}.{metric}"
+        for metric, rule in raw_rules.items():
+            metric_key = f"{group_key}.{metric}"
             if not _METRIC_NAME.match(str(metric)):
                 raise _fail(metric_key, "is not a metric name; allowed: letters, digits and _")
             rule = _section(rule, metric_key, bounds)
             if not rule:
                 raise _fail(metric_key, f"an empty rule; allowed keys: {', '.join(sorted(bounds))}")
             checked[metric] = {
-                bound: _finite(value, f"{metric_key}.{bound}", "a number > 0" if bound == "min_improvement" else "a number >= 0",
+                bound: _finite(value, f"{metric_key}.{bound}",
+                               "a number > 0" if bound == "min_improvement" else "a number >= 0",
                                positive=bound == "min_improvement")
-                if group == "champion"
-                else _metric_bound(value, f"{metric_key}.{bound}")
                 for bound, value in rule.items()
             }
-            if group == "metrics" and {"min", "max"} <= set(checked[metric]) and checked[metric]["min"] > checked[metric]["max"]:
+            if {"min", "max"} <= set(checked[metric]) and checked[metric]["min"] > checked[metric]["max"]:
                 raise _fail(metric_key, "min is greater than max; allowed: min <= max")
         if checked:
             floors[group] = checked
@@ -227,15 +230,9 @@ def _floors(raw: Any, key: str) -> dict[str, Any]:
         floors["staging"] = {
             name: _finite(value, f"{key}.staging.{name}", "a number >= 0") for name, value in staging.items()
         }
-        if "max_error_rate" in floors["staging"] and floors["staging"]["max_error_rate"] > 1:
+        if floors["staging"].get("max_error_rate", 0) > 1:
             raise _fail(f"{key}.staging.max_error_rate", "is above 1; allowed: a fraction from 0 to 1")
     return floors
-
-
-def _metric_bound(raw: Any, key: str) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
-        raise _fail(key, f"{raw!r} is not a finite number; allowed: a finite number")
-    return raw
 
 
 _TOP_LEVEL = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import aws_cdk as cdk
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
@@ -29,3 +30,5 @@ class ModelRepository(Construct):
             description=description,
             code=codecommit.Code.from_asset(seed, release_branch),
         )
+        # The repository holds the team's model history: never deleted with the stack.
+        self.repository.apply_removal_policy(cdk.RemovalPolicy.RETAIN)

@@ -90,11 +90,19 @@ class ReleasePipeline(Construct):
         deploy_prod = self._deploy_action("DeployProd", p, p.production_stack_name, "production", train_output)
         verify_prod = actions.LambdaInvokeAction(
             action_name="VerifyProduction", lambda_=p.promote_function, inputs=[train_output], run_order=2,
-            user_parameters_string=json.dumps({"action": "verify_production", "endpoint_name": "#{DeployProd.EndpointName}"}),
+            user_parameters_string=json.dumps({
+                "action": "verify_production",
+                "endpoint_name": "#{DeployProd.EndpointName}",
+                "endpoint_config_name": "#{DeployProd.EndpointConfigName}",
+            }),
         )
         promote = actions.LambdaInvokeAction(
             action_name="Promote", lambda_=p.promote_function, inputs=[train_output],
-            user_parameters_string=json.dumps({"action": "promote", "endpoint_name": "#{DeployProd.EndpointName}"}),
+            user_parameters_string=json.dumps({
+                "action": "promote",
+                "endpoint_name": "#{DeployProd.EndpointName}",
+                "pipeline_execution_id": "#{codepipeline.PipelineExecutionId}",
+            }),
         )
 
         stages: list[codepipeline.StageProps] = [

@@ -1,0 +1,119 @@
+"""The endpoint stack: one class, staging and production differ by props."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from stacks.config import load_config
+from stacks.endpoint_stack import EndpointStack
+from stacks.endpoint_templates import endpoint_props
+from tests.conftest import SynthesizedApp
+
+
+def of_type(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in template["Resources"].values() if r["Type"] == kind]
+
+
+@pytest.mark.parametrize("stage", ["staging", "production"])
+def test_template_is_deployable_by_a_pipeline_action(synthesized: SynthesizedApp, stage: str) -> None:
+    template = synthesized.templates[stage]
+    assert "BootstrapVersion" not in template.get("Parameters", {})
+    assert "CheckBootstrapVersion" not in template.get("Rules", {})
+    assert set(template["Parameters"]) >= {"ModelPackageArn", "ExecutionRoleArn", "KmsKeyArn", "Project"}
+    assert set(template["Outputs"]) >= {"EndpointName", "EndpointConfigName", "ModelName", "ServedModelPackageArn"}
+    # Generated names: only the endpoint is named, after its own stack.
+    (endpoint,) = of_type(template, "AWS::SageMaker::Endpoint")
+    assert endpoint["EndpointName"] == {"Ref": "AWS::StackName"}
+    assert "ModelName" not in of_type(template, "AWS::SageMaker::Model")[0]
+    assert "EndpointConfigName" not in of_type(template, "AWS::SageMaker::EndpointConfig")[0]
+
+
+@pytest.mark.parametrize("stage", ["staging", "production"])
+def test_model_serves_the_registered_package_with_kms(synthesized: SynthesizedApp, stage: str) -> None:
+    template = Template.from_json(synthesized.templates[stage])
+    template.has_resource_properties("AWS::SageMaker::Model", {
+        "Containers": [{"ModelPackageName": {"Ref": "ModelPackageArn"}}],
+        "ExecutionRoleArn": {"Ref": "ExecutionRoleArn"},
+    })
+    template.has_resource_properties("AWS::SageMaker::EndpointConfig", {"KmsKeyId": {"Ref": "KmsKeyArn"}})
+
+
+def test_staging_is_serverless_by_default_and_free_when_idle(synthesized: SynthesizedApp) -> None:
+    (config,) = of_type(synthesized.staging, "AWS::SageMaker::EndpointConfig")
+    (variant,) = config["ProductionVariants"]
+    assert variant["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
+    assert "InstanceType" not in variant and variant["VariantName"] == "AllTraffic"
+    assert "DeploymentConfig" not in of_type(synthesized.staging, "AWS::SageMaker::Endpoint")[0]
+
+
+def test_production_is_network_isolated_instances(synthesized: SynthesizedApp) -> None:
+    (model,) = of_type(synthesized.production, "AWS::SageMaker::Model")
+    assert model["EnableNetworkIsolation"] is True
+    (config,) = of_type(synthesized.production, "AWS::SageMaker::EndpointConfig")
+    (variant,) = config["ProductionVariants"]
+    assert (variant["InstanceType"], variant["InitialInstanceCount"], variant["VariantName"]) == ("ml.m5.large", 2, "AllTraffic")
+
+
+def test_production_shifts_traffic_by_canary_and_rolls_back_on_alarms(synthesized: SynthesizedApp) -> None:
+    template = Template.from_json(synthesized.production)
+    template.has_resource_properties("AWS::SageMaker::Endpoint", {
+        "DeploymentConfig": {
+            "BlueGreenUpdatePolicy": Match.object_like({
+                "TrafficRoutingConfiguration": {
+                    "Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10}, "WaitIntervalInSeconds": 600,
+                },
+            }),
+            "AutoRollbackConfiguration": {"Alarms": Match.any_value()},
+        },
+    })
+    (endpoint,) = of_type(synthesized.production, "AWS::SageMaker::Endpoint")
+    rollback_alarms = {a["AlarmName"]["Ref"] for a in endpoint["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]}
+    metrics = {synthesized.production["Resources"][a]["Properties"]["MetricName"] for a in rollback_alarms}
+    assert metrics == {"Invocation5XXErrors", "InvocationModelErrors", "ModelLatency"}
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "ModelLatency", "ExtendedStatistic": "p99",
+                                                                "Threshold": 500_000})
+
+
+def test_production_autoscales_with_target_tracking(synthesized: SynthesizedApp) -> None:
+    template = Template.from_json(synthesized.production)
+    template.has_resource_properties("AWS::ApplicationAutoScaling::ScalableTarget", {
+        "MinCapacity": 2, "MaxCapacity": 4, "ServiceNamespace": "sagemaker",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    })
+    template.has_resource_properties("AWS::ApplicationAutoScaling::ScalingPolicy", {
+        "PolicyType": "TargetTrackingScaling",
+        "TargetTrackingScalingPolicyConfiguration": Match.object_like({
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+            "TargetValue": 300,
+        }),
+    })
+
+
+def test_production_captures_data_with_kms(synthesized: SynthesizedApp) -> None:
+    Template.from_json(synthesized.production).has_resource_properties("AWS::SageMaker::EndpointConfig", {
+        "DataCaptureConfig": Match.object_like({
+            "EnableCapture": True, "InitialSamplingPercentage": 20, "KmsKeyId": {"Ref": "KmsKeyArn"},
+            "DestinationS3Uri": {"Ref": "DataCaptureS3Uri"},
+        }),
+    })
+
+
+def test_linear_routing_and_instance_staging_come_from_props() -> None:
+    """Same class, other props: no second app synthesis, one small stack each."""
+    config = load_config({"ml-cicd": {"staging": {"mode": "instances"},
+                                      "canary": {"traffic_routing": "linear", "linear_step_percent": 25}}})
+    app = cdk.App(context={"@aws-cdk/core:validationReportJson": False})
+    props = endpoint_props(config)
+    staging_stack = EndpointStack(app, "Staging", props=props["staging"])
+    production_stack = EndpointStack(app, "Production", props=props["production"])
+    staging, production = Template.from_stack(staging_stack), Template.from_stack(production_stack)
+    staging.has_resource_properties("AWS::SageMaker::EndpointConfig", {
+        "ProductionVariants": [Match.object_like({"InstanceType": "ml.m5.large", "InitialInstanceCount": 1})],
+    })
+    production.has_resource_properties("AWS::SageMaker::Endpoint", {"DeploymentConfig": Match.object_like({
+        "BlueGreenUpdatePolicy": Match.object_like({"TrafficRoutingConfiguration": Match.object_like({
+            "Type": "LINEAR", "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25}})})})})

@@ -1,0 +1,240 @@
+"""The pipeline stack's template: stage order, actions, artifact flow, scoping, encryption."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Capture, Match, Template
+
+from tests.conftest import SynthesizedApp
+
+
+@pytest.fixture(scope="module")
+def template(synthesized: SynthesizedApp) -> Template:
+    return Template.from_json(synthesized.pipeline)
+
+
+@pytest.fixture(scope="module")
+def pipeline(synthesized: SynthesizedApp) -> dict[str, Any]:
+    (resource,) = [r for r in synthesized.pipeline["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
+    return resource["Properties"]
+
+
+def resources(synthesized: SynthesizedApp, kind: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in synthesized.pipeline["Resources"].items() if r["Type"] == kind}
+
+
+def actions(pipeline: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f"{s['Name']}/{a['Name']}": a for s in pipeline["Stages"] for a in s["Actions"]}
+
+
+def test_stages_are_in_release_order(pipeline: dict[str, Any]) -> None:
+    assert [s["Name"] for s in pipeline["Stages"]] == [
+        "Source", "Build", "Train", "Evaluate", "DeployStaging", "TestStaging", "Approve", "DeployProd", "Promote",
+    ]
+
+
+def test_pipeline_is_v2_and_triggered_by_the_release_branch(template: Template, pipeline: dict[str, Any]) -> None:
+    assert pipeline["PipelineType"] == "V2"
+    source = actions(pipeline)["Source/Source"]
+    assert source["ActionTypeId"]["Provider"] == "CodeCommit"
+    assert source["Configuration"]["BranchName"] == "main"
+    assert source["Configuration"]["PollForSourceChanges"] is False
+    template.has_resource_properties("AWS::Events::Rule", {
+        "EventPattern": Match.object_like({
+            "source": ["aws.codecommit"],
+            "detail": {"event": ["referenceCreated", "referenceUpdated"], "referenceName": ["main"]},
+        }),
+    })
+
+
+@pytest.mark.parametrize(("action", "provider", "category"), [
+    ("Build/Build", "CodeBuild", "Build"),
+    ("Train/Train", "CodeBuild", "Build"),
+    ("Evaluate/EvaluationGate", "Lambda", "Invoke"),
+    ("DeployStaging/Deploy", "CloudFormation", "Deploy"),
+    ("TestStaging/StagingGate", "Lambda", "Invoke"),
+    ("Approve/Approve", "Manual", "Approval"),
+    ("DeployProd/Deploy", "CloudFormation", "Deploy"),
+    ("DeployProd/VerifyProduction", "Lambda", "Invoke"),
+    ("Promote/Promote", "Lambda", "Invoke"),
+])
+def test_each_action_has_its_kind(pipeline: dict[str, Any], action: str, provider: str, category: str) -> None:
+    type_id = actions(pipeline)[action]["ActionTypeId"]
+    assert (type_id["Provider"], type_id["Category"]) == (provider, category)
+
+
+def test_artifacts_flow_source_to_build_to_train_to_every_later_action(pipeline: dict[str, Any]) -> None:
+    flow = {name: ([i["Name"] for i in a.get("InputArtifacts", [])], [o["Name"] for o in a.get("OutputArtifacts", [])])
+            for name, a in actions(pipeline).items()}
+    assert flow["Source/Source"] == ([], ["SourceOutput"])
+    assert flow["Build/Build"] == (["SourceOutput"], ["BuildOutput"])
+    assert flow["Train/Train"] == (["BuildOutput"], ["TrainOutput"])
+    for later in ("Evaluate/EvaluationGate", "DeployStaging/Deploy", "TestStaging/StagingGate",
+                  "DeployProd/Deploy", "DeployProd/VerifyProduction", "Promote/Promote"):
+        assert flow[later][0] == ["TrainOutput"], later
+
+
+def test_train_exports_the_release_variables_the_gates_use(pipeline: dict[str, Any]) -> None:
+    acts = actions(pipeline)
+    assert acts["Train/Train"]["Namespace"] == "Train"
+    assert acts["DeployStaging/Deploy"]["Namespace"] == "DeployStaging"
+    assert json.loads(acts["TestStaging/StagingGate"]["Configuration"]["UserParameters"]) == {
+        "endpoint_name": "#{DeployStaging.EndpointName}"}
+    assert json.loads(acts["DeployProd/VerifyProduction"]["Configuration"]["UserParameters"]) == {
+        "action": "verify_production", "endpoint_name": "#{DeployProd.EndpointName}",
+        "endpoint_config_name": "#{DeployProd.EndpointConfigName}"}
+    assert json.loads(acts["Promote/Promote"]["Configuration"]["UserParameters"])["action"] == "promote"
+    assert acts["DeployProd/VerifyProduction"]["RunOrder"] == 2
+
+
+def test_endpoint_deploys_use_the_trained_templates_and_a_scoped_role(pipeline: dict[str, Any]) -> None:
+    for stage, name in (("DeployStaging", "staging"), ("DeployProd", "production")):
+        config = actions(pipeline)[f"{stage}/Deploy"]["Configuration"]
+        assert config["StackName"] == f"ml-cicd-{name}-endpoint"
+        assert config["TemplatePath"] == f"TrainOutput::endpoint/{name}.template.json"
+        assert config["TemplateConfiguration"] == f"TrainOutput::endpoint/{name}.config.json"
+        assert config["ActionMode"] == "CREATE_UPDATE"
+        assert "Capabilities" not in config  # no IAM in the endpoint stacks
+        assert config["RoleArn"]["Fn::GetAtt"][0].startswith("EndpointDeployRole")
+
+
+def test_production_rolls_back_on_failure_and_bakes_under_alarms(pipeline: dict[str, Any]) -> None:
+    (prod,) = [s for s in pipeline["Stages"] if s["Name"] == "DeployProd"]
+    assert prod["OnFailure"]["Result"] == "ROLLBACK"
+    (condition,) = prod["OnSuccess"]["Conditions"]
+    assert condition["Result"] == "ROLLBACK"
+    (rule,) = condition["Rules"]
+    assert rule["RuleTypeId"]["Provider"] == "CloudWatchAlarm"
+    assert rule["Configuration"]["WaitTime"] == "15"
+    assert "BeforeEntry" not in prod  # no deployment window by default
+
+
+def test_bake_alarm_watches_the_production_endpoint(template: Template) -> None:
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {
+        "MetricName": "Invocation5XXErrors",
+        "Dimensions": Match.array_with([{"Name": "EndpointName", "Value": "ml-cicd-production-endpoint"}]),
+    })
+    template.resource_count_is("AWS::CloudWatch::CompositeAlarm", 1)
+
+
+def test_artifact_bucket_is_kms_encrypted_versioned_private_logged_and_expiring(template: Template) -> None:
+    template.has_resource_properties("AWS::S3::Bucket", {
+        "BucketEncryption": {"ServerSideEncryptionConfiguration": [{
+            "BucketKeyEnabled": True,
+            "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": Match.any_value()},
+        }]},
+        "VersioningConfiguration": {"Status": "Enabled"},
+        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                           "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+        "LoggingConfiguration": Match.object_like({"DestinationBucketName": Match.any_value()}),
+        "LifecycleConfiguration": {"Rules": Match.array_with([Match.object_like({"NoncurrentVersionExpiration": {"NoncurrentDays": 90}})])},
+    })
+
+
+def test_every_bucket_denies_insecure_transport(synthesized: SynthesizedApp) -> None:
+    buckets = resources(synthesized, "AWS::S3::Bucket")
+    policies = resources(synthesized, "AWS::S3::BucketPolicy").values()
+    protected = {p["Properties"]["Bucket"]["Ref"] for p in policies
+                 if any(s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+                        for s in p["Properties"]["PolicyDocument"]["Statement"])}
+    assert protected == set(buckets)
+
+
+def test_key_rotates_and_topic_and_logs_are_encrypted(template: Template, synthesized: SynthesizedApp) -> None:
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    for group in resources(synthesized, "AWS::Logs::LogGroup").values():
+        assert "KmsKeyId" in group["Properties"] and "RetentionInDays" in group["Properties"]
+    for project in resources(synthesized, "AWS::CodeBuild::Project").values():
+        assert "EncryptionKey" in project["Properties"]
+
+
+def test_functions_run_a_current_python_with_json_logs_from_their_folders(synthesized: SynthesizedApp) -> None:
+    functions = [f for f in resources(synthesized, "AWS::Lambda::Function").values()
+                 if f["Properties"]["Handler"].endswith(".handler.handler")]
+    handlers = sorted(f["Properties"]["Handler"] for f in functions)
+    assert handlers == ["evaluation_gate.handler.handler", "promote.handler.handler", "staging_gate.handler.handler"]
+    for function in functions:
+        props = function["Properties"]
+        assert props["Runtime"] in ("python3.13", "python3.14")
+        assert props["LoggingConfig"]["LogFormat"] == "JSON"
+        assert "ZipFile" not in props["Code"]  # never inline code
+        assert "S3Key" in props["Code"]
+
+
+def test_gates_never_retry_an_answered_job(template: Template) -> None:
+    template.resource_count_is("AWS::Lambda::EventInvokeConfig", 3)
+    template.all_resources_properties("AWS::Lambda::EventInvokeConfig", {"MaximumRetryAttempts": 0})
+
+
+def test_evaluation_gate_gets_the_platform_floors_and_a_record_location(template: Template) -> None:
+    floors = Capture()
+    template.has_resource_properties("AWS::Lambda::Function", {
+        "Handler": "evaluation_gate.handler.handler",
+        "Environment": {"Variables": Match.object_like({"PLATFORM_FLOORS": floors, "RECORD_PREFIX": "decision-records/"})},
+    })
+    assert json.loads(floors.as_string())["metrics"]["roc_auc"]["min"] == 0.9
+
+
+def test_each_build_project_has_its_own_role_and_buildspec_file(synthesized: SynthesizedApp) -> None:
+    projects = resources(synthesized, "AWS::CodeBuild::Project").values()
+    roles = {p["Properties"]["ServiceRole"]["Fn::GetAtt"][0] for p in projects}
+    assert len(roles) == len(list(projects))
+    assert {p["Properties"]["Description"].rsplit("Buildspec: ", 1)[1] for p in projects} >= {"buildspecs/ci.yml.", "buildspecs/train.yml."}
+
+
+def test_train_project_receives_the_platform_configuration(synthesized: SynthesizedApp) -> None:
+    (train,) = [p for k, p in resources(synthesized, "AWS::CodeBuild::Project").items() if k.startswith("TrainProject")]
+    env = {v["Name"]: v["Value"] for v in train["Properties"]["Environment"]["EnvironmentVariables"]}
+    assert env["MODEL_PACKAGE_GROUP_NAME"] == "ml-cicd-models"
+    assert env["USE_SPOT_TRAINING"] == "false"
+    assert env["TRAINING_INSTANCE_TYPE"] == "ml.m5.large"
+    for name in ("ENDPOINT_TEMPLATES_S3_URI", "PLATFORM_TOOLS_S3_URI", "PLATFORM_SCHEMAS_S3_URI", "KMS_KEY_ARN",
+                 "SAGEMAKER_ROLE_ARN", "ARTIFACT_BUCKET", "PLATFORM_FLOORS"):
+        assert name in env, name
+
+
+def _statements(synthesized: SynthesizedApp, role_prefix: str) -> list[dict[str, Any]]:
+    statements = []
+    for policy in resources(synthesized, "AWS::IAM::Policy").values():
+        if any(r["Ref"].startswith(role_prefix) for r in policy["Properties"].get("Roles", [])):
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def test_staging_gate_may_invoke_only_the_staging_endpoint(synthesized: SynthesizedApp) -> None:
+    invoke = [s for s in _statements(synthesized, "StagingGateRole") if "sagemaker:InvokeEndpoint" in s["Action"]]
+    assert len(invoke) == 1
+    text = json.dumps(invoke[0]["Resource"])
+    assert "endpoint/ml-cicd-staging-endpoint" in text and "production" not in text
+
+
+def test_training_jobs_are_limited_to_the_project_prefix_and_pass_only_the_execution_role(synthesized: SynthesizedApp) -> None:
+    statements = _statements(synthesized, "TrainProjectRole")
+    jobs = next(s for s in statements if "sagemaker:CreateTrainingJob" in s["Action"])
+    assert all(":training-job/ml-cicd-*" in json.dumps(r) or ":processing-job/ml-cicd-*" in json.dumps(r) for r in jobs["Resource"])
+    (pass_role,) = [s for s in statements if s["Action"] == "iam:PassRole"]
+    assert pass_role["Resource"]["Fn::GetAtt"][0].startswith("SageMakerExecutionRole")
+
+
+def test_endpoint_deploy_role_creates_only_tagged_resources(synthesized: SynthesizedApp) -> None:
+    statements = _statements(synthesized, "EndpointDeployRole")
+    create = next(s for s in statements if "sagemaker:CreateModel" in s["Action"])
+    assert create["Condition"] == {"StringEquals": {"aws:RequestTag/ml-cicd:project": "ml-cicd"}}
+
+
+def test_stack_outputs_point_people_to_the_consoles(template: Template) -> None:
+    outputs = template.find_outputs("*")
+    for name in ("RepositoryCloneUrlHttp", "PipelineConsoleUrl", "ModelPackageGroupName", "NotificationTopicArn"):
+        assert name in outputs and outputs[name]["Description"]
+
+
+def test_notifications_cover_failures_gate_verdicts_rollbacks_and_registry(synthesized: SynthesizedApp) -> None:
+    patterns = [json.dumps(r["Properties"]["EventPattern"]) for r in resources(synthesized, "AWS::Events::Rule").values()]
+    assert any('"FAILED"' in p and "Pipeline Execution State Change" in p for p in patterns)
+    assert any("EvaluationGate" in p and "StagingGate" in p for p in patterns)
+    assert any("AutomatedRollback" in p for p in patterns)
+    assert any("SageMaker Model Package State Change" in p for p in patterns)
