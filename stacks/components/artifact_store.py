@@ -30,6 +30,17 @@ class ArtifactStore(Construct):
             enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
+        # CloudWatch Logs encrypts the project's log groups with this key; the key policy must name it
+        # (AWS documents this statement), limited to log groups of this account and region.
+        stack = cdk.Stack.of(self)
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            sid="AllowCloudWatchLogsOfThisAccount",
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+            resources=["*"],
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                                    f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"}},
+        ))
         self.access_logs = s3.Bucket(
             self, "AccessLogs",
             # Server access logging supports only SSE-S3 on the target bucket.
