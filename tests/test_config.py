@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from stacks.config import AppConfig, ConfigError, load_config
-from tests.conftest import ROOT, cdk_json_context
+from tests.synthesis_fixtures import ROOT, cdk_json_context
 
 
 def test_cdk_json_configuration_is_valid_and_complete() -> None:

@@ -11,7 +11,7 @@ from aws_cdk.assertions import Match, Template
 from stacks.config import load_config
 from stacks.endpoint_stack import EndpointStack
 from stacks.endpoint_templates import endpoint_props
-from tests.conftest import SynthesizedApp
+from tests.synthesis_fixtures import SynthesizedApp
 
 
 def of_type(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:

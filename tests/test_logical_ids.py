@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import SynthesizedApp
+from tests.synthesis_fixtures import SynthesizedApp
 
 # Changing one of these is a deliberate, reviewed decision: update this list in the same commit.
 PINNED = {

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Capture, Match, Template
 
-from tests.conftest import SynthesizedApp
+from tests.synthesis_fixtures import SynthesizedApp
 
 
 @pytest.fixture(scope="module")

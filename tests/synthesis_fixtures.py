@@ -1,0 +1,60 @@
+"""The app synthesized as `app.py` does it, for template tests (imported by conftest and tests)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ROOT", "SynthesizedApp", "cdk_json_context", "synthesize"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class SynthesizedApp:
+    """One synthesis of the real app (cdk.json context), with the cdk-nag plugin on."""
+
+    outdir: Path
+    templates: dict[str, dict[str, Any]]
+    nag_error: str | None = None
+    paths: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def pipeline(self) -> dict[str, Any]:
+        return self.templates["pipeline"]
+
+    @property
+    def staging(self) -> dict[str, Any]:
+        return self.templates["staging"]
+
+    @property
+    def production(self) -> dict[str, Any]:
+        return self.templates["production"]
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The app's context exactly as `cdk synth` passes it (cdk.json)."""
+    return json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
+def synthesize(outdir: Path, context: dict[str, Any], *, nag: bool) -> SynthesizedApp:
+    """Build the app as `app.py` does and synthesize it into `outdir`."""
+    import aws_cdk as cdk
+
+    from app import build_app
+
+    app = cdk.App(outdir=str(outdir), context=context)
+    build_app(app, nag=nag)
+    assembly = app.synth()
+    templates: dict[str, dict[str, Any]] = {}
+    paths: dict[str, Path] = {}
+    (stack,) = assembly.stacks  # the endpoint stacks live in a nested stage
+    templates["pipeline"] = stack.template
+    paths["pipeline"] = Path(stack.template_full_path)
+    endpoints = outdir / "endpoint-templates"
+    for stage in ("staging", "production"):
+        paths[stage] = endpoints / f"{stage}.template.json"
+        templates[stage] = json.loads(paths[stage].read_text())
+    return SynthesizedApp(outdir=outdir, templates=templates, paths=paths)
