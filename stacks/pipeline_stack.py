@@ -295,8 +295,7 @@ class PipelineStack(cdk.Stack):
         acknowledge(pipeline, actions=s3_write + kms_use + ["Action::cloudformation:DescribeStack*",
                                                             "Action::cloudformation:GetTemplate*"], resources={
             **objects,
-            "*": "lambda:ListFunctions (Lambda invoke actions) and cloudwatch:DescribeAlarms (stage conditions) "
-                 "have no resource-level permissions.",
+            "*": "lambda:ListFunctions (Lambda invoke actions) has no resource-level permissions.",
             **{f"<{logical_id(gate.function)}.Arn>:*": "Versions and aliases of the one gate function the action invokes."
                for gate in gates},
             **{region.format(service="cloudformation", resource=f"stack/{name}/*"):

@@ -139,12 +139,12 @@ class ReleasePipeline(Construct):
             stages=stages,
         )
         self.stage_names = [stage.stage_name for stage in stages]
-        if p.bake_alarm is not None or p.deployment_window:
-            # CDK grants nothing for stage-condition rules; the pipeline role evaluates them.
+        if p.bake_alarm is not None:
+            # CDK grants nothing for stage-condition rules; the pipeline role reads the one bake alarm.
             self.pipeline.role.add_to_principal_policy(iam.PolicyStatement(
                 sid="EvaluateStageConditionRules",
                 actions=["cloudwatch:DescribeAlarms"],
-                resources=["*"],
+                resources=[p.bake_alarm.alarm_arn],
             ))
 
     @staticmethod
