@@ -1,0 +1,141 @@
+"""IAM over every synthesized template: no `*` actions, wildcards bounded, `Resource: *` only where AWS allows nothing else.
+
+Walks every policy document: IAM policies, managed policies, inline role
+policies, KMS key policies, bucket and topic policies. The claim "this action
+has no resource-level permission" is checked against the IAM reference
+database that ships with policy_sentry (installed with checkov), offline.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+import pytest
+from policy_sentry.querying.actions import get_action_data
+
+from tests.conftest import SynthesizedApp
+
+# Actions allowed on `Resource: *`, each with the reason AWS gives no narrower resource.
+RESOURCE_STAR_ALLOWED: dict[str, str] = {
+    "codepipeline:PutJobSuccessResult": "CodePipeline job results have no resource-level permission.",
+    "codepipeline:PutJobFailureResult": "CodePipeline job results have no resource-level permission.",
+    "lambda:ListFunctions": "Listing functions (CDK's Lambda invoke action) has no resource-level permission.",
+    "cloudwatch:PutMetricData": "SageMaker publishes metrics; PutMetricData has no resource-level permission "
+                                "(scoped by a namespace condition).",
+    "ecr:GetAuthorizationToken": "SageMaker pulls the framework image; the token call has no resource-level permission.",
+    "codecommit:CreateApprovalRuleTemplate": "Approval rule templates have no resource-level permission.",
+    "codecommit:UpdateApprovalRuleTemplateContent": "Approval rule templates have no resource-level permission.",
+    "codecommit:DeleteApprovalRuleTemplate": "Approval rule templates have no resource-level permission.",
+    "application-autoscaling:DescribeScalableTargets": "Describe calls have no resource-level permission.",
+    "application-autoscaling:DescribeScalingPolicies": "Describe calls have no resource-level permission.",
+    "application-autoscaling:RegisterScalableTarget": "A new scalable target has no ARN before it exists.",
+    "application-autoscaling:DeregisterScalableTarget": "Scalable target ARNs carry a service-generated id.",
+    "application-autoscaling:PutScalingPolicy": "Scalable target ARNs carry a service-generated id.",
+    "application-autoscaling:DeleteScalingPolicy": "Scalable target ARNs carry a service-generated id.",
+}
+# AWS managed policies that must never be attached.
+FORBIDDEN_MANAGED = ("FullAccess", "AdministratorAccess", "PowerUserAccess", "IAMFullAccess")
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def policy_documents(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(logical id, kind of document, document) for every policy document in a template."""
+    for logical_id, resource in template.get("Resources", {}).items():
+        kind, props = resource["Type"], resource.get("Properties", {})
+        if kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy",
+                    "AWS::SQS::QueuePolicy"):
+            yield logical_id, kind, props["PolicyDocument"]
+        elif kind == "AWS::KMS::Key":
+            yield logical_id, kind, props["KeyPolicy"]
+        elif kind in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"):
+            for inline in props.get("Policies", []):
+                yield logical_id, kind, inline["PolicyDocument"]
+
+
+def allow_statements(synthesized: SynthesizedApp, *, key_policies: bool = False) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, template in synthesized.templates.items():
+        for logical_id, kind, document in policy_documents(template):
+            if (kind == "AWS::KMS::Key") != key_policies:
+                continue
+            for statement in as_list(document["Statement"]):
+                if statement["Effect"] == "Allow":
+                    yield f"{name}:{logical_id}:{statement.get('Sid', '')}", statement
+
+
+def test_templates_hold_policies_to_check(synthesized: SynthesizedApp) -> None:
+    # The walker must see the documents it guards; an empty walk would pass everything.
+    kinds = {kind for t in synthesized.templates.values() for _, kind, _ in policy_documents(t)}
+    assert {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::KMS::Key", "AWS::S3::BucketPolicy"} <= kinds
+    assert len(list(allow_statements(synthesized))) > 30
+
+
+def test_no_allow_grants_every_action_or_a_whole_service(synthesized: SynthesizedApp) -> None:
+    offenders = [(where, action) for where, statement in allow_statements(synthesized)
+                 for action in as_list(statement.get("Action", [])) if action == "*" or action.endswith(":*")]
+    offenders += [(where, "NotAction") for where, statement in allow_statements(synthesized) if "NotAction" in statement]
+    assert not offenders
+
+
+def test_prefix_wildcard_actions_are_only_granted_on_named_resources(synthesized: SynthesizedApp) -> None:
+    offenders = [(where, statement["Action"]) for where, statement in allow_statements(synthesized)
+                 if any("*" in a for a in as_list(statement["Action"])) and "*" in as_list(statement["Resource"])]
+    assert not offenders
+
+
+def test_resource_star_only_for_actions_without_resource_level_permissions(synthesized: SynthesizedApp) -> None:
+    offenders = [(where, action) for where, statement in allow_statements(synthesized)
+                 if "*" in as_list(statement["Resource"])
+                 for action in as_list(statement["Action"]) if action not in RESOURCE_STAR_ALLOWED]
+    assert not offenders
+
+
+@pytest.mark.parametrize("action", sorted(RESOURCE_STAR_ALLOWED))
+def test_allow_listed_actions_really_accept_only_star(action: str) -> None:
+    # The IAM reference must list `*` as a valid resource for the action (no required resource type).
+    service, name = action.split(":")
+    rows = get_action_data(service, name)[service]
+    assert rows, f"{action} is not a known IAM action"
+    assert "*" in {row["resource_arn_format"] for row in rows}, f"{action} requires a resource type: scope it"
+
+
+def test_no_aws_managed_admin_or_full_access_policy(synthesized: SynthesizedApp) -> None:
+    attached = [
+        (logical_id, arn)
+        for template in synthesized.templates.values()
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group")
+        for arn in resource.get("Properties", {}).get("ManagedPolicyArns", [])
+    ]
+    assert not [(lid, arn) for lid, arn in attached if any(bad in json.dumps(arn) for bad in FORBIDDEN_MANAGED)]
+
+
+def _is_account_root(principal: Any) -> bool:
+    aws = principal.get("AWS") if isinstance(principal, dict) else None
+    if isinstance(aws, dict) and "Fn::Join" in aws:
+        aws = aws["Fn::Join"][1][-1]
+    return isinstance(aws, str) and aws.endswith(":root")
+
+
+def test_key_policies_give_kms_star_only_to_the_account_root(synthesized: SynthesizedApp) -> None:
+    # CDK's default statement lets IAM policies in this account grant use of the key (it grants nothing by
+    # itself); every IAM policy is checked above. Any other principal gets named actions only.
+    statements = list(allow_statements(synthesized, key_policies=True))
+    assert statements
+    for where, statement in statements:
+        actions = as_list(statement["Action"])
+        if "kms:*" in actions:
+            assert _is_account_root(statement["Principal"]), where
+        else:
+            assert all(a.startswith("kms:") and a not in ("kms:*", "kms:Put*", "kms:Create*") for a in actions), where
+            assert "Service" in statement["Principal"], f"{where}: only AWS services are named in the key policy"
+
+
+def test_cloudwatch_logs_may_use_the_key_only_for_this_accounts_log_groups(synthesized: SynthesizedApp) -> None:
+    logs = [s for _, s in allow_statements(synthesized, key_policies=True)
+            if "logs." in json.dumps(s["Principal"])]
+    assert len(logs) == 1
+    assert "kms:EncryptionContext:aws:logs:arn" in logs[0]["Condition"]["ArnLike"]
