@@ -1,0 +1,95 @@
+"""Release-branch protection: approval rule templates on the release branch, the data scientists' deny policy."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from stacks.components.branch_protection import (APPROVAL_BYPASS_ACTIONS, DIRECT_WRITE_ACTIONS, approval_rule_content)
+from tests.conftest import SynthesizedApp, cdk_json_context
+
+
+def by_type(synthesized: SynthesizedApp, kind: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in synthesized.pipeline["Resources"].items() if r["Type"] == kind}
+
+
+def flatten(value: Any) -> str:
+    """A CloudFormation string value as text, each token (Ref, GetAtt...) replaced by `TOKEN`."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        return "".join(part if isinstance(part, str) else "TOKEN" for part in value["Fn::Join"][1])
+    return "TOKEN"
+
+
+def sdk_calls(synthesized: SynthesizedApp, event: str = "Create") -> list[dict[str, Any]]:
+    """The SDK call every AwsCustomResource makes on `event`, parsed."""
+    return [json.loads(flatten(r["Properties"][event])) for r in by_type(synthesized, "Custom::AWS").values()
+            if event in r["Properties"]]
+
+
+def template_content(synthesized: SynthesizedApp, name_part: str) -> dict[str, Any]:
+    (call,) = [c for c in sdk_calls(synthesized) if c["action"] == "createApprovalRuleTemplate"
+               and name_part in c["parameters"]["approvalRuleTemplateName"]]
+    return json.loads(call["parameters"]["approvalRuleTemplateContent"])
+
+
+@pytest.fixture(scope="module")
+def approvals() -> int:
+    return cdk_json_context().get("ml-cicd", {}).get("pull_request_approvals", 1)
+
+
+def test_rule_content_targets_the_release_branch() -> None:
+    content = json.loads(approval_rule_content(release_branch="main", approvals=2, pool=["arn:aws:sts::1:assumed-role/r/*"]))
+    assert content == {"Version": "2018-11-08", "DestinationReferences": ["refs/heads/main"], "Statements": [
+        {"Type": "Approvers", "NumberOfApprovalsNeeded": 2, "ApprovalPoolMembers": ["arn:aws:sts::1:assumed-role/r/*"]}]}
+
+
+def test_two_templates_are_created_associated_and_removed(synthesized: SynthesizedApp) -> None:
+    created = sorted(c["action"] for c in sdk_calls(synthesized))
+    assert created == ["associateApprovalRuleTemplateWithRepository"] * 2 + ["createApprovalRuleTemplate"] * 2
+    deleted = sorted(c["action"] for c in sdk_calls(synthesized, "Delete"))
+    assert deleted == ["deleteApprovalRuleTemplate"] * 2 + ["disassociateApprovalRuleTemplateFromRepository"] * 2
+    updated = [c for c in sdk_calls(synthesized, "Update") if c["action"] == "updateApprovalRuleTemplateContent"]
+    assert len(updated) == 2
+
+
+def test_peer_review_needs_the_configured_approvals_besides_the_checks(synthesized: SynthesizedApp,
+                                                                      approvals: int) -> None:
+    peer = template_content(synthesized, "peer-review")
+    assert peer["DestinationReferences"] == ["refs/heads/main"]
+    assert peer["Statements"] == [{"Type": "Approvers", "NumberOfApprovalsNeeded": approvals + 1}]
+
+
+def test_checks_rule_needs_the_checks_role_approval(synthesized: SynthesizedApp) -> None:
+    checks = template_content(synthesized, "pull-request-checks")
+    (statement,) = checks["Statements"]
+    assert statement["NumberOfApprovalsNeeded"] == 1
+    assert statement["ApprovalPoolMembers"] == ["arn:TOKEN:sts::TOKEN:assumed-role/TOKEN/*"]
+
+
+def test_data_scientist_policy_denies_direct_writes_and_approval_bypass(synthesized: SynthesizedApp) -> None:
+    (policy,) = by_type(synthesized, "AWS::IAM::ManagedPolicy").values()
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    writes = statements["DenyDirectWritesToReleaseBranch"]
+    assert writes["Effect"] == "Deny" and set(writes["Action"]) == set(DIRECT_WRITE_ACTIONS)
+    assert "codecommit:GitPush" in writes["Action"] and "codecommit:MergeBranchesByThreeWay" in writes["Action"]
+    assert writes["Condition"] == {"StringEqualsIfExists": {"codecommit:References": ["refs/heads/main"]},
+                                   "Null": {"codecommit:References": "false"}}
+    bypass = statements["DenyBypassingApprovalRules"]
+    assert bypass["Effect"] == "Deny" and "codecommit:OverridePullRequestApprovalRules" in bypass["Action"]
+    assert set(bypass["Action"]) == set(APPROVAL_BYPASS_ACTIONS)
+    # Merging an approved pull request stays possible: that is the one way in.
+    denied = {a for s in statements.values() for a in s["Action"]}
+    assert not any(a.startswith("codecommit:MergePullRequest") for a in denied)
+    assert all(s["Effect"] == "Deny" for s in statements.values())
+
+
+def test_custom_resource_role_has_no_managed_policy_and_scoped_association(synthesized: SynthesizedApp) -> None:
+    (policy,) = [p for k, p in by_type(synthesized, "AWS::IAM::Policy").items() if k.startswith("BranchProtectionRole")]
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert statements["AssociateTemplatesWithTheRepository"]["Resource"]["Fn::GetAtt"][1] == "Arn"
+    role_id = policy["Properties"]["Roles"][0]["Ref"]
+    assert "ManagedPolicyArns" not in synthesized.pipeline["Resources"][role_id]["Properties"]
