@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 from release_tools.errors import ReleaseToolError
 from release_tools.pull_request_report import PullRequest, post_result, pull_request_from_env, result_comment
 from stacks.components.build_project import BUILDSPEC_DIR
-from tests.conftest import SynthesizedApp
+from tests.synthesis_fixtures import SynthesizedApp
 
 
 @pytest.fixture(scope="module")

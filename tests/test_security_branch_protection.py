@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from stacks.components.branch_protection import (APPROVAL_BYPASS_ACTIONS, DIRECT_WRITE_ACTIONS, approval_rule_content)
-from tests.conftest import SynthesizedApp, cdk_json_context
+from tests.synthesis_fixtures import SynthesizedApp, cdk_json_context
 
 
 def by_type(synthesized: SynthesizedApp, kind: str) -> dict[str, dict[str, Any]]:

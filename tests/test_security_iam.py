@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import pytest
 from policy_sentry.querying.actions import get_action_data
 
-from tests.conftest import SynthesizedApp
+from tests.synthesis_fixtures import SynthesizedApp
 
 # Actions allowed on `Resource: *`, each with the reason AWS gives no narrower resource.
 RESOURCE_STAR_ALLOWED: dict[str, str] = {
