@@ -106,10 +106,6 @@ def test_no_artifact_credential_reaches_any_output(
     run_and_search(name, scenario, answer_fails, caplog, capsys, monkeypatch)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Known finding: botocore's own DEBUG log prints signed request headers (access key id, x-amz-security-token). "
-    "The functions run at INFO (GateFunction: application_log_level INFO), so nothing leaks as deployed; the fix "
-    "is for gate_kit to pin the 'botocore' logger at INFO or above. When it does, this test passes: remove the mark."))
 @pytest.mark.parametrize("name", ["evaluation_gate", "staging_gate"])  # the two that read artifacts with them
 def test_no_artifact_credential_even_with_the_aws_sdk_at_debug(
     aws: Any, name: str,

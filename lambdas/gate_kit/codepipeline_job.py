@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .structured_log import gate_logger, log_fields
+from .structured_log import gate_logger, log_fields, quiet_sdk_debug_logs
 
 __all__ = [
     "MAX_FAILURE_MESSAGE_CHARS",
@@ -309,6 +309,7 @@ def run_job(
     job id to answer.
     """
     log = logger or _LOGGER
+    quiet_sdk_debug_logs()
     job_id = job_id_of(event)
     if job_id is None:
         log_fields(

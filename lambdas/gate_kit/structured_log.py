@@ -11,7 +11,26 @@ import json
 import logging
 from typing import Any
 
-__all__ = ["gate_logger", "log_fields"]
+__all__ = ["gate_logger", "log_fields", "quiet_sdk_debug_logs"]
+
+_SDK_LOGGERS = ("botocore", "boto3", "s3transfer")
+
+
+def quiet_sdk_debug_logs() -> None:
+    """Keep the AWS SDK at INFO or above, whatever the function's log level.
+
+    The SDK's DEBUG output prints signed request headers: the access key id
+    and session token of whatever credentials a client uses, the job's
+    artifact credentials included. Called at import and again for every job,
+    since anything (a log-level change, a test harness) may reset a level.
+    """
+    for name in _SDK_LOGGERS:
+        sdk_logger = logging.getLogger(name)
+        if sdk_logger.getEffectiveLevel() < logging.INFO:
+            sdk_logger.setLevel(logging.INFO)
+
+
+quiet_sdk_debug_logs()
 
 
 def gate_logger(name: str) -> logging.Logger:
