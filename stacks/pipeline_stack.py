@@ -182,6 +182,8 @@ class PipelineStack(cdk.Stack):
              "The release pipeline in the CodePipeline console."),
             ("ModelPackageGroupName", registry.group_name, "The SageMaker Model Registry group (SageMaker console: Models > Model registry)."),
             ("NotificationTopicArn", notifications.topic.topic_arn, "Subscribe here for failures, gate verdicts, approvals and rollbacks."),
+            ("DataScientistPolicyArn", self.branch_protection.data_scientist_policy.managed_policy_arn,
+             "Attach to the data scientists' IAM group or role: releases only through approved pull requests."),
             ("ArtifactBucketName", bucket.bucket_name, "Artifacts, models, evaluations and decision records (decision-records/)."),
             ("StagingEndpointStackName", self.staging_stack_name, "The CloudFormation stack the pipeline deploys for staging."),
             ("ProductionEndpointStackName", self.production_stack_name, "The CloudFormation stack the pipeline deploys for production."),

@@ -238,3 +238,32 @@ def test_notifications_cover_failures_gate_verdicts_rollbacks_and_registry(synth
     assert any("EvaluationGate" in p and "StagingGate" in p for p in patterns)
     assert any("AutomatedRollback" in p for p in patterns)
     assert any("SageMaker Model Package State Change" in p for p in patterns)
+
+
+@pytest.fixture(scope="module")
+def variant(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One more synthesis, with the optional parts switched: no approval, a deployment window, no bake."""
+    from tests.synthesis_fixtures import cdk_json_context, synthesize
+
+    context = {**cdk_json_context(), "ml-cicd.require_manual_approval": "false",
+               "ml-cicd.deployment_window": "cron(0 9-16 ? * MON-THU *)",
+               "ml-cicd.deployment_window_time_zone": "Europe/Paris", "ml-cicd.canary.bake_minutes": "0"}
+    app = synthesize(tmp_path_factory.mktemp("variant"), context, nag=False)
+    (resource,) = [r for r in app.pipeline["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
+    return resource["Properties"]
+
+
+def test_approve_stage_is_absent_when_configured_off(variant: dict[str, Any]) -> None:
+    assert [s["Name"] for s in variant["Stages"]] == [
+        "Source", "Build", "Train", "Evaluate", "DeployStaging", "TestStaging", "DeployProd", "Promote",
+    ]
+
+
+def test_production_waits_for_its_deployment_window(variant: dict[str, Any]) -> None:
+    (prod,) = [s for s in variant["Stages"] if s["Name"] == "DeployProd"]
+    (condition,) = prod["BeforeEntry"]["Conditions"]
+    (rule,) = condition["Rules"]
+    assert condition["Result"] == "FAIL"
+    assert rule["RuleTypeId"]["Provider"] == "DeploymentWindow"
+    assert rule["Configuration"] == {"Cron": "cron(0 9-16 ? * MON-THU *)", "TimeZone": "Europe/Paris"}
+    assert "OnSuccess" not in prod and prod["OnFailure"]["Result"] == "ROLLBACK"

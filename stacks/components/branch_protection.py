@@ -206,10 +206,6 @@ class BranchProtection(Construct):
                 ),
             ],
         )
-        cdk.CfnOutput(
-            self, "DataScientistPolicyArn", value=self.data_scientist_policy.managed_policy_arn,
-            description="Attach to the data scientists' IAM group or role (releases only through approved pull requests).",
-        )
 
 
 def _sdk_call(action: str, physical_id: str, parameters: dict[str, object]) -> cr.AwsSdkCall:
