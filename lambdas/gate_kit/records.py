@@ -23,12 +23,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .codepipeline_job import S3Location
+from .codepipeline_job import CodePipelineJob, JobOutcome, S3Location
 
 __all__ = [
     "RecordError",
     "RecordLocation",
     "default_s3_client",
+    "outcome_with_record",
     "record_location",
     "record_location_from_environment",
     "write_decision_record",
@@ -135,3 +136,41 @@ def write_decision_record(
                 f"decision record {target.uri} could not be written: {code}"
             ) from None
     return location
+
+
+def outcome_with_record(
+    job: CodePipelineJob,
+    *,
+    gate: str,
+    passed: bool,
+    decision: str,
+    verdict: str,
+    json_text: str,
+    markdown_text: str,
+    s3_client: Any,
+    environ: Mapping[str, str],
+    kms_key_id: str | None = None,
+) -> JobOutcome:
+    """Write a gate's decision record beside its input artifact and build the job's answer around it.
+
+    The answer names the record (message, output variables `decision`,
+    `record_uri`, `summary_uri`, external execution id). A verdict whose
+    record cannot be written is a failure: a pass without its record is not a pass.
+    """
+    if not job.input_artifacts:
+        return JobOutcome(succeeded=False, message=f"{verdict} (no decision record: the job has no input artifact)")
+    location = record_location_from_environment(
+        gate=gate, job_id=job.job_id, input_artifact=job.input_artifacts[0].location, environ=environ
+    )
+    try:
+        write_decision_record(
+            s3_client, location, json_text=json_text, markdown_text=markdown_text, kms_key_id=kms_key_id
+        )
+    except Exception as error:  # noqa: BLE001 - a verdict without its record is not a pass
+        return JobOutcome(succeeded=False, message=f"{verdict}; and the decision record failed: {error}")
+    return JobOutcome(
+        succeeded=passed,
+        message=f"{verdict} (record: {location.markdown.uri})",
+        output_variables={"decision": decision, "record_uri": location.json.uri, "summary_uri": location.markdown.uri},
+        external_execution_id=location.json.uri,
+    )

@@ -19,7 +19,7 @@ from typing import Any
 from gate_kit.artifacts import ArtifactError, ArtifactReader, artifact_s3_client
 from gate_kit.codepipeline_job import CodePipelineJob, JobOutcome, parse_user_parameters, run_job
 from gate_kit.decision_record import OUTCOME_FAILED, OUTCOME_PASSED, RuleResult, build_record
-from gate_kit.records import default_s3_client, record_location_from_environment, write_decision_record
+from gate_kit.records import default_s3_client, outcome_with_record
 from gate_kit.served_model import ServedModel, ServedModelError, read_served_model
 from gate_kit.structured_log import gate_logger, log_fields
 
@@ -202,29 +202,13 @@ def _finish(
     record = build_record(
         gate=gate, rules=rules, errors=errors, notes=notes, inputs=inputs, job_id=job.job_id, decided_at=now
     )
-    verdict = record.verdict_line()
-    if not job.input_artifacts:
-        return JobOutcome(succeeded=False, message=f"{verdict} (no decision record: the job has no input artifact)")
-    location = record_location_from_environment(
-        gate=gate, job_id=job.job_id, input_artifact=job.input_artifacts[0].location, environ=environ
+    outcome = outcome_with_record(
+        job, gate=gate, passed=record.passed, decision=record.decision, verdict=record.verdict_line(),
+        json_text=record.to_json(), markdown_text=record.to_markdown(),
+        s3_client=services.records_s3(), environ=environ, kms_key_id=kms_key_id,
     )
-    try:
-        write_decision_record(
-            services.records_s3(),
-            location,
-            json_text=record.to_json(),
-            markdown_text=record.to_markdown(),
-            kms_key_id=kms_key_id,
-        )
-    except Exception as error:  # noqa: BLE001 - a verdict without its record is not a pass
-        return JobOutcome(succeeded=False, message=f"{verdict}; and the decision record failed: {error}")
     log_fields(_LOGGER, logging.INFO, f"{gate} decided", job_id=job.job_id, decision=record.decision)
-    return JobOutcome(
-        succeeded=record.passed,
-        message=f"{verdict} (record: {location.markdown.uri})",
-        output_variables={"decision": record.decision, "record_uri": location.json.uri},
-        external_execution_id=location.json.uri,
-    )
+    return outcome
 
 
 def _work(job: CodePipelineJob, services: PromoteServices, environ: Mapping[str, str]) -> JobOutcome:

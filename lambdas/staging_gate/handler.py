@@ -25,11 +25,7 @@ from gate_kit.codepipeline_job import (
     parse_user_parameters,
     run_job,
 )
-from gate_kit.records import (
-    default_s3_client,
-    record_location_from_environment,
-    write_decision_record,
-)
+from gate_kit.records import default_s3_client, outcome_with_record
 from gate_kit.release_policy import (
     MergedPolicy,
     PolicyError,
@@ -223,37 +219,14 @@ def _work(
 ) -> JobOutcome:
     decision, kms_key_id = _evaluate(job, services, environ, remaining_ms)
     record = decision.record
-    verdict = record.verdict_line()
-    if not job.input_artifacts:
-        return JobOutcome(succeeded=False, message=f"{verdict} (no decision record: the job has no input artifact)")
-    location = record_location_from_environment(
-        gate=GATE_NAME, job_id=job.job_id, input_artifact=job.input_artifacts[0].location, environ=environ
+    outcome = outcome_with_record(
+        job, gate=GATE_NAME, passed=record.passed, decision=record.decision, verdict=record.verdict_line(),
+        json_text=decision.to_json(), markdown_text=decision.to_markdown(),
+        s3_client=services.records_s3(), environ=environ, kms_key_id=kms_key_id,
     )
-    try:
-        write_decision_record(
-            services.records_s3(),
-            location,
-            json_text=decision.to_json(),
-            markdown_text=decision.to_markdown(),
-            kms_key_id=kms_key_id,
-        )
-    except Exception as error:  # noqa: BLE001 - a verdict without its record is not a pass
-        return JobOutcome(succeeded=False, message=f"{verdict}; and the decision record failed: {error}")
-    log_fields(
-        _LOGGER,
-        logging.INFO,
-        "staging gate decided",
-        job_id=job.job_id,
-        decision=record.decision,
-        record=location.json.uri,
-    )
-    variables = {"decision": record.decision, "record_uri": location.json.uri, "summary_uri": location.markdown.uri}
-    return JobOutcome(
-        succeeded=record.passed,
-        message=f"{verdict} (record: {location.markdown.uri})",
-        output_variables=variables,
-        external_execution_id=location.json.uri,
-    )
+    log_fields(_LOGGER, logging.INFO, "staging gate decided", job_id=job.job_id, decision=record.decision,
+               record=outcome.output_variables.get("record_uri") if outcome.output_variables else None)
+    return outcome
 
 
 def run_staging_gate(
