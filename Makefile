@@ -40,7 +40,9 @@ test: $(SETUP) ## Run the whole test suite (template checks, cfn-lint, checkov, 
 	@$(PY) -m pytest
 
 rehearse: $(SETUP) ## Rehearse a release locally: train, evaluate, gates, serve, promote (REHEARSAL_OUT=dir)
-	@$(PY) -m rehearsal run --out "$(REHEARSAL_OUT)"
+	@mkdir -p "$(REHEARSAL_OUT)"
+	@$(PY) -m scripts.platform_floors cdk.json > "$(REHEARSAL_OUT)/platform-floors.json"
+	@$(PY) -m rehearsal run --out "$(REHEARSAL_OUT)" --platform-floors "$(REHEARSAL_OUT)/platform-floors.json"
 
 deploy: $(SETUP) ## Deploy the platform to your AWS account (run `npx cdk bootstrap` once first)
 	@$(CDK) deploy --all
