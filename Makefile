@@ -16,7 +16,7 @@ CDK := $(BIN)/npx --no-install cdk
 REHEARSAL_OUT ?= .rehearsal
 SETUP := $(VENV)/.setup-complete
 
-.PHONY: help setup synth test rehearse deploy bench clean
+.PHONY: help setup synth test check rehearse deploy bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,11 @@ synth: $(SETUP) ## Synthesize every stack with cdk-nag and CloudFormation valida
 
 test: $(SETUP) ## Run the whole test suite (template checks, cfn-lint, checkov, gates, rehearsal)
 	@$(PY) -m pytest
+
+check: $(SETUP) ## Lint (ruff) and type-check (mypy) the platform code; about a minute cold
+	@$(BIN)/ruff check .
+	@$(BIN)/mypy --ignore-missing-imports app.py stacks scripts release_tools rehearsal \
+		lambdas/gate_kit lambdas/evaluation_gate lambdas/staging_gate lambdas/promote
 
 rehearse: $(SETUP) ## Rehearse a release locally: train, evaluate, gates, serve, promote (REHEARSAL_OUT=dir)
 	@mkdir -p "$(REHEARSAL_OUT)"

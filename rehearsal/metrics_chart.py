@@ -36,7 +36,7 @@ def write_metrics_chart(evaluation: Mapping[str, Any], policy: Mapping[str, Any]
     bounds = (policy or {}).get("metrics", {}) or {}
     names = list(metrics)
     figure, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.4), squeeze=False)
-    for axis, name in zip(axes[0], names):
+    for axis, name in zip(axes[0], names, strict=True):
         entry = metrics[name] or {}
         value = _number(entry.get("value"))
         if value is None:

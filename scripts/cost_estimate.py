@@ -11,7 +11,8 @@ below when AWS changes them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 __all__ = ["HOURS_PER_MONTH", "INSTANCE_HOURLY_USD", "CostLine", "idle_monthly_cost"]
 

@@ -16,7 +16,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 __all__ = ["CheckovFinding", "CheckovResult", "checkov_executable", "main", "run_checkov"]
 
@@ -81,7 +82,9 @@ def run_checkov(templates: Sequence[Path]) -> CheckovResult:
         raise RuntimeError(f"checkov exited {completed.returncode}: {completed.stderr.strip()[-2000:]}")
     reports = json.loads(completed.stdout)
     reports = reports if isinstance(reports, list) else [reports]
-    passed, failed, skipped, resources = 0, [], [], 0
+    passed, resources = 0, 0
+    failed: list[CheckovFinding] = []
+    skipped: list[CheckovFinding] = []
     for report in reports:
         if report.get("check_type") != "cloudformation":
             continue

@@ -12,7 +12,8 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
+from collections.abc import Iterator, Mapping
 
 from scripts.cost_estimate import idle_monthly_cost
 

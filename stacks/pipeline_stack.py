@@ -33,7 +33,7 @@ __all__ = ["PipelineStack", "log_retention"]
 def log_retention(days: int) -> logs.RetentionDays:
     """The CloudWatch Logs retention enum member for a number of days the configuration allowed."""
     members = [m for m in logs.RetentionDays if m is not logs.RetentionDays.INFINITE]
-    return dict(zip(LOG_RETENTION_DAYS, members))[days]
+    return dict(zip(LOG_RETENTION_DAYS, members, strict=True))[days]
 
 
 class PipelineStack(cdk.Stack):

@@ -8,7 +8,7 @@ import shutil
 import sys
 import tarfile
 import zipfile
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 from release_tools.settings import TrainSettings
@@ -21,7 +21,7 @@ if str(MODEL_REPO) not in sys.path:
     sys.path.insert(0, str(MODEL_REPO))
 
 REGION = "us-east-1"
-NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 REVISION = "3f2c9e1a77d0c0ffee"
 KMS_KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ROLE_ARN = "arn:aws:iam::111122223333:role/sagemaker-execution"

@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from evaluation_gate.evaluation_decision import NOT_READ, EvaluationInputs, decide
 from evaluation_gate_fixtures import (
     CONTRACT_EVALUATION,
@@ -394,8 +396,6 @@ def test_record_carries_inputs_and_champion_note() -> None:
 
 
 # Property-based: tightening never turns a fail into a pass; merged floors are never looser.
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 unit = st.floats(min_value=0, max_value=1, allow_nan=False)
 small = st.floats(min_value=0, max_value=0.2, allow_nan=False)

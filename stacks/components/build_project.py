@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import aws_cdk as cdk
 import yaml
@@ -54,7 +55,7 @@ class BuildProject(Construct):
             assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
             description=f"CodeBuild role for {props.buildspec}: only what that buildspec needs",
         )
-        common = dict(
+        common: dict[str, Any] = dict(
             description=f"{props.description} Buildspec: buildspecs/{props.buildspec}.",
             build_spec=codebuild.BuildSpec.from_object(spec),
             role=self.role,

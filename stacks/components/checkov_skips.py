@@ -9,7 +9,7 @@ resources).
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import aws_cdk as cdk
 from constructs import IConstruct

@@ -8,7 +8,7 @@ bucket, versions of one function.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import aws_cdk as cdk
 from constructs import IConstruct

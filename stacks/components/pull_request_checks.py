@@ -11,7 +11,7 @@ comment and an approval state (APPROVE or REVOKE) for the revision checked.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from collections.abc import Mapping
 
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codecommit as codecommit

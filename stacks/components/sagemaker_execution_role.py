@@ -58,7 +58,7 @@ class SageMakerExecutionRole(Construct):
                        "PutMetricData is limited to SageMaker namespaces by condition.",
             ),
             cdk.Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:*:repository/sagemaker-scikit-learn]",
+                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:*:repository/sagemaker-scikit-learn]",
                 reason="The framework image is owned by an AWS account that differs per region; the repository name is fixed.",
             ),
         )
