@@ -179,6 +179,11 @@ def test_evaluation_gate_gets_the_platform_floors_and_a_record_location(template
     assert json.loads(floors.as_string())["metrics"]["roc_auc"]["min"] == 0.9
 
 
+def test_build_projects_keep_the_pip_cache_the_buildspecs_name(synthesized: SynthesizedApp) -> None:
+    for project in resources(synthesized, "AWS::CodeBuild::Project").values():
+        assert project["Properties"]["Cache"] == {"Type": "LOCAL", "Modes": ["LOCAL_CUSTOM_CACHE"]}
+
+
 def test_each_build_project_has_its_own_role_and_buildspec_file(synthesized: SynthesizedApp) -> None:
     projects = resources(synthesized, "AWS::CodeBuild::Project").values()
     roles = {p["Properties"]["ServiceRole"]["Fn::GetAtt"][0] for p in projects}

@@ -70,6 +70,8 @@ class BuildProject(Construct):
                 name: codebuild.BuildEnvironmentVariable(value=value) for name, value in props.environment.items()
             },
             logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)),
+            # The buildspecs' `cache: paths:` (pip's cache) stay on the build host between builds.
+            cache=codebuild.Cache.local(codebuild.LocalCacheMode.CUSTOM),
         )
         if source is None:
             self.project: codebuild.Project = codebuild.PipelineProject(self, "Project", **common)
