@@ -16,7 +16,7 @@ CDK := $(BIN)/npx --no-install cdk
 REHEARSAL_OUT ?= .rehearsal
 SETUP := $(VENV)/.setup-complete
 
-.PHONY: help setup synth test check rehearse deploy bench clean
+.PHONY: help setup synth test check rehearse bootstrap deploy bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,7 +49,10 @@ rehearse: $(SETUP) ## Rehearse a release locally: train, evaluate, gates, serve,
 	@$(PY) -m scripts.platform_floors cdk.json > "$(REHEARSAL_OUT)/platform-floors.json"
 	@$(PY) -m rehearsal run --out "$(REHEARSAL_OUT)" --platform-floors "$(REHEARSAL_OUT)/platform-floors.json"
 
-deploy: $(SETUP) ## Deploy the platform to your AWS account (run `npx cdk bootstrap` once first)
+bootstrap: $(SETUP) ## Bootstrap the current AWS account and region for CDK (once, before the first deploy)
+	@$(CDK) bootstrap
+
+deploy: $(SETUP) ## Deploy the platform to your AWS account (run `make bootstrap` once first)
 	@$(CDK) deploy --all
 
 bench: $(SETUP) ## Run the benchmarks under bench/
