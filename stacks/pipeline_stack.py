@@ -99,7 +99,7 @@ class PipelineStack(cdk.Stack):
         assets.grant_read(self.pull_request_checks.role)
         self.branch_protection = BranchProtection(self, "BranchProtection", props=BranchProtectionProps(
             project_name=c.project_name, repository=source.repository, release_branch=c.release_branch,
-            required_approvals=c.pull_request_approvals, checks_role=self.pull_request_checks.role,
+            required_approvals=c.pull_request_approvals, checks_role=self.pull_request_checks.reporter_role,
             encryption_key=key, log_retention=retention,
         ))
 

@@ -156,7 +156,8 @@ def test_functions_run_a_current_python_with_json_logs_from_their_folders(synthe
     functions = [f for f in resources(synthesized, "AWS::Lambda::Function").values()
                  if f["Properties"]["Handler"].endswith(".handler.handler")]
     handlers = sorted(f["Properties"]["Handler"] for f in functions)
-    assert handlers == ["evaluation_gate.handler.handler", "promote.handler.handler", "staging_gate.handler.handler"]
+    assert handlers == ["evaluation_gate.handler.handler", "promote.handler.handler",
+                        "pull_request_reporter.handler.handler", "staging_gate.handler.handler"]
     for function in functions:
         props = function["Properties"]
         assert props["Runtime"] in ("python3.13", "python3.14")
@@ -166,7 +167,7 @@ def test_functions_run_a_current_python_with_json_logs_from_their_folders(synthe
 
 
 def test_gates_never_retry_an_answered_job(template: Template) -> None:
-    template.resource_count_is("AWS::Lambda::EventInvokeConfig", 3)
+    template.resource_count_is("AWS::Lambda::EventInvokeConfig", 4)
     template.all_resources_properties("AWS::Lambda::EventInvokeConfig", {"MaximumRetryAttempts": 0})
 
 

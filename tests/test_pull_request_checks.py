@@ -1,4 +1,4 @@
-"""Pull-request checks: the rule's event pattern and input, the build's scope, its buildspec, the report script."""
+"""Pull-request checks: the rules, the build's scope, its buildspec, and the reporter function."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import yaml
 from aws_cdk.assertions import Match, Template
 from botocore.stub import Stubber
 
-from release_tools.errors import ReleaseToolError
-from release_tools.pull_request_report import PullRequest, post_result, pull_request_from_env, result_comment
+from pull_request_reporter.handler import handler
+from pull_request_reporter.pull_request_verdict import VerdictError, verdict_from_event
 from stacks.components.build_project import BUILDSPEC_DIR
 from tests.synthesis_fixtures import SynthesizedApp
 
@@ -69,33 +69,63 @@ def test_build_reads_the_repository_and_runs_the_pull_request_buildspec(synthesi
     assert {"REPOSITORY_NAME", "PLATFORM_TOOLS_S3_URI", "PLATFORM_SCHEMAS_S3_URI", "PLATFORM_FLOORS"} <= names
 
 
-def test_build_role_may_comment_and_approve_on_this_repository_only(synthesized: SynthesizedApp) -> None:
+def _statements(synthesized: SynthesizedApp, role: str) -> list[dict[str, Any]]:
+    return [s for p in by_type(synthesized, "AWS::IAM::Policy").values()
+            if {"Ref": role} in p["Properties"]["Roles"] for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def _actions(statements: list[dict[str, Any]]) -> set[str]:
+    return {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+
+
+def reporter_id(synthesized: SynthesizedApp) -> str:
+    (logical_id,) = [k for k, r in by_type(synthesized, "AWS::Lambda::Function").items()
+                     if r["Properties"].get("Handler") == "pull_request_reporter.handler.handler"]
+    return logical_id
+
+
+def test_build_role_can_read_the_code_but_never_comment_or_approve(synthesized: SynthesizedApp) -> None:
+    """The build runs the pull request's own code: it must not be able to approve anything."""
     project = synthesized.pipeline["Resources"][pr_project_id(synthesized)]
-    role = project["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
-    statements = [s for p in by_type(synthesized, "AWS::IAM::Policy").values()
-                  if {"Ref": role} in p["Properties"]["Roles"] for s in p["Properties"]["PolicyDocument"]["Statement"]]
-    actions = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
-    codecommit = {a for a in actions if a.startswith("codecommit:")}
-    assert codecommit == {"codecommit:GitPull", "codecommit:PostCommentForPullRequest",
-                          "codecommit:UpdatePullRequestApprovalState"}
-    (post,) = [s for s in statements if s.get("Sid") == "PostResultOnPullRequest"]
-    assert post["Resource"] == {"Fn::GetAtt": [only(synthesized, "AWS::CodeCommit::Repository"), "Arn"]}
+    actions = _actions(_statements(synthesized, project["Properties"]["ServiceRole"]["Fn::GetAtt"][0]))
+    assert {a for a in actions if a.startswith("codecommit:")} == {"codecommit:GitPull"}
     assert not any(a.startswith(("s3:Put", "s3:Delete", "sagemaker:", "iam:")) for a in actions)
+
+
+def test_only_the_reporter_may_comment_and_approve_on_this_repository(synthesized: SynthesizedApp) -> None:
+    function = synthesized.pipeline["Resources"][reporter_id(synthesized)]
+    statements = _statements(synthesized, function["Properties"]["Role"]["Fn::GetAtt"][0])
+    (post,) = [s for s in statements if s.get("Sid") == "PostResultOnPullRequest"]
+    assert sorted(post["Action"]) == ["codecommit:PostCommentForPullRequest", "codecommit:UpdatePullRequestApprovalState"]
+    assert post["Resource"] == {"Fn::GetAtt": [only(synthesized, "AWS::CodeCommit::Repository"), "Arn"]}
+    assert not any(a.startswith(("s3:", "sagemaker:", "iam:", "codebuild:")) for a in _actions(statements))
+
+
+def test_a_finished_build_invokes_the_reporter(template: Template, synthesized: SynthesizedApp) -> None:
+    template.has_resource_properties("AWS::Events::Rule", {
+        "EventPattern": {
+            "source": ["aws.codebuild"],
+            "detail-type": ["CodeBuild Build State Change"],
+            "detail": {"project-name": [{"Ref": pr_project_id(synthesized)}],
+                       "build-status": ["SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT"]},
+        },
+        "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [reporter_id(synthesized), "Arn"]},
+                                       "RetryPolicy": {"MaximumRetryAttempts": 0}})],
+    })
 
 
 def _commands(spec: dict[str, Any], phase: str) -> list[str]:
     return spec["phases"][phase]["commands"]
 
 
-def test_buildspec_runs_exactly_the_build_stage_commands_then_reports() -> None:
+def test_buildspec_runs_exactly_the_build_stage_commands_and_posts_nothing() -> None:
     ci = yaml.safe_load((BUILDSPEC_DIR / "ci.yml").read_text())
     pr = yaml.safe_load((BUILDSPEC_DIR / "pull_request.yml").read_text())
+    assert set(pr["phases"]) == {"install", "pre_build", "build"}
     for phase in ("install", "pre_build", "build"):
         assert _commands(pr, phase) == _commands(ci, phase), f"{phase} differs from ci.yml"
-        assert pr["phases"][phase]["on-failure"] == "CONTINUE"  # post_build must always report
+        assert "on-failure" not in pr["phases"][phase]  # a failed check fails the build: its state is the verdict
     assert pr["env"]["variables"] == ci["env"]["variables"]
-    assert _commands(pr, "post_build") == [
-        'python -m release_tools.pull_request_report --succeeded "$CODEBUILD_BUILD_SUCCEEDING"']
 
 
 def test_buildspecs_hold_no_secrets() -> None:
@@ -107,10 +137,41 @@ def test_buildspecs_hold_no_secrets() -> None:
         assert "aws_secret_access_key" not in text and "akia" not in text, path.name
 
 
-# -- the report script --------------------------------------------------------
+# -- the reporter function -----------------------------------------------------
 
-ENV = {"REPOSITORY_NAME": "ml-model", "PULL_REQUEST_ID": "42", "REVISION_ID": "rev-1",
-       "SOURCE_COMMIT": "a" * 40, "DESTINATION_COMMIT": "b" * 40}
+PROJECT = "PullRequestChecksBuildProject-abc"
+ENVIRON = {"REPOSITORY_NAME": "ml-model", "CHECKS_PROJECT_NAME": PROJECT}
+IDENTITY = {"PULL_REQUEST_ID": "42", "REVISION_ID": "rev-1", "SOURCE_COMMIT": "a" * 40, "DESTINATION_COMMIT": "b" * 40}
+
+
+def build_event(status: str = "SUCCEEDED", *, project: str = PROJECT, variables: dict[str, str] | None = None,
+                failed_phase: str | None = None) -> dict[str, Any]:
+    """`CodeBuild Build State Change`, shaped as the CodeBuild user guide's sample event."""
+    phases = [{"phase-type": "SUBMITTED", "phase-status": "SUCCEEDED"}, {"phase-type": "INSTALL", "phase-status": "SUCCEEDED"}]
+    if failed_phase:
+        phases.append({"phase-type": failed_phase, "phase-status": "FAILED"})
+    env_vars = [{"name": n, "value": v, "type": "PLAINTEXT"} for n, v in {**IDENTITY, **(variables or {})}.items()]
+    env_vars.append({"name": "PLATFORM_FLOORS", "value": "{}", "type": "PLAINTEXT"})
+    return {
+        "version": "0", "id": "bfdc1220-60ff-44ec-b0d4-9e5d3e8d1d1e", "detail-type": "CodeBuild Build State Change",
+        "source": "aws.codebuild", "account": "123456789012", "time": "2026-11-28T20:00:00Z", "region": "eu-west-1",
+        "resources": [f"arn:aws:codebuild:eu-west-1:123456789012:build/{project}:1"],
+        "detail": {
+            "build-status": status, "project-name": project,
+            "build-id": f"arn:aws:codebuild:eu-west-1:123456789012:build/{project}:1",
+            "additional-information": {
+                "build-complete": True, "initiator": "rule/ml-cicd-pipeline-PullRequestChecksRule",
+                "source-version": "a" * 40,
+                "environment": {"image": "aws/codebuild/standard:7.0", "privileged-mode": False,
+                                "compute-type": "BUILD_GENERAL1_SMALL", "type": "LINUX_CONTAINER",
+                                "environment-variables": env_vars},
+                "logs": {"group-name": "/aws/codebuild/x", "stream-name": "1",
+                         "deep-link": "https://console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logEvent:group=x"},
+                "phases": phases,
+            },
+            "current-phase": "COMPLETED", "current-phase-context": "[]", "version": "1",
+        },
+    }
 
 
 def stubbed(state: str, *, content_has: str) -> tuple[Any, Stubber]:
@@ -131,26 +192,38 @@ def stubbed(state: str, *, content_has: str) -> tuple[Any, Stubber]:
     return client, stub
 
 
-@pytest.mark.parametrize(("succeeded", "state", "word"), [(True, "APPROVE", "passed"), (False, "REVOKE", "FAILED")])
-def test_report_comments_then_sets_the_approval_state(succeeded: bool, state: str, word: str) -> None:
+@pytest.mark.parametrize(("status", "state", "word"), [
+    ("SUCCEEDED", "APPROVE", "passed"), ("FAILED", "REVOKE", "in phase BUILD"),
+    ("STOPPED", "REVOKE", "STOPPED"), ("TIMED_OUT", "REVOKE", "TIMED_OUT"),
+])
+def test_reporter_comments_then_sets_the_approval_state(status: str, state: str, word: str) -> None:
     client, stub = stubbed(state, content_has=word)
+    event = build_event(status, failed_phase=None if status == "SUCCEEDED" else "BUILD")
     with stub:
-        assert post_result(client, pull_request_from_env(ENV), succeeded=succeeded, build_url="https://b") == state
+        assert handler(event, None, codecommit=client, environ=ENVIRON) == {"pull_request_id": "42", "approval_state": state}
     stub.assert_no_pending_responses()
 
 
-def test_report_refuses_without_the_pull_request_identity() -> None:
-    with pytest.raises(ReleaseToolError, match="REVISION_ID"):
-        pull_request_from_env({k: v for k, v in ENV.items() if k != "REVISION_ID"})
+@pytest.mark.parametrize(("event", "message"), [
+    (build_event(variables={"REVISION_ID": ""}), "REVISION_ID is missing"),
+    (build_event(project="SomeoneElsesProject"), "not of"),
+    (build_event("IN_PROGRESS"), "not a final state"),
+    ({"detail": None}, "detail is missing"),
+])
+def test_reporter_refuses_an_event_it_cannot_attribute(event: dict[str, Any], message: str) -> None:
+    client, stub = stubbed("APPROVE", content_has="")
+    with stub, pytest.raises(VerdictError, match=message):
+        handler(event, None, codecommit=client, environ=ENVIRON)
+    assert len(stub._queue) == 2  # nothing was posted  # noqa: SLF001
 
 
-def test_anything_but_1_is_a_failure() -> None:
-    from release_tools.pull_request_report import _succeeded
+def test_reporter_needs_its_configuration() -> None:
+    with pytest.raises(RuntimeError, match="REPOSITORY_NAME"):
+        handler(build_event(), None, codecommit=object(), environ={})
 
-    assert _succeeded("1") and not _succeeded("0") and not _succeeded("") and not _succeeded("true")
 
-
-def test_comment_names_the_commit_and_the_build() -> None:
-    text = result_comment(succeeded=False, commit="c" * 40, build_url="https://console/build")
-    assert "FAILED" in text and "c" * 12 in text and "https://console/build" in text
-    assert isinstance(PullRequest(**{k.lower(): v for k, v in ENV.items()}), PullRequest)
+def test_comment_names_the_commit_the_failed_phase_and_the_log() -> None:
+    verdict = verdict_from_event(build_event("FAILED", failed_phase="PRE_BUILD"), project_name=PROJECT)
+    text = verdict.comment()
+    assert "FAILED** in phase PRE_BUILD" in text and "a" * 12 in text and "console.aws.amazon.com" in text
+    assert verdict.approval_state == "REVOKE" and not verdict.passed

@@ -70,6 +70,22 @@ def test_checks_rule_needs_the_checks_role_approval(synthesized: SynthesizedApp)
     assert statement["ApprovalPoolMembers"] == ["arn:TOKEN:sts::TOKEN:assumed-role/TOKEN/*"]
 
 
+def test_the_approving_role_is_the_reporter_functions_not_the_builds(synthesized: SynthesizedApp) -> None:
+    """The build runs the pull request's own code; only the reporter function's sessions may approve."""
+    resources = synthesized.pipeline["Resources"]
+    (reporter,) = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"
+                   and r["Properties"].get("Handler") == "pull_request_reporter.handler.handler"]
+    reporter_role = reporter["Properties"]["Role"]["Fn::GetAtt"][0]
+    (build,) = [r for r in resources.values() if r["Type"] == "AWS::CodeBuild::Project"
+                and r["Properties"]["Source"]["Type"] == "CODECOMMIT"]
+    build_role = build["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
+    creates = [json.dumps(r["Properties"]) for r in resources.values()
+               if r["Type"] == "Custom::AWS" and "createApprovalRuleTemplate" in json.dumps(r["Properties"])
+               and "pull-request-checks" in json.dumps(r["Properties"])]
+    assert creates and all(json.dumps({"Ref": reporter_role}) in c for c in creates)
+    assert not any(json.dumps({"Ref": build_role}) in c for c in creates)
+
+
 def test_data_scientist_policy_denies_direct_writes_and_approval_bypass(synthesized: SynthesizedApp) -> None:
     (policy,) = by_type(synthesized, "AWS::IAM::ManagedPolicy").values()
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}

@@ -8,8 +8,9 @@ every pull request into the release branch:
 * peer review: `required_approvals` people besides the automated checks (the
   rule asks for one more approval than that, because the checks' approval
   counts towards it too);
-* automated checks: one approval from the pull-request checks' CodeBuild role,
-  which it gives only when the Build stage's checks pass.
+* automated checks: one approval from the pull-request checks' reporter
+  function, which gives it only when the Build stage's checks passed on the
+  revision (the build that runs the pull request's code cannot approve).
 
 The managed policy `DataScientistPolicy` denies direct pushes, branch merges
 and approval-rule tampering on the release branch; attached to the data

@@ -33,6 +33,8 @@ class GateFunctionProps:
     environment: Mapping[str, str] = field(default_factory=dict)
     timeout: cdk.Duration = field(default_factory=lambda: cdk.Duration.minutes(5))
     memory_size: int = 256
+    # A CodePipeline job worker gets PutJob*Result on * from the Lambda invoke action.
+    answers_codepipeline_jobs: bool = True
 
 
 class GateFunction(Construct):
@@ -84,13 +86,13 @@ class GateFunction(Construct):
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
             log_group=self.log_group,
-            # CodePipeline invokes asynchronously; the function answers the job
-            # itself, so a retry could answer twice.
+            # Invocations are asynchronous (CodePipeline, EventBridge); each function
+            # answers or posts exactly once itself, so a retry could do it twice.
             retry_attempts=0,
         )
         skip_checkov(self.function, LAMBDA_WITHOUT_QUEUE_VPC_OR_RESERVATION)
-        acknowledge(self.role, resources={
-            "*": "codepipeline:PutJobSuccessResult and PutJobFailureResult (added by the pipeline's Lambda invoke "
-                 "action) have no resource-level permissions.",
-            f"<{logical_id(self.log_group)}.Arn>:log-stream:*": "Log streams of this function's own log group.",
-        })
+        resources = {f"<{logical_id(self.log_group)}.Arn>:log-stream:*": "Log streams of this function's own log group."}
+        if props.answers_codepipeline_jobs:
+            resources["*"] = ("codepipeline:PutJobSuccessResult and PutJobFailureResult (added by the pipeline's "
+                              "Lambda invoke action) have no resource-level permissions.")
+        acknowledge(self.role, resources=resources)

@@ -3,9 +3,11 @@
 An EventBridge rule on the repository's `CodeCommit Pull Request State Change`
 events (created, source branch updated) starts a CodeBuild project at the
 pull request's source commit. Its buildspec (`buildspecs/pull_request.yml`)
-runs the same commands as `buildspecs/ci.yml`, then
-`release_tools.pull_request_report` posts the result on the pull request as a
-comment and an approval state (APPROVE or REVOKE) for the revision checked.
+runs the same commands as `buildspecs/ci.yml`. When the build ends, a second
+rule invokes the `pull_request_reporter` function, which posts the result on
+the pull request as a comment and an approval state (APPROVE or REVOKE) for
+the revision checked. Only that function may comment and approve: the build,
+which runs the pull request's own code, holds no such permission.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from collections.abc import Mapping
 
+import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_events as events
@@ -23,6 +26,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.components.build_project import BuildProject, BuildProjectProps
+from stacks.components.gate_function import GateFunction, GateFunctionProps
 from stacks.components.nag_acknowledgements import acknowledge, logical_id
 
 __all__ = ["PULL_REQUEST_EVENTS", "PullRequestChecks", "PullRequestChecksProps"]
@@ -64,7 +68,17 @@ class PullRequestChecks(Construct):
         ), source=codebuild.Source.code_commit(repository=p.repository))
         self.project = self.build.project
         self.role = self.build.role
-        self.role.add_to_principal_policy(iam.PolicyStatement(
+        self.reporter = GateFunction(self, "Reporter", props=GateFunctionProps(
+            name="pull_request_reporter",
+            description=f"{p.project_name}: posts the pull-request checks' verdict (comment, approval) on the pull request.",
+            log_retention=p.log_retention, encryption_key=p.encryption_key,
+            timeout=cdk.Duration.minutes(1),
+            environment={"REPOSITORY_NAME": p.repository.repository_name, "CHECKS_PROJECT_NAME": self.project.project_name},
+            answers_codepipeline_jobs=False,
+        ))
+        self.reporter_role = self.reporter.role
+        p.encryption_key.grant_decrypt(self.reporter_role)  # its environment is KMS-encrypted
+        self.reporter_role.add_to_principal_policy(iam.PolicyStatement(
             sid="PostResultOnPullRequest",
             actions=["codecommit:PostCommentForPullRequest", "codecommit:UpdatePullRequestApprovalState"],
             resources=[p.repository.repository_arn],
@@ -90,6 +104,12 @@ class PullRequestChecks(Construct):
                 for name, path in _EVENT_VARIABLES.items()
             ],
         })))
+        self.project.on_state_change(
+            "Finished",
+            description="A pull-request checks build ended: post its verdict on the pull request.",
+            event_pattern=events.EventPattern(detail={"build-status": ["SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT"]}),
+            target=targets.LambdaFunction(self.reporter.function, retry_attempts=0),
+        )
         region = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
         project = logical_id(self.project)
         acknowledge(self.role, actions=["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"], resources={

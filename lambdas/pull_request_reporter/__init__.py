@@ -1,0 +1,1 @@
+"""Posts the pull-request checks' verdict on the pull request (comment and approval state)."""
