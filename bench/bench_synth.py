@@ -45,7 +45,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         empty = Path(tmp)
         (empty / "app.py").write_text(EMPTY_APP)
-        (empty / "cdk.json").write_text(json.dumps({"app": f"{BIN / 'python'} app.py"}))
+        # Same command path, same CDK configuration: the project's cdk.json with the app swapped for an empty one.
+        settings = json.loads((ROOT / "cdk.json").read_text())
+        settings["app"] = f"{BIN / 'python'} app.py"
+        (empty / "cdk.json").write_text(json.dumps(settings))
         (empty / "node_modules").symlink_to(ROOT / "node_modules")
         whole, baseline = [], []
         for _ in range(RUNS):

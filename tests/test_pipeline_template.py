@@ -90,6 +90,10 @@ def test_train_exports_the_release_variables_the_gates_use(pipeline: dict[str, A
     assert acts["DeployProd/VerifyProduction"]["RunOrder"] == 2
 
 
+def test_actions_run_with_the_pipeline_role_not_one_role_each(pipeline: dict[str, Any]) -> None:
+    assert all("RoleArn" not in action for action in actions(pipeline).values())
+
+
 def test_endpoint_deploys_use_the_trained_templates_and_a_scoped_role(pipeline: dict[str, Any]) -> None:
     for stage, name in (("DeployStaging", "staging"), ("DeployProd", "production")):
         config = actions(pipeline)[f"{stage}/Deploy"]["Configuration"]
