@@ -46,7 +46,14 @@ def main() -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    app.synth()
+    try:
+        app.synth()
+    except RuntimeError as error:
+        if "ValidationFailed" not in str(error):
+            raise
+        # The findings were printed above, one per construct, with the ID to acknowledge.
+        print("error: validation failed: see the findings above", file=sys.stderr)
+        return 1
     return 0
 
 
