@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 LIMIT = 1.6
-RUNS = 5
+RUNS = 9
 
 EMPTY_APP = """import aws_cdk as cdk
 app = cdk.App()
