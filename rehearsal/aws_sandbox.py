@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from rehearsal.codepipeline_double import intercept_codepipeline_answers
+
 __all__ = [
     "ACCOUNT_ID",
     "ARTIFACT_BUCKET",
@@ -37,7 +39,7 @@ REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 ARTIFACT_BUCKET = "rehearsal-pipeline-artifacts"
 
-_ANSWER_OPERATIONS = {"PutJobSuccessResult": "success", "PutJobFailureResult": "failure"}
+_ANSWER_KINDS = {"PutJobSuccessResult": "success", "PutJobFailureResult": "failure"}
 
 # Fake credentials for the sandbox; distinct from the job's artifact credentials.
 _FUNCTION_CREDENTIALS = {
@@ -120,26 +122,15 @@ def environment(values: Mapping[str, str | None]) -> Iterator[None]:
 
 @contextmanager
 def _capture_codepipeline_answers() -> Iterator[CodePipelineAnswers]:
-    import botocore.client
-
     answers = CodePipelineAnswers()
-    original = botocore.client.BaseClient._make_api_call
 
-    def make_api_call(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
-        kind = _ANSWER_OPERATIONS.get(operation_name)
-        if kind is None or client.meta.service_model.service_name != "codepipeline":
-            return original(client, operation_name, api_params)
-        # Validate as the real service would, so a malformed answer fails here too.
-        model = client.meta.service_model.operation_model(operation_name)
-        client._serializer.serialize_to_request(api_params, model)
-        answers.calls.append((str(api_params.get("jobId")), CodePipelineAnswer(kind, dict(api_params))))
+    def respond(operation_name: str, api_params: dict[str, Any]) -> Any:
+        answer = CodePipelineAnswer(_ANSWER_KINDS[operation_name], dict(api_params))
+        answers.calls.append((str(api_params["jobId"]), answer))
         return {"ResponseMetadata": {"HTTPStatusCode": 200}}
 
-    botocore.client.BaseClient._make_api_call = make_api_call  # type: ignore[method-assign]
-    try:
+    with intercept_codepipeline_answers(respond):
         yield answers
-    finally:
-        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
 @dataclass

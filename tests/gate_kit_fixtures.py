@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import botocore.client
 import pytest
-from botocore.validate import ParamValidator
+
+from rehearsal.codepipeline_double import intercept_codepipeline_answers
 
 __all__ = [
     "ARTIFACT_CREDENTIALS",
@@ -189,67 +188,24 @@ class CodePipelineAnswers:
         return str(params["failureDetails"]["message"])
 
 
-_ANSWERS = frozenset({"PutJobSuccessResult", "PutJobFailureResult"})
-_JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_VARIABLE_NAME = re.compile(r"^[A-Za-z0-9@\-_]+$")
-
-
-def _check_limits_botocore_does_not(
-    operation_name: str, params: dict[str, Any]
-) -> None:
-    """Maximum lengths and patterns from the service model, which botocore does not enforce."""
-    assert _JOB_ID.match(params["jobId"]), (
-        f"jobId {params['jobId']!r} does not match CodePipeline's pattern"
-    )
-    if operation_name == "PutJobFailureResult":
-        details = params["failureDetails"]
-        assert 1 <= len(details["message"]) <= 5000, (
-            f"failure message has {len(details['message'])} characters"
-        )
-        assert len(details.get("externalExecutionId", "x")) <= 1500
-        return
-    for name, value in params.get("outputVariables", {}).items():
-        assert _VARIABLE_NAME.match(name), f"output variable name {name!r} is invalid"
-        assert isinstance(value, str), f"output variable {name} is not a string"
-    summary = params.get("executionDetails", {}).get("summary", "x")
-    assert 1 <= len(summary) <= 2048, f"execution summary has {len(summary)} characters"
-    assert len(params.get("continuationToken", "x")) <= 2048
-
-
 @contextmanager
 def record_codepipeline_answers(
     fail_with: Exception | None = None,
 ) -> Iterator[CodePipelineAnswers]:
     """Intercept the two answer calls on every botocore client (moto lacks them).
 
-    Parameters are validated against the real CodePipeline service model
-    (the jobId pattern, the 5,000-character message limit...), then recorded.
-    With `fail_with`, each answer call is recorded and then raises it. Other
-    operations go through unchanged (to moto, when active).
+    Requests are checked as CodePipeline would check them (the rehearsal's
+    `codepipeline_double`: service model, jobId pattern, 5,000-character
+    message...), then recorded. With `fail_with`, each answer call is recorded
+    and then raises it. Other operations go through unchanged (to moto, when active).
     """
     answers = CodePipelineAnswers(fail_with=fail_with)
-    original = botocore.client.BaseClient._make_api_call
 
-    def intercept(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
-        if (
-            operation_name not in _ANSWERS
-            or self.meta.service_model.service_name != "codepipeline"
-        ):
-            return original(self, operation_name, api_params)
-        shape = self.meta.service_model.operation_model(operation_name).input_shape
-        report = ParamValidator().validate(api_params, shape)
-        if report.has_errors():
-            raise AssertionError(
-                f"invalid {operation_name} request: {report.generate_report()}"
-            )
-        _check_limits_botocore_does_not(operation_name, api_params)
+    def respond(operation_name: str, api_params: dict[str, Any]) -> Any:
         answers.calls.append((operation_name, api_params))
         if answers.fail_with is not None:
             raise answers.fail_with
         return {"ResponseMetadata": {"HTTPStatusCode": 200}}
 
-    botocore.client.BaseClient._make_api_call = intercept  # type: ignore[method-assign]
-    try:
+    with intercept_codepipeline_answers(respond):
         yield answers
-    finally:
-        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
