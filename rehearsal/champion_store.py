@@ -35,10 +35,6 @@ class Champion:
     promoted_by: str
     metrics: dict[str, Any]
 
-    def with_arn(self, model_package_arn: str) -> Champion:
-        """The same champion, known in this rehearsal's registry under `model_package_arn`."""
-        return Champion(**{**asdict(self), "model_package_arn": model_package_arn})
-
 
 def load_champion(out_dir: Path) -> Champion | None:
     """The stored champion, `None` before the first promotion; `ConfigurationError` if damaged."""

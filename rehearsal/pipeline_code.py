@@ -59,11 +59,6 @@ class ModelRepository:
         return self.require("evaluate.py", "the model's evaluation script")
 
     @property
-    def inference_script(self) -> Path:
-        """`inference.py`, the SageMaker handler functions."""
-        return self.require("inference.py", "the model's inference handlers")
-
-    @property
     def policy_file(self) -> Path:
         """`release-policy.yaml`."""
         return self.require("release-policy.yaml", "the release policy")

@@ -64,7 +64,3 @@ class StepLog:
         seconds = "" if timing.outcome == SKIPPED else f"{timing.seconds:6.2f} s "
         print(f"{label:<48} {seconds}{timing.outcome}{detail}", file=self.stream, flush=True)
 
-    @property
-    def total_seconds(self) -> float:
-        """Sum of the step durations."""
-        return sum(step.seconds for step in self.steps)

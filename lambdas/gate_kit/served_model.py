@@ -49,15 +49,6 @@ class ServedModel:
     variant_statuses: tuple[str, ...] = ()
     last_deployment_config: Mapping[str, Any] | None = field(default=None, compare=False)
 
-    @property
-    def package_arns(self) -> tuple[str, ...]:
-        """Every model package any variant serves, in order, without repeats."""
-        seen: dict[str, None] = {}
-        for variant in self.variants:
-            for arn in variant.model_package_arns:
-                seen.setdefault(arn, None)
-        return tuple(seen)
-
     def to_dict(self) -> dict[str, Any]:
         """JSON shape for decision records."""
         return {
