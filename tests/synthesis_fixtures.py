@@ -46,7 +46,7 @@ def synthesize(outdir: Path, context: dict[str, Any], *, nag: bool) -> Synthesiz
     from app import build_app
 
     app = cdk.App(outdir=str(outdir), context=context)
-    build_app(app, nag=nag)
+    build_app(app, nag=nag, validation=cdk.CloudFormationValidatePlugin())
     assembly = app.synth()
     templates: dict[str, dict[str, Any]] = {}
     paths: dict[str, Path] = {}
