@@ -32,6 +32,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from stacks.components.checkov_skips import LAMBDA_WITHOUT_QUEUE_VPC_OR_RESERVATION, skip_checkov
+from stacks.components.log_groups import own_log_group
 from stacks.components.nag_acknowledgements import acknowledge, logical_id
 
 __all__ = ["BranchProtection", "BranchProtectionProps", "approval_rule_content"]
@@ -107,10 +108,7 @@ class BranchProtection(Construct):
         self.checks_content = approval_rule_content(
             release_branch=p.release_branch, approvals=1, pool=[checks_session])
 
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=p.log_retention, encryption_key=p.encryption_key,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
+        self.log_group = own_log_group(self, retention=p.log_retention, encryption_key=p.encryption_key)
         # One role for the custom resources' function (no AWS managed policy): templates, association, own logs.
         self.role = iam.Role(
             self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),

@@ -15,6 +15,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.components.log_groups import own_log_group
+
 __all__ = ["BUILDSPEC_DIR", "BuildProject", "BuildProjectProps"]
 
 BUILDSPEC_DIR = Path(__file__).resolve().parents[2] / "buildspecs"
@@ -44,12 +46,7 @@ class BuildProject(Construct):
         super().__init__(scope, construct_id)
         path = BUILDSPEC_DIR / props.buildspec
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-        self.log_group = logs.LogGroup(
-            self, "Logs",
-            retention=props.log_retention,
-            encryption_key=props.encryption_key,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
+        self.log_group = own_log_group(self, retention=props.log_retention, encryption_key=props.encryption_key)
         self.role = iam.Role(
             self, "Role",
             assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),

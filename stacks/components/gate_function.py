@@ -14,6 +14,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.components.checkov_skips import LAMBDA_WITHOUT_QUEUE_VPC_OR_RESERVATION, skip_checkov
+from stacks.components.log_groups import own_log_group
 from stacks.components.nag_acknowledgements import acknowledge, logical_id
 
 __all__ = ["LAMBDA_ROOT", "GateFunction", "GateFunctionProps"]
@@ -50,12 +51,7 @@ class GateFunction(Construct):
         folder = LAMBDA_ROOT / props.name
         if not (folder / "handler.py").is_file():
             raise FileNotFoundError(f"lambdas/{props.name}/handler.py is missing")
-        self.log_group = logs.LogGroup(
-            self, "Logs",
-            retention=props.log_retention,
-            encryption_key=props.encryption_key,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
+        self.log_group = own_log_group(self, retention=props.log_retention, encryption_key=props.encryption_key)
         self.role = iam.Role(
             self, "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
