@@ -42,7 +42,8 @@ test: $(SETUP) ## Run the whole test suite (template checks, cfn-lint, checkov, 
 check: $(SETUP) ## Lint (ruff) and type-check (mypy) the platform code; about a minute cold
 	@$(BIN)/ruff check .
 	@$(BIN)/mypy --ignore-missing-imports app.py stacks scripts release_tools rehearsal \
-		lambdas/gate_kit lambdas/evaluation_gate lambdas/staging_gate lambdas/promote lambdas/pull_request_reporter
+		lambdas/gate_kit lambdas/evaluation_gate lambdas/staging_gate lambdas/promote lambdas/pull_request_reporter \
+		lambdas/approval_rule_templates
 
 rehearse: $(SETUP) ## Rehearse a release locally: train, evaluate, gates, serve, promote (REHEARSAL_OUT=dir)
 	@mkdir -p "$(REHEARSAL_OUT)"

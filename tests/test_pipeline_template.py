@@ -160,7 +160,8 @@ def test_functions_run_a_current_python_with_json_logs_from_their_folders(synthe
     functions = [f for f in resources(synthesized, "AWS::Lambda::Function").values()
                  if f["Properties"]["Handler"].endswith(".handler.handler")]
     handlers = sorted(f["Properties"]["Handler"] for f in functions)
-    assert handlers == ["evaluation_gate.handler.handler", "promote.handler.handler",
+    assert handlers == ["approval_rule_templates.handler.handler", "evaluation_gate.handler.handler",
+                        "promote.handler.handler",
                         "pull_request_reporter.handler.handler", "staging_gate.handler.handler"]
     for function in functions:
         props = function["Properties"]
@@ -170,8 +171,9 @@ def test_functions_run_a_current_python_with_json_logs_from_their_folders(synthe
         assert "S3Key" in props["Code"]
 
 
-def test_gates_never_retry_an_answered_job(template: Template) -> None:
-    template.resource_count_is("AWS::Lambda::EventInvokeConfig", 4)
+def test_functions_never_retry_an_answered_job_or_request(template: Template) -> None:
+    """The four pipeline functions and the custom resource's each answer exactly once: no retry."""
+    template.resource_count_is("AWS::Lambda::EventInvokeConfig", 5)
     template.all_resources_properties("AWS::Lambda::EventInvokeConfig", {"MaximumRetryAttempts": 0})
 
 

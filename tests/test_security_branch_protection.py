@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from stacks.components.branch_protection import (APPROVAL_BYPASS_ACTIONS, DIRECT_WRITE_ACTIONS, approval_rule_content)
+from stacks.components.branch_protection import (APPROVAL_BYPASS_ACTIONS, DIRECT_WRITE_ACTIONS,
+                                                 TEMPLATE_LIFECYCLE_ACTIONS, approval_rule_content)
 from tests.synthesis_fixtures import SynthesizedApp, cdk_json_context
 
 
@@ -24,16 +25,15 @@ def flatten(value: Any) -> str:
     return "TOKEN"
 
 
-def sdk_calls(synthesized: SynthesizedApp, event: str = "Create") -> list[dict[str, Any]]:
-    """The SDK call every AwsCustomResource makes on `event`, parsed."""
-    return [json.loads(flatten(r["Properties"][event])) for r in by_type(synthesized, "Custom::AWS").values()
-            if event in r["Properties"]]
+def template_resources(synthesized: SynthesizedApp) -> dict[str, dict[str, Any]]:
+    """The approval rule template custom resources, by logical ID."""
+    return by_type(synthesized, "Custom::ApprovalRuleTemplate")
 
 
 def template_content(synthesized: SynthesizedApp, name_part: str) -> dict[str, Any]:
-    (call,) = [c for c in sdk_calls(synthesized) if c["action"] == "createApprovalRuleTemplate"
-               and name_part in c["parameters"]["approvalRuleTemplateName"]]
-    return json.loads(call["parameters"]["approvalRuleTemplateContent"])
+    (resource,) = [r for r in template_resources(synthesized).values()
+                   if name_part in r["Properties"]["TemplateName"]]
+    return json.loads(flatten(resource["Properties"]["Content"]))
 
 
 @pytest.fixture(scope="module")
@@ -47,24 +47,30 @@ def test_rule_content_targets_the_release_branch() -> None:
         {"Type": "Approvers", "NumberOfApprovalsNeeded": 2, "ApprovalPoolMembers": ["arn:aws:sts::1:assumed-role/r/*"]}]}
 
 
-def test_two_templates_are_created_associated_and_removed(synthesized: SynthesizedApp) -> None:
-    created = sorted(c["action"] for c in sdk_calls(synthesized))
-    assert created == ["associateApprovalRuleTemplateWithRepository"] * 2 + ["createApprovalRuleTemplate"] * 2
-    deleted = sorted(c["action"] for c in sdk_calls(synthesized, "Delete"))
-    assert deleted == ["deleteApprovalRuleTemplate"] * 2 + ["disassociateApprovalRuleTemplateFromRepository"] * 2
-    updated = [c for c in sdk_calls(synthesized, "Update") if c["action"] == "updateApprovalRuleTemplateContent"]
-    assert len(updated) == 2
+def test_two_templates_each_with_its_repository_are_managed_by_one_function(synthesized: SynthesizedApp) -> None:
+    resources = synthesized.pipeline["Resources"]
+    templates = template_resources(synthesized)
+    assert sorted(r["Properties"]["TemplateName"] for r in templates.values()) == [
+        "ml-cicd-release-checks", "ml-cicd-release-review"]
+    (token,) = {json.dumps(r["Properties"]["ServiceToken"]) for r in templates.values()}
+    function_id = json.loads(token)["Fn::GetAtt"][0]
+    assert resources[function_id]["Properties"]["Handler"] == "approval_rule_templates.handler.handler"
+    (repository_id,) = [k for k, r in resources.items() if r["Type"] == "AWS::CodeCommit::Repository"]
+    assert all(r["Properties"]["RepositoryName"] == {"Fn::GetAtt": [repository_id, "Name"]}
+               for r in templates.values())
+    # No SDK-call custom resources (whose delete acted by name) remain.
+    assert not by_type(synthesized, "Custom::AWS")
 
 
 def test_peer_review_needs_the_configured_approvals_besides_the_checks(synthesized: SynthesizedApp,
                                                                       approvals: int) -> None:
-    peer = template_content(synthesized, "peer-review")
+    peer = template_content(synthesized, "release-review")
     assert peer["DestinationReferences"] == ["refs/heads/main"]
     assert peer["Statements"] == [{"Type": "Approvers", "NumberOfApprovalsNeeded": approvals + 1}]
 
 
 def test_checks_rule_needs_the_checks_role_approval(synthesized: SynthesizedApp) -> None:
-    checks = template_content(synthesized, "pull-request-checks")
+    checks = template_content(synthesized, "release-checks")
     (statement,) = checks["Statements"]
     assert statement["NumberOfApprovalsNeeded"] == 1
     assert statement["ApprovalPoolMembers"] == ["arn:TOKEN:sts::TOKEN:assumed-role/TOKEN/*"]
@@ -79,11 +85,10 @@ def test_the_approving_role_is_the_reporter_functions_not_the_builds(synthesized
     (build,) = [r for r in resources.values() if r["Type"] == "AWS::CodeBuild::Project"
                 and r["Properties"]["Source"]["Type"] == "CODECOMMIT"]
     build_role = build["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
-    creates = [json.dumps(r["Properties"]) for r in resources.values()
-               if r["Type"] == "Custom::AWS" and "createApprovalRuleTemplate" in json.dumps(r["Properties"])
-               and "pull-request-checks" in json.dumps(r["Properties"])]
-    assert creates and all(json.dumps({"Ref": reporter_role}) in c for c in creates)
-    assert not any(json.dumps({"Ref": build_role}) in c for c in creates)
+    (checks,) = [json.dumps(r["Properties"]["Content"]) for r in template_resources(synthesized).values()
+                 if "release-checks" in r["Properties"]["TemplateName"]]
+    assert json.dumps({"Ref": reporter_role}) in checks
+    assert json.dumps({"Ref": build_role}) not in checks
 
 
 def test_data_scientist_policy_denies_direct_writes_and_approval_bypass(synthesized: SynthesizedApp) -> None:
@@ -104,8 +109,11 @@ def test_data_scientist_policy_denies_direct_writes_and_approval_bypass(synthesi
 
 
 def test_custom_resource_role_has_no_managed_policy_and_scoped_association(synthesized: SynthesizedApp) -> None:
-    (policy,) = [p for k, p in by_type(synthesized, "AWS::IAM::Policy").items() if k.startswith("BranchProtectionRole")]
-    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    (policy,) = [p for k, p in by_type(synthesized, "AWS::IAM::Policy").items()
+                 if k.startswith("BranchProtectionTemplateManagerRole")]
+    statements = {s.get("Sid", "OwnLogs"): s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     assert statements["AssociateTemplatesWithTheRepository"]["Resource"]["Fn::GetAtt"][1] == "Arn"
     role_id = policy["Properties"]["Roles"][0]["Ref"]
     assert "ManagedPolicyArns" not in synthesized.pipeline["Resources"][role_id]["Properties"]
+    lifecycle = statements["ManageApprovalRuleTemplates"]
+    assert set(lifecycle["Action"]) == set(TEMPLATE_LIFECYCLE_ACTIONS) and lifecycle["Resource"] == "*"

@@ -1,8 +1,12 @@
 """Release-branch protection: approval rule templates and the data scientists' deny policy.
 
 CodeCommit approval rule templates have no CloudFormation resource type, so
-each template and its association with the repository is an
-`AwsCustomResource` (one SDK call per lifecycle event). Two templates apply to
+each template and its association with the repository is a
+`Custom::ApprovalRuleTemplate` resource whose function
+(`lambdas/approval_rule_templates/`) creates, updates (name, content,
+description, repository) and deletes them idempotently: a delete of something
+already gone succeeds, and a failed create never deletes a template it did
+not create. Two templates apply to
 every pull request into the release branch:
 
 * peer review: `required_approvals` people besides the automated checks (the
@@ -28,18 +32,14 @@ from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from stacks.components.checkov_skips import LAMBDA_WITHOUT_QUEUE_VPC_OR_RESERVATION, skip_checkov
-from stacks.components.log_groups import own_log_group
-from stacks.components.nag_acknowledgements import acknowledge, logical_id
+from stacks.components.gate_function import GateFunction, GateFunctionProps
+from stacks.components.nag_acknowledgements import acknowledge
 
 __all__ = ["BranchProtection", "BranchProtectionProps", "approval_rule_content"]
 
 _RULE_VERSION = "2018-11-08"
-# The construct id CDK gives the stack-wide function behind every AwsCustomResource.
-_CUSTOM_RESOURCE_PROVIDER_ID = "AWS679f53fac002430cb0da5b7982bd2287"
 
 # Writes that land on a branch without a pull request, and the escape hatches around approval rules.
 DIRECT_WRITE_ACTIONS = (
@@ -59,6 +59,14 @@ APPROVAL_BYPASS_ACTIONS = (
     "codecommit:BatchDisassociateApprovalRuleTemplateFromRepositories",
 )
 # Approval rule templates have no resource-level permissions (Service Authorization Reference).
+TEMPLATE_LIFECYCLE_ACTIONS = (
+    "codecommit:CreateApprovalRuleTemplate",
+    "codecommit:GetApprovalRuleTemplate",
+    "codecommit:UpdateApprovalRuleTemplateContent",
+    "codecommit:UpdateApprovalRuleTemplateName",
+    "codecommit:UpdateApprovalRuleTemplateDescription",
+    "codecommit:DeleteApprovalRuleTemplate",
+)
 TEMPLATE_ADMIN_ACTIONS = (
     "codecommit:CreateApprovalRuleTemplate",
     "codecommit:UpdateApprovalRuleTemplateContent",
@@ -101,77 +109,56 @@ class BranchProtection(Construct):
         p = props
         repository_name = p.repository.repository_name
         checks_session = f"arn:{cdk.Aws.PARTITION}:sts::{cdk.Aws.ACCOUNT_ID}:assumed-role/{p.checks_role.role_name}/*"
-        self.peer_review_name = f"{p.project_name}-peer-review"
-        self.checks_name = f"{p.project_name}-pull-request-checks"
+        self.peer_review_name = f"{p.project_name}-release-review"
+        self.checks_name = f"{p.project_name}-release-checks"
         self.peer_review_content = approval_rule_content(
             release_branch=p.release_branch, approvals=p.required_approvals + 1)
         self.checks_content = approval_rule_content(
             release_branch=p.release_branch, approvals=1, pool=[checks_session])
 
-        self.log_group = own_log_group(self, retention=p.log_retention, encryption_key=p.encryption_key)
-        # One role for the custom resources' function (no AWS managed policy): templates, association, own logs.
-        self.role = iam.Role(
-            self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Manages the release branch's approval rule templates and their association",
-        )
+        # One function manages both templates (create, update, delete idempotently; see
+        # lambdas/approval_rule_templates/template_lifecycle.py), with no AWS managed policy.
+        self.manager = GateFunction(self, "TemplateManager", props=GateFunctionProps(
+            name="approval_rule_templates",
+            description=(f"Manages the {p.release_branch} approval rule templates of {p.project_name} "
+                         "and their association with the repository (CloudFormation custom resource)"),
+            log_retention=p.log_retention, encryption_key=p.encryption_key,
+            timeout=cdk.Duration.minutes(2), answers_codepipeline_jobs=False,
+        ))
+        self.role = self.manager.role
         self.role.add_to_policy(iam.PolicyStatement(
             sid="ManageApprovalRuleTemplates",
-            actions=["codecommit:CreateApprovalRuleTemplate", "codecommit:UpdateApprovalRuleTemplateContent",
-                     "codecommit:DeleteApprovalRuleTemplate"],
+            actions=list(TEMPLATE_LIFECYCLE_ACTIONS),
             resources=["*"],
         ))
         self.role.add_to_policy(iam.PolicyStatement(
             sid="AssociateTemplatesWithTheRepository",
             actions=["codecommit:AssociateApprovalRuleTemplateWithRepository",
-                     "codecommit:DisassociateApprovalRuleTemplateFromRepository"],
+                     "codecommit:DisassociateApprovalRuleTemplateFromRepository",
+                     "codecommit:ListAssociatedApprovalRuleTemplatesForRepository"],
             resources=[p.repository.repository_arn],
         ))
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="WriteOwnLogs",
-            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[self.log_group.log_group_arn, f"{self.log_group.log_group_arn}:log-stream:*"],
-        ))
         acknowledge(self.role, resources={
-            "*": "codecommit:Create/Update/DeleteApprovalRuleTemplate have no resource-level permissions; "
-                 "association is scoped to the repository.",
-            f"<{logical_id(self.log_group)}.Arn>:log-stream:*": "Log streams of this construct's own log group.",
+            "*": "CodeCommit approval rule template actions (create, get, update, delete) have no "
+                 "resource-level permissions; association is scoped to the repository.",
         })
-        self.templates: list[cr.AwsCustomResource] = []
+        self.templates: list[cdk.CustomResource] = []
         for template_id, name, content, description in (
-            ("PeerReviewTemplate", self.peer_review_name, self.peer_review_content,
+            ("ReviewTemplate", self.peer_review_name, self.peer_review_content,
              f"{p.required_approvals} reviewer(s) besides the automated checks, for {p.release_branch}."),
-            ("ChecksTemplate", self.checks_name, self.checks_content,
+            ("ChecksApprovalTemplate", self.checks_name, self.checks_content,
              f"The Build stage's checks passed on the pull request's latest revision, for {p.release_branch}."),
         ):
-            template = cr.AwsCustomResource(
+            template = cdk.CustomResource(
                 self, template_id,
-                on_create=_sdk_call("createApprovalRuleTemplate", name, {
-                    "approvalRuleTemplateName": name,
-                    "approvalRuleTemplateContent": content,
-                    "approvalRuleTemplateDescription": description,
-                }),
-                on_update=_sdk_call("updateApprovalRuleTemplateContent", name, {
-                    "approvalRuleTemplateName": name, "newRuleContent": content,
-                }),
-                on_delete=_sdk_call("deleteApprovalRuleTemplate", name, {"approvalRuleTemplateName": name}),
-                role=self.role, install_latest_aws_sdk=False, log_group=self.log_group,
+                service_token=self.manager.function.function_arn,
+                resource_type="Custom::ApprovalRuleTemplate",
+                properties={"TemplateName": name, "Content": content, "Description": description,
+                            "RepositoryName": repository_name},
             )
-            association = cr.AwsCustomResource(
-                self, f"{template_id}Association",
-                on_create=_sdk_call("associateApprovalRuleTemplateWithRepository", f"{name}@repository", {
-                    "approvalRuleTemplateName": name, "repositoryName": repository_name,
-                }),
-                on_delete=_sdk_call("disassociateApprovalRuleTemplateFromRepository", f"{name}@repository", {
-                    "approvalRuleTemplateName": name, "repositoryName": repository_name,
-                }),
-                role=self.role, install_latest_aws_sdk=False, log_group=self.log_group,
-            )
-            association.node.add_dependency(template)
+            # The function's permissions exist before it is asked to act (and still exist on delete).
+            template.node.add_dependency(self.role)
             self.templates.append(template)
-
-        # AwsCustomResource runs one singleton function per stack, created by the first template above.
-        provider = cdk.Stack.of(self).node.find_child(_CUSTOM_RESOURCE_PROVIDER_ID)
-        skip_checkov(provider, LAMBDA_WITHOUT_QUEUE_VPC_OR_RESERVATION)
 
         self.data_scientist_policy = iam.ManagedPolicy(
             self, "DataScientistPolicy",
@@ -207,8 +194,3 @@ class BranchProtection(Construct):
         )
 
 
-def _sdk_call(action: str, physical_id: str, parameters: dict[str, object]) -> cr.AwsSdkCall:
-    return cr.AwsSdkCall(
-        service="CodeCommit", action=action, parameters=parameters,
-        physical_resource_id=cr.PhysicalResourceId.of(physical_id),
-    )

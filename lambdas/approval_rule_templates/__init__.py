@@ -1,0 +1,1 @@
+"""CloudFormation custom resource: one CodeCommit approval rule template and its repository association."""
