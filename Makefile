@@ -16,7 +16,7 @@ CDK := $(BIN)/npx --no-install cdk
 REHEARSAL_OUT ?= .rehearsal
 SETUP := $(VENV)/.setup-complete
 
-.PHONY: help setup synth test check rehearse bootstrap deploy bench clean
+.PHONY: help setup synth test check rehearse bootstrap deploy adopt destroy bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,7 +54,22 @@ bootstrap: $(SETUP) ## Bootstrap the current AWS account and region for CDK (onc
 	@$(CDK) bootstrap
 
 deploy: $(SETUP) ## Deploy the platform to your AWS account (run `make bootstrap` once first)
-	@$(CDK) deploy --all
+	@rm -rf cdk.out
+	@$(CDK) synth --quiet --no-notices
+	@$(PY) -m scripts.lifecycle preflight
+	@$(CDK) deploy --all --app cdk.out
+
+adopt: $(SETUP) ## Import the repository and model registry kept by an earlier `make destroy` into a new pipeline stack
+	@rm -rf cdk.out
+	@$(CDK) synth --quiet --no-notices
+	@$(PY) -m scripts.lifecycle adoption-mapping cdk.out/adoption-mapping.json
+	@$(CDK) import --all --app cdk.out --resource-mapping cdk.out/adoption-mapping.json
+
+destroy: $(SETUP) ## Tear down: endpoint stacks first, then the pipeline stack; lists the data it keeps
+	@rm -rf cdk.out
+	@$(CDK) synth --quiet --no-notices
+	@$(PY) -m scripts.lifecycle teardown $(if $(YES),--yes,)
+	@$(CDK) destroy --all --force --app cdk.out
 
 bench: $(SETUP) ## Run the benchmarks under bench/
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
