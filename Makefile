@@ -16,7 +16,7 @@ CDK := $(BIN)/npx --no-install cdk
 REHEARSAL_OUT ?= .rehearsal
 SETUP := $(VENV)/.setup-complete
 
-.PHONY: help setup synth test check rehearse bootstrap deploy bench clean
+.PHONY: help setup synth test check rehearse bootstrap deploy seed-repo bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,6 +54,10 @@ bootstrap: $(SETUP) ## Bootstrap the current AWS account and region for CDK (onc
 
 deploy: $(SETUP) ## Deploy the platform to your AWS account (run `make bootstrap` once first)
 	@$(CDK) deploy --all
+
+seed-repo: $(SETUP) ## Push model_repo/ as the first commit of an empty GitHub/GitLab/Bitbucket repository (REMOTE=<git url>)
+	@test -n "$(REMOTE)" || { echo "usage: make seed-repo REMOTE=<git url of an empty repository>" >&2; exit 2; }
+	@$(PY) -m scripts.seed_repository "$(REMOTE)"
 
 bench: $(SETUP) ## Run the benchmarks under bench/
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
