@@ -16,7 +16,7 @@ CDK := $(BIN)/npx --no-install cdk
 REHEARSAL_OUT ?= .rehearsal
 SETUP := $(VENV)/.setup-complete
 
-.PHONY: help setup synth test check rehearse bootstrap deploy adopt destroy bench clean
+.PHONY: help setup synth test check rehearse bootstrap deploy adopt destroy seed-repo bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -70,6 +70,10 @@ destroy: $(SETUP) ## Tear down: endpoint stacks first, then the pipeline stack; 
 	@$(CDK) synth --quiet --no-notices
 	@$(PY) -m scripts.lifecycle teardown $(if $(YES),--yes,)
 	@$(CDK) destroy --all --force --app cdk.out
+
+seed-repo: $(SETUP) ## Push model_repo/ as the first commit of an empty GitHub/GitLab/Bitbucket repository (REMOTE=<git url>)
+	@test -n "$(REMOTE)" || { echo "usage: make seed-repo REMOTE=<git url of an empty repository>" >&2; exit 2; }
+	@$(PY) -m scripts.seed_repository "$(REMOTE)"
 
 bench: $(SETUP) ## Run the benchmarks under bench/
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

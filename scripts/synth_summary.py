@@ -65,9 +65,30 @@ def _describe_action(action: Mapping[str, Any], template: Mapping[str, Any]) -> 
         return f"CloudFormation deploy of stack {configuration.get('StackName')}"
     if provider == "CodeCommit":
         return f"CodeCommit, branch {configuration.get('BranchName')}"
+    if provider == "CodeStarSourceConnection":
+        return f"{configuration.get('FullRepositoryId')} through a CodeConnections connection, branch {configuration.get('BranchName')}"
     if provider == "Manual":
         return "manual approval"
     return provider
+
+
+def _connection_reminders(templates: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """What a person must do on the host when the source is a connection: CloudFormation cannot."""
+    lines: list[str] = []
+    for template in templates.values():
+        outputs = template.get("Outputs", {})
+        if "PullRequestStatusName" not in outputs:
+            continue
+        status = outputs["PullRequestStatusName"]["Value"]
+        lines.append("Source on an external host: do this once on the host (CloudFormation cannot)")
+        if "CompleteTheConnection" in outputs:
+            lines.append("  - The stack creates the connection PENDING: complete it in the console after `make deploy`")
+            lines.append("    (Developer Tools > Settings > Connections > Update pending connection; stack output CompleteTheConnection).")
+        lines.append("  - Protect the release branch: require a pull request with at least one approving review, and the")
+        lines.append(f"    status check {status!r} (posted by the pull-request checks) to pass before merging;")
+        lines.append("    block direct pushes and force pushes (README: \"Releasing from GitHub, GitLab or Bitbucket\").")
+        lines.append("")
+    return lines
 
 
 def summarize(cdk_out: Path) -> str:
@@ -113,6 +134,7 @@ def summarize(cdk_out: Path) -> str:
     lines.append(f"  Approve: {'manual approval required' if approval else 'no manual approval (configured off)'}")
     lines.append("")
 
+    lines += _connection_reminders(templates)
     cost = idle_monthly_cost(templates)
     known = sum(line.monthly_usd or 0.0 for line in cost)
     lines.append(f"Estimated idle monthly cost: ${known:,.2f} (us-east-1 list prices, no traffic; scripts/cost_estimate.py)")

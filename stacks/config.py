@@ -23,6 +23,7 @@ __all__ = [
     "ConfigError",
     "DeploymentTarget",
     "ProductionConfig",
+    "SourceConfig",
     "StagingConfig",
     "load_config",
 ]
@@ -87,6 +88,54 @@ class ProductionConfig:
     p99_latency_alarm_ms: int = 500
 
 
+# CodeConnections providers (botocore's `codeconnections` ProviderType enum, less AzureDevOps, which
+# CodePipeline's connection source action does not list) and the CodeBuild source type of each.
+CONNECTION_PROVIDERS = {
+    "GitHub": "GITHUB",
+    "GitHubEnterpriseServer": "GITHUB_ENTERPRISE",
+    "GitLab": "GITLAB",
+    "GitLabSelfManaged": "GITLAB_SELF_MANAGED",
+    "Bitbucket": "BITBUCKET",
+}
+SELF_MANAGED_PROVIDERS = ("GitHubEnterpriseServer", "GitLabSelfManaged")
+_CONNECTION_ARN = re.compile(
+    r"\Aarn:aws(-[a-z]+)*:(codestar-connections|codeconnections):[a-z]{2}(-gov)?-[a-z]+-[0-9]:[0-9]{12}:"
+    r"connection/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+_HOST_ARN = re.compile(
+    r"\Aarn:aws(-[a-z]+)*:(codestar-connections|codeconnections):[a-z]{2}(-gov)?-[a-z]+-[0-9]:[0-9]{12}:"
+    r"host/[A-Za-z0-9_.-]+/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+# owner/name; GitLab groups may nest (group/subgroup/name).
+_FULL_REPOSITORY_ID = re.compile(r"\A[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){1,4}\Z")
+_HOST_URL = re.compile(r"\Ahttps://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~-]+)*\Z")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Where releases come from: the CodeCommit repository (default) or a repository behind a CodeConnections connection."""
+
+    repository: str | None = None
+    connection_arn: str | None = None
+    provider_type: str | None = None
+    host_arn: str | None = None
+    host_url: str | None = None
+
+    @property
+    def uses_connection(self) -> bool:
+        return self.repository is not None
+
+    @property
+    def creates_connection(self) -> bool:
+        return self.uses_connection and self.connection_arn is None
+
+    @property
+    def owner(self) -> str:
+        return (self.repository or "").rsplit("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return (self.repository or "").rsplit("/", 1)[-1]
+
+
 @dataclass(frozen=True)
 class AppConfig:
     """Everything the stacks need, validated."""
@@ -112,6 +161,7 @@ class AppConfig:
     pipeline_env: DeploymentTarget = field(default_factory=DeploymentTarget)
     staging_env: DeploymentTarget = field(default_factory=DeploymentTarget)
     production_env: DeploymentTarget = field(default_factory=DeploymentTarget)
+    source: SourceConfig = field(default_factory=SourceConfig)
 
     @property
     def platform_floors_json(self) -> str:
@@ -241,7 +291,7 @@ _TOP_LEVEL = {
     "evaluation_instance_type", "use_spot_training", "training_timeout_minutes", "staging",
     "production", "require_manual_approval", "platform_floors", "notification_email", "canary",
     "deployment_window", "deployment_window_time_zone", "pull_request_approvals",
-    "artifact_retention_days", "log_retention_days", "environments",
+    "artifact_retention_days", "log_retention_days", "environments", "source",
 }
 
 
@@ -359,7 +409,42 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
         pipeline_env=_target(environments.get("pipeline", {}), "environments.pipeline"),
         staging_env=_target(environments.get("staging", {}), "environments.staging"),
         production_env=_target(environments.get("production", {}), "environments.production"),
+        source=_source(values.get("source", {})),
     )
+
+
+def _source(raw: Any) -> SourceConfig:
+    """`source`: nothing (CodeCommit), or a repository with an existing connection or a provider to create one."""
+    values = _section(raw if raw is not None else {}, "source", set(SourceConfig.__dataclass_fields__))
+    repository = _optional_str(values.get("repository"), "source.repository", _FULL_REPOSITORY_ID,
+                               "owner/name of the repository on the host, such as my-org/fraud-model, or null")
+    connection_arn = _optional_str(values.get("connection_arn"), "source.connection_arn", _CONNECTION_ARN,
+                                   "a CodeConnections connection ARN such as "
+                                   "arn:aws:codeconnections:eu-west-1:111122223333:connection/<uuid>, or null")
+    provider = values.get("provider_type")
+    if provider is not None:
+        provider = _choice(provider, "source.provider_type", tuple(CONNECTION_PROVIDERS))
+    host_arn = _optional_str(values.get("host_arn"), "source.host_arn", _HOST_ARN,
+                             "a CodeConnections host ARN (self-managed providers), or null")
+    host_url = _optional_str(values.get("host_url"), "source.host_url", _HOST_URL,
+                             "the https:// URL of a self-managed host, or null")
+    if repository is None:
+        if connection_arn or provider or host_arn or host_url:
+            raise _fail("source.repository", "is missing; allowed: owner/name of the repository the connection "
+                        "reads (set it with source.connection_arn or source.provider_type, or neither)")
+        return SourceConfig()
+    if connection_arn is None and provider is None:
+        raise _fail("source.connection_arn", "is missing; allowed: an existing connection's ARN, or "
+                    "source.provider_type to have the stack create the connection")
+    provider = provider or "GitHub"
+    if provider in SELF_MANAGED_PROVIDERS:
+        if host_url is None:
+            raise _fail("source.host_url", f"is missing; allowed: the https:// URL of the {provider} host")
+        if connection_arn is None and host_arn is None:
+            raise _fail("source.host_arn", f"is missing; allowed: the CodeConnections host ARN of the {provider} "
+                        "server, needed to create a connection to it")
+    return SourceConfig(repository=repository, connection_arn=connection_arn, provider_type=provider,
+                        host_arn=host_arn, host_url=host_url)
 
 
 _SERVERLESS_MEMORY = (1024, 2048, 3072, 4096, 5120, 6144)

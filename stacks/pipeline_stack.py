@@ -6,7 +6,9 @@ from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -14,6 +16,8 @@ from constructs import Construct
 from stacks.components.artifact_store import ArtifactStore
 from stacks.components.branch_protection import BranchProtection, BranchProtectionProps
 from stacks.components.build_project import BuildProject, BuildProjectProps
+from stacks.components.connection_source import ConnectionSource, ConnectionSourceProps
+from stacks.components.host_pull_request_checks import HostPullRequestChecks, HostPullRequestChecksProps
 from stacks.components.endpoint_deploy_role import EndpointDeployRole
 from stacks.components.gate_function import GateFunction, GateFunctionProps
 from stacks.components.model_registry import ModelRegistry
@@ -50,10 +54,6 @@ class PipelineStack(cdk.Stack):
 
         store = ArtifactStore(self, "ArtifactStore", project_name=c.project_name, retention_days=c.artifact_retention_days)
         key, bucket = store.key, store.bucket
-        source = ModelRepository(
-            self, "ModelRepository", repository_name=c.repository_name, release_branch=c.release_branch,
-            description=f"{c.project_name}: the model project. Every commit on {c.release_branch} is a release candidate.",
-        )
         registry = ModelRegistry(
             self, "ModelRegistry", group_name=f"{c.project_name}-models",
             description=f"{c.project_name}: every trained model; the latest Approved version is the production champion.",
@@ -92,16 +92,7 @@ class PipelineStack(cdk.Stack):
         self._grant_training(train.role, config=c, execution_role=execution.role, registry=registry)
         bucket.grant_read_write(train.role)
 
-        self.pull_request_checks = PullRequestChecks(self, "PullRequestChecks", props=PullRequestChecksProps(
-            project_name=c.project_name, repository=source.repository, release_branch=c.release_branch,
-            encryption_key=key, log_retention=retention, environment=common_env,
-        ))
-        assets.grant_read(self.pull_request_checks.role)
-        self.branch_protection = BranchProtection(self, "BranchProtection", props=BranchProtectionProps(
-            project_name=c.project_name, repository=source.repository, release_branch=c.release_branch,
-            required_approvals=c.pull_request_approvals, checks_role=self.pull_request_checks.reporter_role,
-            encryption_key=key, log_retention=retention,
-        ))
+        repository, connection = self._source(c, key=key, retention=retention, environment=common_env, assets=assets)
 
         gate_env = {"RECORD_BUCKET": bucket.bucket_name, "RECORD_PREFIX": "decision-records/"}
         evaluation_gate = GateFunction(self, "EvaluationGate", props=GateFunctionProps(
@@ -138,7 +129,8 @@ class PipelineStack(cdk.Stack):
 
         self.release = ReleasePipeline(self, "ReleasePipeline", props=ReleasePipelineProps(
             project_name=c.project_name,
-            repository=source.repository,
+            repository=repository,
+            connection=connection,
             release_branch=c.release_branch,
             artifact_bucket=bucket,
             build_project=ci.project,
@@ -168,26 +160,75 @@ class PipelineStack(cdk.Stack):
         self._acknowledge_grants(bucket=bucket, builds=[ci, train], gates=[evaluation_gate, staging_gate, promote],
                                  execution_role=execution.role, deploy_role=deploy_role.role, registry=registry, config=c)
 
-        self.repository = source.repository
+        self.repository = repository
         self.artifact_bucket = bucket
         self.key = key
         self.topic = notifications.topic
         self.registry = registry
         region = cdk.Aws.REGION
         for name, value, description in (
-            ("RepositoryCloneUrlHttp", source.repository.repository_clone_url_http, "git clone URL (HTTPS, git-remote-codecommit or credentials)."),
-            ("RepositoryCloneUrlGrc", source.repository.repository_clone_url_grc, "git clone URL for git-remote-codecommit."),
             ("PipelineConsoleUrl",
              f"https://{region}.console.aws.amazon.com/codesuite/codepipeline/pipelines/{self.release.pipeline.pipeline_name}/view?region={region}",
              "The release pipeline in the CodePipeline console."),
             ("ModelPackageGroupName", registry.group_name, "The SageMaker Model Registry group (SageMaker console: Models > Model registry)."),
             ("NotificationTopicArn", notifications.topic.topic_arn, "Subscribe here for failures, gate verdicts, approvals and rollbacks."),
-            ("DataScientistPolicyArn", self.branch_protection.data_scientist_policy.managed_policy_arn,
-             "Attach to the data scientists' IAM group or role: releases only through approved pull requests."),
             ("ArtifactBucketName", bucket.bucket_name, "Artifacts, models, evaluations and decision records (decision-records/)."),
             ("StagingEndpointStackName", self.staging_stack_name, "The CloudFormation stack the pipeline deploys for staging."),
             ("ProductionEndpointStackName", self.production_stack_name, "The CloudFormation stack the pipeline deploys for production."),
         ):
+            cdk.CfnOutput(self, name, value=value, description=description)
+
+    # -- source ---------------------------------------------------------------
+
+    def _source(self, c: AppConfig, *, key: kms.IKey, retention: logs.RetentionDays, environment: dict[str, str],
+                assets: PlatformAssets) -> tuple[codecommit.IRepository | None, ConnectionSource | None]:
+        """CodeCommit (seeded, branch-protected, checked) or a host repository through a connection."""
+        if c.source.uses_connection:
+            connection = ConnectionSource(self, "ConnectionSource", props=ConnectionSourceProps(
+                project_name=c.project_name, source=c.source))
+            checks = HostPullRequestChecks(self, "HostPullRequestChecks", props=HostPullRequestChecksProps(
+                project_name=c.project_name, connection=connection, release_branch=c.release_branch,
+                encryption_key=key, log_retention=retention, environment=environment,
+            ))
+            assets.grant_read(checks.role)
+            self._source_outputs_for_a_connection(connection, checks.status_context)
+            return None, connection
+        source = ModelRepository(
+            self, "ModelRepository", repository_name=c.repository_name, release_branch=c.release_branch,
+            description=f"{c.project_name}: the model project. Every commit on {c.release_branch} is a release candidate.",
+        )
+        self.pull_request_checks = PullRequestChecks(self, "PullRequestChecks", props=PullRequestChecksProps(
+            project_name=c.project_name, repository=source.repository, release_branch=c.release_branch,
+            encryption_key=key, log_retention=retention, environment=environment,
+        ))
+        assets.grant_read(self.pull_request_checks.role)
+        self.branch_protection = BranchProtection(self, "BranchProtection", props=BranchProtectionProps(
+            project_name=c.project_name, repository=source.repository, release_branch=c.release_branch,
+            required_approvals=c.pull_request_approvals, checks_role=self.pull_request_checks.reporter_role,
+            encryption_key=key, log_retention=retention,
+        ))
+        for name, value, description in (
+            ("RepositoryCloneUrlHttp", source.repository.repository_clone_url_http, "git clone URL (HTTPS, git-remote-codecommit or credentials)."),
+            ("RepositoryCloneUrlGrc", source.repository.repository_clone_url_grc, "git clone URL for git-remote-codecommit."),
+            ("DataScientistPolicyArn", self.branch_protection.data_scientist_policy.managed_policy_arn,
+             "Attach to the data scientists' IAM group or role: releases only through approved pull requests."),
+        ):
+            cdk.CfnOutput(self, name, value=value, description=description)
+        return source.repository, None
+
+    def _source_outputs_for_a_connection(self, connection: ConnectionSource, status: str) -> None:
+        outputs = [
+            ("SourceRepository", f"{connection.provider_type}: {connection.full_repository_id}",
+             "Releases come from this repository's release branch, through the CodeConnections connection."),
+            ("SourceConnectionArn", connection.connection_arn, "The CodeConnections connection the pipeline uses."),
+            ("PullRequestStatusName", status,
+             "The commit status the pull-request checks post: require it in the host's branch protection."),
+        ]
+        if connection.created is not None:
+            outputs.append(("CompleteTheConnection", connection.pending_console_url,
+                            "The connection was created PENDING: a person completes the handshake here once "
+                            "(Developer Tools > Settings > Connections > Update pending connection)."))
+        for name, value, description in outputs:
             cdk.CfnOutput(self, name, value=value, description=description)
 
     # -- permissions ----------------------------------------------------------

@@ -22,6 +22,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from stacks.components.connection_source import ConnectionSource
+
 __all__ = ["ReleasePipeline", "ReleasePipelineProps", "STAGE_NAMES"]
 
 STAGE_NAMES = ("Source", "Build", "Train", "Evaluate", "DeployStaging", "TestStaging", "Approve", "DeployProd", "Promote")
@@ -32,7 +34,9 @@ class ReleasePipelineProps:
     """Everything the pipeline wires together."""
 
     project_name: str
-    repository: codecommit.IRepository
+    # Exactly one of the two: the CodeCommit repository, or a repository behind a CodeConnections connection.
+    repository: codecommit.IRepository | None
+    connection: ConnectionSource | None
     release_branch: str
     artifact_bucket: s3.IBucket
     build_project: codebuild.IProject
@@ -63,10 +67,7 @@ class ReleasePipeline(Construct):
         build_output = codepipeline.Artifact("BuildOutput")
         train_output = codepipeline.Artifact("TrainOutput")
 
-        source = actions.CodeCommitSourceAction(
-            action_name="Source", repository=p.repository, branch=p.release_branch, output=source_output,
-            trigger=actions.CodeCommitTrigger.EVENTS, variables_namespace="Source",
-        )
+        source = self._source_action(p, source_output)
         build = actions.CodeBuildAction(
             action_name="Build", project=p.build_project, input=source_output, outputs=[build_output],
             environment_variables={"SOURCE_REVISION": codebuild.BuildEnvironmentVariable(value=source.variables.commit_id)},
@@ -141,6 +142,8 @@ class ReleasePipeline(Construct):
             stages=stages,
         )
         self.stage_names = [stage.stage_name for stage in stages]
+        if p.connection is not None:
+            self._trigger_on_pushes_to_the_release_branch(source, p.release_branch)
         if p.bake_alarm is not None:
             # CDK grants nothing for stage-condition rules; the pipeline role reads the one bake alarm.
             self.pipeline.role.add_to_principal_policy(iam.PolicyStatement(
@@ -148,6 +151,38 @@ class ReleasePipeline(Construct):
                 actions=["cloudwatch:DescribeAlarms"],
                 resources=[p.bake_alarm.alarm_arn],
             ))
+
+    @staticmethod
+    def _source_action(p: ReleasePipelineProps, output: codepipeline.Artifact
+                       ) -> actions.CodeCommitSourceAction | actions.CodeStarConnectionsSourceAction:
+        """CodeCommit (EventBridge trigger) or the connection source (a V2 trigger, added after the pipeline)."""
+        if p.connection is None:
+            if p.repository is None:
+                raise ValueError("the release pipeline needs a CodeCommit repository or a connection")
+            return actions.CodeCommitSourceAction(
+                action_name="Source", repository=p.repository, branch=p.release_branch, output=output,
+                trigger=actions.CodeCommitTrigger.EVENTS, variables_namespace="Source",
+            )
+        c = p.connection
+        return actions.CodeStarConnectionsSourceAction(
+            action_name="Source", connection_arn=c.connection_arn, owner=c.owner, repo=c.repository_name,
+            branch=p.release_branch, output=output, variables_namespace="Source",
+            # No polling and no default trigger: the pipeline's V2 trigger below starts an execution on a push
+            # to the release branch only.
+            trigger_on_push=False,
+        )
+
+    def _trigger_on_pushes_to_the_release_branch(self, source: actions.Action, release_branch: str) -> None:
+        # "Triggers ... for a source action of the CodeStarSourceConnection type ... filter on Git push
+        # events by branch" (CodePipeline user guide, "Add trigger with code push or pull request event types").
+        self.pipeline.add_trigger(
+            provider_type=codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
+            git_configuration=codepipeline.GitConfiguration(
+                source_action=source,
+                push_filter=[codepipeline.GitPushFilter(branches_includes=[release_branch])],
+            ),
+        )
+        # The source action already granted the pipeline role UseConnection on this one connection ARN.
 
     @staticmethod
     def _deploy_action(namespace: str, p: ReleasePipelineProps, stack_name: str, stage: str,

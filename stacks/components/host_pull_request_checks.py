@@ -1,0 +1,96 @@
+"""Pull-request checks on GitHub, GitLab or Bitbucket: a CodeBuild webhook build whose status the host shows.
+
+The same checks as on CodeCommit (`buildspecs/pull_request.yml`, which runs the
+Build stage's commands) run for every pull request opened, updated or
+reopened into the release branch. CodeBuild starts them from the host's
+webhook through the project's CodeConnections source and reports the build's
+state back on the pull request's head commit as a commit status: "the
+context of the build status CodeBuild sends to the source provider ... is used
+for the `context` parameter in the GitHub commit status" (`name` in Bitbucket's)
+(CodeBuild API reference, BuildStatusConfig). Its name is `STATUS_CONTEXT`,
+which the host's branch protection requires (see the README).
+
+The build runs the pull request's own code: its role can read the platform's
+tools and use the connection for this repository, and nothing else. No
+function of ours comments or approves on an external host.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.components.build_project import BuildProject, BuildProjectProps
+from stacks.components.connection_source import ConnectionSource
+from stacks.components.nag_acknowledgements import acknowledge, logical_id
+
+__all__ = ["HOST_PULL_REQUEST_EVENTS", "HostPullRequestChecks", "HostPullRequestChecksProps", "status_context"]
+
+# CodeBuild webhook event types that start the checks (CodeBuild user guide, "Filter webhook events").
+HOST_PULL_REQUEST_EVENTS = ("PULL_REQUEST_CREATED", "PULL_REQUEST_UPDATED", "PULL_REQUEST_REOPENED")
+
+
+def status_context(project_name: str) -> str:
+    """The name of the commit status the checks post (the one branch protection requires)."""
+    return f"{project_name}/pull-request-checks"
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostPullRequestChecksProps:
+    """The connection source, release branch and the build's environment."""
+
+    project_name: str
+    connection: ConnectionSource
+    release_branch: str
+    encryption_key: kms.IKey
+    log_retention: logs.RetentionDays
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+
+class HostPullRequestChecks(Construct):
+    """A webhook-started CodeBuild project that reports its verdict as a commit status on the host."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: HostPullRequestChecksProps) -> None:
+        super().__init__(scope, construct_id)
+        p, c = props, props.connection
+        self.status_context = status_context(p.project_name)
+        source = codebuild.Source.git_hub(
+            owner=c.owner, repo=c.repository_name, webhook=True, report_build_status=True,
+            build_status_context=self.status_context,
+            webhook_filters=[codebuild.FilterGroup.in_event_of(
+                codebuild.EventAction.PULL_REQUEST_CREATED, codebuild.EventAction.PULL_REQUEST_UPDATED,
+                codebuild.EventAction.PULL_REQUEST_REOPENED,
+            # An anchored pattern: CodeBuild matches filter patterns as regular expressions.
+            ).and_base_ref_is(f"^refs/heads/{re.escape(p.release_branch)}$")],
+        )
+        self.build = BuildProject(self, "Build", props=BuildProjectProps(
+            buildspec="pull_request.yml",
+            description=(f"{p.project_name} pull-request checks: the Build stage's checks on a pull request into "
+                         f"{p.release_branch} on {c.provider_type}, reported as the commit status "
+                         f"{self.status_context}."),
+            encryption_key=p.encryption_key, log_retention=p.log_retention,
+            environment={**p.environment, "REPOSITORY_NAME": c.full_repository_id},
+        ), source=source)
+        self.project = self.build.project
+        self.role = self.build.role
+        project = self.project.node.default_child
+        # The host and the connection: CodeBuild's source types per host, authenticated by CodeConnections
+        # ("auth ... type CODECONNECTIONS ... resource: the connection's ARN", CodeBuild API, SourceAuth).
+        project.add_property_override("Source.Type", c.codebuild_source_type)  # type: ignore[union-attr]
+        project.add_property_override("Source.Location", c.clone_url)  # type: ignore[union-attr]
+        project.add_property_override("Source.Auth", {"Type": "CODECONNECTIONS", "Resource": c.connection_arn})  # type: ignore[union-attr]
+        c.grant_use(self.role, build=True)
+        region = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
+        project_id = logical_id(self.project)
+        acknowledge(self.role, actions=["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"], resources={
+            region.format(service="codebuild", resource=f"report-group/<{project_id}>-*"):
+                "Test report groups of this build project (CDK default).",
+            region.format(service="logs", resource=f"log-group:/aws/codebuild/<{project_id}>:*"):
+                "Log streams of this build project's default log group (CDK default).",
+        })

@@ -1,0 +1,205 @@
+"""Releasing from GitHub, GitLab or Bitbucket through a CodeConnections connection.
+
+The app is synthesized once per module with a connection source (the stack
+creating the connection), with cdk-nag and CloudFormation validation on, and
+scanned by cfn-lint and checkov like the default app; a second variant uses an
+existing GitLab connection. The CodeCommit default is covered by the rest of the
+suite and must not change.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from scripts.run_checkov import run_checkov
+from scripts.seed_repository import SeedError, seed
+from scripts.synth_summary import summarize
+from stacks.config import ConfigError, load_config
+from stacks.seed_content import seed_files
+from tests.synthesis_fixtures import SynthesizedApp, cdk_json_context, synthesize
+
+EXISTING = "arn:aws:codeconnections:eu-west-1:111122223333:connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+
+
+def with_source(source: dict[str, Any]) -> dict[str, Any]:
+    context = cdk_json_context()
+    context["ml-cicd"] = {**context["ml-cicd"], "source": source}
+    return context
+
+
+@pytest.fixture(scope="module")
+def github(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
+    """GitHub, the stack creating the connection; synthesized with cdk-nag (a finding raises)."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out.github"),
+                      with_source({"repository": "acme/fraud-model", "provider_type": "GitHub"}), nag=True)
+
+
+@pytest.fixture(scope="module")
+def gitlab(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
+    return synthesize(tmp_path_factory.mktemp("cdk.out.gitlab"), with_source(
+        {"repository": "acme/models/fraud", "connection_arn": EXISTING, "provider_type": "GitLab"}), nag=False)
+
+
+def resources(app: SynthesizedApp, kind: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in app.pipeline["Resources"].items() if r["Type"] == kind}
+
+
+@pytest.mark.parametrize(("source", "key"), [
+    ({"repository": "acme"}, "source.repository"),
+    ({"repository": "acme/x", "connection_arn": "arn:aws:codeconnections:eu-west-1:1:connection/x"},
+     "source.connection_arn"),
+    ({"repository": "acme/x"}, "source.connection_arn"),
+    ({"connection_arn": EXISTING}, "source.repository"),
+    ({"provider_type": "GitHub"}, "source.repository"),
+    ({"repository": "acme/x", "provider_type": "Gitea"}, "source.provider_type"),
+    ({"repository": "acme/x", "provider_type": "GitLabSelfManaged"}, "source.host_url"),
+    ({"repository": "acme/x", "provider_type": "GitLabSelfManaged", "host_url": "https://git.example.com"},
+     "source.host_arn"),
+    ({"repository": "acme/x", "provider_type": "GitHub", "branch": "main"}, "source.branch"),
+])
+def test_invalid_source_settings_fail_with_one_line_naming_the_key(source: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config({"ml-cicd": {"source": source}})
+    assert str(error.value).startswith(f"invalid configuration ml-cicd.{key}:") and "\n" not in str(error.value)
+
+
+def test_no_source_section_keeps_codecommit() -> None:
+    assert not load_config({"ml-cicd": {}}).source.uses_connection
+    assert not load_config(cdk_json_context()).source.uses_connection
+
+
+def test_the_connection_source_is_triggered_by_pushes_to_the_release_branch_only(github: SynthesizedApp) -> None:
+    (pipeline,) = resources(github, "AWS::CodePipeline::Pipeline").values()
+    (action,) = pipeline["Properties"]["Stages"][0]["Actions"]
+    assert action["ActionTypeId"] == {"Category": "Source", "Owner": "AWS", "Provider": "CodeStarSourceConnection",
+                                      "Version": "1"}
+    assert action["Configuration"]["FullRepositoryId"] == "acme/fraud-model"
+    assert action["Configuration"]["BranchName"] == "main"
+    assert action["Configuration"]["DetectChanges"] is False  # no default trigger: the V2 trigger decides
+    assert pipeline["Properties"]["Triggers"] == [{
+        "ProviderType": "CodeStarSourceConnection",
+        "GitConfiguration": {"SourceActionName": "Source", "Push": [{"Branches": {"Includes": ["main"]}}]}}]
+    assert not resources(github, "AWS::Events::Rule") or all(
+        "aws.codecommit" not in json.dumps(r["Properties"].get("EventPattern", {}))
+        for r in resources(github, "AWS::Events::Rule").values())
+
+
+def test_the_full_commit_id_reaches_build_and_train(github: SynthesizedApp) -> None:
+    (pipeline,) = resources(github, "AWS::CodePipeline::Pipeline").values()
+    by_name = {a["Name"]: a for stage in pipeline["Properties"]["Stages"] for a in stage["Actions"]}
+    for name in ("Build", "Train"):
+        variables = json.loads(by_name[name]["Configuration"]["EnvironmentVariables"])
+        assert {"name": "SOURCE_REVISION", "type": "PLAINTEXT", "value": "#{Source.CommitId}"} in variables
+
+
+def test_no_codecommit_resources_or_codecommit_branch_protection_with_a_connection(github: SynthesizedApp) -> None:
+    kinds = {r["Type"] for r in github.pipeline["Resources"].values()}
+    assert "AWS::CodeCommit::Repository" not in kinds and "AWS::IAM::ManagedPolicy" not in kinds
+    assert not [t for t in kinds if t.startswith("Custom::")]
+    assert "RepositoryCloneUrlHttp" not in github.pipeline["Outputs"]
+
+
+def test_a_created_connection_is_pending_until_completed_and_the_outputs_say_so(github: SynthesizedApp) -> None:
+    (connection,) = resources(github, "AWS::CodeConnections::Connection").values()
+    assert connection["Properties"]["ConnectionName"] == "ml-cicd-source"
+    assert connection["Properties"]["ProviderType"] == "GitHub"
+    outputs = github.pipeline["Outputs"]
+    assert "PENDING" in outputs["CompleteTheConnection"]["Description"]
+    assert outputs["PullRequestStatusName"]["Value"] == "ml-cicd/pull-request-checks"
+
+
+def test_pull_request_checks_run_on_the_host_and_report_a_named_commit_status(github: SynthesizedApp) -> None:
+    template = Template.from_json(github.pipeline)
+    template.has_resource_properties("AWS::CodeBuild::Project", {
+        "Source": Match.object_like({
+            "Type": "GITHUB",
+            "Location": "https://github.com/acme/fraud-model.git",
+            "Auth": {"Type": "CODECONNECTIONS", "Resource": {"Fn::GetAtt": [Match.any_value(), "ConnectionArn"]}},
+            "ReportBuildStatus": True,
+            "BuildStatusConfig": {"Context": "ml-cicd/pull-request-checks"},
+        }),
+        "Triggers": {"Webhook": True, "FilterGroups": [[
+            {"Type": "EVENT", "Pattern": "PULL_REQUEST_CREATED, PULL_REQUEST_UPDATED, PULL_REQUEST_REOPENED"},
+            {"Type": "BASE_REF", "Pattern": "^refs/heads/main$"},
+        ]]},
+    })
+
+
+def use_connection_statements(app: SynthesizedApp) -> list[tuple[str, dict[str, Any]]]:
+    return [(logical_id, statement) for logical_id, policy in resources(app, "AWS::IAM::Policy").items()
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if "onnection" in json.dumps(statement["Action"])]
+
+
+def test_only_the_pipeline_and_the_checks_build_may_use_the_connection_and_only_that_one(github: SynthesizedApp) -> None:
+    statements = use_connection_statements(github)
+    holders = {logical_id.split("Role")[0] for logical_id, _ in statements}
+    assert holders == {"ReleasePipeline", "HostPullRequestChecksBuild"}
+    (connection_id,) = resources(github, "AWS::CodeConnections::Connection")
+    for _, statement in statements:
+        assert statement["Resource"] == {"Fn::GetAtt": [connection_id, "ConnectionArn"]}
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert all(a.split(":")[1] in ("UseConnection", "GetConnection", "GetConnectionToken") for a in actions)
+
+
+def test_an_existing_gitlab_connection_is_used_by_its_arn_and_prefix(gitlab: SynthesizedApp) -> None:
+    assert not resources(gitlab, "AWS::CodeConnections::Connection")
+    assert "CompleteTheConnection" not in gitlab.pipeline["Outputs"]
+    Template.from_json(gitlab.pipeline).has_resource_properties("AWS::CodeBuild::Project", {"Source": Match.object_like({
+        "Type": "GITLAB", "Location": "https://gitlab.com/acme/models/fraud.git",
+        "Auth": {"Type": "CODECONNECTIONS", "Resource": EXISTING}})})
+    checks = [s for logical_id, s in use_connection_statements(gitlab) if logical_id.startswith("HostPullRequestChecks")]
+    assert checks and all(s["Resource"] == EXISTING for s in checks)
+    assert "codeconnections:UseConnection" in checks[0]["Action"]
+
+
+def test_cfn_lint_and_checkov_are_clean_with_a_connection_source(github: SynthesizedApp) -> None:
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    result = subprocess.run([str(cfn_lint), "--format", "json", "--ignore-checks", "W3005", "--",
+                             str(github.paths["pipeline"])], capture_output=True, text=True, timeout=300)
+    assert json.loads(result.stdout or "[]") == [] and result.returncode == 0, result.stdout[-2000:]
+    checkov = run_checkov([github.paths["pipeline"]])
+    assert [f.line() for f in checkov.failed] == []
+
+
+def test_the_synth_summary_reminds_what_to_set_on_the_host(github: SynthesizedApp) -> None:
+    text = summarize(github.outdir)
+    assert "acme/fraud-model through a CodeConnections connection, branch main" in text
+    assert "complete it in the console" in text and "'ml-cicd/pull-request-checks'" in text
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
+def test_seeding_pushes_the_sample_project_as_one_commit_into_an_empty_repository(tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    git("init", "--bare", "--quiet", str(remote))
+    assert seed(str(remote), branch="main") == len(seed_files())
+    assert git("--git-dir", str(remote), "rev-list", "--count", "main").strip() == "1"
+    pushed = sorted(git("--git-dir", str(remote), "ls-tree", "-r", "--name-only", "main").split())
+    assert pushed == seed_files() and "release-policy.yaml" in pushed and "train.py" in pushed
+    assert not [p for p in pushed if "__pycache__" in p or p.endswith(".pyc")]
+
+
+def test_seeding_refuses_a_repository_that_is_not_empty(tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    git("init", "--bare", "--quiet", str(remote))
+    seed(str(remote), branch="main")
+    with pytest.raises(SeedError, match=r"is not empty \(1 refs\)"):
+        seed(str(remote), branch="main")
+
+
+def test_the_seed_holds_the_same_files_as_the_codecommit_seed_asset(synthesized: SynthesizedApp) -> None:
+    """One list of exclusions: the CDK asset staged for CodeCommit and make seed-repo hold the same files."""
+    (repository,) = [r for r in synthesized.pipeline["Resources"].values() if r["Type"] == "AWS::CodeCommit::Repository"]
+    key = repository["Properties"]["Code"]["S3"]["Key"]
+    staged = synthesized.outdir / f"asset.{key.split('.')[0]}"
+    assert sorted(p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file()) == seed_files()
