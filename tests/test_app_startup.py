@@ -52,9 +52,19 @@ def test_the_probe_reports_a_jsii_call_made_while_another_thread_waits_for_one(t
         from concurrent.futures import ThreadPoolExecutor
         from jsii._kernel.providers import process
 
+        # Wait until the worker's create call is really in flight (however loaded the machine is).
+        in_flight, probed = threading.Event(), process._NodeProcess.send
+
+        def send(self, request, response_type):
+            if getattr(request, "fqn", "").endswith("CloudFormationValidatePlugin"):
+                in_flight.set()
+            return probed(self, request, response_type)
+
+        process._NodeProcess.send = send
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cfn-validation") as pool:
             plugin = pool.submit(cdk.CloudFormationValidatePlugin)
-            time.sleep(0.05)  # the worker's call is in flight for far longer than this
+            assert in_flight.wait(timeout=60)
+            time.sleep(0.2)  # the worker now holds the pipe: the engine's build takes far longer than this
             cdk.App()
             plugin.result()
     """))
