@@ -83,9 +83,11 @@ class EndpointStack(cdk.Stack):
         self.model = sagemaker.CfnModel(
             self, "Model",
             execution_role_arn=execution_role_arn.value_as_string,
-            containers=[sagemaker.CfnModel.ContainerDefinitionProperty(
+            # One model package is one container: `PrimaryContainer`. `Containers` would
+            # define an inference pipeline, which serverless inference does not support.
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
                 model_package_name=self.model_package_arn.value_as_string,
-            )],
+            ),
             # Serverless inference does not support network isolation.
             enable_network_isolation=not props.serverless,
             tags=[cdk.CfnTag(key="ml-cicd:project", value=project_tag.value_as_string)],

@@ -36,10 +36,19 @@ def test_template_is_deployable_by_a_pipeline_action(synthesized: SynthesizedApp
 def test_model_serves_the_registered_package_with_kms(synthesized: SynthesizedApp, stage: str) -> None:
     template = Template.from_json(synthesized.templates[stage])
     template.has_resource_properties("AWS::SageMaker::Model", {
-        "Containers": [{"ModelPackageName": {"Ref": "ModelPackageArn"}}],
+        "PrimaryContainer": {"ModelPackageName": {"Ref": "ModelPackageArn"}},
         "ExecutionRoleArn": {"Ref": "ExecutionRoleArn"},
     })
     template.has_resource_properties("AWS::SageMaker::EndpointConfig", {"KmsKeyId": {"Ref": "KmsKeyArn"}})
+
+
+@pytest.mark.parametrize("stage", ["staging", "production"])
+def test_model_is_a_single_container_not_an_inference_pipeline(synthesized: SynthesizedApp, stage: str) -> None:
+    """`Containers` defines an inference pipeline, which serverless inference excludes;
+    a single model package goes in `PrimaryContainer`."""
+    (model,) = of_type(synthesized.templates[stage], "AWS::SageMaker::Model")
+    assert "Containers" not in model
+    assert model["PrimaryContainer"] == {"ModelPackageName": {"Ref": "ModelPackageArn"}}
 
 
 def test_staging_is_serverless_by_default_and_free_when_idle(synthesized: SynthesizedApp) -> None:
