@@ -1,6 +1,7 @@
 """The ``CreateProcessingJob`` request that runs the project's ``evaluate.py``.
 
-Same image as training, network isolation, KMS on the volume and the output.
+Same image as training, network isolation, KMS on the output and on the volume
+(except on local-storage instance types, see ``instance_types``).
 Inputs: the project's code, the challenger's ``model.tar.gz``, the holdout
 (with its manifest) and, when there is one, the champion's ``model.tar.gz``.
 Output: ``evaluation.json`` under the run's ``evaluation/`` prefix.
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .instance_types import volume_kms_key
 from .release_layout import ReleaseLayout
 from .settings import TrainSettings
 from .training_job import release_tags
@@ -98,7 +100,8 @@ def evaluation_job_request(settings: TrainSettings, run: EvaluationRun) -> dict[
                 "InstanceCount": 1,
                 "InstanceType": settings.evaluation_instance_type,
                 "VolumeSizeInGB": VOLUME_SIZE_GB,
-                "VolumeKmsKeyId": settings.kms_key_arn,
+                # Refused on local-storage (NVMe) types, whose volumes the hardware encrypts.
+                **volume_kms_key(settings.evaluation_instance_type, settings.kms_key_arn),
             }
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": settings.timeout_minutes * 60},

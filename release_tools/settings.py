@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .errors import ReleaseToolError
+from .instance_types import ENUM_SHAPES, TABLE_PATH, instance_types
 
 __all__ = ["TrainSettings"]
 
@@ -36,11 +37,16 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise ReleaseToolError(f"environment variable {name}={env[name]!r} is not a boolean (true/false)")
 
 
-def _instance_type(env: Mapping[str, str], name: str, default: str) -> str:
+def _instance_type(env: Mapping[str, str], name: str, default: str, use: str) -> str:
     value = env.get(name, "").strip() or default
     if not _INSTANCE_TYPE.match(value):
         raise ReleaseToolError(
             f"environment variable {name}={value!r} is not a SageMaker instance type (ml.<family>.<size>)"
+        )
+    if value not in instance_types(use):
+        raise ReleaseToolError(
+            f"environment variable {name}={value!r} is not a SageMaker {use} instance type "
+            f"(botocore's {ENUM_SHAPES[use]}, release_tools/{TABLE_PATH.name})"
         )
     return value
 
@@ -85,8 +91,8 @@ class TrainSettings:
             role_arn=_required(env, "SAGEMAKER_ROLE_ARN"),
             model_package_group_name=_required(env, "MODEL_PACKAGE_GROUP_NAME"),
             endpoint_templates_s3_uri=_required(env, "ENDPOINT_TEMPLATES_S3_URI"),
-            training_instance_type=_instance_type(env, "TRAINING_INSTANCE_TYPE", "ml.m5.large"),
-            evaluation_instance_type=_instance_type(env, "EVALUATION_INSTANCE_TYPE", "ml.m5.large"),
+            training_instance_type=_instance_type(env, "TRAINING_INSTANCE_TYPE", "ml.m5.large", "training"),
+            evaluation_instance_type=_instance_type(env, "EVALUATION_INSTANCE_TYPE", "ml.m5.large", "processing"),
             use_spot_training=_flag(env, "USE_SPOT_TRAINING"),
             timeout_minutes=_minutes(env, "TRAINING_TIMEOUT_MINUTES", 60),
         )

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .instance_types import volume_kms_key
 from .release_layout import ReleaseLayout
 from .settings import TrainSettings
 
@@ -82,7 +83,8 @@ def training_job_request(settings: TrainSettings, run: TrainingRun) -> dict[str,
             "InstanceType": settings.training_instance_type,
             "InstanceCount": 1,
             "VolumeSizeInGB": VOLUME_SIZE_GB,
-            "VolumeKmsKeyId": settings.kms_key_arn,
+            # Refused on local-storage (NVMe) types, whose volumes the hardware encrypts.
+            **volume_kms_key(settings.training_instance_type, settings.kms_key_arn),
         },
         "StoppingCondition": stopping,
         "EnableNetworkIsolation": True,

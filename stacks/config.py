@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Mapping
 
+from release_tools.instance_types import ENUM_SHAPES, TABLE_PATH, instance_types
+
 __all__ = [
     "CONTEXT_KEY",
     "AppConfig",
@@ -347,14 +349,14 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
         serverless_memory_mb=_serverless_memory(staging_raw.get("serverless_memory_mb", sd.serverless_memory_mb)),
         serverless_max_concurrency=_int(staging_raw.get("serverless_max_concurrency", sd.serverless_max_concurrency),
                                         "staging.serverless_max_concurrency", 1, 200),
-        instance_type=_instance_type(staging_raw.get("instance_type", sd.instance_type), "staging.instance_type"),
+        instance_type=_sagemaker_instance_type(staging_raw.get("instance_type", sd.instance_type), "staging.instance_type", "hosting"),
         instance_count=_int(staging_raw.get("instance_count", sd.instance_count), "staging.instance_count", 1, 10),
     )
 
     prod_raw = _section(values.get("production", {}), "production", set(ProductionConfig.__dataclass_fields__))
     pd = ProductionConfig()
     production = ProductionConfig(
-        instance_type=_instance_type(prod_raw.get("instance_type", pd.instance_type), "production.instance_type"),
+        instance_type=_sagemaker_instance_type(prod_raw.get("instance_type", pd.instance_type), "production.instance_type", "hosting"),
         instance_count=_int(prod_raw.get("instance_count", pd.instance_count), "production.instance_count", 1, 100),
         min_capacity=_int(prod_raw.get("min_capacity", pd.min_capacity), "production.min_capacity", 1, 100),
         max_capacity=_int(prod_raw.get("max_capacity", pd.max_capacity), "production.max_capacity", 1, 100),
@@ -389,8 +391,8 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
         repository_name=_str(get("repository_name"), "repository_name", _REPOSITORY_NAME,
                              "1-100 letters, digits, '.', '_' or '-'"),
         release_branch=_str(get("release_branch"), "release_branch", _BRANCH, "a git branch name such as main"),
-        training_instance_type=_instance_type(get("training_instance_type"), "training_instance_type"),
-        evaluation_instance_type=_instance_type(get("evaluation_instance_type"), "evaluation_instance_type"),
+        training_instance_type=_sagemaker_instance_type(get("training_instance_type"), "training_instance_type", "training"),
+        evaluation_instance_type=_sagemaker_instance_type(get("evaluation_instance_type"), "evaluation_instance_type", "processing"),
         use_spot_training=_bool(get("use_spot_training"), "use_spot_training"),
         training_timeout_minutes=_int(get("training_timeout_minutes"), "training_timeout_minutes", 5, 1440),
         staging=staging,
@@ -462,3 +464,17 @@ def _log_retention(raw: Any) -> int:
     if raw not in LOG_RETENTION_DAYS or isinstance(raw, bool):
         raise _fail("log_retention_days", f"{raw!r} is not allowed; allowed: one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
     return int(raw)
+
+
+def _sagemaker_instance_type(raw: Any, key: str, use: str) -> str:
+    """An instance type that SageMaker accepts for `use` (training, processing or hosting).
+
+    The list is botocore's service-model enum for that use, checked in as
+    release_tools/sagemaker_instance_types.json; serverless endpoints take none.
+    """
+    value = _instance_type(raw, key)
+    if value not in instance_types(use):
+        raise _fail(key, f"{value!r} is not a SageMaker {use} instance type; allowed: one of the "
+                         f"{len(instance_types(use))} types of botocore's {ENUM_SHAPES[use]} "
+                         f"(release_tools/{TABLE_PATH.name}), such as ml.m5.large")
+    return value

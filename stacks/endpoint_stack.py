@@ -17,6 +17,9 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from release_tools.instance_types import has_local_storage
+from stacks.components.checkov_skips import skip_checkov
+
 __all__ = ["EndpointProps", "EndpointStack", "VARIANT_NAME"]
 
 # A new endpoint configuration must keep the variant name, so it never changes.
@@ -130,13 +133,20 @@ class EndpointStack(cdk.Stack):
                     csv_content_types=["text/csv"], json_content_types=["application/json"],
                 ),
             )
+        # CreateEndpointConfig refuses KmsKeyId on instance types with local (NVMe) storage,
+        # whose volumes the hardware encrypts (release_tools/instance_types.py quotes the API).
+        local_storage = not props.serverless and has_local_storage(props.instance_type)
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self, "EndpointConfig",
             production_variants=[variant],
-            kms_key_id=kms_key_arn.value_as_string,
+            kms_key_id=None if local_storage else kms_key_arn.value_as_string,
             data_capture_config=data_capture,
             tags=[cdk.CfnTag(key="ml-cicd:project", value=project_tag.value_as_string)],
         )
+        if local_storage:
+            skip_checkov(self.endpoint_config, {"CKV_AWS_98": (
+                f"{props.instance_type} has local NVMe storage, encrypted by a hardware module on the instance; "
+                "SageMaker refuses a KmsKeyId for it (CreateEndpointConfig API reference).")})
 
         # The endpoint's name is its stack's name: generated per deployment, never a
         # literal, and known to the alarms below without a dependency cycle.
