@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from .errors import ReleaseToolError
 from .instance_types import ENUM_SHAPES, TABLE_PATH, instance_types
+from .stage_budget import MAX_TRAINING_TIMEOUT_MINUTES
 
 __all__ = ["TrainSettings"]
 
@@ -57,8 +58,11 @@ def _minutes(env: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise ReleaseToolError(f"environment variable {name}={raw!r} is not a whole number of minutes") from None
-    if not 1 <= value <= 2880:
-        raise ReleaseToolError(f"environment variable {name}={value} must be between 1 and 2880 minutes")
+    if not 1 <= value <= MAX_TRAINING_TIMEOUT_MINUTES:
+        raise ReleaseToolError(
+            f"environment variable {name}={value} must be between 1 and {MAX_TRAINING_TIMEOUT_MINUTES} minutes "
+            "(two jobs and their provisioning within CodePipeline's 8-hour CodeBuild action limit)"
+        )
     return value
 
 

@@ -24,7 +24,8 @@ import shlex
 import sys
 import tarfile
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,16 +37,18 @@ from .errors import ReleaseToolError, run_cli
 from .evaluation_job import EvaluationRun, evaluation_job_request
 from .evaluation_report import check_evaluation
 from .image_uri import sklearn_image_uri
-from .job_waiter import PROCESSING_JOB, TRAINING_JOB, WaitPolicy, wait_for_job
+from .build_signals import signals_raise
+from .job_waiter import PROCESSING_JOB, TRAINING_JOB, JobKind, WaitPolicy, stopped_unless_finished, wait_for_job
 from .model_package import build_model_tarball, build_source_tarball, source_files
 from .model_registry import Registration, find_champion, register_model
 from .release_layout import ReleaseLayout, make_run_id
 from .s3_objects import download_bytes, upload_file
 from .settings import TrainSettings
+from .stage_budget import job_wait_seconds, jobs_deadline_seconds
 from .train_output import ReleaseRecord, write_train_output
 from .training_job import TrainingRun, training_job_request
 
-__all__ = ["StageInputs", "main", "train_and_register", "write_exports"]
+__all__ = ["StageInputs", "main", "run_job", "stage_wait_policy", "train_and_register", "write_exports"]
 
 HOLDOUT_FILE = "holdout.csv"
 MANIFEST_FILE = "manifest.json"
@@ -67,6 +70,39 @@ def _aws(operation: str, call: Any, **kwargs: Any) -> Any:
         return call(**kwargs)
     except (ClientError, BotoCoreError) as exc:
         raise ReleaseToolError(f"{operation} failed: {exc}") from exc
+
+
+def run_job(
+    kind: JobKind,
+    job_name: str,
+    create: Callable[[], Any],
+    describe: Callable[[], dict[str, Any]],
+    stop: Callable[[], Any],
+    wait: WaitPolicy,
+) -> dict[str, Any]:
+    """Create the job and wait for it; a stage that ends any other way stops the job first."""
+    operation = kind.stop_operation.replace("stop_", "create_")
+    _aws(operation, create)
+    print(f"{kind.label} {job_name} started", flush=True)
+    with stopped_unless_finished(kind, job_name, stop):
+        return wait_for_job(kind, job_name, describe, stop, wait)
+
+
+def stage_wait_policy(
+    settings: TrainSettings,
+    *,
+    poll_seconds: float = 30.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> WaitPolicy:
+    """Each job: its runtime cap plus provisioning; both jobs: within the stage's deadline (``stage_budget``)."""
+    return WaitPolicy(
+        timeout_seconds=job_wait_seconds(settings.timeout_minutes),
+        poll_seconds=poll_seconds,
+        clock=clock,
+        sleep=sleep,
+        stage_deadline=clock() + jobs_deadline_seconds(settings.timeout_minutes),
+    )
 
 
 def _data_sha256(project_dir: Path) -> str:
@@ -146,11 +182,10 @@ def train_and_register(
             source_revision=inputs.source_revision,
             hyperparameters=inputs.hyperparameters,
         )
-        _aws("create_training_job", sagemaker.create_training_job, **training_job_request(settings, training))
-        print(f"training job {layout.training_job_name} started", flush=True)
-        trained = wait_for_job(
+        trained = run_job(
             TRAINING_JOB,
             layout.training_job_name,
+            lambda: sagemaker.create_training_job(**training_job_request(settings, training)),
             lambda: sagemaker.describe_training_job(TrainingJobName=layout.training_job_name),
             lambda: sagemaker.stop_training_job(TrainingJobName=layout.training_job_name),
             wait,
@@ -171,11 +206,10 @@ def train_and_register(
         model_data_url=model_data_url,
         champion=champion,
     )
-    _aws("create_processing_job", sagemaker.create_processing_job, **evaluation_job_request(settings, evaluation))
-    print(f"evaluation job {layout.evaluation_job_name} started", flush=True)
-    wait_for_job(
+    run_job(
         PROCESSING_JOB,
         layout.evaluation_job_name,
+        lambda: sagemaker.create_processing_job(**evaluation_job_request(settings, evaluation)),
         lambda: sagemaker.describe_processing_job(ProcessingJobName=layout.evaluation_job_name),
         lambda: sagemaker.stop_processing_job(ProcessingJobName=layout.evaluation_job_name),
         wait,
@@ -263,14 +297,15 @@ def main(argv: list[str] | None = None) -> int:
         schemas_dir=args.schemas_dir,
         source_revision=_source_revision(args.source_revision, os.environ, args.project_dir),
     )
-    record = train_and_register(
-        inputs,
-        settings,
-        sagemaker=session.client("sagemaker"),
-        s3=session.client("s3"),
-        wait=WaitPolicy(timeout_seconds=settings.timeout_minutes * 60, poll_seconds=args.poll_seconds),
-        now=datetime.now(UTC),
-    )
+    with signals_raise():
+        record = train_and_register(
+            inputs,
+            settings,
+            sagemaker=session.client("sagemaker"),
+            s3=session.client("s3"),
+            wait=stage_wait_policy(settings, poll_seconds=args.poll_seconds),
+            now=datetime.now(UTC),
+        )
     write_exports(args.exports_file, record)
     for name, value in record.exports().items():
         print(f"{name}={value}")

@@ -16,6 +16,7 @@ from typing import Any
 from collections.abc import Mapping
 
 from release_tools.instance_types import ENUM_SHAPES, TABLE_PATH, instance_types
+from release_tools.stage_budget import MAX_TRAINING_TIMEOUT_MINUTES, stage_timeout_minutes
 
 __all__ = [
     "CONTEXT_KEY",
@@ -394,7 +395,7 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
         training_instance_type=_sagemaker_instance_type(get("training_instance_type"), "training_instance_type", "training"),
         evaluation_instance_type=_sagemaker_instance_type(get("evaluation_instance_type"), "evaluation_instance_type", "processing"),
         use_spot_training=_bool(get("use_spot_training"), "use_spot_training"),
-        training_timeout_minutes=_int(get("training_timeout_minutes"), "training_timeout_minutes", 5, 1440),
+        training_timeout_minutes=_training_timeout(get("training_timeout_minutes")),
         staging=staging,
         production=production,
         require_manual_approval=_bool(get("require_manual_approval"), "require_manual_approval"),
@@ -477,4 +478,19 @@ def _sagemaker_instance_type(raw: Any, key: str, use: str) -> str:
         raise _fail(key, f"{value!r} is not a SageMaker {use} instance type; allowed: one of the "
                          f"{len(instance_types(use))} types of botocore's {ENUM_SHAPES[use]} "
                          f"(release_tools/{TABLE_PATH.name}), such as ml.m5.large")
+    return value
+
+
+def _training_timeout(raw: Any) -> int:
+    """Minutes each SageMaker job may run, bounded by what the Train stage can wait for.
+
+    The stage waits for training and evaluation, each plus provisioning, inside one
+    CodeBuild action that CodePipeline ends after 8 hours (release_tools/stage_budget.py).
+    """
+    key = "training_timeout_minutes"
+    value = _int(raw, key, 5, 1440)
+    if value > MAX_TRAINING_TIMEOUT_MINUTES:
+        raise _fail(key, f"{value} is more than the Train stage can wait for ({stage_timeout_minutes(value)} minutes "
+                         f"for two jobs and their provisioning, above CodePipeline's 480-minute limit for a "
+                         f"CodeBuild action); allowed: an integer from 5 to {MAX_TRAINING_TIMEOUT_MINUTES}")
     return value

@@ -13,6 +13,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from release_tools.stage_budget import stage_timeout_minutes
 from stacks.components.artifact_store import ArtifactStore
 from stacks.components.branch_protection import BranchProtection, BranchProtectionProps
 from stacks.components.build_project import BuildProject, BuildProjectProps
@@ -73,7 +74,7 @@ class PipelineStack(cdk.Stack):
             buildspec="train.yml",
             description=f"{c.project_name} Train stage: SageMaker training and evaluation, registers the model.",
             encryption_key=key, log_retention=retention,
-            timeout=cdk.Duration.minutes(min(480, 2 * c.training_timeout_minutes + 30)),
+            timeout=cdk.Duration.minutes(stage_timeout_minutes(c.training_timeout_minutes)),
             environment={
                 **common_env,
                 "ARTIFACT_BUCKET": bucket.bucket_name,

@@ -39,7 +39,8 @@ def test_image_uri_for_an_unknown_region_is_a_clear_error() -> None:
         ({"KMS_KEY_ARN": ""}, "KMS_KEY_ARN is not set"),
         ({"USE_SPOT_TRAINING": "maybe"}, "USE_SPOT_TRAINING='maybe' is not a boolean"),
         ({"TRAINING_TIMEOUT_MINUTES": "soon"}, "TRAINING_TIMEOUT_MINUTES='soon' is not a whole number"),
-        ({"TRAINING_TIMEOUT_MINUTES": "0"}, "between 1 and 2880"),
+        ({"TRAINING_TIMEOUT_MINUTES": "0"}, "between 1 and 210"),
+        ({"TRAINING_TIMEOUT_MINUTES": "211"}, "between 1 and 210"),
         ({"TRAINING_INSTANCE_TYPE": "m5.large"}, "not a SageMaker instance type"),
     ],
 )
