@@ -38,7 +38,15 @@ from .evaluation_job import EvaluationRun, evaluation_job_request
 from .evaluation_report import check_evaluation
 from .image_uri import sklearn_image_uri
 from .build_signals import signals_raise
-from .job_waiter import PROCESSING_JOB, TRAINING_JOB, JobKind, WaitPolicy, stopped_unless_finished, wait_for_job
+from .job_waiter import (
+    PROCESSING_JOB,
+    TRAINING_JOB,
+    JobEnded,
+    JobKind,
+    WaitPolicy,
+    stopped_unless_finished,
+    wait_for_job,
+)
 from .model_package import build_model_tarball, build_source_tarball, source_files
 from .model_registry import Registration, find_champion, register_model
 from .release_layout import ReleaseLayout, make_run_id
@@ -82,9 +90,13 @@ def run_job(
 ) -> dict[str, Any]:
     """Create the job and wait for it; a stage that ends any other way stops the job first."""
     operation = kind.stop_operation.replace("stop_", "create_")
-    _aws(operation, create)
-    print(f"{kind.label} {job_name} started", flush=True)
+    # Guarded from the create call on: a signal during the request may leave a job behind.
     with stopped_unless_finished(kind, job_name, stop):
+        try:
+            _aws(operation, create)
+        except ReleaseToolError as exc:
+            raise JobEnded(str(exc)) from exc  # SageMaker refused the job: nothing runs
+        print(f"{kind.label} {job_name} started", flush=True)
         return wait_for_job(kind, job_name, describe, stop, wait)
 
 

@@ -475,7 +475,8 @@ def _sagemaker_instance_type(raw: Any, key: str, use: str) -> str:
     """
     value = _instance_type(raw, key)
     if value not in instance_types(use):
-        raise _fail(key, f"{value!r} is not a SageMaker {use} instance type; allowed: one of the "
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        raise _fail(key, f"{shown!r} is not a SageMaker {use} instance type; allowed: one of the "
                          f"{len(instance_types(use))} types of botocore's {ENUM_SHAPES[use]} "
                          f"(release_tools/{TABLE_PATH.name}), such as ml.m5.large")
     return value

@@ -55,6 +55,12 @@ def test_unknown_instance_types_are_refused_per_use_in_one_line(overrides: dict,
     assert "is not a SageMaker" in message and "sagemaker_instance_types.json" in message
 
 
+def test_a_very_long_type_is_quoted_shortened() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config({"ml-cicd": {"training_instance_type": "ml." + "z" * 5000 + ".xlarge"}})
+    assert len(str(caught.value)) < 400
+
+
 def test_known_types_pass_for_their_use() -> None:
     config = load_config({"ml-cicd": {"training_instance_type": "ml.g6.xlarge", "evaluation_instance_type": "ml.r5d.large",
                                       "production": {"instance_type": "ml.g4dn.xlarge"}}})  # fmt: skip

@@ -157,3 +157,11 @@ def test_a_job_that_ended_by_itself_is_not_stopped_again(sagemaker) -> None:
         with pytest.raises(JobEnded, match="AlgorithmError"):
             _run_training(sagemaker, lambda _s: None)
         stubber.assert_no_pending_responses()
+
+
+def test_a_refused_create_stops_nothing(sagemaker) -> None:
+    with Stubber(sagemaker) as stubber:
+        stubber.add_client_error("create_training_job", "ResourceLimitExceeded", "quota for ml.m5.large is 0")
+        with pytest.raises(JobEnded, match="create_training_job failed: .*quota"):
+            _run_training(sagemaker, lambda _s: None)
+        stubber.assert_no_pending_responses()
