@@ -109,3 +109,14 @@ def test_endpoint_config_leaves_the_key_out_for_local_storage_types() -> None:
     assert prod_config["Properties"]["DataCaptureConfig"]["KmsKeyId"] == {"Ref": "KmsKeyArn"}
     (staging_config,) = [r for r in staging["Resources"].values() if r["Type"] == "AWS::SageMaker::EndpointConfig"]
     assert staging_config["Properties"]["KmsKeyId"] == {"Ref": "KmsKeyArn"}
+
+
+def test_an_unused_key_parameter_is_acknowledged_only_where_nothing_uses_it() -> None:
+    """Staging on local-storage instances, no data capture: the pipeline still passes KmsKeyArn."""
+    config = load_config({"ml-cicd": {"staging": {"mode": "instances", "instance_type": "ml.m5d.large"}}})
+    app = cdk.App(context={"@aws-cdk/core:validationReportJson": False})
+    staging = Template.from_stack(EndpointStack(app, "Staging", props=endpoint_props(config)["staging"])).to_json()
+    assert "KmsKeyArn" in staging["Parameters"]
+    assert staging["Metadata"]["cfn-lint"]["config"]["ignore_checks"] == ["W2001"]
+    (endpoint_config,) = [r for r in staging["Resources"].values() if r["Type"] == "AWS::SageMaker::EndpointConfig"]
+    assert "KmsKeyId" not in endpoint_config["Properties"]
