@@ -136,3 +136,14 @@ def test_the_timeout_reaches_the_endpoint_template() -> None:
     props = endpoint_props(load_config({"ml-cicd": {"canary": {"deployment_timeout_minutes": 120, "bake_minutes": 30}}}))
     assert props["production"].deployment_timeout_seconds == 7200
     assert props["production"].termination_wait_seconds == 1800
+
+
+def test_every_window_in_the_readme_is_accepted() -> None:
+    from tests.synthesis_fixtures import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("| window | `deployment_window` |", 1)[1].split("\n\n", 1)[0]
+    examples = [row.split("`")[1] for row in table.splitlines()[2:]]
+    assert len(examples) >= 4
+    for expression in examples:
+        assert validate_cron(expression) == expression

@@ -72,6 +72,7 @@ def test_make_deploy_checks_before_deploying_that_assembly_and_records_after() -
     dry_run = subprocess.run(["make", "-n", "deploy"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
     lines = [line for line in dry_run.stdout.splitlines() if "cdk synth" in line or "pipeline_definition" in line
              or "cdk deploy" in line]
-    assert [("synth" in l, "check" in l, "deploy" in l and "--app cdk.out" in l, "record" in l) for l in lines] == [
+    assert [("synth" in step, "check" in step, "deploy" in step and "--app cdk.out" in step, "record" in step)
+            for step in lines] == [
         (True, False, False, False), (False, True, False, False), (False, False, True, False), (False, False, False, True),
     ]

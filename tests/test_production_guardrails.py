@@ -185,3 +185,10 @@ def test_production_is_never_replaced_and_the_pipeline_cannot_delete_it(synthesi
     assert _deploy_configuration(synthesized, "DeployProd")["ActionMode"] == "CREATE_UPDATE"
     deletable = _statement_resources(synthesized, "ReleasePipelineRole", "cloudformation:DeleteStack")
     assert deletable == ["arn:aws:cloudformation:eu-west-1:111122223333:stack/ml-cicd-staging-endpoint/*"]
+
+
+def test_the_cost_estimate_prices_the_math_alarm_per_metric(synthesized: SynthesizedApp) -> None:
+    from scripts.cost_estimate import idle_monthly_cost
+
+    (line,) = [c for c in idle_monthly_cost({"production": synthesized.production}) if "alarm" in c.item]
+    assert line.quantity == 3  # Invocation5XXErrors and Invocations in the rate alarm, ModelLatency
