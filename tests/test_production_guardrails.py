@@ -4,6 +4,8 @@ and a failed first creation (issues 11 and 19). The deployment window: tests/tes
 from __future__ import annotations
 
 import fnmatch
+import json
+from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -192,3 +194,13 @@ def test_the_cost_estimate_prices_the_math_alarm_per_metric(synthesized: Synthes
 
     (line,) = [c for c in idle_monthly_cost({"production": synthesized.production}) if "alarm" in c.item]
     assert line.quantity == 3  # Invocation5XXErrors and Invocations in the rate alarm, ModelLatency
+
+
+def test_cloudformations_endpoint_update_outlasts_the_longest_deployment_allowed() -> None:
+    """CloudFormation waits for the deployment (bake included) within its update handler's timeout."""
+    import cfnlint
+
+    schemas = Path(cfnlint.__file__).parent / "data" / "schemas"
+    resource_file = json.loads((schemas / "providers" / "us-east-1.json").read_text())["AWS::SageMaker::Endpoint"]
+    schema = json.loads((schemas / "resources" / f"{resource_file}.json").read_text())
+    assert schema["handlers"]["update"]["timeoutInMinutes"] * 60 > MAX_DEPLOYMENT_TIMEOUT_SECONDS
