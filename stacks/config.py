@@ -514,6 +514,13 @@ def _check_deployment(canary: CanaryConfig, production: ProductionConfig) -> Non
     may leave the variant at when a deployment starts. MaximumExecutionTimeoutInSeconds "should be larger than
     the total waiting time specified in TerminationWaitInSeconds and WaitIntervalInSeconds" (at most 28,800 s).
     """
+    # SageMaker's deployment guardrails exclusions: on "Endpoints that use Inf1 (Inferentia-based) instances" the
+    # endpoint "will fall back to using a blue/green deployment with all at once traffic shifting and no final
+    # baking period": no canary, no bake, silently.
+    if production.instance_type.startswith("ml.inf1."):
+        raise _fail("production.instance_type", f"{production.instance_type!r} is not allowed: SageMaker's deployment "
+                    "guardrails exclude Inf1 instances (all traffic at once, no bake); allowed: an instance family "
+                    "other than ml.inf1 (ml.inf2 is not excluded)")
     for fleet in range(production.min_capacity, production.max_capacity + 1):
         if canary.traffic_routing == "canary":
             batch = max(1, math.ceil(fleet * canary.size_percent / 100))

@@ -102,6 +102,8 @@ def test_a_very_long_window_is_quoted_shortened() -> None:
     ({"canary": {"size_percent": 50}}, "canary.size_percent", "50 % of a 3-instance fleet is 2 instance(s)"),
     ({"production": {"instance_count": 1, "min_capacity": 1}, "canary": {"traffic_routing": "linear"}},
      "canary.linear_step_percent", "of a 1-instance fleet is 1 instance(s), 100 % of it"),
+    ({"production": {"instance_type": "ml.inf1.xlarge"}}, "production.instance_type",
+     "SageMaker's deployment guardrails exclude Inf1 instances"),
     ({"canary": {"bake_minutes": 61}}, "canary.bake_minutes", "61 is out of range; allowed: an integer from 0 to 60"),
     ({"canary": {"wait_minutes": 61}}, "canary.wait_minutes", "61 is out of range; allowed: an integer from 0 to 60"),
     ({"canary": {"traffic_routing": "linear", "linear_step_percent": 10, "wait_minutes": 60}}, "canary.wait_minutes",
