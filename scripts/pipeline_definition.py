@@ -29,7 +29,7 @@ DEFAULT_STATE = Path(".deploy-state/pipeline-definition.json")
 ROLLBACK_NOTICE = (
     "CodePipeline rolls back only to executions started in the current pipeline structure version: until a "
     "release succeeds in DeployProd after this deploy, a failed DeployProd cannot roll back automatically "
-    "(roll production back by hand with `python -m release_tools.rollback`, README \"Operating ml-cicd\")."
+    "(roll production back by hand with `python -m release_tools.rollback`, README \"Production deployments\")."
 )
 
 

@@ -195,7 +195,7 @@ class ReleasePipeline(Construct):
             # CREATE_UPDATE cannot update a stack that a failed first create left in ROLLBACK_COMPLETE.
             # REPLACE_ON_FAILURE deletes and recreates a stack in a failed state: right for staging, which
             # serves no one; never for production, which must not be deleted while it serves. A production
-            # stack in ROLLBACK_COMPLETE never served (its create failed): README "Operating ml-cicd" gives the
+            # stack in ROLLBACK_COMPLETE never served (its create failed): README "Production deployments" gives the
             # operator's one command to delete it.
             replace_on_failure=stage == "staging",
             variables_namespace=namespace,
