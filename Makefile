@@ -56,8 +56,10 @@ bootstrap: $(SETUP) ## Bootstrap the current AWS account and region for CDK (onc
 deploy: $(SETUP) ## Deploy the platform to your AWS account (run `make bootstrap` once first)
 	@rm -rf cdk.out
 	@$(CDK) synth --quiet --no-notices
+	@$(PY) -m scripts.pipeline_definition check cdk.out
 	@$(PY) -m scripts.lifecycle preflight
 	@$(CDK) deploy --all --app cdk.out
+	@$(PY) -m scripts.pipeline_definition record cdk.out
 
 adopt: $(SETUP) ## Import the repository and model registry kept by an earlier `make destroy` into a new pipeline stack
 	@rm -rf cdk.out

@@ -74,9 +74,11 @@ def idle_monthly_cost(templates: Mapping[str, Mapping[str, Any]]) -> list[CostLi
         keys = sum(1 for _ in _resources(template, "AWS::KMS::Key"))
         if keys:
             lines.append(CostLine(f"{name}: KMS customer-managed key", keys, keys * KMS_KEY_MONTHLY_USD))
-        alarms = sum(1 for _ in _resources(template, "AWS::CloudWatch::Alarm"))
-        if alarms:
-            lines.append(CostLine(f"{name}: CloudWatch metric alarms", alarms, round(alarms * METRIC_ALARM_MONTHLY_USD, 2)))
+        # CloudWatch prices a metric-math alarm per metric it reads.
+        metrics = sum(sum(1 for query in alarm.get("Metrics", []) if "MetricStat" in query) or 1
+                      for alarm in _resources(template, "AWS::CloudWatch::Alarm"))
+        if metrics:
+            lines.append(CostLine(f"{name}: CloudWatch alarm metrics", metrics, round(metrics * METRIC_ALARM_MONTHLY_USD, 2)))
         composite = sum(1 for _ in _resources(template, "AWS::CloudWatch::CompositeAlarm"))
         if composite:
             lines.append(CostLine(f"{name}: CloudWatch composite alarms", composite,

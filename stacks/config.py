@@ -13,7 +13,9 @@ import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+
+from stacks.deployment_window import WindowError, validate_cron, validate_time_zone
 
 from release_tools.instance_types import ENUM_SHAPES, TABLE_PATH, instance_types
 from release_tools.stage_budget import MAX_TRAINING_TIMEOUT_MINUTES, stage_timeout_minutes
@@ -40,8 +42,6 @@ _BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
-# A CodePipeline deployment window: a cron expression in a time zone.
-_CRON = re.compile(r"^cron\(.+\)$")
 
 
 class ConfigError(ValueError):
@@ -67,15 +67,42 @@ class StagingConfig:
     instance_count: int = 1
 
 
+# SageMaker's BlueGreenUpdatePolicy limits (botocore's sagemaker service model): WaitIntervalInSeconds and
+# TerminationWaitInSeconds 0-3600, MaximumExecutionTimeoutInSeconds 600-28800.
+MAX_WAIT_SECONDS = 3600
+MAX_DEPLOYMENT_TIMEOUT_SECONDS = 28_800
+# Time allowed for SageMaker to provision the new (green) fleet before traffic shifts: added to the waits when
+# the deployment timeout is derived from them, and the least a configured timeout must leave for it.
+PROVISIONING_ALLOWANCE_SECONDS = 1_800
+
+
 @dataclass(frozen=True)
 class CanaryConfig:
-    """How production traffic shifts to a new model, and how long it bakes."""
+    """How production traffic shifts to a new model, and how long the old fleet is kept (the bake)."""
 
     traffic_routing: str = "canary"
     size_percent: int = 10
     wait_minutes: int = 10
     linear_step_percent: int = 25
     bake_minutes: int = 15
+    deployment_timeout_minutes: int | None = None  # None: the waits plus PROVISIONING_ALLOWANCE_SECONDS
+
+    @property
+    def traffic_steps(self) -> int:
+        """Traffic shifts in one deployment: canary then the rest, or 100 % in linear steps."""
+        return 2 if self.traffic_routing == "canary" else -(-100 // self.linear_step_percent)
+
+    @property
+    def waits_seconds(self) -> int:
+        """Every configured wait of one deployment: a wait after each traffic step, then the bake."""
+        return self.traffic_steps * self.wait_minutes * 60 + self.bake_minutes * 60
+
+    @property
+    def deployment_timeout_seconds(self) -> int:
+        """SageMaker's MaximumExecutionTimeoutInSeconds for the production deployment."""
+        if self.deployment_timeout_minutes is not None:
+            return self.deployment_timeout_minutes * 60
+        return max(600, self.waits_seconds + PROVISIONING_ALLOWANCE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -378,10 +405,16 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
     canary = CanaryConfig(
         traffic_routing=_choice(canary_raw.get("traffic_routing", cd.traffic_routing), "canary.traffic_routing", ("canary", "linear")),
         size_percent=_int(canary_raw.get("size_percent", cd.size_percent), "canary.size_percent", 1, 50),
-        wait_minutes=_int(canary_raw.get("wait_minutes", cd.wait_minutes), "canary.wait_minutes", 0, 60),
-        linear_step_percent=_int(canary_raw.get("linear_step_percent", cd.linear_step_percent), "canary.linear_step_percent", 5, 50),
-        bake_minutes=_int(canary_raw.get("bake_minutes", cd.bake_minutes), "canary.bake_minutes", 0, 1440),
+        wait_minutes=_int(canary_raw.get("wait_minutes", cd.wait_minutes), "canary.wait_minutes", 0, MAX_WAIT_SECONDS // 60),
+        # SageMaker: LinearStepSize "Value must be 10-50% of the variant's total instance count".
+        linear_step_percent=_int(canary_raw.get("linear_step_percent", cd.linear_step_percent), "canary.linear_step_percent", 10, 50),
+        # The bake is SageMaker's TerminationWaitInSeconds (at most 3600 s).
+        bake_minutes=_int(canary_raw.get("bake_minutes", cd.bake_minutes), "canary.bake_minutes", 0, MAX_WAIT_SECONDS // 60),
+        deployment_timeout_minutes=None if canary_raw.get("deployment_timeout_minutes") is None else _int(
+            canary_raw["deployment_timeout_minutes"], "canary.deployment_timeout_minutes",
+            10, MAX_DEPLOYMENT_TIMEOUT_SECONDS // 60),
     )
+    _check_deployment(canary, production)
 
     environments = _section(values.get("environments", {}), "environments", {"pipeline", "staging", "production"})
 
@@ -402,10 +435,9 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
         platform_floors=_floors(values.get("platform_floors"), "platform_floors"),
         notification_email=_optional_str(get("notification_email"), "notification_email", _EMAIL, "an e-mail address or null"),
         canary=canary,
-        deployment_window=_optional_str(window, "deployment_window", _CRON,
-                                        "a CodePipeline cron expression such as 'cron(0 9-16 ? * MON-THU *)' or null"),
-        deployment_window_time_zone=_str(get("deployment_window_time_zone"), "deployment_window_time_zone",
-                                         re.compile(r"^[A-Za-z_]+(/[A-Za-z_+-]+)*$"), "an IANA time zone such as UTC or Europe/Paris"),
+        deployment_window=None if window is None else _window(validate_cron, window, "deployment_window"),
+        deployment_window_time_zone=_window(validate_time_zone, get("deployment_window_time_zone"),
+                                            "deployment_window_time_zone"),
         pull_request_approvals=_int(get("pull_request_approvals"), "pull_request_approvals", 1, 10),
         artifact_retention_days=_int(get("artifact_retention_days"), "artifact_retention_days", 1, 3650),
         log_retention_days=_log_retention(get("log_retention_days")),
@@ -495,3 +527,51 @@ def _training_timeout(raw: Any) -> int:
                          f"for two jobs and their provisioning, above CodePipeline's 480-minute limit for a "
                          f"CodeBuild action); allowed: an integer from 5 to {MAX_TRAINING_TIMEOUT_MINUTES}")
     return value
+
+def _window(check: Callable[[Any], str], raw: Any, key: str) -> str:
+    """A deployment-window value checked by `stacks.deployment_window`, refused with the usual one line."""
+    try:
+        return check(raw)
+    except WindowError as error:
+        shown = repr(raw) if len(repr(raw)) <= 80 else repr(raw)[:77] + "..."
+        raise _fail(key, f"{shown} is not allowed: {error}") from None
+
+
+def _check_deployment(canary: CanaryConfig, production: ProductionConfig) -> None:
+    """What SageMaker refuses at deployment time, refused at synth instead.
+
+    SageMaker's TrafficRoutingConfig: CanarySize "Value must be less than or equal to 50% of the variant's
+    total instance count"; LinearStepSize "Value must be 10-50% of the variant's total instance count". A
+    percentage becomes whole instances (at least one, rounded up), checked for every fleet size autoscaling
+    may leave the variant at when a deployment starts. MaximumExecutionTimeoutInSeconds "should be larger than
+    the total waiting time specified in TerminationWaitInSeconds and WaitIntervalInSeconds" (at most 28,800 s).
+    """
+    # SageMaker's deployment guardrails exclusions: on "Endpoints that use Inf1 (Inferentia-based) instances" the
+    # endpoint "will fall back to using a blue/green deployment with all at once traffic shifting and no final
+    # baking period": no canary, no bake, silently.
+    if production.instance_type.startswith("ml.inf1."):
+        raise _fail("production.instance_type", f"{production.instance_type!r} is not allowed: SageMaker's deployment "
+                    "guardrails exclude Inf1 instances (all traffic at once, no bake); allowed: an instance family "
+                    "other than ml.inf1 (ml.inf2 is not excluded)")
+    for fleet in range(production.min_capacity, production.max_capacity + 1):
+        if canary.traffic_routing == "canary":
+            batch = max(1, math.ceil(fleet * canary.size_percent / 100))
+            if 2 * batch > fleet:
+                raise _fail("canary.size_percent", f"{canary.size_percent} % of a {fleet}-instance fleet is {batch} "
+                            "instance(s), more than half of it; allowed: a canary of at most half the fleet at every "
+                            "size from production.min_capacity to max_capacity (at least 2 instances)")
+        else:
+            batch = max(1, math.ceil(fleet * canary.linear_step_percent / 100))
+            if not fleet <= 10 * batch <= 5 * fleet:
+                raise _fail("canary.linear_step_percent", f"{canary.linear_step_percent} % of a {fleet}-instance "
+                            f"fleet is {batch} instance(s), {100 * batch // fleet} % of it; allowed: steps of 10-50 % "
+                            "of the fleet at every size from production.min_capacity to max_capacity")
+    needed = canary.waits_seconds + 600
+    if canary.deployment_timeout_minutes is None and canary.deployment_timeout_seconds > MAX_DEPLOYMENT_TIMEOUT_SECONDS:
+        raise _fail("canary.wait_minutes", f"{canary.traffic_steps} traffic steps x {canary.wait_minutes} min plus a "
+                    f"{canary.bake_minutes}-min bake and provisioning need {canary.deployment_timeout_seconds} s; "
+                    f"allowed: at most SageMaker's {MAX_DEPLOYMENT_TIMEOUT_SECONDS} s deployment timeout")
+    if canary.deployment_timeout_seconds < needed:
+        raise _fail("canary.deployment_timeout_minutes", f"{canary.deployment_timeout_minutes} min cannot cover the "
+                    f"configured waits ({canary.waits_seconds} s) plus 10 min to provision the new fleet; allowed: "
+                    f"at least {-(-needed // 60)} min")

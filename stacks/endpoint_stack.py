@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from release_tools.instance_types import has_local_storage
 from stacks.components.checkov_skips import skip_checkov
+from stacks.components.rollback_alarms import RollbackAlarms
 
 __all__ = ["EndpointProps", "EndpointStack", "VARIANT_NAME"]
 
@@ -46,6 +46,9 @@ class EndpointProps:
     target_invocations_per_instance: int = 300
     data_capture_sampling_percent: int | None = None
     p99_latency_alarm_ms: int = 500
+    # The bake: SageMaker keeps the old fleet this long after all traffic has shifted, rollback alarms armed.
+    termination_wait_seconds: int = 0
+    deployment_timeout_seconds: int = 3600
 
 
 class EndpointStack(cdk.Stack):
@@ -158,7 +161,10 @@ class EndpointStack(cdk.Stack):
         # The endpoint's name is its stack's name: generated per deployment, never a
         # literal, and known to the alarms below without a dependency cycle.
         endpoint_name = cdk.Aws.STACK_NAME
-        self.alarms = self._rollback_alarms(endpoint_name) if props.traffic_routing else []
+        self.alarms = RollbackAlarms(
+            self, "RollbackAlarms", endpoint_name=endpoint_name, variant_name=VARIANT_NAME,
+            p99_latency_alarm_ms=props.p99_latency_alarm_ms,
+        ).alarms if props.traffic_routing else []
         self.endpoint = sagemaker.CfnEndpoint(
             self, "Endpoint",
             endpoint_name=endpoint_name,
@@ -179,40 +185,6 @@ class EndpointStack(cdk.Stack):
 
     # -- production guardrails -------------------------------------------------
 
-    def _metric_alarm(self, construct_id: str, endpoint_name: str, *, metric_name: str, statistic: str,
-                      threshold: float, description: str) -> cloudwatch.CfnAlarm:
-        return cloudwatch.CfnAlarm(
-            self, construct_id,
-            alarm_description=description,
-            namespace="AWS/SageMaker",
-            metric_name=metric_name,
-            dimensions=[
-                cloudwatch.CfnAlarm.DimensionProperty(name="EndpointName", value=endpoint_name),
-                cloudwatch.CfnAlarm.DimensionProperty(name="VariantName", value=VARIANT_NAME),
-            ],
-            extended_statistic=statistic if statistic.startswith("p") else None,
-            statistic=None if statistic.startswith("p") else statistic,
-            period=60,
-            evaluation_periods=2,
-            datapoints_to_alarm=2,
-            threshold=threshold,
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
-        )
-
-    def _rollback_alarms(self, endpoint_name: str) -> list[cloudwatch.CfnAlarm]:
-        p = self.props
-        return [
-            self._metric_alarm("Invocation5xxAlarm", endpoint_name, metric_name="Invocation5XXErrors", statistic="Sum",
-                               threshold=0, description="Rolls back a deployment when the endpoint returns 5XX errors."),
-            self._metric_alarm("ModelErrorAlarm", endpoint_name, metric_name="InvocationModelErrors", statistic="Sum",
-                               threshold=0, description="Rolls back a deployment when the model raises errors."),
-            # ModelLatency is reported in microseconds.
-            self._metric_alarm("ModelLatencyP99Alarm", endpoint_name, metric_name="ModelLatency", statistic="p99",
-                               threshold=p.p99_latency_alarm_ms * 1000,
-                               description=f"Rolls back a deployment when p99 model latency exceeds {p.p99_latency_alarm_ms} ms."),
-        ]
-
     def _deployment_config(self) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:
         p = self.props
         wait_seconds = p.wait_minutes * 60
@@ -222,20 +194,20 @@ class EndpointStack(cdk.Stack):
                 canary_size=sagemaker.CfnEndpoint.CapacitySizeProperty(type="CAPACITY_PERCENT", value=p.canary_size_percent),
                 wait_interval_in_seconds=wait_seconds,
             )
-            steps = 2
         else:
             routing = sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
                 type="LINEAR",
                 linear_step_size=sagemaker.CfnEndpoint.CapacitySizeProperty(type="CAPACITY_PERCENT", value=p.linear_step_percent),
                 wait_interval_in_seconds=wait_seconds,
             )
-            steps = -(-100 // p.linear_step_percent)
         return sagemaker.CfnEndpoint.DeploymentConfigProperty(
             blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
                 traffic_routing_configuration=routing,
-                termination_wait_in_seconds=300,
-                # Provisioning plus every traffic step, with room to spare; SageMaker caps it at 14,400 s.
-                maximum_execution_timeout_in_seconds=min(14_400, 1_800 + steps * wait_seconds + 600),
+                # SageMaker: "Additional waiting time in seconds after the completion of an endpoint deployment
+                # before terminating the old endpoint fleet"; the auto-rollback alarms stay armed meanwhile.
+                termination_wait_in_seconds=p.termination_wait_seconds,
+                # Covers provisioning, every traffic step and the bake (stacks/config.py checks it, max 28,800 s).
+                maximum_execution_timeout_in_seconds=p.deployment_timeout_seconds,
             ),
             auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
                 alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=alarm.ref) for alarm in self.alarms],

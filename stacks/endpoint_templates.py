@@ -45,6 +45,8 @@ def endpoint_props(config: AppConfig) -> dict[str, EndpointProps]:
             target_invocations_per_instance=prod.target_invocations_per_instance,
             data_capture_sampling_percent=prod.data_capture_sampling_percent,
             p99_latency_alarm_ms=prod.p99_latency_alarm_ms,
+            termination_wait_seconds=canary.bake_minutes * 60,
+            deployment_timeout_seconds=canary.deployment_timeout_seconds,
         ),
     }
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import aws_cdk as cdk
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -29,6 +28,7 @@ from stacks.components.platform_assets import PlatformAssets
 from stacks.components.pull_request_checks import PullRequestChecks, PullRequestChecksProps
 from stacks.components.release_events import ReleaseEvents
 from stacks.components.release_pipeline import ReleasePipeline, ReleasePipelineProps
+from stacks.components.rollback_alarms import grant_describe_alarms
 from stacks.components.sagemaker_execution_role import SageMakerExecutionRole
 from stacks.config import LOG_RETENTION_DAYS, AppConfig
 
@@ -126,7 +126,8 @@ class PipelineStack(cdk.Stack):
             stack_names=[self.staging_stack_name, self.production_stack_name],
             execution_role=execution.role, key=key, model_package_arn_pattern=registry.package_arn_pattern,
         )
-        bake_alarm = self._bake_alarm(c) if c.canary.bake_minutes else None
+        # SageMaker's auto-rollback reads the production rollback alarms with the execution role.
+        grant_describe_alarms(execution.role, self, self.production_stack_name)
 
         self.release = ReleasePipeline(self, "ReleasePipeline", props=ReleasePipelineProps(
             project_name=c.project_name,
@@ -150,8 +151,6 @@ class PipelineStack(cdk.Stack):
             production_stack_name=self.production_stack_name,
             require_manual_approval=c.require_manual_approval,
             approval_topic=notifications.topic,
-            bake_alarm=bake_alarm,
-            bake_minutes=c.canary.bake_minutes,
             deployment_window=c.deployment_window,
             deployment_window_time_zone=c.deployment_window_time_zone,
         ))
@@ -328,6 +327,9 @@ class PipelineStack(cdk.Stack):
                 "Endpoints serve registered packages; the package ARN is only known per release.",
             region.format(service="logs", resource="log-group:/aws/sagemaker/*"):
                 "SageMaker writes job and endpoint logs under /aws/sagemaker/.",
+            region.format(service="cloudwatch", resource=f"alarm:{self.production_stack_name}-*"):
+                "SageMaker's auto-rollback reads the production stack's rollback alarms; CloudFormation prefixes "
+                "their names with the stack name.",
         })
         acknowledge(deploy_role, resources={
             **packages, **hosting,
@@ -346,36 +348,3 @@ class PipelineStack(cdk.Stack):
                "The one endpoint stack the action deploys (any stack id)."
                for name in (self.staging_stack_name, self.production_stack_name)},
         })
-
-    def _bake_alarm(self, config: AppConfig) -> cloudwatch.IAlarm:
-        """Fires while production misbehaves after a release; the DeployProd stage bakes under it."""
-
-        def metric(name: str, statistic: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace="AWS/SageMaker", metric_name=name, statistic=statistic, period=cdk.Duration.minutes(1),
-                dimensions_map={"EndpointName": self.production_stack_name, "VariantName": "AllTraffic"},
-            )
-
-        alarms = [
-            cloudwatch.Alarm(self, "ProductionErrorsAlarm", metric=metric("Invocation5XXErrors", "Sum"), threshold=0,
-                             evaluation_periods=2, datapoints_to_alarm=2,
-                             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                             alarm_description="Production endpoint returns 5XX errors."),
-            cloudwatch.Alarm(self, "ProductionModelErrorsAlarm", metric=metric("InvocationModelErrors", "Sum"), threshold=0,
-                             evaluation_periods=2, datapoints_to_alarm=2,
-                             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                             alarm_description="Production model raises errors."),
-            cloudwatch.Alarm(self, "ProductionLatencyAlarm", metric=metric("ModelLatency", "p99"),
-                             threshold=config.production.p99_latency_alarm_ms * 1000,
-                             evaluation_periods=3, datapoints_to_alarm=3,
-                             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                             alarm_description=f"Production p99 model latency above {config.production.p99_latency_alarm_ms} ms."),
-        ]
-        return cloudwatch.CompositeAlarm(
-            self, "ProductionBakeAlarm",
-            alarm_description="Any production guardrail alarm: the DeployProd stage rolls back when it fires during bake time.",
-            alarm_rule=cloudwatch.AlarmRule.any_of(*alarms),
-        )

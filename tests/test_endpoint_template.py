@@ -81,8 +81,8 @@ def test_production_shifts_traffic_by_canary_and_rolls_back_on_alarms(synthesize
     })
     (endpoint,) = of_type(synthesized.production, "AWS::SageMaker::Endpoint")
     rollback_alarms = {a["AlarmName"]["Ref"] for a in endpoint["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]}
-    metrics = {synthesized.production["Resources"][a]["Properties"]["MetricName"] for a in rollback_alarms}
-    assert metrics == {"Invocation5XXErrors", "InvocationModelErrors", "ModelLatency"}
+    # Which metrics, and why: tests/test_production_guardrails.py.
+    assert len(rollback_alarms) == 2
     template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "ModelLatency", "ExtendedStatistic": "p99",
                                                                 "Threshold": 500_000})
 

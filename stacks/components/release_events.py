@@ -41,7 +41,7 @@ class ReleaseEvents(Construct):
         )
         pipeline.on_event(
             "Rollback",
-            description="A stage rolled back (failure or bake-time alarm).",
+            description="A stage rolled back (DeployProd failed, including after a SageMaker auto-rollback).",
             event_pattern=events.EventPattern(
                 detail_type=["CodePipeline Pipeline Execution State Change"],
                 detail={"execution-trigger": {"trigger-type": ["AutomatedRollback", "ManualRollback"]}},

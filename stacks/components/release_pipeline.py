@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline as codepipeline
@@ -51,8 +50,6 @@ class ReleasePipelineProps:
     production_stack_name: str
     require_manual_approval: bool
     approval_topic: sns.ITopic
-    bake_alarm: cloudwatch.IAlarm | None
-    bake_minutes: int
     deployment_window: str | None
     deployment_window_time_zone: str
 
@@ -127,7 +124,11 @@ class ReleasePipeline(Construct):
             actions=[deploy_prod, verify_prod],
             before_entry=self._deployment_window(p),
             on_failure=codepipeline.FailureConditions(result=codepipeline.Result.ROLLBACK),
-            on_success=self._bake(p),
+            # No on-success CloudWatchAlarm condition: its WaitTime is documented as time "to allow for a state
+            # change before running the rule result" (an alarm already OK succeeds at once), the launch
+            # announcement describes a watch window instead, and composite alarms are not documented as
+            # supported. The bake is SageMaker's own (TerminationWaitInSeconds, see stacks/endpoint_stack.py):
+            # the old fleet is kept and the rollback alarms stay armed, as SageMaker documents.
         ))
         stages.append(codepipeline.StageProps(stage_name="Promote", actions=[promote]))
 
@@ -144,13 +145,6 @@ class ReleasePipeline(Construct):
         self.stage_names = [stage.stage_name for stage in stages]
         if p.connection is not None:
             self._trigger_on_pushes_to_the_release_branch(source, p.release_branch)
-        if p.bake_alarm is not None:
-            # CDK grants nothing for stage-condition rules; the pipeline role reads the one bake alarm.
-            self.pipeline.role.add_to_principal_policy(iam.PolicyStatement(
-                sid="EvaluateStageConditionRules",
-                actions=["cloudwatch:DescribeAlarms"],
-                resources=[p.bake_alarm.alarm_arn],
-            ))
 
     @staticmethod
     def _source_action(p: ReleasePipelineProps, output: codepipeline.Artifact
@@ -198,13 +192,22 @@ class ReleasePipeline(Construct):
             parameter_overrides=overrides,
             admin_permissions=False,
             deployment_role=p.endpoint_deploy_role,
-            replace_on_failure=False,
+            # CREATE_UPDATE cannot update a stack that a failed first create left in ROLLBACK_COMPLETE.
+            # REPLACE_ON_FAILURE deletes and recreates a stack in a failed state: right for staging, which
+            # serves no one; never for production, which must not be deleted while it serves. A production
+            # stack in ROLLBACK_COMPLETE never served (its create failed): README "Production deployments" gives the
+            # operator's one command to delete it.
+            replace_on_failure=stage == "staging",
             variables_namespace=namespace,
             run_order=1,
         )
 
     @staticmethod
     def _deployment_window(p: ReleasePipelineProps) -> codepipeline.Conditions | None:
+        """An entry condition: the stage fails unless the DeploymentWindow rule's cron matches the moment.
+
+        The expression is CodePipeline's own cron format, validated at synth by stacks/deployment_window.py.
+        """
         if not p.deployment_window:
             return None
         return codepipeline.Conditions(conditions=[codepipeline.Condition(
@@ -212,17 +215,5 @@ class ReleasePipeline(Construct):
             rules=[codepipeline.Rule(
                 name="DeploymentWindow", provider="DeploymentWindow", version="1",
                 configuration={"Cron": p.deployment_window, "TimeZone": p.deployment_window_time_zone},
-            )],
-        )])
-
-    @staticmethod
-    def _bake(p: ReleasePipelineProps) -> codepipeline.Conditions | None:
-        if p.bake_alarm is None or p.bake_minutes == 0:
-            return None
-        return codepipeline.Conditions(conditions=[codepipeline.Condition(
-            result=codepipeline.Result.ROLLBACK,
-            rules=[codepipeline.Rule(
-                name="BakeUnderAlarms", provider="CloudWatchAlarm", version="1",
-                configuration={"AlarmName": p.bake_alarm.alarm_name, "WaitTime": str(p.bake_minutes)},
             )],
         )])
