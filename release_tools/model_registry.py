@@ -19,6 +19,7 @@ from .errors import ReleaseToolError
 from .evaluation_job import Champion
 from .image_uri import SKLEARN_FRAMEWORK_VERSION
 from .model_package import SERVING_ENVIRONMENT
+from .model_package_metadata import customer_metadata
 from .settings import TrainSettings
 from .training_job import release_tags
 
@@ -92,12 +93,12 @@ def model_package_request(settings: TrainSettings, registration: Registration) -
                 "Statistics": {"ContentType": "application/json", "S3Uri": registration.evaluation_uri},
             }
         },
-        "CustomerMetadataProperties": {
+        "CustomerMetadataProperties": customer_metadata({
             "commit_id": registration.source_revision,
             "data_sha256": registration.data_sha256,
             "evaluation_uri": registration.evaluation_uri,
             "training_job_name": registration.training_job_name,
-        },
+        }),
         "MetadataProperties": {"CommitId": registration.source_revision},
         "Tags": release_tags(settings, registration.source_revision),
     }

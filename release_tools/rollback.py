@@ -25,6 +25,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from .errors import ReleaseToolError, run_cli
+from .model_package_metadata import customer_metadata, metadata_keys
 from .model_registry import find_champion
 
 __all__ = [
@@ -158,11 +159,11 @@ def run_rollback(
         ModelPackageArn=plan.current,
         ModelApprovalStatus="Rejected",
         ApprovalDescription=description[:1024],
-        CustomerMetadataProperties={
+        CustomerMetadataProperties=customer_metadata({
             **_metadata(sagemaker, plan.current),
             "rolled_back_at": stamp,
             "rolled_back_to": plan.previous,
-        },
+        }),
     )
     say(f"rejected {plan.current}: {reason}")
     reinstated = {k: v for k, v in _metadata(sagemaker, plan.previous).items() if k not in SUPERSEDED_KEYS}
@@ -171,8 +172,10 @@ def run_rollback(
         sagemaker.update_model_package,
         ModelPackageArn=plan.previous,
         ModelApprovalStatus="Approved",
-        CustomerMetadataProperties={**reinstated, "reinstated_at": stamp, "reinstated_after": plan.current},
-        CustomerMetadataPropertiesToRemove=list(SUPERSEDED_KEYS),
+        CustomerMetadataProperties=customer_metadata(
+            {**reinstated, "reinstated_at": stamp, "reinstated_after": plan.current}
+        ),
+        CustomerMetadataPropertiesToRemove=metadata_keys(SUPERSEDED_KEYS),
     )
     say(f"{plan.previous} is the champion again (latest Approved in {plan.group})")
     return plan

@@ -95,7 +95,9 @@ class PipelineStack(cdk.Stack):
 
         repository, connection = self._source(c, key=key, retention=retention, environment=common_env, assets=assets)
 
-        gate_env = {"RECORD_BUCKET": bucket.bucket_name, "RECORD_PREFIX": "decision-records/"}
+        # Records carry the artifact key: the bucket policy refuses puts without aws:kms (gate_kit/records.py).
+        gate_env = {"RECORD_BUCKET": bucket.bucket_name, "RECORD_PREFIX": "decision-records/",
+                    "RECORD_KMS_KEY_ARN": key.key_arn}
         evaluation_gate = GateFunction(self, "EvaluationGate", props=GateFunctionProps(
             name="evaluation_gate",
             description=f"{c.project_name} evaluation gate: judges evaluation.json against the release policy and floors.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,11 @@ for path in (ROOT, ROOT / "lambdas"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
+from rehearsal import aws_request_constraints  # noqa: E402
 from tests.synthesis_fixtures import SynthesizedApp, cdk_json_context, synthesize  # noqa: E402
+
+# Every AWS request the suite makes is checked against the service model's constraints (pattern, max, enum...).
+aws_request_constraints.install()
 
 # jsii runs on the first `node` on PATH: the venv's supported Node.js, not the machine's end-of-life one.
 _VENV_BIN = str(Path(sys.executable).parent)
@@ -38,3 +43,13 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
         result = synthesize(tmp_path_factory.mktemp("cdk.out.nonag"), cdk_json_context(), nag=False)
         result.nag_error = str(error)
         return result
+
+
+@pytest.fixture(autouse=True)
+def _aws_requests_satisfy_service_constraints() -> Iterator[None]:
+    """Fail the test that made an AWS request the service would refuse, even if the code swallowed the error."""
+    aws_request_constraints.take_violations()
+    yield
+    violations = aws_request_constraints.take_violations()
+    if violations:
+        pytest.fail("AWS request constraints violated: " + "; ".join(map(str, violations)), pytrace=False)

@@ -7,6 +7,7 @@ import pytest
 from gate_kit.codepipeline_job import S3Location
 from gate_kit.records import (
     RecordError,
+    record_kms_key_id,
     record_location,
     record_location_from_environment,
     write_decision_record,
@@ -92,7 +93,8 @@ def test_writes_both_renderings_with_the_artifact_key(s3) -> None:
     assert body.decode("utf-8") == "# ✅"
 
 
-def test_without_a_known_key_no_encryption_header_is_sent(s3) -> None:
+def test_without_a_known_key_aws_kms_is_still_sent(s3) -> None:
+    """The bucket policy refuses a put without `aws:kms`; with no key known, S3 picks the aws/s3 key."""
     location = record_location(gate="g", job_id=JOB_ID, input_artifact=ARTIFACT)
     sent: list[dict] = []
     s3.meta.events.register(
@@ -101,7 +103,22 @@ def test_without_a_known_key_no_encryption_header_is_sent(s3) -> None:
     )
     write_decision_record(s3, location, json_text="{}", markdown_text="")
     assert len(sent) == 2
-    assert all("ServerSideEncryption" not in params for params in sent)
+    assert all(params["ServerSideEncryption"] == "aws:kms" and "SSEKMSKeyId" not in params for params in sent)
+
+
+@pytest.mark.parametrize(
+    ("environ", "record_bucket", "expected"),
+    [
+        ({"RECORD_KMS_KEY_ARN": "configured"}, "artifact-bucket", "configured"),
+        ({"RECORD_KMS_KEY_ARN": "configured"}, "records", "configured"),
+        ({}, "artifact-bucket", "artifact-key"),
+        ({}, "records", None),  # another bucket: the artifact's key is not known to fit it
+    ],
+)
+def test_the_record_key_is_configured_else_the_artifacts(environ, record_bucket, expected) -> None:
+    location = record_location(gate="g", job_id=JOB_ID, input_artifact=ARTIFACT, record_bucket=record_bucket)
+    chosen = record_kms_key_id(location, input_artifact=ARTIFACT, artifact_kms_key_id="artifact-key", environ=environ)
+    assert chosen == expected
 
 
 def test_a_write_failure_names_the_object(s3) -> None:

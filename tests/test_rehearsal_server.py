@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from rehearsal_fixtures import runtime_client as runtime_client_for
 from rehearsal_fixtures import write_toy_model_archive
 
+from rehearsal.aws_request_constraints import expected_violations
 from rehearsal.errors import ConfigurationError
 from rehearsal.inference_model import InferenceModel, choose_accept, load_model_archive
 from rehearsal.inference_server import MAX_PAYLOAD_BYTES, RunningServer, running_server
@@ -130,8 +131,10 @@ def test_boto3_runtime_client_sees_each_error(
     server: RunningServer, endpoint: str, content_type: str, accept: str | None, body: bytes, status: int, code: str
 ) -> None:
     extra = {"Accept": accept} if accept else {}
-    with pytest.raises(ClientError) as raised:
+    # The oversize body breaks InvokeEndpoint's `Body` max (service model): let it reach the server, which must refuse it.
+    with expected_violations() as seen, pytest.raises(ClientError) as raised:
         runtime_client(server).invoke_endpoint(EndpointName=endpoint, ContentType=content_type, Body=body, **extra)
+    assert [violation.path for violation in seen] == (["Body"] if body is OVERSIZE else [])
     error = raised.value.response
     assert (error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Code"]) == (status, code)
     assert error["Error"]["Message"]

@@ -66,7 +66,7 @@ def _services(step_seconds: float = 0.010, **overrides: Any) -> StagingGateServi
     ticks = tick_clock(step_seconds)
     shared: dict[str, Any] = {
         "sagemaker": lambda: _CLIENTS["sagemaker"],
-        "runtime": lambda: _CLIENTS["runtime"],
+        "runtime": lambda **_timeouts: _CLIENTS["runtime"],
         "records_s3": lambda: _CLIENTS["s3"],
         "artifact_s3": lambda _credentials: _CLIENTS["s3"],
         "codepipeline": _CLIENTS["codepipeline"],
@@ -169,8 +169,8 @@ def test_a_malformed_response_fails(release: str) -> None:
 
 
 def test_an_unreachable_endpoint_fails_closed_after_one_attempt(release: str) -> None:
-    def unreachable_runtime() -> Any:
-        return runtime_client(endpoint_url="http://127.0.0.1:9")  # nothing listens there
+    def unreachable_runtime(**timeouts: int) -> Any:
+        return runtime_client(endpoint_url="http://127.0.0.1:9", **timeouts)  # nothing listens there
 
     answers = _run(_services(runtime=unreachable_runtime))
     assert "unreachable" in answers.failure_message
@@ -250,3 +250,72 @@ def test_the_record_goes_to_the_configured_bucket(release: str) -> None:
     answers = _run(environ={"RECORD_BUCKET": "records", "RECORD_PREFIX": "audit"})
     assert answers.only[1]["outputVariables"]["record_uri"].startswith("s3://records/audit/staging-gate/")
     assert ARTIFACT_BUCKET not in answers.only[1]["outputVariables"]["record_uri"]
+
+
+class _ColdStart:
+    """A runtime client whose first `cold` invocations time out, as a cold serverless endpoint does."""
+
+    def __init__(self, client: Any, cold: int) -> None:
+        self.client, self.cold, self.timeouts_seen = client, cold, []
+
+    def invoke_endpoint(self, **request: Any) -> Any:
+        from botocore.exceptions import ReadTimeoutError
+
+        if self.cold > 0:
+            self.cold -= 1
+            raise ReadTimeoutError(endpoint_url=f"https://runtime.sagemaker/endpoints/{ENDPOINT}/invocations")
+        return self.client.invoke_endpoint(**request)
+
+
+def _cold_services(cold: int, built: list[dict[str, int]]) -> StagingGateServices:
+    endpoint = _ColdStart(_CLIENTS["runtime"], cold)
+
+    def runtime(**timeouts: int) -> Any:
+        built.append(timeouts)
+        return endpoint
+
+    return _services(runtime=runtime)
+
+
+def test_a_cold_start_is_warmed_up_reported_and_not_counted(release: str) -> None:
+    queue_endpoint_answers([answer_for(r) for r in golden_requests()])
+    built: list[dict[str, int]] = []
+    answers = _run(_cold_services(cold=1, built=built))
+    assert answers.succeeded, answers.calls
+    record = _record(answers)
+    warmup = record["inputs"]["warmup"]
+    assert warmup["warm"] is True and [a["outcome"] for a in warmup["attempts"]] == ["ReadTimeoutError", "answered"]
+    assert all(r["status"] == "matched" for r in record["requests"])  # the timeout is in no measured call
+    error_rate = next(r for r in record["rules"] if r["rule_id"] == "staging.max_error_rate")
+    assert error_rate["value"] == 0 and any(note.startswith("warm-up (not judged)") for note in record["notes"])
+    # The warm-up client waits longer than the measured one; both as configured (defaults here).
+    assert built == [{"connect_timeout": 2, "read_timeout": 60}, {"connect_timeout": 2, "read_timeout": 5}]
+
+
+def test_without_warm_up_the_same_cold_start_fails_the_error_rate(release: str) -> None:
+    queue_endpoint_answers([answer_for(r) for r in golden_requests()])
+    environ = {"STAGING_PROBE": json.dumps({"warmup_max_attempts": 0})}
+    with record_codepipeline_answers() as answers:
+        run_staging_gate(job_event(user_parameters=PARAMETERS, function_name="staging-gate"),
+                         services=_cold_services(cold=1, built=[]), environ=environ)
+    record = _record(answers)
+    assert record["inputs"]["warmup"] is None
+    error_rate = next(r for r in record["rules"] if r["rule_id"] == "staging.max_error_rate")
+    assert error_rate["outcome"] == "failed" and error_rate["value"] > 0
+
+
+def test_the_warm_up_is_bounded_by_attempts_and_configured_timeouts(release: str) -> None:
+    queue_endpoint_answers([answer_for(r) for r in golden_requests()])
+    built: list[dict[str, int]] = []
+    probe = {"warmup_max_attempts": 3, "read_timeout_seconds": 9, "warmup_read_timeout_seconds": 30}
+    with record_codepipeline_answers() as answers:
+        run_staging_gate(job_event(user_parameters=PARAMETERS, function_name="staging-gate"),
+                         services=_cold_services(cold=100, built=built), environ={"STAGING_PROBE": json.dumps(probe)})
+    warmup = _record(answers)["inputs"]["warmup"]
+    assert (warmup["warm"], len(warmup["attempts"]), warmup["stopped"]) == (False, 3, "stopped: 3 attempts")
+    assert built == [{"connect_timeout": 2, "read_timeout": 30}, {"connect_timeout": 2, "read_timeout": 9}]
+
+
+def test_an_unusable_probe_configuration_fails_closed_naming_the_key(release: str) -> None:
+    answers = _run(environ={"STAGING_PROBE": json.dumps({"read_timeout_seconds": 600})})
+    assert "STAGING_PROBE.read_timeout_seconds: 600 is not an integer from 1 to 60" in answers.failure_message

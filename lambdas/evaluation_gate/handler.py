@@ -33,10 +33,12 @@ from gate_kit.codepipeline_job import (
     truncate_message,
 )
 from gate_kit.decision_record import DecisionRecord
+from gate_kit.model_package_metadata import MAX_VALUE_CHARS, customer_metadata
 from gate_kit.records import (
     RecordError,
     RecordLocation,
     default_s3_client,
+    record_kms_key_id,
     record_location_from_environment,
     write_decision_record,
 )
@@ -55,7 +57,6 @@ GATE_NAME = "evaluation_gate"
 METADATA_DECISION = "evaluation_gate_decision"
 METADATA_RECORD = "evaluation_gate_record"
 MAX_APPROVAL_DESCRIPTION_CHARS = 1024
-MAX_METADATA_VALUE_CHARS = 256
 
 LOGGER = gate_logger("evaluation_gate")
 
@@ -170,14 +171,13 @@ def _write_record(
     location = record_location_from_environment(
         gate=GATE_NAME, job_id=job.job_id, input_artifact=anchor
     )
-    same_bucket = location.json.bucket == anchor.bucket
     try:
         write_decision_record(
             default_s3_client(),
             location,
             json_text=record.to_json(),
             markdown_text=record.to_markdown(),
-            kms_key_id=kms_key_id if same_bucket else None,
+            kms_key_id=record_kms_key_id(location, input_artifact=anchor, artifact_kms_key_id=kms_key_id),
         )
     except RecordError as error:
         return None, str(error)
@@ -196,11 +196,11 @@ def _update_model_package(
     """Attach the verdict to the package (and reject it on a failed verdict); the problem, if any."""
     record_uri = location.json.uri if location else None
     properties = {METADATA_DECISION: record.decision}
-    if record_uri and len(record_uri) <= MAX_METADATA_VALUE_CHARS:
+    if record_uri and len(record_uri) <= MAX_VALUE_CHARS:  # a cut URI would point nowhere
         properties[METADATA_RECORD] = record_uri
     request: dict[str, Any] = {
         "ModelPackageArn": arn,
-        "CustomerMetadataProperties": properties,
+        "CustomerMetadataProperties": customer_metadata(properties),
     }
     if not record.passed:
         request["ModelApprovalStatus"] = "Rejected"
@@ -215,7 +215,7 @@ def _update_model_package(
         action = "marked Rejected" if not record.passed else "given the decision record"
         return f"model package {arn} could not be {action}: {code}"
     if record_uri and METADATA_RECORD not in properties:
-        return f"model package {arn}: the record URI is longer than {MAX_METADATA_VALUE_CHARS} characters"
+        return f"model package {arn}: the record URI is longer than {MAX_VALUE_CHARS} characters"
     return None
 
 

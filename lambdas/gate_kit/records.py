@@ -7,11 +7,15 @@ credentials are read-only). Where they go:
 - otherwise the input artifact's bucket, beside the artifact:
   `<artifact-key-dir>/decision-records/<gate>/<job-id>.json|.md`.
 
-Encryption: with the input artifact's KMS key when it is known (the record
-lives beside the artifact and is read by the same people); otherwise no
-encryption header is sent, so the bucket's default encryption applies (an
-explicit `aws:kms` without a key id would pick the account's `aws/s3` key
-instead of the bucket's key).
+Encryption: every put carries `ServerSideEncryption: aws:kms`, on every
+path, success or failure: the artifact bucket's policy denies a put without it
+(`DenyUnencryptedUploads`), so a record written without it would be lost,
+exactly when a verdict failed. The key is `RECORD_KMS_KEY_ARN` (the artifact
+key, set by the CDK app), else the input artifact's own KMS key when the record
+goes to the artifact's bucket; with neither, S3 uses the account's `aws/s3`
+key ("If you specify x-amz-server-side-encryption:aws:kms, but don't provide
+x-amz-server-side-encryption-aws-kms-key-id, Amazon S3 uses the AWS managed
+key (aws/s3) to protect the data", PutObject API reference).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ __all__ = [
     "RecordLocation",
     "default_s3_client",
     "outcome_with_record",
+    "record_kms_key_id",
     "record_location",
     "record_location_from_environment",
     "write_decision_record",
@@ -94,6 +99,23 @@ def record_location_from_environment(
     )
 
 
+def record_kms_key_id(
+    location: RecordLocation,
+    *,
+    input_artifact: S3Location | None,
+    artifact_kms_key_id: str | None,
+    environ: Mapping[str, str] | None = None,
+) -> str | None:
+    """The KMS key for the record: `RECORD_KMS_KEY_ARN`, else the artifact's key when the record shares its bucket."""
+    env = os.environ if environ is None else environ
+    configured = env.get("RECORD_KMS_KEY_ARN") or None
+    if configured:
+        return configured
+    if input_artifact is not None and location.json.bucket == input_artifact.bucket:
+        return artifact_kms_key_id
+    return None
+
+
 @functools.cache
 def default_s3_client() -> Any:
     """An S3 client with the function's own credentials (SigV4), reused across warm invocations."""
@@ -111,10 +133,10 @@ def write_decision_record(
     markdown_text: str,
     kms_key_id: str | None = None,
 ) -> RecordLocation:
-    """Put both renderings; raise `RecordError` naming the object that failed."""
-    encryption: dict[str, str] = {}
+    """Put both renderings, always with `aws:kms` (and the key when known); raise `RecordError` naming the failure."""
+    encryption = {"ServerSideEncryption": "aws:kms"}
     if kms_key_id:
-        encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
+        encryption["SSEKMSKeyId"] = kms_key_id
     for target, body, content_type in (
         (location.json, json_text, "application/json"),
         (location.markdown, markdown_text, "text/markdown; charset=utf-8"),
@@ -159,13 +181,11 @@ def outcome_with_record(
     """
     if not job.input_artifacts:
         return JobOutcome(succeeded=False, message=f"{verdict} (no decision record: the job has no input artifact)")
-    location = record_location_from_environment(
-        gate=gate, job_id=job.job_id, input_artifact=job.input_artifacts[0].location, environ=environ
-    )
+    anchor = job.input_artifacts[0].location
+    location = record_location_from_environment(gate=gate, job_id=job.job_id, input_artifact=anchor, environ=environ)
+    key = record_kms_key_id(location, input_artifact=anchor, artifact_kms_key_id=kms_key_id, environ=environ)
     try:
-        write_decision_record(
-            s3_client, location, json_text=json_text, markdown_text=markdown_text, kms_key_id=kms_key_id
-        )
+        write_decision_record(s3_client, location, json_text=json_text, markdown_text=markdown_text, kms_key_id=key)
     except Exception as error:  # noqa: BLE001 - a verdict without its record is not a pass
         return JobOutcome(succeeded=False, message=f"{verdict}; and the decision record failed: {error}")
     return JobOutcome(

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gate_kit.model_package_metadata import MetadataError, customer_metadata
+
 __all__ = [
     "NO_PREVIOUS_CHAMPION",
     "PREVIOUS_CHAMPION_KEY",
@@ -64,6 +66,14 @@ def _timestamp(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def _metadata(entries: Mapping[str, object]) -> dict[str, str]:
+    """The entries as SageMaker accepts them (`gate_kit.model_package_metadata`), or a `PromotionError`."""
+    try:
+        return customer_metadata(entries)
+    except MetadataError as error:
+        raise PromotionError(str(error)) from None
+
+
 def plan_promotion(
     release: PackageVersion, approved: Sequence[PackageVersion], *, promoted_by: str, now: datetime
 ) -> PromotionPlan:
@@ -94,12 +104,12 @@ def plan_promotion(
         f"Promoted to production champion by {promoted_by} at {stamp}; "
         f"previous champion: {previous or NO_PREVIOUS_CHAMPION}"
     )[:_MAX_DESCRIPTION]
-    release_metadata = {
+    release_metadata = _metadata({
         **release.metadata,
         PREVIOUS_CHAMPION_KEY: previous or NO_PREVIOUS_CHAMPION,
         PROMOTED_AT_KEY: release.metadata.get(PROMOTED_AT_KEY, stamp) if already else stamp,
         PROMOTED_BY_KEY: release.metadata.get(PROMOTED_BY_KEY, promoted_by) if already else promoted_by,
-    }
+    })
     updates: list[Mapping[str, Any]] = [
         {
             "ModelPackageArn": release.arn,
@@ -116,11 +126,11 @@ def plan_promotion(
             "ModelPackageArn": champion.arn,
             # Stated explicitly: the previous champion stays Approved, only its metadata changes.
             "ModelApprovalStatus": "Approved",
-            "CustomerMetadataProperties": {
+            "CustomerMetadataProperties": _metadata({
                 **champion.metadata,
                 SUPERSEDED_BY_KEY: release.arn,
                 SUPERSEDED_AT_KEY: stamp,
-            },
+            }),
         }
         if champion.approval_description:
             update["ApprovalDescription"] = champion.approval_description

@@ -29,9 +29,10 @@ __all__ = [
 
 CONNECT_TIMEOUT_SECONDS = 2
 READ_TIMEOUT_SECONDS = 5
+"""Defaults; the function's `STAGING_PROBE` configuration sets them (`warmup.ProbeSettings`)."""
 MAX_REPETITIONS = 10
-_TIME_RESERVE_MS = (CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS) * 1000 + 10_000
-"""Keep enough time for one more invocation plus writing the record and answering the job."""
+ANSWER_RESERVE_MS = 10_000
+"""Kept, beyond one more invocation, for writing the record and answering the job."""
 
 _UNREACHABLE_ERRORS = ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError")
 
@@ -44,7 +45,12 @@ class ProbeResult:
     aborted: str | None = None
 
 
-def runtime_client(endpoint_url: str | None = None) -> Any:
+def runtime_client(
+    endpoint_url: str | None = None,
+    *,
+    connect_timeout: int = CONNECT_TIMEOUT_SECONDS,
+    read_timeout: int = READ_TIMEOUT_SECONDS,
+) -> Any:
     """A `sagemaker-runtime` client with bounded timeouts and no retries (honest latency)."""
     import boto3  # imported lazily: keeps the handler's cold import fast
     from botocore.config import Config
@@ -53,8 +59,8 @@ def runtime_client(endpoint_url: str | None = None) -> Any:
         "sagemaker-runtime",
         endpoint_url=endpoint_url,
         config=Config(
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            read_timeout=READ_TIMEOUT_SECONDS,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
             retries={"total_max_attempts": 1, "mode": "standard"},
         ),
     )
@@ -77,12 +83,17 @@ def probe_endpoint(
     repetitions: int,
     clock: Callable[[], float] = time.perf_counter,
     remaining_ms: Callable[[], int] | None = None,
+    call_seconds: int = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS,
 ) -> ProbeResult:
-    """Invoke every request `repetitions` times; `clock` is in seconds (injectable for tests)."""
+    """Invoke every request `repetitions` times; `clock` is in seconds (injectable for tests).
+
+    Stops while the function still has time for one more call (`call_seconds`) and the answer.
+    """
+    reserve_ms = call_seconds * 1000 + ANSWER_RESERVE_MS
     attempts: list[Attempt] = []
     for repetition in range(1, repetitions + 1):
         for request in requests:
-            if remaining_ms is not None and remaining_ms() < _TIME_RESERVE_MS:
+            if remaining_ms is not None and remaining_ms() < reserve_ms:
                 total = repetitions * len(requests)
                 return ProbeResult(
                     tuple(attempts),

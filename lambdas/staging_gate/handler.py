@@ -35,9 +35,10 @@ from gate_kit.release_policy import (
 from gate_kit.served_model import ServedModelError, package_mismatch, read_served_model
 from gate_kit.structured_log import gate_logger, log_fields
 
-from .endpoint_probe import MAX_REPETITIONS, probe_endpoint, runtime_client
+from .endpoint_probe import ANSWER_RESERVE_MS, MAX_REPETITIONS, probe_endpoint, runtime_client
 from .golden_requests import GoldenRequest, GoldenRequestsError, parse_golden_requests
 from .staging_decision import GATE_NAME, Attempt, StagingDecision, decide_staging
+from .warmup import ProbeSettings, ProbeSettingsError, WarmupResult, warm_up
 
 __all__ = ["DEFAULT_REPETITIONS", "StagingGateServices", "handler", "run_staging_gate"]
 
@@ -53,10 +54,14 @@ def _sagemaker_client() -> Any:
 
 @dataclass
 class StagingGateServices:
-    """The gate's clients and clocks; tests replace any of them."""
+    """The gate's clients and clocks; tests replace any of them.
+
+    `runtime(connect_timeout=..., read_timeout=...)` builds a sagemaker-runtime client (one for the
+    warm-up, one for the measured calls: their read timeouts differ).
+    """
 
     sagemaker: Callable[[], Any] = _sagemaker_client
-    runtime: Callable[[], Any] = runtime_client
+    runtime: Callable[..., Any] = runtime_client
     records_s3: Callable[[], Any] = default_s3_client
     artifact_s3: Callable[[Any], Any] = artifact_s3_client
     codepipeline: Any | None = None
@@ -72,6 +77,7 @@ class _Inputs:
     merged: MergedPolicy | None = None
     requests: tuple[GoldenRequest, ...] = ()
     kms_key_id: str | None = None
+    probe: ProbeSettings = field(default_factory=ProbeSettings)
     errors: list[str] = field(default_factory=list)
 
 
@@ -161,6 +167,10 @@ def _evaluate(
     """The decision, and the KMS key of the input artifact (for the record)."""
     started_at = _timestamp(services.now())
     inputs = _Inputs()
+    try:
+        inputs.probe = ProbeSettings.from_environment(environ)
+    except ProbeSettingsError as error:
+        inputs.errors.append(str(error))
     _read_parameters(job, inputs)
     _read_artifacts(job, services, environ, inputs)
     served_problem: str | None = None
@@ -178,14 +188,19 @@ def _evaluate(
                 served_problem = package_mismatch(served, inputs.package_arn)
         except ServedModelError as error:
             inputs.errors.append(f"staging endpoint {inputs.endpoint_name}: {error}")
+    warmup: WarmupResult | None = None
     if endpoint_checked and served_problem is None:
+        warmup = _warm_up(services, inputs, remaining_ms)
+        settings = inputs.probe
         result = probe_endpoint(
-            services.runtime(),
+            services.runtime(connect_timeout=settings.connect_timeout_seconds,
+                             read_timeout=settings.read_timeout_seconds),
             inputs.endpoint_name or "",
             inputs.requests,
             repetitions=inputs.repetitions,
             clock=services.clock,
             remaining_ms=remaining_ms,
+            call_seconds=settings.measured_call_seconds,
         )
         attempts = result.attempts
         if result.aborted:
@@ -197,6 +212,7 @@ def _evaluate(
         served_problem=served_problem,
         endpoint_checked=endpoint_checked,
         errors=inputs.errors,
+        notes=[warmup.note()] if warmup else [],
         policy=inputs.merged.to_dict() if inputs.merged else None,
         inputs={
             "endpoint_name": inputs.endpoint_name,
@@ -204,11 +220,28 @@ def _evaluate(
             "golden_requests": len(inputs.requests),
             "repetitions": inputs.repetitions,
             "endpoint": served_dict,
+            "probe": inputs.probe.to_dict(),
+            "warmup": warmup.to_dict() if warmup else None,
         },
         job_id=job.job_id,
         started_at=started_at,
         decided_at=_timestamp(services.now()),
     ), inputs.kms_key_id
+
+
+def _warm_up(
+    services: StagingGateServices, inputs: _Inputs, remaining_ms: Callable[[], int] | None
+) -> WarmupResult | None:
+    """Wake the endpoint with the first golden request (bounded; reported, not judged)."""
+    settings = inputs.probe
+    if not inputs.requests or settings.warmup_max_attempts == 0:
+        return None
+    client = services.runtime(connect_timeout=settings.connect_timeout_seconds,
+                              read_timeout=settings.warmup_read_timeout_seconds)
+    return warm_up(
+        client, inputs.endpoint_name or "", inputs.requests[0], settings=settings, clock=services.clock,
+        remaining_ms=remaining_ms, reserve_ms=settings.measured_call_seconds * 1000 + ANSWER_RESERVE_MS,
+    )
 
 
 def _work(

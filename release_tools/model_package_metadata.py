@@ -1,0 +1,1 @@
+../lambdas/gate_kit/model_package_metadata.py
