@@ -75,7 +75,7 @@ class RequestConstraintViolation(ClientError):
 
 def _shorten(value: Any) -> str:
     text = repr(value)
-    return text if len(text) <= _MAX_SHOWN_CHARS else f"{text[:_MAX_SHOWN_CHARS - 3]}...{text[-1]}"
+    return text if len(text) <= _MAX_SHOWN_CHARS else f"{text[:_MAX_SHOWN_CHARS - 4]}...{text[-1]}"
 
 
 def _java_to_python(pattern: str) -> str:
@@ -90,8 +90,8 @@ def _java_to_python(pattern: str) -> str:
 
 @functools.cache
 def _compiled(pattern: str) -> regex.Pattern[str]:
-    # Java's \w, \d, \s are ASCII unless asked otherwise; \p{...} classes are Unicode either way.
-    return regex.compile(_java_to_python(pattern), regex.ASCII)
+    # Unicode semantics: Java's \p{L}, \p{N}... are Unicode (regex.ASCII would narrow them to ASCII).
+    return regex.compile(_java_to_python(pattern))
 
 
 def _length_violations(shape: Any, size: int, what: str) -> Iterator[str]:

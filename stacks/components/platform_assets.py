@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
@@ -23,7 +24,10 @@ class PlatformAssets(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, endpoint_templates_dir: Path) -> None:
         super().__init__(scope, construct_id)
-        self.tools = s3_assets.Asset(self, "ReleaseTools", path=str(PROJECT_ROOT / "release_tools"), exclude=_EXCLUDES)
+        # release_tools/model_package_metadata.py links to lambdas/gate_kit/ (one module, shipped to both):
+        # the asset holds the file itself.
+        self.tools = s3_assets.Asset(self, "ReleaseTools", path=str(PROJECT_ROOT / "release_tools"), exclude=_EXCLUDES,
+                                     follow_symlinks=cdk.SymlinkFollowMode.EXTERNAL)
         self.schemas = s3_assets.Asset(self, "Schemas", path=str(PROJECT_ROOT / "schemas"), exclude=_EXCLUDES)
         self.endpoint_templates = s3_assets.Asset(self, "EndpointTemplates", path=str(endpoint_templates_dir))
 
