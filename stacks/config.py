@@ -65,6 +65,25 @@ class StagingConfig:
     serverless_max_concurrency: int = 5
     instance_type: str = "ml.m5.large"
     instance_count: int = 1
+    # The staging gate's probe (docs/staging-gate.md): warm-up bounds and the measured calls' read timeout.
+    warmup_max_attempts: int = 5
+    warmup_max_seconds: int = 180
+    read_timeout_seconds: int = 5
+
+    # What the gate may spend measuring, beyond the warm-up (the probe stops itself in time to answer).
+    MEASUREMENT_SECONDS = 600
+
+    @property
+    def probe_json(self) -> str:
+        """`STAGING_PROBE` of the staging gate (read by `lambdas/staging_gate/warmup.py`)."""
+        return json.dumps({"warmup_max_attempts": self.warmup_max_attempts,
+                           "warmup_max_seconds": self.warmup_max_seconds,
+                           "read_timeout_seconds": self.read_timeout_seconds}, sort_keys=True)
+
+    @property
+    def gate_timeout_seconds(self) -> int:
+        """The staging gate's Lambda timeout: the whole warm-up, then the measurement (at most 900 s)."""
+        return self.warmup_max_seconds + self.MEASUREMENT_SECONDS
 
 
 # SageMaker's BlueGreenUpdatePolicy limits (botocore's sagemaker service model): WaitIntervalInSeconds and
@@ -370,7 +389,8 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
         return values.get(name, getattr(defaults, name))
 
     staging_raw = _section(values.get("staging", {}), "staging",
-                           {"mode", "serverless_memory_mb", "serverless_max_concurrency", "instance_type", "instance_count"})
+                           {"mode", "serverless_memory_mb", "serverless_max_concurrency", "instance_type", "instance_count",
+                            "warmup_max_attempts", "warmup_max_seconds", "read_timeout_seconds"})
     sd = StagingConfig()
     staging = StagingConfig(
         mode=_choice(staging_raw.get("mode", sd.mode), "staging.mode", ("serverless", "instances")),
@@ -379,6 +399,14 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
                                         "staging.serverless_max_concurrency", 1, 200),
         instance_type=_sagemaker_instance_type(staging_raw.get("instance_type", sd.instance_type), "staging.instance_type", "hosting"),
         instance_count=_int(staging_raw.get("instance_count", sd.instance_count), "staging.instance_count", 1, 10),
+        warmup_max_attempts=_int(staging_raw.get("warmup_max_attempts", sd.warmup_max_attempts),
+                                 "staging.warmup_max_attempts", 0, 20),
+        # 300 s of warm-up + 600 s of measurement = 900 s, Lambda's longest timeout.
+        warmup_max_seconds=_int(staging_raw.get("warmup_max_seconds", sd.warmup_max_seconds),
+                                "staging.warmup_max_seconds", 0, 300),
+        # InvokeEndpoint waits at most 60 s for a real-time or serverless answer.
+        read_timeout_seconds=_int(staging_raw.get("read_timeout_seconds", sd.read_timeout_seconds),
+                                  "staging.read_timeout_seconds", 1, 60),
     )
 
     prod_raw = _section(values.get("production", {}), "production", set(ProductionConfig.__dataclass_fields__))

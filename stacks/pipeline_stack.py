@@ -108,8 +108,8 @@ class PipelineStack(cdk.Stack):
             name="staging_gate",
             description=f"{c.project_name} staging gate: golden requests, latency and error rate on the live staging endpoint.",
             log_retention=retention, encryption_key=key,
-            timeout=cdk.Duration.minutes(10),
-            environment={**gate_env, "PLATFORM_FLOORS": c.platform_floors_json},
+            timeout=cdk.Duration.seconds(c.staging.gate_timeout_seconds),
+            environment={**gate_env, "PLATFORM_FLOORS": c.platform_floors_json, "STAGING_PROBE": c.staging.probe_json},
         ))
         promote = GateFunction(self, "Promote", props=GateFunctionProps(
             name="promote",
