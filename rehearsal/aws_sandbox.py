@@ -20,11 +20,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from rehearsal import aws_request_constraints
 from rehearsal.codepipeline_double import intercept_codepipeline_answers
 
 __all__ = [
     "ACCOUNT_ID",
     "ARTIFACT_BUCKET",
+    "ARTIFACT_KEY_ARN",
     "REGION",
     "CodePipelineAnswer",
     "CodePipelineAnswers",
@@ -38,6 +40,7 @@ __all__ = [
 REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 ARTIFACT_BUCKET = "rehearsal-pipeline-artifacts"
+ARTIFACT_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/00000000-0000-0000-0000-000000000000"
 
 _ANSWER_KINDS = {"PutJobSuccessResult": "success", "PutJobFailureResult": "failure"}
 
@@ -172,10 +175,14 @@ def new_job_id() -> str:
 
 @contextmanager
 def aws_sandbox() -> Iterator[Sandbox]:
-    """moto S3 + SageMaker with fake credentials, and CodePipeline answers captured."""
+    """moto S3 + SageMaker with fake credentials, and CodePipeline answers captured.
+
+    Every AWS request is checked against the service model's constraints (`aws_request_constraints`).
+    """
     import boto3
     from moto import mock_aws
 
+    aws_request_constraints.install()
     cleared: dict[str, str | None] = {name: None for name in _CLEARED_VARIABLES}
     with environment({**cleared, **_FUNCTION_CREDENTIALS}), mock_aws(), _capture_codepipeline_answers() as answers:
         s3 = boto3.client("s3", region_name=REGION)

@@ -7,9 +7,8 @@ never prints or records the event.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from rehearsal.aws_sandbox import ACCOUNT_ID, ARTIFACT_BUCKET
@@ -28,13 +27,16 @@ def codepipeline_job_event(
     job_id: str,
     function_name: str,
     input_artifacts: Sequence[tuple[str, str]],
-    user_parameters: Mapping[str, Any] | None = None,
+    user_parameters: str | None = None,
     continuation_token: str | None = None,
 ) -> dict[str, Any]:
-    """`{"CodePipeline.job": ...}` with `input_artifacts` as (name, key) in the artifact bucket."""
+    """`{"CodePipeline.job": ...}` with `input_artifacts` as (name, key) in the artifact bucket.
+
+    `user_parameters` is the action's UserParameters string, variables already resolved.
+    """
     configuration: dict[str, str] = {"FunctionName": function_name}
     if user_parameters is not None:
-        configuration["UserParameters"] = json.dumps(user_parameters)
+        configuration["UserParameters"] = user_parameters
     data: dict[str, Any] = {
         "actionConfiguration": {"configuration": configuration},
         "inputArtifacts": [

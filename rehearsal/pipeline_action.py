@@ -18,6 +18,7 @@ from typing import Any
 
 from rehearsal.aws_sandbox import (
     ARTIFACT_BUCKET,
+    ARTIFACT_KEY_ARN,
     CodePipelineAnswer,
     Sandbox,
     environment,
@@ -93,12 +94,13 @@ def run_pipeline_action(
     function_name: str,
     artifact_name: str,
     artifact_key: str,
-    user_parameters: Mapping[str, Any] | None,
+    user_parameters: str | None,
     record_prefix: str,
     function_environment: Mapping[str, str],
 ) -> ActionRun:
     """Run the action to its final answer with the function's environment set."""
-    env = {"RECORD_BUCKET": ARTIFACT_BUCKET, "RECORD_PREFIX": record_prefix, **function_environment}
+    env = {"RECORD_BUCKET": ARTIFACT_BUCKET, "RECORD_PREFIX": record_prefix, "RECORD_KMS_KEY_ARN": ARTIFACT_KEY_ARN,
+           **function_environment}
     token: str | None = None
     invocations = 0
     with environment(env):

@@ -30,19 +30,25 @@ def promote_release(
     run_action: Callable[..., Any],
     model_package_arn: str,
     run_id: str,
+    variables: dict[str, str],
 ) -> str:
-    """Promote the release; return how it was promoted. `run_action` blocks on a failed answer."""
+    """Promote the release; return how it was promoted. `run_action` blocks on a failed answer.
+
+    DeployProd's outputs join `variables`, the CodePipeline variables the actions' UserParameters use.
+    """
     if not (LAMBDAS_ROOT / "promote" / "handler.py").is_file():
         sandbox.sagemaker.update_model_package(ModelPackageArn=model_package_arn, ModelApprovalStatus="Approved")
         return LOCAL_PROMOTION
     production = deploy_endpoint(
         sandbox.sagemaker, stage="production", model_package_arn=model_package_arn, run_id=run_id
     )
+    variables["DeployProd.EndpointName"] = production.endpoint_name
+    variables["DeployProd.EndpointConfigName"] = production.endpoint_config_name
     environment = {"MODEL_PACKAGE_GROUP_NAME": MODEL_PACKAGE_GROUP}
-    for action in ("verify_production", "promote"):
+    for action, pipeline_action in (("verify_production", "VerifyProduction"), ("promote", "Promote")):
         run_action(
             gate=f"promote function ({action})",
-            user_parameters={"action": action, "endpoint_name": production.endpoint_name},
+            action=pipeline_action,
             record_name=f"promotion-{action.replace('_', '-')}",
             function_environment=environment,
         )

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from rehearsal import progress
+from rehearsal import aws_request_constraints, progress
 from rehearsal.aws_sandbox import ARTIFACT_BUCKET, Sandbox, aws_sandbox, environment
 from rehearsal.champion_store import Champion, load_champion, save_champion
 from rehearsal.errors import ConfigurationError, NotAvailableYet, StepFailed
@@ -43,6 +43,7 @@ from rehearsal.sandbox_registry import (
     register_package,
 )
 from rehearsal.subprocess_step import run_script
+from stacks.action_parameters import resolve_variables, user_parameters_string
 
 __all__ = ["GateOutcome", "RehearsalOptions", "RehearsalResult", "run_rehearsal"]
 
@@ -151,6 +152,8 @@ class _Rehearsal:
             options=options, run_id=self.run_id, started_at=_timestamp(), hyperparameters=options.hyperparameters
         )
         self.s3_prefix = f"rehearsal/{self.run_id}"
+        # CodePipeline's variables as the actions see them; the Deploy stages add their stack outputs.
+        self.pipeline_variables: dict[str, str] = {"codepipeline.PipelineExecutionId": str(uuid.uuid4())}
         self.model_data_url = f"s3://{ARTIFACT_BUCKET}/{self.s3_prefix}/model/model.tar.gz"
 
     # -- set-up -------------------------------------------------------------------------------
@@ -310,11 +313,15 @@ class _Rehearsal:
         module: str,
         what: str,
         artifact_key: str,
-        user_parameters: Mapping[str, Any] | None,
+        action: str,
         record_name: str,
         function_environment: Mapping[str, str],
     ) -> ActionRun:
-        """Invoke a real handler on the TrainOutput artifact; keep its records; block on failure."""
+        """Invoke a real handler on the TrainOutput artifact; keep its records; block on failure.
+
+        `action` names the pipeline action: its UserParameters are the synthesized pipeline's
+        (`stacks.action_parameters`), with this run's CodePipeline variables resolved.
+        """
         handler_module = import_from_lambdas(module, what)
         handler = getattr(handler_module, "handler", None)
         if not callable(handler):
@@ -326,7 +333,7 @@ class _Rehearsal:
                 function_name=f"rehearsal-{record_name}",
                 artifact_name=TRAIN_OUTPUT,
                 artifact_key=artifact_key,
-                user_parameters=user_parameters,
+                user_parameters=self.user_parameters(action),
                 record_prefix=f"{self.s3_prefix}/decision-records/{record_name}",
                 function_environment=function_environment,
             )
@@ -342,6 +349,11 @@ class _Rehearsal:
         if not run.answer.succeeded:
             raise _Blocked(gate, message)
         return run
+
+    def user_parameters(self, action: str) -> str | None:
+        """The action's UserParameters as CodePipeline hands them to the function."""
+        template = user_parameters_string(action)
+        return None if template is None else resolve_variables(template, self.pipeline_variables)
 
     def _keep_records(self, run: ActionRun, record_name: str) -> None:
         for key, content in run.record_files.items():
@@ -379,10 +391,20 @@ class _Rehearsal:
             self._mark_last_step(progress.BLOCKED)
         except ConfigurationError as error:
             self.result.configuration_error = str(error)
+        self._refuse_constraint_violations()
         for name in STEP_NAMES[len(self.log.steps) :]:
             self.log.skip(name, "not reached")
         self.result.steps = list(self.log.steps)
         return self.result
+
+    def _refuse_constraint_violations(self) -> None:
+        """A request AWS would refuse blocks the release, even when the code under rehearsal swallowed the error."""
+        violations = aws_request_constraints.take_violations()
+        if violations:
+            self.result.released = False
+            self.result.blocked_by = self.result.blocked_by or "AWS request constraints"
+            listed = "; ".join(map(str, violations[:3]))
+            self.result.reason = f"{self.result.reason + '; ' if self.result.reason else ''}AWS would refuse: {listed}"
 
     def _mark_last_step(self, outcome: str) -> None:
         if self.log.steps:
@@ -407,7 +429,7 @@ class _Rehearsal:
                     module="evaluation_gate.handler",
                     what="the evaluation gate (lambdas/evaluation_gate/handler.py)",
                     artifact_key=artifact_key,
-                    user_parameters=None,
+                    action="EvaluationGate",
                 )
             with self.log.step(STEP_NAMES[4]) as timing:
                 archive = self._blocking(lambda: self.package(sandbox, training), timing)
@@ -418,6 +440,7 @@ class _Rehearsal:
                 )
                 model = load_model_archive(archive, self.work_dir / "serving")
                 server = stack.enter_context(running_server(model, endpoint_name=endpoint.endpoint_name))
+                self.pipeline_variables["DeployStaging.EndpointName"] = endpoint.endpoint_name
                 with urllib.request.urlopen(f"{server.url}/ping", timeout=5) as response:
                     timing.detail = f"{server.url} /ping {response.status}"
             with self.log.step(STEP_NAMES[6]) as timing:
@@ -430,7 +453,7 @@ class _Rehearsal:
                         module="staging_gate.handler",
                         what="the staging gate (lambdas/staging_gate/handler.py)",
                         artifact_key=artifact_key,
-                        user_parameters={"endpoint_name": endpoint.endpoint_name},
+                        action="StagingGate",
                     )
             with self.log.step(STEP_NAMES[7]) as timing:
                 self._blocking(lambda: self.promote(sandbox, timing, archive, artifact_key, evaluation), timing)
@@ -467,7 +490,8 @@ class _Rehearsal:
             return self.run_gate(sandbox, module="promote.handler", what=PROMOTE_HANDLER, artifact_key=artifact_key, **kwargs)
 
         promoted_by = promote_release(
-            sandbox, run_action=run_action, model_package_arn=self.result.model_package_arn or "", run_id=self.run_id
+            sandbox, run_action=run_action, model_package_arn=self.result.model_package_arn or "", run_id=self.run_id,
+            variables=self.pipeline_variables,
         )
         champion = save_champion(
             self.out_dir,

@@ -13,10 +13,12 @@
 
 from __future__ import annotations
 
+import secrets
+import string
 from dataclasses import dataclass
 from typing import Any
 
-from rehearsal.aws_sandbox import ACCOUNT_ID, ARTIFACT_BUCKET, REGION
+from rehearsal.aws_sandbox import ACCOUNT_ID, ARTIFACT_BUCKET, ARTIFACT_KEY_ARN, REGION
 from rehearsal.pipeline_code import import_release_tool
 
 __all__ = [
@@ -28,10 +30,11 @@ __all__ = [
     "train_settings",
 ]
 
-MODEL_PACKAGE_GROUP = "rehearsal-models"
+PROJECT_NAME = "rehearsal"
+MODEL_PACKAGE_GROUP = f"{PROJECT_NAME}-models"
 VARIANT_NAME = "AllTraffic"
 _EXECUTION_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/rehearsal-sagemaker-execution"
-_KMS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/00000000-0000-0000-0000-000000000000"
+_KMS_KEY = ARTIFACT_KEY_ARN
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ def train_settings() -> Any:
     settings_class = import_release_tool("settings", "TrainSettings", "the Train stage's settings")
     return settings_class(
         region=REGION,
-        project_name="rehearsal",
+        project_name=PROJECT_NAME,
         artifact_bucket=ARTIFACT_BUCKET,
         kms_key_arn=_KMS_KEY,
         role_arn=_EXECUTION_ROLE,
@@ -87,12 +90,22 @@ def find_champion(sagemaker: Any) -> Any:
     return lookup(sagemaker, MODEL_PACKAGE_GROUP)
 
 
+def _generated_name(logical_id: str) -> str:
+    """A name as CloudFormation generates one for a resource without a name: `<LogicalId>-<12 characters>`."""
+    alphabet = string.ascii_letters + string.digits
+    return f"{logical_id}-{''.join(secrets.choice(alphabet) for _ in range(12))}"
+
+
 def deploy_endpoint(sagemaker: Any, *, stage: str, model_package_arn: str, run_id: str) -> DeployedEndpoint:
-    """Model -> endpoint config -> endpoint serving `model_package_arn`, for `stage` (staging, production)."""
+    """Model -> endpoint config -> endpoint serving `model_package_arn`, for `stage` (staging, production).
+
+    Named as the endpoint stack names them in AWS: the endpoint after its stack
+    (`<project>-<stage>-endpoint`), the model and config by CloudFormation. `run_id` is not part of a name.
+    """
     names = DeployedEndpoint(
-        endpoint_name=f"rehearsal-{stage}-{run_id}",
-        endpoint_config_name=f"rehearsal-{stage}-config-{run_id}",
-        model_name=f"rehearsal-{stage}-model-{run_id}",
+        endpoint_name=f"{PROJECT_NAME}-{stage}-endpoint",
+        endpoint_config_name=_generated_name("EndpointConfig"),
+        model_name=_generated_name("Model"),
     )
     sagemaker.create_model(
         ModelName=names.model_name,

@@ -21,6 +21,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from stacks.action_parameters import user_parameters_string
 from stacks.components.connection_source import ConnectionSource
 
 __all__ = ["ReleasePipeline", "ReleasePipelineProps", "STAGE_NAMES"]
@@ -76,30 +77,21 @@ class ReleasePipeline(Construct):
         )
         evaluate = actions.LambdaInvokeAction(
             action_name="EvaluationGate", lambda_=p.evaluation_gate, inputs=[train_output],
-            variables_namespace="EvaluationGate",
+            variables_namespace="EvaluationGate", user_parameters_string=user_parameters_string("EvaluationGate"),
         )
         deploy_staging = self._deploy_action("DeployStaging", p, p.staging_stack_name, "staging", train_output)
         test_staging = actions.LambdaInvokeAction(
             action_name="StagingGate", lambda_=p.staging_gate, inputs=[train_output],
-            variables_namespace="StagingGate",
-            user_parameters_string=json.dumps({"endpoint_name": "#{DeployStaging.EndpointName}"}),
+            variables_namespace="StagingGate", user_parameters_string=user_parameters_string("StagingGate"),
         )
         deploy_prod = self._deploy_action("DeployProd", p, p.production_stack_name, "production", train_output)
         verify_prod = actions.LambdaInvokeAction(
             action_name="VerifyProduction", lambda_=p.promote_function, inputs=[train_output], run_order=2,
-            user_parameters_string=json.dumps({
-                "action": "verify_production",
-                "endpoint_name": "#{DeployProd.EndpointName}",
-                "endpoint_config_name": "#{DeployProd.EndpointConfigName}",
-            }),
+            user_parameters_string=user_parameters_string("VerifyProduction"),
         )
         promote = actions.LambdaInvokeAction(
             action_name="Promote", lambda_=p.promote_function, inputs=[train_output],
-            user_parameters_string=json.dumps({
-                "action": "promote",
-                "endpoint_name": "#{DeployProd.EndpointName}",
-                "pipeline_execution_id": "#{codepipeline.PipelineExecutionId}",
-            }),
+            user_parameters_string=user_parameters_string("Promote"),
         )
 
         stages: list[codepipeline.StageProps] = [

@@ -1,0 +1,95 @@
+"""`make rehearse` invokes every Lambda action with the UserParameters the synthesized pipeline gives it."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rehearsal import pipeline_action
+from rehearsal.cli import main
+from rehearsal.pipeline_code import PROJECT_ROOT
+from stacks.action_parameters import LAMBDA_ACTIONS, UnresolvedVariable, resolve_variables
+from tests.synthesis_fixtures import SynthesizedApp
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def _lambda_actions(template: dict[str, Any]) -> dict[str, str | None]:
+    """Action name -> its UserParameters, as synthesized."""
+    (pipeline,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
+    return {
+        action["Name"]: action["Configuration"].get("UserParameters")
+        for stage in pipeline["Stages"] for action in stage["Actions"]
+        if action["ActionTypeId"]["Provider"] == "Lambda"
+    }
+
+
+@pytest.fixture(scope="module")
+def invoked(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """Every job event the rehearsal sent, in order (one full release)."""
+    events: list[dict[str, Any]] = []
+    original = pipeline_action.codepipeline_job_event
+
+    def recording(**kwargs: Any) -> dict[str, Any]:
+        event = original(**kwargs)
+        events.append(event)
+        return event
+
+    out = tmp_path_factory.mktemp("rehearsal-parameters")
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
+        patch.setattr(pipeline_action, "codepipeline_job_event", recording)
+        code = main(["run", "--out", str(out), "--model-repo", str(PROJECT_ROOT / "model_repo"),
+                     "--skip-model-tests", "--bootstrap-resamples", "1000"])
+    assert code == 0, (Path(out) / "report.md").read_text()[:2000]
+    return events
+
+
+def test_the_stack_and_the_rehearsal_share_one_source(synthesized: SynthesizedApp) -> None:
+    synthesized_actions = _lambda_actions(synthesized.pipeline)
+    assert set(synthesized_actions) == set(LAMBDA_ACTIONS)
+    for name, parameters in LAMBDA_ACTIONS.items():
+        assert synthesized_actions[name] == (None if parameters is None else json.dumps(dict(parameters)))
+
+
+def test_each_action_gets_the_synthesized_user_parameters_with_realistic_variables(
+    synthesized: SynthesizedApp, invoked: list[dict[str, Any]]
+) -> None:
+    sent = [event["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"].get("UserParameters")
+            for event in invoked]
+    synthesized_actions = _lambda_actions(synthesized.pipeline)
+    order = ["EvaluationGate", "StagingGate", "VerifyProduction", "Promote"]
+    assert len(sent) == len(order)  # each action once (no continuation needed offline)
+    variables: dict[str, str] = {}
+    for action, raw in zip(order, sent, strict=True):
+        template = synthesized_actions[action]
+        if template is None:
+            assert raw is None
+            continue
+        # Same keys and literal values; every #{...} replaced by a concrete value.
+        expected, got = json.loads(template), json.loads(raw)
+        assert got.keys() == expected.keys() and "#{" not in raw
+        for key, value in expected.items():
+            if value.startswith("#{"):
+                variables[value[2:-1]] = got[key]
+            else:
+                assert got[key] == value
+        assert resolve_variables(template, variables) == raw
+    assert UUID.match(variables["codepipeline.PipelineExecutionId"])
+    assert variables["DeployStaging.EndpointName"] == "rehearsal-staging-endpoint"  # <project>-staging-endpoint
+    assert variables["DeployProd.EndpointName"] == "rehearsal-production-endpoint"
+    assert re.fullmatch(r"EndpointConfig-[A-Za-z0-9]{12}", variables["DeployProd.EndpointConfigName"])
+
+
+def test_an_unknown_variable_is_refused() -> None:
+    with pytest.raises(UnresolvedVariable, match="DeployProd.EndpointName"):
+        resolve_variables('{"endpoint_name": "#{DeployProd.EndpointName}"}', {})
+
+
+def test_a_value_is_escaped_for_the_json_it_lands_in() -> None:
+    assert json.loads(resolve_variables('{"a": "#{X.y}"}', {"X.y": 'quote " and \\'})) == {"a": 'quote " and \\'}
