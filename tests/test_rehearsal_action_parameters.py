@@ -93,3 +93,19 @@ def test_an_unknown_variable_is_refused() -> None:
 
 def test_a_value_is_escaped_for_the_json_it_lands_in() -> None:
     assert json.loads(resolve_variables('{"a": "#{X.y}"}', {"X.y": 'quote " and \\'})) == {"a": 'quote " and \\'}
+
+
+def test_a_request_aws_would_refuse_blocks_the_rehearsal(tmp_path: Path) -> None:
+    """Without the metadata sanitiser, promotion's `promoted_by` (parentheses) is what AWS refuses: the
+    rehearsal, which now passes the pipeline's execution id, says so instead of releasing."""
+    import promote.champion_promotion as champion_promotion
+
+    out = tmp_path / "out"
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
+        patch.setattr(champion_promotion, "customer_metadata", dict)
+        code = main(["run", "--out", str(out), "--model-repo", str(PROJECT_ROOT / "model_repo"),
+                     "--skip-model-tests", "--bootstrap-resamples", "1000"])
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert code != 0
+    assert "UpdateModelPackage: CustomerMetadataProperties['promoted_by']" in report
+    assert "pattern ^([\\p{L}\\p{Z}\\p{N}_.:\\/=+\\-@]*)$" in report
