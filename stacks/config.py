@@ -399,14 +399,7 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
                                         "staging.serverless_max_concurrency", 1, 200),
         instance_type=_sagemaker_instance_type(staging_raw.get("instance_type", sd.instance_type), "staging.instance_type", "hosting"),
         instance_count=_int(staging_raw.get("instance_count", sd.instance_count), "staging.instance_count", 1, 10),
-        warmup_max_attempts=_int(staging_raw.get("warmup_max_attempts", sd.warmup_max_attempts),
-                                 "staging.warmup_max_attempts", 0, 20),
-        # 300 s of warm-up + 600 s of measurement = 900 s, Lambda's longest timeout.
-        warmup_max_seconds=_int(staging_raw.get("warmup_max_seconds", sd.warmup_max_seconds),
-                                "staging.warmup_max_seconds", 0, 300),
-        # InvokeEndpoint waits at most 60 s for a real-time or serverless answer.
-        read_timeout_seconds=_int(staging_raw.get("read_timeout_seconds", sd.read_timeout_seconds),
-                                  "staging.read_timeout_seconds", 1, 60),
+        **_staging_probe(staging_raw, sd),
     )
 
     prod_raw = _section(values.get("production", {}), "production", set(ProductionConfig.__dataclass_fields__))
@@ -513,6 +506,14 @@ def _source(raw: Any) -> SourceConfig:
 _SERVERLESS_MEMORY = (1024, 2048, 3072, 4096, 5120, 6144)
 # The retention periods CloudWatch Logs accepts.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+
+def _staging_probe(raw: Mapping[str, Any], defaults: StagingConfig) -> dict[str, int]:
+    """The staging gate's probe settings: 300 s of warm-up + 600 s of measurement = 900 s, Lambda's
+    longest timeout; InvokeEndpoint waits at most 60 s for an answer."""
+    limits = {"warmup_max_attempts": (0, 20), "warmup_max_seconds": (0, 300), "read_timeout_seconds": (1, 60)}
+    return {name: _int(raw.get(name, getattr(defaults, name)), f"staging.{name}", low, high)
+            for name, (low, high) in limits.items()}
 
 
 def _serverless_memory(raw: Any) -> int:

@@ -8,7 +8,6 @@ built by their own constructs and handed in.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from aws_cdk import aws_codebuild as codebuild
