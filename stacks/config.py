@@ -211,6 +211,7 @@ class AppConfig:
     staging_env: DeploymentTarget = field(default_factory=DeploymentTarget)
     production_env: DeploymentTarget = field(default_factory=DeploymentTarget)
     source: SourceConfig = field(default_factory=SourceConfig)
+    image_retention_count: int = 20
 
     @property
     def platform_floors_json(self) -> str:
@@ -341,6 +342,7 @@ _TOP_LEVEL = {
     "production", "require_manual_approval", "platform_floors", "notification_email", "canary",
     "deployment_window", "deployment_window_time_zone", "pull_request_approvals",
     "artifact_retention_days", "log_retention_days", "environments", "source",
+    "image_retention_count",
 }
 
 
@@ -466,6 +468,7 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
         staging_env=_target(environments.get("staging", {}), "environments.staging"),
         production_env=_target(environments.get("production", {}), "environments.production"),
         source=_source(values.get("source", {})),
+        image_retention_count=_int(get("image_retention_count"), "image_retention_count", 1, 1000),
     )
 
 

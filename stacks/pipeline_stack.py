@@ -20,6 +20,7 @@ from stacks.components.connection_source import ConnectionSource, ConnectionSour
 from stacks.components.host_pull_request_checks import HostPullRequestChecks, HostPullRequestChecksProps
 from stacks.components.endpoint_deploy_role import EndpointDeployRole
 from stacks.components.gate_function import GateFunction, GateFunctionProps
+from stacks.components.image_repository import ImageRepository, ImageRepositoryProps
 from stacks.components.model_registry import ModelRegistry
 from stacks.components.nag_acknowledgements import acknowledge, logical_id
 from stacks.components.model_repository import ModelRepository
@@ -88,6 +89,19 @@ class PipelineStack(cdk.Stack):
                 "ENDPOINT_TEMPLATES_S3_URI": assets.endpoint_templates.s3_object_url,
             },
         ))
+        images = ImageRepository(self, "ModelImage", props=ImageRepositoryProps(
+            project_name=c.project_name, encryption_key=key, keep_release_images=c.image_retention_count))
+        image_build = BuildProject(self, "ImageProject", props=BuildProjectProps(
+            buildspec="image.yml",
+            description=(f"{c.project_name} Build stage: builds the model repository's Dockerfile (when it has one), "
+                         "pushes it, waits for the scan and applies the image gate."),
+            encryption_key=key, log_retention=retention, privileged=True,
+            environment={**common_env, "IMAGE_REPOSITORY_NAME": images.repository.repository_name,
+                         "IMAGE_REPOSITORY_URI": images.repository.repository_uri},
+        ))
+        images.grant_push(image_build.role)
+        images.grant_pull(execution.role)
+        assets.grant_read(image_build.role)
         assets.grant_read(ci.role)
         assets.grant_read(train.role, endpoint_templates=True)
         self._grant_training(train.role, config=c, execution_role=execution.role, registry=registry)
@@ -138,6 +152,7 @@ class PipelineStack(cdk.Stack):
             release_branch=c.release_branch,
             artifact_bucket=bucket,
             build_project=ci.project,
+            image_project=image_build.project,
             train_project=train.project,
             evaluation_gate=evaluation_gate.function,
             staging_gate=staging_gate.function,
@@ -159,7 +174,9 @@ class PipelineStack(cdk.Stack):
         ReleaseEvents(self, "ReleaseEvents", pipeline=self.release.pipeline, topic=notifications.topic,
                       model_package_group_name=registry.group_name)
 
-        self._acknowledge_grants(bucket=bucket, builds=[ci, train], gates=[evaluation_gate, staging_gate, promote],
+        acknowledge(image_build.role, resources={"*": "ecr:GetAuthorizationToken (registry login) has no resource-level "
+                                                       "permission; push is scoped to the model image repository."})
+        self._acknowledge_grants(bucket=bucket, builds=[ci, train, image_build], gates=[evaluation_gate, staging_gate, promote],
                                  execution_role=execution.role, deploy_role=deploy_role.role, registry=registry, config=c)
 
         self.repository = repository

@@ -71,7 +71,8 @@ def test_artifacts_flow_source_to_build_to_train_to_every_later_action(pipeline:
             for name, a in actions(pipeline).items()}
     assert flow["Source/Source"] == ([], ["SourceOutput"])
     assert flow["Build/Build"] == (["SourceOutput"], ["BuildOutput"])
-    assert flow["Train/Train"] == (["BuildOutput"], ["TrainOutput"])
+    assert flow["Build/Image"] == (["BuildOutput"], ["ImageOutput"])
+    assert flow["Train/Train"] == (["BuildOutput", "ImageOutput"], ["TrainOutput"])
     for later in ("Evaluate/EvaluationGate", "DeployStaging/Deploy", "TestStaging/StagingGate",
                   "DeployProd/Deploy", "DeployProd/VerifyProduction", "Promote/Promote"):
         assert flow[later][0] == ["TrainOutput"], later

@@ -32,6 +32,8 @@ class BuildProjectProps:
     log_retention: logs.RetentionDays
     environment: Mapping[str, str] = field(default_factory=dict)
     timeout: cdk.Duration = field(default_factory=lambda: cdk.Duration.minutes(30))
+    # Docker-in-Docker: only the image build needs it.
+    privileged: bool = False
 
 
 class BuildProject(Construct):
@@ -61,7 +63,7 @@ class BuildProject(Construct):
             environment=codebuild.BuildEnvironment(
                 build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
                 compute_type=codebuild.ComputeType.SMALL,
-                privileged=False,
+                privileged=props.privileged,
             ),
             environment_variables={
                 name: codebuild.BuildEnvironmentVariable(value=value) for name, value in props.environment.items()

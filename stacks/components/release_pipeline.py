@@ -39,6 +39,7 @@ class ReleasePipelineProps:
     release_branch: str
     artifact_bucket: s3.IBucket
     build_project: codebuild.IProject
+    image_project: codebuild.IProject
     train_project: codebuild.IProject
     evaluation_gate: lambda_.IFunction
     staging_gate: lambda_.IFunction
@@ -63,14 +64,20 @@ class ReleasePipeline(Construct):
         source_output = codepipeline.Artifact("SourceOutput")
         build_output = codepipeline.Artifact("BuildOutput")
         train_output = codepipeline.Artifact("TrainOutput")
+        image_output = codepipeline.Artifact("ImageOutput")
 
         source = self._source_action(p, source_output)
         build = actions.CodeBuildAction(
             action_name="Build", project=p.build_project, input=source_output, outputs=[build_output],
             environment_variables={"SOURCE_REVISION": codebuild.BuildEnvironmentVariable(value=source.variables.commit_id)},
         )
+        image = actions.CodeBuildAction(
+            action_name="Image", project=p.image_project, input=build_output, outputs=[image_output], run_order=2,
+            environment_variables={"SOURCE_REVISION": codebuild.BuildEnvironmentVariable(value=source.variables.commit_id)},
+        )
         train = actions.CodeBuildAction(
             action_name="Train", project=p.train_project, input=build_output, outputs=[train_output],
+            extra_inputs=[image_output],
             variables_namespace="Train",
             environment_variables={"SOURCE_REVISION": codebuild.BuildEnvironmentVariable(value=source.variables.commit_id)},
         )
@@ -95,7 +102,7 @@ class ReleasePipeline(Construct):
 
         stages: list[codepipeline.StageProps] = [
             codepipeline.StageProps(stage_name="Source", actions=[source]),
-            codepipeline.StageProps(stage_name="Build", actions=[build]),
+            codepipeline.StageProps(stage_name="Build", actions=[build, image]),
             codepipeline.StageProps(stage_name="Train", actions=[train]),
             codepipeline.StageProps(stage_name="Evaluate", actions=[evaluate]),
             codepipeline.StageProps(stage_name="DeployStaging", actions=[deploy_staging]),

@@ -1,0 +1,200 @@
+"""The model image: its ECR repository and build (template), and the image gate (scan wait and severity verdict)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from aws_cdk.assertions import Template
+from botocore.stub import Stubber
+
+from release_tools.errors import ReleaseToolError
+from release_tools.image_scan import judge_findings, main, max_severity, wait_for_scan
+from stacks.components.build_project import BUILDSPEC_DIR
+from tests.synthesis_fixtures import SynthesizedApp
+
+DIGEST = "sha256:" + "ab" * 32
+URI = f"111122223333.dkr.ecr.eu-west-1.amazonaws.com/ml-cicd-model@{DIGEST}"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def ecr() -> Iterator[tuple[Any, Stubber]]:
+    client = boto3.client("ecr", region_name="eu-west-1", aws_access_key_id="t", aws_secret_access_key="t")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def scan_answer(status: str, counts: dict[str, int] | None = None, findings: list[dict[str, str]] | None = None
+                ) -> dict[str, Any]:
+    answer: dict[str, Any] = {"repositoryName": "ml-cicd-model", "imageId": {"imageDigest": DIGEST},
+                              "imageScanStatus": {"status": status, "description": "x"}}
+    if counts is not None:
+        answer["imageScanFindings"] = {"findingSeverityCounts": counts, "findings": findings or []}
+    return answer
+
+
+def expect_scan(stubber: Stubber, answer: dict[str, Any]) -> None:
+    stubber.add_response("describe_image_scan_findings", answer, {
+        "repositoryName": "ml-cicd-model", "imageId": {"imageDigest": DIGEST}, "maxResults": 100})
+
+
+def test_the_stricter_bound_wins_and_the_default_is_medium() -> None:
+    assert max_severity({}, {}) == "MEDIUM"
+    assert max_severity({"image": {"max_severity": "HIGH"}}, {"image": {"max_severity": "LOW"}}) == "LOW"
+    assert max_severity({"image": {"max_severity": "LOW"}}, {"image": {"max_severity": "HIGH"}}) == "LOW"
+    with pytest.raises(ReleaseToolError, match="image.max_severity 'SEVERE' is not one of"):
+        max_severity({"image": {"max_severity": "SEVERE"}}, {})
+
+
+def test_an_image_with_no_findings_passes() -> None:
+    verdict = judge_findings(scan_answer("COMPLETE", {}), "MEDIUM")
+    assert verdict.passed and verdict.reason == "scan complete: 0 finding(s), none above MEDIUM"
+
+
+def test_findings_above_the_bound_fail_naming_the_worst() -> None:
+    findings = [{"name": "CVE-2026-0001", "severity": "HIGH"}, {"name": "CVE-2026-0002", "severity": "CRITICAL"},
+                {"name": "CVE-2026-0003", "severity": "LOW"}]
+    verdict = judge_findings(scan_answer("COMPLETE", {"HIGH": 1, "CRITICAL": 1, "LOW": 1}, findings), "MEDIUM")
+    assert not verdict.passed
+    assert verdict.reason == ("image scan found 1 CRITICAL, 1 HIGH above the bound MEDIUM: "
+                              "CVE-2026-0002 (CRITICAL), CVE-2026-0001 (HIGH)")
+    assert judge_findings(scan_answer("COMPLETE", {"LOW": 3}), "MEDIUM").passed
+    assert not judge_findings(scan_answer("COMPLETE", {"UNDEFINED": 1}), "LOW").passed
+
+
+def test_the_wait_polls_until_complete(ecr) -> None:
+    client, stubber = ecr
+    clock = FakeClock()
+    stubber.add_client_error("describe_image_scan_findings", service_error_code="ScanNotFoundException",
+                             http_status_code=400)
+    expect_scan(stubber, scan_answer("IN_PROGRESS"))
+    expect_scan(stubber, scan_answer("COMPLETE", {}))
+    answer = wait_for_scan(client, repository="ml-cicd-model", digest=DIGEST, timeout_seconds=60,
+                           clock=clock, sleep=clock.sleep)
+    assert answer["imageScanStatus"]["status"] == "COMPLETE" and clock.now == 20.0
+
+
+def test_a_scan_that_never_completes_fails_within_the_bound(ecr) -> None:
+    client, stubber = ecr
+    clock = FakeClock()
+    for _ in range(4):
+        expect_scan(stubber, scan_answer("IN_PROGRESS"))
+    with pytest.raises(ReleaseToolError, match="did not complete within 35 s"):
+        wait_for_scan(client, repository="ml-cicd-model", digest=DIGEST, timeout_seconds=35,
+                      clock=clock, sleep=clock.sleep)
+    assert clock.now <= 35
+
+
+def test_a_failed_scan_fails_closed(ecr) -> None:
+    client, stubber = ecr
+    expect_scan(stubber, scan_answer("UNSUPPORTED_IMAGE"))
+    with pytest.raises(ReleaseToolError, match="ended UNSUPPORTED_IMAGE"):
+        wait_for_scan(client, repository="ml-cicd-model", digest=DIGEST, timeout_seconds=60)
+
+
+def test_the_command_writes_the_image_by_digest_or_fails_with_one_line(ecr, tmp_path: Path, capsys) -> None:
+    client, stubber = ecr
+    policy = tmp_path / "release-policy.json"
+    policy.write_text(json.dumps({"version": 1, "image": {"max_severity": "HIGH"}}))
+    out = tmp_path / "image.json"
+    args = ["--repository", "ml-cicd-model", "--digest", DIGEST, "--image-uri", URI, "--policy", str(policy),
+            "--out", str(out)]
+    expect_scan(stubber, scan_answer("COMPLETE", {"HIGH": 2}))
+    assert main(args, ecr=client, env={"PLATFORM_FLOORS": json.dumps({"image": {"max_severity": "CRITICAL"}})}) == 0
+    written = json.loads(out.read_text())
+    assert written["image_uri"] == URI and written["max_severity"] == "HIGH"
+    expect_scan(stubber, scan_answer("COMPLETE", {"HIGH": 2}))
+    assert main(args, ecr=client, env={"PLATFORM_FLOORS": json.dumps({"image": {"max_severity": "MEDIUM"}})}) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("image gate: image scan found 2 HIGH")
+    assert main([*args[:5], "latest", *args[6:]], ecr=client, env={}) == 1  # a tag is not a digest
+
+
+@pytest.fixture(scope="module")
+def template(synthesized: SynthesizedApp) -> Template:
+    return Template.from_json(synthesized.pipeline)
+
+
+def test_the_image_repository_is_encrypted_immutable_scanned_and_keeps_champions(template: Template) -> None:
+    repositories = template.find_resources("AWS::ECR::Repository")
+    ((logical_id, repository),) = repositories.items()
+    props = repository["Properties"]
+    assert props["ImageTagMutability"] == "IMMUTABLE"
+    assert props["ImageScanningConfiguration"] == {"ScanOnPush": True}
+    assert props["EncryptionConfiguration"]["EncryptionType"] == "KMS"
+    assert repository["DeletionPolicy"] == "Retain"
+    rules = json.loads(props["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
+    assert rules[0]["rulePriority"] == 1 and rules[0]["selection"]["tagPrefixList"] == ["champion-"]
+    assert rules[1]["selection"] == {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 20}
+
+
+def test_only_the_image_build_is_privileged_and_it_runs_after_the_checks(synthesized: SynthesizedApp) -> None:
+    projects = {k: r["Properties"] for k, r in synthesized.pipeline["Resources"].items()
+                if r["Type"] == "AWS::CodeBuild::Project"}
+    privileged = [k for k, p in projects.items() if p["Environment"].get("PrivilegedMode")]
+    assert len(privileged) == 1 and privileged[0].startswith("ImageProject")
+    (pipeline,) = [r for r in synthesized.pipeline["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
+    stages = {s["Name"]: s for s in pipeline["Properties"]["Stages"]}
+    build = {a["Name"]: a for a in stages["Build"]["Actions"]}
+    assert build["Image"]["RunOrder"] == 2 and build["Image"]["InputArtifacts"] == [{"Name": "BuildOutput"}]
+    (train,) = stages["Train"]["Actions"]
+    assert {"Name": "ImageOutput"} in train["InputArtifacts"]
+
+
+def test_push_is_the_image_builds_and_pull_is_sagemakers(synthesized: SynthesizedApp) -> None:
+    resources = synthesized.pipeline["Resources"]
+    (repository_id,) = [k for k, r in resources.items() if r["Type"] == "AWS::ECR::Repository"]
+    holders: dict[str, set[str]] = {}
+    for logical_id, policy in resources.items():
+        if policy["Type"] != "AWS::IAM::Policy":
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if json.dumps(statement.get("Resource")) == json.dumps({"Fn::GetAtt": [repository_id, "Arn"]}):
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                holders.setdefault(logical_id.split("Role")[0], set()).update(actions)
+    assert "ecr:PutImage" in holders.pop("ImageProject")
+    assert holders.pop("SageMakerExecution") == {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+                                                 "ecr:BatchCheckLayerAvailability"}
+    assert not holders
+
+
+def test_the_image_buildspec_runs_the_platform_gate_outside_the_commits_checkout() -> None:
+    spec = yaml.safe_load((BUILDSPEC_DIR / "image.yml").read_text())
+    script = "\n".join(spec["phases"]["build"]["commands"])
+    assert 'if [ ! -f Dockerfile ]' in script and '{"image_uri": null}' in script
+    assert 'docker push "$IMAGE_REPOSITORY_URI:$SOURCE_REVISION"' in script
+    assert 'PYTHONPATH="$PLATFORM_DIR" python -P -m release_tools.image_scan' in script
+    assert spec["artifacts"] == {"base-directory": "image-output", "files": ["image.json"]}
+
+
+def test_the_rehearsal_checks_the_example_dockerfile_and_finds_what_the_contract_needs(tmp_path: Path) -> None:
+    from rehearsal.dockerfile_check import check_dockerfile
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "byoc" / "Dockerfile"
+    assert check_dockerfile(example).passed
+    broken = tmp_path / "Dockerfile"
+    broken.write_text("# no base\nRUN pip install \\\n    scikit-learn\nCOPY serve /usr/local/bin/\nEXPOSE 80\n")
+    problems = check_dockerfile(broken).problems
+    assert problems == [
+        "Dockerfile: the first instruction (after ARG) must be FROM, not RUN",
+        "Dockerfile: EXPOSE 8080 is missing (SageMaker sends /ping and /invocations there)",
+        "Dockerfile: nothing provides the `train` entry point (SageMaker runs `docker run <image> train`)",
+    ]
+    broken.write_text("FROM python:3.12\nRUN echo \\\n")
+    assert check_dockerfile(broken).problems == ["Dockerfile: Dockerfile line 2: a continuation never ends"]
