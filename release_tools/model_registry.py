@@ -38,6 +38,7 @@ class Registration:
     source_revision: str
     data_sha256: str
     training_job_name: str
+    custom_image: bool = False
 
 
 def find_champion(sagemaker: Any, group_name: str) -> Champion | None:
@@ -63,6 +64,20 @@ def find_champion(sagemaker: Any, group_name: str) -> Champion | None:
     return Champion(model_package_arn=arn, model_data_url=containers[0]["ModelDataUrl"])
 
 
+def _serving_container(settings: TrainSettings, registration: Registration) -> dict[str, Any]:
+    """The package's one container: the scikit-learn image in script mode, or the repository's image by digest."""
+    if registration.custom_image:
+        return {"Image": registration.image_uri, "ModelDataUrl": registration.model_data_url,
+                "Environment": {"SAGEMAKER_REGION": settings.region}}
+    return {
+        "Image": registration.image_uri,
+        "ModelDataUrl": registration.model_data_url,
+        "Environment": {**SERVING_ENVIRONMENT, "SAGEMAKER_CONTAINER_LOG_LEVEL": "20", "SAGEMAKER_REGION": settings.region},
+        "Framework": "SKLEARN",
+        "FrameworkVersion": SKLEARN_FRAMEWORK_VERSION,
+    }
+
+
 def model_package_request(settings: TrainSettings, registration: Registration) -> dict[str, Any]:
     """Keyword arguments for ``sagemaker.create_model_package``."""
     return {
@@ -72,19 +87,7 @@ def model_package_request(settings: TrainSettings, registration: Registration) -
         )[:1024],
         "ModelApprovalStatus": "PendingManualApproval",
         "InferenceSpecification": {
-            "Containers": [
-                {
-                    "Image": registration.image_uri,
-                    "ModelDataUrl": registration.model_data_url,
-                    "Environment": {
-                        **SERVING_ENVIRONMENT,
-                        "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-                        "SAGEMAKER_REGION": settings.region,
-                    },
-                    "Framework": "SKLEARN",
-                    "FrameworkVersion": SKLEARN_FRAMEWORK_VERSION,
-                }
-            ],
+            "Containers": [_serving_container(settings, registration)],
             "SupportedContentTypes": CONTENT_TYPES,
             "SupportedResponseMIMETypes": ["application/json", "text/csv"],
         },
@@ -98,6 +101,7 @@ def model_package_request(settings: TrainSettings, registration: Registration) -
             "data_sha256": registration.data_sha256,
             "evaluation_uri": registration.evaluation_uri,
             "training_job_name": registration.training_job_name,
+            "image": registration.image_uri,
         }),
         "MetadataProperties": {"CommitId": registration.source_revision},
         "Tags": release_tags(settings, registration.source_revision),

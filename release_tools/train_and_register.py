@@ -36,7 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .errors import ReleaseToolError, run_cli
 from .evaluation_job import EvaluationRun, evaluation_job_request
 from .evaluation_report import check_evaluation
-from .image_uri import sklearn_image_uri
+from .model_image import resolve_model_image
 from .build_signals import signals_raise
 from .job_waiter import (
     PROCESSING_JOB,
@@ -71,6 +71,8 @@ class StageInputs:
     schemas_dir: Path
     source_revision: str
     hyperparameters: dict[str, Any] = field(default_factory=dict)
+    # The Build stage's image record (buildspecs/image.yml); absent: the scikit-learn image.
+    image_json: Path | None = None
 
 
 def _aws(operation: str, call: Any, **kwargs: Any) -> Any:
@@ -181,7 +183,9 @@ def train_and_register(
 
     Raises :class:`ReleaseToolError` on any failure.
     """
-    image_uri = sklearn_image_uri(settings.region)
+    image = resolve_model_image(inputs.image_json, settings.region)
+    image_uri = image.uri
+    print(f"image: {image_uri} ({'the repository’s own, scanned' if image.custom else 'prebuilt scikit-learn'})", flush=True)
     layout = ReleaseLayout(settings.artifact_bucket, make_run_id(settings.project_name, inputs.source_revision, now))
     data_sha256 = _data_sha256(inputs.project_dir)
     with tempfile.TemporaryDirectory(prefix="train-stage-") as scratch:
@@ -193,6 +197,7 @@ def train_and_register(
             image_uri=image_uri,
             source_revision=inputs.source_revision,
             hyperparameters=inputs.hyperparameters,
+            custom_image=image.custom,
         )
         trained = run_job(
             TRAINING_JOB,
@@ -241,6 +246,7 @@ def train_and_register(
         source_revision=inputs.source_revision,
         data_sha256=data_sha256,
         training_job_name=layout.training_job_name,
+        custom_image=image.custom,
     )
     model_package_arn = register_model(sagemaker, settings, registration)
     print(f"registered {model_package_arn} (PendingManualApproval)", flush=True)
@@ -252,6 +258,7 @@ def train_and_register(
         source_revision=inputs.source_revision,
         evaluation_uri=layout.evaluation_json,
         training_job_name=layout.training_job_name,
+        image_uri=image_uri,
     )
     written = write_train_output(
         inputs.out_dir,
@@ -284,6 +291,12 @@ def _source_revision(explicit: str | None, env: Mapping[str, str], project_dir: 
     return revision.strip()
 
 
+def _image_output(env: Mapping[str, str]) -> Path | None:
+    """CodeBuild puts a secondary input artifact at ``$CODEBUILD_SRC_DIR_<artifact name>``."""
+    folder = env.get("CODEBUILD_SRC_DIR_ImageOutput", "").strip()
+    return Path(folder) / "image.json" if folder else None
+
+
 def write_exports(path: Path, record: ReleaseRecord) -> None:
     """``NAME=value`` lines a shell can source (``set -a; . file; set +a``)."""
     path.write_text("".join(f"{name}={shlex.quote(value)}\n" for name, value in record.exports().items()))
@@ -299,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source-revision", default=None, help="default: build-info.json in --project-dir")
     parser.add_argument("--exports-file", type=Path, default=Path("train-exports.env"))
     parser.add_argument("--poll-seconds", type=float, default=30.0)
+    parser.add_argument("--image-json", type=Path, default=None,
+                        help="the Build stage's image.json (default: $CODEBUILD_SRC_DIR_ImageOutput/image.json)")
     args = parser.parse_args(argv)
 
     session = boto3.session.Session()
@@ -308,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         out_dir=args.out_dir,
         schemas_dir=args.schemas_dir,
         source_revision=_source_revision(args.source_revision, os.environ, args.project_dir),
+        image_json=args.image_json or _image_output(os.environ),
     )
     with signals_raise():
         record = train_and_register(

@@ -34,6 +34,8 @@ class ReleaseRecord:
     source_revision: str
     evaluation_uri: str
     training_job_name: str
+    # The image the release trains, evaluates and serves with (by digest when it is the repository's own).
+    image_uri: str = ""
 
     def exports(self) -> dict[str, str]:
         """The Train stage's exported variables (namespace ``Train``)."""

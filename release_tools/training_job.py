@@ -31,6 +31,8 @@ class TrainingRun:
     image_uri: str
     source_revision: str
     hyperparameters: dict[str, Any]
+    # The repository's own image (SageMaker's container contract: its `train` entry point, no script mode).
+    custom_image: bool = False
 
 
 def release_tags(settings: TrainSettings, source_revision: str) -> list[dict[str, str]]:
@@ -56,14 +58,21 @@ def training_job_request(settings: TrainSettings, run: TrainingRun) -> dict[str,
     """Keyword arguments for ``sagemaker.create_training_job``."""
     layout = run.layout
     hyperparameters = {str(key): json.dumps(value) for key, value in run.hyperparameters.items()}
-    hyperparameters.update(
-        {
-            "sagemaker_program": json.dumps("train.py"),
-            "sagemaker_submit_directory": json.dumps(CODE_CHANNEL_SOURCEDIR),
-            "sagemaker_region": json.dumps(settings.region),
-            "sagemaker_container_log_level": "20",
-        }
-    )
+    if not run.custom_image:
+        hyperparameters.update(
+            {
+                "sagemaker_program": json.dumps("train.py"),
+                "sagemaker_submit_directory": json.dumps(CODE_CHANNEL_SOURCEDIR),
+                "sagemaker_region": json.dumps(settings.region),
+                "sagemaker_container_log_level": "20",
+            }
+        )
+    channels = [
+        _channel("train", layout.data_channel("train"), "text/csv"),
+        _channel("validation", layout.data_channel("validation"), "text/csv"),
+    ]
+    if not run.custom_image:  # script mode: the container fetches the code from its own channel
+        channels.append(_channel("code", layout.source_tarball, "application/x-tar"))
     max_seconds = settings.timeout_minutes * 60
     stopping: dict[str, int] = {"MaxRuntimeInSeconds": max_seconds}
     if settings.use_spot_training:
@@ -73,11 +82,7 @@ def training_job_request(settings: TrainSettings, run: TrainingRun) -> dict[str,
         "HyperParameters": hyperparameters,
         "AlgorithmSpecification": {"TrainingImage": run.image_uri, "TrainingInputMode": "File"},
         "RoleArn": settings.role_arn,
-        "InputDataConfig": [
-            _channel("train", layout.data_channel("train"), "text/csv"),
-            _channel("validation", layout.data_channel("validation"), "text/csv"),
-            _channel("code", layout.source_tarball, "application/x-tar"),
-        ],
+        "InputDataConfig": channels,
         "OutputDataConfig": {"S3OutputPath": layout.training_output, "KmsKeyId": settings.kms_key_arn},
         "ResourceConfig": {
             "InstanceType": settings.training_instance_type,

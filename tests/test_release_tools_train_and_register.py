@@ -85,9 +85,9 @@ def _seed_with_evaluation(models: dict[str, Path], evaluation: dict) -> tuple:
     return s3, sagemaker
 
 
-def _run(tmp_path: Path, sagemaker, s3) -> tuple:
+def _run(tmp_path: Path, sagemaker, s3, image_json: Path | None = None) -> tuple:
     inputs = stage.StageInputs(project_dir=build_output(tmp_path), out_dir=tmp_path / "train-output",
-                               schemas_dir=SCHEMAS_DIR, source_revision=REVISION)  # fmt: skip
+                               schemas_dir=SCHEMAS_DIR, source_revision=REVISION, image_json=image_json)  # fmt: skip
     clock = FakeClock()
     record = stage.train_and_register(
         inputs, settings(), sagemaker=sagemaker, s3=s3, now=NOW,
@@ -161,6 +161,7 @@ def test_train_evaluate_register_and_write_train_output(tmp_path: Path, models: 
         "model_package_arn": record.model_package_arn, "model_package_group_name": "ml-cicd-models",
         "model_data_url": LAYOUT.model_tarball, "source_revision": REVISION,
         "evaluation_uri": LAYOUT.evaluation_json, "training_job_name": LAYOUT.training_job_name,
+        "image_uri": IMAGE,
     }  # fmt: skip
     config = json.loads((out / "endpoint" / "staging.config.json").read_text())
     assert config == {"Parameters": {"ModelPackageArn": record.model_package_arn},
@@ -288,3 +289,44 @@ def test_exports_file_is_shell_sourceable(tmp_path: Path) -> None:
 
 def test_templates_uri_is_read_from_settings() -> None:
     assert settings().endpoint_templates_s3_uri == TEMPLATES_URI
+
+
+OWN_IMAGE = "111122223333.dkr.ecr.us-east-1.amazonaws.com/ml-cicd-model@sha256:" + "ab" * 32
+
+
+@mock_aws
+def test_a_repository_image_is_used_by_digest_for_training_evaluation_and_serving(tmp_path: Path,
+                                                                                  models: dict[str, Path]) -> None:
+    s3, sagemaker = boto3.client("s3"), boto3.client("sagemaker")
+    _seed_aws(s3, models)
+    sagemaker.create_model_package_group(ModelPackageGroupName="ml-cicd-models")
+    s3.put_object(Bucket="artifacts", Key=LAYOUT.evaluation_json.split("/", 3)[3], Body=_evaluation(tmp_path, models, None))
+    image_json = tmp_path / "image.json"
+    image_json.write_text(json.dumps({"image_uri": OWN_IMAGE, "digest": "sha256:" + "ab" * 32}))
+
+    record, _ = _run(tmp_path, sagemaker, s3, image_json)
+
+    job = sagemaker.describe_training_job(TrainingJobName=LAYOUT.training_job_name)
+    assert job["AlgorithmSpecification"]["TrainingImage"] == OWN_IMAGE
+    assert "sagemaker_program" not in job.get("HyperParameters", {})  # the image's `train`, not script mode
+    assert {c["ChannelName"] for c in job["InputDataConfig"]} == {"train", "validation"}
+    processing = sagemaker.describe_processing_job(ProcessingJobName=LAYOUT.evaluation_job_name)
+    assert processing["AppSpecification"]["ImageUri"] == OWN_IMAGE
+    package = sagemaker.describe_model_package(ModelPackageName=record.model_package_arn)
+    (container,) = package["InferenceSpecification"]["Containers"]
+    assert container["Image"] == OWN_IMAGE and "Framework" not in container
+    assert package["CustomerMetadataProperties"]["image"] == OWN_IMAGE
+    assert record.image_uri == OWN_IMAGE
+
+
+@pytest.mark.parametrize("recorded", ["111122223333.dkr.ecr.us-east-1.amazonaws.com/ml-cicd-model:latest",
+                                      "docker.io/library/python@sha256:" + "ab" * 32, 42])
+def test_an_image_record_not_by_digest_is_refused(tmp_path: Path, recorded: object) -> None:
+    from release_tools.model_image import resolve_model_image
+
+    image_json = tmp_path / "image.json"
+    image_json.write_text(json.dumps({"image_uri": recorded}))
+    with pytest.raises(ReleaseToolError, match="is not an ECR image by digest"):
+        resolve_model_image(image_json, REGION)
+    image_json.write_text(json.dumps({"image_uri": None}))
+    assert not resolve_model_image(image_json, REGION).custom
