@@ -96,8 +96,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def setup(self) -> None:
-        self.timeout = self.server.client_timeout_seconds  # applied to the socket by StreamRequestHandler
         super().setup()
+        # Every read and write on the connection, headers, body and keep-alive waits alike, times out:
+        # handle_one_request then closes the connection and frees the thread.
+        self.connection.settimeout(self.server.client_timeout_seconds)
         # Headers and body leave in separate writes: without this, Nagle's algorithm and the
         # client's delayed ACK add ~40 ms to every keep-alive response, skewing the latency rule.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
