@@ -215,6 +215,25 @@ def test_run_refuses_a_file_as_its_folder(tmp_path: Path) -> None:
     assert target.read_text(encoding="utf-8") == "keep"
 
 
+@pytest.mark.parametrize(
+    ("floors", "fragment"),
+    [
+        ('{"version": 1, "metrics": {"roc_auc": {"min": "high"}}}', "metrics.roc_auc.min: 'high' is not of type 'number'"),
+        ("[1, 2]", "is not of type 'object'"),
+        ("{", "JSONDecodeError"),
+    ],
+)
+def test_bad_platform_floors_are_a_configuration_error_not_a_blocked_model(
+    tmp_path: Path, floors: str, fragment: str
+) -> None:
+    path = tmp_path / "floors.json"
+    path.write_text(floors, encoding="utf-8")
+    code, stdout, stderr = cli("run", "--out", str(tmp_path / "out"), "--platform-floors", str(path), *FAST)
+    assert code == 2 and not stdout
+    assert fragment in one_line(stderr)
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_second_rehearsal_into_a_busy_folder_says_so(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with claim_output_folder(out):  # what a running rehearsal holds
