@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from rehearsal.champion_store import CHAMPION_DIR
 from rehearsal.errors import ConfigurationError
 
 __all__ = ["LOCK_FILE", "MARKER_FILE", "claim_output_folder", "remove_own_outputs"]
@@ -60,12 +61,23 @@ def _claim(folder: Path) -> None:
         foreign = [entry.name for entry in folder.iterdir() if entry.name != LOCK_FILE]
     except OSError as error:
         raise ConfigurationError(f"--out {folder}: cannot use it ({error.strerror})") from None
-    if foreign:
+    if foreign and not _written_by_an_older_rehearsal(folder, foreign):
         raise ConfigurationError(
             f"--out {folder} is not empty and is not a rehearsal output folder (no {MARKER_FILE}): "
             "name a new or empty folder; nothing was changed"
         )
     (folder / MARKER_FILE).write_text(_MARKER_TEXT, encoding="utf-8")
+
+
+def _written_by_an_older_rehearsal(folder: Path, names: list[str]) -> bool:
+    """An output folder of a rehearsal from before the marker: only its names, and its report."""
+    if not set(names) <= {*OWN_FILES, WORK_DIR, CHAMPION_DIR} or "report.md" not in names:
+        return False
+    try:
+        with (folder / "report.md").open(encoding="utf-8") as report:
+            return report.readline().startswith("# Release rehearsal ")
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 @contextmanager
@@ -95,6 +107,10 @@ def remove_own_outputs(folder: Path) -> None:
     """Remove the previous run's outputs and scratch space from an owned, locked folder."""
     if not (folder / MARKER_FILE).is_file():
         raise ConfigurationError(f"--out {folder} is not a claimed rehearsal output folder")
-    shutil.rmtree(folder / WORK_DIR, ignore_errors=False) if (folder / WORK_DIR).is_dir() else None
+    work = folder / WORK_DIR
+    if work.is_symlink() or work.is_file():
+        work.unlink()
+    elif work.is_dir():
+        shutil.rmtree(work)
     for name in OWN_FILES:
         (folder / name).unlink(missing_ok=True)

@@ -207,6 +207,22 @@ def test_run_refuses_a_foreign_non_empty_folder_and_changes_nothing(tmp_path: Pa
     assert (tmp_path / "report.md").read_text(encoding="utf-8") == "my report"
 
 
+def test_an_output_folder_of_an_older_rehearsal_is_adopted(tmp_path: Path) -> None:
+    (tmp_path / "work").mkdir()
+    (tmp_path / "champion").mkdir()
+    (tmp_path / "report.md").write_text("# Release rehearsal 1a2b3c4d: ✅ RELEASED\n", encoding="utf-8")
+    with claim_output_folder(tmp_path) as owned:
+        assert (owned / MARKER_FILE).is_file()
+
+
+def test_a_folder_with_other_files_beside_an_old_report_is_still_refused(tmp_path: Path) -> None:
+    (tmp_path / "report.md").write_text("# Release rehearsal 1a2b3c4d: ✅ RELEASED\n", encoding="utf-8")
+    (tmp_path / "thesis.tex").write_text("mine", encoding="utf-8")
+    code, _, stderr = cli("run", "--out", str(tmp_path), *FAST)
+    assert code == 2 and "is not a rehearsal output folder" in one_line(stderr)
+    assert not (tmp_path / MARKER_FILE).exists()
+
+
 def test_run_refuses_a_file_as_its_folder(tmp_path: Path) -> None:
     target = tmp_path / "notes.txt"
     target.write_text("keep", encoding="utf-8")
