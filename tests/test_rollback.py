@@ -221,6 +221,13 @@ def _interrupt_on_reject(monkeypatch: pytest.MonkeyPatch, sagemaker: Any) -> Non
     monkeypatch.setattr(sagemaker, "update_model_package", interrupted)
 
 
+def _expecting_a_rollback(serving: str, *, to: str) -> FakeCloudFormation:
+    cloudformation = FakeCloudFormation(serving=serving)
+    cloudformation.expect_describe()
+    cloudformation.expect_update_to(to)
+    return cloudformation
+
+
 def _assert_rolled_back(sagemaker: Any, first: str, second: str) -> None:
     assert sagemaker.describe_model_package(ModelPackageName=second)["ModelApprovalStatus"] == "Rejected"
     reinstated = sagemaker.describe_model_package(ModelPackageName=first)
@@ -232,9 +239,7 @@ def test_a_rollback_interrupted_while_the_stack_updates_resumes_by_waiting(
     monkeypatch: pytest.MonkeyPatch, sagemaker: Any, two_releases: tuple[str, str]
 ) -> None:
     first, second = two_releases
-    cloudformation = FakeCloudFormation(serving=second)
-    cloudformation.expect_describe()
-    cloudformation.expect_update_to(first)
+    cloudformation = _expecting_a_rollback(second, to=first)
     monkeypatch.setattr(cloudformation.client, "get_waiter", lambda _name: _Interrupted())
     with pytest.raises(KeyboardInterrupt):
         _run(cloudformation, sagemaker)
@@ -254,9 +259,7 @@ def test_a_rollback_interrupted_between_the_registry_steps_resumes_there(
     monkeypatch: pytest.MonkeyPatch, sagemaker: Any, two_releases: tuple[str, str]
 ) -> None:
     first, second = two_releases
-    cloudformation = FakeCloudFormation(serving=second)
-    cloudformation.expect_describe()
-    cloudformation.expect_update_to(first)
+    cloudformation = _expecting_a_rollback(second, to=first)
     _interrupt_on_reject(monkeypatch, sagemaker)
     with pytest.raises(KeyboardInterrupt):
         _run(cloudformation, sagemaker)
@@ -270,9 +273,7 @@ def test_a_rollback_interrupted_between_the_registry_steps_resumes_there(
 
 def test_a_finished_rollback_run_again_changes_nothing(sagemaker: Any, two_releases: tuple[str, str]) -> None:
     first, second = two_releases
-    cloudformation = FakeCloudFormation(serving=second)
-    cloudformation.expect_describe()
-    cloudformation.expect_update_to(first)
+    cloudformation = _expecting_a_rollback(second, to=first)
     _run(cloudformation, sagemaker)
     again = FakeCloudFormation(serving=first)
     again.expect_describe()  # and nothing else
@@ -298,9 +299,7 @@ def test_ctrl_c_in_the_cli_is_one_line_and_exit_130(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sagemaker: Any, two_releases: tuple[str, str]
 ) -> None:
     first, second = two_releases
-    cloudformation = FakeCloudFormation(serving=second)
-    cloudformation.expect_describe()
-    cloudformation.expect_update_to(first)
+    cloudformation = _expecting_a_rollback(second, to=first)
     monkeypatch.setattr(cloudformation.client, "get_waiter", lambda _name: _Interrupted())
     monkeypatch.setattr(boto3, "Session", lambda region_name: type("S", (), {"client": lambda self, name: (
         cloudformation.client if name == "cloudformation" else sagemaker)})())  # fmt: skip
