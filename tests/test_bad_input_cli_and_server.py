@@ -291,3 +291,29 @@ def test_ctrl_c_reports_what_ran_exits_130_and_a_rerun_completes(tmp_path: Path)
     code, stdout, _ = cli("run", "--out", str(out), *FAST)
     assert code == 0, stdout
     assert stdout.strip().splitlines()[-1].startswith("RELEASED: ")
+
+
+def test_ctrl_c_while_the_champion_is_saved_waits_until_both_files_are_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rehearsal.champion_store import load_champion, save_champion
+
+    archive = tmp_path / "model.tar.gz"
+    archive.write_bytes(b"the new champion")
+    original_replace = Path.replace
+
+    def replace_then_ctrl_c(self: Path, target: Path) -> Path:
+        moved = original_replace(self, target)
+        if self.name == "model.tar.gz.new":
+            os.kill(os.getpid(), signal.SIGINT)  # between the archive and its metadata
+        return moved
+
+    monkeypatch.setattr(Path, "replace", replace_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        save_champion(
+            tmp_path / "out", model_archive=archive, model_package_arn="arn:new", source_revision="r",
+            promoted_at="now", promoted_by="test", metrics={},
+        )  # fmt: skip
+    champion = load_champion(tmp_path / "out")
+    assert champion is not None and champion.model_package_arn == "arn:new"
+    assert champion.model_archive.read_bytes() == b"the new champion"
