@@ -166,7 +166,9 @@ def test_a_bad_endpoint_name_is_a_validation_error_as_sagemaker_answers(
     ],
 )
 def test_serve_refuses_bad_options_in_one_line(toy_archive: Path, option: list[str], fragment: str) -> None:
-    code, _, stderr = cli("serve", "--model-data", str(toy_archive), *option)
+    # --port 0 --stop-after 3 first (the option under test comes later and wins): a regression that
+    # accepted the option would serve for 3 s and fail, not hang the suite.
+    code, _, stderr = cli("serve", "--model-data", str(toy_archive), "--port", "0", "--stop-after", "3", *option)
     assert code == 2
     assert fragment in one_line(stderr)
 
