@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -99,9 +100,20 @@ def save_champion(
 
 @contextmanager
 def _signals_held(signals: tuple[signal.Signals, ...]) -> Iterator[None]:
-    """Delay `signals` until the block ends (they are delivered then, not lost)."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    """Hold `signals` back until the block ends, then raise KeyboardInterrupt if one came.
+
+    Python handlers, not a thread signal mask: a mask covers only the calling thread, and the
+    kernel may deliver a process signal to another (the local server's threads, for one).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers run on the main thread only: nothing can interrupt this one
+        return
+    received: list[int] = []
+    previous = {number: signal.signal(number, lambda number, _frame: received.append(number)) for number in signals}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+    if received:
+        raise KeyboardInterrupt
