@@ -45,10 +45,12 @@ check: $(SETUP) ## Lint (ruff) and type-check (mypy) the platform code; about a 
 		lambdas/gate_kit lambdas/evaluation_gate lambdas/staging_gate lambdas/promote lambdas/pull_request_reporter \
 		lambdas/approval_rule_templates
 
+# The floors go through a temporary file: the output folder belongs to the rehearsal (it claims and
+# locks it, and refuses a foreign one), which keeps a copy as $(REHEARSAL_OUT)/platform-floors.json.
 rehearse: $(SETUP) ## Rehearse a release locally: train, evaluate, gates, serve, promote (REHEARSAL_OUT=dir)
-	@mkdir -p "$(REHEARSAL_OUT)"
-	@$(PY) -m scripts.platform_floors cdk.json > "$(REHEARSAL_OUT)/platform-floors.json"
-	@$(PY) -m rehearsal run --out "$(REHEARSAL_OUT)" --platform-floors "$(REHEARSAL_OUT)/platform-floors.json"
+	@floors=$$(mktemp) && trap 'rm -f "$$floors"' EXIT && \
+		$(PY) -m scripts.platform_floors cdk.json > "$$floors" && \
+		$(PY) -m rehearsal run --out "$(REHEARSAL_OUT)" --platform-floors "$$floors"
 
 bootstrap: $(SETUP) ## Bootstrap the current AWS account and region for CDK (once, before the first deploy)
 	@$(CDK) bootstrap

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -71,12 +75,12 @@ def save_champion(
     promoted_by: str,
     metrics: dict[str, Any],
 ) -> Champion:
-    """Replace the stored champion with this model (archive copied first, metadata last)."""
+    """Replace the stored champion with this model: both files staged, then swapped with Ctrl-C and
+    SIGTERM held back, so an interrupt never leaves one champion's archive under another's metadata."""
     directory = out_dir / CHAMPION_DIR
     directory.mkdir(parents=True, exist_ok=True)
     staged = directory / f"{_ARCHIVE}.new"
     shutil.copy2(model_archive, staged)
-    staged.replace(directory / _ARCHIVE)
     champion = Champion(
         model_archive=directory / _ARCHIVE,
         model_package_arn=model_package_arn,
@@ -86,5 +90,30 @@ def save_champion(
         metrics=metrics,
     )
     record = {key: value for key, value in asdict(champion).items() if key != "model_archive"}
-    (directory / _METADATA).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    staged_metadata = directory / f"{_METADATA}.new"
+    staged_metadata.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    with _signals_held((signal.SIGINT, signal.SIGTERM)):
+        staged.replace(directory / _ARCHIVE)
+        staged_metadata.replace(directory / _METADATA)
     return champion
+
+
+@contextmanager
+def _signals_held(signals: tuple[signal.Signals, ...]) -> Iterator[None]:
+    """Hold `signals` back until the block ends, then raise KeyboardInterrupt if one came.
+
+    Python handlers, not a thread signal mask: a mask covers only the calling thread, and the
+    kernel may deliver a process signal to another (the local server's threads, for one).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers run on the main thread only: nothing can interrupt this one
+        return
+    received: list[int] = []
+    previous = {number: signal.signal(number, lambda number, _frame: received.append(number)) for number in signals}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+    if received:
+        raise KeyboardInterrupt

@@ -3,25 +3,32 @@
 Exit codes: 0 released (or the server stopped cleanly), 1 a gate or stage
 blocked the release (the last line says which rule and why), 2 a usage or
 configuration error, including a part of the pipeline not in this checkout
-yet (one line, no traceback).
+yet, a foreign `--out` folder or another rehearsal running in it (one line,
+no traceback), 130 interrupted (Ctrl-C or SIGTERM; the report says what ran).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import signal
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from rehearsal.errors import ConfigurationError
 from rehearsal.local_training import parse_hyperparameter
+from rehearsal.output_folder import claim_output_folder
 
 __all__ = ["main"]
 
 EXIT_RELEASED = 0
 EXIT_BLOCKED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+MAX_STOP_AFTER_SECONDS = 7 * 24 * 3600
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,13 +72,23 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _read_floors(path: Path | None) -> str | None:
+    """The floors file's text, validated as the app validates `platform_floors` (policy shape): a bad
+    file is a configuration error (exit 2), not a model blocked by its gates."""
     if path is None:
         return None
+    from rehearsal.pipeline_code import import_release_tool
+    from rehearsal.runner import POLICY_SCHEMA
+
+    validate = import_release_tool("validate_policy", "validate_policy_file", "the Build stage's policy validation")
+    release_tool_error = import_release_tool("errors", "ReleaseToolError", "release_tools.errors")
     try:
         text = path.read_text(encoding="utf-8")
         json.loads(text)
+        validate(path, POLICY_SCHEMA)
     except (OSError, ValueError) as error:
         raise ConfigurationError(f"--platform-floors {path}: {type(error).__name__}: {error}") from None
+    except release_tool_error as error:
+        raise ConfigurationError(f"--platform-floors {error}") from None
     return text
 
 
@@ -93,7 +110,8 @@ def _run(args: argparse.Namespace) -> int:
         platform_floors=_read_floors(args.platform_floors),
         source_revision=args.source_revision,
     )
-    result = run_rehearsal(options)
+    with claim_output_folder(args.out) as out_dir:
+        result = run_rehearsal(replace(options, out_dir=out_dir))
     print(f"report: {args.out / 'report.md'}")
     print(result.verdict_line)
     return result.exit_code
@@ -103,8 +121,7 @@ def _serve(args: argparse.Namespace) -> int:
     from rehearsal.inference_model import load_model_archive
     from rehearsal.inference_server import serve_until_interrupted
 
-    if not 0 <= args.port <= 65535:
-        raise ConfigurationError(f"--port {args.port} is not a TCP port")
+    _check_serve_options(args)
     with tempfile.TemporaryDirectory(prefix="rehearsal-serve-") as work:
         model = load_model_archive(args.model_data, Path(work))
         try:
@@ -116,11 +133,42 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_RELEASED
 
 
+def _check_serve_options(args: argparse.Namespace) -> None:
+    from rehearsal.inference_server import endpoint_name_problem
+
+    if not 0 <= args.port <= 65535:
+        raise ConfigurationError(f"--port {args.port} is not a TCP port")
+    problem = None if args.endpoint_name is None else endpoint_name_problem(args.endpoint_name)
+    if problem:
+        raise ConfigurationError(f"--endpoint-name {problem}")
+    stop_after = args.stop_after
+    if stop_after is not None and not (math.isfinite(stop_after) and 0 < stop_after <= MAX_STOP_AFTER_SECONDS):
+        raise ConfigurationError(f"--stop-after {stop_after} must be a number of seconds above 0, at most a week")
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM ends a run or the server as Ctrl-C does: cleanly, with what was done reported."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse `argv`, run the command, return the exit code."""
     args = _parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate) if _on_main_thread() else None
     try:
         return _run(args) if args.command == "run" else _serve(args)
     except ConfigurationError as error:
         print(f"rehearsal: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("rehearsal: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _on_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()

@@ -42,7 +42,7 @@ def evaluate_model(
 ) -> EvaluationResult:
     """Run `evaluate.py` from `code_dir`; return the evaluation document it wrote."""
     repository.evaluate_script  # noqa: B018 - fails with "not available yet" when absent
-    processing = work_dir / "opt" / "ml" / "processing"
+    processing = work_dir.resolve() / "opt" / "ml" / "processing"  # absolute: the script runs in code_dir
     model_input = processing / "model"
     holdout_input = processing / "holdout"
     output_dir = processing / "evaluation"

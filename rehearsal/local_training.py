@@ -79,8 +79,12 @@ def train_model(
     hyperparameters: Mapping[str, str],
     code_dir: Path,
 ) -> TrainingResult:
-    """Run `train.py` from `code_dir` with SageMaker's folders and variables under `work_dir`."""
+    """Run `train.py` from `code_dir` with SageMaker's folders and variables under `work_dir`.
+
+    The paths handed to the script are absolute: it runs in `code_dir`, not where we were started.
+    """
     script = repository.train_script
+    work_dir = work_dir.resolve()
     opt_ml = work_dir / "opt" / "ml"
     environment = {
         "SM_MODEL_DIR": str(opt_ml / "model"),

@@ -9,12 +9,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
 
-__all__ = ["BLOCKED", "FAILED", "OK", "SKIPPED", "StepLog", "StepTiming"]
+__all__ = ["BLOCKED", "FAILED", "INTERRUPTED", "OK", "SKIPPED", "StepLog", "StepTiming"]
 
 OK = "ok"
 FAILED = "failed"
 BLOCKED = "blocked"
 SKIPPED = "skipped"
+INTERRUPTED = "interrupted"
 
 
 @dataclass
@@ -44,6 +45,9 @@ class StepLog:
         started = time.perf_counter()
         try:
             yield timing
+        except KeyboardInterrupt:
+            timing.outcome = INTERRUPTED
+            raise
         except BaseException:
             if timing.outcome == OK:
                 timing.outcome = FAILED

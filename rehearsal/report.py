@@ -102,6 +102,8 @@ def _gate_section(gate: Any) -> list[str]:
 def render_report(result: RehearsalResult) -> str:
     """The Markdown report."""
     verdict = "✅ RELEASED" if result.released else "❌ BLOCKED"
+    if result.interrupted_during:
+        verdict = "⏹ INTERRUPTED"
     lines = [
         f"# Release rehearsal {result.run_id}: {verdict}",
         "",
@@ -113,7 +115,9 @@ def render_report(result: RehearsalResult) -> str:
         + ".",
         "",
     ]
-    if not result.released:
+    if result.interrupted_during:
+        lines += ["## Interrupted", "", f"- {result.interrupted_during}; the steps below show what ran", ""]
+    elif not result.released:
         lines += ["## Why it was blocked", "", f"- stage: {result.blocked_by}", f"- cause: {_cell(result.reason)}", ""]
     lines += ["## Steps", "", "| # | step | seconds | outcome | detail |", "| --- | --- | --- | --- | --- |"]
     for step in result.steps:

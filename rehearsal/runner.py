@@ -27,6 +27,7 @@ from rehearsal.errors import ConfigurationError, NotAvailableYet, StepFailed
 from rehearsal.inference_model import load_model_archive
 from rehearsal.inference_server import running_server
 from rehearsal.local_evaluation import EvaluationResult, evaluate_model
+from rehearsal.output_folder import remove_own_outputs
 from rehearsal.local_training import TrainingResult, train_model, unpack_source
 from rehearsal.pipeline_action import ActionRun, run_pipeline_action
 from rehearsal.pipeline_code import (
@@ -59,8 +60,8 @@ STEP_NAMES = (
 )
 POLICY_SCHEMA = PROJECT_ROOT / "schemas" / "release-policy.v1.schema.json"
 TRAIN_OUTPUT = "TrainOutput"
-OUTPUT_FILES = ("report.md", "metrics.png", "evaluation.json", "model.tar.gz")
-"""Outputs of the previous run, removed first so nothing stale is mistaken for this run's."""
+EXIT_INTERRUPTED = 130
+"""Exit code of a rehearsal stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)."""
 
 
 @dataclass(frozen=True)
@@ -107,10 +108,13 @@ class RehearsalResult:
     promoted_by: str | None = None
     hyperparameters: Mapping[str, str] = field(default_factory=dict)
     configuration_error: str | None = None
+    interrupted_during: str | None = None
 
     @property
     def exit_code(self) -> int:
-        """0 released, 1 blocked, 2 stopped by a configuration error."""
+        """0 released, 1 blocked, 2 stopped by a configuration error, 130 interrupted."""
+        if self.interrupted_during:
+            return EXIT_INTERRUPTED
         if self.configuration_error:
             return 2
         return 0 if self.released else 1
@@ -118,6 +122,12 @@ class RehearsalResult:
     @property
     def verdict_line(self) -> str:
         """The last line the command prints."""
+        if self.interrupted_during:
+            champion = "the local champion is now this model" if self.champion_after else "the local champion is unchanged"
+            return (
+                f"INTERRUPTED {self.interrupted_during}: nothing more ran, {champion}; "
+                "run the same command again to rehearse from the start"
+            )
         if self.configuration_error:
             return f"NOT COMPLETED: {self.configuration_error}"
         if self.released:
@@ -144,8 +154,8 @@ class _Rehearsal:
     def __init__(self, options: RehearsalOptions, stream: TextIO) -> None:
         self.options = options
         self.repository = ModelRepository.at(options.model_repo)
-        self.out_dir = options.out_dir
-        self.work_dir = options.out_dir / "work"
+        self.out_dir = options.out_dir.resolve()
+        self.work_dir = self.out_dir / "work"
         self.log = progress.StepLog(total=len(STEP_NAMES), stream=stream)
         self.run_id = uuid.uuid4().hex[:8]
         self.result = RehearsalResult(
@@ -159,14 +169,11 @@ class _Rehearsal:
     # -- set-up -------------------------------------------------------------------------------
 
     def prepare_directories(self) -> None:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        if self.work_dir.exists():
-            shutil.rmtree(self.work_dir)
+        """Clear the previous run's outputs (only the rehearsal's own) and record the floors used."""
+        remove_own_outputs(self.out_dir)
         self.work_dir.mkdir(parents=True)
-        for name in OUTPUT_FILES:
-            (self.out_dir / name).unlink(missing_ok=True)
-        for stale in [*self.out_dir.glob("*-decision.json"), *self.out_dir.glob("*-decision.md")]:
-            stale.unlink()
+        if self.options.platform_floors:
+            (self.out_dir / "platform-floors.json").write_text(self.options.platform_floors, encoding="utf-8")
 
     # -- steps --------------------------------------------------------------------------------
 
@@ -391,6 +398,8 @@ class _Rehearsal:
             self._mark_last_step(progress.BLOCKED)
         except ConfigurationError as error:
             self.result.configuration_error = str(error)
+        except KeyboardInterrupt:
+            self.result.interrupted_during = self._interrupted_where()
         self._refuse_constraint_violations()
         for name in STEP_NAMES[len(self.log.steps) :]:
             self.log.skip(name, "not reached")
@@ -405,6 +414,13 @@ class _Rehearsal:
             self.result.blocked_by = self.result.blocked_by or "AWS request constraints"
             listed = "; ".join(map(str, violations[:3]))
             self.result.reason = f"{self.result.reason + '; ' if self.result.reason else ''}AWS would refuse: {listed}"
+
+    def _interrupted_where(self) -> str:
+        last = self.log.steps[-1] if self.log.steps else None
+        if last is None:
+            return "during set-up"
+        where = "during" if last.outcome == progress.INTERRUPTED else "after"
+        return f"{where} step {last.number} ({last.name})"
 
     def _mark_last_step(self, outcome: str) -> None:
         if self.log.steps:
@@ -523,7 +539,7 @@ def run_rehearsal(options: RehearsalOptions, stream: TextIO | None = None) -> Re
 
     out = stream or sys.stdout
     result = _Rehearsal(options, out).run()
-    write_outputs(result, options.out_dir)
+    write_outputs(result, options.out_dir.resolve())
     if result.configuration_error:
         raise ConfigurationError(result.configuration_error)
     return result

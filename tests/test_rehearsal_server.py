@@ -80,7 +80,7 @@ def test_csv_invocation_answers_csv_lines(server: RunningServer) -> None:
         ("/invocations", b'{"rows": []}', {"Content-Type": "application/json"}, 400, "bad application/json payload"),
         ("/invocations", b"\xff\xfe1", {"Content-Type": "text/csv"}, 400, "not UTF-8"),
         ("/nowhere", b"1", {"Content-Type": "text/csv"}, 404, "no such path: POST /nowhere"),
-        ("/endpoints/other/invocations", b"1", {"Content-Type": "text/csv"}, 404, "endpoint other not found"),
+        ("/endpoints/other/invocations", b"1", {"Content-Type": "text/csv"}, 400, "Endpoint other of account"),
         ("/invocations", b"1,2", {"Content-Type": "text/csv", "Accept": "application/xml"}, 406, "Accept"),
         ("/invocations", b"1,2", {"Content-Type": "application/xml"}, 415, "application/xml is not supported"),
         ("/invocations", b"666,1", {"Content-Type": "text/csv"}, 500, "RuntimeError: the model exploded"),
@@ -120,7 +120,7 @@ def test_boto3_runtime_client_gets_both_content_types(server: RunningServer) -> 
     ("endpoint", "content_type", "accept", "body", "status", "code"),
     [
         (ENDPOINT, "application/json", None, b"{}", 400, "ModelError"),
-        ("unknown", "text/csv", None, b"1,2", 404, "NotFound"),
+        ("unknown", "text/csv", None, b"1,2", 400, "ValidationError"),
         (ENDPOINT, "text/csv", "application/xml", b"1,2", 406, "ModelError"),
         (ENDPOINT, "text/csv", None, OVERSIZE, 413, "ValidationError"),
         (ENDPOINT, "application/xml", None, b"<a/>", 415, "ModelError"),

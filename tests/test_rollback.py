@@ -198,3 +198,114 @@ def test_promote_and_rollback_agree_on_the_metadata_keys() -> None:
     assert rollback.PREVIOUS_CHAMPION_KEY == champion_promotion.PREVIOUS_CHAMPION_KEY
     assert rollback.NO_PREVIOUS_CHAMPION == champion_promotion.NO_PREVIOUS_CHAMPION
     assert rollback.SUPERSEDED_KEYS == (champion_promotion.SUPERSEDED_BY_KEY, champion_promotion.SUPERSEDED_AT_KEY)
+
+
+# -- interrupted rollbacks resume; a finished one is left alone ----------------------------------
+
+
+class _Interrupted:
+    """A waiter (or client method) that is Ctrl-C'd while it runs."""
+
+    def wait(self, **_: Any) -> None:
+        raise KeyboardInterrupt
+
+
+def _interrupt_on_reject(monkeypatch: pytest.MonkeyPatch, sagemaker: Any) -> None:
+    update = sagemaker.update_model_package
+
+    def interrupted(**kwargs: Any) -> Any:
+        if kwargs.get("ModelApprovalStatus") == "Rejected":
+            raise KeyboardInterrupt
+        return update(**kwargs)
+
+    monkeypatch.setattr(sagemaker, "update_model_package", interrupted)
+
+
+def _expecting_a_rollback(serving: str, *, to: str) -> FakeCloudFormation:
+    cloudformation = FakeCloudFormation(serving=serving)
+    cloudformation.expect_describe()
+    cloudformation.expect_update_to(to)
+    return cloudformation
+
+
+def _assert_rolled_back(sagemaker: Any, first: str, second: str) -> None:
+    assert sagemaker.describe_model_package(ModelPackageName=second)["ModelApprovalStatus"] == "Rejected"
+    reinstated = sagemaker.describe_model_package(ModelPackageName=first)
+    assert reinstated["ModelApprovalStatus"] == "Approved"
+    assert reinstated["CustomerMetadataProperties"]["reinstated_after"] == second
+
+
+def test_a_rollback_interrupted_while_the_stack_updates_resumes_by_waiting(
+    monkeypatch: pytest.MonkeyPatch, sagemaker: Any, two_releases: tuple[str, str]
+) -> None:
+    first, second = two_releases
+    cloudformation = _expecting_a_rollback(second, to=first)
+    monkeypatch.setattr(cloudformation.client, "get_waiter", lambda _name: _Interrupted())
+    with pytest.raises(KeyboardInterrupt):
+        _run(cloudformation, sagemaker)
+    interrupted = sagemaker.describe_model_package(ModelPackageName=second)
+    assert interrupted["ModelApprovalStatus"] == "Approved"  # production and registry disagree until the re-run
+    assert interrupted["CustomerMetadataProperties"]["rolling_back_to"] == first
+    monkeypatch.undo()
+    resumed = FakeCloudFormation(serving=first)
+    resumed.expect_describe(status="UPDATE_IN_PROGRESS")  # no second UpdateStack: the Stubber would refuse it
+    resumed.expect_describe()  # the waiter sees UPDATE_COMPLETE
+    said = _run(resumed, sagemaker)
+    assert any(line.startswith("resuming: stack") for line in said)
+    _assert_rolled_back(sagemaker, first, second)
+
+
+def test_a_rollback_interrupted_between_the_registry_steps_resumes_there(
+    monkeypatch: pytest.MonkeyPatch, sagemaker: Any, two_releases: tuple[str, str]
+) -> None:
+    first, second = two_releases
+    cloudformation = _expecting_a_rollback(second, to=first)
+    _interrupt_on_reject(monkeypatch, sagemaker)
+    with pytest.raises(KeyboardInterrupt):
+        _run(cloudformation, sagemaker)
+    monkeypatch.undo()
+    resumed = FakeCloudFormation(serving=first)
+    resumed.expect_describe()  # settled on the previous champion: straight to the registry steps
+    said = _run(resumed, sagemaker)
+    assert said[0].startswith(f"stack {STACK} serves {first}")
+    _assert_rolled_back(sagemaker, first, second)
+
+
+def test_a_finished_rollback_run_again_changes_nothing(sagemaker: Any, two_releases: tuple[str, str]) -> None:
+    first, second = two_releases
+    cloudformation = _expecting_a_rollback(second, to=first)
+    _run(cloudformation, sagemaker)
+    again = FakeCloudFormation(serving=first)
+    again.expect_describe()  # and nothing else
+    said = _run(again, sagemaker)
+    assert said == [
+        f"nothing to do: production already rolled back from {second} to {first}, the champion of "
+        f"{sagemaker.describe_model_package(ModelPackageName=first)['ModelPackageGroupName']}; "
+        f"pass --further to roll back from {first} too"
+    ]
+    _assert_rolled_back(sagemaker, first, second)
+
+
+def test_a_stack_serving_the_previous_champion_without_a_started_rollback_is_refused(
+    sagemaker: Any, two_releases: tuple[str, str]
+) -> None:
+    cloudformation = FakeCloudFormation(serving=two_releases[0])
+    cloudformation.expect_describe()
+    with pytest.raises(ReleaseToolError, match="production and the registry disagree"):
+        _run(cloudformation, sagemaker)
+
+
+def test_ctrl_c_in_the_cli_is_one_line_and_exit_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sagemaker: Any, two_releases: tuple[str, str]
+) -> None:
+    first, second = two_releases
+    cloudformation = _expecting_a_rollback(second, to=first)
+    monkeypatch.setattr(cloudformation.client, "get_waiter", lambda _name: _Interrupted())
+    monkeypatch.setattr(boto3, "Session", lambda region_name: type("S", (), {"client": lambda self, name: (
+        cloudformation.client if name == "cloudformation" else sagemaker)})())  # fmt: skip
+    with cloudformation.stubber:
+        assert rollback.main(["--stack-name", STACK, "--reason", "test"]) == 130
+    stderr = capsys.readouterr().err.strip().splitlines()
+    assert len(stderr) == 1 and "Traceback" not in stderr[0]
+    assert stderr[0].startswith("rollback: interrupted (last done: updating stack")
+    assert stderr[0].endswith("run the same command again: it resumes where this stopped")
