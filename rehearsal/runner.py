@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from rehearsal.dockerfile_check import PIPELINE_NOTE, check_dockerfile
 from rehearsal import aws_request_constraints, progress
 from rehearsal.aws_sandbox import ARTIFACT_BUCKET, Sandbox, aws_sandbox, environment
 from rehearsal.champion_store import Champion, load_champion, save_champion
@@ -194,6 +195,12 @@ class _Rehearsal:
             except StepFailed as error:
                 raise _Blocked("Build stage (model tests)", str(error)) from None
             details.append(f"model tests: {progress_summary(output)}")
+        dockerfile = self.repository.root / "Dockerfile"
+        if dockerfile.is_file():
+            report = check_dockerfile(dockerfile)
+            if not report.passed:
+                raise _Blocked("Build stage (Dockerfile)", "; ".join(report.problems))
+            details.append(f"Dockerfile: {', '.join(report.checked)} ({PIPELINE_NOTE})")
         validate = import_release_tool("validate_policy", "validate_policy_file", "the Build stage's policy validation")
         if not POLICY_SCHEMA.is_file():
             raise NotAvailableYet(f"the release policy schema ({POLICY_SCHEMA})")

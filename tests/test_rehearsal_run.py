@@ -186,3 +186,14 @@ def test_released_archive_serves_both_content_types_through_boto3(runs: dict[str
     label, probability = as_csv["Body"].read().decode().strip().split(",")
     assert prediction["label"] == int(label)
     assert prediction["probability"] == float(probability)
+
+
+def test_a_repository_dockerfile_is_checked_without_a_container_engine(tmp_path: Path) -> None:
+    """The rehearsal checks the Dockerfile's contract and blocks on what SageMaker would refuse to run."""
+    repository = tmp_path / "repo"
+    shutil.copytree(PROJECT_ROOT / "model_repo", repository, ignore=shutil.ignore_patterns("tests", "__pycache__"))
+    (repository / "Dockerfile").write_text("FROM python:3.12-slim\nCOPY train /usr/local/bin/\n", encoding="utf-8")
+    run = rehearse("--model-repo", str(repository), *FAST, out_dir=tmp_path / "out")
+    assert run.exit_code == 1
+    assert "Dockerfile: EXPOSE 8080 is missing" in run.stdout + run.stderr
+    assert "nothing provides the `serve` entry point" in run.stdout + run.stderr
