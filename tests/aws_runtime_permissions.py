@@ -79,6 +79,13 @@ OPERATIONS: dict[tuple[str, str], tuple[str, Callable[[Params, str], str]]] = {
     ("codepipeline", "PutJobSuccessResult"): ("codepipeline:PutJobSuccessResult", lambda p, x: "*"),
     ("codepipeline", "PutJobFailureResult"): ("codepipeline:PutJobFailureResult", lambda p, x: "*"),
     ("codecommit", "PostCommentForPullRequest"): ("codecommit:PostCommentForPullRequest", lambda p, x: f"{x}:{p['repositoryName']}"),
+    # Approval rule templates have no resource-level permission; their association is on the repository.
+    **{("codecommit", op): (f"codecommit:{op}", lambda p, x: "*") for op in (
+        "CreateApprovalRuleTemplate", "GetApprovalRuleTemplate", "DeleteApprovalRuleTemplate",
+        "UpdateApprovalRuleTemplateContent", "UpdateApprovalRuleTemplateDescription", "UpdateApprovalRuleTemplateName")},
+    **{("codecommit", op): (f"codecommit:{op}", lambda p, x: f"{x}:{p['repositoryName']}") for op in (
+        "AssociateApprovalRuleTemplateWithRepository", "DisassociateApprovalRuleTemplateFromRepository",
+        "ListAssociatedApprovalRuleTemplatesForRepository")},
     # Authorised on the pull request's repository, which the request does not name: the project's repository.
     ("codecommit", "UpdatePullRequestApprovalState"): ("codecommit:UpdatePullRequestApprovalState", lambda p, x: f"{x}:<repository>"),
 }
@@ -232,8 +239,9 @@ class Judge:
         self.world = TemplateWorld(pipeline, Account(account="*", region="*"), names=_generated_names(pipeline))
         self.roles = _principal_roles(pipeline)
         self.environments = _literal_environments(pipeline)
-        (self.repository,) = [self.world.physical_name(k) for k, r in pipeline["Resources"].items()
-                              if r["Type"] == "AWS::CodeCommit::Repository"]
+        repositories = [self.world.physical_name(k) for k, r in pipeline["Resources"].items()
+                        if r["Type"] == "AWS::CodeCommit::Repository"]
+        self.repository = repositories[0] if repositories else ""
         self._statements: dict[str, list[dict[str, Any]]] = {}
 
     def statements(self, role: str) -> list[dict[str, Any]]:
@@ -262,8 +270,12 @@ class Judge:
 
     def deployed_configuration(self, call: RecordedCall, role: str) -> bool:
         """False when a test ran the function with a configuration the platform never deploys (e.g. another
-        RECORD_PREFIX): such a call says nothing about the deployed role and is not judged."""
+        RECORD_PREFIX, model package group or repository): such a call says nothing about the deployed role
+        and is not judged."""
         literals = self.environments.get(role, {})
+        repository = call.params.get("repositoryName")
+        if call.service == "codecommit" and repository is not None and repository != self.repository:
+            return False  # another configured `repository_name`: that deployment's role names that repository
         return all(call.environment.get(name) == value for name, value in literals.items()
                    if name in ("RECORD_PREFIX", "MODEL_PACKAGE_GROUP_NAME"))
 
