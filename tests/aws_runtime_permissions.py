@@ -117,6 +117,10 @@ def recorded_calls() -> list[RecordedCall]:
 
 def principal_of(paths: list[Path]) -> str | None:
     """The principal whose code made a call, from the call stack's file paths (innermost first)."""
+    if any(p.is_relative_to(ROOT / "rehearsal") for p in paths) or TOOLS / "image_scan.py" in paths:
+        # The rehearsal runs with its own sandbox names; the image gate runs in the image-build project,
+        # whose role this check does not map yet: neither is judged.
+        return NOT_JUDGED
     function = next((p.relative_to(LAMBDAS).parts[0] for p in paths
                      if p.is_relative_to(LAMBDAS) and p.relative_to(LAMBDAS).parts[0] != "gate_kit"), None)
     if function:

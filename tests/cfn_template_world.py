@@ -48,6 +48,7 @@ _ARNS: dict[str, _ArnFormat] = {
     "AWS::CloudWatch::Alarm": lambda a, n: f"arn:{a.partition}:cloudwatch:{a.region}:{a.account}:alarm:{n}",
     "AWS::CloudWatch::CompositeAlarm": lambda a, n: f"arn:{a.partition}:cloudwatch:{a.region}:{a.account}:alarm:{n}",
     "AWS::CodePipeline::Pipeline": lambda a, n: f"arn:{a.partition}:codepipeline:{a.region}:{a.account}:{n}",
+    "AWS::ECR::Repository": lambda a, n: f"arn:{a.partition}:ecr:{a.region}:{a.account}:repository/{n}",
     "AWS::Events::Rule": lambda a, n: f"arn:{a.partition}:events:{a.region}:{a.account}:rule/{n}",
 }
 # Resource types whose `Ref` is their ARN rather than their name.
