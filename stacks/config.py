@@ -42,6 +42,8 @@ _BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
+# A KMS key ARN (a key id or a multi-Region key id; aliases do not authorise kms:Decrypt in IAM policies).
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$")
 
 
 class ConfigError(ValueError):
@@ -212,6 +214,8 @@ class AppConfig:
     production_env: DeploymentTarget = field(default_factory=DeploymentTarget)
     source: SourceConfig = field(default_factory=SourceConfig)
     image_retention_count: int = 20
+    # The customer-managed key the account was bootstrapped with (`cdk bootstrap --bootstrap-kms-key-id`), if any.
+    bootstrap_kms_key_arn: str | None = None
 
     @property
     def platform_floors_json(self) -> str:
@@ -342,7 +346,7 @@ _TOP_LEVEL = {
     "production", "require_manual_approval", "platform_floors", "notification_email", "canary",
     "deployment_window", "deployment_window_time_zone", "pull_request_approvals",
     "artifact_retention_days", "log_retention_days", "environments", "source",
-    "image_retention_count",
+    "image_retention_count", "bootstrap_kms_key_arn",
 }
 
 
@@ -469,6 +473,8 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
         production_env=_target(environments.get("production", {}), "environments.production"),
         source=_source(values.get("source", {})),
         image_retention_count=_int(get("image_retention_count"), "image_retention_count", 1, 1000),
+        bootstrap_kms_key_arn=_optional_str(get("bootstrap_kms_key_arn"), "bootstrap_kms_key_arn", _KMS_KEY_ARN,
+                                            "a KMS key ARN such as arn:aws:kms:eu-west-1:111122223333:key/<key id>, or null"),
     )
 
 

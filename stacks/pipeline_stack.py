@@ -30,7 +30,7 @@ from stacks.components.pull_request_checks import PullRequestChecks, PullRequest
 from stacks.components.release_events import ReleaseEvents
 from stacks.components.release_pipeline import ReleasePipeline, ReleasePipelineProps
 from stacks.components.rollback_alarms import grant_describe_alarms
-from stacks.components.sagemaker_execution_role import SageMakerExecutionRole
+from stacks.components.sagemaker_execution_role import SageMakerExecutionRole, grant_pass_to_sagemaker
 from stacks.config import LOG_RETENTION_DAYS, AppConfig
 
 __all__ = ["PipelineStack", "log_retention"]
@@ -63,7 +63,8 @@ class PipelineStack(cdk.Stack):
         notifications = ReleaseNotifications(self, "Notifications", project_name=c.project_name, key=key,
                                              email=c.notification_email)
         execution = SageMakerExecutionRole(self, "SageMakerExecution", bucket=bucket, key=key)
-        assets = PlatformAssets(self, "PlatformAssets", endpoint_templates_dir=endpoint_templates_dir)
+        assets = PlatformAssets(self, "PlatformAssets", endpoint_templates_dir=endpoint_templates_dir,
+                                bootstrap_kms_key_arn=c.bootstrap_kms_key_arn)
 
         common_env = {"PROJECT_NAME": c.project_name, "PLATFORM_FLOORS": c.platform_floors_json, **assets.environment}
         ci = BuildProject(self, "BuildProject", props=BuildProjectProps(
@@ -267,11 +268,12 @@ class PipelineStack(cdk.Stack):
         ))
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="RegisterModels",
-            actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages",
+            actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage",
                      "sagemaker:DescribeModelPackageGroup", "sagemaker:AddTags"],
             resources=[registry.group_arn, registry.package_arn_pattern],
         ))
-        execution_role.grant_pass_role(role)
+        registry.grant_list_packages(role)
+        grant_pass_to_sagemaker(execution_role, role)
 
     def _grant_gates(self, evaluation_gate: GateFunction, staging_gate: GateFunction, promote: GateFunction, *,
                      registry: ModelRegistry) -> None:
@@ -297,9 +299,10 @@ class PipelineStack(cdk.Stack):
         ))
         promote.role.add_to_principal_policy(iam.PolicyStatement(
             sid="PromoteChampion",
-            actions=["sagemaker:UpdateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
+            actions=["sagemaker:UpdateModelPackage", "sagemaker:DescribeModelPackage"],
             resources=[registry.group_arn, registry.package_arn_pattern],
         ))
+        registry.grant_list_packages(promote.role)
 
     def _acknowledge_grants(self, *, bucket: s3.IBucket, builds: list[BuildProject], gates: list[GateFunction],
                             execution_role: iam.IRole, deploy_role: iam.IRole, registry: ModelRegistry,
@@ -350,12 +353,7 @@ class PipelineStack(cdk.Stack):
                 "SageMaker's auto-rollback reads the production stack's rollback alarms; CloudFormation prefixes "
                 "their names with the stack name.",
         })
-        acknowledge(deploy_role, resources={
-            **packages, **hosting,
-            **{region.format(service="cloudwatch", resource=f"alarm:{name}-*"):
-               "Rollback alarms of the endpoint stack; CloudFormation prefixes their names with the stack name."
-               for name in (self.staging_stack_name, self.production_stack_name)},
-        })
+        acknowledge(deploy_role, resources={**packages, **hosting})
         pipeline = self.release.pipeline
         acknowledge(pipeline, actions=s3_write + kms_use + ["Action::cloudformation:DescribeStack*",
                                                             "Action::cloudformation:GetTemplate*"], resources={

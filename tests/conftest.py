@@ -21,6 +21,9 @@ from tests.synthesis_fixtures import SynthesizedApp, cdk_json_context, synthesiz
 # Every AWS request the suite makes is checked against the service model's constraints (pattern, max, enum...).
 aws_request_constraints.install()
 
+# Every AWS call a function or a build makes in the suite must be allowed by its synthesized role.
+pytest_plugins = ["tests.aws_runtime_permissions"]
+
 # jsii runs on the first `node` on PATH: the venv's supported Node.js, not the machine's end-of-life one.
 _VENV_BIN = str(Path(sys.executable).parent)
 if not os.environ.get("PATH", "").startswith(_VENV_BIN):

@@ -22,7 +22,7 @@ from staging_fixtures import (
     upload_train_output,
 )
 
-ENDPOINT = "ml-cicd-production"
+ENDPOINT = "ml-cicd-production-endpoint"  # the endpoint is named after its stack
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 _CLIENTS: dict[str, Any] = {}
 """One client per service per test (building clients dominates the run time); the

@@ -110,8 +110,8 @@ def test_waiter_reports_describe_errors_in_one_line(monkeypatch: pytest.MonkeyPa
     client = boto3.client("sagemaker", aws_access_key_id="x", aws_secret_access_key="x")
     with Stubber(client) as stubber:
         stubber.add_client_error("describe_processing_job", "ValidationException", "Could not find job")
-        with pytest.raises(ReleaseToolError, match="describe processing job for job-1 failed: .*Could not find job"):
-            wait_for_job(PROCESSING_JOB, "job-1", lambda: client.describe_processing_job(ProcessingJobName="job-1"),
+        with pytest.raises(ReleaseToolError, match="describe processing job for ml-cicd-job-1 failed: .*Could not find job"):
+            wait_for_job(PROCESSING_JOB, "ml-cicd-job-1", lambda: client.describe_processing_job(ProcessingJobName="ml-cicd-job-1"),
                          lambda: None, WaitPolicy(timeout_seconds=60))  # fmt: skip
 
 

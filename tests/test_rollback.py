@@ -19,7 +19,7 @@ from release_tools import rollback
 from release_tools.errors import ReleaseToolError
 from staging_fixtures import create_endpoint, register_package, shared_client, space_creation_times, upload_train_output
 
-STACK = "ml-cicd-production"
+STACK = "ml-cicd-production-endpoint"  # the production stack and its endpoint share the name
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 

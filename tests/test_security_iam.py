@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from policy_sentry.querying.actions import get_action_data
+from policy_sentry.shared.iam_data import get_service_prefix_data
 
 from tests.synthesis_fixtures import SynthesizedApp
 
@@ -33,10 +34,12 @@ RESOURCE_STAR_ALLOWED: dict[str, str] = {
     "codecommit:UpdateApprovalRuleTemplateDescription": "Approval rule templates have no resource-level permission.",
     "application-autoscaling:DescribeScalableTargets": "Describe calls have no resource-level permission.",
     "application-autoscaling:DescribeScalingPolicies": "Describe calls have no resource-level permission.",
-    "application-autoscaling:RegisterScalableTarget": "A new scalable target has no ARN before it exists.",
-    "application-autoscaling:DeregisterScalableTarget": "Scalable target ARNs carry a service-generated id.",
-    "application-autoscaling:PutScalingPolicy": "Scalable target ARNs carry a service-generated id.",
-    "application-autoscaling:DeleteScalingPolicy": "Scalable target ARNs carry a service-generated id.",
+    "application-autoscaling:DescribeScheduledActions": "Describe calls have no resource-level permission "
+                                                        "(the scalable target's handlers call it).",
+    "cloudwatch:GetMetricData": "Metric reads have no resource-level permission (the target-tracking policy's "
+                                "handlers call it).",
+    "sagemaker:ListModelPackages": "A list call: its only resource type (model-package) is optional and the request "
+                                   "names no package (the group is a filter parameter).",
 }
 # AWS managed policies that must never be attached.
 FORBIDDEN_MANAGED = ("FullAccess", "AdministratorAccess", "PowerUserAccess", "IAMFullAccess")
@@ -99,11 +102,35 @@ def test_resource_star_only_for_actions_without_resource_level_permissions(synth
 
 @pytest.mark.parametrize("action", sorted(RESOURCE_STAR_ALLOWED))
 def test_allow_listed_actions_really_accept_only_star(action: str) -> None:
-    # The IAM reference must list `*` as a valid resource for the action (no required resource type).
+    # The IAM reference must list no *required* resource type for the action: `*` is then how AWS authorises it
+    # ("If there is no value for this column, you must specify all resources"; an optional type cannot be
+    # relied on when the request names no resource, as for a list call).
     service, name = action.split(":")
     rows = get_action_data(service, name)[service]
     assert rows, f"{action} is not a known IAM action"
-    assert "*" in {row["resource_arn_format"] for row in rows}, f"{action} requires a resource type: scope it"
+    privileges = get_service_prefix_data(service)["privileges"][name]["resource_types"]
+    required = sorted(kind for kind, row in privileges.items() if kind and row["required"])
+    assert not required, f"{action} requires resource type(s) {required}: scope it"
+
+
+def test_the_star_check_refuses_an_action_with_a_required_resource_type() -> None:
+    # The check above can fail: RegisterScalableTarget requires a scalable-target resource.
+    privileges = get_service_prefix_data("application-autoscaling")["privileges"]["RegisterScalableTarget"]["resource_types"]
+    assert any(kind and row["required"] for kind, row in privileges.items())
+
+
+def _pass_role_statements(synthesized: SynthesizedApp) -> list[tuple[str, dict[str, Any]]]:
+    return [(where, s) for where, s in allow_statements(synthesized)
+            if any(a.lower() in ("iam:passrole", "iam:*", "iam:pass*") for a in as_list(s["Action"]))]
+
+
+def test_the_sagemaker_execution_role_is_passed_only_to_sagemaker(synthesized: SynthesizedApp) -> None:
+    # Issue 18: wherever iam:PassRole is granted, the passed role can only go to SageMaker.
+    statements = [(where, s) for where, s in _pass_role_statements(synthesized)
+                  if "SageMakerExecutionRole" in json.dumps(s["Resource"]) or "*" in as_list(s["Resource"])]
+    assert len(statements) >= 2  # the Train project and the endpoint deploy role
+    for where, statement in statements:
+        assert statement.get("Condition") == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}, where
 
 
 def test_no_aws_managed_admin_or_full_access_policy(synthesized: SynthesizedApp) -> None:

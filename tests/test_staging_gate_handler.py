@@ -32,7 +32,7 @@ from staging_fixtures import (
 from staging_gate.endpoint_probe import runtime_client
 from staging_gate.handler import StagingGateServices, handler, run_staging_gate
 
-ENDPOINT = "ml-cicd-staging"
+ENDPOINT = "ml-cicd-staging-endpoint"  # the endpoint is named after its stack
 PARAMETERS = json.dumps({"endpoint_name": ENDPOINT})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
@@ -27,3 +28,25 @@ class ModelRegistry(Construct):
         self.package_arn_pattern = stack.format_arn(
             service="sagemaker", resource="model-package", resource_name=f"{group_name}/*",
         )
+
+    def grant_list_packages(self, grantee: iam.IGrantable) -> None:
+        """Allow listing the group's packages, as AWS authorises a list call.
+
+        ListModelPackages is a List-level action whose only resource type in the IAM
+        Service Authorization Reference (`model-package`) is optional, with no condition
+        key: the request names no package (the group is a filter parameter), so the
+        only grant that covers every form of the request is `Resource: *`. It lists
+        package summaries; describing or changing a package stays scoped to the group.
+        """
+        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+            sid="ListModelPackages",
+            actions=["sagemaker:ListModelPackages"],
+            resources=["*"],
+        ))
+        if isinstance(grantee, iam.Role):
+            cdk.Validations.of(grantee).acknowledge(cdk.Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="sagemaker:ListModelPackages authorises on * (its model-package resource type is optional in the "
+                       "IAM reference and the request names no package); other actions on * are each allow-listed "
+                       "in tests/test_security_iam.py against the IAM reference.",
+            ))

@@ -8,7 +8,22 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-__all__ = ["SageMakerExecutionRole"]
+__all__ = ["SageMakerExecutionRole", "grant_pass_to_sagemaker"]
+
+
+def grant_pass_to_sagemaker(execution_role: iam.IRole, grantee: iam.IGrantable) -> None:
+    """Let `grantee` pass the execution role to SageMaker, and to no other service.
+
+    `iam:PassedToService` is the IAM condition key AWS documents for limiting which
+    service a passed role may go to ("Granting a user permissions to pass a role to
+    an AWS service"); this is the only way the project grants iam:PassRole.
+    """
+    grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+        sid="PassExecutionRoleToSageMaker",
+        actions=["iam:PassRole"],
+        resources=[execution_role.role_arn],
+        conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+    ))
 
 
 class SageMakerExecutionRole(Construct):
