@@ -8,10 +8,12 @@ dataclasses below and never read context or the environment themselves.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from collections.abc import Callable, Mapping
 
@@ -19,6 +21,18 @@ from stacks.deployment_window import WindowError, validate_cron, validate_time_z
 
 from release_tools.instance_types import ENUM_SHAPES, TABLE_PATH, instance_types
 from release_tools.stage_budget import MAX_TRAINING_TIMEOUT_MINUTES, stage_timeout_minutes
+
+from stacks.service_limits import (
+    CODEBUILD_DESCRIPTION_MAX,
+    KMS_KEY_ARN_LONGEST,
+    LAMBDA_ENVIRONMENT_MAX_BYTES,
+    PULL_REQUEST_CHECKS_BUILDSPEC,
+    S3_BUCKET_NAME_MAX,
+    codebuild_description,
+    floors_gate_environment,
+    lambda_environment_size,
+    pull_request_checks_summary,
+)
 
 __all__ = [
     "CONTEXT_KEY",
@@ -30,6 +44,9 @@ __all__ = [
     "ProductionConfig",
     "SourceConfig",
     "StagingConfig",
+    "git_branch_problem",
+    "known_regions",
+    "largest_gate_environment",
     "load_config",
 ]
 
@@ -39,9 +56,8 @@ _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[0-9]*x?large$|^ml\.[a-z0-9]+\.(me
 _NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 _REPOSITORY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"(?=.{6,254}\Z)[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
 # A KMS key ARN (a key id or a multi-Region key id; aliases do not authorise kms:Decrypt in IAM policies).
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$")
 
@@ -229,32 +245,32 @@ class AppConfig:
 
 
 def _fail(key: str, message: str) -> ConfigError:
-    return ConfigError(f"invalid configuration {CONTEXT_KEY}.{key}: {message}")
+    return ConfigError(f"invalid configuration {CONTEXT_KEY}.{_printable_key(key)}: {message}")
 
 
 def _bool(raw: Any, key: str) -> bool:
     if isinstance(raw, bool):
         return raw
-    raise _fail(key, f"{raw!r} is not a boolean; allowed: true or false")
+    raise _fail(key, f"{_quote(raw)} is not a boolean; allowed: true or false")
 
 
 def _int(raw: Any, key: str, low: int, high: int) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int):
-        raise _fail(key, f"{raw!r} is not an integer; allowed: an integer from {low} to {high}")
+        raise _fail(key, f"{_quote(raw)} is not an integer; allowed: an integer from {low} to {high}")
     if not low <= raw <= high:
-        raise _fail(key, f"{raw} is out of range; allowed: an integer from {low} to {high}")
+        raise _fail(key, f"{_quote(raw)} is out of range; allowed: an integer from {low} to {high}")
     return raw
 
 
 def _str(raw: Any, key: str, pattern: re.Pattern[str], allowed: str) -> str:
-    if not isinstance(raw, str) or not pattern.match(raw):
-        raise _fail(key, f"{raw!r} is not allowed; allowed: {allowed}")
+    if not isinstance(raw, str) or not pattern.fullmatch(raw):
+        raise _fail(key, f"{_quote(raw)} is not allowed; allowed: {allowed}")
     return raw
 
 
 def _choice(raw: Any, key: str, choices: tuple[str, ...]) -> str:
     if raw not in choices:
-        raise _fail(key, f"{raw!r} is not allowed; allowed: {', '.join(choices)}")
+        raise _fail(key, f"{_quote(raw)} is not allowed; allowed: {', '.join(choices)}")
     return str(raw)
 
 
@@ -268,8 +284,8 @@ def _optional_str(raw: Any, key: str, pattern: re.Pattern[str], allowed: str) ->
 
 def _section(raw: Any, key: str, allowed: set[str]) -> dict[str, Any]:
     if not isinstance(raw, Mapping):
-        raise _fail(key, f"{raw!r} is not an object; allowed keys: {', '.join(sorted(allowed))}")
-    unknown = sorted(set(raw) - allowed)
+        raise _fail(key, f"{_quote(raw)} is not an object; allowed keys: {', '.join(sorted(allowed))}")
+    unknown = sorted(map(str, set(raw) - allowed))
     if unknown:
         name = f"{key}.{unknown[0]}" if key else unknown[0]
         raise _fail(name, f"unknown key; allowed keys: {', '.join(sorted(allowed))}")
@@ -279,8 +295,8 @@ def _section(raw: Any, key: str, allowed: set[str]) -> dict[str, Any]:
 def _target(raw: Any, key: str) -> DeploymentTarget:
     values = _section(raw, key, {"account", "region"})
     return DeploymentTarget(
-        account=_optional_str(values.get("account"), f"{key}.account", _ACCOUNT, "a 12-digit AWS account id or null"),
-        region=_optional_str(values.get("region"), f"{key}.region", _REGION, "an AWS region such as eu-west-1 or null"),
+        account=_account(values.get("account"), f"{key}.account"),
+        region=_region(values.get("region"), f"{key}.region"),
     )
 
 
@@ -292,8 +308,8 @@ _METRIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
 
 def _finite(raw: Any, key: str, allowed: str, *, positive: bool = False) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
-        raise _fail(key, f"{raw!r} is not a finite number; allowed: {allowed}")
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not _fits_a_float(raw):
+        raise _fail(key, f"{_quote(raw)} is not a finite number; allowed: {allowed}")
     if raw < 0 or (positive and raw == 0):
         raise _fail(key, f"{raw} is negative or zero; allowed: {allowed}" if positive else f"{raw} is negative; allowed: {allowed}")
     return float(raw) if isinstance(raw, float) else raw
@@ -305,17 +321,17 @@ def _floors(raw: Any, key: str) -> dict[str, Any]:
         return {}
     values = _section(raw, key, {"version", "metrics", "champion", "staging"})
     if values.get("version", 1) != 1:
-        raise _fail(f"{key}.version", f"{values['version']!r} is not a known policy version; allowed: 1")
+        raise _fail(f"{key}.version", f"{_quote(values['version'])} is not a known policy version; allowed: 1")
     floors: dict[str, Any] = {"version": 1}
     for group, bounds in (("metrics", _METRIC_BOUNDS), ("champion", _CHAMPION_BOUNDS)):
         group_key = f"{key}.{group}"
         raw_rules = values.get(group, {})
         if not isinstance(raw_rules, Mapping):
-            raise _fail(group_key, f"{raw_rules!r} is not an object; allowed: metric names mapped to bounds")
+            raise _fail(group_key, f"{_quote(raw_rules)} is not an object; allowed: metric names mapped to bounds")
         checked: dict[str, dict[str, float]] = {}
         for metric, rule in raw_rules.items():
             metric_key = f"{group_key}.{metric}"
-            if not _METRIC_NAME.match(str(metric)):
+            if not _METRIC_NAME.fullmatch(str(metric)):
                 raise _fail(metric_key, "is not a metric name; allowed: letters, digits and _")
             rule = _section(rule, metric_key, bounds)
             if not rule:
@@ -358,7 +374,7 @@ def _apply_overrides(values: dict[str, Any], context: Mapping[str, Any]) -> dict
         if isinstance(raw, str):
             try:
                 raw = json.loads(raw)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # not JSON, too many digits, nested too deeply: a plain string
                 pass
         path = dotted[len(prefix):].split(".")
         node = values
@@ -367,7 +383,7 @@ def _apply_overrides(values: dict[str, Any], context: Mapping[str, Any]) -> dict
             if child is None:
                 child = node[part] = {}
             if not isinstance(child, dict):
-                raise _fail(".".join(path), f"cannot override inside {part!r}, which is not an object")
+                raise _fail(".".join(path), f"cannot override inside {_quote(part)}, which is not an object")
             node = child
         node[path[-1]] = raw
     return values
@@ -377,16 +393,17 @@ def _copy(value: Any) -> Any:
     return {k: _copy(v) for k, v in value.items()} if isinstance(value, Mapping) else value
 
 
-def load_config(context: Mapping[str, Any]) -> AppConfig:
-    """Build the validated configuration from the app's context (raises ConfigError)."""
+def _load_values(context: Mapping[str, Any]) -> AppConfig:
+    """Each value of the app's context, validated on its own (raises ConfigError)."""
     raw = context.get(CONTEXT_KEY, {})
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"invalid configuration {CONTEXT_KEY}: not a JSON object ({error.msg})") from None
+        except (ValueError, RecursionError) as error:
+            reason = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply or a number too long"
+            raise ConfigError(f"invalid configuration {CONTEXT_KEY}: not a JSON object ({reason})") from None
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"invalid configuration {CONTEXT_KEY}: {raw!r} is not an object")
+        raise ConfigError(f"invalid configuration {CONTEXT_KEY}: {_quote(raw)} is not an object")
     values = _apply_overrides(_copy(raw), context)
     values = _section(values, "", _TOP_LEVEL)
     defaults = AppConfig()
@@ -449,9 +466,8 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
     return AppConfig(
         project_name=_str(get("project_name"), "project_name", _NAME,
                           "3-32 lowercase letters, digits and hyphens, starting with a letter"),
-        repository_name=_str(get("repository_name"), "repository_name", _REPOSITORY_NAME,
-                             "1-100 letters, digits, '.', '_' or '-'"),
-        release_branch=_str(get("release_branch"), "release_branch", _BRANCH, "a git branch name such as main"),
+        repository_name=_repository_name(get("repository_name")),
+        release_branch=_release_branch(get("release_branch")),
         training_instance_type=_sagemaker_instance_type(get("training_instance_type"), "training_instance_type", "training"),
         evaluation_instance_type=_sagemaker_instance_type(get("evaluation_instance_type"), "evaluation_instance_type", "processing"),
         use_spot_training=_bool(get("use_spot_training"), "use_spot_training"),
@@ -460,7 +476,8 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
         production=production,
         require_manual_approval=_bool(get("require_manual_approval"), "require_manual_approval"),
         platform_floors=_floors(values.get("platform_floors"), "platform_floors"),
-        notification_email=_optional_str(get("notification_email"), "notification_email", _EMAIL, "an e-mail address or null"),
+        notification_email=_optional_str(get("notification_email"), "notification_email", _EMAIL,
+                                         "an e-mail address (at most 254 characters, no spaces or control characters) or null"),
         canary=canary,
         deployment_window=None if window is None else _window(validate_cron, window, "deployment_window"),
         deployment_window_time_zone=_window(validate_time_zone, get("deployment_window_time_zone"),
@@ -527,13 +544,13 @@ def _staging_probe(raw: Mapping[str, Any], defaults: StagingConfig) -> dict[str,
 
 def _serverless_memory(raw: Any) -> int:
     if raw not in _SERVERLESS_MEMORY or isinstance(raw, bool):
-        raise _fail("staging.serverless_memory_mb", f"{raw!r} is not allowed; allowed: {', '.join(map(str, _SERVERLESS_MEMORY))}")
+        raise _fail("staging.serverless_memory_mb", f"{_quote(raw)} is not allowed; allowed: {', '.join(map(str, _SERVERLESS_MEMORY))}")
     return int(raw)
 
 
 def _log_retention(raw: Any) -> int:
     if raw not in LOG_RETENTION_DAYS or isinstance(raw, bool):
-        raise _fail("log_retention_days", f"{raw!r} is not allowed; allowed: one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        raise _fail("log_retention_days", f"{_quote(raw)} is not allowed; allowed: one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
     return int(raw)
 
 
@@ -613,3 +630,158 @@ def _check_deployment(canary: CanaryConfig, production: ProductionConfig) -> Non
         raise _fail("canary.deployment_timeout_minutes", f"{canary.deployment_timeout_minutes} min cannot cover the "
                     f"configured waits ({canary.waits_seconds} s) plus 10 min to provision the new fleet; allowed: "
                     f"at least {-(-needed // 60)} min")
+
+
+# ---------------------------------------------------------------------------
+# Values that pass a pattern but that git or an AWS service refuses at deploy
+# time, and limits that only the combination of several values can break.
+# ---------------------------------------------------------------------------
+
+
+def load_config(context: Mapping[str, Any]) -> AppConfig:
+    """Build the validated configuration from the app's context (raises ConfigError, one line)."""
+    config = _load_values(context)
+    _check_codebuild_description(config)
+    _check_lambda_environment(config)
+    return config
+
+
+_QUOTE_MAX = 60
+
+
+def _quote(raw: Any) -> str:
+    """`raw` as Python writes it (control characters escaped), shortened: an error never echoes a long value whole."""
+    try:
+        text = repr(raw)
+    except (ValueError, RecursionError):  # an integer beyond Python's 4,300-digit str limit, or nesting
+        text = f"<{type(raw).__name__}>"
+    if isinstance(raw, int) and not isinstance(raw, bool) and len(text) > _QUOTE_MAX or text.startswith("<int"):
+        return f"an integer of {_digits(raw)} digits"
+    if len(text) <= _QUOTE_MAX:
+        return text
+    return f"{text[:_QUOTE_MAX - 20]}...{text[-10:]} ({len(text)} characters)"
+
+
+def _digits(raw: int) -> int:
+    """How many decimal digits `raw` has, without converting it to a string (which Python limits)."""
+    digits = math.floor((max(abs(raw).bit_length(), 1) - 1) * math.log10(2)) + 1  # 2**(bits-1) has this many
+    return digits + 1 if abs(raw) >= 10 ** digits else digits
+
+
+def _printable_key(key: str) -> str:
+    """A dotted key as the error names it: control characters escaped, a very long key shortened."""
+    printable = key if key.isprintable() else key.encode("unicode_escape").decode("ascii")
+    return printable if len(printable) <= 2 * _QUOTE_MAX else f"{printable[:_QUOTE_MAX]}...({len(key)} characters)"
+
+
+def _fits_a_float(raw: int | float) -> bool:
+    """True when `raw` is finite as the 64-bit float the gates compare it as (a 400-digit integer is not)."""
+    try:
+        return math.isfinite(raw)
+    except OverflowError:
+        return False
+
+
+def _account(raw: Any, key: str) -> str | None:
+    """A 12-digit account ID; `-c ...account=123456789012` arrives as a JSON number and is accepted."""
+    if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw < 10**12:
+        if raw < 10**11:
+            raise _fail(key, f"{raw} has fewer than 12 digits; an account id that starts with 0 loses its zeros "
+                             f"as a number: quote it, e.g. -c '{CONTEXT_KEY}.{key}=\"{raw:012d}\"'")
+        return f"{raw:012d}"
+    return _optional_str(raw, key, _ACCOUNT, "a 12-digit AWS account id (a string, or a number without leading zeros) or null")
+
+
+@functools.cache
+def known_regions() -> tuple[str, ...]:
+    """Every region of every partition in the installed botocore's endpoints data (`endpoints.json`)."""
+    import botocore  # the app's only botocore use, and only when a region is configured
+
+    data = json.loads((Path(botocore.__file__).parent / "data" / "endpoints.json").read_text(encoding="utf-8"))
+    return tuple(sorted(region for partition in data["partitions"] for region in partition["regions"]))
+
+
+def _region(raw: Any, key: str) -> str | None:
+    if raw is None or (isinstance(raw, str) and raw in known_regions()):
+        return raw
+    raise _fail(key, f"{_quote(raw)} is not a region botocore knows; allowed: null or one of {', '.join(known_regions())}")
+
+
+def _repository_name(raw: Any) -> str:
+    """CodeCommit's rules: botocore's RepositoryName shape (`[\\w\\.-]+`, 1-100), and "The suffix .git is prohibited"."""
+    name = _str(raw, "repository_name", _REPOSITORY_NAME, "1-100 letters, digits, '.', '_' or '-', not ending in .git")
+    if name in (".", "..") or name.lower().endswith(".git"):
+        raise _fail("repository_name", f"{_quote(name)} is refused by CodeCommit; allowed: a name other than . or .. "
+                                       "that does not end in .git")
+    return name
+
+
+# git-check-ref-format(1), the rules a branch (refs/heads/<name>) must follow, in git's words:
+_GIT_REF_RULES = (
+    ("no slash-separated component can begin with a dot . or end with the sequence .lock",
+     lambda ref: any(part.startswith(".") or part.endswith(".lock") for part in ref.split("/"))),
+    ("they cannot have two consecutive dots .. anywhere", lambda ref: ".." in ref),
+    ("they cannot have ASCII control characters, space, tilde ~, caret ^, or colon : anywhere",
+     lambda ref: any(ord(c) < 0o40 or ord(c) == 0o177 or c in " ~^:" for c in ref)),
+    ("they cannot have question-mark ?, asterisk *, or open bracket [ anywhere", lambda ref: any(c in "?*[" for c in ref)),
+    ("they cannot begin or end with a slash / or contain multiple consecutive slashes",
+     lambda ref: ref.startswith("/") or ref.endswith("/") or "//" in ref),
+    ("they cannot end with a dot .", lambda ref: ref.endswith(".")),
+    ("they cannot contain a sequence @{", lambda ref: "@{" in ref),
+    ("they cannot be the single character @", lambda ref: ref == "@"),
+    ("they cannot contain a \\", lambda ref: "\\" in ref),
+)
+
+
+def git_branch_problem(name: str) -> str | None:
+    """Why git refuses `name` as a branch (`git check-ref-format --branch`), or None when it accepts it.
+
+    The ref rules are checked on `refs/heads/<name>` (which satisfies "at least one /"), the
+    name alone for "@"; `--branch` also refuses a name starting with - and the name HEAD.
+    CodeCommit adds one rule: a branch name cannot be exactly 40 hexadecimal characters.
+    """
+    if name.startswith("-") or name == "HEAD":
+        return "git refuses a branch named HEAD or starting with -"
+    if re.fullmatch(r"[0-9a-fA-F]{40}", name):
+        return "CodeCommit refuses a branch name of exactly 40 hexadecimal characters"
+    for rule, broken in _GIT_REF_RULES:
+        if broken(name) or broken(f"refs/heads/{name}"):
+            return f"git check-ref-format: {rule}"
+    return None
+
+
+def _release_branch(raw: Any) -> str:
+    if isinstance(raw, str) and (problem := git_branch_problem(raw)):
+        raise _fail("release_branch", f"{_quote(raw)} is not a branch name git accepts ({problem})")
+    # Beyond git: no IAM or EventBridge wildcard characters, since the name appears in conditions and patterns.
+    return _str(raw, "release_branch", _BRANCH,
+                "a git branch name such as main: 1-100 letters, digits, '.', '_', '/' or '-', starting with a letter or digit")
+
+
+def _check_codebuild_description(config: AppConfig) -> None:
+    """The pull-request checks' CodeBuild description names the project and branch; CodeBuild allows 255 characters."""
+    description = codebuild_description(
+        pull_request_checks_summary(project_name=config.project_name, release_branch=config.release_branch),
+        PULL_REQUEST_CHECKS_BUILDSPEC)
+    if len(description) > CODEBUILD_DESCRIPTION_MAX:
+        room = CODEBUILD_DESCRIPTION_MAX - (len(description) - len(config.release_branch))
+        raise _fail("release_branch", f"makes the pull-request checks' CodeBuild description {len(description)} characters "
+                                      f"long; allowed: at most {CODEBUILD_DESCRIPTION_MAX}, so a branch name of at most "
+                                      f"{room} characters with project_name {config.project_name!r}")
+
+
+def largest_gate_environment(config: AppConfig) -> dict[str, str]:
+    """The staging gate's variables (the largest set) with the longest bucket name and key ARN."""
+    return floors_gate_environment(record_bucket="b" * S3_BUCKET_NAME_MAX, record_kms_key_arn=KMS_KEY_ARN_LONGEST,
+                                   platform_floors_json=config.platform_floors_json,
+                                   staging_probe_json=config.staging.probe_json)
+
+
+def _check_lambda_environment(config: AppConfig) -> None:
+    """The gates get the floors as an environment variable; Lambda allows 4 KB for all of a function's variables."""
+    variables = largest_gate_environment(config)
+    size = lambda_environment_size(variables)
+    if size > LAMBDA_ENVIRONMENT_MAX_BYTES:
+        raise _fail("platform_floors", f"is {len(config.platform_floors_json)} bytes as JSON, which makes the gate functions' "
+                                       f"environment {size} bytes; allowed: at most {LAMBDA_ENVIRONMENT_MAX_BYTES} bytes "
+                                       "for all of a function's variables (Lambda quota): fewer or shorter metric names")

@@ -22,7 +22,7 @@ from stacks.components.endpoint_deploy_role import EndpointDeployRole
 from stacks.components.gate_function import GateFunction, GateFunctionProps
 from stacks.components.image_repository import ImageRepository, ImageRepositoryProps
 from stacks.components.model_registry import ModelRegistry
-from stacks.components.nag_acknowledgements import acknowledge, logical_id
+from stacks.components.nag_acknowledgements import acknowledge, arn_as_nag_prints, logical_id
 from stacks.components.model_repository import ModelRepository
 from stacks.components.notifications import ReleaseNotifications
 from stacks.components.platform_assets import PlatformAssets
@@ -32,6 +32,7 @@ from stacks.components.release_pipeline import ReleasePipeline, ReleasePipelineP
 from stacks.components.rollback_alarms import grant_describe_alarms
 from stacks.components.sagemaker_execution_role import SageMakerExecutionRole, grant_pass_to_sagemaker
 from stacks.config import LOG_RETENTION_DAYS, AppConfig
+from stacks.service_limits import floors_gate_environment, gate_environment
 
 __all__ = ["PipelineStack", "log_retention"]
 
@@ -111,20 +112,22 @@ class PipelineStack(cdk.Stack):
         repository, connection = self._source(c, key=key, retention=retention, environment=common_env, assets=assets)
 
         # Records carry the artifact key: the bucket policy refuses puts without aws:kms (gate_kit/records.py).
-        gate_env = {"RECORD_BUCKET": bucket.bucket_name, "RECORD_PREFIX": "decision-records/",
-                    "RECORD_KMS_KEY_ARN": key.key_arn}
+        gate_env = gate_environment(record_bucket=bucket.bucket_name, record_kms_key_arn=key.key_arn)
         evaluation_gate = GateFunction(self, "EvaluationGate", props=GateFunctionProps(
             name="evaluation_gate",
             description=f"{c.project_name} evaluation gate: judges evaluation.json against the release policy and floors.",
             log_retention=retention, encryption_key=key,
-            environment={**gate_env, "PLATFORM_FLOORS": c.platform_floors_json},
+            environment=floors_gate_environment(record_bucket=bucket.bucket_name, record_kms_key_arn=key.key_arn,
+                                                platform_floors_json=c.platform_floors_json),
         ))
         staging_gate = GateFunction(self, "StagingGate", props=GateFunctionProps(
             name="staging_gate",
             description=f"{c.project_name} staging gate: golden requests, latency and error rate on the live staging endpoint.",
             log_retention=retention, encryption_key=key,
             timeout=cdk.Duration.seconds(c.staging.gate_timeout_seconds),
-            environment={**gate_env, "PLATFORM_FLOORS": c.platform_floors_json, "STAGING_PROBE": c.staging.probe_json},
+            environment=floors_gate_environment(record_bucket=bucket.bucket_name, record_kms_key_arn=key.key_arn,
+                                                platform_floors_json=c.platform_floors_json,
+                                                staging_probe_json=c.staging.probe_json),
         ))
         promote = GateFunction(self, "Promote", props=GateFunctionProps(
             name="promote",
@@ -312,7 +315,7 @@ class PipelineStack(cdk.Stack):
         s3_read = ["Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*"]
         s3_write = [*s3_read, "Action::s3:Abort*", "Action::s3:DeleteObject*"]
         kms_use = ["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"]
-        region = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
+        region = arn_as_nag_prints(self)
         packages = {region.format(service="sagemaker", resource=f"model-package/{registry.group_name}/*"):
                     "Versions of this project's model package group only."}
         hosting = {

@@ -16,6 +16,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.components.log_groups import own_log_group
+from stacks.service_limits import codebuild_description
 
 __all__ = ["BUILDSPEC_DIR", "BuildProject", "BuildProjectProps"]
 
@@ -55,7 +56,7 @@ class BuildProject(Construct):
             description=f"CodeBuild role for {props.buildspec}: only what that buildspec needs",
         )
         common: dict[str, Any] = dict(
-            description=f"{props.description} Buildspec: buildspecs/{props.buildspec}.",
+            description=codebuild_description(props.description, props.buildspec),
             build_spec=codebuild.BuildSpec.from_object(spec),
             role=self.role,
             encryption_key=props.encryption_key,

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 import aws_cdk as cdk
 from constructs import IConstruct
 
-__all__ = ["GRANT_ACTION_REASONS", "acknowledge", "logical_id"]
+__all__ = ["GRANT_ACTION_REASONS", "acknowledge", "arn_as_nag_prints", "logical_id"]
 
 # Prefix wildcards written by CDK grants (grant_read, grant_read_write, grant_encrypt_decrypt, ...).
 GRANT_ACTION_REASONS: Mapping[str, str] = {
@@ -35,6 +35,27 @@ def logical_id(element: IConstruct) -> str:
     assert isinstance(resource, cdk.CfnElement), f"{element.node.path} has no CloudFormation resource"
     stack = cdk.Stack.of(resource)
     return str(stack.resolve(stack.get_logical_id(resource)))
+
+
+def arn_as_nag_prints(scope: IConstruct, *, account: str | None = None) -> str:
+    """The ARN format `arn:{partition}:{service}:{region}:{account}:{resource}` as cdk-nag prints it for `scope`'s stack.
+
+    A finding ID quotes the resolved policy: in an environment-agnostic stack the
+    partition, region and account are pseudo parameters (`<AWS::Region>`); in a
+    stack pinned to a region or account they are literals (`eu-west-1`, and the
+    partition that region belongs to). Fill in `service` and `resource` with
+    `str.format`; `account` replaces the stack's account (e.g. `*`).
+    """
+    stack = cdk.Stack.of(scope)
+
+    def as_printed(value: str, pseudo: str) -> str:
+        resolved = stack.resolve(value)
+        return resolved if isinstance(resolved, str) else f"<{pseudo}>"
+
+    partition = as_printed(stack.partition, "AWS::Partition")
+    region = as_printed(stack.region, "AWS::Region")
+    account = account or as_printed(stack.account, "AWS::AccountId")
+    return f"arn:{partition}:{{service}}:{region}:{account}:{{resource}}"
 
 
 def acknowledge(construct: IConstruct, *, actions: Iterable[str] = (), resources: Mapping[str, str] | None = None) -> None:

@@ -27,7 +27,8 @@ from constructs import Construct
 
 from stacks.components.build_project import BuildProject, BuildProjectProps
 from stacks.components.gate_function import GateFunction, GateFunctionProps
-from stacks.components.nag_acknowledgements import acknowledge, logical_id
+from stacks.components.nag_acknowledgements import acknowledge, arn_as_nag_prints, logical_id
+from stacks.service_limits import PULL_REQUEST_CHECKS_BUILDSPEC, pull_request_checks_summary
 
 __all__ = ["PULL_REQUEST_EVENTS", "PullRequestChecks", "PullRequestChecksProps"]
 
@@ -60,9 +61,8 @@ class PullRequestChecks(Construct):
         super().__init__(scope, construct_id)
         p = props
         self.build = BuildProject(self, "Build", props=BuildProjectProps(
-            buildspec="pull_request.yml",
-            description=(f"{p.project_name} pull-request checks: the Build stage's checks on a pull request into "
-                         f"{p.release_branch}, result posted on the pull request."),
+            buildspec=PULL_REQUEST_CHECKS_BUILDSPEC,
+            description=pull_request_checks_summary(project_name=p.project_name, release_branch=p.release_branch),
             encryption_key=p.encryption_key, log_retention=p.log_retention,
             environment={**p.environment, "REPOSITORY_NAME": p.repository.repository_name},
         ), source=codebuild.Source.code_commit(repository=p.repository))
@@ -110,7 +110,7 @@ class PullRequestChecks(Construct):
             event_pattern=events.EventPattern(detail={"build-status": ["SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT"]}),
             target=targets.LambdaFunction(self.reporter.function, retry_attempts=0),
         )
-        region = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
+        region = arn_as_nag_prints(self)
         project = logical_id(self.project)
         acknowledge(self.role, actions=["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"], resources={
             region.format(service="codebuild", resource=f"report-group/<{project}>-*"):

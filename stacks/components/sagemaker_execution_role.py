@@ -8,6 +8,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks.components.nag_acknowledgements import arn_as_nag_prints
+
 __all__ = ["SageMakerExecutionRole", "grant_pass_to_sagemaker"]
 
 
@@ -73,7 +75,8 @@ class SageMakerExecutionRole(Construct):
                        "PutMetricData is limited to SageMaker namespaces by condition.",
             ),
             cdk.Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:*:repository/sagemaker-scikit-learn]",
+                id="AwsSolutions-IAM5[Resource::" + arn_as_nag_prints(self, account="*").format(
+                    service="ecr", resource="repository/sagemaker-scikit-learn") + "]",
                 reason="The framework image is owned by an AWS account that differs per region; the repository name is fixed.",
             ),
         )
