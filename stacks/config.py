@@ -736,8 +736,8 @@ _GIT_REF_RULES = (
 def git_branch_problem(name: str) -> str | None:
     """Why git refuses `name` as a branch (`git check-ref-format --branch`), or None when it accepts it.
 
-    The ref rules are checked on `refs/heads/<name>` (which satisfies "at least one /"), the
-    name alone for "@"; `--branch` also refuses a name starting with - and the name HEAD.
+    The ref rules are checked on the full ref, `refs/heads/<name>` (which satisfies "at least
+    one /"); `--branch` also refuses a name starting with - and the name HEAD.
     CodeCommit adds one rule: a branch name cannot be exactly 40 hexadecimal characters.
     """
     if name.startswith("-") or name == "HEAD":
@@ -745,7 +745,7 @@ def git_branch_problem(name: str) -> str | None:
     if re.fullmatch(r"[0-9a-fA-F]{40}", name):
         return "CodeCommit refuses a branch name of exactly 40 hexadecimal characters"
     for rule, broken in _GIT_REF_RULES:
-        if broken(name) or broken(f"refs/heads/{name}"):
+        if broken(f"refs/heads/{name}"):
             return f"git check-ref-format: {rule}"
     return None
 

@@ -1,0 +1,246 @@
+"""Bad configuration: every value that git or an AWS service would refuse later is refused at synth, in one line.
+
+Each check is compared with what the service itself checks (botocore's
+service models and endpoints data, `git check-ref-format`), and the pinned
+environments are synthesized through the real app with cdk-nag and
+CloudFormation validation on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+
+from stacks.config import ConfigError, git_branch_problem, known_regions, load_config
+from stacks.service_limits import (
+    CODEBUILD_DESCRIPTION_MAX,
+    LAMBDA_ENVIRONMENT_MAX_BYTES,
+    PULL_REQUEST_CHECKS_BUILDSPEC,
+    codebuild_description,
+    floors_gate_environment,
+    lambda_environment_size,
+    pull_request_checks_summary,
+)
+from tests.synthesis_fixtures import ROOT, SynthesizedApp, cdk_json_context, synthesize
+
+BOTOCORE = botocore.session.get_session()
+
+
+def refusal(context: dict[str, Any]) -> str:
+    """The one-line message `load_config` refuses `context` with (fails the test if it accepts it)."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(context)
+    message = str(caught.value)
+    assert "\n" not in message and "\r" not in message
+    assert message.startswith("invalid configuration ml-cicd")
+    return message
+
+
+# --- Pinned environments: the real app synthesizes clean with cdk-nag and CloudFormation validation ---------
+
+
+@pytest.mark.parametrize("pinned", [
+    {"ml-cicd.environments.pipeline.region": "eu-west-1"},
+    {"ml-cicd.environments.pipeline.region": "eu-west-1", "ml-cicd.environments.pipeline.account": "123456789012"},
+], ids=["region-only", "account-and-region"])
+def test_a_pinned_pipeline_environment_synthesizes_clean_with_nag_and_validation(
+        pinned: dict[str, str], tmp_path: Path) -> None:
+    app = synthesize(tmp_path, {**cdk_json_context(), **pinned}, nag=True)  # raises ValidationFailed on any finding
+    resources = json.dumps(app.pipeline["Resources"])
+    # The stack really is pinned: the acknowledged ARNs carry the literal region (and account) cdk-nag prints.
+    assert "arn:aws:sagemaker:eu-west-1:" in resources
+    if "ml-cicd.environments.pipeline.account" in pinned:
+        assert ":eu-west-1:123456789012:" in resources
+
+
+# --- Account IDs given with -c arrive as JSON numbers ---------------------------------------------------------
+
+
+def test_an_account_id_given_with_c_as_a_number_is_accepted() -> None:
+    config = load_config({"ml-cicd.environments.pipeline.account": "123456789012",
+                          "ml-cicd.environments.production.account": '"012345678901"'})
+    assert config.pipeline_env.account == "123456789012"
+    assert config.production_env.account == "012345678901"
+
+
+def test_an_account_id_that_lost_its_leading_zero_as_a_number_says_to_quote_it() -> None:
+    message = refusal({"ml-cicd.environments.staging.account": "12345678901"})
+    assert "ml-cicd.environments.staging.account: 12345678901 has fewer than 12 digits" in message
+    assert "quote it" in message and '"012345678901"' in message
+
+
+@pytest.mark.parametrize("account", [True, -1, 10**12, 1.2345678901e11, "12345678901a"])
+def test_other_account_values_are_refused(account: Any) -> None:
+    assert "ml-cicd.environments.pipeline.account" in refusal(
+        {"ml-cicd": {"environments": {"pipeline": {"account": account}}}})
+
+
+# --- Branch names: git's check-ref-format rules, compared with git itself -------------------------------------
+
+BRANCHES = [
+    "main", "release/2026", "feature/a.b", "v1.0", "a-b_c", "x" * 100,
+    "a..b", "main.lock", "a/.hidden", ".hidden", "a/b.lock/c", "a//b", "a/", "/a", "a.", "a@{b", "@",
+    "a\\b", "a b", "a~b", "a^b", "a:b", "a?b", "a*b", "a[b", "main\n", "main\t", "a\x7fb", "-main", "HEAD",
+]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+@pytest.mark.parametrize("name", BRANCHES)
+def test_branch_rules_agree_with_git_check_ref_format(name: str) -> None:
+    git = subprocess.run(["git", "check-ref-format", "--branch", name], capture_output=True, text=True, cwd=ROOT)
+    assert (git.returncode == 0) == (git_branch_problem(name) is None), (name, git_branch_problem(name))
+
+
+@pytest.mark.parametrize("name", ["a..b", "main.lock", "main\n", "a/", "0123456789abcdef0123456789abcdef01234567"])
+def test_branch_names_git_or_codecommit_refuse_are_refused(name: str) -> None:
+    message = refusal({"ml-cicd": {"release_branch": name}})
+    assert message.startswith("invalid configuration ml-cicd.release_branch: ")
+    assert "git check-ref-format" in message or "CodeCommit" in message
+
+
+# --- E-mail, repository names, regions ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("email", ["ops@example.com\n", "ops@example.com\r", "ops\x00@example.com",
+                                   "ops@exa\x1bmple.com", "a" * 250 + "@example.com"])
+def test_an_email_with_control_characters_or_too_long_is_refused(email: str) -> None:
+    assert "ml-cicd.notification_email" in refusal({"ml-cicd": {"notification_email": email}})
+
+
+def test_a_plain_email_is_accepted() -> None:
+    assert load_config({"ml-cicd": {"notification_email": "ml-ops@example.com"}}).notification_email
+
+
+@pytest.mark.parametrize("name", ["..", ".", "model.git", "model.GIT", "model\n", "a" * 101, "a/b", ""])
+def test_repository_names_codecommit_refuses_are_refused(name: str) -> None:
+    assert "ml-cicd.repository_name" in refusal({"ml-cicd": {"repository_name": name}})
+
+
+def test_accepted_repository_names_match_botocores_codecommit_shape() -> None:
+    shape = BOTOCORE.get_service_model("codecommit").shape_for("RepositoryName").metadata
+    assert (shape["min"], shape["max"]) == (1, 100)
+    for name in ("ml-model", "a", "x" * 100, "model.v2", "under_score", "..a"):
+        accepted = load_config({"ml-cicd": {"repository_name": name}}).repository_name
+        assert re.fullmatch(shape["pattern"], accepted, re.ASCII), accepted  # Java's \w is ASCII
+
+
+def test_every_region_botocore_knows_for_the_pipelines_services_is_accepted() -> None:
+    for partition in BOTOCORE.get_available_partitions():
+        for service in ("sagemaker", "codepipeline", "codebuild", "codecommit", "lambda"):
+            for region in BOTOCORE.get_available_regions(service, partition_name=partition):
+                assert load_config({"ml-cicd.environments.staging.region": region}).staging_env.region == region
+    assert {"eu-west-1", "us-east-1", "cn-north-1", "us-gov-west-1"} <= set(known_regions())
+
+
+@pytest.mark.parametrize("region", ["mars-north-1", "eu-west-9", "EU-WEST-1", "eu-west-1\n", "aws-global", 1])
+def test_regions_botocore_does_not_know_are_refused(region: Any) -> None:
+    message = refusal({"ml-cicd": {"environments": {"production": {"region": region}}}})
+    assert "ml-cicd.environments.production.region" in message and "eu-west-1" in message
+
+
+# --- Limits that a combination of values can break -----------------------------------------------------------
+
+
+def test_the_codebuild_description_limit_is_botocores() -> None:
+    shape = BOTOCORE.get_service_model("codebuild").shape_for("ProjectDescription").metadata
+    assert shape["max"] == CODEBUILD_DESCRIPTION_MAX
+
+
+def test_the_longest_branch_that_fits_the_codebuild_description_is_accepted_and_one_more_is_refused() -> None:
+    project = "p" * 32
+    fixed = len(codebuild_description(pull_request_checks_summary(project_name=project, release_branch=""),
+                                      PULL_REQUEST_CHECKS_BUILDSPEC))
+    longest = CODEBUILD_DESCRIPTION_MAX - fixed
+    assert load_config({"ml-cicd": {"project_name": project, "release_branch": "b" * longest}})
+    message = refusal({"ml-cicd": {"project_name": project, "release_branch": "b" * (longest + 1)}})
+    assert f"at most {longest} characters" in message and "ml-cicd.release_branch" in message
+
+
+def test_the_stack_builds_the_pull_request_checks_description_with_the_measured_function(
+        synthesized: SynthesizedApp) -> None:
+    config = load_config(cdk_json_context())
+    expected = codebuild_description(pull_request_checks_summary(
+        project_name=config.project_name, release_branch=config.release_branch), PULL_REQUEST_CHECKS_BUILDSPEC)
+    descriptions = [r["Properties"].get("Description") for r in synthesized.pipeline["Resources"].values()
+                    if r["Type"] == "AWS::CodeBuild::Project"]
+    assert expected in descriptions
+
+
+def floors_of_size(metrics: int) -> dict[str, Any]:
+    return {"platform_floors": {"metrics": {f"metric_{i:03d}_{'x' * 30}": {"min": 0.5} for i in range(metrics)}}}
+
+
+def test_floors_that_overflow_the_lambda_environment_are_refused_and_a_fitting_set_is_accepted() -> None:
+    assert load_config({"ml-cicd": floors_of_size(50)})
+    message = refusal({"ml-cicd": floors_of_size(90)})
+    assert "ml-cicd.platform_floors" in message and f"at most {LAMBDA_ENVIRONMENT_MAX_BYTES} bytes" in message
+
+
+def test_the_largest_accepted_floors_fit_the_gates_environment_with_the_longest_bucket_name() -> None:
+    metrics = 50
+    while True:  # grow until refused: the last accepted set must fit with every other variable
+        try:
+            config = load_config({"ml-cicd": floors_of_size(metrics + 1)})
+        except ConfigError:
+            break
+        metrics += 1
+    config = load_config({"ml-cicd": floors_of_size(metrics)})
+    variables = floors_gate_environment(record_bucket="b" * 63, platform_floors_json=config.platform_floors_json)
+    assert lambda_environment_size(variables) <= LAMBDA_ENVIRONMENT_MAX_BYTES
+
+
+def test_the_functions_given_the_floors_get_exactly_the_variables_the_limit_is_computed_with(
+        synthesized: SynthesizedApp) -> None:
+    expected = set(floors_gate_environment(record_bucket="", platform_floors_json=""))
+    functions = [r["Properties"] for r in synthesized.pipeline["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    with_floors = [set(f["Environment"]["Variables"]) for f in functions
+                   if "PLATFORM_FLOORS" in f.get("Environment", {}).get("Variables", {})]
+    assert len(with_floors) == 2 and all(keys == expected for keys in with_floors)
+
+
+# --- Numbers and strings that used to end in a traceback, and long values ------------------------------------
+
+
+@pytest.mark.parametrize(("context", "key"), [
+    ({"ml-cicd": {"platform_floors": {"metrics": {"auc": {"min": 10**400}}}}}, "platform_floors.metrics.auc.min"),
+    ({"ml-cicd.production.instance_count": "9" * 400}, "production.instance_count"),
+    ({"ml-cicd.production.instance_count": "9" * 5000}, "production.instance_count"),  # beyond int('...') limit
+    ({"ml-cicd": {"production": {"instance_count": 10**5000}}}, "production.instance_count"),
+    ({"ml-cicd": {"project_name": "ml-cicd\n"}}, "project_name"),
+    ({"ml-cicd": {"platform_floors": {"metrics": {"auc\n": {"min": 0.5}}}}}, "platform_floors.metrics.auc\\n"),
+    ({"ml-cicd.staging": "[" * 100_000}, "staging"),
+])
+def test_values_that_raised_a_traceback_are_refused_in_one_short_line(context: dict[str, Any], key: str) -> None:
+    message = refusal(context)
+    assert message.startswith(f"invalid configuration ml-cicd.{key}: ")
+    assert len(message) < 300
+
+
+def test_a_context_key_that_is_not_json_is_refused_in_one_line() -> None:
+    assert "not a JSON object" in refusal({"ml-cicd": "[" * 100_000})
+    assert "not a JSON object" in refusal({"ml-cicd": '{"a": ' + "9" * 5000 + "}"})
+
+
+@pytest.mark.parametrize("long_value", ["x" * 10_000, ["x"] * 10_000, {"k" * 5000: 1}])
+def test_a_very_long_value_or_key_is_quoted_shortened(long_value: Any) -> None:
+    message = refusal({"ml-cicd": {"project_name": long_value}} if not isinstance(long_value, dict)
+                      else {"ml-cicd": long_value})
+    assert len(message) < 600 and "characters)" in message
+
+
+def test_the_app_refuses_a_value_given_with_c_in_one_line_without_a_traceback() -> None:
+    context = {**cdk_json_context(), "ml-cicd.environments.pipeline.account": "12345678901"}
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context)}
+    result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: invalid configuration ml-cicd.environments.pipeline.account: ")
