@@ -244,3 +244,55 @@ def test_the_app_refuses_a_value_given_with_c_in_one_line_without_a_traceback() 
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 2, result.stderr
     assert len(lines) == 1 and lines[0].startswith("error: invalid configuration ml-cicd.environments.pipeline.account: ")
+
+
+def every_key() -> list[str]:
+    """Every configuration key, dotted, as `-c` names it."""
+    from dataclasses import fields
+
+    from stacks.config import AppConfig, CanaryConfig, ProductionConfig, StagingConfig
+
+    sections = {"staging": StagingConfig, "production": ProductionConfig, "canary": CanaryConfig}
+    keys = [f.name for f in fields(AppConfig) if f.name not in sections and not f.name.endswith("_env")]
+    keys += [f"{section}.{f.name}" for section, cls in sections.items() for f in fields(cls)]
+    keys += [f"environments.{e}.{part}" for e in ("pipeline", "staging", "production") for part in ("account", "region")]
+    return keys + ["platform_floors.metrics.auc.min", "platform_floors.staging.max_error_rate", "environments"]
+
+
+BAD_COMMAND_LINE_VALUES = ["9" * 400, "9" * 5000, "[" * 5000, "1e400", "-1", '"x\\n"', "x" * 5000, "{}", "[]", "true",
+                           '"\\u0000"', '{"a": {"b": [1, 2, 3]}}']
+
+
+@pytest.mark.parametrize("key", every_key())
+def test_any_bad_command_line_value_for_any_key_ends_in_one_line_or_is_accepted(key: str) -> None:
+    for value in BAD_COMMAND_LINE_VALUES:
+        try:
+            load_config({**cdk_json_context(), f"ml-cicd.{key}": value})
+        except ConfigError as error:
+            message = str(error)
+            assert "\n" not in message and len(message) < 1000, (key, value[:20], message[:200])
+            assert message.startswith("invalid configuration ml-cicd"), message
+
+
+VALID_EXAMPLES = {"notification_email": "ops@example.com", "environments.pipeline.region": "eu-west-1",
+                  "environments.pipeline.account": "123456789012"}
+
+
+def string_examples() -> dict[str, str]:
+    """A valid example of every string-valued key: its default, or an example for keys that default to null."""
+    config = load_config({})
+    examples = dict(VALID_EXAMPLES)
+    for key in every_key():
+        value: Any = config
+        for part in key.split("."):
+            value = getattr(value, part, None)
+        if isinstance(value, str):
+            examples[key] = value
+    return examples
+
+
+@pytest.mark.parametrize(("key", "valid"), sorted(string_examples().items()))
+def test_a_valid_string_with_a_trailing_newline_is_refused(key: str, valid: str) -> None:
+    context = {"ml-cicd." + key: json.dumps(valid)}
+    assert load_config(context)  # the example itself is valid
+    assert f"ml-cicd.{key}" in refusal({"ml-cicd." + key: json.dumps(valid + "\n")})
