@@ -651,12 +651,12 @@ _QUOTE_MAX = 60
 
 def _quote(raw: Any) -> str:
     """`raw` as Python writes it (control characters escaped), shortened: an error never echoes a long value whole."""
+    if isinstance(raw, int) and not isinstance(raw, bool) and abs(raw) >= 10**_QUOTE_MAX:
+        return f"an integer of {_digits(raw)} digits"  # repr() refuses integers beyond 4,300 digits
     try:
         text = repr(raw)
-    except (ValueError, RecursionError):  # an integer beyond Python's 4,300-digit str limit, or nesting
-        text = f"<{type(raw).__name__}>"
-    if isinstance(raw, int) and not isinstance(raw, bool) and len(text) > _QUOTE_MAX or text.startswith("<int"):
-        return f"an integer of {_digits(raw)} digits"
+    except RecursionError:  # a value nested thousands of levels deep
+        text = f"<a {type(raw).__name__} nested too deeply to print>"
     if len(text) <= _QUOTE_MAX:
         return text
     return f"{text[:_QUOTE_MAX - 20]}...{text[-10:]} ({len(text)} characters)"
