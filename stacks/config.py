@@ -30,6 +30,7 @@ from stacks.service_limits import (
     S3_BUCKET_NAME_MAX,
     codebuild_description,
     floors_gate_environment,
+    host_pull_request_checks_summary,
     lambda_environment_size,
     pull_request_checks_summary,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "known_regions",
     "largest_gate_environment",
     "load_config",
+    "pull_request_checks_description",
 ]
 
 CONTEXT_KEY = "ml-cicd"
@@ -646,7 +648,7 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
     return config
 
 
-_QUOTE_MAX = 60
+_QUOTE_MAX = 120  # characters: an ARN or a path is quoted whole, a pasted file is not
 
 
 def _quote(raw: Any) -> str:
@@ -659,7 +661,7 @@ def _quote(raw: Any) -> str:
         text = f"<a {type(raw).__name__} nested too deeply to print>"
     if len(text) <= _QUOTE_MAX:
         return text
-    return f"{text[:_QUOTE_MAX - 20]}...{text[-10:]} ({len(text)} characters)"
+    return f"{text[:_QUOTE_MAX - 30]}...{text[-20:]} ({len(text)} characters)"
 
 
 def _digits(raw: int) -> int:
@@ -758,16 +760,24 @@ def _release_branch(raw: Any) -> str:
                 "a git branch name such as main: 1-100 letters, digits, '.', '_', '/' or '-', starting with a letter or digit")
 
 
+def pull_request_checks_description(config: AppConfig) -> str:
+    """The pull-request checks' CodeBuild description, as the stack builds it for the configured source."""
+    if config.source.uses_connection:
+        summary = host_pull_request_checks_summary(project_name=config.project_name, release_branch=config.release_branch,
+                                                   provider_type=config.source.provider_type or "")
+    else:
+        summary = pull_request_checks_summary(project_name=config.project_name, release_branch=config.release_branch)
+    return codebuild_description(summary, PULL_REQUEST_CHECKS_BUILDSPEC)
+
+
 def _check_codebuild_description(config: AppConfig) -> None:
     """The pull-request checks' CodeBuild description names the project and branch; CodeBuild allows 255 characters."""
-    description = codebuild_description(
-        pull_request_checks_summary(project_name=config.project_name, release_branch=config.release_branch),
-        PULL_REQUEST_CHECKS_BUILDSPEC)
+    description = pull_request_checks_description(config)
     if len(description) > CODEBUILD_DESCRIPTION_MAX:
         room = CODEBUILD_DESCRIPTION_MAX - (len(description) - len(config.release_branch))
         raise _fail("release_branch", f"makes the pull-request checks' CodeBuild description {len(description)} characters "
                                       f"long; allowed: at most {CODEBUILD_DESCRIPTION_MAX}, so a branch name of at most "
-                                      f"{room} characters with project_name {config.project_name!r}")
+                                      f"{room} characters with this project_name and source")
 
 
 def largest_gate_environment(config: AppConfig) -> dict[str, str]:

@@ -21,8 +21,10 @@ __all__ = [
     "codebuild_description",
     "floors_gate_environment",
     "gate_environment",
+    "host_pull_request_checks_summary",
     "lambda_environment_size",
     "pull_request_checks_summary",
+    "status_context",
 ]
 
 # botocore's codebuild model: shape ProjectDescription {"min": 0, "max": 255}.
@@ -48,6 +50,21 @@ def pull_request_checks_summary(*, project_name: str, release_branch: str) -> st
     """What the pull-request checks project does (the only build description that names the branch)."""
     return (f"{project_name} pull-request checks: the Build stage's checks on a pull request into "
             f"{release_branch}, result posted on the pull request.")
+
+
+def status_context(project_name: str) -> str:
+    """The name of the commit status the checks post on an external host (the one branch protection requires)."""
+    return f"{project_name}/pull-request-checks"
+
+
+def host_pull_request_checks_summary(*, project_name: str, release_branch: str, provider_type: str) -> str:
+    """What the pull-request checks project does for a repository on GitHub, GitLab or Bitbucket.
+
+    The status's name (`status_context`) is left out: with it, a 32-character project name on
+    GitHubEnterpriseServer left room for a branch of 2 characters in CodeBuild's 255.
+    """
+    return (f"{project_name} pull-request checks: the Build stage's checks on a pull request into "
+            f"{release_branch} on {provider_type}, reported as a commit status.")
 
 
 def gate_environment(*, record_bucket: str, record_kms_key_arn: str) -> dict[str, str]:

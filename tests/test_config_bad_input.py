@@ -18,15 +18,19 @@ from typing import Any
 import botocore.session
 import pytest
 
-from stacks.config import ConfigError, git_branch_problem, known_regions, load_config
+from stacks.config import (
+    CONNECTION_PROVIDERS,
+    ConfigError,
+    git_branch_problem,
+    known_regions,
+    load_config,
+    pull_request_checks_description,
+)
 from stacks.service_limits import (
     CODEBUILD_DESCRIPTION_MAX,
     LAMBDA_ENVIRONMENT_MAX_BYTES,
-    PULL_REQUEST_CHECKS_BUILDSPEC,
-    codebuild_description,
     floors_gate_environment,
     lambda_environment_size,
-    pull_request_checks_summary,
 )
 from tests.synthesis_fixtures import ROOT, SynthesizedApp, cdk_json_context, synthesize
 
@@ -153,21 +157,27 @@ def test_the_codebuild_description_limit_is_botocores() -> None:
     assert shape["max"] == CODEBUILD_DESCRIPTION_MAX
 
 
-def test_the_longest_branch_that_fits_the_codebuild_description_is_accepted_and_one_more_is_refused() -> None:
+HOST = "arn:aws:codeconnections:eu-west-1:111122223333:host/h/12345678-1234-1234-1234-123456789012"
+
+
+@pytest.mark.parametrize("source", [{}] + [
+    {"repository": "org/model", "provider_type": provider, "host_url": "https://git.example.com", "host_arn": HOST}
+    for provider in CONNECTION_PROVIDERS], ids=lambda source: source.get("provider_type", "CodeCommit"))
+def test_the_longest_branch_that_fits_the_codebuild_description_is_accepted_and_one_more_is_refused(
+        source: dict[str, str]) -> None:
     project = "p" * 32
-    fixed = len(codebuild_description(pull_request_checks_summary(project_name=project, release_branch=""),
-                                      PULL_REQUEST_CHECKS_BUILDSPEC))
-    longest = CODEBUILD_DESCRIPTION_MAX - fixed
-    assert load_config({"ml-cicd": {"project_name": project, "release_branch": "b" * longest}})
-    message = refusal({"ml-cicd": {"project_name": project, "release_branch": "b" * (longest + 1)}})
+    with_empty_branch = pull_request_checks_description(
+        load_config({"ml-cicd": {"project_name": project, "release_branch": "b", "source": source}}))
+    longest = CODEBUILD_DESCRIPTION_MAX - len(with_empty_branch) + 1
+    assert longest >= 57  # the figure the README gives for any source
+    assert load_config({"ml-cicd": {"project_name": project, "release_branch": "b" * longest, "source": source}})
+    message = refusal({"ml-cicd": {"project_name": project, "release_branch": "b" * (longest + 1), "source": source}})
     assert f"at most {longest} characters" in message and "ml-cicd.release_branch" in message
 
 
 def test_the_stack_builds_the_pull_request_checks_description_with_the_measured_function(
         synthesized: SynthesizedApp) -> None:
-    config = load_config(cdk_json_context())
-    expected = codebuild_description(pull_request_checks_summary(
-        project_name=config.project_name, release_branch=config.release_branch), PULL_REQUEST_CHECKS_BUILDSPEC)
+    expected = pull_request_checks_description(load_config(cdk_json_context()))
     descriptions = [r["Properties"].get("Description") for r in synthesized.pipeline["Resources"].values()
                     if r["Type"] == "AWS::CodeBuild::Project"]
     assert expected in descriptions

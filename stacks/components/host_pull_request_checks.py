@@ -28,17 +28,13 @@ from constructs import Construct
 
 from stacks.components.build_project import BuildProject, BuildProjectProps
 from stacks.components.connection_source import ConnectionSource
-from stacks.components.nag_acknowledgements import acknowledge, logical_id
+from stacks.components.nag_acknowledgements import acknowledge, arn_as_nag_prints, logical_id
+from stacks.service_limits import PULL_REQUEST_CHECKS_BUILDSPEC, host_pull_request_checks_summary, status_context
 
 __all__ = ["HOST_PULL_REQUEST_EVENTS", "HostPullRequestChecks", "HostPullRequestChecksProps", "status_context"]
 
 # CodeBuild webhook event types that start the checks (CodeBuild user guide, "Filter webhook events").
 HOST_PULL_REQUEST_EVENTS = ("PULL_REQUEST_CREATED", "PULL_REQUEST_UPDATED", "PULL_REQUEST_REOPENED")
-
-
-def status_context(project_name: str) -> str:
-    """The name of the commit status the checks post (the one branch protection requires)."""
-    return f"{project_name}/pull-request-checks"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,10 +66,9 @@ class HostPullRequestChecks(Construct):
             ).and_base_ref_is(f"^refs/heads/{re.escape(p.release_branch)}$")],
         )
         self.build = BuildProject(self, "Build", props=BuildProjectProps(
-            buildspec="pull_request.yml",
-            description=(f"{p.project_name} pull-request checks: the Build stage's checks on a pull request into "
-                         f"{p.release_branch} on {c.provider_type}, reported as the commit status "
-                         f"{self.status_context}."),
+            buildspec=PULL_REQUEST_CHECKS_BUILDSPEC,
+            description=host_pull_request_checks_summary(project_name=p.project_name, release_branch=p.release_branch,
+                                                         provider_type=c.provider_type),
             encryption_key=p.encryption_key, log_retention=p.log_retention,
             environment={**p.environment, "REPOSITORY_NAME": c.full_repository_id},
         ), source=source)
@@ -86,7 +81,7 @@ class HostPullRequestChecks(Construct):
         project.add_property_override("Source.Location", c.clone_url)  # type: ignore[union-attr]
         project.add_property_override("Source.Auth", {"Type": "CODECONNECTIONS", "Resource": c.connection_arn})  # type: ignore[union-attr]
         c.grant_use(self.role, build=True)
-        region = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
+        region = arn_as_nag_prints(self)
         project_id = logical_id(self.project)
         acknowledge(self.role, actions=["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"], resources={
             region.format(service="codebuild", resource=f"report-group/<{project_id}>-*"):
