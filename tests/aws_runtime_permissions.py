@@ -309,7 +309,9 @@ def _aws_runtime_permissions(request: pytest.FixtureRequest) -> Iterator[None]:
     calls = recorded_calls()
     if not calls:
         return
-    pipeline = request.getfixturevalue("synthesized").pipeline
+    from tests.conftest import session_synthesis
+
+    pipeline = session_synthesis(request.config).pipeline
     problems = judge(calls, pipeline)
     if problems:
         pytest.fail("AWS calls the principal's synthesized policy does not allow:\n" + "\n".join(sorted(set(problems))),

@@ -30,22 +30,36 @@ if not os.environ.get("PATH", "").startswith(_VENV_BIN):
     os.environ["PATH"] = _VENV_BIN + os.pathsep + os.environ.get("PATH", "")
 
 
-@pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
+def session_synthesis(config: pytest.Config) -> SynthesizedApp:
     """The real app, synthesized once per session with cdk-nag and CloudFormation validation on.
 
     When cdk-nag refuses the app, the error is kept for the nag test and the
     app is synthesized again without the plugin so template tests still run.
+    Cached on the session's config, so fixtures and plugins (at any phase,
+    teardown included) share the one synthesis.
     """
-    outdir = tmp_path_factory.mktemp("cdk.out")
+    cached = config.stash.get(_SYNTHESIS, None)
+    if cached is not None:
+        return cached
+    factory = pytest.TempPathFactory.from_config(config, _ispytest=True)
     try:
-        return synthesize(outdir, cdk_json_context(), nag=True)
+        result = synthesize(factory.mktemp("cdk.out"), cdk_json_context(), nag=True)
     except RuntimeError as error:
         if "ValidationFailed" not in str(error):
             raise
-        result = synthesize(tmp_path_factory.mktemp("cdk.out.nonag"), cdk_json_context(), nag=False)
+        result = synthesize(factory.mktemp("cdk.out.nonag"), cdk_json_context(), nag=False)
         result.nag_error = str(error)
-        return result
+    config.stash[_SYNTHESIS] = result
+    return result
+
+
+_SYNTHESIS = pytest.StashKey[SynthesizedApp]()
+
+
+@pytest.fixture(scope="session")
+def synthesized(pytestconfig: pytest.Config) -> SynthesizedApp:
+    """The real app, synthesized once per session (see `session_synthesis`)."""
+    return session_synthesis(pytestconfig)
 
 
 @pytest.fixture(autouse=True)
