@@ -20,6 +20,8 @@ from stacks.deployment_window import WindowError, validate_cron, validate_time_z
 from release_tools.instance_types import ENUM_SHAPES, TABLE_PATH, instance_types
 from release_tools.stage_budget import MAX_TRAINING_TIMEOUT_MINUTES, stage_timeout_minutes
 
+from lambdas.gate_kit.release_policy import EVALUATION_KEYS, PolicyError, parse_release_policy
+
 __all__ = [
     "CONTEXT_KEY",
     "AppConfig",
@@ -303,7 +305,7 @@ def _floors(raw: Any, key: str) -> dict[str, Any]:
     """Platform floors: the shape of release-policy.yaml v1, every bound a finite number >= 0."""
     if raw is None or raw == {}:
         return {}
-    values = _section(raw, key, {"version", "metrics", "champion", "staging"})
+    values = _section(raw, key, {"version", "evaluation", "metrics", "champion", "staging"})
     if values.get("version", 1) != 1:
         raise _fail(f"{key}.version", f"{values['version']!r} is not a known policy version; allowed: 1")
     floors: dict[str, Any] = {"version": 1}
@@ -317,7 +319,8 @@ def _floors(raw: Any, key: str) -> dict[str, Any]:
             metric_key = f"{group_key}.{metric}"
             if not _METRIC_NAME.match(str(metric)):
                 raise _fail(metric_key, "is not a metric name; allowed: letters, digits and _")
-            rule = _section(rule, metric_key, bounds)
+            rule = _section(rule, metric_key, bounds | _RULE_SETTINGS[group])
+            settings = {name: rule.pop(name) for name in _RULE_SETTINGS[group] if name in rule}
             if not rule:
                 raise _fail(metric_key, f"an empty rule; allowed keys: {', '.join(sorted(bounds))}")
             checked[metric] = {
@@ -328,6 +331,7 @@ def _floors(raw: Any, key: str) -> dict[str, Any]:
             }
             if {"min", "max"} <= set(checked[metric]) and checked[metric]["min"] > checked[metric]["max"]:
                 raise _fail(metric_key, "min is greater than max; allowed: min <= max")
+            checked[metric].update(settings)
         if checked:
             floors[group] = checked
     if "staging" in values:
@@ -337,7 +341,23 @@ def _floors(raw: Any, key: str) -> dict[str, Any]:
         }
         if floors["staging"].get("max_error_rate", 0) > 1:
             raise _fail(f"{key}.staging.max_error_rate", "is above 1; allowed: a fraction from 0 to 1")
+    if values.get("evaluation") is not None:
+        floors["evaluation"] = dict(_section(values["evaluation"], f"{key}.evaluation", set(EVALUATION_KEYS)))
+    _check_with_the_gate(floors, key)
     return floors
+
+
+# `on`, `higher_is_better` and `evaluation` are checked by the gate's own parser
+# (one rule, one place): what synthesizes is exactly what the gate accepts.
+_RULE_SETTINGS = {"metrics": {"on", "higher_is_better"}, "champion": {"higher_is_better"}}
+
+
+def _check_with_the_gate(floors: dict[str, Any], key: str) -> None:
+    try:
+        parse_release_policy(floors, origin=key)
+    except PolicyError as error:
+        where, _, cause = str(error).partition(": ")[2].partition(": ")
+        raise _fail(f"{key}.{where}", cause) from None
 
 
 _TOP_LEVEL = {
