@@ -142,9 +142,9 @@ def cells() -> list[Cell]:
     policy = sample_policy()
     sample_margin = policy.champion["roc_auc"]["max_regression"].value
     return [
-        Cell(f"false accept at the margin: roc_auc max_regression 0.01, AUC 0.99 vs 0.98, n=171",
+        Cell("false accept at the margin: roc_auc max_regression 0.01, AUC 0.99 vs 0.98, n=171",
              171, 0.99, 0.98, _only(policy, "roc_auc", 0.01), _all_pass),
-        Cell(f"false accept at the margin: roc_auc max_regression 0.01, AUC 0.99 vs 0.98, n=684 (4x)",
+        Cell("false accept at the margin: roc_auc max_regression 0.01, AUC 0.99 vs 0.98, n=684 (4x)",
              684, 0.99, 0.98, _only(policy, "roc_auc", 0.01), _all_pass),
         Cell(f"false accept at the margin: sample's roc_auc max_regression {sample_margin}, AUC 0.99 vs "
              f"{0.99 - sample_margin:.3f}, n=171", 171, 0.99, 0.99 - sample_margin,
