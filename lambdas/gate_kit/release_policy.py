@@ -328,15 +328,20 @@ def _is_integer(value: float) -> bool:
     return isinstance(value, int) or float(value).is_integer()
 
 
+def _flat_section(raw: Any, section: str, keys: tuple[str, ...], origin: str) -> dict[str, float]:
+    """A section of named numbers (`evaluation`, `staging`): known keys, finite values."""
+    mapping = _mapping(raw, section, origin)
+    _reject_unknown(mapping, keys, section, origin)
+    return {
+        key: _finite_number(mapping[key], f"{section}.{key}", origin)
+        for key in keys
+        if key in mapping
+    }
+
+
 def _parse_evaluation(raw: Any, origin: str) -> dict[str, float]:
     """The `evaluation` section: rigour floors for the report."""
-    section = _mapping(raw, "evaluation", origin)
-    _reject_unknown(section, EVALUATION_KEYS, "evaluation", origin)
-    values = {
-        key: _finite_number(section[key], f"evaluation.{key}", origin)
-        for key in EVALUATION_KEYS
-        if key in section
-    }
+    values = _flat_section(raw, "evaluation", EVALUATION_KEYS, origin)
     confidence = values.get("min_confidence")
     if confidence is not None and not 0 < confidence < 1:
         raise PolicyError(
@@ -351,13 +356,7 @@ def _parse_evaluation(raw: Any, origin: str) -> dict[str, float]:
 
 
 def _parse_staging(raw: Any, origin: str) -> dict[str, float]:
-    staging_raw = _mapping(raw, "staging", origin)
-    _reject_unknown(staging_raw, _STAGING_KEYS, "staging", origin)
-    staging = {
-        key: _finite_number(staging_raw[key], f"staging.{key}", origin)
-        for key in _STAGING_KEYS
-        if key in staging_raw
-    }
+    staging = _flat_section(raw, "staging", _STAGING_KEYS, origin)
     if "max_p95_latency_ms" in staging and staging["max_p95_latency_ms"] <= 0:
         raise PolicyError(
             f"{origin}: staging.max_p95_latency_ms: {staging['max_p95_latency_ms']!r} must be > 0"
