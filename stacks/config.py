@@ -9,7 +9,6 @@ dataclasses below and never read context or the environment themselves.
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +19,7 @@ from stacks.deployment_window import WindowError, validate_cron, validate_time_z
 from release_tools.instance_types import ENUM_SHAPES, TABLE_PATH, instance_types
 from release_tools.stage_budget import MAX_TRAINING_TIMEOUT_MINUTES, stage_timeout_minutes
 
-from lambdas.gate_kit.release_policy import EVALUATION_KEYS, PolicyError, parse_release_policy
+from lambdas.gate_kit.release_policy import EVALUATION_KEYS, PolicyError, is_finite_number, parse_release_policy
 
 __all__ = [
     "CONTEXT_KEY",
@@ -294,8 +293,8 @@ _METRIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
 
 def _finite(raw: Any, key: str, allowed: str, *, positive: bool = False) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
-        raise _fail(key, f"{raw!r} is not a finite number; allowed: {allowed}")
+    if not is_finite_number(raw):  # a 400-digit integer included
+        raise _fail(key, f"{raw!r:.40} is not a finite number; allowed: {allowed}")
     if raw < 0 or (positive and raw == 0):
         raise _fail(key, f"{raw} is negative or zero; allowed: {allowed}" if positive else f"{raw} is negative; allowed: {allowed}")
     return float(raw) if isinstance(raw, float) else raw

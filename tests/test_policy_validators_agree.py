@@ -51,6 +51,8 @@ INVALID: list[dict[str, Any]] = [
     {"version": 1, "evaluation": {"min_resamples": 0}},
     {"version": 1, "evaluation": {"min_resamples": 1000.5}},
     {"version": 1, "evaluation": {"min_holdout_rows": 10**400}},
+    {"version": 1, "metrics": {"roc_auc": {"min": 10**400}}},
+    {"version": 1, "champion": {"roc_auc": {"max_regression": -(10**400)}}},
     {"version": 1, "evaluation": {"max_holdout_reuse": -1}},
     {"version": 1, "evaluation": {"min_rows": 100}},
     {"version": 1, "evaluation": {"min_resamples": True}},

@@ -339,6 +339,7 @@ def decide(
     notes: list[str] = []
     merged: MergedPolicy | None = None
     report: EvaluationReport | None = None
+    reuse: int | None = None
     if repository is not None and not policy_errors:
         merged = merge(floors, repository)
         errors.extend(merged.problems)
@@ -366,6 +367,7 @@ def decide(
                 "champion_model_package_arn": report.champion.model_package_arn
                 if report.champion
                 else None,
+                "holdout_reuse": reuse,
             }
         )
     return build_record(
