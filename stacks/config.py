@@ -19,7 +19,7 @@ from stacks.deployment_window import WindowError, validate_cron, validate_time_z
 from release_tools.instance_types import ENUM_SHAPES, TABLE_PATH, instance_types
 from release_tools.stage_budget import MAX_TRAINING_TIMEOUT_MINUTES, stage_timeout_minutes
 
-from lambdas.gate_kit.release_policy import EVALUATION_KEYS, PolicyError, is_finite_number, parse_release_policy
+import importlib
 
 __all__ = [
     "CONTEXT_KEY",
@@ -347,14 +347,19 @@ def _floors(raw: Any, key: str) -> dict[str, Any]:
 
 
 # `on`, `higher_is_better` and `evaluation` are checked by the gate's own parser
-# (one rule, one place): what synthesizes is exactly what the gate accepts.
+# (one rule, one place): what synthesizes is exactly what the gate accepts. It is
+# imported by name because mypy checks lambdas/gate_kit as the top-level package
+# `gate_kit` (the Lambda's layout); a static import from here would name it twice.
+_GATE_POLICY: Any = importlib.import_module("lambdas.gate_kit.release_policy")
+EVALUATION_KEYS: tuple[str, ...] = _GATE_POLICY.EVALUATION_KEYS
+is_finite_number = _GATE_POLICY.is_finite_number
 _RULE_SETTINGS = {"metrics": {"on", "higher_is_better"}, "champion": {"higher_is_better"}}
 
 
 def _check_with_the_gate(floors: dict[str, Any], key: str) -> None:
     try:
-        parse_release_policy(floors, origin=key)
-    except PolicyError as error:
+        _GATE_POLICY.parse_release_policy(floors, origin=key)
+    except _GATE_POLICY.PolicyError as error:
         where, _, cause = str(error).partition(": ")[2].partition(": ")
         raise _fail(f"{key}.{where}", cause) from None
 

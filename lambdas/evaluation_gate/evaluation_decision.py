@@ -152,7 +152,7 @@ def _metric_rule(
         problem = _direction_problem(rule_id, name, {"metrics": metric}, direction)
     on = context.policy.judged_on.get(name)
     on_interval = on is not None and on.value == "interval"
-    if not problem and metric is not None and on_interval and metric.ci_low is None:
+    if not problem and metric is not None and on is not None and on_interval and metric.ci_low is None:
         problem = f"{rule_id}: judged on the interval ({on.source}), but evaluation.json metrics.{name} has no ci_low/ci_high"
     if problem or metric is None:
         return _rule(rule_id, name, None, bound.value, operator, OUTCOME_FAILED, problem or "", bound.source)

@@ -245,7 +245,8 @@ def _read_intervals(raw: Any, errors: list[str]) -> Mapping[str, Any] | None:
     if not isinstance(raw, Mapping):
         errors.append(f"{ORIGIN}: intervals: expected an object, got {type(raw).__name__}")
         return None
-    confidence, resamples = raw.get("confidence"), raw.get("resamples")
+    confidence: Any = raw.get("confidence")
+    resamples: Any = raw.get("resamples")
     if not _is_finite_number(confidence) or not 0 < confidence < 1:
         errors.append(f"{ORIGIN}: intervals.confidence: {_short(confidence)} is not a number in (0, 1)")
         return None
