@@ -9,6 +9,7 @@ dataclasses below and never read context or the environment themselves.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
