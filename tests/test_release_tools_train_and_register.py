@@ -341,13 +341,13 @@ def test_holdout_uses_are_counted_over_every_package_of_the_group() -> None:
     from release_tools.model_registry import count_holdout_uses
 
     sagemaker = boto3.client("sagemaker")
-    sagemaker.create_model_package_group(ModelPackageGroupName="g")
+    sagemaker.create_model_package_group(ModelPackageGroupName="ml-cicd-models")
     for sha256, status in (("a" * 64, "Rejected"), ("a" * 64, "Approved"), ("b" * 64, "Approved")):
         sagemaker.create_model_package(
-            ModelPackageGroupName="g", ModelApprovalStatus=status,
+            ModelPackageGroupName="ml-cicd-models", ModelApprovalStatus=status,
             InferenceSpecification={"Containers": [{"Image": IMAGE, "ModelDataUrl": "s3://artifacts/m.tar.gz"}],
                                     "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
             CustomerMetadataProperties={"data_sha256": sha256},
         )  # fmt: skip
-    assert count_holdout_uses(sagemaker, "g", "a" * 64) == {"holdout_sha256": "a" * 64, "earlier_candidates": 2}
-    assert count_holdout_uses(sagemaker, "g", "c" * 64)["earlier_candidates"] == 0
+    assert count_holdout_uses(sagemaker, "ml-cicd-models", "a" * 64) == {"holdout_sha256": "a" * 64, "earlier_candidates": 2}
+    assert count_holdout_uses(sagemaker, "ml-cicd-models", "c" * 64)["earlier_candidates"] == 0
