@@ -93,6 +93,14 @@ def _finite(value: float, what: str) -> float:
     return round(float(value), 6)
 
 
+def _interval(samples: list[np.ndarray], confidence: float, point: float, what: str) -> tuple[float, float]:
+    """The percentile interval of ``what``; a holdout too small to give one is an :class:`EvaluationError`."""
+    try:
+        return percentile_interval(np.concatenate(samples), confidence, point)
+    except ValueError as exc:
+        raise EvaluationError(f"{what}: {exc}; the holdout is too small or too unbalanced") from exc
+
+
 def _score(challenger: Predictions, champion: Predictions | None, resamples: int, seed: int):
     """Point values and bootstrap samples for each metric (and each paired delta)."""
     ones = np.ones((1, challenger.rows))
@@ -135,7 +143,7 @@ def build_evaluation(
     metrics = {}
     for name, spec in METRICS.items():
         value = _finite(points[name], f"challenger {name}")
-        low, high = percentile_interval(np.concatenate(samples[name]), confidence, value)
+        low, high = _interval(samples[name], confidence, value, f"challenger {name}")
         metrics[name] = {
             "value": value,
             "higher_is_better": spec.higher_is_better,
@@ -149,13 +157,14 @@ def build_evaluation(
         "model": {"model_data_url": model_data_url, "source_revision": source_revision},
         "dataset": {"name": "holdout", "rows": challenger.rows, "sha256": holdout_sha256},
         "metrics": metrics,
+        "intervals": {"method": "percentile_bootstrap", "confidence": confidence, "resamples": resamples},
         "champion": None,
     }
     if champion is not None:
         delta_docs = {}
         for name in METRICS:
             delta = _finite(points[name] - champion_points[name], f"{name} delta")
-            low, high = percentile_interval(np.concatenate(deltas[name]), confidence, delta)
+            low, high = _interval(deltas[name], confidence, delta, f"{name} delta")
             delta_docs[name] = {
                 "value": delta,
                 "ci_low": min(_finite(low, f"{name} delta ci_low"), delta),

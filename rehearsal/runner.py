@@ -293,6 +293,9 @@ class _Rehearsal:
         evaluation_key = f"{self.s3_prefix}/evaluation/evaluation.json"
         sandbox.s3.put_object(Bucket=ARTIFACT_BUCKET, Key=evaluation_key, Body=evaluation.path.read_bytes())
         release_record = import_release_tool("train_output", "ReleaseRecord", "the Train stage's release record")
+        count_holdout_uses = import_release_tool("model_registry", "count_holdout_uses", "the Train stage's registry code")
+        holdout_sha256 = str(evaluation.document.get("dataset", {}).get("sha256", ""))
+        holdout_reuse = count_holdout_uses(sandbox.sagemaker, MODEL_PACKAGE_GROUP, holdout_sha256)
         record = release_record(
             model_package_arn=register_package(
                 sandbox.sagemaker,
@@ -300,13 +303,14 @@ class _Rehearsal:
                 evaluation_uri=f"s3://{ARTIFACT_BUCKET}/{evaluation_key}",
                 source_revision=self.options.source_revision,
                 training_job_name=f"rehearsal-training-{self.run_id}",
-                data_sha256=str(evaluation.document.get("dataset", {}).get("sha256", "")),
+                data_sha256=holdout_sha256,
             ),
             model_package_group_name=MODEL_PACKAGE_GROUP,
             model_data_url=self.model_data_url,
             source_revision=self.options.source_revision,
             evaluation_uri=f"s3://{ARTIFACT_BUCKET}/{evaluation_key}",
             training_job_name=f"rehearsal-training-{self.run_id}",
+            holdout_reuse=holdout_reuse,
         )
         self.result.model_package_arn = record.model_package_arn
         files = {

@@ -23,7 +23,7 @@ from .model_package_metadata import customer_metadata
 from .settings import TrainSettings
 from .training_job import release_tags
 
-__all__ = ["Registration", "find_champion", "model_package_request", "register_model"]
+__all__ = ["Registration", "count_holdout_uses", "find_champion", "model_package_request", "register_model"]
 
 CONTENT_TYPES = ["text/csv", "application/json"]
 
@@ -76,6 +76,26 @@ def _serving_container(settings: TrainSettings, registration: Registration) -> d
         "Framework": "SKLEARN",
         "FrameworkVersion": SKLEARN_FRAMEWORK_VERSION,
     }
+
+
+def count_holdout_uses(sagemaker: Any, group_name: str, holdout_sha256: str) -> dict[str, Any]:
+    """How many packages of the group were judged on this holdout (their ``data_sha256``), any status.
+
+    Read with the same ``ListModelPackages``/``DescribeModelPackage`` calls (and
+    permissions) as :func:`find_champion`; one describe per package, since the
+    list does not return ``CustomerMetadataProperties``. The evaluation gate
+    puts the count in its record and may cap it (``evaluation.max_holdout_reuse``).
+    """
+    count = 0
+    try:
+        for page in sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName=group_name):
+            for summary in page.get("ModelPackageSummaryList", []):
+                described = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+                if described.get("CustomerMetadataProperties", {}).get("data_sha256") == holdout_sha256:
+                    count += 1
+    except (ClientError, BotoCoreError) as exc:
+        raise ReleaseToolError(f"cannot count the uses of the holdout in model package group {group_name}: {exc}") from exc
+    return {"holdout_sha256": holdout_sha256, "earlier_candidates": count}
 
 
 def model_package_request(settings: TrainSettings, registration: Registration) -> dict[str, Any]:

@@ -48,7 +48,7 @@ from .job_waiter import (
     wait_for_job,
 )
 from .model_package import build_model_tarball, build_source_tarball, source_files
-from .model_registry import Registration, find_champion, register_model
+from .model_registry import Registration, count_holdout_uses, find_champion, register_model
 from .release_layout import ReleaseLayout, make_run_id
 from .s3_objects import download_bytes, upload_file
 from .settings import TrainSettings
@@ -239,6 +239,7 @@ def train_and_register(
         champion_arn=champion.model_package_arn if champion else None,
     )
 
+    holdout_reuse = count_holdout_uses(sagemaker, settings.model_package_group_name, data_sha256)
     registration = Registration(
         image_uri=image_uri,
         model_data_url=model_data_url,
@@ -259,6 +260,7 @@ def train_and_register(
         evaluation_uri=layout.evaluation_json,
         training_job_name=layout.training_job_name,
         image_uri=image_uri,
+        holdout_reuse=holdout_reuse,
     )
     written = write_train_output(
         inputs.out_dir,

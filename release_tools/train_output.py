@@ -36,6 +36,8 @@ class ReleaseRecord:
     training_job_name: str
     # The image the release trains, evaluates and serves with (by digest when it is the repository's own).
     image_uri: str = ""
+    holdout_reuse: dict[str, Any] | None = None
+    """``{"holdout_sha256", "earlier_candidates"}``: packages of the group already judged on this holdout."""
 
     def exports(self) -> dict[str, str]:
         """The Train stage's exported variables (namespace ``Train``)."""

@@ -97,13 +97,35 @@ def _numbers(value: Any, path: KeyPath) -> Iterator[tuple[KeyPath, Any]]:
         yield path, value
 
 
+def _fits_a_float(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # a 400-digit integer
+        return False
+
+
+def _direction_problems(policy: dict[str, Any]) -> list[PolicyProblem]:
+    """One metric's ``higher_is_better`` must be the same in ``metrics`` and ``champion``."""
+    stated = {
+        name: rule["higher_is_better"]
+        for name, rule in (policy.get("metrics") or {}).items()
+        if isinstance(rule, dict) and "higher_is_better" in rule
+    }
+    return [
+        PolicyProblem(("champion", name, "higher_is_better"), f"contradicts metrics.{name}.higher_is_better")
+        for name, rule in (policy.get("champion") or {}).items()
+        if isinstance(rule, dict) and name in stated and rule.get("higher_is_better", stated[name]) != stated[name]
+    ]
+
+
 def semantic_problems(policy: dict[str, Any]) -> list[PolicyProblem]:
     """What the schema cannot express. Assumes the schema already passed."""
     problems = [
         PolicyProblem(path, f"{value!r} is not a finite number")
         for path, value in _numbers(policy, ())
-        if not math.isfinite(value)
+        if not _fits_a_float(value)
     ]
+    problems.extend(_direction_problems(policy))
     for name, bounds in (policy.get("metrics") or {}).items():
         if isinstance(bounds, dict) and "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
             problems.append(PolicyProblem(("metrics", name), f"min {bounds['min']} is above max {bounds['max']}"))

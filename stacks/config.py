@@ -9,6 +9,7 @@ dataclasses below and never read context or the environment themselves.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import math
 import re
@@ -310,7 +311,7 @@ _METRIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
 
 def _finite(raw: Any, key: str, allowed: str, *, positive: bool = False) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not _fits_a_float(raw):
+    if not is_finite_number(raw) or not _fits_a_float(raw):  # a 400-digit integer included
         raise _fail(key, f"{_quote(raw)} is not a finite number; allowed: {allowed}")
     if raw < 0 or (positive and raw == 0):
         raise _fail(key, f"{raw} is negative or zero; allowed: {allowed}" if positive else f"{raw} is negative; allowed: {allowed}")
@@ -321,7 +322,7 @@ def _floors(raw: Any, key: str) -> dict[str, Any]:
     """Platform floors: the shape of release-policy.yaml v1, every bound a finite number >= 0."""
     if raw is None or raw == {}:
         return {}
-    values = _section(raw, key, {"version", "metrics", "champion", "staging"})
+    values = _section(raw, key, {"version", "evaluation", "metrics", "champion", "staging"})
     if values.get("version", 1) != 1:
         raise _fail(f"{key}.version", f"{_quote(values['version'])} is not a known policy version; allowed: 1")
     floors: dict[str, Any] = {"version": 1}
@@ -335,7 +336,8 @@ def _floors(raw: Any, key: str) -> dict[str, Any]:
             metric_key = f"{group_key}.{metric}"
             if not _METRIC_NAME.fullmatch(str(metric)):
                 raise _fail(metric_key, "is not a metric name; allowed: letters, digits and _")
-            rule = _section(rule, metric_key, bounds)
+            rule = _section(rule, metric_key, bounds | _RULE_SETTINGS[group])
+            settings = {name: rule.pop(name) for name in _RULE_SETTINGS[group] if name in rule}
             if not rule:
                 raise _fail(metric_key, f"an empty rule; allowed keys: {', '.join(sorted(bounds))}")
             checked[metric] = {
@@ -346,6 +348,7 @@ def _floors(raw: Any, key: str) -> dict[str, Any]:
             }
             if {"min", "max"} <= set(checked[metric]) and checked[metric]["min"] > checked[metric]["max"]:
                 raise _fail(metric_key, "min is greater than max; allowed: min <= max")
+            checked[metric].update(settings)
         if checked:
             floors[group] = checked
     if "staging" in values:
@@ -355,7 +358,28 @@ def _floors(raw: Any, key: str) -> dict[str, Any]:
         }
         if floors["staging"].get("max_error_rate", 0) > 1:
             raise _fail(f"{key}.staging.max_error_rate", "is above 1; allowed: a fraction from 0 to 1")
+    if values.get("evaluation") is not None:
+        floors["evaluation"] = dict(_section(values["evaluation"], f"{key}.evaluation", set(EVALUATION_KEYS)))
+    _check_with_the_gate(floors, key)
     return floors
+
+
+# `on`, `higher_is_better` and `evaluation` are checked by the gate's own parser
+# (one rule, one place): what synthesizes is exactly what the gate accepts. It is
+# imported by name because mypy checks lambdas/gate_kit as the top-level package
+# `gate_kit` (the Lambda's layout); a static import from here would name it twice.
+_GATE_POLICY: Any = importlib.import_module("lambdas.gate_kit.release_policy")
+EVALUATION_KEYS: tuple[str, ...] = _GATE_POLICY.EVALUATION_KEYS
+is_finite_number = _GATE_POLICY.is_finite_number
+_RULE_SETTINGS = {"metrics": {"on", "higher_is_better"}, "champion": {"higher_is_better"}}
+
+
+def _check_with_the_gate(floors: dict[str, Any], key: str) -> None:
+    try:
+        _GATE_POLICY.parse_release_policy(floors, origin=key)
+    except _GATE_POLICY.PolicyError as error:
+        where, _, cause = str(error).partition(": ")[2].partition(": ")
+        raise _fail(f"{key}.{where}", cause) from None
 
 
 _TOP_LEVEL = {

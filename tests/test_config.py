@@ -18,7 +18,8 @@ def test_cdk_json_configuration_is_valid_and_complete() -> None:
     assert config.project_name == "ml-cicd"
     assert config.staging.mode == "serverless"
     assert config.require_manual_approval is True
-    assert config.platform_floors["metrics"]["roc_auc"] == {"min": 0.9}
+    assert config.platform_floors["metrics"]["roc_auc"] == {"min": 0.9, "on": "interval"}
+    assert config.platform_floors["evaluation"]["min_confidence"] == 0.95
     assert config.pipeline_env.account is None and config.pipeline_env.region is None
 
 

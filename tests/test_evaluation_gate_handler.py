@@ -165,7 +165,10 @@ def test_passing_model_succeeds_with_record_and_metadata(
 def test_failing_model_is_rejected_and_the_message_names_the_rule(aws) -> None:
     s3, sagemaker, arn = aws
     report = evaluation(
-        **{"metrics.roc_auc": {"value": 0.93, "higher_is_better": True}}
+        **{
+            "metrics.roc_auc": {"value": 0.93, "higher_is_better": True},
+            "champion.metrics.roc_auc.value": 0.928,
+        }
     )
     put_inputs(s3, report=report, package_arn=arn)
     answers = invoke()

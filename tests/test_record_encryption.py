@@ -131,6 +131,19 @@ def test_the_policy_denies_a_put_without_kms_so_the_check_can_fail(template: dic
 def _run_evaluation_gate(files: dict[str, Any], monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
     from evaluation_gate.handler import handler
 
+    if "evaluation.json" in files and isinstance(files["evaluation.json"], dict):
+        # The synthesized floors cap holdout reuse: the Train stage's release.json says the count.
+        sagemaker = boto3.client("sagemaker", region_name=REGION)
+        sagemaker.create_model_package_group(ModelPackageGroupName="g")
+        arn = sagemaker.create_model_package(ModelPackageGroupName="g", ModelApprovalStatus="PendingManualApproval",
+                                             InferenceSpecification={"Containers": [{"Image": "i"}],
+                                                                     "SupportedContentTypes": ["text/csv"],
+                                                                     "SupportedResponseMIMETypes": ["text/csv"]},
+                                             )["ModelPackageArn"]  # fmt: skip
+        reuse = {"holdout_sha256": files["evaluation.json"]["dataset"]["sha256"], "earlier_candidates": 0}
+        put_zip_artifact(boto3.client("s3", region_name=REGION), BUCKET, ARTIFACT_KEY,
+                         {**files, "release.json": {"model_package_arn": arn, "holdout_reuse": reuse}})
+
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     handler(job_event(), None)
@@ -149,8 +162,10 @@ def _run_promote(files: dict[str, Any], monkeypatch: pytest.MonkeyPatch, env: di
     run_promote(job_event(user_parameters=json.dumps({"action": "promote", "endpoint_name": "x"})), environ=env)
 
 
+# The synthesized floors judge roc_auc on its interval: the report states the interval's rigour.
+INTERVALS = {"method": "percentile_bootstrap", "confidence": 0.95, "resamples": 2000}
 PATHS = [
-    ("evaluation_gate.handler.handler", _run_evaluation_gate, {"evaluation.json": evaluation(),
+    ("evaluation_gate.handler.handler", _run_evaluation_gate, {"evaluation.json": evaluation(intervals=INTERVALS),
                                                                 "release-policy.json": policy()}, True),
     ("evaluation_gate.handler.handler", _run_evaluation_gate, {"release-policy.json": policy()}, False),
     ("evaluation_gate.handler.handler", _run_evaluation_gate, {"evaluation.json": "{not json"}, False),

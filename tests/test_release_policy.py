@@ -68,7 +68,7 @@ DELETE = object()
         (
             "metrics.roc_auc.mni",
             0.9,
-            r"metrics\.roc_auc\.mni: unknown key \(allowed: min, max\)",
+            r"metrics\.roc_auc\.mni: unknown key \(allowed: min, max, on, higher_is_better\)",
         ),
         (
             "metrics.roc_auc.min",
@@ -112,7 +112,7 @@ DELETE = object()
         (
             "champion.roc_auc.min",
             0.9,
-            r"champion\.roc_auc\.min: unknown key \(allowed: max_regression, min_improvement\)",
+            r"champion\.roc_auc\.min: unknown key \(allowed: max_regression, min_improvement, higher_is_better\)",
         ),
         (
             "staging.max_p95_latency_ms",

@@ -157,6 +157,10 @@ def test_train_evaluate_register_and_write_train_output(tmp_path: Path, models: 
     evaluation = json.loads((out / "evaluation.json").read_text())
     assert (evaluation["champion"] or {}).get("model_package_arn") == champion_arn
     release = json.loads((out / "release.json").read_text())
+    # No earlier package of the group carries this holdout's sha256 (the champion has none).
+    assert release.pop("holdout_reuse") == {
+        "holdout_sha256": evaluation["dataset"]["sha256"], "earlier_candidates": 0,
+    }  # fmt: skip
     assert release == {
         "model_package_arn": record.model_package_arn, "model_package_group_name": "ml-cicd-models",
         "model_data_url": LAYOUT.model_tarball, "source_revision": REVISION,
@@ -330,3 +334,20 @@ def test_an_image_record_not_by_digest_is_refused(tmp_path: Path, recorded: obje
         resolve_model_image(image_json, REGION)
     image_json.write_text(json.dumps({"image_uri": None}))
     assert not resolve_model_image(image_json, REGION).custom
+
+
+@mock_aws
+def test_holdout_uses_are_counted_over_every_package_of_the_group() -> None:
+    from release_tools.model_registry import count_holdout_uses
+
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName="ml-cicd-models")
+    for sha256, status in (("a" * 64, "Rejected"), ("a" * 64, "Approved"), ("b" * 64, "Approved")):
+        sagemaker.create_model_package(
+            ModelPackageGroupName="ml-cicd-models", ModelApprovalStatus=status,
+            InferenceSpecification={"Containers": [{"Image": IMAGE, "ModelDataUrl": "s3://artifacts/m.tar.gz"}],
+                                    "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
+            CustomerMetadataProperties={"data_sha256": sha256},
+        )  # fmt: skip
+    assert count_holdout_uses(sagemaker, "ml-cicd-models", "a" * 64) == {"holdout_sha256": "a" * 64, "earlier_candidates": 2}
+    assert count_holdout_uses(sagemaker, "ml-cicd-models", "c" * 64)["earlier_candidates"] == 0

@@ -23,6 +23,7 @@ from typing import Any
 
 from gate_kit.decision_record import (
     OUTCOME_FAILED,
+    OUTCOME_INCONCLUSIVE,
     OUTCOME_PASSED,
     OUTCOME_SKIPPED,
     DecisionRecord,
@@ -32,6 +33,7 @@ from gate_kit.decision_record import (
 )
 from gate_kit.release_policy import (
     Bound,
+    Choice,
     MergedPolicy,
     PolicyError,
     ReleasePolicy,
@@ -40,10 +42,17 @@ from gate_kit.release_policy import (
 )
 
 from .evaluation_report import (
-    Champion,
     EvaluationReport,
     Metric,
     read_evaluation_report,
+)
+from .guarantee import (
+    DELTA_TOLERANCE,
+    Resolution,
+    guarantee_note,
+    holdout_reuse_count,
+    resolution,
+    rigour_rules,
 )
 
 __all__ = [
@@ -79,6 +88,15 @@ def parse_platform_floors(raw: str | None) -> ReleasePolicy | None:
     return parse_release_policy(data, origin="PLATFORM_FLOORS")
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What every rule of one decision reads."""
+
+    report: EvaluationReport
+    policy: MergedPolicy
+    metric_confidence: float | None
+
+
 def _bound_text(name: str, bound: Bound) -> str:
     return f"{name} {format_number(bound.value)} ({bound.source})"
 
@@ -93,148 +111,176 @@ def _unusable_metric_reason(
     return None
 
 
+def _rule(rule_id: str, name: str, value: Any, bound: float, operator: str,
+          outcome: str, reason: str, source: str) -> RuleResult:
+    return RuleResult(rule_id, name, value, bound, operator, outcome, reason, source)
+
+
+def _direction_problem(
+    rule_id: str, name: str, reported: Mapping[str, Metric], direction: Choice | None
+) -> str | None:
+    """The policy's direction for `name` against what the report claims (report loses)."""
+    if direction is None:
+        return (
+            f"{rule_id}: the direction of {name} is not in the platform's table: "
+            f"set higher_is_better in release-policy.yaml"
+        )
+    for where, metric in reported.items():
+        if metric.higher_is_better != direction.value:
+            return (
+                f"{rule_id}: {where}.{name}.higher_is_better is {metric.higher_is_better}, but "
+                f"{'higher' if direction.value else 'lower'} {name} is better ({direction.source})"
+            )
+    return None
+
+
+def _inconclusive(rule_id: str, name: str, value: float, bound: Bound, operator: str,
+                  reason: str, found: Resolution | None, rows: int | None) -> RuleResult:
+    detail = found.text(rows or 0) if found else "inconclusive at this holdout size: the margin lies inside the interval"
+    return _rule(rule_id, name, value, bound.value, operator, OUTCOME_INCONCLUSIVE,
+                 f"{reason}; {detail}", bound.source)
+
+
 def _metric_rule(
-    name: str, bound_name: str, bound: Bound, metric: Metric | None
+    name: str, bound_name: str, bound: Bound, metric: Metric | None, context: _Context
 ) -> RuleResult:
     rule_id = f"metrics.{name}.{bound_name}"
     operator = ">=" if bound_name == "min" else "<="
     problem = _unusable_metric_reason(rule_id, name, metric, "evaluation.json metrics")
+    direction = context.policy.directions.get(name)
+    if not problem and metric is not None and direction is not None:
+        problem = _direction_problem(rule_id, name, {"metrics": metric}, direction)
+    on = context.policy.judged_on.get(name)
+    on_interval = on is not None and on.value == "interval"
+    if not problem and metric is not None and on is not None and on_interval and metric.ci_low is None:
+        problem = f"{rule_id}: judged on the interval ({on.source}), but evaluation.json metrics.{name} has no ci_low/ci_high"
     if problem or metric is None:
-        return RuleResult(
-            rule_id,
-            name,
-            None,
-            bound.value,
-            operator,
-            OUTCOME_FAILED,
-            problem or "",
-            bound.source,
-        )
-    value = metric.value
-    held = value >= bound.value if bound_name == "min" else value <= bound.value
+        return _rule(rule_id, name, None, bound.value, operator, OUTCOME_FAILED, problem or "", bound.source)
+    judged = (metric.ci_low if bound_name == "min" else metric.ci_high) if on_interval else metric.value
+    held = judged >= bound.value if bound_name == "min" else judged <= bound.value
     relation = operator if held else ("<" if bound_name == "min" else ">")
-    reason = (
-        f"{name} = {format_number(value)} {relation} {_bound_text(bound_name, bound)}"
-    )
-    return RuleResult(
-        rule_id,
-        name,
-        value,
-        bound.value,
-        operator,
-        OUTCOME_PASSED if held else OUTCOME_FAILED,
-        reason,
-        bound.source,
-    )
+    what = f"{name} {'ci_low' if bound_name == 'min' else 'ci_high'}" if on_interval else name
+    reason = f"{what} = {format_number(judged)} {relation} {_bound_text(bound_name, bound)}"
+    if held:
+        return _rule(rule_id, name, judged, bound.value, operator, OUTCOME_PASSED, reason, bound.source)
+    point_held = metric.value >= bound.value if bound_name == "min" else metric.value <= bound.value
+    if on_interval and point_held:
+        sign = 1 if bound_name == "min" else -1
+        ends = sorted((sign * metric.ci_low, sign * metric.ci_high))
+        found = resolution(low=ends[0], high=ends[1], point=sign * metric.value, threshold=sign * bound.value,
+                           confidence=context.metric_confidence, rows=context.report.rows)
+        return _inconclusive(rule_id, name, judged, bound, operator, reason, found, context.report.rows)
+    return _rule(rule_id, name, judged, bound.value, operator, OUTCOME_FAILED, reason, bound.source)
 
 
-def _improvement_low(
-    champion: Champion, name: str, metric: Metric
-) -> tuple[float, str]:
-    delta = champion.deltas[name]
-    if metric.higher_is_better:
+def _delta_problem(rule_id: str, name: str, report: EvaluationReport) -> str | None:
+    """The delta must be challenger minus champion (within `DELTA_TOLERANCE`)."""
+    assert report.champion is not None
+    claimed = report.champion.deltas[name].value
+    actual = report.metrics[name].value - report.champion.metrics[name].value
+    if abs(claimed - actual) > DELTA_TOLERANCE:
         return (
-            delta.ci_low,
-            f"delta ci_low {format_number(delta.ci_low)}, higher is better",
+            f"{rule_id}: champion.comparison.deltas.{name}.value {format_number(claimed)} contradicts "
+            f"metrics - champion.metrics = {format_number(round(actual, 9))} (tolerance {DELTA_TOLERANCE})"
         )
-    return (
-        -delta.ci_high,
-        f"-delta ci_high {format_number(-delta.ci_high)}, lower is better",
+    return None
+
+
+def _champion_problem(rule_id: str, name: str, report: EvaluationReport, direction: Choice | None) -> str | None:
+    champion = report.champion
+    assert champion is not None
+    problem = _unusable_metric_reason(
+        rule_id, name, report.metrics.get(name), "evaluation.json metrics"
+    ) or _unusable_metric_reason(
+        rule_id, name, champion.metrics.get(name), "evaluation.json champion.metrics"
     )
+    if problem:
+        return problem
+    problem = _direction_problem(
+        rule_id, name, {"metrics": report.metrics[name], "champion.metrics": champion.metrics[name]}, direction
+    )
+    if problem:
+        return problem
+    delta = champion.deltas.get(name)
+    if delta is None:
+        return f"{rule_id}: champion.comparison.deltas.{name} is missing while a champion exists"
+    if delta.problem:
+        return f"{rule_id}: {delta.problem}"
+    return _delta_problem(rule_id, name, report)
 
 
 def _champion_rule(
-    name: str, bound_name: str, bound: Bound, report: EvaluationReport
+    name: str, bound_name: str, bound: Bound, context: _Context
 ) -> RuleResult:
     rule_id = f"champion.{name}.{bound_name}"
     threshold = -bound.value if bound_name == "max_regression" else bound.value
-
-    def failed(reason: str) -> RuleResult:
-        return RuleResult(
-            rule_id, name, None, threshold, ">=", OUTCOME_FAILED, reason, bound.source
-        )
-
+    report = context.report
     champion = report.champion
     if champion is None:
         if report.champion_is_null:
-            return RuleResult(
-                rule_id,
-                name,
-                None,
-                threshold,
-                ">=",
-                OUTCOME_SKIPPED,
-                f"{rule_id}: skipped, no champion (first release)",
-                bound.source,
-            )
-        return failed(f"{rule_id}: evaluation.json has no usable champion")
-    problem = _unusable_metric_reason(
-        rule_id, name, report.metrics.get(name), "evaluation.json metrics"
-    ) or (
-        _unusable_metric_reason(
-            rule_id,
-            name,
-            champion.metrics.get(name),
-            "evaluation.json champion.metrics",
-        )
+            return _rule(rule_id, name, None, threshold, ">=", OUTCOME_SKIPPED,
+                         f"{rule_id}: skipped, no champion (first release)", bound.source)
+        return _rule(rule_id, name, None, threshold, ">=", OUTCOME_FAILED,
+                     f"{rule_id}: evaluation.json has no usable champion", bound.source)
+    direction = context.policy.directions.get(name)
+    problem = _champion_problem(rule_id, name, report, direction)
+    if problem or direction is None:
+        return _rule(rule_id, name, None, threshold, ">=", OUTCOME_FAILED, problem or "", bound.source)
+    delta = champion.deltas[name]
+    sign = 1 if direction.value else -1
+    low, high = sorted((sign * delta.ci_low, sign * delta.ci_high))
+    how = (
+        f"delta ci_low {format_number(delta.ci_low)}, higher is better"
+        if direction.value
+        else f"-delta ci_high {format_number(-delta.ci_high)}, lower is better"
     )
-    if problem:
-        return failed(problem)
-    metric = report.metrics[name]
-    if metric.higher_is_better != champion.metrics[name].higher_is_better:
-        return failed(
-            f"{rule_id}: challenger and champion disagree on whether higher {name} is better"
-        )
-    delta = champion.deltas.get(name)
-    if delta is None:
-        return failed(
-            f"{rule_id}: champion.comparison.deltas.{name} is missing while a champion exists"
-        )
-    if delta.problem:
-        return failed(f"{rule_id}: {delta.problem}")
-    improvement_low, how = _improvement_low(champion, name, metric)
-    held = improvement_low >= threshold
-    relation = ">=" if held else "<"
+    held = low >= threshold
     reason = (
-        f"{name} improvement_low = {format_number(improvement_low)} ({how}) {relation} "
+        f"{name} improvement_low = {format_number(low)} ({how}) {'>=' if held else '<'} "
         f"{format_number(threshold)} ({bound_name} {format_number(bound.value)}, {bound.source})"
     )
-    return RuleResult(
-        rule_id,
-        name,
-        improvement_low,
-        threshold,
-        ">=",
-        OUTCOME_PASSED if held else OUTCOME_FAILED,
-        reason,
-        bound.source,
-    )
+    if held:
+        return _rule(rule_id, name, low, threshold, ">=", OUTCOME_PASSED, reason, bound.source)
+    if high >= threshold:
+        found = resolution(low=low, high=high, point=sign * delta.value, threshold=threshold,
+                           confidence=champion.confidence, rows=report.rows)
+        threshold_bound = Bound(threshold, bound.source)
+        return _inconclusive(rule_id, name, low, threshold_bound, ">=", reason, found, report.rows)
+    return _rule(rule_id, name, low, threshold, ">=", OUTCOME_FAILED,
+                 f"{reason}: a regression (the whole interval is below the threshold)", bound.source)
 
 
-def judge(
-    report: EvaluationReport, policy: MergedPolicy
-) -> tuple[list[RuleResult], list[str]]:
-    """Every metric and champion rule of `policy` judged on `report`; returns (rules, notes)."""
+def _metric_rules(policy: MergedPolicy, context: _Context, notes: list[str]) -> list[RuleResult]:
     rules: list[RuleResult] = []
-    notes: list[str] = []
     for name, bounds in policy.metrics.items():
-        if (
-            "min" in bounds
-            and "max" in bounds
-            and bounds["min"].value > bounds["max"].value
-        ):
+        if "min" in bounds and "max" in bounds and bounds["min"].value > bounds["max"].value:
             notes.append(
                 f"metrics.{name}: {_bound_text('min', bounds['min'])} is above "
                 f"{_bound_text('max', bounds['max'])}: no value can pass"
             )
         for bound_name, bound in bounds.items():
-            rules.append(
-                _metric_rule(name, bound_name, bound, report.metrics.get(name))
-            )
+            rules.append(_metric_rule(name, bound_name, bound, context.report.metrics.get(name), context))
+    return rules
+
+
+def judge(
+    report: EvaluationReport, policy: MergedPolicy, *, holdout_reuse: int | None = None
+) -> tuple[list[RuleResult], list[str]]:
+    """Every rigour, metric and champion rule of `policy` judged on `report`; returns (rules, notes)."""
+    notes: list[str] = []
+    intervals = report.intervals or {}
+    context = _Context(report, policy, intervals.get("confidence"))
+    rules = _metric_rules(policy, context, notes)
     for name, bounds in policy.champion.items():
         for bound_name, bound in bounds.items():
-            rules.append(_champion_rule(name, bound_name, bound, report))
-    skipped = [rule.rule_id for rule in rules if rule.outcome == OUTCOME_SKIPPED]
+            rules.append(_champion_rule(name, bound_name, bound, context))
+    sources = set()
+    if report.champion is not None and policy.champion:
+        sources.add("champion")
+    if any(choice.value == "interval" for name, choice in policy.judged_on.items() if name in policy.metrics):
+        sources.add("metrics")
+    rules = rigour_rules(report, policy, interval_sources=sources, holdout_reuse=holdout_reuse) + rules
+    skipped = [rule.rule_id for rule in rules if rule.outcome == OUTCOME_SKIPPED and rule.rule_id.startswith("champion.")]
     if skipped:
         notes.append(
             f"no champion (first release): champion rules skipped: {', '.join(skipped)}"
@@ -245,6 +291,9 @@ def judge(
             f"champion {champion.model_package_arn}: compared by {champion.method} "
             f"({format_number(champion.resamples)} resamples) at confidence {format_number(champion.confidence)}"
         )
+    confidence = report.champion.confidence if "champion" in sources and report.champion else intervals.get("confidence")
+    if sources:
+        notes.append(guarantee_note(confidence, report.rows, holdout_reuse))
     return rules, notes
 
 
@@ -257,6 +306,8 @@ class EvaluationInputs:
     platform_floors: str | None = None
     errors: Sequence[str] = ()
     locations: Mapping[str, Any] | None = None
+    release: Any = None
+    """`release.json` when read: its `holdout_reuse` says how often the holdout was used before."""
 
 
 def decide(
@@ -288,8 +339,10 @@ def decide(
     notes: list[str] = []
     merged: MergedPolicy | None = None
     report: EvaluationReport | None = None
+    reuse: int | None = None
     if repository is not None and not policy_errors:
         merged = merge(floors, repository)
+        errors.extend(merged.problems)
         if floors is None:
             notes.append(
                 "no platform floors configured: the repository policy alone applies"
@@ -297,8 +350,11 @@ def decide(
     if inputs.evaluation is not NOT_READ:
         report = read_evaluation_report(inputs.evaluation)
         errors.extend(report.errors)
+        reuse, reuse_problem = holdout_reuse_count(inputs.release, report.dataset.get("sha256"))
+        if reuse_problem:
+            errors.append(reuse_problem)
         if merged is not None and report.judgeable:
-            rules, judged_notes = judge(report, merged)
+            rules, judged_notes = judge(report, merged, holdout_reuse=reuse)
             notes.extend(judged_notes)
 
     record_inputs: dict[str, Any] = dict(inputs.locations or {})
@@ -311,6 +367,7 @@ def decide(
                 "champion_model_package_arn": report.champion.model_package_arn
                 if report.champion
                 else None,
+                "holdout_reuse": reuse,
             }
         )
     return build_record(

@@ -10,10 +10,11 @@ in the Train stage.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from gate_kit.release_policy import is_finite_number
 
 __all__ = [
     "PROBLEM_TYPES",
@@ -31,11 +32,11 @@ ORIGIN = "evaluation.json"
 
 
 def _is_finite_number(value: Any) -> bool:
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, (int, float))
-        and math.isfinite(value)
-    )
+    return is_finite_number(value)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value < 2**53
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,10 @@ class EvaluationReport:
     model: Mapping[str, Any] = field(default_factory=dict)
     dataset: Mapping[str, Any] = field(default_factory=dict)
     errors: tuple[str, ...] = ()
+    rows: int | None = None
+    """`dataset.rows`: the holdout's size; None when absent or not a count."""
+    intervals: Mapping[str, Any] | None = None
+    """`intervals` (optional): confidence and resamples of the metrics' own intervals."""
     judgeable: bool = True
     """False when no rule can be judged at all (not an object, unknown schema_version)."""
 
@@ -206,6 +211,10 @@ def _read_champion(
             errors.append(
                 f"{ORIGIN}: champion.comparison.confidence: {_short(confidence)} is not a number in (0, 1)"
             )
+        if not _is_count(resamples):
+            errors.append(
+                f"{ORIGIN}: champion.comparison.resamples: {_short(resamples)} is not a whole number >= 1"
+            )
         raw_deltas = comparison.get("deltas")
         if not isinstance(raw_deltas, Mapping):
             errors.append(
@@ -227,6 +236,24 @@ def _read_champion(
         confidence=confidence,
         resamples=resamples,
     )
+
+
+def _read_intervals(raw: Any, errors: list[str]) -> Mapping[str, Any] | None:
+    """The optional top-level `intervals`: how the metrics' own intervals were computed."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        errors.append(f"{ORIGIN}: intervals: expected an object, got {type(raw).__name__}")
+        return None
+    confidence: Any = raw.get("confidence")
+    resamples: Any = raw.get("resamples")
+    if not _is_finite_number(confidence) or not 0 < confidence < 1:
+        errors.append(f"{ORIGIN}: intervals.confidence: {_short(confidence)} is not a number in (0, 1)")
+        return None
+    if not _is_count(resamples):
+        errors.append(f"{ORIGIN}: intervals.resamples: {_short(resamples)} is not a whole number >= 1")
+        return None
+    return {"method": raw.get("method"), "confidence": confidence, "resamples": resamples}
 
 
 def _unjudgeable(error: str) -> EvaluationReport:
@@ -261,6 +288,8 @@ def read_evaluation_report(data: Any) -> EvaluationReport:
     else:
         champion = _read_champion(data.get("champion"), metrics, errors)
     model, dataset = data.get("model"), data.get("dataset")
+    rows = dataset.get("rows") if isinstance(dataset, Mapping) else None
+    intervals = _read_intervals(data.get("intervals"), errors)
     return EvaluationReport(
         problem_type=problem_type if isinstance(problem_type, str) else None,
         metrics=metrics,
@@ -269,4 +298,6 @@ def read_evaluation_report(data: Any) -> EvaluationReport:
         model=model if isinstance(model, Mapping) else {},
         dataset=dataset if isinstance(dataset, Mapping) else {},
         errors=tuple(errors),
+        rows=rows if _is_count(rows) else None,
+        intervals=intervals,
     )

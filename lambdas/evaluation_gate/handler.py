@@ -268,6 +268,7 @@ def evaluate_job(job: CodePipelineJob) -> JobOutcome:
             platform_floors=os.environ.get("PLATFORM_FLOORS"),
             errors=read.errors,
             locations=locations,
+            release=read.data.get("release.json"),
         ),
         job_id=job.job_id,
         started_at=started_at,

@@ -16,6 +16,7 @@ from typing import Any
 
 __all__ = [
     "OUTCOME_FAILED",
+    "OUTCOME_INCONCLUSIVE",
     "OUTCOME_PASSED",
     "OUTCOME_SKIPPED",
     "DecisionRecord",
@@ -27,6 +28,8 @@ __all__ = [
 OUTCOME_PASSED = "passed"
 OUTCOME_FAILED = "failed"
 OUTCOME_SKIPPED = "skipped"
+OUTCOME_INCONCLUSIVE = "inconclusive"
+"""The holdout cannot resolve the rule (its margin lies inside the interval); blocks like a failure."""
 
 _OPERATOR_WORDS = {">=": "at least", "<=": "at most"}
 
@@ -65,7 +68,7 @@ class RuleResult:
     @property
     def failed(self) -> bool:
         """True when the rule was evaluated, or could not be, and did not hold."""
-        return self.outcome == OUTCOME_FAILED
+        return self.outcome in (OUTCOME_FAILED, OUTCOME_INCONCLUSIVE)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape of the rule result."""
@@ -170,7 +173,7 @@ class DecisionRecord:
                 "| --- | --- | --- | --- | --- | --- |",
             ]
             for rule in self.rules:
-                mark = {"passed": "✅", "failed": "❌"}.get(rule.outcome, "⏭️")
+                mark = {"passed": "✅", "failed": "❌", "inconclusive": "❔"}.get(rule.outcome, "⏭️")
                 bound = (
                     f"{rule.operator} {format_number(rule.bound)}"
                     if rule.bound is not None

@@ -16,14 +16,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "BUILT_IN",
+    "EVALUATION_KEYS",
+    "JUDGED_ON",
+    "KNOWN_DIRECTIONS",
     "METRIC_NAME_PATTERN",
     "PLATFORM_FLOOR",
     "REPOSITORY",
     "SUPPORTED_POLICY_VERSIONS",
     "Bound",
+    "Choice",
     "MergedPolicy",
     "PolicyError",
     "ReleasePolicy",
+    "is_finite_number",
     "is_stricter_larger",
     "merge",
     "parse_release_policy",
@@ -34,11 +40,46 @@ PLATFORM_FLOOR = "platform floor"
 REPOSITORY = "repository"
 METRIC_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@/+-]{0,127}$")
 
-_SECTIONS = ("metrics", "champion", "staging")
+BUILT_IN = "built-in table"
+
+KNOWN_DIRECTIONS: Mapping[str, bool] = {
+    # Whether a larger value is better, for well-known metrics (True: higher is
+    # better). The gate takes a metric's direction from the policy
+    # (`higher_is_better`), else from this table, never from the report; a
+    # policy may not contradict the table. schemas/release-policy.v1.schema.json
+    # states the same table (tests/test_policy_validators_agree.py holds them equal).
+    "accuracy": True,
+    "average_precision": True,
+    "balanced_accuracy": True,
+    "f1": True,
+    "precision": True,
+    "r2": True,
+    "recall": True,
+    "roc_auc": True,
+    "brier_score": False,
+    "log_loss": False,
+    "mae": False,
+    "mape": False,
+    "mse": False,
+    "rmse": False,
+}
+"""Direction of well-known metrics: the one table every validator and the gate use."""
+
+JUDGED_ON = ("point", "interval")
+"""`metrics.<name>.on`: judge `min`/`max` on the point value or on the interval's pessimistic end."""
+
+EVALUATION_KEYS = ("min_confidence", "min_resamples", "min_holdout_rows", "max_holdout_reuse")
+"""The `evaluation` section: the rigour the report must have (floors; stricter wins)."""
+
+_SECTIONS = ("evaluation", "metrics", "champion", "staging")
 _METRIC_KEYS = ("min", "max")
 _CHAMPION_KEYS = ("max_regression", "min_improvement")
 _STAGING_KEYS = ("max_p95_latency_ms", "max_error_rate")
-_LARGER_IS_STRICTER = frozenset({"min", "min_improvement"})
+_METRIC_SETTINGS = ("on", "higher_is_better")
+_CHAMPION_SETTINGS = ("higher_is_better",)
+_LARGER_IS_STRICTER = frozenset(
+    {"min", "min_improvement", "min_confidence", "min_resamples", "min_holdout_rows"}
+)
 
 Rules = Mapping[str, Mapping[str, float]]
 
@@ -48,27 +89,49 @@ class PolicyError(ValueError):
 
 
 def is_stricter_larger(bound_name: str) -> bool:
-    """True for lower bounds (`min`, `min_improvement`), where a larger value is stricter."""
+    """True for lower bounds (`min`, `min_improvement`, `min_*` rigour), where a larger value is stricter."""
     return bound_name in _LARGER_IS_STRICTER
 
 
 @dataclass(frozen=True)
 class ReleasePolicy:
-    """A validated policy: `metrics`, `champion` (per metric) and `staging` bounds."""
+    """A validated policy: `metrics`, `champion` (per metric), `staging` and `evaluation` bounds.
+
+    `judged_on` (metric -> "point"/"interval") and `directions` (metric ->
+    higher is better) hold the rules' optional `on` and `higher_is_better`.
+    """
 
     metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     champion: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     staging: Mapping[str, float] = field(default_factory=dict)
     version: int = 1
+    evaluation: Mapping[str, float] = field(default_factory=dict)
+    judged_on: Mapping[str, str] = field(default_factory=dict)
+    directions: Mapping[str, bool] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The policy in its JSON shape."""
-        return {
+
+        def rules(section: Rules, settings: tuple[str, ...]) -> dict[str, Any]:
+            shaped: dict[str, Any] = {}
+            for name, bounds in section.items():
+                rule: dict[str, Any] = dict(bounds)
+                if "on" in settings and name in self.judged_on:
+                    rule["on"] = self.judged_on[name]
+                if name in self.directions:
+                    rule["higher_is_better"] = self.directions[name]
+                shaped[name] = rule
+            return shaped
+
+        shaped: dict[str, Any] = {
             "version": self.version,
-            "metrics": {name: dict(bounds) for name, bounds in self.metrics.items()},
-            "champion": {name: dict(bounds) for name, bounds in self.champion.items()},
+            "metrics": rules(self.metrics, _METRIC_SETTINGS),
+            "champion": rules(self.champion, _CHAMPION_SETTINGS),
             "staging": dict(self.staging),
         }
+        if self.evaluation:
+            shaped["evaluation"] = dict(self.evaluation)
+        return shaped
 
 
 @dataclass(frozen=True)
@@ -80,12 +143,31 @@ class Bound:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """A merged non-numeric setting (`on`, `higher_is_better`) and who set it."""
+
+    value: Any
+    source: str
+
+
+@dataclass(frozen=True)
 class MergedPolicy:
-    """Floors and repository policy combined; every bound carries its source."""
+    """Floors and repository policy combined; every bound carries its source.
+
+    `judged_on`: per metric, "interval" when the floor or the repository asks
+    for it (interval is stricter than point). `directions`: per gated metric,
+    higher is better or not, from the floor, the repository or `KNOWN_DIRECTIONS`;
+    a metric absent from it has no known direction. `problems`: floor and
+    repository contradict each other (the gate fails closed on any).
+    """
 
     metrics: Mapping[str, Mapping[str, Bound]] = field(default_factory=dict)
     champion: Mapping[str, Mapping[str, Bound]] = field(default_factory=dict)
     staging: Mapping[str, Bound] = field(default_factory=dict)
+    evaluation: Mapping[str, Bound] = field(default_factory=dict)
+    judged_on: Mapping[str, Choice] = field(default_factory=dict)
+    directions: Mapping[str, Choice] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape for decision records: each bound as `{"value", "source"}`."""
@@ -99,14 +181,17 @@ class MergedPolicy:
                 for name, bounds in sorted(section.items())
             }
 
+        def flat(section: Mapping[str, Bound | Choice]) -> dict[str, Any]:
+            return {k: {"value": b.value, "source": b.source} for k, b in section.items()}
+
         return {
             "version": 1,
+            "evaluation": flat(self.evaluation),
             "metrics": rules(self.metrics),
             "champion": rules(self.champion),
-            "staging": {
-                key: {"value": b.value, "source": b.source}
-                for key, b in self.staging.items()
-            },
+            "staging": flat(self.staging),
+            "judged_on": flat(dict(sorted(self.judged_on.items()))),
+            "higher_is_better": flat(dict(sorted(self.directions.items()))),
         }
 
     def as_policy(self) -> ReleasePolicy:
@@ -120,16 +205,31 @@ class MergedPolicy:
                 for n, bs in self.champion.items()
             },
             staging={k: b.value for k, b in self.staging.items()},
+            evaluation={k: b.value for k, b in self.evaluation.items()},
+            judged_on={
+                n: c.value for n, c in self.judged_on.items() if c.value != "point"
+            },
+            directions={
+                n: c.value for n, c in self.directions.items() if c.source != BUILT_IN
+            },
         )
 
 
+def is_finite_number(value: Any) -> bool:
+    """A JSON number that fits a float and is finite (a 400-digit integer is not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _finite_number(value: Any, path: str, origin: str) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-    ):
-        raise PolicyError(f"{origin}: {path}: {value!r} is not a finite number")
+    if not is_finite_number(value):
+        text = repr(value)
+        text = text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
+        raise PolicyError(f"{origin}: {path}: {text} is not a finite number")
     return value
 
 
@@ -155,9 +255,15 @@ def _reject_unknown(
 
 
 def _parse_rules(
-    raw: Any, section: str, allowed: tuple[str, ...], origin: str
-) -> dict[str, dict[str, float]]:
+    raw: Any,
+    section: str,
+    allowed: tuple[str, ...],
+    settings: tuple[str, ...],
+    origin: str,
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, Any]]]:
+    """The section's numeric bounds, and its per-metric settings (`on`, `higher_is_better`)."""
     rules: dict[str, dict[str, float]] = {}
+    chosen: dict[str, dict[str, Any]] = {}
     for name, bounds_raw in _mapping(raw, section, origin).items():
         path = f"{section}.{name}"
         if not isinstance(name, str) or not METRIC_NAME_PATTERN.match(name):
@@ -166,7 +272,7 @@ def _parse_rules(
             raise PolicyError(
                 f"{origin}: {path}: expected a mapping with {' and/or '.join(allowed)}"
             )
-        _reject_unknown(bounds_raw, allowed, path, origin)
+        _reject_unknown(bounds_raw, (*allowed, *settings), path, origin)
         bounds = {
             key: _finite_number(bounds_raw[key], f"{path}.{key}", origin)
             for key in allowed
@@ -177,7 +283,101 @@ def _parse_rules(
                 f"{origin}: {path}: sets no bound (expected {' and/or '.join(allowed)})"
             )
         rules[name] = bounds
-    return rules
+        chosen[name] = {key: bounds_raw[key] for key in settings if key in bounds_raw}
+    return rules, chosen
+
+
+def _parse_settings(
+    metric_settings: Mapping[str, Mapping[str, Any]],
+    champion_settings: Mapping[str, Mapping[str, Any]],
+    origin: str,
+) -> tuple[dict[str, str], dict[str, bool]]:
+    """`on` per metric and `higher_is_better` per metric, checked against each other and the table."""
+    judged_on: dict[str, str] = {}
+    directions: dict[str, bool] = {}
+    for name, settings in metric_settings.items():
+        if "on" in settings:
+            if settings["on"] not in JUDGED_ON:
+                raise PolicyError(
+                    f"{origin}: metrics.{name}.on: {settings['on']!r} is not point or interval"
+                )
+            judged_on[name] = settings["on"]
+    for section, section_settings in (("metrics", metric_settings), ("champion", champion_settings)):
+        for name, settings in section_settings.items():
+            if "higher_is_better" not in settings:
+                continue
+            path = f"{section}.{name}.higher_is_better"
+            given = settings["higher_is_better"]
+            if not isinstance(given, bool):
+                raise PolicyError(f"{origin}: {path}: {given!r} is not true or false")
+            known = KNOWN_DIRECTIONS.get(name)
+            if known is not None and known != given:
+                raise PolicyError(
+                    f"{origin}: {path}: {given} contradicts the built-in direction of {name} "
+                    f"({'higher' if known else 'lower'} is better)"
+                )
+            if directions.get(name, given) != given:
+                raise PolicyError(
+                    f"{origin}: {path}: {given} contradicts metrics.{name}.higher_is_better"
+                )
+            directions[name] = given
+    return judged_on, directions
+
+
+def _is_integer(value: float) -> bool:
+    return isinstance(value, int) or float(value).is_integer()
+
+
+def _flat_section(raw: Any, section: str, keys: tuple[str, ...], origin: str) -> dict[str, float]:
+    """A section of named numbers (`evaluation`, `staging`): known keys, finite values."""
+    mapping = _mapping(raw, section, origin)
+    _reject_unknown(mapping, keys, section, origin)
+    return {
+        key: _finite_number(mapping[key], f"{section}.{key}", origin)
+        for key in keys
+        if key in mapping
+    }
+
+
+def _parse_evaluation(raw: Any, origin: str) -> dict[str, float]:
+    """The `evaluation` section: rigour floors for the report."""
+    values = _flat_section(raw, "evaluation", EVALUATION_KEYS, origin)
+    confidence = values.get("min_confidence")
+    if confidence is not None and not 0 < confidence < 1:
+        raise PolicyError(
+            f"{origin}: evaluation.min_confidence: {confidence!r} must be within (0, 1)"
+        )
+    for key, lowest in (("min_resamples", 1), ("min_holdout_rows", 1), ("max_holdout_reuse", 0)):
+        if key in values and (not _is_integer(values[key]) or values[key] < lowest):
+            raise PolicyError(
+                f"{origin}: evaluation.{key}: {values[key]!r} must be an integer >= {lowest}"
+            )
+    return values
+
+
+def _parse_staging(raw: Any, origin: str) -> dict[str, float]:
+    staging = _flat_section(raw, "staging", _STAGING_KEYS, origin)
+    if "max_p95_latency_ms" in staging and staging["max_p95_latency_ms"] <= 0:
+        raise PolicyError(
+            f"{origin}: staging.max_p95_latency_ms: {staging['max_p95_latency_ms']!r} must be > 0"
+        )
+    if "max_error_rate" in staging and not 0 <= staging["max_error_rate"] <= 1:
+        raise PolicyError(
+            f"{origin}: staging.max_error_rate: {staging['max_error_rate']!r} must be within [0, 1]"
+        )
+    return staging
+
+
+def _check_champion_bounds(champion: Rules, origin: str) -> None:
+    for name, bounds in champion.items():
+        if bounds.get("max_regression", 0) < 0:
+            raise PolicyError(
+                f"{origin}: champion.{name}.max_regression: {bounds['max_regression']!r} must be >= 0"
+            )
+        if "min_improvement" in bounds and bounds["min_improvement"] <= 0:
+            raise PolicyError(
+                f"{origin}: champion.{name}.min_improvement: {bounds['min_improvement']!r} must be > 0"
+            )
 
 
 def parse_release_policy(
@@ -187,7 +387,9 @@ def parse_release_policy(
 
     Raises `PolicyError` with `origin` and the exact key path of the first
     problem: unknown keys or versions, non-finite numbers, `max_regression < 0`,
-    `min_improvement <= 0`, `min > max`, a rule with no bound.
+    `min_improvement <= 0`, `min > max`, a rule with no bound, an `on` other
+    than point/interval, a `higher_is_better` that contradicts the built-in
+    table or the same metric's other rule, rigour floors out of range.
     """
     if not isinstance(data, Mapping):
         raise PolicyError(
@@ -202,41 +404,29 @@ def parse_release_policy(
             f"{origin}: version: {version!r} is not a supported policy version (supported: 1)"
         )
 
-    metrics = _parse_rules(data.get("metrics"), "metrics", _METRIC_KEYS, origin)
+    evaluation = _parse_evaluation(data.get("evaluation"), origin)
+    metrics, metric_settings = _parse_rules(
+        data.get("metrics"), "metrics", _METRIC_KEYS, _METRIC_SETTINGS, origin
+    )
     for name, bounds in metrics.items():
         if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
             raise PolicyError(
                 f"{origin}: metrics.{name}: min {bounds['min']!r} is above max {bounds['max']!r}: no value can pass"
             )
-
-    champion = _parse_rules(data.get("champion"), "champion", _CHAMPION_KEYS, origin)
-    for name, bounds in champion.items():
-        if bounds.get("max_regression", 0) < 0:
-            raise PolicyError(
-                f"{origin}: champion.{name}.max_regression: {bounds['max_regression']!r} must be >= 0"
-            )
-        if "min_improvement" in bounds and bounds["min_improvement"] <= 0:
-            raise PolicyError(
-                f"{origin}: champion.{name}.min_improvement: {bounds['min_improvement']!r} must be > 0"
-            )
-
-    staging_raw = _mapping(data.get("staging"), "staging", origin)
-    _reject_unknown(staging_raw, _STAGING_KEYS, "staging", origin)
-    staging = {
-        key: _finite_number(staging_raw[key], f"staging.{key}", origin)
-        for key in _STAGING_KEYS
-        if key in staging_raw
-    }
-    if "max_p95_latency_ms" in staging and staging["max_p95_latency_ms"] <= 0:
-        raise PolicyError(
-            f"{origin}: staging.max_p95_latency_ms: {staging['max_p95_latency_ms']!r} must be > 0"
-        )
-    if "max_error_rate" in staging and not 0 <= staging["max_error_rate"] <= 1:
-        raise PolicyError(
-            f"{origin}: staging.max_error_rate: {staging['max_error_rate']!r} must be within [0, 1]"
-        )
-
-    return ReleasePolicy(metrics=metrics, champion=champion, staging=staging, version=1)
+    champion, champion_settings = _parse_rules(
+        data.get("champion"), "champion", _CHAMPION_KEYS, _CHAMPION_SETTINGS, origin
+    )
+    _check_champion_bounds(champion, origin)
+    judged_on, directions = _parse_settings(metric_settings, champion_settings, origin)
+    return ReleasePolicy(
+        metrics=metrics,
+        champion=champion,
+        staging=_parse_staging(data.get("staging"), origin),
+        version=1,
+        evaluation=evaluation,
+        judged_on=judged_on,
+        directions=directions,
+    )
 
 
 def _stricter(bound_name: str, floor: float | None, repository: float | None) -> Bound:
@@ -270,11 +460,50 @@ def _merge_rules(floors: Rules, repository: Rules) -> dict[str, dict[str, Bound]
     }
 
 
+def _merge_judged_on(floors: ReleasePolicy, repository: ReleasePolicy) -> dict[str, Choice]:
+    """Per metric with a bound: interval if either asks for it (interval is stricter than point)."""
+    judged: dict[str, Choice] = {}
+    for name in sorted({*floors.metrics, *repository.metrics}):
+        if floors.judged_on.get(name) == "interval":
+            judged[name] = Choice("interval", PLATFORM_FLOOR)
+        elif repository.judged_on.get(name) == "interval":
+            judged[name] = Choice("interval", REPOSITORY)
+        else:
+            judged[name] = Choice("point", PLATFORM_FLOOR if name in floors.judged_on else REPOSITORY)
+    return judged
+
+
+def _merge_directions(
+    floors: ReleasePolicy, repository: ReleasePolicy
+) -> tuple[dict[str, Choice], list[str]]:
+    names = sorted({*floors.metrics, *floors.champion, *repository.metrics, *repository.champion})
+    directions: dict[str, Choice] = {}
+    problems: list[str] = []
+    for name in names:
+        floor, mine = floors.directions.get(name), repository.directions.get(name)
+        if floor is not None and mine is not None and floor != mine:
+            problems.append(
+                f"release-policy.json: {name}.higher_is_better is {mine}, but the platform floor says {floor}"
+            )
+        if floor is not None:
+            directions[name] = Choice(floor, PLATFORM_FLOOR)
+        elif mine is not None:
+            directions[name] = Choice(mine, REPOSITORY)
+        elif name in KNOWN_DIRECTIONS:
+            directions[name] = Choice(KNOWN_DIRECTIONS[name], BUILT_IN)
+    return directions, problems
+
+
 def merge(floors: ReleasePolicy | None, repository: ReleasePolicy) -> MergedPolicy:
     """Per rule the stricter bound wins; equal bounds are credited to the platform floor."""
     base = floors or ReleasePolicy()
+    directions, problems = _merge_directions(base, repository)
     return MergedPolicy(
         metrics=_merge_rules(base.metrics, repository.metrics),
         champion=_merge_rules(base.champion, repository.champion),
         staging=_merge_bounds(base.staging, repository.staging),
+        evaluation=_merge_bounds(base.evaluation, repository.evaluation),
+        judged_on=_merge_judged_on(base, repository),
+        directions=directions,
+        problems=tuple(problems),
     )
