@@ -1,0 +1,187 @@
+"""Bad input for the pipeline's functions: inputs that would exhaust memory, JSON beyond the bounds,
+ambiguous artifacts. Each is refused with one line naming the file and the bound, and the job is answered
+with a decision record (`gate_kit.input_limits` holds the bounds; `bench/bench_function_memory.py`
+measures that inputs within them fit the functions' memory).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+import zipfile
+from typing import Any
+
+import boto3
+import pytest
+from evaluation_gate.handler import handler as evaluation_handler
+from evaluation_gate_fixtures import CONTRACT_EVALUATION, CONTRACT_POLICY
+from gate_kit.artifacts import ArtifactError, ArtifactReader
+from gate_kit.codepipeline_job import InputArtifact, S3Location
+from gate_kit.input_limits import (
+    MAX_ARTIFACT_BYTES,
+    MAX_FILE_BYTES,
+    MAX_JSON_DEPTH,
+    BoundedJsonError,
+    parse_bounded_json,
+)
+from gate_kit_fixtures import (
+    JOB_ID,
+    REGION,
+    FakeLambdaContext,
+    job_event,
+    put_zip_artifact,
+    record_codepipeline_answers,
+    set_fake_aws_environment,
+)
+from moto import mock_aws
+
+BUCKET = "artifact-bucket"
+KEY = "ml-pipeline/TrainOutpu/AbCdE12"
+WHERE = f"artifact TrainOutput (s3://{BUCKET}/{KEY})"
+
+
+class _NeverRead:
+    def read(self, *args: Any) -> bytes:
+        raise AssertionError("the body was read although its size was known to be too large")
+
+    def close(self) -> None:
+        pass
+
+
+class _EndlessBody:
+    """A body that never ends (no ContentLength): streaming must stop at the bound."""
+
+    def __init__(self) -> None:
+        self.served = 0
+
+    def read(self, size: int = -1) -> bytes:
+        assert size > 0, "an unbounded read of the body"
+        self.served += size
+        return b"\0" * size
+
+
+class _FakeS3:
+    def __init__(self, response: dict[str, Any]) -> None:
+        self.response = response
+
+    def get_object(self, **_: Any) -> dict[str, Any]:
+        return self.response
+
+
+def _reader(response: dict[str, Any]) -> ArtifactReader:
+    return ArtifactReader(_FakeS3(response), [InputArtifact("TrainOutput", S3Location(BUCKET, KEY))])
+
+
+def _zip(entries: list[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zipfile warns about the duplicate name, and writes it
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, content in entries:
+                archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def test_an_artifact_larger_than_the_bound_is_refused_before_a_byte_is_read() -> None:
+    reader = _reader({"ContentLength": MAX_ARTIFACT_BYTES + 1, "Body": _NeverRead()})
+    with pytest.raises(ArtifactError) as caught:
+        reader.require("evaluation.json")
+    assert str(caught.value) == f"{WHERE} is {MAX_ARTIFACT_BYTES + 1} bytes, more than the 64 MiB a function reads"
+
+
+def test_an_artifact_without_a_length_is_streamed_and_cut_at_the_bound() -> None:
+    body = _EndlessBody()
+    with pytest.raises(ArtifactError, match=r"is larger than the 64 MiB a function reads$"):
+        _reader({"Body": body}).require("evaluation.json")
+    assert body.served <= MAX_ARTIFACT_BYTES + 1024 * 1024
+
+
+def test_a_file_larger_than_the_bound_is_refused_before_it_is_decompressed() -> None:
+    archive = _zip([("evaluation.json", b" " * (MAX_FILE_BYTES + 1))])  # compresses to a few kilobytes
+    with pytest.raises(ArtifactError) as caught:
+        _reader({"ContentLength": len(archive), "Body": io.BytesIO(archive)}).require("evaluation.json")
+    assert str(caught.value) == (
+        f"evaluation.json in {WHERE} is {MAX_FILE_BYTES + 1} bytes, more than the 2 MiB a function reads"
+    )
+
+
+@pytest.mark.parametrize("duplicate", ["evaluation.json", "./evaluation.json", "endpoint/staging.config.json"])
+def test_an_artifact_with_a_duplicate_entry_is_refused(duplicate: str) -> None:
+    archive = _zip([("evaluation.json", b"{}"), ("endpoint/staging.config.json", b"{}"), (duplicate, b"[]")])
+    with pytest.raises(ArtifactError) as caught:
+        _reader({"Body": io.BytesIO(archive)}).require("evaluation.json")
+    name = duplicate.removeprefix("./")
+    assert str(caught.value) == f"{WHERE} holds {name!r} twice: an artifact with duplicate entries is ambiguous"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[" * 100_000 + "]" * 100_000, f"nested more than {MAX_JSON_DEPTH} levels deep"),
+        ("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1), f"nested more than {MAX_JSON_DEPTH} levels deep"),
+        ('{"value": ' + "9" * 400 + "}", "a number of 400 characters (99999999999999999999...) is longer than the 40"),
+        ('{"value": ' + "9" * 5000 + "}", "a number of 5000 characters"),
+        ('{"value": 0.' + "1" * 400 + "}", "a number of 402 characters"),
+        ('{"value": 1e400}', "1e400 is beyond the range of a double-precision number"),
+        ('{"value": NaN}', "NaN is not a JSON number"),
+    ],
+    ids=["100000-deep", "one-level-too-deep", "400-digit-int", "5000-digit-int", "400-digit-float", "1e400", "NaN"],
+)
+def test_json_beyond_the_bounds_is_refused_with_the_problem(text: str, problem: str) -> None:
+    with pytest.raises(BoundedJsonError, match=None) as caught:
+        parse_bounded_json(text)
+    assert problem in str(caught.value)
+
+
+def test_json_within_the_bounds_parses() -> None:
+    deepest = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+    assert parse_bounded_json(deepest) is not None
+    assert parse_bounded_json('{"n": ' + "9" * 40 + ', "x": 0.25}') == {"n": int("9" * 40), "x": 0.25}
+
+
+@pytest.fixture
+def moto_bucket(monkeypatch: pytest.MonkeyPatch):
+    set_fake_aws_environment(monkeypatch)
+    monkeypatch.delenv("PLATFORM_FLOORS", raising=False)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        yield s3
+
+
+@pytest.mark.parametrize(
+    ("report", "problem"),
+    [
+        ('{"a": ' * 100_000 + "1" + "}" * 100_000, f"nested more than {MAX_JSON_DEPTH} levels deep"),
+        (json.dumps(CONTRACT_EVALUATION).replace('"rows": 171', '"rows": ' + "1" * 400), "a number of 400 characters"),
+        (json.dumps(CONTRACT_EVALUATION).replace('"rows": 171', '"rows": ' + "1" * 5000), "a number of 5000"),
+    ],
+    ids=["100000-deep", "400-digit-int", "5000-digit-int"],
+)
+def test_the_evaluation_gate_names_the_file_and_the_problem_and_writes_the_record(
+    moto_bucket: Any, report: str, problem: str
+) -> None:
+    put_zip_artifact(moto_bucket, BUCKET, KEY, {"evaluation.json": report, "release-policy.json": CONTRACT_POLICY})
+    with record_codepipeline_answers() as answers:
+        evaluation_handler(job_event(bucket=BUCKET, artifacts={"TrainOutput": KEY}), FakeLambdaContext())
+    assert answers.count == 1
+    message = answers.failure_message
+    assert not message.startswith("gate error")
+    assert f"evaluation.json in {WHERE} is refused: " in message and problem in message
+    record_key = f"ml-pipeline/TrainOutpu/decision-records/evaluation_gate/{JOB_ID}.json"
+    record = json.loads(moto_bucket.get_object(Bucket=BUCKET, Key=record_key)["Body"].read())
+    assert record["decision"] == "failed"
+    assert any(problem in error for error in record["errors"])
+
+
+def test_the_evaluation_gate_refuses_an_artifact_with_two_evaluation_files(moto_bucket: Any) -> None:
+    good = json.dumps(CONTRACT_EVALUATION).encode()
+    moto_bucket.put_object(Bucket=BUCKET, Key=KEY, Body=_zip([
+        ("evaluation.json", good), ("release-policy.json", json.dumps(CONTRACT_POLICY).encode()),
+        ("evaluation.json", b'{"schema_version": 1}'),
+    ]))
+    with record_codepipeline_answers() as answers:
+        evaluation_handler(job_event(bucket=BUCKET, artifacts={"TrainOutput": KEY}), FakeLambdaContext())
+    assert answers.count == 1
+    assert "holds 'evaluation.json' twice" in answers.failure_message
