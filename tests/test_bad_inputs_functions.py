@@ -185,3 +185,53 @@ def test_the_evaluation_gate_refuses_an_artifact_with_two_evaluation_files(moto_
         evaluation_handler(job_event(bucket=BUCKET, artifacts={"TrainOutput": KEY}), FakeLambdaContext())
     assert answers.count == 1
     assert "holds 'evaluation.json' twice" in answers.failure_message
+
+
+class _LargeResponseBody:
+    """A 6 MB endpoint response (SageMaker's limit) that records how much of it was read."""
+
+    def __init__(self, size: int = 6 * 1024 * 1024) -> None:
+        self.remaining, self.read_bytes, self.closed = size, 0, False
+
+    def read(self, size: int = -1) -> bytes:
+        assert size > 0, "the whole response body was read"
+        chunk = min(size, self.remaining)
+        self.remaining -= chunk
+        self.read_bytes += chunk
+        return b"1" * chunk
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_an_endpoint_response_beyond_the_bound_is_an_error_attempt_and_is_not_read_whole() -> None:
+    from gate_kit.input_limits import MAX_ENDPOINT_RESPONSE_BYTES
+    from staging_fixtures import GOLDEN_TEXT
+    from staging_gate.endpoint_probe import probe_endpoint
+    from staging_gate.golden_requests import parse_golden_requests
+
+    bodies: list[_LargeResponseBody] = []
+
+    class Runtime:
+        def invoke_endpoint(self, **_: Any) -> dict[str, Any]:
+            bodies.append(_LargeResponseBody())
+            return {"Body": bodies[-1], "ContentType": "text/csv"}
+
+    requests = parse_golden_requests(GOLDEN_TEXT)
+    result = probe_endpoint(Runtime(), "staging", requests[:1], repetitions=1)
+    (attempt,) = result.attempts
+    assert attempt.status == "error"
+    assert "ResponseTooLarge: the response is larger than the 1 MiB the gate reads" in attempt.got
+    assert bodies[0].read_bytes == MAX_ENDPOINT_RESPONSE_BYTES + 1 and bodies[0].closed
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [("[" * 100_000 + "]" * 100_000, "nested more than 32 levels deep"), ('{"name": ' + "7" * 500 + "}", "500 characters")],
+)
+def test_a_golden_request_line_beyond_the_bounds_names_the_line(line: str, problem: str) -> None:
+    from staging_gate.golden_requests import GoldenRequestsError, parse_golden_requests
+
+    with pytest.raises(GoldenRequestsError) as caught:
+        parse_golden_requests(line + "\n", origin="golden-requests.jsonl")
+    assert str(caught.value).startswith("golden-requests.jsonl") and problem in str(caught.value)
