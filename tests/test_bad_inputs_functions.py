@@ -235,3 +235,22 @@ def test_a_golden_request_line_beyond_the_bounds_names_the_line(line: str, probl
     with pytest.raises(GoldenRequestsError) as caught:
         parse_golden_requests(line + "\n", origin="golden-requests.jsonl")
     assert str(caught.value).startswith("golden-requests.jsonl") and problem in str(caught.value)
+
+
+def test_a_failure_message_at_codepipelines_limit_keeps_the_records_location(moto_bucket: Any) -> None:
+    from gate_kit.codepipeline_job import MAX_FAILURE_MESSAGE_CHARS, parse_job_event, run_job
+    from gate_kit.records import outcome_with_record
+
+    job = parse_job_event(job_event(bucket=BUCKET, artifacts={"TrainOutput": KEY}))
+    verdict = "Staging gate FAILED: " + "; ".join(f"request golden-{i:04d} expected label 1, got 0" for i in range(400))
+    outcome = outcome_with_record(
+        job, gate="staging_gate", passed=False, decision="failed", verdict=verdict, json_text="{}",
+        markdown_text="#", s3_client=moto_bucket, environ={},
+    )
+    with record_codepipeline_answers() as answers:
+        run_job(job_event(bucket=BUCKET, artifacts={"TrainOutput": KEY}), lambda _: outcome)
+    message = answers.failure_message
+    assert len(verdict) > MAX_FAILURE_MESSAGE_CHARS >= len(message)
+    assert message.startswith("Staging gate FAILED: request golden-0000 expected label 1")
+    assert message.endswith(f"(record: s3://{BUCKET}/ml-pipeline/TrainOutpu/decision-records/staging_gate/{JOB_ID}.md)")
+    assert "[truncated]" in message
