@@ -254,3 +254,48 @@ def test_a_failure_message_at_codepipelines_limit_keeps_the_records_location(mot
     assert message.startswith("Staging gate FAILED: request golden-0000 expected label 1")
     assert message.endswith(f"(record: s3://{BUCKET}/ml-pipeline/TrainOutpu/decision-records/staging_gate/{JOB_ID}.md)")
     assert "[truncated]" in message
+
+
+NONSENSE_TOKENS = {
+    "not-json": "{oops",
+    "a-list": "[1, 2]",
+    "negative-attempt": '{"attempt": -5, "first_seen": 1700000000}',
+    "boolean-attempt": '{"attempt": true, "first_seen": 1700000000}',
+    "nan-first-seen": '{"attempt": 1, "first_seen": NaN}',
+    "future-first-seen": '{"attempt": 1, "first_seen": 1e300}',
+    "extra-key": '{"attempt": 1, "first_seen": 1700000000, "x": 1}',
+    "deep": "[" * 100_000,
+    "huge": '{"attempt": 1, "first_seen": 1700000000, "pad": "' + "x" * 100_000 + '"}',
+}
+
+
+@pytest.mark.parametrize("token", NONSENSE_TOKENS.values(), ids=NONSENSE_TOKENS.keys())
+@pytest.mark.parametrize("action", ["verify_production", "promote"])
+def test_the_promote_function_refuses_a_nonsense_continuation_token_once_in_one_line(
+    moto_bucket: Any, token: str, action: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from promote.handler import PromoteServices, run_promote
+
+    def no_sagemaker() -> Any:
+        raise AssertionError("SageMaker was called with a nonsense continuation token")
+
+    event = job_event(bucket=BUCKET, artifacts={"TrainOutput": KEY}, function_name="promote", continuation_token=token,
+                      user_parameters=json.dumps({"action": action, "endpoint_name": "production"}))
+    with record_codepipeline_answers() as answers:
+        run_promote(event, services=PromoteServices(
+            sagemaker=no_sagemaker, records_s3=lambda: moto_bucket, artifact_s3=lambda _: moto_bucket,
+            now=lambda: datetime(2026, 11, 29, tzinfo=UTC)), environ={})
+    assert answers.count == 1
+    message = answers.failure_message
+    assert "continuation token" in message and "is not one this function issued (" in message
+    assert len(message) < 600 and "gate error" not in message
+
+
+def test_a_token_the_function_issued_is_read_back() -> None:
+    from promote.production_check import WaitToken, next_wait_token, read_wait_token
+
+    issued = next_wait_token(None, now=1_700_000_000.0)
+    assert read_wait_token(issued.to_json(), now=1_700_000_060.0) == issued
+    assert next_wait_token(issued.to_json(), now=1_700_000_060.0) == WaitToken(attempt=2, first_seen=1_700_000_000.0)
