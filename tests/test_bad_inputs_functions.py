@@ -299,3 +299,20 @@ def test_a_token_the_function_issued_is_read_back() -> None:
     issued = next_wait_token(None, now=1_700_000_000.0)
     assert read_wait_token(issued.to_json(), now=1_700_000_060.0) == issued
     assert next_wait_token(issued.to_json(), now=1_700_000_060.0) == WaitToken(attempt=2, first_seen=1_700_000_000.0)
+
+
+def test_json_with_more_values_than_the_bound_is_refused_before_parsing() -> None:
+    from gate_kit.input_limits import MAX_JSON_VALUES
+
+    with pytest.raises(BoundedJsonError, match=f"more than the {MAX_JSON_VALUES} values"):
+        parse_bounded_json("[" + "[]," * MAX_JSON_VALUES + "[]]")
+
+
+def test_a_deeply_nested_endpoint_response_is_a_malformed_attempt_not_a_crash() -> None:
+    from staging_fixtures import GOLDEN_TEXT
+    from staging_gate.golden_requests import parse_golden_requests
+    from staging_gate.staging_decision import judge_response
+
+    request = next(r for r in parse_golden_requests(GOLDEN_TEXT) if r.accept == "application/json")
+    attempt = judge_response(request, repetition=1, latency_ms=1.0, body=b"[" * 100_000, content_type="application/json")
+    assert attempt.status == "malformed" and "nested more than 32 levels deep" in attempt.got

@@ -25,6 +25,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_JSON_DEPTH",
     "MAX_JSON_NUMBER_CHARS",
+    "MAX_JSON_VALUES",
     "BoundedJsonError",
     "InvalidJsonError",
     "describe_bytes",
@@ -46,6 +47,10 @@ MAX_JSON_DEPTH = 32
 
 MAX_JSON_NUMBER_CHARS = 40
 """Characters in one JSON number (a float has at most 17 significant digits; no metric needs 40)."""
+
+MAX_JSON_VALUES = 200_000
+"""Arrays, objects and commas in one JSON text (an upper bound on its values, counted before parsing):
+`[[],[],...]` turns 3 bytes into a 64-byte list, so size alone does not bound memory."""
 
 MAX_ENDPOINT_RESPONSE_BYTES = 1024 * 1024
 """One staging endpoint response body (a golden request's predictions); SageMaker allows 6 MB."""
@@ -105,6 +110,9 @@ def _depth_problem(value: Any) -> str | None:
 
 def parse_bounded_json(text: str) -> Any:
     """`json.loads` within the bounds, or `BoundedJsonError` saying what is wrong (with line and column)."""
+    values = text.count(",") + text.count("[") + text.count("{")
+    if values > MAX_JSON_VALUES:
+        raise BoundedJsonError(f"more than the {MAX_JSON_VALUES} values (counting commas, arrays and objects) allowed")
     try:
         value = json.loads(
             text,
