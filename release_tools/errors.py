@@ -22,6 +22,8 @@ def run_cli(tool: str, main: Callable[[], int]) -> int:
         return main()
     except ReleaseToolError as exc:
         print(f"{tool}: {exc}", file=sys.stderr)
+    except RecursionError:
+        print(f"{tool}: the input is nested too deeply to process", file=sys.stderr)
     except Exception as exc:  # noqa: BLE001 - the contract is one line, never a traceback
         print(f"{tool}: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
     return 1

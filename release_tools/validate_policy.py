@@ -1,7 +1,10 @@
 """Validate ``release-policy.yaml`` (contract v1) and write it as ``release-policy.json``.
 
-Checks the JSON Schema, then what a schema cannot say (finite numbers, ``min``
-not above ``max``, non-negative regressions, no duplicate keys). A broken
+Reads the YAML safely and refuses what YAML versions read differently
+(:mod:`.policy_yaml`: bounded size, nesting and numbers; no aliases, no
+``1:30``, ``0200``, ``yes``, ``1e3``...), checks the JSON Schema, then what a
+schema cannot say (finite numbers, ``min`` not above ``max``, non-negative
+regressions, no duplicate keys). A broken
 policy stops the Build stage with one line naming the file, the YAML line,
 the key path and the cause, e.g.::
 
@@ -23,13 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
 from .errors import ReleaseToolError, run_cli
+from .policy_yaml import KeyPath, PolicyError, read_policy_yaml
 
 __all__ = ["PolicyError", "load_policy", "main", "semantic_problems", "validate_policy_file"]
 
-KeyPath = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -40,50 +42,13 @@ class PolicyProblem:
     message: str
 
 
-class PolicyError(ReleaseToolError):
-    """The policy file is refused; the message is the one line to print."""
-
-
 def _dotted(path: KeyPath) -> str:
     return ".".join(str(part) for part in path) or "(top level)"
 
 
-def _node_lines(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], source: str) -> None:
-    """Record the 1-based line of every value node by key path; refuse duplicate keys."""
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key in seen:
-                raise PolicyError(f"{source}:{key_node.start_mark.line + 1}: {_dotted(path + (key,))}: duplicate key")
-            seen.add(key)
-            _node_lines(value_node, path + (key,), lines, source)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _node_lines(item, path + (index,), lines, source)
-
-
 def load_policy(path: Path) -> tuple[Any, dict[KeyPath, int]]:
-    """Parse the YAML; return the data and a key path -> line map."""
-    source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"{source}: cannot read ({exc.__class__.__name__}: {exc})") from exc
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PolicyError(f"{source}{where}: YAML syntax error: {problem}") from exc
-    if root is None:
-        raise PolicyError(f"{source}: empty file; expected a mapping with 'version: 1'")
-    lines: dict[KeyPath, int] = {}
-    _node_lines(root, (), lines, source)
-    return data, lines
+    """Parse the YAML safely (:mod:`.policy_yaml`); return the data and a key path -> line map."""
+    return read_policy_yaml(path)
 
 
 def _numbers(value: Any, path: KeyPath) -> Iterator[tuple[KeyPath, Any]]:

@@ -129,3 +129,21 @@ def test_the_search_finds_a_credential_when_one_is_logged(caplog: pytest.LogCapt
     caplog.set_level(logging.DEBUG)
     logging.getLogger("leaky").debug("event: %s", job_event())
     assert all(secret in caplog.text for secret in ARTIFACT_SECRETS)
+
+
+SDK_CHILD_LOGGERS = ("botocore.endpoint", "botocore.auth", "botocore.hooks", "botocore.parsers",
+                     "botocore.retryhandler", "botocore.credentials", "urllib3", "urllib3.connectionpool",
+                     "boto3.resources", "s3transfer.utils")
+
+
+@pytest.mark.parametrize("name", ["evaluation_gate", "staging_gate", "promote"])
+def test_no_artifact_credential_with_sdk_child_loggers_set_to_debug(
+    aws: Any, name: str,
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A child logger with its own DEBUG level ignores its parent's INFO: each must be held at INFO too.
+    caplog.set_level(logging.DEBUG)
+    for child in SDK_CHILD_LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=child)
+    run_and_search(name, "with-user-parameters", False, caplog, capsys, monkeypatch)
+    assert all(logging.getLogger(child).getEffectiveLevel() >= logging.INFO for child in SDK_CHILD_LOGGERS)

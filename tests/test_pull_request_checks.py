@@ -11,7 +11,7 @@ from aws_cdk.assertions import Match, Template
 from botocore.stub import Stubber
 
 from pull_request_reporter.handler import handler
-from pull_request_reporter.pull_request_verdict import VerdictError, verdict_from_event
+from pull_request_reporter.pull_request_verdict import MAX_COMMENT_CHARS, verdict_from_event
 from stacks.components.build_project import BUILDSPEC_DIR
 from tests.synthesis_fixtures import SynthesizedApp
 
@@ -212,8 +212,9 @@ def test_reporter_comments_then_sets_the_approval_state(status: str, state: str,
 ])
 def test_reporter_refuses_an_event_it_cannot_attribute(event: dict[str, Any], message: str) -> None:
     client, stub = stubbed("APPROVE", content_has="")
-    with stub, pytest.raises(VerdictError, match=message):
-        handler(event, None, codecommit=client, environ=ENVIRON)
+    with stub:
+        answer = handler(event, None, codecommit=client, environ=ENVIRON)
+    assert message in answer["error"]
     assert len(stub._queue) == 2  # nothing was posted  # noqa: SLF001
 
 
@@ -227,3 +228,36 @@ def test_comment_names_the_commit_the_failed_phase_and_the_log() -> None:
     text = verdict.comment()
     assert "FAILED** in phase PRE_BUILD" in text and "a" * 12 in text and "console.aws.amazon.com" in text
     assert verdict.approval_state == "REVOKE" and not verdict.passed
+
+
+MALFORMED_EVENTS = {
+    "none": None,
+    "a-list": [1, 2],
+    "detail-a-string": {"detail": "x"},
+    "phases-not-a-list": {**build_event("FAILED"), "detail": {**build_event("FAILED")["detail"], "additional-information": {
+        **build_event("FAILED")["detail"]["additional-information"], "phases": 7}}},
+    "variables-with-unhashable-names": {**build_event(), "detail": {**build_event()["detail"], "additional-information": {
+        **build_event()["detail"]["additional-information"],
+        "environment": {"environment-variables": [{"name": ["x"], "value": "1", "type": "PLAINTEXT"}]}}}},
+}
+
+
+@pytest.mark.parametrize("event", MALFORMED_EVENTS.values(), ids=MALFORMED_EVENTS.keys())
+def test_a_malformed_event_is_a_logged_line_not_a_raise(event: Any, caplog: pytest.LogCaptureFixture) -> None:
+    client, stub = stubbed("REVOKE", content_has="")
+    with stub:
+        answer = handler(event, None, codecommit=client, environ=ENVIRON)
+    if "error" in answer:
+        errors = [r for r in caplog.records if r.levelname == "ERROR" and r.name == "pull_request_reporter"]
+        assert len(errors) == 1 and "\n" not in errors[0].getMessage()
+        assert len(stub._queue) == 2  # nothing was posted  # noqa: SLF001
+    else:  # a malformed part that is not needed (phases) only loses the failed phase
+        assert answer["approval_state"] == "REVOKE"
+
+
+def test_the_comment_fits_codecommits_limit_whatever_the_event_holds() -> None:
+    event = build_event("FAILED", failed_phase="P" * 50_000)
+    event["detail"]["additional-information"]["logs"]["deep-link"] = "https://console.aws.amazon.com/" + "x" * 50_000
+    text = verdict_from_event(event, project_name=PROJECT).comment()
+    assert len(text) <= MAX_COMMENT_CHARS == 10_240
+    assert text.startswith("**Pull-request checks FAILED** in phase PPP")

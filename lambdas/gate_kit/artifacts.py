@@ -5,16 +5,31 @@ CodePipeline documents: the function's role need not be able to read the
 artifact bucket. S3 decrypts SSE-KMS objects itself (SigV4 is required, and is
 forced here). Every failure raises `ArtifactError` with one line naming the
 artifact, its S3 location and the file.
+
+Memory stays bounded whatever the artifact holds (`input_limits`): the
+artifact is refused on its `ContentLength` before any byte is read, streamed
+to a temporary file (never held in memory), and a file in it is refused on
+its declared size before it is decompressed, and again while it is read.
+An artifact in which any entry name appears twice is refused: which copy a
+reader would take is a property of the zip library, not of the release.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .codepipeline_job import ArtifactCredentials, InputArtifact
+from .input_limits import (
+    MAX_ARTIFACT_BYTES,
+    MAX_ARTIFACT_ENTRIES,
+    MAX_FILE_BYTES,
+    BoundedJsonError,
+    InvalidJsonError,
+    describe_bytes,
+    parse_bounded_json,
+)
 
 if (
     TYPE_CHECKING
@@ -30,11 +45,7 @@ __all__ = [
     "artifact_s3_client",
 ]
 
-MAX_ARTIFACT_BYTES = 256 * 1024 * 1024
-"""Refuse to download larger artifacts: gates read small JSON files, not models."""
-
-MAX_FILE_BYTES = 32 * 1024 * 1024
-"""Refuse to decompress larger files (a guard against zip bombs)."""
+_DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 
 
 class ArtifactError(ValueError):
@@ -65,25 +76,13 @@ class ArtifactFile:
             ) from None
 
     def json(self) -> Any:
-        """The content parsed as JSON; NaN and Infinity are refused, as JSON refuses them."""
+        """The content parsed as JSON within the functions' bounds (nesting, number length); NaN is refused."""
         try:
-            return json.loads(self.text(), parse_constant=_refuse_constant)
-        except json.JSONDecodeError as error:
-            raise ArtifactError(
-                f"{self.where} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
-            ) from None
-        except _NonStandardConstant as error:
-            raise ArtifactError(
-                f"{self.where} is not valid JSON: {error} is not a JSON number"
-            ) from None
-
-
-class _NonStandardConstant(ValueError):
-    pass
-
-
-def _refuse_constant(name: str) -> Any:
-    raise _NonStandardConstant(name)
+            return parse_bounded_json(self.text())
+        except InvalidJsonError as error:
+            raise ArtifactError(f"{self.where} is not valid JSON: {error}") from None
+        except BoundedJsonError as error:
+            raise ArtifactError(f"{self.where} is refused: {error}") from None
 
 
 def artifact_s3_client(credentials: ArtifactCredentials | None) -> Any:
@@ -121,6 +120,53 @@ class _OpenedArtifact:
     kms_key_id: str | None
 
 
+def _stream_to_file(body: Any, where: str) -> IO[bytes]:
+    """Copy the S3 body to a temporary file in bounded chunks; refuse it past MAX_ARTIFACT_BYTES."""
+    import tempfile
+
+    spool = tempfile.TemporaryFile()
+    copied = 0
+    try:
+        while chunk := body.read(_DOWNLOAD_CHUNK_BYTES):
+            copied += len(chunk)
+            if copied > MAX_ARTIFACT_BYTES:
+                raise ArtifactError(f"{where} is larger than the {describe_bytes(MAX_ARTIFACT_BYTES)} a function reads")
+            spool.write(chunk)
+    except ArtifactError:
+        spool.close()
+        raise
+    except Exception as error:  # noqa: BLE001 - a broken download is an unreadable artifact
+        spool.close()
+        raise ArtifactError(f"{where} could not be downloaded: {_error_code(error)}") from None
+    spool.seek(0)
+    return spool
+
+
+def _open_archive(spool: IO[bytes], where: str) -> zipfile.ZipFile:
+    """The zip directory, refused when too large or when an entry name appears twice."""
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(spool)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        spool.close()
+        raise ArtifactError(f"{where} is not a zip file") from None
+    names = [info.filename.removeprefix("./") for info in archive.infolist()]
+    problem = None
+    if len(names) > MAX_ARTIFACT_ENTRIES:
+        problem = f"{where} has {len(names)} entries, more than the {MAX_ARTIFACT_ENTRIES} a function reads"
+    else:
+        from collections import Counter
+
+        twice = next((name for name, count in Counter(names).items() if count > 1), None)
+        if twice is not None:
+            problem = f"{where} holds {twice!r} twice: an artifact with duplicate entries is ambiguous"
+    if problem:
+        archive.close()
+        raise ArtifactError(problem)
+    return archive
+
+
 class ArtifactReader:
     """Finds files at the root of a job's input artifacts; downloads each artifact once."""
 
@@ -149,26 +195,11 @@ class ArtifactReader:
             ) from None
         size = response.get("ContentLength")
         if isinstance(size, int) and size > MAX_ARTIFACT_BYTES:
+            response["Body"].close()
             raise ArtifactError(
-                f"{where} is {size} bytes, more than the {MAX_ARTIFACT_BYTES} a gate reads"
+                f"{where} is {size} bytes, more than the {describe_bytes(MAX_ARTIFACT_BYTES)} a function reads"
             )
-        try:
-            body = response["Body"].read(MAX_ARTIFACT_BYTES + 1)
-        except Exception as error:  # noqa: BLE001
-            raise ArtifactError(
-                f"{where} could not be downloaded: {_error_code(error)}"
-            ) from None
-        if len(body) > MAX_ARTIFACT_BYTES:
-            raise ArtifactError(
-                f"{where} is more than the {MAX_ARTIFACT_BYTES} bytes a gate reads"
-            )
-        import io
-        import zipfile
-
-        try:
-            archive = zipfile.ZipFile(io.BytesIO(body))
-        except zipfile.BadZipFile:
-            raise ArtifactError(f"{where} is not a zip file") from None
+        archive = _open_archive(_stream_to_file(response["Body"], where), where)
         kms_key_id = (
             response.get("SSEKMSKeyId")
             if response.get("ServerSideEncryption") == "aws:kms"
@@ -187,9 +218,10 @@ class ArtifactReader:
         import zipfile
 
         where = f"{name} in artifact {artifact.name} ({artifact.location.uri})"
+        bound = describe_bytes(MAX_FILE_BYTES)
         if info.file_size > MAX_FILE_BYTES:
             raise ArtifactError(
-                f"{where} is {info.file_size} bytes, more than the {MAX_FILE_BYTES} a gate reads"
+                f"{where} is {info.file_size} bytes, more than the {bound} a function reads"
             )
         try:
             with opened.archive.open(info) as member:
@@ -199,11 +231,12 @@ class ArtifactReader:
             OSError,
             RuntimeError,
             NotImplementedError,
+            EOFError,
         ) as error:
             raise ArtifactError(f"{where} could not be extracted: {error}") from None
         if len(content) > MAX_FILE_BYTES:
             raise ArtifactError(
-                f"{where} is more than the {MAX_FILE_BYTES} bytes a gate reads"
+                f"{where} is more than the {bound} a function reads"
             )
         return ArtifactFile(
             artifact=artifact, name=name, content=content, kms_key_id=opened.kms_key_id

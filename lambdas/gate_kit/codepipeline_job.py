@@ -37,7 +37,7 @@ __all__ = [
 MAX_FAILURE_MESSAGE_CHARS = 5000
 """CodePipeline's limit on `failureDetails.message`."""
 
-_TRUNCATION_MARK = " … [truncated]"
+_TRUNCATION_MARK = " … [truncated] … "
 
 _LOGGER = gate_logger("gate_kit.codepipeline_job")
 
@@ -241,10 +241,18 @@ def parse_user_parameters(raw: str | None) -> dict[str, Any]:
 
 
 def truncate_message(message: str, limit: int = MAX_FAILURE_MESSAGE_CHARS) -> str:
-    """`message` cut to at most `limit` characters, marked when cut."""
+    """`message` cut to at most `limit` characters by removing its middle, marked where cut.
+
+    The end survives (up to a third of `limit`): messages end with where the
+    decision record is (`... (record: s3://...)`), which must never be lost.
+    """
     if len(message) <= limit:
         return message
-    return message[: limit - len(_TRUNCATION_MARK)] + _TRUNCATION_MARK
+    if limit <= len(_TRUNCATION_MARK):
+        return message[:limit]
+    kept = limit - len(_TRUNCATION_MARK)
+    tail = min(kept // 2, limit // 3)
+    return message[: kept - tail] + _TRUNCATION_MARK + (message[-tail:] if tail else "")
 
 
 @functools.cache

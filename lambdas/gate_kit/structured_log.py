@@ -13,18 +13,27 @@ from typing import Any
 
 __all__ = ["gate_logger", "log_fields", "quiet_sdk_debug_logs"]
 
-_SDK_LOGGERS = ("botocore", "boto3", "s3transfer")
+_SDK_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3")
+
+
+def _is_sdk_logger(name: str) -> bool:
+    return any(name == root or name.startswith(f"{root}.") for root in _SDK_LOGGERS)
 
 
 def quiet_sdk_debug_logs() -> None:
-    """Keep the AWS SDK at INFO or above, whatever the function's log level.
+    """Keep the AWS SDK and its HTTP library at INFO or above, whatever the function's log level.
 
     The SDK's DEBUG output prints signed request headers: the access key id
     and session token of whatever credentials a client uses, the job's
-    artifact credentials included. Called at import and again for every job,
-    since anything (a log-level change, a test harness) may reset a level.
+    artifact credentials included. A child logger with a level of its own
+    (`botocore.endpoint` set to DEBUG) ignores its parent's, so every existing
+    logger under the SDK's names is held at INFO, not only the parents. A
+    logger created later has no level of its own and inherits INFO. Called at
+    import and again for every job, since anything (a log-level change, a
+    test harness, `boto3.set_stream_logger`) may set a level in between.
     """
-    for name in _SDK_LOGGERS:
+    existing = [name for name in list(logging.root.manager.loggerDict) if _is_sdk_logger(name)]
+    for name in {*_SDK_LOGGERS, *existing}:
         sdk_logger = logging.getLogger(name)
         if sdk_logger.getEffectiveLevel() < logging.INFO:
             sdk_logger.setLevel(logging.INFO)

@@ -24,7 +24,14 @@ from gate_kit.served_model import ServedModel, ServedModelError, read_served_mod
 from gate_kit.structured_log import gate_logger, log_fields
 
 from .champion_promotion import PREVIOUS_CHAMPION_KEY, PackageVersion, PromotionError, PromotionPlan, plan_promotion
-from .production_check import SERVING, WAITING, WaitTokenError, assess_production, next_wait_token
+from .production_check import (
+    SERVING,
+    WAITING,
+    WaitTokenError,
+    assess_production,
+    next_wait_token,
+    read_wait_token,
+)
 
 __all__ = ["ACTIONS", "PromoteServices", "handler", "run_promote"]
 
@@ -218,6 +225,10 @@ def _work(job: CodePipelineJob, services: PromoteServices, environ: Mapping[str,
     inputs: dict[str, Any] = {}
     action, kms_key_id = "promote", None
     try:
+        try:  # a token CodePipeline hands back must be one this function issued, whatever the endpoint's state
+            read_wait_token(job.continuation_token, now=services.now().timestamp())
+        except WaitTokenError as error:
+            raise _Refusal(str(error)) from None
         request = _read_request(job, services)
         action, kms_key_id = request.action, request.kms_key_id
         inputs.update(endpoint_name=request.endpoint_name, model_package_arn=request.package_arn)

@@ -10,7 +10,9 @@ a `FailureReason`. That is a failed release, never a success.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
+from typing import Any
 
 from gate_kit.served_model import ServedModel, package_mismatch
 
@@ -25,6 +27,7 @@ __all__ = [
     "WaitTokenError",
     "assess_production",
     "next_wait_token",
+    "read_wait_token",
 ]
 
 SERVING = "serving"
@@ -94,15 +97,49 @@ class WaitToken:
         return json.dumps({"attempt": self.attempt, "first_seen": self.first_seen})
 
 
+MAX_TOKEN_CHARS = 200
+"""A token this function issues is about 50 characters."""
+_CLOCK_SKEW_SECONDS = 300
+
+
+def _token_problem(data: Any, now: float) -> str | None:
+    """Why decoded token data is not one this function issued; None when it is."""
+    if not isinstance(data, dict) or set(data) != {"attempt", "first_seen"}:
+        return "expected an object with exactly attempt and first_seen"
+    attempt, first_seen = data["attempt"], data["first_seen"]
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or not 1 <= attempt <= MAX_WAIT_ATTEMPTS:
+        return f"attempt {str(attempt)[:20]} is not an integer from 1 to {MAX_WAIT_ATTEMPTS}"
+    if isinstance(first_seen, bool) or not isinstance(first_seen, (int, float)) or not math.isfinite(first_seen):
+        return "first_seen is not a time"
+    if first_seen > now + _CLOCK_SKEW_SECONDS or first_seen <= 0:
+        return "first_seen is not a time in the past"
+    return None
+
+
+def read_wait_token(raw: str | None, *, now: float) -> WaitToken | None:
+    """The token CodePipeline handed back, or `WaitTokenError` (one line) unless this function issued it."""
+    if raw is None:
+        return None
+    shown = raw[:60] + ("..." if len(raw) > 60 else "")
+    data: Any = None
+    problem = f"{len(raw)} characters, more than {MAX_TOKEN_CHARS}" if len(raw) > MAX_TOKEN_CHARS else None
+    if problem is None:
+        try:
+            data = json.loads(raw)
+            problem = _token_problem(data, now)
+        except (ValueError, RecursionError):
+            problem = "not JSON"
+    if problem:
+        raise WaitTokenError(f"continuation token {shown!r} is not one this function issued ({problem})")
+    return WaitToken(attempt=data["attempt"], first_seen=float(data["first_seen"]))
+
+
 def next_wait_token(previous: str | None, *, now: float) -> WaitToken:
     """The token for one more wait, or `WaitTokenError` once the attempts or the time are used up."""
-    if previous is None:
+    token = read_wait_token(previous, now=now)
+    if token is None:
         return WaitToken(attempt=1, first_seen=now)
-    try:
-        data = json.loads(previous)
-        attempt, first_seen = int(data["attempt"]), float(data["first_seen"])
-    except (ValueError, TypeError, KeyError):
-        raise WaitTokenError(f"continuation token {previous[:100]!r} is not one this function issued") from None
+    attempt, first_seen = token.attempt, token.first_seen
     if attempt >= MAX_WAIT_ATTEMPTS:
         raise WaitTokenError(f"still deploying after {attempt} checks: giving up")
     if now - first_seen > MAX_WAIT_SECONDS:

@@ -12,7 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FINAL_STATES", "PullRequestVerdict", "VerdictError", "verdict_from_event"]
+__all__ = ["FINAL_STATES", "MAX_COMMENT_CHARS", "PullRequestVerdict", "VerdictError", "verdict_from_event"]
+
+MAX_COMMENT_CHARS = 10_240
+"""CodeCommit's limit on a comment: "Comments are limited to 10,240 characters"
+(`CommentContentSizeLimitExceededException`, and the CodeCommit quotas page). botocore's
+model gives the `Content` shape no `max`, so the service, not the SDK, would refuse a longer one."""
+_MAX_FIELD_CHARS = 2_000
+"""Any one value taken from the event (phase name, log link) is shortened to this."""
 
 # Build states that end a build; SUCCEEDED is the only passing one.
 FINAL_STATES = ("SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT")
@@ -61,7 +68,8 @@ class PullRequestVerdict:
                      "Approval from the checks: revoked. Fix the failures and push again."]
         if self.logs_url:
             lines.append(f"Build log: {self.logs_url}")
-        return "\n\n".join(lines)
+        text = "\n\n".join(lines)
+        return text if len(text) <= MAX_COMMENT_CHARS else text[: MAX_COMMENT_CHARS - 16] + " … [truncated]"
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:
@@ -90,13 +98,14 @@ def verdict_from_event(event: Any, *, project_name: str) -> PullRequestVerdict:
         if not isinstance(value, str) or not value.strip():
             raise VerdictError(f"environment variable {variable} is missing from the build (the EventBridge rule sets it)")
         identity[field_name] = value.strip()
-    failed = [p.get("phase-type") for p in info.get("phases") or []
+    phases = info.get("phases")
+    failed = [p.get("phase-type") for p in (phases if isinstance(phases, list) else [])
               if isinstance(p, Mapping) and p.get("phase-status") not in (None, "SUCCEEDED")]
     logs = info.get("logs")
     logs_url = logs.get("deep-link") if isinstance(logs, Mapping) and isinstance(logs.get("deep-link"), str) else None
     return PullRequestVerdict(
-        **identity,
+        **{name: value[:_MAX_FIELD_CHARS] for name, value in identity.items()},
         build_status=str(status),
-        failed_phase=str(failed[0]) if failed else None,
-        logs_url=logs_url,
+        failed_phase=str(failed[0])[:_MAX_FIELD_CHARS] if failed else None,
+        logs_url=logs_url[:_MAX_FIELD_CHARS] if logs_url else None,
     )

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gate_kit.input_limits import MAX_ENDPOINT_RESPONSE_BYTES, describe_bytes
+
 from .golden_requests import GoldenRequest
 from .staging_decision import Attempt, failed_attempt, judge_response
 
@@ -72,7 +74,25 @@ def _describe_error(error: Exception) -> str:
         code = response["Error"].get("Code") or type(error).__name__
         message = str(response["Error"].get("Message") or "").splitlines()
         return f"{code}: {message[0][:200]}" if message and message[0] else str(code)
+    if isinstance(error, ResponseTooLarge):
+        return f"ResponseTooLarge: {error}"
     return type(error).__name__
+
+
+class ResponseTooLarge(Exception):
+    """The endpoint answered with more than MAX_ENDPOINT_RESPONSE_BYTES: an error attempt, never read whole."""
+
+    def __str__(self) -> str:
+        return f"the response is larger than the {describe_bytes(MAX_ENDPOINT_RESPONSE_BYTES)} the gate reads"
+
+
+def _bounded_body(stream: Any) -> bytes:
+    """At most MAX_ENDPOINT_RESPONSE_BYTES of the response body (the SDK streams it: the rest is never read)."""
+    body = stream.read(MAX_ENDPOINT_RESPONSE_BYTES + 1)
+    if len(body) > MAX_ENDPOINT_RESPONSE_BYTES:
+        stream.close()
+        raise ResponseTooLarge()
+    return bytes(body)
 
 
 def probe_endpoint(
@@ -107,7 +127,7 @@ def probe_endpoint(
                     Accept=request.accept,
                     Body=request.body,
                 )
-                body = response["Body"].read()
+                body = _bounded_body(response["Body"])
             except Exception as error:  # noqa: BLE001 - every failure is an error attempt
                 latency_ms = (clock() - started) * 1000
                 description = _describe_error(error)

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gate_kit.input_limits import BoundedJsonError, InvalidJsonError, parse_bounded_json
+
 __all__ = [
     "CONTENT_TYPES",
     "MAX_GOLDEN_REQUESTS",
@@ -152,9 +154,11 @@ def _encode_body(raw: Mapping[str, Any], content_type: str, where: str) -> tuple
 def _parse_line(text: str, line: int, origin: str) -> GoldenRequest:
     where = _where(origin, line)
     try:
-        raw = json.loads(text, parse_constant=lambda name: _number(name, f"{where}: {name}"))
-    except json.JSONDecodeError as error:
-        raise GoldenRequestsError(f"{where}: not valid JSON: {error.msg} at column {error.colno}") from None
+        raw = parse_bounded_json(text)
+    except InvalidJsonError as error:
+        raise GoldenRequestsError(f"{where}: not valid JSON: {error}") from None
+    except BoundedJsonError as error:  # nesting or number length beyond gate_kit.input_limits
+        raise GoldenRequestsError(f"{where}: refused: {error}") from None
     if not isinstance(raw, Mapping):
         raise GoldenRequestsError(f"{where}: expected a JSON object, got {type(raw).__name__}")
     for key in raw:

@@ -8,11 +8,12 @@ class 1. Anything else is a malformed response, never a pass.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from gate_kit.input_limits import BoundedJsonError, parse_bounded_json
 
 from .golden_requests import RowExpectation
 
@@ -63,9 +64,11 @@ def _probability(value: Any, where: str) -> float:
 
 def _parse_json(body: bytes) -> list[Prediction]:
     try:
-        document = json.loads(body.decode("utf-8"), parse_constant=lambda name: name)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        document = parse_bounded_json(body.decode("utf-8"))
+    except UnicodeDecodeError:
         raise MalformedResponseError(f"response is not valid JSON: {_excerpt(body)}") from None
+    except BoundedJsonError as error:  # not JSON, or nesting, size or numbers beyond gate_kit.input_limits
+        raise MalformedResponseError(f"response is not valid JSON ({error}): {_excerpt(body)}") from None
     predictions = document.get("predictions") if isinstance(document, dict) else None
     if not isinstance(predictions, list):
         raise MalformedResponseError(f"response has no predictions list: {_excerpt(body)}")

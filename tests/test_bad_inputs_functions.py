@@ -1,0 +1,318 @@
+"""Bad input for the pipeline's functions: inputs that would exhaust memory, JSON beyond the bounds,
+ambiguous artifacts. Each is refused with one line naming the file and the bound, and the job is answered
+with a decision record (`gate_kit.input_limits` holds the bounds; `bench/bench_function_memory.py`
+measures that inputs within them fit the functions' memory).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+import zipfile
+from typing import Any
+
+import boto3
+import pytest
+from evaluation_gate.handler import handler as evaluation_handler
+from evaluation_gate_fixtures import CONTRACT_EVALUATION, CONTRACT_POLICY
+from gate_kit.artifacts import ArtifactError, ArtifactReader
+from gate_kit.codepipeline_job import InputArtifact, S3Location
+from gate_kit.input_limits import (
+    MAX_ARTIFACT_BYTES,
+    MAX_FILE_BYTES,
+    MAX_JSON_DEPTH,
+    BoundedJsonError,
+    parse_bounded_json,
+)
+from gate_kit_fixtures import (
+    JOB_ID,
+    REGION,
+    FakeLambdaContext,
+    job_event,
+    put_zip_artifact,
+    record_codepipeline_answers,
+    set_fake_aws_environment,
+)
+from moto import mock_aws
+
+BUCKET = "artifact-bucket"
+KEY = "ml-pipeline/TrainOutpu/AbCdE12"
+WHERE = f"artifact TrainOutput (s3://{BUCKET}/{KEY})"
+
+
+class _NeverRead:
+    def read(self, *args: Any) -> bytes:
+        raise AssertionError("the body was read although its size was known to be too large")
+
+    def close(self) -> None:
+        pass
+
+
+class _EndlessBody:
+    """A body that never ends (no ContentLength): streaming must stop at the bound."""
+
+    def __init__(self) -> None:
+        self.served = 0
+
+    def read(self, size: int = -1) -> bytes:
+        assert size > 0, "an unbounded read of the body"
+        self.served += size
+        return b"\0" * size
+
+
+class _FakeS3:
+    def __init__(self, response: dict[str, Any]) -> None:
+        self.response = response
+
+    def get_object(self, **_: Any) -> dict[str, Any]:
+        return self.response
+
+
+def _reader(response: dict[str, Any]) -> ArtifactReader:
+    return ArtifactReader(_FakeS3(response), [InputArtifact("TrainOutput", S3Location(BUCKET, KEY))])
+
+
+def _zip(entries: list[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zipfile warns about the duplicate name, and writes it
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, content in entries:
+                archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def test_an_artifact_larger_than_the_bound_is_refused_before_a_byte_is_read() -> None:
+    reader = _reader({"ContentLength": MAX_ARTIFACT_BYTES + 1, "Body": _NeverRead()})
+    with pytest.raises(ArtifactError) as caught:
+        reader.require("evaluation.json")
+    assert str(caught.value) == f"{WHERE} is {MAX_ARTIFACT_BYTES + 1} bytes, more than the 64 MiB a function reads"
+
+
+def test_an_artifact_without_a_length_is_streamed_and_cut_at_the_bound() -> None:
+    body = _EndlessBody()
+    with pytest.raises(ArtifactError, match=r"is larger than the 64 MiB a function reads$"):
+        _reader({"Body": body}).require("evaluation.json")
+    assert body.served <= MAX_ARTIFACT_BYTES + 1024 * 1024
+
+
+def test_a_file_larger_than_the_bound_is_refused_before_it_is_decompressed() -> None:
+    archive = _zip([("evaluation.json", b" " * (MAX_FILE_BYTES + 1))])  # compresses to a few kilobytes
+    with pytest.raises(ArtifactError) as caught:
+        _reader({"ContentLength": len(archive), "Body": io.BytesIO(archive)}).require("evaluation.json")
+    assert str(caught.value) == (
+        f"evaluation.json in {WHERE} is {MAX_FILE_BYTES + 1} bytes, more than the 2 MiB a function reads"
+    )
+
+
+@pytest.mark.parametrize("duplicate", ["evaluation.json", "./evaluation.json", "endpoint/staging.config.json"])
+def test_an_artifact_with_a_duplicate_entry_is_refused(duplicate: str) -> None:
+    archive = _zip([("evaluation.json", b"{}"), ("endpoint/staging.config.json", b"{}"), (duplicate, b"[]")])
+    with pytest.raises(ArtifactError) as caught:
+        _reader({"Body": io.BytesIO(archive)}).require("evaluation.json")
+    name = duplicate.removeprefix("./")
+    assert str(caught.value) == f"{WHERE} holds {name!r} twice: an artifact with duplicate entries is ambiguous"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[" * 100_000 + "]" * 100_000, f"nested more than {MAX_JSON_DEPTH} levels deep"),
+        ("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1), f"nested more than {MAX_JSON_DEPTH} levels deep"),
+        ('{"value": ' + "9" * 400 + "}", "a number of 400 characters (99999999999999999999...) is longer than the 40"),
+        ('{"value": ' + "9" * 5000 + "}", "a number of 5000 characters"),
+        ('{"value": 0.' + "1" * 400 + "}", "a number of 402 characters"),
+        ('{"value": 1e400}', "1e400 is beyond the range of a double-precision number"),
+        ('{"value": NaN}', "NaN is not a JSON number"),
+    ],
+    ids=["100000-deep", "one-level-too-deep", "400-digit-int", "5000-digit-int", "400-digit-float", "1e400", "NaN"],
+)
+def test_json_beyond_the_bounds_is_refused_with_the_problem(text: str, problem: str) -> None:
+    with pytest.raises(BoundedJsonError, match=None) as caught:
+        parse_bounded_json(text)
+    assert problem in str(caught.value)
+
+
+def test_json_within_the_bounds_parses() -> None:
+    deepest = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+    assert parse_bounded_json(deepest) is not None
+    assert parse_bounded_json('{"n": ' + "9" * 40 + ', "x": 0.25}') == {"n": int("9" * 40), "x": 0.25}
+
+
+@pytest.fixture
+def moto_bucket(monkeypatch: pytest.MonkeyPatch):
+    set_fake_aws_environment(monkeypatch)
+    monkeypatch.delenv("PLATFORM_FLOORS", raising=False)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        yield s3
+
+
+@pytest.mark.parametrize(
+    ("report", "problem"),
+    [
+        ('{"a": ' * 100_000 + "1" + "}" * 100_000, f"nested more than {MAX_JSON_DEPTH} levels deep"),
+        (json.dumps(CONTRACT_EVALUATION).replace('"rows": 171', '"rows": ' + "1" * 400), "a number of 400 characters"),
+        (json.dumps(CONTRACT_EVALUATION).replace('"rows": 171', '"rows": ' + "1" * 5000), "a number of 5000"),
+    ],
+    ids=["100000-deep", "400-digit-int", "5000-digit-int"],
+)
+def test_the_evaluation_gate_names_the_file_and_the_problem_and_writes_the_record(
+    moto_bucket: Any, report: str, problem: str
+) -> None:
+    put_zip_artifact(moto_bucket, BUCKET, KEY, {"evaluation.json": report, "release-policy.json": CONTRACT_POLICY})
+    with record_codepipeline_answers() as answers:
+        evaluation_handler(job_event(bucket=BUCKET, artifacts={"TrainOutput": KEY}), FakeLambdaContext())
+    assert answers.count == 1
+    message = answers.failure_message
+    assert not message.startswith("gate error")
+    assert f"evaluation.json in {WHERE} is refused: " in message and problem in message
+    record_key = f"ml-pipeline/TrainOutpu/decision-records/evaluation_gate/{JOB_ID}.json"
+    record = json.loads(moto_bucket.get_object(Bucket=BUCKET, Key=record_key)["Body"].read())
+    assert record["decision"] == "failed"
+    assert any(problem in error for error in record["errors"])
+
+
+def test_the_evaluation_gate_refuses_an_artifact_with_two_evaluation_files(moto_bucket: Any) -> None:
+    good = json.dumps(CONTRACT_EVALUATION).encode()
+    moto_bucket.put_object(Bucket=BUCKET, Key=KEY, Body=_zip([
+        ("evaluation.json", good), ("release-policy.json", json.dumps(CONTRACT_POLICY).encode()),
+        ("evaluation.json", b'{"schema_version": 1}'),
+    ]))
+    with record_codepipeline_answers() as answers:
+        evaluation_handler(job_event(bucket=BUCKET, artifacts={"TrainOutput": KEY}), FakeLambdaContext())
+    assert answers.count == 1
+    assert "holds 'evaluation.json' twice" in answers.failure_message
+
+
+class _LargeResponseBody:
+    """A 6 MB endpoint response (SageMaker's limit) that records how much of it was read."""
+
+    def __init__(self, size: int = 6 * 1024 * 1024) -> None:
+        self.remaining, self.read_bytes, self.closed = size, 0, False
+
+    def read(self, size: int = -1) -> bytes:
+        assert size > 0, "the whole response body was read"
+        chunk = min(size, self.remaining)
+        self.remaining -= chunk
+        self.read_bytes += chunk
+        return b"1" * chunk
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_an_endpoint_response_beyond_the_bound_is_an_error_attempt_and_is_not_read_whole() -> None:
+    from gate_kit.input_limits import MAX_ENDPOINT_RESPONSE_BYTES
+    from staging_fixtures import GOLDEN_TEXT
+    from staging_gate.endpoint_probe import probe_endpoint
+    from staging_gate.golden_requests import parse_golden_requests
+
+    bodies: list[_LargeResponseBody] = []
+
+    class Runtime:
+        def invoke_endpoint(self, **_: Any) -> dict[str, Any]:
+            bodies.append(_LargeResponseBody())
+            return {"Body": bodies[-1], "ContentType": "text/csv"}
+
+    requests = parse_golden_requests(GOLDEN_TEXT)
+    result = probe_endpoint(Runtime(), "staging", requests[:1], repetitions=1)
+    (attempt,) = result.attempts
+    assert attempt.status == "error"
+    assert "ResponseTooLarge: the response is larger than the 1 MiB the gate reads" in attempt.got
+    assert bodies[0].read_bytes == MAX_ENDPOINT_RESPONSE_BYTES + 1 and bodies[0].closed
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [("[" * 100_000 + "]" * 100_000, "nested more than 32 levels deep"), ('{"name": ' + "7" * 500 + "}", "500 characters")],
+)
+def test_a_golden_request_line_beyond_the_bounds_names_the_line(line: str, problem: str) -> None:
+    from staging_gate.golden_requests import GoldenRequestsError, parse_golden_requests
+
+    with pytest.raises(GoldenRequestsError) as caught:
+        parse_golden_requests(line + "\n", origin="golden-requests.jsonl")
+    assert str(caught.value).startswith("golden-requests.jsonl") and problem in str(caught.value)
+
+
+def test_a_failure_message_at_codepipelines_limit_keeps_the_records_location(moto_bucket: Any) -> None:
+    from gate_kit.codepipeline_job import MAX_FAILURE_MESSAGE_CHARS, parse_job_event, run_job
+    from gate_kit.records import outcome_with_record
+
+    job = parse_job_event(job_event(bucket=BUCKET, artifacts={"TrainOutput": KEY}))
+    verdict = "Staging gate FAILED: " + "; ".join(f"request golden-{i:04d} expected label 1, got 0" for i in range(400))
+    outcome = outcome_with_record(
+        job, gate="staging_gate", passed=False, decision="failed", verdict=verdict, json_text="{}",
+        markdown_text="#", s3_client=moto_bucket, environ={},
+    )
+    with record_codepipeline_answers() as answers:
+        run_job(job_event(bucket=BUCKET, artifacts={"TrainOutput": KEY}), lambda _: outcome)
+    message = answers.failure_message
+    assert len(verdict) > MAX_FAILURE_MESSAGE_CHARS >= len(message)
+    assert message.startswith("Staging gate FAILED: request golden-0000 expected label 1")
+    assert message.endswith(f"(record: s3://{BUCKET}/ml-pipeline/TrainOutpu/decision-records/staging_gate/{JOB_ID}.md)")
+    assert "[truncated]" in message
+
+
+NONSENSE_TOKENS = {
+    "not-json": "{oops",
+    "a-list": "[1, 2]",
+    "negative-attempt": '{"attempt": -5, "first_seen": 1700000000}',
+    "boolean-attempt": '{"attempt": true, "first_seen": 1700000000}',
+    "nan-first-seen": '{"attempt": 1, "first_seen": NaN}',
+    "future-first-seen": '{"attempt": 1, "first_seen": 1e300}',
+    "extra-key": '{"attempt": 1, "first_seen": 1700000000, "x": 1}',
+    "deep": "[" * 100_000,
+    "huge": '{"attempt": 1, "first_seen": 1700000000, "pad": "' + "x" * 100_000 + '"}',
+}
+
+
+@pytest.mark.parametrize("token", NONSENSE_TOKENS.values(), ids=NONSENSE_TOKENS.keys())
+@pytest.mark.parametrize("action", ["verify_production", "promote"])
+def test_the_promote_function_refuses_a_nonsense_continuation_token_once_in_one_line(
+    moto_bucket: Any, token: str, action: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from promote.handler import PromoteServices, run_promote
+
+    def no_sagemaker() -> Any:
+        raise AssertionError("SageMaker was called with a nonsense continuation token")
+
+    event = job_event(bucket=BUCKET, artifacts={"TrainOutput": KEY}, function_name="promote", continuation_token=token,
+                      user_parameters=json.dumps({"action": action, "endpoint_name": "production"}))
+    with record_codepipeline_answers() as answers:
+        run_promote(event, services=PromoteServices(
+            sagemaker=no_sagemaker, records_s3=lambda: moto_bucket, artifact_s3=lambda _: moto_bucket,
+            now=lambda: datetime(2026, 11, 29, tzinfo=UTC)), environ={})
+    assert answers.count == 1
+    message = answers.failure_message
+    assert "continuation token" in message and "is not one this function issued (" in message
+    assert len(message) < 600 and "gate error" not in message
+
+
+def test_a_token_the_function_issued_is_read_back() -> None:
+    from promote.production_check import WaitToken, next_wait_token, read_wait_token
+
+    issued = next_wait_token(None, now=1_700_000_000.0)
+    assert read_wait_token(issued.to_json(), now=1_700_000_060.0) == issued
+    assert next_wait_token(issued.to_json(), now=1_700_000_060.0) == WaitToken(attempt=2, first_seen=1_700_000_000.0)
+
+
+def test_json_with_more_values_than_the_bound_is_refused_before_parsing() -> None:
+    from gate_kit.input_limits import MAX_JSON_VALUES
+
+    with pytest.raises(BoundedJsonError, match=f"more than the {MAX_JSON_VALUES} values"):
+        parse_bounded_json("[" + "[]," * MAX_JSON_VALUES + "[]]")
+
+
+def test_a_deeply_nested_endpoint_response_is_a_malformed_attempt_not_a_crash() -> None:
+    from staging_fixtures import GOLDEN_TEXT
+    from staging_gate.golden_requests import parse_golden_requests
+    from staging_gate.staging_decision import judge_response
+
+    request = next(r for r in parse_golden_requests(GOLDEN_TEXT) if r.accept == "application/json")
+    attempt = judge_response(request, repetition=1, latency_ms=1.0, body=b"[" * 100_000, content_type="application/json")
+    assert attempt.status == "malformed" and "nested more than 32 levels deep" in attempt.got
