@@ -322,7 +322,7 @@ def _floors(raw: Any, key: str) -> dict[str, Any]:
     """Platform floors: the shape of release-policy.yaml v1, every bound a finite number >= 0."""
     if raw is None or raw == {}:
         return {}
-    values = _section(raw, key, {"version", "evaluation", "metrics", "champion", "staging"})
+    values = _section(raw, key, {"version", "evaluation", "metrics", "champion", "staging", "image"})
     if values.get("version", 1) != 1:
         raise _fail(f"{key}.version", f"{_quote(values['version'])} is not a known policy version; allowed: 1")
     floors: dict[str, Any] = {"version": 1}
@@ -358,6 +358,11 @@ def _floors(raw: Any, key: str) -> dict[str, Any]:
         }
         if floors["staging"].get("max_error_rate", 0) > 1:
             raise _fail(f"{key}.staging.max_error_rate", "is above 1; allowed: a fraction from 0 to 1")
+    if values.get("image") is not None:
+        image = _section(values["image"], f"{key}.image", {"max_severity"})
+        if "max_severity" in image:
+            _choice(image["max_severity"], f"{key}.image.max_severity", IMAGE_SEVERITIES)
+        floors["image"] = image
     if values.get("evaluation") is not None:
         floors["evaluation"] = dict(_section(values["evaluation"], f"{key}.evaluation", set(EVALUATION_KEYS)))
     _check_with_the_gate(floors, key)
@@ -370,6 +375,7 @@ def _floors(raw: Any, key: str) -> dict[str, Any]:
 # `gate_kit` (the Lambda's layout); a static import from here would name it twice.
 _GATE_POLICY: Any = importlib.import_module("lambdas.gate_kit.release_policy")
 EVALUATION_KEYS: tuple[str, ...] = _GATE_POLICY.EVALUATION_KEYS
+IMAGE_SEVERITIES: tuple[str, ...] = _GATE_POLICY.IMAGE_SEVERITIES
 is_finite_number = _GATE_POLICY.is_finite_number
 _RULE_SETTINGS = {"metrics": {"on", "higher_is_better"}, "champion": {"higher_is_better"}}
 

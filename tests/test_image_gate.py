@@ -198,3 +198,25 @@ def test_the_rehearsal_checks_the_example_dockerfile_and_finds_what_the_contract
     ]
     broken.write_text("FROM python:3.12\nRUN echo \\\n")
     assert check_dockerfile(broken).problems == ["Dockerfile: Dockerfile line 2: a continuation never ends"]
+
+
+def test_one_severity_scale_in_the_image_gate_the_policy_parser_and_the_schema() -> None:
+    from gate_kit.release_policy import IMAGE_SEVERITIES, PolicyError, parse_release_policy
+
+    from release_tools.image_scan import SEVERITIES
+
+    schema = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "release-policy.v1.schema.json").read_text())
+    assert SEVERITIES == IMAGE_SEVERITIES == tuple(schema["properties"]["image"]["properties"]["max_severity"]["enum"])
+    assert parse_release_policy({"version": 1, "image": {"max_severity": "LOW"}}).to_dict()["image"] == {
+        "max_severity": "LOW"}
+    with pytest.raises(PolicyError, match="image.max_severity: 'SEVERE' is not one of"):
+        parse_release_policy({"version": 1, "image": {"max_severity": "SEVERE"}})
+
+
+def test_the_platform_floor_for_images_is_validated_at_synth() -> None:
+    from stacks.config import ConfigError, load_config
+
+    floors = {"version": 1, "image": {"max_severity": "HIGH"}}
+    assert load_config({"ml-cicd": {"platform_floors": floors}}).platform_floors["image"] == {"max_severity": "HIGH"}
+    with pytest.raises(ConfigError, match=r"platform_floors.image.max_severity: 'high' is not allowed"):
+        load_config({"ml-cicd": {"platform_floors": {"version": 1, "image": {"max_severity": "high"}}}})

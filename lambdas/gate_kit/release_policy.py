@@ -71,7 +71,10 @@ JUDGED_ON = ("point", "interval")
 EVALUATION_KEYS = ("min_confidence", "min_resamples", "min_holdout_rows", "max_holdout_reuse")
 """The `evaluation` section: the rigour the report must have (floors; stricter wins)."""
 
-_SECTIONS = ("evaluation", "metrics", "champion", "staging")
+IMAGE_SEVERITIES = ("INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+"""`image.max_severity`, least to most severe: judged by the Build stage's image gate (release_tools.image_scan)."""
+
+_SECTIONS = ("evaluation", "metrics", "champion", "staging", "image")
 _METRIC_KEYS = ("min", "max")
 _CHAMPION_KEYS = ("max_regression", "min_improvement")
 _STAGING_KEYS = ("max_p95_latency_ms", "max_error_rate")
@@ -108,6 +111,7 @@ class ReleasePolicy:
     evaluation: Mapping[str, float] = field(default_factory=dict)
     judged_on: Mapping[str, str] = field(default_factory=dict)
     directions: Mapping[str, bool] = field(default_factory=dict)
+    image: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The policy in its JSON shape."""
@@ -131,6 +135,8 @@ class ReleasePolicy:
         }
         if self.evaluation:
             shaped["evaluation"] = dict(self.evaluation)
+        if self.image:
+            shaped["image"] = dict(self.image)
         return shaped
 
 
@@ -355,6 +361,18 @@ def _parse_evaluation(raw: Any, origin: str) -> dict[str, float]:
     return values
 
 
+def _parse_image(raw: Any, origin: str) -> dict[str, str]:
+    """The `image` section: the most severe scan finding the model's own image may carry."""
+    mapping = _mapping(raw, "image", origin)
+    _reject_unknown(mapping, ("max_severity",), "image", origin)
+    if "max_severity" in mapping and mapping["max_severity"] not in IMAGE_SEVERITIES:
+        raise PolicyError(
+            f"{origin}: image.max_severity: {str(mapping['max_severity'])[:40]!r} is not one of "
+            f"{', '.join(IMAGE_SEVERITIES)}"
+        )
+    return dict(mapping)
+
+
 def _parse_staging(raw: Any, origin: str) -> dict[str, float]:
     staging = _flat_section(raw, "staging", _STAGING_KEYS, origin)
     if "max_p95_latency_ms" in staging and staging["max_p95_latency_ms"] <= 0:
@@ -426,6 +444,7 @@ def parse_release_policy(
         evaluation=evaluation,
         judged_on=judged_on,
         directions=directions,
+        image=_parse_image(data.get("image"), origin),
     )
 
 
