@@ -133,8 +133,11 @@ class PipelineStack(cdk.Stack):
             name="promote",
             description=f"{c.project_name}: verifies the production endpoint, then makes the model the champion.",
             log_retention=retention, encryption_key=key,
-            environment={**gate_env, "MODEL_PACKAGE_GROUP_NAME": registry.group_name},
+            environment={**gate_env, "MODEL_PACKAGE_GROUP_NAME": registry.group_name,
+                         "MODEL_IMAGE_REPOSITORY_NAME": images.repository.repository_name,
+                         "MODEL_IMAGE_REPOSITORY_URI": images.repository.repository_uri},
         ))
+        images.grant_champion_tagging(promote.role)
         for gate in (evaluation_gate, staging_gate, promote):
             bucket.grant_read(gate.role, "*")
             bucket.grant_put(gate.role, "decision-records/*")

@@ -57,6 +57,8 @@ Params = Mapping[str, Any]
 # Source: the IAM Service Authorization Reference, "Actions defined by ..." tables (resource types per action).
 OPERATIONS: dict[tuple[str, str], tuple[str, Callable[[Params, str], str]]] = {
     ("s3", "GetObject"): ("s3:GetObject", lambda p, _: f"arn:aws:s3:::{p['Bucket']}/{p['Key']}"),
+    ("ecr", "BatchGetImage"): ("ecr:BatchGetImage", lambda p, x: f"{x}:repository/{p['repositoryName']}"),
+    ("ecr", "PutImage"): ("ecr:PutImage", lambda p, x: f"{x}:repository/{p['repositoryName']}"),
     ("s3", "HeadObject"): ("s3:GetObject", lambda p, _: f"arn:aws:s3:::{p['Bucket']}/{p['Key']}"),
     ("s3", "PutObject"): ("s3:PutObject", lambda p, _: f"arn:aws:s3:::{p['Bucket']}/{p['Key']}"),
     ("s3", "ListObjectsV2"): ("s3:ListBucket", lambda p, _: f"arn:aws:s3:::{p['Bucket']}"),

@@ -171,6 +171,8 @@ def test_push_is_the_image_builds_and_pull_is_sagemakers(synthesized: Synthesize
     assert "ecr:PutImage" in holders.pop("ImageProject")
     assert holders.pop("SageMakerExecution") == {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
                                                  "ecr:BatchCheckLayerAvailability"}
+    # The promotion adds a champion-* tag (a new tag on the same manifest; tags are immutable).
+    assert holders.pop("Promote") == {"ecr:BatchGetImage", "ecr:PutImage"}
     assert not holders
 
 

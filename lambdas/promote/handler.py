@@ -23,6 +23,7 @@ from gate_kit.records import default_s3_client, outcome_with_record
 from gate_kit.served_model import ServedModel, ServedModelError, read_served_model
 from gate_kit.structured_log import gate_logger, log_fields
 
+from .champion_image import ImageTagError, protect_champion_image
 from .champion_promotion import PREVIOUS_CHAMPION_KEY, PackageVersion, PromotionError, PromotionPlan, plan_promotion
 from .production_check import (
     SERVING,
@@ -50,11 +51,18 @@ def _sagemaker_client() -> Any:
     return boto3.client("sagemaker")
 
 
+def _ecr_client() -> Any:
+    import boto3
+
+    return boto3.client("ecr")
+
+
 @dataclass
 class PromoteServices:
     """The function's clients and clock; tests replace any of them."""
 
     sagemaker: Callable[[], Any] = _sagemaker_client
+    ecr: Callable[[], Any] = _ecr_client
     records_s3: Callable[[], Any] = default_s3_client
     artifact_s3: Callable[[Any], Any] = artifact_s3_client
     codepipeline: Any | None = None
@@ -188,6 +196,20 @@ def _apply(sagemaker: Any, plan: PromotionPlan) -> list[str]:
     return done
 
 
+def _keep_champion_image(services: PromoteServices, sagemaker: Any, package_arn: str,
+                         environ: Mapping[str, str]) -> list[str]:
+    """Tag the champion's own image so the image repository's lifecycle never expires it."""
+    repository, uri = environ.get("MODEL_IMAGE_REPOSITORY_NAME"), environ.get("MODEL_IMAGE_REPOSITORY_URI")
+    if not repository or not uri:
+        return []
+    package = sagemaker.describe_model_package(ModelPackageName=package_arn)
+    try:
+        tag = protect_champion_image(services.ecr(), package, repository_name=repository, repository_uri=uri)
+    except ImageTagError as error:
+        raise _Refusal(str(error)) from None
+    return [f"the champion's image is kept: tagged {tag} in {repository}"] if tag else []
+
+
 def _rule(rule_id: str, passed: bool, reason: str) -> RuleResult:
     return RuleResult(rule_id, None, None, None, "==", OUTCOME_PASSED if passed else OUTCOME_FAILED, reason)
 
@@ -261,6 +283,7 @@ def _work(job: CodePipelineJob, services: PromoteServices, environ: Mapping[str,
                 _rule("registry.champion", True, f"{request.package_arn} is the champion; previous: {previous}")
             )
             inputs["previous_champion"] = plan.previous_champion
+            notes += _keep_champion_image(services, sagemaker, request.package_arn, environ)
     except _Refusal as refusal:
         errors.append(str(refusal))
     return _finish(

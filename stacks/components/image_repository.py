@@ -15,6 +15,7 @@ image tagged `champion-*` (the promotion tags the champion's image).
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -25,7 +26,8 @@ from constructs import Construct
 
 __all__ = ["CHAMPION_TAG_PREFIX", "ImageRepository", "ImageRepositoryProps"]
 
-CHAMPION_TAG_PREFIX = "champion-"
+# The promote function tags the champion's image; one prefix for it and for the lifecycle rule that keeps it.
+CHAMPION_TAG_PREFIX: str = importlib.import_module("lambdas.promote.champion_image").CHAMPION_TAG_PREFIX
 _PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
 _PUSH_ACTIONS = ("ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage",
                  "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:DescribeImages",
