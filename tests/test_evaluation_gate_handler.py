@@ -445,3 +445,14 @@ def test_no_credential_reaches_the_logs_or_the_record(aws, caplog, capsys) -> No
     assert "evaluation gate decided" in caplog.text
     for secret in ARTIFACT_SECRETS:
         assert secret not in everything
+
+
+def test_the_record_names_the_image_the_release_runs_on(aws) -> None:
+    """With its own image, the release trains and serves by digest: the decision record says which."""
+    s3, _, arn = aws
+    image = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/ml-cicd-model@sha256:" + "ab" * 32
+    put_train_output(s3, {"evaluation.json": CONTRACT_EVALUATION, "release-policy.json": CONTRACT_POLICY,
+                          "release.json": {"model_package_arn": arn, "image_uri": image}})
+    invoke()
+    record = read_json(s3, f"{RECORD_DIR}/{JOB_ID}.json")
+    assert record["inputs"]["image"] == image

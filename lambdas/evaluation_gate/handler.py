@@ -261,6 +261,10 @@ def evaluate_job(job: CodePipelineJob) -> JobOutcome:
         for name, found in read.files.items()
     }
     locations["model_package_arn"] = read.model_package_arn
+    release = read.data.get("release.json")
+    if isinstance(release, dict) and release.get("image_uri"):
+        # The image the release trained on and will serve (by digest when it is the repository's own).
+        locations["image"] = str(release["image_uri"])[:300]
     record = decide(
         EvaluationInputs(
             evaluation=read.data.get("evaluation.json", NOT_READ),
