@@ -311,7 +311,7 @@ def _aws_runtime_permissions(request: pytest.FixtureRequest) -> Iterator[None]:
     calls = recorded_calls()
     if not calls:
         return
-    from tests.conftest import session_synthesis
+    from tests.synthesis_fixtures import session_synthesis
 
     pipeline = session_synthesis(request.config).pipeline
     problems = judge(calls, pipeline)

@@ -16,7 +16,7 @@ for path in (ROOT, ROOT / "lambdas"):
         sys.path.insert(0, str(path))
 
 from rehearsal import aws_request_constraints  # noqa: E402
-from tests.synthesis_fixtures import SynthesizedApp, cdk_json_context, synthesize  # noqa: E402
+from tests.synthesis_fixtures import SynthesizedApp, session_synthesis  # noqa: E402
 
 # Every AWS request the suite makes is checked against the service model's constraints (pattern, max, enum...).
 aws_request_constraints.install()
@@ -28,32 +28,6 @@ pytest_plugins = ["tests.aws_runtime_permissions"]
 _VENV_BIN = str(Path(sys.executable).parent)
 if not os.environ.get("PATH", "").startswith(_VENV_BIN):
     os.environ["PATH"] = _VENV_BIN + os.pathsep + os.environ.get("PATH", "")
-
-
-def session_synthesis(config: pytest.Config) -> SynthesizedApp:
-    """The real app, synthesized once per session with cdk-nag and CloudFormation validation on.
-
-    When cdk-nag refuses the app, the error is kept for the nag test and the
-    app is synthesized again without the plugin so template tests still run.
-    Cached on the session's config, so fixtures and plugins (at any phase,
-    teardown included) share the one synthesis.
-    """
-    cached = config.stash.get(_SYNTHESIS, None)
-    if cached is not None:
-        return cached
-    factory = pytest.TempPathFactory.from_config(config, _ispytest=True)
-    try:
-        result = synthesize(factory.mktemp("cdk.out"), cdk_json_context(), nag=True)
-    except RuntimeError as error:
-        if "ValidationFailed" not in str(error):
-            raise
-        result = synthesize(factory.mktemp("cdk.out.nonag"), cdk_json_context(), nag=False)
-        result.nag_error = str(error)
-    config.stash[_SYNTHESIS] = result
-    return result
-
-
-_SYNTHESIS = pytest.StashKey[SynthesizedApp]()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ROOT", "SynthesizedApp", "cdk_json_context", "synthesize"]
+import pytest
+
+__all__ = ["ROOT", "SynthesizedApp", "cdk_json_context", "session_synthesis", "synthesize"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,3 +60,29 @@ def synthesize(outdir: Path, context: dict[str, Any], *, nag: bool) -> Synthesiz
         paths[stage] = endpoints / f"{stage}.template.json"
         templates[stage] = json.loads(paths[stage].read_text())
     return SynthesizedApp(outdir=outdir, templates=templates, paths=paths)
+
+
+_SYNTHESIS = pytest.StashKey[SynthesizedApp]()
+
+
+def session_synthesis(config: pytest.Config) -> SynthesizedApp:
+    """The real app, synthesized once per session with cdk-nag and CloudFormation validation on.
+
+    When cdk-nag refuses the app, the error is kept for the nag test and the
+    app is synthesized again without the plugin so template tests still run.
+    Cached on the session's config, so fixtures and plugins (at any phase,
+    teardown included) share the one synthesis.
+    """
+    cached = config.stash.get(_SYNTHESIS, None)
+    if cached is not None:
+        return cached
+    factory = pytest.TempPathFactory.from_config(config, _ispytest=True)
+    try:
+        result = synthesize(factory.mktemp("cdk.out"), cdk_json_context(), nag=True)
+    except RuntimeError as error:
+        if "ValidationFailed" not in str(error):
+            raise
+        result = synthesize(factory.mktemp("cdk.out.nonag"), cdk_json_context(), nag=False)
+        result.nag_error = str(error)
+    config.stash[_SYNTHESIS] = result
+    return result
