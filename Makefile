@@ -16,7 +16,7 @@ CDK := $(BIN)/npx --no-install cdk
 REHEARSAL_OUT ?= .rehearsal
 SETUP := $(VENV)/.setup-complete
 
-.PHONY: help setup synth test check rehearse bootstrap deploy adopt destroy seed-repo bench clean
+.PHONY: help setup synth test check rehearse bootstrap deploy deploy-target adopt destroy seed-repo bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,6 +62,12 @@ deploy: $(SETUP) ## Deploy the platform to your AWS account (run `make bootstrap
 	@$(PY) -m scripts.lifecycle preflight
 	@$(CDK) deploy --all --app cdk.out
 	@$(PY) -m scripts.pipeline_definition record cdk.out
+
+deploy-target: $(SETUP) ## Deploy a target account's roles with its credentials (STAGE=staging|production BUCKET=.. KEY_ARN=.. [PROFILE=..])
+	@test -n "$(STAGE)" -a -n "$(BUCKET)" -a -n "$(KEY_ARN)" || { echo "usage: make deploy-target STAGE=staging|production BUCKET=<ArtifactBucketName output> KEY_ARN=<ArtifactKeyArn output> [PROFILE=<target account profile>]" >&2; exit 2; }
+	@rm -rf cdk.out
+	@$(CDK) synth --quiet --no-notices
+	@$(PY) -m scripts.deploy_target "$(STAGE)" --bucket "$(BUCKET)" --key-arn "$(KEY_ARN)" $(if $(PROFILE),--profile "$(PROFILE)",)
 
 adopt: $(SETUP) ## Import the repository and model registry kept by an earlier `make destroy` into a new pipeline stack
 	@rm -rf cdk.out

@@ -31,11 +31,13 @@ def build_app(
     """
     # Imported here, not at the top, so that `main` can import them on one thread while another
     # waits for the jsii process. They are pure Python: importing them makes no jsii call.
+    from stacks.accounts import account_layout, model_package_group_name
     from stacks.config import load_config
     from stacks.endpoint_templates import EndpointTemplates
     from stacks.pipeline_stack import PipelineStack
 
     config = load_config(app.node.get_all_context())
+    layout = account_layout(config)  # refuses an unusable account layout (one line) before any construct exists
     if validation is not None:
         cdk.Validations.of(app).add_plugins(validation)
     if nag:
@@ -43,6 +45,11 @@ def build_app(
     templates = EndpointTemplates(app, "Endpoints", config=config)
     templates_dir = templates.write_templates(Path(app.outdir) / "endpoint-templates")
     env = config.pipeline_env
+    if layout.cross_account:
+        from stacks.target_account_stack import TargetAccountStacks
+
+        TargetAccountStacks(app, "Targets", layout=layout, group_name=model_package_group_name(config.project_name),
+                            region=env.region).write_templates(Path(app.outdir) / "target-templates")
     return PipelineStack(
         app, "Pipeline",
         stack_name=f"{config.project_name}-pipeline",

@@ -1,6 +1,7 @@
 """Roll production back to the previous champion: one command, for an operator's laptop.
 
     python -m release_tools.rollback --stack-name <production endpoint stack> [--region R] [--dry-run] [--reason TEXT]
+        [--production-profile P | --production-role-arn ARN]   (production in its own account: README "Accounts")
 
 The stack's `ModelPackageArn` parameter names what production serves, which
 must be the current champion (the latest Approved package of its group). The
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import re
 import signal
 import sys
 from collections.abc import Callable, Mapping
@@ -280,7 +282,37 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--further", action="store_true", help="after a completed rollback, roll back one more release"
     )
+    production = parser.add_mutually_exclusive_group()
+    production.add_argument("--production-profile", default=None,
+                            help="production in its own account: the AWS profile for the endpoint stack's calls")
+    production.add_argument("--production-role-arn", default=None,
+                            help="production in its own account: a role there to assume for the endpoint stack's calls")
     return parser.parse_args(argv)
+
+
+def cloudformation_client(session: Any, args: argparse.Namespace, *, sts: Any = None) -> Any:
+    """The CloudFormation client for the production stack's account (README "Accounts").
+
+    The registry stays in the pipeline account (`session`); the endpoint stack may live in a production
+    account, reached with a named profile or by assuming a role there with the caller's credentials.
+    """
+    import boto3
+
+    if args.production_profile:
+        return boto3.Session(profile_name=args.production_profile, region_name=args.region).client("cloudformation")
+    if not args.production_role_arn:
+        return session.client("cloudformation")
+    try:
+        credentials = (sts or session.client("sts")).assume_role(
+            RoleArn=args.production_role_arn,
+            RoleSessionName=re.sub(r"[^\w+=,.@-]", "-", f"rollback-{getpass.getuser()}")[:64],
+        )["Credentials"]
+    except (BotoCoreError, ClientError) as error:
+        raise ReleaseToolError(f"AssumeRole {args.production_role_arn} failed: {error}") from None
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"], region_name=session.region_name,
+    ).client("cloudformation")
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -302,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     previous_handler = signal.signal(signal.SIGTERM, _terminate)
     try:
         run_rollback(
-            session.client("cloudformation"),
+            cloudformation_client(session, args),
             session.client("sagemaker"),
             stack_name=args.stack_name,
             dry_run=args.dry_run,

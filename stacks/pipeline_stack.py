@@ -16,6 +16,7 @@ from release_tools.stage_budget import stage_timeout_minutes
 from stacks.components.artifact_store import ArtifactStore
 from stacks.components.branch_protection import BranchProtection, BranchProtectionProps
 from stacks.components.build_project import BuildProject, BuildProjectProps
+from stacks.components.cross_account_access import CrossAccountAccess, CrossAccountAccessProps
 from stacks.components.connection_source import ConnectionSource, ConnectionSourceProps
 from stacks.components.host_pull_request_checks import HostPullRequestChecks, HostPullRequestChecksProps
 from stacks.components.endpoint_deploy_role import EndpointDeployRole
@@ -31,6 +32,7 @@ from stacks.components.release_events import ReleaseEvents
 from stacks.components.release_pipeline import ReleasePipeline, ReleasePipelineProps
 from stacks.components.rollback_alarms import grant_describe_alarms
 from stacks.components.sagemaker_execution_role import SageMakerExecutionRole, grant_pass_to_sagemaker
+from stacks.accounts import account_layout, model_package_group_name
 from stacks.config import LOG_RETENTION_DAYS, AppConfig
 from stacks.service_limits import floors_gate_environment, gate_environment
 
@@ -58,7 +60,7 @@ class PipelineStack(cdk.Stack):
         store = ArtifactStore(self, "ArtifactStore", project_name=c.project_name, retention_days=c.artifact_retention_days)
         key, bucket = store.key, store.bucket
         registry = ModelRegistry(
-            self, "ModelRegistry", group_name=f"{c.project_name}-models",
+            self, "ModelRegistry", group_name=model_package_group_name(c.project_name),
             description=f"{c.project_name}: every trained model; the latest Approved version is the production champion.",
         )
         notifications = ReleaseNotifications(self, "Notifications", project_name=c.project_name, key=key,
@@ -151,6 +153,11 @@ class PipelineStack(cdk.Stack):
         )
         # SageMaker's auto-rollback reads the production rollback alarms with the execution role.
         grant_describe_alarms(execution.role, self, self.production_stack_name)
+        layout = account_layout(c)
+        targets = CrossAccountAccess(self, "CrossAccountAccess", props=CrossAccountAccessProps(
+            layout=layout, bucket=bucket, key=key, registry=registry, staging_gate=staging_gate, promote=promote,
+            image_repository=images.repository,
+        )) if layout.cross_account else None
 
         self.release = ReleasePipeline(self, "ReleasePipeline", props=ReleasePipelineProps(
             project_name=c.project_name,
@@ -177,7 +184,11 @@ class PipelineStack(cdk.Stack):
             approval_topic=notifications.topic,
             deployment_window=c.deployment_window,
             deployment_window_time_zone=c.deployment_window_time_zone,
+            target_deploy_roles=targets.deploy_roles if targets else {},
+            target_execution_role_arns=targets.execution_role_arns if targets else {},
         ))
+        if targets:
+            targets.name_pipeline(self.release.pipeline)
         ReleaseEvents(self, "ReleaseEvents", pipeline=self.release.pipeline, topic=notifications.topic,
                       model_package_group_name=registry.group_name)
 

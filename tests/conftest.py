@@ -36,6 +36,12 @@ def synthesized(pytestconfig: pytest.Config) -> SynthesizedApp:
     return session_synthesis(pytestconfig)
 
 
+@pytest.fixture(scope="session")
+def synthesized_cross_account(pytestconfig: pytest.Config) -> SynthesizedApp:
+    """The app with staging and production in their own accounts, synthesized once per session."""
+    return session_synthesis(pytestconfig, cross_account=True)
+
+
 @pytest.fixture(autouse=True)
 def _aws_requests_satisfy_service_constraints() -> Iterator[None]:
     """Fail the test that made an AWS request the service would refuse, even if the code swallowed the error."""

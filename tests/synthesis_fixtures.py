@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-__all__ = ["ROOT", "SynthesizedApp", "cdk_json_context", "session_synthesis", "synthesize"]
+__all__ = ["CROSS_ACCOUNT_ENVIRONMENTS", "ROOT", "SynthesizedApp", "cdk_json_context", "cross_account_context",
+           "session_synthesis", "synthesize"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +37,21 @@ class SynthesizedApp:
         return self.templates["production"]
 
 
+# Staging and production each in an account of their own, same region (README "Accounts").
+CROSS_ACCOUNT_ENVIRONMENTS = {
+    "pipeline": {"account": "111111111111", "region": "eu-west-1"},
+    "staging": {"account": "222222222222", "region": "eu-west-1"},
+    "production": {"account": "333333333333", "region": "eu-west-1"},
+}
+
+
+def cross_account_context() -> dict[str, Any]:
+    """cdk.json's context with staging and production in their own accounts."""
+    context = cdk_json_context()
+    context["ml-cicd"] = {**context["ml-cicd"], "environments": CROSS_ACCOUNT_ENVIRONMENTS}
+    return context
+
+
 def cdk_json_context() -> dict[str, Any]:
     """The app's context exactly as `cdk synth` passes it (cdk.json)."""
     return json.loads((ROOT / "cdk.json").read_text())["context"]
@@ -59,30 +75,38 @@ def synthesize(outdir: Path, context: dict[str, Any], *, nag: bool) -> Synthesiz
     for stage in ("staging", "production"):
         paths[stage] = endpoints / f"{stage}.template.json"
         templates[stage] = json.loads(paths[stage].read_text())
+    # Target stacks: only when a stage deploys into another account (README "Accounts").
+    for path in sorted((outdir / "target-templates").glob("*.template.json")):
+        name = f"{path.name.split('.')[0]}-target"
+        paths[name], templates[name] = path, json.loads(path.read_text())
     return SynthesizedApp(outdir=outdir, templates=templates, paths=paths)
 
 
 _SYNTHESIS = pytest.StashKey[SynthesizedApp]()
+_CROSS_ACCOUNT_SYNTHESIS = pytest.StashKey[SynthesizedApp]()
 
 
-def session_synthesis(config: pytest.Config) -> SynthesizedApp:
+def session_synthesis(config: pytest.Config, *, cross_account: bool = False) -> SynthesizedApp:
     """The real app, synthesized once per session with cdk-nag and CloudFormation validation on.
 
     When cdk-nag refuses the app, the error is kept for the nag test and the
     app is synthesized again without the plugin so template tests still run.
     Cached on the session's config, so fixtures and plugins (at any phase,
-    teardown included) share the one synthesis.
+    teardown included) share the one synthesis. `cross_account`: staging and
+    production in their own accounts (README "Accounts").
     """
-    cached = config.stash.get(_SYNTHESIS, None)
+    key = _CROSS_ACCOUNT_SYNTHESIS if cross_account else _SYNTHESIS
+    cached = config.stash.get(key, None)
     if cached is not None:
         return cached
     factory = pytest.TempPathFactory.from_config(config, _ispytest=True)
+    name, context = ("cdk.out.cross-account", cross_account_context()) if cross_account else ("cdk.out", cdk_json_context())
     try:
-        result = synthesize(factory.mktemp("cdk.out"), cdk_json_context(), nag=True)
+        result = synthesize(factory.mktemp(name), context, nag=True)
     except RuntimeError as error:
         if "ValidationFailed" not in str(error):
             raise
-        result = synthesize(factory.mktemp("cdk.out.nonag"), cdk_json_context(), nag=False)
+        result = synthesize(factory.mktemp(f"{name}.nonag"), context, nag=False)
         result.nag_error = str(error)
-    config.stash[_SYNTHESIS] = result
+    config.stash[key] = result
     return result

@@ -151,6 +151,14 @@ def _is_account_root(principal: Any) -> bool:
     return isinstance(aws, str) and aws.endswith(":root")
 
 
+def _roles_of_another_account(statement: dict[str, Any]) -> bool:
+    """A target account's roles (README "Accounts"): that account as principal, narrowed to role ARNs in it."""
+    aws = json.dumps(statement["Principal"].get("AWS", ""))
+    arns = statement.get("Condition", {}).get("ArnEquals", {}).get("aws:PrincipalArn", [])
+    account = aws.rsplit(":iam::", 1)[-1].split(":", 1)[0]
+    return aws.endswith(':root"') and bool(arns) and all(f":iam::{account}:role/" in arn for arn in as_list(arns))
+
+
 def test_key_policies_give_kms_star_only_to_the_account_root(synthesized: SynthesizedApp) -> None:
     # CDK's default statement lets IAM policies in this account grant use of the key (it grants nothing by
     # itself); every IAM policy is checked above. Any other principal gets named actions only.
@@ -162,7 +170,8 @@ def test_key_policies_give_kms_star_only_to_the_account_root(synthesized: Synthe
             assert _is_account_root(statement["Principal"]), where
         else:
             assert all(a.startswith("kms:") and a not in ("kms:*", "kms:Put*", "kms:Create*") for a in actions), where
-            assert "Service" in statement["Principal"], f"{where}: only AWS services are named in the key policy"
+            assert "Service" in statement["Principal"] or _roles_of_another_account(statement), (
+                f"{where}: only AWS services, or another account's roles by ARN, are named in the key policy")
 
 
 def test_cloudwatch_logs_may_use_the_key_only_for_this_accounts_log_groups(synthesized: SynthesizedApp) -> None:

@@ -22,6 +22,7 @@ from gate_kit.decision_record import OUTCOME_FAILED, OUTCOME_PASSED, RuleResult,
 from gate_kit.records import default_s3_client, outcome_with_record
 from gate_kit.served_model import ServedModel, ServedModelError, read_served_model
 from gate_kit.structured_log import gate_logger, log_fields
+from gate_kit.target_account import EndpointSessions
 
 from .champion_image import ImageTagError, protect_champion_image
 from .champion_promotion import PREVIOUS_CHAMPION_KEY, PackageVersion, PromotionError, PromotionPlan, plan_promotion
@@ -57,12 +58,19 @@ def _ecr_client() -> Any:
     return boto3.client("ecr")
 
 
+# The production endpoint's account: the pipeline's, or a target account through its reader role.
+_ENDPOINT_ACCOUNT = EndpointSessions(session_name="production-verification")
+
+
 @dataclass
 class PromoteServices:
     """The function's clients and clock; tests replace any of them."""
 
     sagemaker: Callable[[], Any] = _sagemaker_client
     ecr: Callable[[], Any] = _ecr_client
+    # Reads the production endpoint; None: the reader role's client when ENDPOINT_READER_ROLE_ARN is set,
+    # else `sagemaker` (the endpoint is in the pipeline account). The registry is always `sagemaker`.
+    endpoint_sagemaker: Callable[[Mapping[str, str]], Any] | None = None
     records_s3: Callable[[], Any] = default_s3_client
     artifact_s3: Callable[[Any], Any] = artifact_s3_client
     codepipeline: Any | None = None
@@ -240,6 +248,14 @@ def _finish(
     return outcome
 
 
+def _endpoint_client(services: PromoteServices, environ: Mapping[str, str], registry_client: Any) -> Any:
+    if services.endpoint_sagemaker is not None:
+        return services.endpoint_sagemaker(environ)
+    if EndpointSessions.role_arn(environ) is None:
+        return registry_client
+    return _ENDPOINT_ACCOUNT.client("sagemaker", environ)
+
+
 def _work(job: CodePipelineJob, services: PromoteServices, environ: Mapping[str, str]) -> JobOutcome:
     errors: list[str] = []
     rules: list[RuleResult] = []
@@ -256,7 +272,7 @@ def _work(job: CodePipelineJob, services: PromoteServices, environ: Mapping[str,
         inputs.update(endpoint_name=request.endpoint_name, model_package_arn=request.package_arn)
         sagemaker = services.sagemaker()
         try:
-            served: ServedModel = read_served_model(sagemaker, request.endpoint_name)
+            served: ServedModel = read_served_model(_endpoint_client(services, environ, sagemaker), request.endpoint_name)
         except ServedModelError as error:
             raise _Refusal(f"production endpoint {request.endpoint_name}: {error}") from None
         inputs["endpoint"] = served.to_dict()

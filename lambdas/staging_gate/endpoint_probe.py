@@ -52,12 +52,16 @@ def runtime_client(
     *,
     connect_timeout: int = CONNECT_TIMEOUT_SECONDS,
     read_timeout: int = READ_TIMEOUT_SECONDS,
+    session: Any = None,
 ) -> Any:
-    """A `sagemaker-runtime` client with bounded timeouts and no retries (honest latency)."""
+    """A `sagemaker-runtime` client with bounded timeouts and no retries (honest latency).
+
+    `session`: a boto3 session for the endpoint's account (gate_kit/target_account.py); default boto3's.
+    """
     import boto3  # imported lazily: keeps the handler's cold import fast
     from botocore.config import Config
 
-    return boto3.client(
+    return (session or boto3).client(
         "sagemaker-runtime",
         endpoint_url=endpoint_url,
         config=Config(

@@ -34,6 +34,7 @@ from gate_kit.release_policy import (
 )
 from gate_kit.served_model import ServedModelError, package_mismatch, read_served_model
 from gate_kit.structured_log import gate_logger, log_fields
+from gate_kit.target_account import EndpointSessions
 
 from .endpoint_probe import ANSWER_RESERVE_MS, MAX_REPETITIONS, probe_endpoint, runtime_client
 from .golden_requests import GoldenRequest, GoldenRequestsError, parse_golden_requests
@@ -46,10 +47,16 @@ DEFAULT_REPETITIONS = 3
 _LOGGER = gate_logger("staging_gate")
 
 
-def _sagemaker_client() -> Any:
-    import boto3  # imported lazily: keeps the handler's cold import fast
+# The staging endpoint's account: the pipeline's, or a target account through its reader role.
+_ENDPOINT_ACCOUNT = EndpointSessions(session_name="staging-gate")
 
-    return boto3.client("sagemaker")
+
+def _sagemaker_client() -> Any:
+    return _ENDPOINT_ACCOUNT.client("sagemaker")
+
+
+def _runtime_client(*, connect_timeout: int, read_timeout: int) -> Any:
+    return runtime_client(connect_timeout=connect_timeout, read_timeout=read_timeout, session=_ENDPOINT_ACCOUNT.session())
 
 
 @dataclass
@@ -61,7 +68,7 @@ class StagingGateServices:
     """
 
     sagemaker: Callable[[], Any] = _sagemaker_client
-    runtime: Callable[..., Any] = runtime_client
+    runtime: Callable[..., Any] = _runtime_client
     records_s3: Callable[[], Any] = default_s3_client
     artifact_s3: Callable[[Any], Any] = artifact_s3_client
     codepipeline: Any | None = None

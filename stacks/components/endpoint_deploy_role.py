@@ -26,12 +26,15 @@ class EndpointDeployRole(Construct):
     """May create, update and delete this project's models, endpoint configs, endpoints, alarms and autoscaling."""
 
     def __init__(self, scope: Construct, construct_id: str, *, project_name: str, stack_names: list[str],
-                 execution_role: iam.IRole, key: kms.IKey, model_package_arn_pattern: str) -> None:
+                 execution_role: iam.IRole, key: kms.IKey, model_package_arn_pattern: str,
+                 role_name: str | None = None, assumed_by: iam.IPrincipal | None = None) -> None:
+        """`role_name` and `assumed_by`: a target account's deploy role (stacks/target_account_stack.py)."""
         super().__init__(scope, construct_id)
         self.stack_names = stack_names
         self.role = iam.Role(
             self, "Role",
-            assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"),
+            assumed_by=assumed_by or iam.ServicePrincipal("cloudformation.amazonaws.com"),
+            role_name=role_name,
             description=f"CloudFormation deploys the {project_name} endpoint stacks with this role",
         )
         self._grant_hosting(project_name)

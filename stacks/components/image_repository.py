@@ -24,11 +24,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-__all__ = ["CHAMPION_TAG_PREFIX", "ImageRepository", "ImageRepositoryProps"]
+__all__ = ["CHAMPION_TAG_PREFIX", "ImageRepository", "ImageRepositoryProps", "PULL_ACTIONS"]
 
 # The promote function tags the champion's image; one prefix for it and for the lifecycle rule that keeps it.
 CHAMPION_TAG_PREFIX: str = importlib.import_module("lambdas.promote.champion_image").CHAMPION_TAG_PREFIX
-_PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
+PULL_ACTIONS = _PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
 _PUSH_ACTIONS = ("ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage",
                  "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:DescribeImages",
                  "ecr:DescribeImageScanFindings")

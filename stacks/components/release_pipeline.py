@@ -8,13 +8,15 @@ built by their own constructs and handed in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -53,6 +55,10 @@ class ReleasePipelineProps:
     approval_topic: sns.ITopic
     deployment_window: str | None
     deployment_window_time_zone: str
+    # Stages deployed into another account (stacks/accounts.py): the target account's deploy role, which the
+    # action runs with and CloudFormation deploys with, and the execution role the endpoint runs with there.
+    target_deploy_roles: Mapping[str, iam.IRole] = field(default_factory=dict)
+    target_execution_role_arns: Mapping[str, str] = field(default_factory=dict)
 
 
 class ReleasePipeline(Construct):
@@ -133,7 +139,7 @@ class ReleasePipeline(Construct):
         self.pipeline = codepipeline.Pipeline(
             self, "Pipeline",
             pipeline_type=codepipeline.PipelineType.V2,
-            artifact_bucket=p.artifact_bucket,
+            artifact_bucket=self._artifact_bucket(p),
             restart_execution_on_update=False,
             # CodePipeline's own role runs every action: per-action roles would be assumable by this role
             # anyway (same effective privilege), and cost 20 more IAM resources to synthesize and audit.
@@ -143,6 +149,26 @@ class ReleasePipeline(Construct):
         self.stage_names = [stage.stage_name for stage in stages]
         if p.connection is not None:
             self._trigger_on_pushes_to_the_release_branch(source, p.release_branch)
+
+    def _artifact_bucket(self, p: ReleasePipelineProps) -> s3.IBucket:
+        """The artifact bucket; with cross-account actions, a reference CDK cannot add bucket or key policy to.
+
+        For an action role of another account, CDK grants that role read on the whole bucket and decryption in
+        the bucket and key policies, naming the role's ARN as principal. The grants a target account needs are
+        made by stacks/components/cross_account_access.py instead: narrower (the templates' prefix), and
+        written so the pipeline stack deploys before the target roles exist (an S3 or KMS policy naming a
+        role that does not exist is refused). The pipeline's own grants are identity policies either way.
+        """
+        if not p.target_deploy_roles:
+            return p.artifact_bucket
+        key = p.artifact_bucket.encryption_key
+        if key is None:
+            raise ValueError("cross-account actions need a KMS-encrypted artifact bucket")
+        return s3.Bucket.from_bucket_attributes(
+            self, "ArtifactBucketReference", bucket_arn=p.artifact_bucket.bucket_arn,
+            bucket_name=p.artifact_bucket.bucket_name,
+            encryption_key=kms.Key.from_key_arn(self, "ArtifactKeyReference", key.key_arn),
+        )
 
     @staticmethod
     def _source_action(p: ReleasePipelineProps, output: codepipeline.Artifact
@@ -182,6 +208,12 @@ class ReleasePipeline(Construct):
         overrides = dict(p.endpoint_parameters)
         if stage == "production":
             overrides["DataCaptureS3Uri"] = p.production_data_capture_uri
+        target_role = p.target_deploy_roles.get(stage)
+        cross_account: dict[str, object] = {}
+        if target_role is not None:
+            overrides["ExecutionRoleArn"] = p.target_execution_role_arns[stage]
+            # "account": the action runs in the target account, with `role` (assumed by the pipeline role).
+            cross_account = {"account": target_role.env.account, "role": target_role}
         return actions.CloudFormationCreateUpdateStackAction(
             action_name="Deploy",
             stack_name=stack_name,
@@ -189,7 +221,7 @@ class ReleasePipeline(Construct):
             template_configuration=train_output.at_path(f"endpoint/{stage}.config.json"),
             parameter_overrides=overrides,
             admin_permissions=False,
-            deployment_role=p.endpoint_deploy_role,
+            deployment_role=target_role or p.endpoint_deploy_role,
             # CREATE_UPDATE cannot update a stack that a failed first create left in ROLLBACK_COMPLETE.
             # REPLACE_ON_FAILURE deletes and recreates a stack in a failed state: right for staging, which
             # serves no one; never for production, which must not be deleted while it serves. A production
@@ -198,6 +230,7 @@ class ReleasePipeline(Construct):
             replace_on_failure=stage == "staging",
             variables_namespace=namespace,
             run_order=1,
+            **cross_account,  # type: ignore[arg-type]
         )
 
     @staticmethod

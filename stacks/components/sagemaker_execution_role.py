@@ -8,9 +8,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.components.nag_acknowledgements import arn_as_nag_prints
+from stacks.components.nag_acknowledgements import acknowledge, arn_as_nag_prints
 
-__all__ = ["SageMakerExecutionRole", "grant_pass_to_sagemaker"]
+__all__ = ["SageMakerExecutionRole", "grant_image_logs_and_metrics", "grant_pass_to_sagemaker"]
 
 
 def grant_pass_to_sagemaker(execution_role: iam.IRole, grantee: iam.IGrantable) -> None:
@@ -42,41 +42,41 @@ class SageMakerExecutionRole(Construct):
         bucket.grant_read_write(self.role)
         key.grant_encrypt_decrypt(self.role)
         key.grant(self.role, "kms:CreateGrant", "kms:DescribeKey")
-        # The scikit-learn framework images live in AWS-owned accounts, one per region.
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="PullFrameworkImage",
-            actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-            resources=[f"arn:{stack.partition}:ecr:{stack.region}:*:repository/sagemaker-scikit-learn"],
-        ))
-        auth = iam.PolicyStatement(sid="EcrAuthorization", actions=["ecr:GetAuthorizationToken"], resources=["*"])
-        self.role.add_to_policy(auth)
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="JobAndEndpointLogs",
-            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            resources=[stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/*",
-                                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)],
-        ))
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="SageMakerMetrics",
-            actions=["cloudwatch:PutMetricData"],
-            resources=["*"],
-            conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "AWS/SageMaker"]}},
-        ))
+        grant_image_logs_and_metrics(self.role)
         # Endpoints serve registered model packages of this account's registry.
         self.role.add_to_policy(iam.PolicyStatement(
             sid="ReadModelPackages",
             actions=["sagemaker:DescribeModelPackage"],
             resources=[stack.format_arn(service="sagemaker", resource="model-package", resource_name="*")],
         ))
-        cdk.Validations.of(self.role).acknowledge(
-            cdk.Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level permissions; "
-                       "PutMetricData is limited to SageMaker namespaces by condition.",
-            ),
-            cdk.Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::" + arn_as_nag_prints(self, account="*").format(
-                    service="ecr", resource="repository/sagemaker-scikit-learn") + "]",
-                reason="The framework image is owned by an AWS account that differs per region; the repository name is fixed.",
-            ),
-        )
+
+
+def grant_image_logs_and_metrics(role: iam.Role) -> None:
+    """What every SageMaker execution role needs: the framework image, its logs and SageMaker metrics."""
+    stack = cdk.Stack.of(role)
+    # The scikit-learn framework images live in AWS-owned accounts, one per region.
+    role.add_to_policy(iam.PolicyStatement(
+        sid="PullFrameworkImage",
+        actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+        resources=[f"arn:{stack.partition}:ecr:{stack.region}:*:repository/sagemaker-scikit-learn"],
+    ))
+    auth = iam.PolicyStatement(sid="EcrAuthorization", actions=["ecr:GetAuthorizationToken"], resources=["*"])
+    role.add_to_policy(auth)
+    role.add_to_policy(iam.PolicyStatement(
+        sid="JobAndEndpointLogs",
+        actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+        resources=[stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/*",
+                                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)],
+    ))
+    role.add_to_policy(iam.PolicyStatement(
+        sid="SageMakerMetrics",
+        actions=["cloudwatch:PutMetricData"],
+        resources=["*"],
+        conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "AWS/SageMaker"]}},
+    ))
+    acknowledge(role, resources={
+        "*": "ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level permissions; "
+             "PutMetricData is limited to SageMaker namespaces by condition.",
+        arn_as_nag_prints(role, account="*").format(service="ecr", resource="repository/sagemaker-scikit-learn"):
+            "The framework image is owned by an AWS account that differs per region; the repository name is fixed.",
+    })

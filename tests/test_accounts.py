@@ -1,0 +1,288 @@
+"""Staging and production in their own accounts (README "Accounts"): layout, templates, trust, scanners.
+
+The cross-account app goes through the same checks as the single-account one:
+every IAM check of tests/test_security_iam.py, cfn-lint, cdk-nag and checkov.
+The single-account templates are pinned: byte-identical to those synthesized
+before cross-account support existed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import re
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scripts.run_checkov import run_checkov
+from stacks.accounts import account_layout, pipeline_prefix, pipeline_role_names, target_role_names
+from stacks.config import ConfigError, load_config
+from tests import test_security_iam as iam_checks
+from tests.synthesis_fixtures import CROSS_ACCOUNT_ENVIRONMENTS, SynthesizedApp, cdk_json_context
+from tests.test_template_checks import CFN_LINT, CFN_LINT_IGNORED
+
+PIPELINE, STAGING, PRODUCTION = (CROSS_ACCOUNT_ENVIRONMENTS[k]["account"] for k in ("pipeline", "staging", "production"))
+TARGET_ACCOUNTS = {"staging": STAGING, "production": PRODUCTION}
+DIGESTS = Path(__file__).parent / "single_account_template_digests.json"
+_ASSET_HASH = re.compile(rb"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
+
+
+def _config(environments: dict[str, Any]) -> Any:
+    context = cdk_json_context()
+    context["ml-cicd"] = {**context["ml-cicd"], "environments": environments}
+    return load_config(context)
+
+
+# -- the layout ----------------------------------------------------------------
+
+
+def test_the_default_and_a_same_account_configuration_are_single_account() -> None:
+    assert not account_layout(_config({})).cross_account
+    same = {"account": PIPELINE, "region": "eu-west-1"}
+    assert not account_layout(_config({"pipeline": same, "staging": same, "production": same})).cross_account
+
+
+def test_a_stage_in_another_account_is_cross_account() -> None:
+    layout = account_layout(_config({"pipeline": {"account": PIPELINE}, "production": {"account": PRODUCTION}}))
+    assert layout.cross_account_stages() == ["production"]
+    assert layout.role_arn("production", "x") == f"arn:aws:iam::{PRODUCTION}:role/x"
+
+
+@pytest.mark.parametrize(("environments", "key"), [
+    ({"pipeline": {"account": PIPELINE, "region": "eu-west-1"}, "staging": {"account": STAGING, "region": "us-east-1"}},
+     "ml-cicd.environments.staging.region"),
+    ({"pipeline": {"account": PIPELINE}, "production": {"account": PRODUCTION, "region": "eu-west-1"}},
+     "ml-cicd.environments.pipeline.region"),
+    ({"staging": {"account": STAGING}}, "ml-cicd.environments.pipeline.account"),
+])
+def test_an_unusable_layout_is_refused_in_one_line_naming_the_key(environments: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        account_layout(_config(environments))
+    assert str(raised.value).startswith(f"invalid configuration {key}:") and "\n" not in str(raised.value)
+
+
+def test_role_names_fit_iam_limits_for_the_longest_project_name() -> None:
+    project = "a" * 32
+    names = [*vars(target_role_names(project, "production")).values(), *vars(pipeline_role_names(project)).values()]
+    assert max(len(name) for name in names) <= 64
+
+
+# -- single account: unchanged --------------------------------------------------
+
+
+def template_digest(path: Path) -> str:
+    """SHA-256 of the template's bytes, CDK asset hashes (64 hex digits) replaced by a placeholder.
+
+    An asset hash is the hash of bundled code (release_tools/, the functions): it changes with that code's
+    content, not with the template, so it is not part of what must stay identical.
+    """
+    return hashlib.sha256(_ASSET_HASH.sub(b"<asset>", path.read_bytes())).hexdigest()
+
+
+def test_single_account_templates_are_byte_identical_to_before_cross_account_support(synthesized: SynthesizedApp) -> None:
+    recorded = json.loads(DIGESTS.read_text())
+    now = {name: template_digest(synthesized.paths[name]) for name in recorded["sha256"]}
+    assert set(synthesized.templates) == set(recorded["sha256"]), "a default synthesis has no target stack"
+    assert now == recorded["sha256"], (
+        f"the default templates differ from those recorded at {recorded['recorded_at']}; if another change (not the "
+        "cross-account support) changed them on purpose, record again: python -m tests.test_accounts")
+
+
+# -- cross account: the same checks as single account ----------------------------
+
+
+def _checks_of(module: Any) -> list[Callable[[SynthesizedApp], None]]:
+    """The module's test functions that take the synthesized app and nothing else."""
+    return [function for name, function in inspect.getmembers(module, inspect.isfunction)
+            if name.startswith("test_") and list(inspect.signature(function).parameters) == ["synthesized"]]
+
+
+@pytest.mark.parametrize("check", _checks_of(iam_checks), ids=lambda check: check.__name__)
+def test_the_iam_checks_hold_for_the_cross_account_app(check: Callable[[SynthesizedApp], None],
+                                                       synthesized_cross_account: SynthesizedApp) -> None:
+    check(synthesized_cross_account)
+
+
+def test_cdk_nag_accepts_the_cross_account_app(synthesized_cross_account: SynthesizedApp) -> None:
+    assert synthesized_cross_account.nag_error is None, synthesized_cross_account.nag_error
+
+
+def test_cfn_lint_accepts_the_cross_account_templates(synthesized_cross_account: SynthesizedApp) -> None:
+    paths = [str(path) for path in synthesized_cross_account.paths.values()]
+    assert len(paths) == 5  # pipeline, two endpoints, two target stacks
+    result = subprocess.run([str(CFN_LINT), "--format", "json", "--ignore-checks", *CFN_LINT_IGNORED, "--", *paths],
+                            capture_output=True, text=True, timeout=300)
+    findings = json.loads(result.stdout or "[]")
+    assert [f"{f['Rule']['Id']} {f['Filename']}: {f['Message']}" for f in findings] == []
+
+
+@pytest.mark.parametrize("names", [("pipeline",), ("staging-target", "production-target")], ids=["pipeline", "targets"])
+def test_checkov_finds_no_failed_check_in_the_cross_account_templates(
+        names: tuple[str, ...], synthesized_cross_account: SynthesizedApp) -> None:
+    result = run_checkov([synthesized_cross_account.paths[name] for name in names])
+    assert result.resources >= 6, result.summary()  # the target stacks: three roles and their policies each
+    assert not result.failed, result.summary() + "\n" + "\n".join(f.line() for f in result.failed)
+
+
+# -- cross account: who trusts whom ---------------------------------------------
+
+
+def _resources(template: dict[str, Any], kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] == kind:
+            yield logical_id, resource.get("Properties", {})
+
+
+def _roles_by_name(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {props["RoleName"]: props for _, props in _resources(template, "AWS::IAM::Role") if "RoleName" in props}
+
+
+def _trusted(role: dict[str, Any]) -> list[Any]:
+    principals = []
+    for statement in role["AssumeRolePolicyDocument"]["Statement"]:
+        assert statement["Effect"] == "Allow" and statement["Action"] == "sts:AssumeRole"
+        for kind, value in statement["Principal"].items():
+            principals += [(kind, v) for v in iam_checks.as_list(value)]
+    return sorted(principals, key=json.dumps)
+
+
+@pytest.mark.parametrize("stage", ["staging", "production"])
+def test_each_target_role_trusts_only_the_pipeline_role_it_serves_by_arn(
+        stage: str, synthesized_cross_account: SynthesizedApp) -> None:
+    roles = _roles_by_name(synthesized_cross_account.templates[f"{stage}-target"])
+    names, pipeline_roles = target_role_names("ml-cicd", stage), pipeline_role_names("ml-cicd")
+    arn = f"arn:aws:iam::{PIPELINE}:role/{{}}".format
+    gate = pipeline_roles.staging_gate if stage == "staging" else pipeline_roles.promote
+    assert set(roles) == {names.deploy, names.execution, names.endpoint_reader}
+    assert _trusted(roles[names.deploy]) == [("AWS", arn(pipeline_roles.pipeline)),
+                                             ("Service", "cloudformation.amazonaws.com")]
+    assert _trusted(roles[names.endpoint_reader]) == [("AWS", arn(gate))]
+    assert _trusted(roles[names.execution]) == [("Service", "sagemaker.amazonaws.com")]
+
+
+def test_the_pipeline_roles_the_targets_trust_exist_with_those_names(synthesized_cross_account: SynthesizedApp) -> None:
+    named = _roles_by_name(synthesized_cross_account.pipeline)
+    assert set(vars(pipeline_role_names("ml-cicd")).values()) <= set(named)
+
+
+def _cross_account_statements(synthesized: SynthesizedApp) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Allow statements of the pipeline account's resource policies that name another account."""
+    pipeline = synthesized.pipeline
+    documents = [(lid, kind, doc) for lid, kind, doc in iam_checks.policy_documents(pipeline)]
+    documents += [(lid, "ModelPackageGroupPolicy", props["ModelPackageGroupPolicy"])
+                  for lid, props in _resources(pipeline, "AWS::SageMaker::ModelPackageGroup")]
+    documents += [(lid, "AWS::ECR::Repository", props["RepositoryPolicyText"])
+                  for lid, props in _resources(pipeline, "AWS::ECR::Repository") if "RepositoryPolicyText" in props]
+    for logical_id, kind, document in documents:
+        for statement in iam_checks.as_list(document["Statement"]):
+            text = json.dumps(statement.get("Principal", {}))
+            if statement["Effect"] == "Allow" and any(account in text for account in TARGET_ACCOUNTS.values()):
+                yield f"{kind}|{logical_id}|{statement.get('Sid')}", statement
+
+
+def test_pipeline_account_resource_policies_grant_target_accounts_only_their_roles(
+        synthesized_cross_account: SynthesizedApp) -> None:
+    statements = list(_cross_account_statements(synthesized_cross_account))
+    kinds = {where.split("|")[0] for where, _ in statements}
+    assert kinds == {"AWS::S3::BucketPolicy", "AWS::KMS::Key", "ModelPackageGroupPolicy", "AWS::ECR::Repository"}
+    created = {f"arn:aws:iam::{TARGET_ACCOUNTS[stage]}:role/{name}"
+               for stage in TARGET_ACCOUNTS for name in _roles_by_name(synthesized_cross_account.templates[f"{stage}-target"])}
+    for where, statement in statements:
+        (account,) = {a for a in TARGET_ACCOUNTS.values() if a in json.dumps(statement["Principal"])}
+        assert json.dumps(statement["Principal"]).endswith(f':iam::{account}:root"}}'), where
+        arns = statement["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+        assert arns and set(arns) <= created and all(f":iam::{account}:role/" in arn for arn in arns), where
+        assert not any(a.endswith(("*", ":*")) for a in iam_checks.as_list(statement["Action"])), where
+
+
+def test_the_deploy_role_reads_only_the_pipelines_artifact_prefix(synthesized_cross_account: SynthesizedApp) -> None:
+    reads = [s for where, s in _cross_account_statements(synthesized_cross_account) if "ReadsTemplates" in where]
+    assert len(reads) == 2
+    for statement in reads:
+        resource = json.dumps(statement["Resource"])
+        assert resource.endswith(f'"/{pipeline_prefix("ml-cicd")}/*"]]}}'), resource
+    cfn = _pipeline_definition(synthesized_cross_account)
+    assert cfn["Name"].startswith(pipeline_prefix("ml-cicd"))
+
+
+def _pipeline_definition(synthesized: SynthesizedApp) -> dict[str, Any]:
+    ((_, pipeline),) = _resources(synthesized.pipeline, "AWS::CodePipeline::Pipeline")
+    return pipeline
+
+
+def test_deploy_actions_run_with_the_target_accounts_deploy_roles(synthesized_cross_account: SynthesizedApp) -> None:
+    pipeline = _pipeline_definition(synthesized_cross_account)
+    deploys = {action["Configuration"]["StackName"]: action for stage in pipeline["Stages"]
+               for action in stage["Actions"] if action["ActionTypeId"]["Provider"] == "CloudFormation"}
+    for stage, account in TARGET_ACCOUNTS.items():
+        action = deploys[f"ml-cicd-{stage}-endpoint"]
+        role = f"arn:aws:iam::{account}:role/{target_role_names('ml-cicd', stage).deploy}"
+        assert action["RoleArn"] == action["Configuration"]["RoleArn"] == role
+        overrides = json.dumps(action["Configuration"]["ParameterOverrides"])
+        assert f"arn:aws:iam::{account}:role/{target_role_names('ml-cicd', stage).execution}" in overrides
+
+
+def _function_environment(synthesized: SynthesizedApp, description_start: str) -> tuple[str, dict[str, str]]:
+    for logical_id, props in _resources(synthesized.pipeline, "AWS::Lambda::Function"):
+        if str(props.get("Description", "")).startswith(description_start):
+            return logical_id, props.get("Environment", {}).get("Variables", {})
+    raise AssertionError(f"no function described {description_start!r}")
+
+
+@pytest.mark.parametrize(("stage", "description"), [("staging", "ml-cicd staging gate"),
+                                                    ("production", "ml-cicd: verifies the production endpoint")])
+def test_the_gate_of_each_stage_assumes_that_accounts_reader_role(
+        stage: str, description: str, synthesized_cross_account: SynthesizedApp) -> None:
+    from gate_kit.target_account import READER_ROLE_VARIABLE
+
+    _, environment = _function_environment(synthesized_cross_account, description)
+    reader = f"arn:aws:iam::{TARGET_ACCOUNTS[stage]}:role/{target_role_names('ml-cicd', stage).endpoint_reader}"
+    assert environment[READER_ROLE_VARIABLE] == reader
+    assumes = [s for _, s in iam_checks.allow_statements(synthesized_cross_account)
+               if s["Action"] == "sts:AssumeRole" and s["Resource"] == reader]
+    assert len(assumes) == 1
+
+
+def test_the_single_account_gates_assume_no_role(synthesized: SynthesizedApp) -> None:
+    from gate_kit.target_account import READER_ROLE_VARIABLE
+
+    for description in ("ml-cicd staging gate", "ml-cicd: verifies the production endpoint"):
+        assert READER_ROLE_VARIABLE not in _function_environment(synthesized, description)[1]
+
+
+def test_the_staging_reader_may_invoke_and_the_production_reader_only_reads(
+        synthesized_cross_account: SynthesizedApp) -> None:
+    for stage, may_invoke in (("staging", True), ("production", False)):
+        actions = _reader_actions(synthesized_cross_account, stage)
+        assert ("sagemaker:InvokeEndpoint" in actions) is may_invoke
+        assert "sagemaker:DescribeEndpoint" in actions
+
+
+def _reader_actions(synthesized: SynthesizedApp, stage: str) -> set[str]:
+    template = synthesized.templates[f"{stage}-target"]
+    readers = {lid for lid, props in _resources(template, "AWS::IAM::Role")
+               if props.get("RoleName") == target_role_names("ml-cicd", stage).endpoint_reader}
+    return {action for _, props in _resources(template, "AWS::IAM::Policy")
+            if any(role.get("Ref") in readers for role in props["Roles"])
+            for statement in props["PolicyDocument"]["Statement"] for action in iam_checks.as_list(statement["Action"])}
+
+
+def _record() -> None:
+    """Record the default templates' digests (run on a commit whose default templates are the reference)."""
+    import tempfile
+
+    from tests.synthesis_fixtures import synthesize
+
+    app = synthesize(Path(tempfile.mkdtemp()), cdk_json_context(), nag=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    digests = {name: template_digest(path) for name, path in sorted(app.paths.items())}
+    DIGESTS.write_text(json.dumps({"recorded_at": commit, "sha256": digests}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    _record()
