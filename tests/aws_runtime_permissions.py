@@ -44,6 +44,9 @@ import pytest
 from tests.cfn_template_world import Account, TemplateWorld
 from tests.iam_policy_evaluation import Request, evaluate
 
+# Set on a gate whose endpoint lives in a target account (README "Accounts"); `lambdas/` is on sys.path (conftest).
+from gate_kit.target_account import READER_ROLE_VARIABLE  # noqa: E402
+
 __all__ = ["OPERATIONS", "RecordedCall", "judge", "principal_of", "recorded_calls"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +91,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, Callable[[Params, str], str]]] = {
     **{("codecommit", op): (f"codecommit:{op}", lambda p, x: f"{x}:{p['repositoryName']}") for op in (
         "AssociateApprovalRuleTemplateWithRepository", "DisassociateApprovalRuleTemplateFromRepository",
         "ListAssociatedApprovalRuleTemplatesForRepository")},
+    # A gate reaching a target account's endpoint (README "Accounts"): authorised on the role it assumes.
+    ("sts", "AssumeRole"): ("sts:AssumeRole", lambda p, x: p["RoleArn"]),
     # Authorised on the pull request's repository, which the request does not name: the project's repository.
     ("codecommit", "UpdatePullRequestApprovalState"): ("codecommit:UpdatePullRequestApprovalState", lambda p, x: f"{x}:<repository>"),
 }
@@ -282,6 +287,8 @@ class Judge:
         repository = call.params.get("repositoryName")
         if call.service == "codecommit" and repository is not None and repository != self.repository:
             return False  # another configured `repository_name`: that deployment's role names that repository
+        if call.environment.get(READER_ROLE_VARIABLE) != literals.get(READER_ROLE_VARIABLE):
+            return False  # a gate configured for another account layout (or none) than this role's function
         return all(call.environment.get(name) == value for name, value in literals.items()
                    if name in ("RECORD_PREFIX", "MODEL_PACKAGE_GROUP_NAME"))
 
@@ -313,7 +320,9 @@ def _aws_runtime_permissions(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     from tests.synthesis_fixtures import session_synthesis
 
-    pipeline = session_synthesis(request.config).pipeline
+    # Calls made with a target account's reader role configured are judged against the cross-account app.
+    cross_account = any(READER_ROLE_VARIABLE in call.environment for call in calls)
+    pipeline = session_synthesis(request.config, cross_account=cross_account).pipeline
     problems = judge(calls, pipeline)
     if problems:
         pytest.fail("AWS calls the principal's synthesized policy does not allow:\n" + "\n".join(sorted(set(problems))),

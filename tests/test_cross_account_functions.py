@@ -4,6 +4,7 @@ production credentials, and `make deploy-target` against moto's CloudFormation."
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,16 @@ from stacks.components.cross_account_access import READER_ROLE_VARIABLE as STACK
 from staging_gate import handler as staging_handler
 from tests.synthesis_fixtures import SynthesizedApp
 
+
+@pytest.fixture
+def staging_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The staging gate's deployed configuration in the cross-account app (the runtime-permission check judges
+    the calls against that app's roles)."""
+    monkeypatch.setenv(READER_ROLE_VARIABLE, READER)
+    monkeypatch.setenv("RECORD_PREFIX", "decision-records/")
+
 READER = "arn:aws:iam::222222222222:role/ml-cicd-staging-endpoint-reader"
+PRODUCTION_READER = "arn:aws:iam::333333333333:role/ml-cicd-production-endpoint-reader"
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
@@ -32,11 +42,12 @@ def _assumed(key: str = "ASIAREADERROLE000001", expires: datetime = NOW + timede
                             "Expiration": expires}}
 
 
-def _stubbed_sts(*answers: dict[str, Any], session_name: str = "staging-gate", error: str | None = None) -> Any:
+def _stubbed_sts(*answers: dict[str, Any], session_name: str = "staging-gate", error: str | None = None,
+                 role: str = READER) -> Any:
     sts = boto3.client("sts", region_name=REGION)
     stubber = Stubber(sts)
     for answer in answers:
-        stubber.add_response("assume_role", answer, {"RoleArn": READER, "RoleSessionName": session_name})
+        stubber.add_response("assume_role", answer, {"RoleArn": role, "RoleSessionName": session_name})
     if error:
         stubber.add_client_error("assume_role", service_error_code=error, service_message="not authorized\nsecond line")
     stubber.activate()
@@ -56,38 +67,38 @@ def test_without_a_reader_role_the_functions_own_credentials_are_used(aws_creden
     assert _access_key(sessions.client("sagemaker", {})) == FUNCTION_ACCESS_KEY
 
 
-def test_with_a_reader_role_the_endpoint_clients_run_with_its_credentials(aws_credentials: None) -> None:  # noqa: F811
+def test_with_a_reader_role_the_endpoint_clients_run_with_its_credentials(
+        aws_credentials: None, staging_reader: None) -> None:  # noqa: F811
     sts = _stubbed_sts(_assumed())
     sessions = EndpointSessions(session_name="staging-gate", sts=lambda: sts, now=lambda: NOW)
-    environ = {READER_ROLE_VARIABLE: READER}
+    environ = os.environ
     assert _access_key(sessions.client("sagemaker", environ)) == "ASIAREADERROLE000001"
     # Reused: the Stubber holds one answer, a second AssumeRole would fail the test.
     assert _access_key(sessions.client("sagemaker-runtime", environ)) == "ASIAREADERROLE000001"
 
 
-def test_credentials_are_renewed_before_they_expire(aws_credentials: None) -> None:  # noqa: F811
+def test_credentials_are_renewed_before_they_expire(aws_credentials: None, staging_reader: None) -> None:  # noqa: F811
     sts = _stubbed_sts(_assumed(expires=NOW + timedelta(minutes=4)), _assumed("ASIAREADERROLE000002"))
     sessions = EndpointSessions(session_name="staging-gate", sts=lambda: sts, now=lambda: NOW)
-    environ = {READER_ROLE_VARIABLE: READER}
+    environ = os.environ
     sessions.session(environ)
     assert _access_key(sessions.client("sagemaker", environ)) == "ASIAREADERROLE000002"
 
 
-def test_a_refused_assume_role_is_one_line_naming_the_role(aws_credentials: None) -> None:  # noqa: F811
+def test_a_refused_assume_role_is_one_line_naming_the_role(aws_credentials: None, staging_reader: None) -> None:  # noqa: F811
     sts = _stubbed_sts(error="AccessDenied")
     sessions = EndpointSessions(session_name="staging-gate", sts=lambda: sts)
     with pytest.raises(EndpointAccessError) as raised:
-        sessions.client("sagemaker", {READER_ROLE_VARIABLE: READER})
+        sessions.client("sagemaker")
     assert str(raised.value) == f"AssumeRole {READER} failed: AccessDenied: not authorized"
     assert isinstance(raised.value, ServedModelError)  # the gates record it as an unreadable endpoint
 
 
 def test_the_staging_gates_default_clients_assume_the_reader_role(
-        aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+        aws_credentials: None, staging_reader: None, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     sts = _stubbed_sts(_assumed())
     monkeypatch.setattr(staging_handler, "_ENDPOINT_ACCOUNT",
                         EndpointSessions(session_name="staging-gate", sts=lambda: sts, now=lambda: NOW))
-    monkeypatch.setenv(READER_ROLE_VARIABLE, READER)
     services = staging_handler.StagingGateServices()
     assert _access_key(services.sagemaker()) == "ASIAREADERROLE000001"
     runtime = services.runtime(connect_timeout=2, read_timeout=5)
@@ -98,14 +109,29 @@ def test_the_staging_gates_default_clients_assume_the_reader_role(
 
 def test_production_verification_reads_the_endpoint_as_the_reader_and_the_registry_as_itself(
         aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
-    sts = _stubbed_sts(_assumed(), session_name="production-verification")
+    sts = _stubbed_sts(_assumed(), session_name="production-verification", role=PRODUCTION_READER)
     monkeypatch.setattr(promote_handler, "_ENDPOINT_ACCOUNT",
                         EndpointSessions(session_name="production-verification", sts=lambda: sts, now=lambda: NOW))
+    monkeypatch.setenv(READER_ROLE_VARIABLE, PRODUCTION_READER)
+    monkeypatch.setenv("RECORD_PREFIX", "decision-records/")
+    monkeypatch.setenv("MODEL_PACKAGE_GROUP_NAME", "ml-cicd-models")
     registry = boto3.client("sagemaker", region_name=REGION)
     services = promote_handler.PromoteServices(sagemaker=lambda: registry)
-    endpoint = promote_handler._endpoint_client(services, {READER_ROLE_VARIABLE: READER}, registry)
+    endpoint = promote_handler._endpoint_client(services, os.environ, registry)
     assert _access_key(endpoint) == "ASIAREADERROLE000001" and _access_key(registry) == FUNCTION_ACCESS_KEY
     assert promote_handler._endpoint_client(services, {}, registry) is registry
+
+
+def test_the_runtime_permission_check_refuses_an_assume_role_the_gate_is_not_granted(
+        synthesized_cross_account: SynthesizedApp) -> None:
+    from tests.aws_runtime_permissions import RecordedCall, judge
+
+    def call(role: str) -> RecordedCall:
+        return RecordedCall("lambdas/staging_gate", "sts", "AssumeRole", {"RoleArn": role, "RoleSessionName": "s"},
+                            {READER_ROLE_VARIABLE: READER, "RECORD_PREFIX": "decision-records/"})
+
+    assert judge([call(READER)], synthesized_cross_account.pipeline) == []
+    assert judge([call(PRODUCTION_READER)], synthesized_cross_account.pipeline)
 
 
 # -- the rollback tool against a production account ------------------------------------------------
