@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from stacks.config import AppConfig, ConfigError, DeploymentTarget
 
-__all__ = ["STAGES", "AccountLayout", "PipelineRoleNames", "TargetRoleNames", "account_layout", "model_package_group_name",
+__all__ = ["MODEL_ARTIFACTS", "STAGES", "AccountLayout", "PipelineRoleNames", "TargetRoleNames", "account_layout", "model_package_group_name",
            "pipeline_prefix"]
 
 STAGES = ("staging", "production")
@@ -76,6 +76,11 @@ def pipeline_prefix(project_name: str) -> str:
     "Accounts" lists it among what only an account proves).
     """
     return pipeline_name(project_name)[:20]
+
+
+# Where the Train stage puts each release's serving model (release_tools/release_layout.py: releases/<run>/model/
+# model.tar.gz, the inference code inside it): all a target account's SageMaker execution role reads.
+MODEL_ARTIFACTS = "releases/*/model/*"
 
 
 @dataclass(frozen=True)

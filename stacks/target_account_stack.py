@@ -29,7 +29,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from stacks.accounts import AccountLayout, pipeline_prefix
+from stacks.accounts import MODEL_ARTIFACTS, AccountLayout, pipeline_prefix
 from stacks.components.endpoint_deploy_role import EndpointDeployRole
 from stacks.components.image_repository import PULL_ACTIONS
 from stacks.components.nag_acknowledgements import acknowledge, arn_as_nag_prints
@@ -149,7 +149,7 @@ class TargetAccountStack(cdk.Stack):
                         assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
                         description=f"SageMaker runs the {stage} endpoint's model with this role")
         role.add_to_policy(iam.PolicyStatement(sid="ReadModelArtifacts", actions=["s3:GetObject"],
-                                               resources=[f"{self.bucket_arn}/releases/*"]))
+                                               resources=[f"{self.bucket_arn}/{MODEL_ARTIFACTS}"]))
         key_actions = ["kms:Decrypt", "kms:DescribeKey"]
         if stage == "production":
             role.add_to_policy(iam.PolicyStatement(sid="WriteCapturedData", actions=["s3:PutObject"],
@@ -167,16 +167,17 @@ class TargetAccountStack(cdk.Stack):
             sid="PullTheModelImage", actions=list(PULL_ACTIONS),
             resources=[f"arn:{self.partition}:ecr:{self.region}:{self._pipeline_account}:repository/*"]))
         acknowledge(role, resources={
-            f"{self._nag_s3}/releases/*":
-                "Model artifacts of the project's releases in the pipeline account's bucket.",
+            f"{self._nag_s3}/{MODEL_ARTIFACTS}":
+                "Serving model artifacts of the project's releases in the pipeline account's bucket.",
             f"{self._nag_s3}/data-capture/production/*":
                 "Captured production requests, under the one prefix the endpoint writes.",
             arn_as_nag_prints(self, account=self._pipeline_account).format(service="ecr", resource="repository/*"):
                 "The pipeline account's repositories: only the model image repository's policy lets this role pull.",
             self._nag_arn.format(service="logs", resource="log-group:/aws/sagemaker/*"):
                 "SageMaker writes endpoint logs under /aws/sagemaker/.",
-            self._nag_arn.format(service="cloudwatch", resource=f"alarm:{self.stack_name_of_endpoint}-*"):
-                "SageMaker's auto-rollback reads the production stack's rollback alarms (named after the stack).",
+            **({self._nag_arn.format(service="cloudwatch", resource=f"alarm:{self.stack_name_of_endpoint}-*"):
+                "SageMaker's auto-rollback reads the production stack's rollback alarms (named after the stack)."}
+               if stage == "production" else {}),
             self.nag_package_pattern: "Versions of the project's model package group in the pipeline account only.",
         })
         return role

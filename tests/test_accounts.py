@@ -210,6 +210,11 @@ def test_the_deploy_role_reads_only_the_pipelines_artifact_prefix(synthesized_cr
     assert cfn["Name"].startswith(pipeline_prefix("ml-cicd"))
 
 
+def test_the_execution_roles_read_only_serving_models(synthesized_cross_account: SynthesizedApp) -> None:
+    reads = [s for where, s in _cross_account_statements(synthesized_cross_account) if "ReadsModels" in where]
+    assert len(reads) == 2 and all(json.dumps(s["Resource"]).endswith('"/releases/*/model/*"]]}') for s in reads)
+
+
 def _pipeline_definition(synthesized: SynthesizedApp) -> dict[str, Any]:
     ((_, pipeline),) = _resources(synthesized.pipeline, "AWS::CodePipeline::Pipeline")
     return pipeline

@@ -34,7 +34,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.accounts import AccountLayout, pipeline_name, pipeline_prefix
+from stacks.accounts import MODEL_ARTIFACTS, AccountLayout, pipeline_name, pipeline_prefix
 from stacks.components.gate_function import GateFunction
 from stacks.components.image_repository import PULL_ACTIONS
 from stacks.components.model_registry import ModelRegistry
@@ -106,7 +106,7 @@ class CrossAccountAccess(Construct):
         statements = [
             (f"{title}DeployRoleReadsTemplates", deploy_arn, ["s3:GetObject", "s3:GetObjectVersion"],
              p.bucket.arn_for_objects(f"{pipeline_prefix(p.layout.project_name)}/*")),
-            (f"{title}ExecutionRoleReadsModels", execution_arn, ["s3:GetObject"], p.bucket.arn_for_objects("releases/*")),
+            (f"{title}ExecutionRoleReadsModels", execution_arn, ["s3:GetObject"], p.bucket.arn_for_objects(MODEL_ARTIFACTS)),
         ]
         if stage == "production":
             statements.append((f"{title}ExecutionRoleWritesCapture", execution_arn, ["s3:PutObject"],
