@@ -230,6 +230,9 @@ def test_deploy_actions_run_with_the_target_accounts_deploy_roles(synthesized_cr
         assert action["RoleArn"] == action["Configuration"]["RoleArn"] == role
         overrides = json.dumps(action["Configuration"]["ParameterOverrides"])
         assert f"arn:aws:iam::{account}:role/{target_role_names('ml-cicd', stage).execution}" in overrides
+    assumed = {arn for where, s in iam_checks.allow_statements(synthesized_cross_account)
+               if "ReleasePipelineRole" in where and s["Action"] == "sts:AssumeRole" for arn in iam_checks.as_list(s["Resource"])}
+    assert assumed == {action["RoleArn"] for action in deploys.values()}
 
 
 def _function_environment(synthesized: SynthesizedApp, description_start: str) -> tuple[str, dict[str, str]]:
