@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stacks.accounts import account_layout
 from stacks.config import ConfigError, load_config
 
 __all__ = ["Clients", "adoption_mapping", "kept_resources", "main", "preflight", "teardown"]
@@ -93,11 +94,20 @@ def kept_resources(template: Mapping[str, Any]) -> dict[str, str]:
 
 
 def teardown(clients: Clients, *, project_name: str, template: Mapping[str, Any],
-             say: Callable[[str], None] = print) -> None:
-    """Delete the endpoint stacks (production first), then list what the pipeline stack keeps."""
+             say: Callable[[str], None] = print, target_accounts: Mapping[str, str | None] | None = None) -> None:
+    """Delete the endpoint stacks (production first), then list what the pipeline stack keeps.
+
+    `target_accounts`: stages deployed into another account (README "Accounts"), whose stacks these
+    credentials cannot delete: named, with what to run there.
+    """
     cloudformation = clients.cloudformation
     for stage in ("production", "staging"):
         name = f"{project_name}-{stage}-endpoint"
+        account = (target_accounts or {}).get(stage)
+        if account:
+            say(f"teardown: {name} is in account {account}: delete it, then {project_name}-{stage}-target, "
+                "with that account's credentials")
+            continue
         if not _stack_exists(cloudformation, name):
             say(f"teardown: {name}: not deployed")
             continue
@@ -183,7 +193,8 @@ def main(argv: list[str] | None = None, *, clients: Clients | None = None) -> in
             return 1
         aws = clients or Clients.from_default_session()
         if args.command == "teardown":
-            teardown(aws, project_name=config.project_name, template=template)
+            teardown(aws, project_name=config.project_name, template=template,
+                     target_accounts=account_layout(config).targets)
         elif args.command == "preflight":
             preflight(aws, project_name=config.project_name, template=template)
         else:

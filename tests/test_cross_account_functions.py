@@ -241,6 +241,23 @@ def test_deploy_target_updates_an_existing_stack_and_accepts_no_change(
     assert deploy_target.deploy_target(session, target, bucket="artifacts", key_arn="k") == {"A": "b"}
 
 
+def test_teardown_names_the_endpoint_stack_of_a_target_account_instead_of_missing_it(
+        synthesized_cross_account: SynthesizedApp, aws_credentials: None) -> None:  # noqa: F811
+    from scripts.lifecycle import Clients, teardown
+
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    with Stubber(cloudformation) as stubber:
+        for name in ("ml-cicd-staging-endpoint", "ml-cicd-pipeline"):
+            stubber.add_client_error("describe_stacks", service_error_code="ValidationError",
+                                     service_message=f"Stack with id {name} does not exist", expected_params={"StackName": name})
+        said: list[str] = []
+        teardown(Clients(cloudformation, None, None), project_name="ml-cicd", template=synthesized_cross_account.pipeline,
+                 say=said.append, target_accounts={"staging": None, "production": PRODUCTION_READER.split(":")[4]})
+    assert said[0] == ("teardown: ml-cicd-production-endpoint is in account 333333333333: delete it, then "
+                       "ml-cicd-production-target, with that account's credentials")
+    assert said[1:] == ["teardown: ml-cicd-staging-endpoint: not deployed", "teardown: ml-cicd-pipeline: not deployed"]
+
+
 def test_deploy_target_refuses_a_stage_in_the_pipeline_account(synthesized: SynthesizedApp) -> None:
     with pytest.raises(deploy_target.DeployTargetError, match="no stage deploys into another account"):
         deploy_target.find_target(synthesized.outdir, "staging")
