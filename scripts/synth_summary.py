@@ -129,6 +129,8 @@ def summarize(cdk_out: Path) -> str:
     rules = [f"{group}.{metric}.{bound} {value}" for group in ("metrics", "champion")
              for metric, bounds in (floors.get(group) or {}).items() for bound, value in bounds.items()]
     rules += [f"staging.{bound} {value}" for bound, value in (floors.get("staging") or {}).items()]
+    rules += [f"{section}.{bound} {value}" for section in ("evaluation", "image")
+              for bound, value in (floors.get(section) or {}).items()]
     lines.append("    " + ("; ".join(rules) if rules else "no platform floors configured"))
     approval = "Approve" in stage_names
     lines.append(f"  Approve: {'manual approval required' if approval else 'no manual approval (configured off)'}")
