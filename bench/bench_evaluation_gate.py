@@ -94,11 +94,15 @@ def large_inputs() -> tuple[dict, dict, str]:
     }
     policy = {
         "version": 1,
+        # Directions come from the policy (the metrics are not in the built-in table), never the report.
         "metrics": {
-            name: ({"min": 0.5} if index % 2 == 0 else {"max": 0.95})
+            name: ({"min": 0.5} if index % 2 == 0 else {"max": 0.95}) | {"higher_is_better": index % 2 == 0}
             for index, name in enumerate(names)
         },
-        "champion": {name: {"max_regression": 0.05} for name in names},
+        "champion": {
+            name: {"max_regression": 0.05, "higher_is_better": index % 2 == 0}
+            for index, name in enumerate(names)
+        },
     }
     floors = json.dumps(
         {"version": 1, "metrics": {name: {"min": 0.4} for name in names[::4]}}
