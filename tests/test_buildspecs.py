@@ -35,7 +35,7 @@ def test_shape_runtime_and_platform_fetch(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(BUILDSPECS))
 def test_every_called_module_and_file_exists(name: str) -> None:
-    called = [m for command in _commands(BUILDSPECS[name]) for m in re.findall(r"python -m (release_tools\.\w+)", command)]
+    called = [m for command in _commands(BUILDSPECS[name]) for m in re.findall(r"python -P -m (release_tools\.\w+)", command)]
     assert called, "the buildspec calls release_tools"
     for module in called:
         path = ROOT / (module.replace(".", "/") + ".py")
