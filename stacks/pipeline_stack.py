@@ -242,7 +242,7 @@ class PipelineStack(cdk.Stack):
         self.branch_protection = BranchProtection(self, "BranchProtection", props=BranchProtectionProps(
             project_name=c.project_name, repository=source.repository, release_branch=c.release_branch,
             required_approvals=c.pull_request_approvals, checks_role=self.pull_request_checks.reporter_role,
-            encryption_key=key, log_retention=retention,
+            encryption_key=key, log_retention=retention, checks_project_arn=self.pull_request_checks.project.project_arn,
         ))
         for name, value, description in (
             ("RepositoryCloneUrlHttp", source.repository.repository_clone_url_http, "git clone URL (HTTPS, git-remote-codecommit or credentials)."),

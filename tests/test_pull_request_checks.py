@@ -98,7 +98,22 @@ def test_only_the_reporter_may_comment_and_approve_on_this_repository(synthesize
     (post,) = [s for s in statements if s.get("Sid") == "PostResultOnPullRequest"]
     assert sorted(post["Action"]) == ["codecommit:PostCommentForPullRequest", "codecommit:UpdatePullRequestApprovalState"]
     assert post["Resource"] == {"Fn::GetAtt": [only(synthesized, "AWS::CodeCommit::Repository"), "Arn"]}
-    assert not any(a.startswith(("s3:", "sagemaker:", "iam:", "codebuild:")) for a in _actions(statements))
+    assert not any(a.startswith(("s3:", "sagemaker:", "iam:")) for a in _actions(statements))
+    (provenance,) = [s for s in statements if s.get("Sid") == "ConfirmBuildProvenance"]
+    assert provenance["Action"] == "codebuild:BatchGetBuilds"
+    assert provenance["Resource"] == {"Fn::GetAtt": [pr_project_id(synthesized), "Arn"]}
+    assert {a for a in _actions(statements) if a.startswith("codebuild:")} == {"codebuild:BatchGetBuilds"}
+    (revision,) = [s for s in statements if s.get("Sid") == "ReadPullRequestRevision"]
+    assert revision["Action"] == "codecommit:GetPullRequest"
+
+
+def test_the_reporter_knows_which_rule_starts_the_checks(synthesized: SynthesizedApp) -> None:
+    """CHECKS_RULE_NAME is the name of the rule whose target is the checks project (the trusted initiator)."""
+    variables = synthesized.pipeline["Resources"][reporter_id(synthesized)]["Properties"]["Environment"]["Variables"]
+    (rule,) = [k for k, r in by_type(synthesized, "AWS::Events::Rule").items()
+               if any(t.get("Arn") == {"Fn::GetAtt": [pr_project_id(synthesized), "Arn"]}
+                      for t in r["Properties"].get("Targets", []))]
+    assert variables["CHECKS_RULE_NAME"] == {"Ref": rule}
 
 
 def test_a_finished_build_invokes_the_reporter(template: Template, synthesized: SynthesizedApp) -> None:
@@ -140,12 +155,13 @@ def test_buildspecs_hold_no_secrets() -> None:
 # -- the reporter function -----------------------------------------------------
 
 PROJECT = "PullRequestChecksBuildProject-abc"
-ENVIRON = {"REPOSITORY_NAME": "ml-model", "CHECKS_PROJECT_NAME": PROJECT}
+RULE = "ml-cicd-pipeline-PullRequestChecksRule"
+ENVIRON = {"REPOSITORY_NAME": "ml-model", "CHECKS_PROJECT_NAME": PROJECT, "CHECKS_RULE_NAME": RULE}
 IDENTITY = {"PULL_REQUEST_ID": "42", "REVISION_ID": "rev-1", "SOURCE_COMMIT": "a" * 40, "DESTINATION_COMMIT": "b" * 40}
 
 
 def build_event(status: str = "SUCCEEDED", *, project: str = PROJECT, variables: dict[str, str] | None = None,
-                failed_phase: str | None = None) -> dict[str, Any]:
+                failed_phase: str | None = None, initiator: str = f"rule/{RULE}") -> dict[str, Any]:
     """`CodeBuild Build State Change`, shaped as the CodeBuild user guide's sample event."""
     phases = [{"phase-type": "SUBMITTED", "phase-status": "SUCCEEDED"}, {"phase-type": "INSTALL", "phase-status": "SUCCEEDED"}]
     if failed_phase:
@@ -160,7 +176,7 @@ def build_event(status: str = "SUCCEEDED", *, project: str = PROJECT, variables:
             "build-status": status, "project-name": project,
             "build-id": f"arn:aws:codebuild:eu-west-1:123456789012:build/{project}:1",
             "additional-information": {
-                "build-complete": True, "initiator": "rule/ml-cicd-pipeline-PullRequestChecksRule",
+                "build-complete": True, "initiator": initiator,
                 "source-version": "a" * 40,
                 "environment": {"image": "aws/codebuild/standard:7.0", "privileged-mode": False,
                                 "compute-type": "BUILD_GENERAL1_SMALL", "type": "LINUX_CONTAINER",
@@ -174,9 +190,34 @@ def build_event(status: str = "SUCCEEDED", *, project: str = PROJECT, variables:
     }
 
 
-def stubbed(state: str, *, content_has: str) -> tuple[Any, Stubber]:
-    client = boto3.client("codecommit", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
-    stub = Stubber(client)
+def build_record(*, initiator: str = f"rule/{RULE}", commit: str = "a" * 40) -> dict[str, Any]:
+    """The BatchGetBuilds record of the event's build."""
+    return {"id": f"{PROJECT}:1", "projectName": PROJECT, "initiator": initiator, "sourceVersion": commit,
+            "resolvedSourceVersion": commit}
+
+
+def pull_request(*, status: str = "OPEN", revision: str = "rev-1", commit: str = "a" * 40) -> dict[str, Any]:
+    """The GetPullRequest record: the pull request's current revision and source commit."""
+    return {"pullRequestId": "42", "pullRequestStatus": status, "revisionId": revision, "pullRequestTargets": [
+        {"repositoryName": "ml-model", "sourceReference": "refs/heads/feature", "destinationReference": "refs/heads/main",
+         "sourceCommit": commit, "destinationCommit": "b" * 40}]}
+
+
+def provenance_stubs(*, build: dict[str, Any] | None = None, pr: dict[str, Any] | None = None
+                     ) -> tuple[Any, Stubber, Any, Stubber]:
+    """A CodeBuild client answering BatchGetBuilds and a CodeCommit client answering GetPullRequest."""
+    keys = {"region_name": "eu-west-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+    codebuild = boto3.client("codebuild", **keys)
+    build_stub = Stubber(codebuild)
+    build_stub.add_response("batch_get_builds", {"builds": [build or build_record()]}, {"ids": [f"{PROJECT}:1"]})
+    codecommit = boto3.client("codecommit", **keys)
+    stub = Stubber(codecommit)
+    stub.add_response("get_pull_request", {"pullRequest": pr or pull_request()}, {"pullRequestId": "42"})
+    return codecommit, stub, codebuild, build_stub
+
+
+def stubbed(state: str, *, content_has: str) -> tuple[Any, Stubber, Any, Stubber]:
+    client, stub, codebuild, build_stub = provenance_stubs()
 
     class Contains:
         def __eq__(self, other: object) -> bool:
@@ -189,7 +230,7 @@ def stubbed(state: str, *, content_has: str) -> tuple[Any, Stubber]:
     stub.add_response("update_pull_request_approval_state", {}, {
         "pullRequestId": "42", "revisionId": "rev-1", "approvalState": state,
     })
-    return client, stub
+    return client, stub, codebuild, build_stub
 
 
 @pytest.mark.parametrize(("status", "state", "word"), [
@@ -197,11 +238,13 @@ def stubbed(state: str, *, content_has: str) -> tuple[Any, Stubber]:
     ("STOPPED", "REVOKE", "STOPPED"), ("TIMED_OUT", "REVOKE", "TIMED_OUT"),
 ])
 def test_reporter_comments_then_sets_the_approval_state(status: str, state: str, word: str) -> None:
-    client, stub = stubbed(state, content_has=word)
+    client, stub, codebuild, build_stub = stubbed(state, content_has=word)
     event = build_event(status, failed_phase=None if status == "SUCCEEDED" else "BUILD")
-    with stub:
-        assert handler(event, None, codecommit=client, environ=ENVIRON) == {"pull_request_id": "42", "approval_state": state}
+    with stub, build_stub:
+        assert handler(event, None, codecommit=client, codebuild=codebuild, environ=ENVIRON) == {
+            "pull_request_id": "42", "approval_state": state}
     stub.assert_no_pending_responses()
+    build_stub.assert_no_pending_responses()
 
 
 @pytest.mark.parametrize(("event", "message"), [
@@ -211,15 +254,37 @@ def test_reporter_comments_then_sets_the_approval_state(status: str, state: str,
     ({"detail": None}, "detail is missing"),
 ])
 def test_reporter_refuses_an_event_it_cannot_attribute(event: dict[str, Any], message: str) -> None:
-    client, stub = stubbed("APPROVE", content_has="")
-    with stub:
-        answer = handler(event, None, codecommit=client, environ=ENVIRON)
+    client, stub, codebuild, build_stub = stubbed("APPROVE", content_has="")
+    with stub, build_stub:
+        answer = handler(event, None, codecommit=client, codebuild=codebuild, environ=ENVIRON)
     assert message in answer["error"]
-    assert len(stub._queue) == 2  # nothing was posted  # noqa: SLF001
+    assert len(stub._queue) == 3  # nothing was read or posted  # noqa: SLF001
+
+
+@pytest.mark.parametrize(("event", "build", "pr", "reason"), [
+    (build_event(initiator="alice"), build_record(initiator="alice"), None, "initiator 'alice' (event)"),
+    (build_event(initiator="DataScientist/alice"), build_record(), None, "initiator 'DataScientist/alice' (event)"),
+    (build_event(), build_record(initiator="alice"), None, "initiator 'alice' (BatchGetBuilds)"),
+    (build_event(), build_record(commit="c" * 40), None, "the build checked"),
+    (build_event(), None, pull_request(revision="rev-2", commit="d" * 40), "revision 'rev-2'"),
+    (build_event(), None, pull_request(commit="d" * 40), "source commit is"),
+    (build_event(), None, pull_request(status="CLOSED"), "'CLOSED', not OPEN"),
+])
+def test_reporter_refuses_a_build_it_did_not_start_or_an_outdated_commit(
+        event: dict[str, Any], build: dict[str, Any] | None, pr: dict[str, Any] | None, reason: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A person's StartBuild (any overrides) or a stale revision never comments or approves: one logged line."""
+    client, stub, codebuild, build_stub = provenance_stubs(build=build, pr=pr)
+    with stub, build_stub, caplog.at_level("WARNING"):
+        answer = handler(event, None, codecommit=client, codebuild=codebuild, environ=ENVIRON)
+    assert reason in answer["refused"] and "approval_state" not in answer
+    stub.assert_no_pending_responses()  # GetPullRequest only: no comment, no approval state
+    (line,) = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert "\n" not in line and reason in line
 
 
 def test_reporter_needs_its_configuration() -> None:
-    with pytest.raises(RuntimeError, match="REPOSITORY_NAME"):
+    with pytest.raises(RuntimeError, match="CHECKS_RULE_NAME"):
         handler(build_event(), None, codecommit=object(), environ={})
 
 
@@ -244,13 +309,13 @@ MALFORMED_EVENTS = {
 
 @pytest.mark.parametrize("event", MALFORMED_EVENTS.values(), ids=MALFORMED_EVENTS.keys())
 def test_a_malformed_event_is_a_logged_line_not_a_raise(event: Any, caplog: pytest.LogCaptureFixture) -> None:
-    client, stub = stubbed("REVOKE", content_has="")
-    with stub:
-        answer = handler(event, None, codecommit=client, environ=ENVIRON)
+    client, stub, codebuild, build_stub = stubbed("REVOKE", content_has="")
+    with stub, build_stub:
+        answer = handler(event, None, codecommit=client, codebuild=codebuild, environ=ENVIRON)
     if "error" in answer:
         errors = [r for r in caplog.records if r.levelname == "ERROR" and r.name == "pull_request_reporter"]
         assert len(errors) == 1 and "\n" not in errors[0].getMessage()
-        assert len(stub._queue) == 2  # nothing was posted  # noqa: SLF001
+        assert len(stub._queue) == 3  # nothing was read or posted  # noqa: SLF001
     else:  # a malformed part that is not needed (phases) only loses the failed phase
         assert answer["approval_state"] == "REVOKE"
 

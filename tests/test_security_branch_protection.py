@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from stacks.components.branch_protection import (APPROVAL_BYPASS_ACTIONS, DIRECT_WRITE_ACTIONS,
+from stacks.components.branch_protection import (APPROVAL_BYPASS_ACTIONS, CHECKS_BUILD_CONTROL_ACTIONS,
+                                                 DIRECT_WRITE_ACTIONS,
                                                  TEMPLATE_LIFECYCLE_ACTIONS, approval_rule_content)
 from tests.synthesis_fixtures import SynthesizedApp, cdk_json_context
 
@@ -106,6 +107,20 @@ def test_data_scientist_policy_denies_direct_writes_and_approval_bypass(synthesi
     denied = {a for s in statements.values() for a in s["Action"]}
     assert not any(a.startswith("codecommit:MergePullRequest") for a in denied)
     assert all(s["Effect"] == "Deny" for s in statements.values())
+
+
+def test_data_scientist_policy_denies_starting_retrying_or_changing_the_checks_build(synthesized: SynthesizedApp) -> None:
+    """Only the EventBridge rule starts the checks project: no overrides, no `buildspecOverride: exit 0`."""
+    (policy,) = by_type(synthesized, "AWS::IAM::ManagedPolicy").values()
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    deny = statements["DenyStartingOrChangingTheChecksBuild"]
+    assert deny["Effect"] == "Deny"
+    assert set(deny["Action"]) == set(CHECKS_BUILD_CONTROL_ACTIONS) == {
+        "codebuild:StartBuild", "codebuild:StartBuildBatch", "codebuild:RetryBuild", "codebuild:RetryBuildBatch",
+        "codebuild:UpdateProject"}
+    (checks_project,) = [k for k, r in by_type(synthesized, "AWS::CodeBuild::Project").items()
+                         if r["Properties"]["Source"]["Type"] == "CODECOMMIT"]
+    assert deny["Resource"] == {"Fn::GetAtt": [checks_project, "Arn"]}
 
 
 def test_custom_resource_role_has_no_managed_policy_and_scoped_association(synthesized: SynthesizedApp) -> None:

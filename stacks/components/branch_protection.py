@@ -17,7 +17,9 @@ every pull request into the release branch:
   revision (the build that runs the pull request's code cannot approve).
 
 The managed policy `DataScientistPolicy` denies direct pushes, branch merges
-and approval-rule tampering on the release branch; attached to the data
+and approval-rule tampering on the release branch, and starting, retrying or
+reconfiguring the pull-request checks project (only its EventBridge rule
+starts it); attached to the data
 scientists' group or role, releases can only come through approved pull
 requests.
 """
@@ -67,6 +69,15 @@ TEMPLATE_LIFECYCLE_ACTIONS = (
     "codecommit:UpdateApprovalRuleTemplateDescription",
     "codecommit:DeleteApprovalRuleTemplate",
 )
+# Starting, retrying or reconfiguring the checks project by hand could set another pull request's identity or a
+# `buildspecOverride`: only the platform's EventBridge rule starts it (its role is not a person's).
+CHECKS_BUILD_CONTROL_ACTIONS = (
+    "codebuild:StartBuild",
+    "codebuild:StartBuildBatch",
+    "codebuild:RetryBuild",
+    "codebuild:RetryBuildBatch",
+    "codebuild:UpdateProject",
+)
 TEMPLATE_ADMIN_ACTIONS = (
     "codecommit:CreateApprovalRuleTemplate",
     "codecommit:UpdateApprovalRuleTemplateContent",
@@ -99,6 +110,8 @@ class BranchProtectionProps:
     checks_role: iam.IRole
     encryption_key: kms.IKey
     log_retention: logs.RetentionDays
+    # The pull-request checks project: data scientists may not start, retry or change it themselves.
+    checks_project_arn: str | None = None
 
 
 class BranchProtection(Construct):
@@ -190,6 +203,12 @@ class BranchProtection(Construct):
                     actions=list(TEMPLATE_ADMIN_ACTIONS),
                     resources=["*"],
                 ),
+                *([iam.PolicyStatement(
+                    sid="DenyStartingOrChangingTheChecksBuild",
+                    effect=iam.Effect.DENY,
+                    actions=list(CHECKS_BUILD_CONTROL_ACTIONS),
+                    resources=[p.checks_project_arn],
+                )] if p.checks_project_arn else []),
             ],
         )
 

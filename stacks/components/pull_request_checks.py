@@ -68,21 +68,6 @@ class PullRequestChecks(Construct):
         ), source=codebuild.Source.code_commit(repository=p.repository))
         self.project = self.build.project
         self.role = self.build.role
-        self.reporter = GateFunction(self, "Reporter", props=GateFunctionProps(
-            name="pull_request_reporter",
-            description=f"{p.project_name}: posts the pull-request checks' verdict (comment, approval) on the pull request.",
-            log_retention=p.log_retention, encryption_key=p.encryption_key,
-            timeout=cdk.Duration.minutes(1),
-            environment={"REPOSITORY_NAME": p.repository.repository_name, "CHECKS_PROJECT_NAME": self.project.project_name},
-            answers_codepipeline_jobs=False,
-        ))
-        self.reporter_role = self.reporter.role
-        p.encryption_key.grant_decrypt(self.reporter_role)  # its environment is KMS-encrypted
-        self.reporter_role.add_to_principal_policy(iam.PolicyStatement(
-            sid="PostResultOnPullRequest",
-            actions=["codecommit:PostCommentForPullRequest", "codecommit:UpdatePullRequestApprovalState"],
-            resources=[p.repository.repository_arn],
-        ))
         self.rule = events.Rule(
             self, "Rule",
             description=f"A pull request into {p.release_branch} was opened or updated: run the checks on it.",
@@ -104,6 +89,31 @@ class PullRequestChecks(Construct):
                 for name, path in _EVENT_VARIABLES.items()
             ],
         })))
+        self.reporter = GateFunction(self, "Reporter", props=GateFunctionProps(
+            name="pull_request_reporter",
+            description=f"{p.project_name}: posts the pull-request checks' verdict (comment, approval) on the pull request.",
+            log_retention=p.log_retention, encryption_key=p.encryption_key,
+            timeout=cdk.Duration.minutes(1),
+            # The reporter trusts only builds this rule started (CodeBuild records `rule/<name>` as initiator).
+            environment={"REPOSITORY_NAME": p.repository.repository_name, "CHECKS_PROJECT_NAME": self.project.project_name,
+                         "CHECKS_RULE_NAME": self.rule.rule_name},
+            answers_codepipeline_jobs=False,
+        ))
+        self.reporter_role = self.reporter.role
+        p.encryption_key.grant_decrypt(self.reporter_role)  # its environment is KMS-encrypted
+        self.reporter_role.add_to_principal_policy(iam.PolicyStatement(
+            sid="PostResultOnPullRequest",
+            actions=["codecommit:PostCommentForPullRequest", "codecommit:UpdatePullRequestApprovalState"],
+            resources=[p.repository.repository_arn],
+        ))
+        # Provenance before a verdict: who started the build and which commit it checked, and the pull
+        # request's current revision (lambdas/pull_request_reporter/build_provenance.py).
+        self.reporter_role.add_to_principal_policy(iam.PolicyStatement(
+            sid="ConfirmBuildProvenance", actions=["codebuild:BatchGetBuilds"], resources=[self.project.project_arn],
+        ))
+        self.reporter_role.add_to_principal_policy(iam.PolicyStatement(
+            sid="ReadPullRequestRevision", actions=["codecommit:GetPullRequest"], resources=[p.repository.repository_arn],
+        ))
         self.project.on_state_change(
             "Finished",
             description="A pull-request checks build ended: post its verdict on the pull request.",
