@@ -30,6 +30,7 @@ from stacks.components.platform_assets import PlatformAssets
 from stacks.components.pull_request_checks import PullRequestChecks, PullRequestChecksProps
 from stacks.components.release_events import ReleaseEvents
 from stacks.components.release_pipeline import ReleasePipeline, ReleasePipelineProps
+from stacks.components.release_store import ReleaseStore
 from stacks.components.rollback_alarms import grant_describe_alarms
 from stacks.components.sagemaker_execution_role import SageMakerExecutionRole, grant_pass_to_sagemaker
 from stacks.accounts import account_layout, model_package_group_name
@@ -59,13 +60,17 @@ class PipelineStack(cdk.Stack):
 
         store = ArtifactStore(self, "ArtifactStore", project_name=c.project_name, retention_days=c.artifact_retention_days)
         key, bucket = store.key, store.bucket
+        # Release data (models, evaluation outputs, decision records, captured data) lives apart from the artifact
+        # store the Build stage (the commit's own code) writes: only the platform's own steps write it.
+        release = ReleaseStore(self, "ReleaseStore", project_name=c.project_name, key=key,
+                               access_logs=store.access_logs, retention_days=c.artifact_retention_days)
         registry = ModelRegistry(
             self, "ModelRegistry", group_name=model_package_group_name(c.project_name),
             description=f"{c.project_name}: every trained model; the latest Approved version is the production champion.",
         )
         notifications = ReleaseNotifications(self, "Notifications", project_name=c.project_name, key=key,
                                              email=c.notification_email)
-        execution = SageMakerExecutionRole(self, "SageMakerExecution", bucket=bucket, key=key)
+        execution = SageMakerExecutionRole(self, "SageMakerExecution", bucket=bucket, key=key, release=release)
         assets = PlatformAssets(self, "PlatformAssets", endpoint_templates_dir=endpoint_templates_dir,
                                 bootstrap_kms_key_arn=c.bootstrap_kms_key_arn)
 
@@ -82,7 +87,7 @@ class PipelineStack(cdk.Stack):
             timeout=cdk.Duration.minutes(stage_timeout_minutes(c.training_timeout_minutes)),
             environment={
                 **common_env,
-                "ARTIFACT_BUCKET": bucket.bucket_name,
+                "ARTIFACT_BUCKET": release.bucket.bucket_name,
                 "KMS_KEY_ARN": key.key_arn,
                 "SAGEMAKER_ROLE_ARN": execution.role.role_arn,
                 "MODEL_PACKAGE_GROUP_NAME": registry.group_name,
@@ -109,17 +114,17 @@ class PipelineStack(cdk.Stack):
         assets.grant_read(ci.role)
         assets.grant_read(train.role, endpoint_templates=True)
         self._grant_training(train.role, config=c, execution_role=execution.role, registry=registry)
-        bucket.grant_read_write(train.role)
+        release.grant_write(train.role, "releases/")  # the artifact store: the Train action grants its output
 
         repository, connection = self._source(c, key=key, retention=retention, environment=common_env, assets=assets)
 
         # Records carry the artifact key: the bucket policy refuses puts without aws:kms (gate_kit/records.py).
-        gate_env = gate_environment(record_bucket=bucket.bucket_name, record_kms_key_arn=key.key_arn)
+        gate_env = gate_environment(record_bucket=release.bucket.bucket_name, record_kms_key_arn=key.key_arn)
         evaluation_gate = GateFunction(self, "EvaluationGate", props=GateFunctionProps(
             name="evaluation_gate",
             description=f"{c.project_name} evaluation gate: judges evaluation.json against the release policy and floors.",
             log_retention=retention, encryption_key=key,
-            environment=floors_gate_environment(record_bucket=bucket.bucket_name, record_kms_key_arn=key.key_arn,
+            environment=floors_gate_environment(record_bucket=release.bucket.bucket_name, record_kms_key_arn=key.key_arn,
                                                 platform_floors_json=c.platform_floors_json),
         ))
         staging_gate = GateFunction(self, "StagingGate", props=GateFunctionProps(
@@ -127,7 +132,7 @@ class PipelineStack(cdk.Stack):
             description=f"{c.project_name} staging gate: golden requests, latency and error rate on the live staging endpoint.",
             log_retention=retention, encryption_key=key,
             timeout=cdk.Duration.seconds(c.staging.gate_timeout_seconds),
-            environment=floors_gate_environment(record_bucket=bucket.bucket_name, record_kms_key_arn=key.key_arn,
+            environment=floors_gate_environment(record_bucket=release.bucket.bucket_name, record_kms_key_arn=key.key_arn,
                                                 platform_floors_json=c.platform_floors_json,
                                                 staging_probe_json=c.staging.probe_json),
         ))
@@ -142,7 +147,7 @@ class PipelineStack(cdk.Stack):
         images.grant_champion_tagging(promote.role)
         for gate in (evaluation_gate, staging_gate, promote):
             bucket.grant_read(gate.role, "*")
-            bucket.grant_put(gate.role, "decision-records/*")
+            release.grant_write(gate.role, "decision-records/")
             key.grant_encrypt_decrypt(gate.role)
         self._grant_gates(evaluation_gate, staging_gate, promote, registry=registry)
 
@@ -177,7 +182,7 @@ class PipelineStack(cdk.Stack):
                 "KmsKeyArn": key.key_arn,
                 "Project": c.project_name,
             },
-            production_data_capture_uri=bucket.s3_url_for_object("data-capture/production"),
+            production_data_capture_uri=release.bucket.s3_url_for_object("data-capture/production"),
             staging_stack_name=self.staging_stack_name,
             production_stack_name=self.production_stack_name,
             require_manual_approval=c.require_manual_approval,
@@ -189,6 +194,7 @@ class PipelineStack(cdk.Stack):
         ))
         if targets:
             targets.name_pipeline(self.release.pipeline)
+        release.restrict_writes_to([train.role, evaluation_gate.role, staging_gate.role, promote.role, execution.role])
         ReleaseEvents(self, "ReleaseEvents", pipeline=self.release.pipeline, topic=notifications.topic,
                       model_package_group_name=registry.group_name)
 
@@ -199,6 +205,7 @@ class PipelineStack(cdk.Stack):
 
         self.repository = repository
         self.artifact_bucket = bucket
+        self.release_bucket = release.bucket
         self.key = key
         self.topic = notifications.topic
         self.registry = registry
@@ -209,7 +216,9 @@ class PipelineStack(cdk.Stack):
              "The release pipeline in the CodePipeline console."),
             ("ModelPackageGroupName", registry.group_name, "The SageMaker Model Registry group (SageMaker console: Models > Model registry)."),
             ("NotificationTopicArn", notifications.topic.topic_arn, "Subscribe here for failures, gate verdicts, approvals and rollbacks."),
-            ("ArtifactBucketName", bucket.bucket_name, "Artifacts, models, evaluations and decision records (decision-records/)."),
+            ("ArtifactBucketName", bucket.bucket_name, "The pipeline's artifact store (CodePipeline's artifacts)."),
+            ("ReleaseBucketName", release.bucket.bucket_name,
+             "Release data: models, evaluations, decision records (decision-records/), captured data (data-capture/)."),
             ("StagingEndpointStackName", self.staging_stack_name, "The CloudFormation stack the pipeline deploys for staging."),
             ("ProductionEndpointStackName", self.production_stack_name, "The CloudFormation stack the pipeline deploys for production."),
         ):

@@ -24,10 +24,22 @@ from constructs import Construct
 
 from stacks.action_parameters import user_parameters_string
 from stacks.components.connection_source import ConnectionSource
+from stacks.components.nag_acknowledgements import acknowledge, logical_id
 
-__all__ = ["ReleasePipeline", "ReleasePipelineProps", "STAGE_NAMES"]
+__all__ = ["ReleasePipeline", "ReleasePipelineProps", "STAGE_NAMES", "artifact_object_pattern"]
 
 STAGE_NAMES = ("Source", "Build", "Train", "Evaluate", "DeployStaging", "TestStaging", "Approve", "DeployProd", "Promote")
+
+
+def artifact_object_pattern(artifact_name: str) -> str:
+    """The artifact store keys of one output artifact: `<pipeline name, 20>/<artifact name, 10>/<id>`.
+
+    CodePipeline shortens the folder names of its artifact store (pipeline name to 20 characters, artifact name
+    to 10) ("Although the artifact folder name might appear to be shortened, it is still unique for your pipeline",
+    AWS re:Post, CodePipeline truncates folder names). Should the layout change, a write outside the pattern is
+    refused: the Build stage fails, it never writes elsewhere.
+    """
+    return f"*/{artifact_name[:10]}/*"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,7 +86,7 @@ class ReleasePipeline(Construct):
 
         source = self._source_action(p, source_output)
         build = actions.CodeBuildAction(
-            action_name="Build", project=p.build_project, input=source_output, outputs=[build_output],
+            action_name="Build", project=self._commit_build(p, build_output), input=source_output, outputs=[build_output],
             environment_variables={"SOURCE_REVISION": codebuild.BuildEnvironmentVariable(value=source.variables.commit_id)},
         )
         image = actions.CodeBuildAction(
@@ -169,6 +181,25 @@ class ReleasePipeline(Construct):
             bucket_name=p.artifact_bucket.bucket_name,
             encryption_key=kms.Key.from_key_arn(self, "ArtifactKeyReference", key.key_arn),
         )
+
+    def _commit_build(self, p: ReleasePipelineProps, output: codepipeline.Artifact) -> codebuild.IProject:
+        """The Build project as the action sees it, and its access to the artifact store.
+
+        The Build stage runs the commit's own code (its tests, `pip install` of its requirements). CDK's
+        CodeBuildAction grants a project with a role read, write and delete on the whole artifact store, which
+        also holds the Train output the deploy stages use. The action gets the project by name (CDK then grants
+        nothing) and the project's role may read the store and put its own output artifact only: no delete, no
+        other artifact.
+        """
+        role = p.build_project.role
+        if role is None:
+            raise ValueError("the Build project needs its own role")
+        p.artifact_bucket.grant_read(role)
+        pattern = artifact_object_pattern(output.artifact_name or "")
+        p.artifact_bucket.grant_put(role, pattern)
+        acknowledge(role, resources={f"<{logical_id(p.artifact_bucket)}.Arn>/{pattern}":
+                                     "The Build stage puts its own output artifact only (CodePipeline's key layout)."})
+        return codebuild.Project.from_project_name(self, "BuildProjectByName", p.build_project.project_name)
 
     @staticmethod
     def _source_action(p: ReleasePipelineProps, output: codepipeline.Artifact

@@ -9,6 +9,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.components.nag_acknowledgements import acknowledge, arn_as_nag_prints
+from stacks.components.release_store import ReleaseStore
 
 __all__ = ["SageMakerExecutionRole", "grant_image_logs_and_metrics", "grant_pass_to_sagemaker"]
 
@@ -29,9 +30,10 @@ def grant_pass_to_sagemaker(execution_role: iam.IRole, grantee: iam.IGrantable) 
 
 
 class SageMakerExecutionRole(Construct):
-    """Reads and writes the artifact bucket, pulls the framework image, writes its logs and metrics."""
+    """Writes releases and captured data (never deletes), pulls the framework image, writes its logs and metrics."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, bucket: s3.IBucket, key: kms.IKey) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, bucket: s3.IBucket, key: kms.IKey,
+                 release: ReleaseStore) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self.role = iam.Role(
@@ -39,7 +41,10 @@ class SageMakerExecutionRole(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="SageMaker execution role for training, evaluation and endpoints of this project",
         )
-        bucket.grant_read_write(self.role)
+        # Release data: training and evaluation outputs, captured data. No delete (the release bucket denies it to
+        # everyone); the artifact store stays readable so models released before the release bucket still serve.
+        release.grant_write(self.role, "releases/", "data-capture/")
+        bucket.grant_read(self.role)
         key.grant_encrypt_decrypt(self.role)
         key.grant(self.role, "kms:CreateGrant", "kms:DescribeKey")
         grant_image_logs_and_metrics(self.role)

@@ -1,0 +1,113 @@
+"""The release bucket: what the gates judged and production runs, written only by the platform's own steps.
+
+Release data (every release's training code, data channels and
+`model.tar.gz`, the evaluation output, the gates' decision records and
+production's captured data) lives here, apart from the CodePipeline artifact
+store, whose objects the Build stage (the commit's own tests and installs)
+must be able to write. This bucket is:
+
+* versioned, KMS-encrypted with the project key, TLS-only, never public;
+* written only by the writers the stack names (the Train role, the gate
+  functions and SageMaker's execution role): its policy denies every other
+  principal `s3:PutObject`, whatever that principal's own IAM policy says;
+* never emptied by anyone: object deletions (`s3:DeleteObject`,
+  `s3:DeleteObjectVersion`) are denied to every principal except the
+  break-glass role `<project>-release-break-glass` (not created by this app;
+  an administrator creates it when a release must be erased, and CloudTrail
+  records its use). An overwrite by a named writer keeps the previous version
+  for the retention period (versioning), and the chain of custody
+  (`gate_kit/custody.py`) refuses a deploy whose files changed.
+
+No S3 Object Lock: "the Content-MD5 or x-amz-sdk-checksum-algorithm header is
+required for any request to upload an object with a retention period
+configured using Amazon S3 Object Lock" (S3 API reference, PutObject), and
+SageMaker does not document that its training-output and data-capture
+uploads send one; a default retention could make those writes fail.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.components.nag_acknowledgements import acknowledge, logical_id
+
+__all__ = ["DELETE_ACTIONS", "ReleaseStore", "break_glass_role_name"]
+
+# What no build, function or job may do to release data.
+DELETE_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion")
+
+
+def break_glass_role_name(project_name: str) -> str:
+    """The one role name the release bucket lets delete (an administrator creates it only when needed)."""
+    return f"{project_name}-release-break-glass"
+
+
+class ReleaseStore(Construct):
+    """A versioned, KMS-encrypted, TLS-only bucket only the platform's named writers may write, nobody may empty."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, project_name: str, key: kms.IKey,
+                 access_logs: s3.IBucket, retention_days: int) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        self.break_glass_arn = f"arn:{stack.partition}:iam::{stack.account}:role/{break_glass_role_name(project_name)}"
+        self.bucket = s3.Bucket(
+            self, "Bucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="releases/",
+            lifecycle_rules=[s3.LifecycleRule(
+                id="expire-replaced-release-data",
+                noncurrent_version_expiration=cdk.Duration.days(retention_days),
+                abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+            )],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.bucket.add_to_resource_policy(iam.PolicyStatement(
+            sid="DenyUnencryptedUploads",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:PutObject"],
+            resources=[self.bucket.arn_for_objects("*")],
+            conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+        ))
+        self.bucket.add_to_resource_policy(iam.PolicyStatement(
+            sid="DenyDeletingReleaseData",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=list(DELETE_ACTIONS),
+            resources=[self.bucket.arn_for_objects("*")],
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": self.break_glass_arn}},
+        ))
+
+    def restrict_writes_to(self, writers: list[iam.IRole]) -> None:
+        """Deny `s3:PutObject` (and tagging, retention, legal holds) to every principal but `writers`."""
+        self.bucket.add_to_resource_policy(iam.PolicyStatement(
+            sid="DenyWritesButThePlatformsOwnSteps",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:PutObjectRetention",
+                     "s3:PutObjectLegalHold", "s3:PutObjectAcl", "s3:PutObjectVersionAcl", "s3:RestoreObject"],
+            resources=[self.bucket.arn_for_objects("*")],
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": [role.role_arn for role in writers] + [self.break_glass_arn]}},
+        ))
+
+    def grant_write(self, role: iam.IRole, *prefixes: str) -> None:
+        """Read everything, put (never delete) under `prefixes`."""
+        self.bucket.grant_read(role)
+        for prefix in prefixes:
+            self.bucket.grant_put(role, f"{prefix}*")
+        arn = f"<{logical_id(self.bucket)}.Arn>"
+        acknowledge(role, resources={
+            f"{arn}/*": "Reads objects of the project's release bucket.",
+            **{f"{arn}/{prefix}*": f"Puts (never deletes) release data under {prefix} of the release bucket."
+               for prefix in prefixes},
+        })

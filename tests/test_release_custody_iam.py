@@ -1,0 +1,150 @@
+"""Release data is out of reach of every role that runs a commit's code (issue 18, part 1).
+
+The commit's code runs in the Build stage (its tests, `pip install` of its
+requirements) and in the pull-request checks. Release data (models,
+evaluation outputs, decision records, captured data) lives in the release
+bucket, which only the platform's own steps write and nobody but a
+break-glass role may delete from; the Build role may put its own output
+artifact in the artifact store and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from stacks.components.release_pipeline import artifact_object_pattern
+from stacks.components.release_store import DELETE_ACTIONS, break_glass_role_name
+from tests.synthesis_fixtures import SynthesizedApp
+
+WRITES = ("s3:Put", "s3:Delete", "s3:Abort", "s3:Restore", "s3:Replicate", "s3:*")
+
+
+def resources_of(synthesized: SynthesizedApp, kind: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in synthesized.pipeline["Resources"].items() if r["Type"] == kind}
+
+
+def bucket_id(synthesized: SynthesizedApp, prefix: str) -> str:
+    (logical_id,) = [k for k in resources_of(synthesized, "AWS::S3::Bucket") if k.startswith(prefix)]
+    return logical_id
+
+
+def project_role(synthesized: SynthesizedApp, buildspec: str) -> str:
+    (project,) = [r for r in resources_of(synthesized, "AWS::CodeBuild::Project").values()
+                  if f"buildspecs/{buildspec}" in r["Properties"]["Description"]]
+    return project["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
+
+
+def function_role(synthesized: SynthesizedApp, handler: str) -> str:
+    (function,) = [r for r in resources_of(synthesized, "AWS::Lambda::Function").values()
+                   if r["Properties"].get("Handler") == f"{handler}.handler.handler"]
+    return function["Properties"]["Role"]["Fn::GetAtt"][0]
+
+
+def allowed(synthesized: SynthesizedApp, role: str) -> list[tuple[str, str]]:
+    """(action, resource as JSON) for every Allow statement of every policy attached to `role`."""
+    pairs = []
+    for policy in resources_of(synthesized, "AWS::IAM::Policy").values():
+        if {"Ref": role} not in policy["Properties"].get("Roles", []):
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Effect"] != "Allow":
+                continue
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            pairs += [(a, json.dumps(r, sort_keys=True)) for a in actions for r in resources]
+    return pairs
+
+
+def commit_running_roles(synthesized: SynthesizedApp) -> dict[str, str]:
+    return {"Build stage": project_role(synthesized, "ci.yml"),
+            "pull-request checks": project_role(synthesized, "pull_request.yml")}
+
+
+def test_no_role_that_runs_a_commits_code_can_write_or_delete_release_data(synthesized: SynthesizedApp) -> None:
+    release = bucket_id(synthesized, "ReleaseStoreBucket")
+    artifacts = bucket_id(synthesized, "ArtifactStoreBucket")
+    for name, role in commit_running_roles(synthesized).items():
+        for action, resource in allowed(synthesized, role):
+            if not action.startswith(WRITES):
+                continue
+            assert release not in resource, f"{name} may {action} release data"
+            assert not action.startswith("s3:Delete"), f"{name} may {action} {resource}"
+            if artifacts in resource:
+                assert resource.endswith(f'/{artifact_object_pattern("BuildOutput")}"]]}}'), (name, action, resource)
+
+
+def test_the_build_stage_puts_only_its_own_output_artifact(synthesized: SynthesizedApp) -> None:
+    role = project_role(synthesized, "ci.yml")
+    artifacts = bucket_id(synthesized, "ArtifactStoreBucket")
+    writes = {(a, r) for a, r in allowed(synthesized, role) if a.startswith(WRITES) and artifacts in r}
+    assert writes and {a for a, _ in writes} <= {"s3:PutObject", "s3:PutObjectLegalHold", "s3:PutObjectRetention",
+                                                  "s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:Abort*"}
+    assert {r for _, r in writes} == {json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [artifacts, "Arn"]}, "/*/BuildOutpu/*"]]},
+                                                 sort_keys=True)}
+    assert artifact_object_pattern("BuildOutput") == "*/BuildOutpu/*"
+
+
+def release_bucket_policy(synthesized: SynthesizedApp) -> dict[str, dict[str, Any]]:
+    release = bucket_id(synthesized, "ReleaseStoreBucket")
+    (policy,) = [p for p in resources_of(synthesized, "AWS::S3::BucketPolicy").values()
+                 if p["Properties"]["Bucket"] == {"Ref": release}]
+    return {s.get("Sid", ""): s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+
+
+def test_only_the_platforms_own_steps_write_release_data(synthesized: SynthesizedApp) -> None:
+    deny = release_bucket_policy(synthesized)["DenyWritesButThePlatformsOwnSteps"]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == {"AWS": "*"} and "s3:PutObject" in deny["Action"]
+    writers = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    platform = [project_role(synthesized, "train.yml"), function_role(synthesized, "evaluation_gate"),
+                function_role(synthesized, "staging_gate"), function_role(synthesized, "promote")]
+    (execution,) = [k for k, r in resources_of(synthesized, "AWS::IAM::Role").items()
+                    if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"].get("Service")
+                    == "sagemaker.amazonaws.com"]
+    assert writers[:-1] == [{"Fn::GetAtt": [role, "Arn"]} for role in [*platform, execution]]
+    assert break_glass_role_name("ml-cicd") in json.dumps(writers[-1])
+    for role in commit_running_roles(synthesized).values():
+        assert {"Fn::GetAtt": [role, "Arn"]} not in writers
+
+
+def test_nobody_but_the_break_glass_role_deletes_release_data(synthesized: SynthesizedApp) -> None:
+    deny = release_bucket_policy(synthesized)["DenyDeletingReleaseData"]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == {"AWS": "*"}
+    assert sorted(deny["Action"]) == sorted(DELETE_ACTIONS)
+    assert "-release-break-glass" in json.dumps(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+    for role in resources_of(synthesized, "AWS::IAM::Role"):
+        assert not [a for a, r in allowed(synthesized, role)
+                    if a.startswith("s3:Delete") and bucket_id(synthesized, "ReleaseStoreBucket") in r], role
+
+
+def test_the_release_bucket_is_versioned_encrypted_private_and_tls_only(synthesized: SynthesizedApp) -> None:
+    props = synthesized.pipeline["Resources"][bucket_id(synthesized, "ReleaseStoreBucket")]["Properties"]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    statements = release_bucket_policy(synthesized).values()
+    assert any(s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}} for s in statements)
+    assert synthesized.pipeline["Resources"][bucket_id(synthesized, "ReleaseStoreBucket")]["DeletionPolicy"] == "Retain"
+
+
+@pytest.mark.parametrize("where", ["models", "decision records", "data capture"])
+def test_release_data_goes_to_the_release_bucket(synthesized: SynthesizedApp, where: str) -> None:
+    release = {"Ref": bucket_id(synthesized, "ReleaseStoreBucket")}
+    resources = synthesized.pipeline["Resources"]
+    if where == "models":
+        (train,) = [r for r in resources_of(synthesized, "AWS::CodeBuild::Project").values()
+                    if "buildspecs/train.yml" in r["Properties"]["Description"]]
+        variables = {v["Name"]: v["Value"] for v in train["Properties"]["Environment"]["EnvironmentVariables"]}
+        assert variables["ARTIFACT_BUCKET"] == release
+    elif where == "decision records":
+        for handler in ("evaluation_gate", "staging_gate", "promote"):
+            (function,) = [r for r in resources_of(synthesized, "AWS::Lambda::Function").values()
+                           if r["Properties"].get("Handler") == f"{handler}.handler.handler"]
+            assert function["Properties"]["Environment"]["Variables"]["RECORD_BUCKET"] == release
+    else:
+        text = json.dumps(resources_of(synthesized, "AWS::CodePipeline::Pipeline"))
+        assert "data-capture/production" in text and json.dumps(release) in text
+    assert resources  # the pipeline template was read
