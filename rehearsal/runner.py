@@ -366,6 +366,9 @@ class _Rehearsal:
         )
         if not run.answer.succeeded:
             raise _Blocked(gate, message)
+        # As CodePipeline does: the action's output variables, in its namespace, for later actions.
+        for name, value in run.answer.output_variables.items():
+            self.pipeline_variables[f"{action}.{name}"] = value
         return run
 
     def user_parameters(self, action: str) -> str | None:

@@ -19,10 +19,13 @@ __all__ = ["LAMBDA_ACTIONS", "UnresolvedVariable", "resolve_variables", "user_pa
 LAMBDA_ACTIONS: Mapping[str, Mapping[str, str] | None] = {
     "EvaluationGate": None,
     "StagingGate": {"endpoint_name": "#{DeployStaging.EndpointName}"},
+    # Before each deploy: the TrainOutput files and the model are what the evaluation gate judged.
+    "CheckCustody": {"action": "verify_custody", "custody_record": "#{EvaluationGate.record_uri}"},
     "VerifyProduction": {
         "action": "verify_production",
         "endpoint_name": "#{DeployProd.EndpointName}",
         "endpoint_config_name": "#{DeployProd.EndpointConfigName}",
+        "custody_record": "#{EvaluationGate.record_uri}",
     },
     "Promote": {
         "action": "promote",

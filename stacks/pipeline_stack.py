@@ -124,8 +124,10 @@ class PipelineStack(cdk.Stack):
             name="evaluation_gate",
             description=f"{c.project_name} evaluation gate: judges evaluation.json against the release policy and floors.",
             log_retention=retention, encryption_key=key,
-            environment=floors_gate_environment(record_bucket=release.bucket.bucket_name, record_kms_key_arn=key.key_arn,
-                                                platform_floors_json=c.platform_floors_json),
+            # Every file the deploy stages use and the model must be accounted for (lambdas/gate_kit/custody.py).
+            environment={**floors_gate_environment(record_bucket=release.bucket.bucket_name, record_kms_key_arn=key.key_arn,
+                                                   platform_floors_json=c.platform_floors_json),
+                         "CHAIN_OF_CUSTODY": "required"},
         ))
         staging_gate = GateFunction(self, "StagingGate", props=GateFunctionProps(
             name="staging_gate",

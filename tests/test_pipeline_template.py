@@ -86,9 +86,21 @@ def test_train_exports_the_release_variables_the_gates_use(pipeline: dict[str, A
         "endpoint_name": "#{DeployStaging.EndpointName}"}
     assert json.loads(acts["DeployProd/VerifyProduction"]["Configuration"]["UserParameters"]) == {
         "action": "verify_production", "endpoint_name": "#{DeployProd.EndpointName}",
-        "endpoint_config_name": "#{DeployProd.EndpointConfigName}"}
+        "endpoint_config_name": "#{DeployProd.EndpointConfigName}", "custody_record": "#{EvaluationGate.record_uri}"}
     assert json.loads(acts["Promote/Promote"]["Configuration"]["UserParameters"])["action"] == "promote"
-    assert acts["DeployProd/VerifyProduction"]["RunOrder"] == 2
+    assert acts["DeployProd/VerifyProduction"]["RunOrder"] == 3
+
+
+@pytest.mark.parametrize("stage", ["DeployStaging", "DeployProd"])
+def test_each_deploy_waits_for_the_chain_of_custody_check(pipeline: dict[str, Any], stage: str) -> None:
+    """CheckCustody (run order 1) refuses a TrainOutput file or model changed since the evaluation gate judged it."""
+    acts = actions(pipeline)
+    check = acts[f"{stage}/CheckCustody"]
+    assert (check["ActionTypeId"]["Provider"], check["RunOrder"], acts[f"{stage}/Deploy"]["RunOrder"]) == ("Lambda", 1, 2)
+    assert [i["Name"] for i in check["InputArtifacts"]] == ["TrainOutput"]
+    assert json.loads(check["Configuration"]["UserParameters"]) == {
+        "action": "verify_custody", "custody_record": "#{EvaluationGate.record_uri}"}
+    assert check["Configuration"]["FunctionName"] == acts["DeployProd/VerifyProduction"]["Configuration"]["FunctionName"]
 
 
 def test_actions_run_with_the_pipeline_role_not_one_role_each(pipeline: dict[str, Any]) -> None:

@@ -3,7 +3,10 @@
 Reads `evaluation.json`, `release-policy.json` and, optionally, `release.json`
 from the root of the input artifact(s) with the job's artifact credentials;
 decides; writes the decision record; marks the model package (Rejected on a
-failed verdict, metadata either way); answers the job exactly once. Never
+failed verdict, metadata either way); answers the job exactly once. The record
+carries the chain-of-custody manifest (`gate_kit/custody.py`) that the deploy
+stages check; with `CHAIN_OF_CUSTODY=required` (the deployed function) a file
+or model it cannot account for fails the gate. Never
 raises, never logs the event. boto3 is imported on first use, not at import.
 """
 
@@ -32,6 +35,7 @@ from gate_kit.codepipeline_job import (
     run_job,
     truncate_message,
 )
+from gate_kit.custody import MODE_REQUIRED, CustodyError, manifest
 from gate_kit.decision_record import DecisionRecord
 from gate_kit.model_package_metadata import MAX_VALUE_CHARS, customer_metadata
 from gate_kit.records import (
@@ -86,6 +90,22 @@ class _ReadInputs:
     files: dict[str, ArtifactFile] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     model_package_arn: str | None = None
+    reader: ArtifactReader | None = None
+
+
+def _custody(read: _ReadInputs) -> dict[str, Any] | None:
+    """The chain-of-custody manifest of what this gate judges and the deploy stages will use."""
+    if read.reader is None:
+        return None
+    required = os.environ.get("CHAIN_OF_CUSTODY") == MODE_REQUIRED
+    release = read.data.get("release.json")
+    model_data_url = release.get("model_data_url") if isinstance(release, Mapping) and required else None
+    try:
+        return manifest(read.reader, default_s3_client() if required else None, model_data_url=model_data_url,
+                        required=required)
+    except CustodyError as error:
+        read.errors.append(f"chain of custody: {error}")
+        return None
 
 
 def _read_json_file(
@@ -136,6 +156,7 @@ def _read_inputs(job: CodePipelineJob) -> _ReadInputs:
     except ArtifactError as error:
         read.errors.append(str(error))
         return read
+    read.reader = reader
     for name, required in (
         ("evaluation.json", True),
         ("release-policy.json", True),
@@ -265,6 +286,7 @@ def evaluate_job(job: CodePipelineJob) -> JobOutcome:
     if isinstance(release, dict) and release.get("image_uri"):
         # The image the release trained on and will serve (by digest when it is the repository's own).
         locations["image"] = str(release["image_uri"])[:300]
+    locations["custody"] = _custody(read)
     record = decide(
         EvaluationInputs(
             evaluation=read.data.get("evaluation.json", NOT_READ),

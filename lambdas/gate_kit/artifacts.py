@@ -60,6 +60,8 @@ class ArtifactFile:
     name: str
     content: bytes
     kms_key_id: str | None = None
+    # The S3 version of the artifact object the file came from (versioned artifact stores).
+    version_id: str | None = None
 
     @property
     def where(self) -> str:
@@ -118,6 +120,7 @@ def _error_code(error: Exception) -> str:
 class _OpenedArtifact:
     archive: zipfile.ZipFile
     kms_key_id: str | None
+    version_id: str | None = None
 
 
 def _stream_to_file(body: Any, where: str) -> IO[bytes]:
@@ -205,7 +208,9 @@ class ArtifactReader:
             if response.get("ServerSideEncryption") == "aws:kms"
             else None
         )
-        opened = _OpenedArtifact(archive=archive, kms_key_id=kms_key_id)
+        version = response.get("VersionId")
+        opened = _OpenedArtifact(archive=archive, kms_key_id=kms_key_id,
+                                 version_id=str(version) if version and version != "null" else None)
         self._opened[index] = opened
         return opened
 
@@ -239,7 +244,8 @@ class ArtifactReader:
                 f"{where} is more than the {bound} a function reads"
             )
         return ArtifactFile(
-            artifact=artifact, name=name, content=content, kms_key_id=opened.kms_key_id
+            artifact=artifact, name=name, content=content, kms_key_id=opened.kms_key_id,
+            version_id=opened.version_id,
         )
 
     def find(self, name: str) -> ArtifactFile | None:

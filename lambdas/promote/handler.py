@@ -1,14 +1,18 @@
-"""CodePipeline Lambda invoke action used twice: `verify_production` and `promote` (thin I/O).
+"""CodePipeline Lambda invoke action: `verify_custody`, `verify_production` and `promote` (thin I/O).
 
-`UserParameters`: `{"action": "verify_production" | "promote", "endpoint_name": "...",
-"endpoint_config_name": "..." (optional, the config CloudFormation deployed),
-"pipeline_execution_id": "..." (optional, named in the approval description)}`.
+`UserParameters`: `{"action": "verify_custody" | "verify_production" | "promote", "endpoint_name": "..."
+(not for verify_custody), "endpoint_config_name": "..." (optional, the config CloudFormation deployed),
+"pipeline_execution_id": "..." (optional, named in the approval description), "custody_record": "s3://..."
+(the evaluation gate's decision record; required by verify_custody, checked by verify_production when given)}`.
+`verify_custody` runs before each deploy: the TrainOutput files and the model must be exactly what the
+evaluation gate judged (`gate_kit/custody.py`).
 Reads `release.json` from the `TrainOutput` artifact, writes a decision record,
 answers the job exactly once and never logs the event.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -18,6 +22,7 @@ from typing import Any
 
 from gate_kit.artifacts import ArtifactError, ArtifactReader, artifact_s3_client
 from gate_kit.codepipeline_job import CodePipelineJob, JobOutcome, parse_user_parameters, run_job
+from gate_kit.custody import CustodyError, compare, file_custody, model_custody
 from gate_kit.decision_record import OUTCOME_FAILED, OUTCOME_PASSED, RuleResult, build_record
 from gate_kit.records import default_s3_client, outcome_with_record
 from gate_kit.served_model import ServedModel, ServedModelError, read_served_model
@@ -37,13 +42,17 @@ from .production_check import (
 
 __all__ = ["ACTIONS", "PromoteServices", "handler", "run_promote"]
 
-ACTIONS = ("verify_production", "promote")
-_RECORD_NAMES = {"verify_production": "verify-production", "promote": "promote"}
+ACTIONS = ("verify_custody", "verify_production", "promote")
+_RECORD_NAMES = {"verify_custody": "verify-custody", "verify_production": "verify-production", "promote": "promote"}
 _LOGGER = gate_logger("promote")
 
 
 class _Refusal(Exception):
     """An input or AWS problem that fails the action with this one-line message."""
+
+
+class _Done(Exception):
+    """The action's checks are complete (verify_custody needs no endpoint)."""
 
 
 def _sagemaker_client() -> Any:
@@ -86,6 +95,9 @@ class _Request:
     package_arn: str
     group_name: str | None
     kms_key_id: str | None
+    custody_record: str | None = None
+    model_data_url: str | None = None
+    reader: ArtifactReader | None = None
 
 
 def _text_parameter(params: Mapping[str, Any], key: str, *, required: bool) -> str | None:
@@ -105,7 +117,7 @@ def _read_request(job: CodePipelineJob, services: PromoteServices) -> _Request:
     action = params.get("action")
     if action not in ACTIONS:
         raise _Refusal(f"UserParameters.action: {action!r} is not one of {', '.join(ACTIONS)}")
-    endpoint_name = _text_parameter(params, "endpoint_name", required=True)
+    endpoint_name = _text_parameter(params, "endpoint_name", required=action != "verify_custody") or ""
     execution = _text_parameter(params, "pipeline_execution_id", required=False)
     promoted_by = (
         f"CodePipeline execution {execution} (job {job.job_id})" if execution else f"CodePipeline job {job.job_id}"
@@ -128,7 +140,45 @@ def _read_request(job: CodePipelineJob, services: PromoteServices) -> _Request:
         package_arn=arn,
         group_name=group if isinstance(group, str) and group else None,
         kms_key_id=release_file.kms_key_id,
+        custody_record=_text_parameter(params, "custody_record", required=action == "verify_custody"),
+        model_data_url=release.get("model_data_url") if isinstance(release.get("model_data_url"), str) else None,
+        reader=reader,
     )
+
+
+def _recorded_custody(s3: Any, record_uri: str, environ: Mapping[str, str]) -> Any:
+    """The manifest in the evaluation gate's decision record, read from the release bucket only."""
+    bucket, _, key = record_uri.removeprefix("s3://").partition("/")
+    expected = environ.get("RECORD_BUCKET")
+    if not record_uri.startswith("s3://") or not key or not expected or bucket != expected:
+        raise _Refusal(f"UserParameters.custody_record: {record_uri!r} is not a record in the release bucket {expected!r}")
+    try:
+        record = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except Exception as error:  # noqa: BLE001 - reported as one line
+        raise _Refusal(f"the evaluation gate's record {record_uri} cannot be read: {_error_code(error)}") from None
+    return (record.get("inputs") or {}).get("custody") if isinstance(record, dict) else None
+
+
+def _custody_rule(request: _Request, services: PromoteServices, environ: Mapping[str, str]) -> RuleResult:
+    """`custody.unchanged`: the TrainOutput files and the model are exactly what the evaluation gate judged."""
+    assert request.custody_record is not None and request.reader is not None
+    s3 = services.records_s3()
+    recorded = _recorded_custody(s3, request.custody_record, environ)
+    complete = request.action == "verify_custody"
+    recorded_model = isinstance(recorded, Mapping) and bool(recorded.get("model"))
+    try:
+        files = file_custody(request.reader, required=complete)
+        model = model_custody(s3, request.model_data_url or "", digest=False) if complete or recorded_model else None
+    except CustodyError as error:
+        raise _Refusal(f"chain of custody: {error}") from None
+    problems = compare(recorded, files, model, complete=complete)
+    if problems:
+        return _rule("custody.unchanged", False,
+                     f"changed since the evaluation gate judged them ({request.custody_record}): {'; '.join(problems)}")
+    return _rule("custody.unchanged", True,
+                 f"{len(files['files'])} files and the model "
+                 f"{'version ' + model['version_id'] if model else '(not recorded)'} are as the evaluation gate "
+                 f"judged them ({request.custody_record})")
 
 
 def _error_code(error: Exception) -> str:
@@ -270,6 +320,11 @@ def _work(job: CodePipelineJob, services: PromoteServices, environ: Mapping[str,
         request = _read_request(job, services)
         action, kms_key_id = request.action, request.kms_key_id
         inputs.update(endpoint_name=request.endpoint_name, model_package_arn=request.package_arn)
+        if request.custody_record:
+            rules.append(_custody_rule(request, services, environ))
+            inputs["custody_record"] = request.custody_record
+        if action == "verify_custody" or (rules and not rules[-1].passed):
+            raise _Done()  # a changed file or model stops here: nothing else is checked or promoted
         sagemaker = services.sagemaker()
         try:
             served: ServedModel = read_served_model(_endpoint_client(services, environ, sagemaker), request.endpoint_name)
@@ -302,6 +357,8 @@ def _work(job: CodePipelineJob, services: PromoteServices, environ: Mapping[str,
             notes += _keep_champion_image(services, sagemaker, request.package_arn, environ)
     except _Refusal as refusal:
         errors.append(str(refusal))
+    except _Done:
+        pass
     return _finish(
         job,
         services,

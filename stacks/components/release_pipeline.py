@@ -104,13 +104,19 @@ class ReleasePipeline(Construct):
             variables_namespace="EvaluationGate", user_parameters_string=user_parameters_string("EvaluationGate"),
         )
         deploy_staging = self._deploy_action("DeployStaging", p, p.staging_stack_name, "staging", train_output)
+        # Chain of custody: before each deploy, the TrainOutput files and the model must be exactly what the
+        # evaluation gate judged (lambdas/gate_kit/custody.py); production verification checks again.
+        check_staging, check_prod = (actions.LambdaInvokeAction(
+            action_name="CheckCustody", lambda_=p.promote_function, inputs=[train_output], run_order=1,
+            user_parameters_string=user_parameters_string("CheckCustody"),
+        ) for _ in range(2))
         test_staging = actions.LambdaInvokeAction(
             action_name="StagingGate", lambda_=p.staging_gate, inputs=[train_output],
             variables_namespace="StagingGate", user_parameters_string=user_parameters_string("StagingGate"),
         )
         deploy_prod = self._deploy_action("DeployProd", p, p.production_stack_name, "production", train_output)
         verify_prod = actions.LambdaInvokeAction(
-            action_name="VerifyProduction", lambda_=p.promote_function, inputs=[train_output], run_order=2,
+            action_name="VerifyProduction", lambda_=p.promote_function, inputs=[train_output], run_order=3,
             user_parameters_string=user_parameters_string("VerifyProduction"),
         )
         promote = actions.LambdaInvokeAction(
@@ -123,7 +129,7 @@ class ReleasePipeline(Construct):
             codepipeline.StageProps(stage_name="Build", actions=[build, image]),
             codepipeline.StageProps(stage_name="Train", actions=[train]),
             codepipeline.StageProps(stage_name="Evaluate", actions=[evaluate]),
-            codepipeline.StageProps(stage_name="DeployStaging", actions=[deploy_staging]),
+            codepipeline.StageProps(stage_name="DeployStaging", actions=[check_staging, deploy_staging]),
             codepipeline.StageProps(stage_name="TestStaging", actions=[test_staging]),
         ]
         if p.require_manual_approval:
@@ -137,7 +143,7 @@ class ReleasePipeline(Construct):
             )]))
         stages.append(codepipeline.StageProps(
             stage_name="DeployProd",
-            actions=[deploy_prod, verify_prod],
+            actions=[check_prod, deploy_prod, verify_prod],
             before_entry=self._deployment_window(p),
             on_failure=codepipeline.FailureConditions(result=codepipeline.Result.ROLLBACK),
             # No on-success CloudWatchAlarm condition: its WaitTime is documented as time "to allow for a state
@@ -260,7 +266,7 @@ class ReleasePipeline(Construct):
             # operator's one command to delete it.
             replace_on_failure=stage == "staging",
             variables_namespace=namespace,
-            run_order=1,
+            run_order=2,
             **cross_account,  # type: ignore[arg-type]
         )
 
