@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILDSPECS = ("ci.yml", "pull_request.yml", "train.yml")
+BUILDSPECS = ("ci.yml", "pull_request.yml", "train.yml", "image.yml")
 PLATFORM_MODULE = re.compile(r"^python\b.*?-m (release_tools\.\w+|pip)\b")
 HOSTILE = "import pathlib; pathlib.Path({marker!r}).write_text('the commit ran its own {name}')\n"
 
@@ -30,7 +30,17 @@ HOSTILE = "import pathlib; pathlib.Path({marker!r}).write_text('the commit ran i
 def _platform_commands(name: str) -> list[str]:
     spec = yaml.safe_load((ROOT / "buildspecs" / name).read_text(encoding="utf-8"))
     commands = [c for phase in spec["phases"].values() for c in phase.get("commands", [])]
-    return [c for c in commands if PLATFORM_MODULE.match(c)]
+    # Multi-line commands (image.yml's build script) are checked line by line.
+    lines = [line.strip() for c in commands for line in c.splitlines()]
+    return [line for line in lines if PLATFORM_MODULE.match(line) or PLATFORM_MODULE.match(_after_assignments(line))]
+
+
+def _after_assignments(line: str) -> str:
+    """`PYTHONPATH=... python ...` -> `python ...` (an inline environment assignment before the command)."""
+    words = line.split()
+    while words and "=" in words[0] and not words[0].startswith(("python", "-")):
+        words.pop(0)
+    return " ".join(words)
 
 
 def _hostile_checkout(checkout: Path, marker: Path) -> None:
@@ -47,7 +57,7 @@ def _hostile_checkout(checkout: Path, marker: Path) -> None:
 
 def _as_written(command: str) -> list[str]:
     """The command's interpreter, flags and module, with `--help` for arguments (no side effects)."""
-    words = shlex.split(command)
+    words = shlex.split(_after_assignments(command))
     module_at = words.index("-m") + 1
     return [sys.executable, *words[1:module_at + 1], "--help"]
 
@@ -57,7 +67,7 @@ def test_every_platform_tool_runs_with_a_safe_path(name: str) -> None:
     commands = _platform_commands(name)
     assert any("-m pip" in c for c in commands) and any("release_tools." in c for c in commands)
     for command in commands:
-        assert command.startswith("python -P -m "), command
+        assert _after_assignments(command).startswith("python -P -m "), command
     variables = yaml.safe_load((ROOT / "buildspecs" / name).read_text(encoding="utf-8"))["env"]["variables"]
     assert variables["PYTHONPATH"] == variables["PLATFORM_DIR"], "platform tools come from the platform's folder"
 

@@ -60,6 +60,7 @@ def allowed(synthesized: SynthesizedApp, role: str) -> list[tuple[str, str]]:
 
 def commit_running_roles(synthesized: SynthesizedApp) -> dict[str, str]:
     return {"Build stage": project_role(synthesized, "ci.yml"),
+            "image build": project_role(synthesized, "image.yml"),
             "pull-request checks": project_role(synthesized, "pull_request.yml")}
 
 
@@ -73,7 +74,8 @@ def test_no_role_that_runs_a_commits_code_can_write_or_delete_release_data(synth
             assert release not in resource, f"{name} may {action} release data"
             assert not action.startswith("s3:Delete"), f"{name} may {action} {resource}"
             if artifacts in resource:
-                assert resource.endswith(f'/{artifact_object_pattern("BuildOutput")}"]]}}'), (name, action, resource)
+                own = artifact_object_pattern("ImageOutput" if name == "image build" else "BuildOutput")
+                assert resource.endswith(f'/{own}"]]}}'), (name, action, resource)
 
 
 def test_the_build_stage_puts_only_its_own_output_artifact(synthesized: SynthesizedApp) -> None:

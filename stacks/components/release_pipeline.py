@@ -86,11 +86,12 @@ class ReleasePipeline(Construct):
 
         source = self._source_action(p, source_output)
         build = actions.CodeBuildAction(
-            action_name="Build", project=self._commit_build(p, build_output), input=source_output, outputs=[build_output],
+            action_name="Build", project=self._commit_build(p, p.build_project, build_output, "BuildProjectByName"), input=source_output, outputs=[build_output],
             environment_variables={"SOURCE_REVISION": codebuild.BuildEnvironmentVariable(value=source.variables.commit_id)},
         )
         image = actions.CodeBuildAction(
-            action_name="Image", project=p.image_project, input=build_output, outputs=[image_output], run_order=2,
+            action_name="Image", project=self._commit_build(p, p.image_project, image_output, "ImageProjectByName"),
+            input=build_output, outputs=[image_output], run_order=2,
             environment_variables={"SOURCE_REVISION": codebuild.BuildEnvironmentVariable(value=source.variables.commit_id)},
         )
         train = actions.CodeBuildAction(
@@ -188,24 +189,26 @@ class ReleasePipeline(Construct):
             encryption_key=kms.Key.from_key_arn(self, "ArtifactKeyReference", key.key_arn),
         )
 
-    def _commit_build(self, p: ReleasePipelineProps, output: codepipeline.Artifact) -> codebuild.IProject:
-        """The Build project as the action sees it, and its access to the artifact store.
+    def _commit_build(self, p: ReleasePipelineProps, project: codebuild.IProject, output: codepipeline.Artifact,
+                      construct_id: str) -> codebuild.IProject:
+        """A Build-stage project as the action sees it, and its access to the artifact store.
 
-        The Build stage runs the commit's own code (its tests, `pip install` of its requirements). CDK's
+        The Build stage runs the commit's own code (its tests, `pip install` of its requirements, `docker build`
+        of its Dockerfile). CDK's
         CodeBuildAction grants a project with a role read, write and delete on the whole artifact store, which
         also holds the Train output the deploy stages use. The action gets the project by name (CDK then grants
         nothing) and the project's role may read the store and put its own output artifact only: no delete, no
         other artifact.
         """
-        role = p.build_project.role
+        role = project.role
         if role is None:
-            raise ValueError("the Build project needs its own role")
+            raise ValueError(f"{construct_id}: a Build-stage project needs its own role")
         p.artifact_bucket.grant_read(role)
         pattern = artifact_object_pattern(output.artifact_name or "")
         p.artifact_bucket.grant_put(role, pattern)
         acknowledge(role, resources={f"<{logical_id(p.artifact_bucket)}.Arn>/{pattern}":
                                      "The Build stage puts its own output artifact only (CodePipeline's key layout)."})
-        return codebuild.Project.from_project_name(self, "BuildProjectByName", p.build_project.project_name)
+        return codebuild.Project.from_project_name(self, construct_id, project.project_name)
 
     @staticmethod
     def _source_action(p: ReleasePipelineProps, output: codepipeline.Artifact
