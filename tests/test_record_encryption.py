@@ -27,6 +27,11 @@ __all__ = ["aws_credentials"]
 
 BUCKET = "artifact-bucket"
 KEY_ARN = f"arn:aws:kms:{REGION}:111122223333:key/0c0ffee0-0000-4000-8000-000000000000"
+MODEL_KEY = "releases/run-1/model.tar.gz"
+# The rest of a TrainOutput the deployed gate accounts for (CHAIN_OF_CUSTODY=required: lambdas/gate_kit/custody.py).
+TRAIN_OUTPUT: dict[str, Any] = {
+    **{f"endpoint/{stage}.{kind}.json": {} for stage in ("staging", "production") for kind in ("template", "config")},
+}
 ARTIFACT_KEY = "ml-pipeline/TrainOutpu/AbCdE12"
 
 
@@ -71,6 +76,8 @@ def _condition_holds(operator: str, key: str, wanted: Any, context: Mapping[str,
         return actual not in values
     if base == "StringLike":
         return any(fnmatch.fnmatchcase(actual, v) for v in values)
+    if base == "ArnNotEquals":  # the release bucket's writers: role ARNs (tokens, compared as written)
+        return actual not in values
     raise AssertionError(f"condition operator {operator} is not understood by this test: extend it")
 
 
@@ -80,8 +87,10 @@ def _denied_by(statement: Mapping[str, Any], context: Mapping[str, str]) -> bool
                for op, pairs in conditions.items() for key, wanted in pairs.items())
 
 
-def _request_context(put: Mapping[str, Any]) -> dict[str, str]:
+def _request_context(put: Mapping[str, Any], principal: str | None = None) -> dict[str, str]:
     context = {"aws:SecureTransport": "true"}  # boto3 speaks HTTPS to S3
+    if principal is not None:
+        context["aws:PrincipalArn"] = principal
     if "ServerSideEncryption" in put:
         context["s3:x-amz-server-side-encryption"] = put["ServerSideEncryption"]
     if "SSEKMSKeyId" in put:
@@ -89,8 +98,15 @@ def _request_context(put: Mapping[str, Any]) -> dict[str, str]:
     return context
 
 
-def _denials_of(put: Mapping[str, Any], statements: list[dict[str, Any]]) -> list[str]:
-    return [str(s.get("Sid", "?")) for s in statements if _denied_by(s, _request_context(put))]
+def _denials_of(put: Mapping[str, Any], statements: list[dict[str, Any]], principal: str | None = None) -> list[str]:
+    return [str(s.get("Sid", "?")) for s in statements if _denied_by(s, _request_context(put, principal))]
+
+
+def _role_arn(template: Mapping[str, Any], handler: str) -> str:
+    """The function's role ARN as the bucket policy writes it (`Fn::GetAtt`), in the evaluator's string form."""
+    (function,) = [f for f in _resources(template, "AWS::Lambda::Function").values()
+                   if f["Properties"].get("Handler") == handler]
+    return str({"Fn::GetAtt": [function["Properties"]["Role"]["Fn::GetAtt"][0], "Arn"]})
 
 
 def _function_environment(template: Mapping[str, Any], handler: str) -> dict[str, str]:
@@ -118,14 +134,19 @@ def s3(aws_credentials: None) -> Iterator[Any]:  # noqa: F811
     with mock_aws():
         client = boto3.client("s3", region_name=REGION)
         client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        client.put_object(Bucket=BUCKET, Key=MODEL_KEY, Body=b"model")  # the model release.json names
         yield client
 
 
 def test_the_policy_denies_a_put_without_kms_so_the_check_can_fail(template: dict[str, Any]) -> None:
     statements = _put_denials(template)
-    assert _denials_of({"Bucket": BUCKET, "Key": "decision-records/x.json"}, statements)
-    assert _denials_of({"ServerSideEncryption": "AES256"}, statements)
-    assert not _denials_of({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": KEY_ARN}, statements)
+    gate = _role_arn(template, "evaluation_gate.handler.handler")
+    assert _denials_of({"Bucket": BUCKET, "Key": "decision-records/x.json"}, statements, gate)
+    assert _denials_of({"ServerSideEncryption": "AES256"}, statements, gate)
+    assert not _denials_of({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": KEY_ARN}, statements, gate)
+    # Only the platform's own steps write there: anyone else's put is denied, encrypted or not.
+    assert _denials_of({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": KEY_ARN}, statements, "someone-else")
 
 
 def _run_evaluation_gate(files: dict[str, Any], monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
@@ -142,7 +163,8 @@ def _run_evaluation_gate(files: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
                                              )["ModelPackageArn"]  # fmt: skip
         reuse = {"holdout_sha256": files["evaluation.json"]["dataset"]["sha256"], "earlier_candidates": 0}
         put_zip_artifact(boto3.client("s3", region_name=REGION), BUCKET, ARTIFACT_KEY,
-                         {**files, "release.json": {"model_package_arn": arn, "holdout_reuse": reuse}})
+                         {**files, "release.json": {"model_package_arn": arn, "holdout_reuse": reuse,
+                                                    "model_data_url": f"s3://{BUCKET}/{MODEL_KEY}"}})
 
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -166,7 +188,7 @@ def _run_promote(files: dict[str, Any], monkeypatch: pytest.MonkeyPatch, env: di
 INTERVALS = {"method": "percentile_bootstrap", "confidence": 0.95, "resamples": 2000}
 PATHS = [
     ("evaluation_gate.handler.handler", _run_evaluation_gate, {"evaluation.json": evaluation(intervals=INTERVALS),
-                                                                "release-policy.json": policy()}, True),
+                                                                "release-policy.json": policy(), **TRAIN_OUTPUT}, True),
     ("evaluation_gate.handler.handler", _run_evaluation_gate, {"release-policy.json": policy()}, False),
     ("evaluation_gate.handler.handler", _run_evaluation_gate, {"evaluation.json": "{not json"}, False),
     ("staging_gate.handler.handler", _run_staging_gate, {}, False),
@@ -193,6 +215,7 @@ def test_every_record_put_satisfies_the_bucket_policy(
     records = [p for p in puts if p["Bucket"] == env["RECORD_BUCKET"] and p["Key"].startswith(env["RECORD_PREFIX"])]
     assert len(records) == 2, puts  # the JSON record and its Markdown summary
     statements = _put_denials(template)
-    assert {p["Key"]: _denials_of(p, statements) for p in records} == {p["Key"]: [] for p in records}
+    writer = _role_arn(template, handler)
+    assert {p["Key"]: _denials_of(p, statements, writer) for p in records} == {p["Key"]: [] for p in records}
     if configured_key:
         assert all(p["SSEKMSKeyId"] == KEY_ARN for p in records)

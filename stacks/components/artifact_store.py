@@ -10,7 +10,42 @@ from constructs import Construct
 
 from stacks.components.checkov_skips import skip_checkov
 
-__all__ = ["ArtifactStore"]
+__all__ = ["ArtifactStore", "project_bucket"]
+
+
+def project_bucket(scope: Construct, construct_id: str, *, key: kms.IKey, access_logs: s3.IBucket, log_prefix: str,
+                   lifecycle_id: str, retention_days: int) -> s3.Bucket:
+    """A versioned, KMS-encrypted (bucket key), TLS-only, private, access-logged bucket, retained on deletion.
+
+    Replaced versions expire after `retention_days`; uploads without `aws:kms` are denied.
+    """
+    bucket = s3.Bucket(
+        scope, construct_id,
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=key,
+        bucket_key_enabled=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        versioned=True,
+        server_access_logs_bucket=access_logs,
+        server_access_logs_prefix=log_prefix,
+        lifecycle_rules=[s3.LifecycleRule(
+            id=lifecycle_id,
+            noncurrent_version_expiration=cdk.Duration.days(retention_days),
+            abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+        )],
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+    )
+    # Objects must be written with this bucket's KMS encryption, never unencrypted.
+    bucket.add_to_resource_policy(iam.PolicyStatement(
+        sid="DenyUnencryptedUploads",
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=["s3:PutObject"],
+        resources=[bucket.arn_for_objects("*")],
+        conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+    ))
+    return bucket
 
 
 class ArtifactStore(Construct):
@@ -57,29 +92,5 @@ class ArtifactStore(Construct):
         )
         skip_checkov(self.access_logs, {"CKV_AWS_18": "This bucket is the access-log target of the artifact bucket; "
                                                       "logging it to itself would log its own log deliveries."})
-        self.bucket = s3.Bucket(
-            self, "Bucket",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=self.key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            server_access_logs_bucket=self.access_logs,
-            server_access_logs_prefix="artifacts/",
-            lifecycle_rules=[s3.LifecycleRule(
-                id="expire-old-artifacts",
-                noncurrent_version_expiration=cdk.Duration.days(retention_days),
-                abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
-            )],
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
-        # Objects must be written with this bucket's KMS encryption, never unencrypted.
-        self.bucket.add_to_resource_policy(iam.PolicyStatement(
-            sid="DenyUnencryptedUploads",
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
-            actions=["s3:PutObject"],
-            resources=[self.bucket.arn_for_objects("*")],
-            conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
-        ))
+        self.bucket = project_bucket(self, "Bucket", key=self.key, access_logs=self.access_logs, log_prefix="artifacts/",
+                                     lifecycle_id="expire-old-artifacts", retention_days=retention_days)

@@ -33,6 +33,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks.components.artifact_store import project_bucket
 from stacks.components.nag_acknowledgements import acknowledge, logical_id
 
 __all__ = ["DELETE_ACTIONS", "ReleaseStore", "break_glass_role_name"]
@@ -54,31 +55,8 @@ class ReleaseStore(Construct):
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self.break_glass_arn = f"arn:{stack.partition}:iam::{stack.account}:role/{break_glass_role_name(project_name)}"
-        self.bucket = s3.Bucket(
-            self, "Bucket",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix="releases/",
-            lifecycle_rules=[s3.LifecycleRule(
-                id="expire-replaced-release-data",
-                noncurrent_version_expiration=cdk.Duration.days(retention_days),
-                abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
-            )],
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
-        self.bucket.add_to_resource_policy(iam.PolicyStatement(
-            sid="DenyUnencryptedUploads",
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
-            actions=["s3:PutObject"],
-            resources=[self.bucket.arn_for_objects("*")],
-            conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
-        ))
+        self.bucket = project_bucket(self, "Bucket", key=key, access_logs=access_logs, log_prefix="releases/",
+                                     lifecycle_id="expire-replaced-release-data", retention_days=retention_days)
         self.bucket.add_to_resource_policy(iam.PolicyStatement(
             sid="DenyDeletingReleaseData",
             effect=iam.Effect.DENY,
