@@ -95,6 +95,9 @@ OPERATIONS: dict[tuple[str, str], tuple[str, Callable[[Params, str], str]]] = {
     ("sts", "AssumeRole"): ("sts:AssumeRole", lambda p, x: p["RoleArn"]),
     # Authorised on the pull request's repository, which the request does not name: the project's repository.
     ("codecommit", "UpdatePullRequestApprovalState"): ("codecommit:UpdatePullRequestApprovalState", lambda p, x: f"{x}:<repository>"),
+    ("codecommit", "GetPullRequest"): ("codecommit:GetPullRequest", lambda p, x: f"{x}:<repository>"),
+    # A build ID is <project name>:<uuid>; BatchGetBuilds is authorised on the project.
+    ("codebuild", "BatchGetBuilds"): ("codebuild:BatchGetBuilds", lambda p, x: f"{x}:project/{p['ids'][0].split(':')[0]}"),
 }
 
 
