@@ -150,3 +150,52 @@ def test_release_data_goes_to_the_release_bucket(synthesized: SynthesizedApp, wh
         text = json.dumps(resources_of(synthesized, "AWS::CodePipeline::Pipeline"))
         assert "data-capture/production" in text and json.dumps(release) in text
     assert resources  # the pipeline template was read
+
+
+# -- judged as IAM judges it: the role's policy and the release bucket's policy -------------------------------
+
+COMMIT_WRITES = [
+    ("s3:PutObject", "release", "releases/run-1/training/run-1/output/model.tar.gz"),
+    ("s3:PutObject", "release", "decision-records/evaluation_gate/job.json"),
+    ("s3:PutObject", "release", "data-capture/production/AllTraffic/2026/11/29/20/capture.jsonl"),
+    ("s3:DeleteObject", "release", "releases/run-1/training/run-1/output/model.tar.gz"),
+    ("s3:DeleteObjectVersion", "release", "decision-records/evaluation_gate/job.json"),
+    ("s3:PutObject", "artifacts", "ml-cicd-pipeline-Rel/TrainOutpu/AbCdE12"),
+    ("s3:DeleteObject", "artifacts", "ml-cicd-pipeline-Rel/TrainOutpu/AbCdE12"),
+    ("s3:DeleteObject", "artifacts", "ml-cicd-pipeline-Rel/BuildOutpu/AbCdE12"),
+]
+
+
+@pytest.mark.parametrize(("action", "bucket", "key"), COMMIT_WRITES)
+def test_a_commits_test_that_writes_to_the_buckets_is_refused(synthesized: SynthesizedApp, action: str, bucket: str,
+                                                               key: str) -> None:
+    """What a `boto3` call from the commit's tests, installs or Dockerfile would get, role by role."""
+    from tests.iam_policy_evaluation import Request, evaluate
+    from tests.synthesized_roles import pipeline_world
+
+    world = pipeline_world(synthesized.pipeline)
+    name = world.physical_name(bucket_id(synthesized, "ReleaseStoreBucket" if bucket == "release"
+                                         else "ArtifactStoreBucket"))
+    request = Request(action, f"arn:aws:s3:::{name}/{key}")
+    for role_name, role in commit_running_roles(synthesized).items():
+        verdict = evaluate(world.role_statements(role), request)
+        assert not verdict.allowed, f"{role_name} may {action} {key}: {verdict.reason}"
+
+
+def test_the_release_bucket_policy_refuses_a_writer_it_does_not_name(synthesized: SynthesizedApp) -> None:
+    """Even a role whose own policy allowed it (a future grant by mistake) is refused by the bucket."""
+    from tests.iam_policy_evaluation import Request, evaluate
+    from tests.synthesized_roles import pipeline_world
+
+    world = pipeline_world(synthesized.pipeline)
+    release = bucket_id(synthesized, "ReleaseStoreBucket")
+    statements = [world.resolve(s) for s in release_bucket_policy(synthesized).values()]
+    model = f"arn:aws:s3:::{world.physical_name(release)}/releases/run-1/model.tar.gz"
+    build_role = world.get_att(project_role(synthesized, "ci.yml"), "Arn")
+    train_role = world.get_att(project_role(synthesized, "train.yml"), "Arn")
+    encrypted = {"aws:SecureTransport": "true", "s3:x-amz-server-side-encryption": "aws:kms"}
+    for principal, action, denied in ((build_role, "s3:PutObject", True), (train_role, "s3:PutObject", False),
+                                      (train_role, "s3:DeleteObject", True), (build_role, "s3:DeleteObjectVersion", True)):
+        verdict = evaluate([s for s in statements if s["Effect"] == "Deny"],
+                           Request(action, model, {**encrypted, "aws:PrincipalArn": principal}))
+        assert verdict.reason.startswith("explicitly denied") is denied, (principal, action, verdict.reason)
