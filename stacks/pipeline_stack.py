@@ -125,9 +125,8 @@ class PipelineStack(cdk.Stack):
             description=f"{c.project_name} evaluation gate: judges evaluation.json against the release policy and floors.",
             log_retention=retention, encryption_key=key,
             # Every file the deploy stages use and the model must be accounted for (lambdas/gate_kit/custody.py).
-            environment={**floors_gate_environment(record_bucket=release.bucket.bucket_name, record_kms_key_arn=key.key_arn,
-                                                   platform_floors_json=c.platform_floors_json),
-                         "CHAIN_OF_CUSTODY": "required"},
+            environment=floors_gate_environment(record_bucket=release.bucket.bucket_name, record_kms_key_arn=key.key_arn,
+                                                platform_floors_json=c.platform_floors_json, chain_of_custody=True),
         ))
         staging_gate = GateFunction(self, "StagingGate", props=GateFunctionProps(
             name="staging_gate",

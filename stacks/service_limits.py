@@ -73,10 +73,13 @@ def gate_environment(*, record_bucket: str, record_kms_key_arn: str) -> dict[str
 
 
 def floors_gate_environment(*, record_bucket: str, record_kms_key_arn: str, platform_floors_json: str,
-                            staging_probe_json: str | None = None) -> dict[str, str]:
-    """The variables of the gates that judge against the platform floors (the staging gate also gets its probe)."""
+                            staging_probe_json: str | None = None, chain_of_custody: bool = False) -> dict[str, str]:
+    """The variables of the gates that judge against the platform floors (the staging gate also gets its probe;
+    the evaluation gate, which records the chain of custody, `CHAIN_OF_CUSTODY=required`)."""
     variables = {**gate_environment(record_bucket=record_bucket, record_kms_key_arn=record_kms_key_arn),
                  "PLATFORM_FLOORS": platform_floors_json}
+    if chain_of_custody:
+        variables["CHAIN_OF_CUSTODY"] = "required"  # lambdas/gate_kit/custody.py: MODE_REQUIRED
     if staging_probe_json is not None:
         variables["STAGING_PROBE"] = staging_probe_json
     return variables

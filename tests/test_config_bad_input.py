@@ -208,7 +208,8 @@ def test_the_largest_accepted_floors_fit_the_gates_environment_with_the_longest_
 
 def test_the_functions_given_the_floors_get_exactly_the_variables_the_limit_is_computed_with(
         synthesized: SynthesizedApp) -> None:
-    evaluation_gate = set(floors_gate_environment(record_bucket="", record_kms_key_arn="", platform_floors_json=""))
+    evaluation_gate = set(floors_gate_environment(record_bucket="", record_kms_key_arn="", platform_floors_json="",
+                                                  chain_of_custody=True))
     largest = set(largest_gate_environment(load_config(cdk_json_context())))
     functions = [r["Properties"] for r in synthesized.pipeline["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
     with_floors = sorted((set(f["Environment"]["Variables"]) for f in functions
