@@ -162,7 +162,7 @@ class PipelineStack(cdk.Stack):
         layout = account_layout(c)
         targets = CrossAccountAccess(self, "CrossAccountAccess", props=CrossAccountAccessProps(
             layout=layout, bucket=bucket, key=key, registry=registry, staging_gate=staging_gate, promote=promote,
-            image_repository=images.repository,
+            image_repository=images.repository, release_bucket=release.bucket,
         )) if layout.cross_account else None
 
         self.release = ReleasePipeline(self, "ReleasePipeline", props=ReleasePipelineProps(
@@ -195,7 +195,9 @@ class PipelineStack(cdk.Stack):
         ))
         if targets:
             targets.name_pipeline(self.release.pipeline)
-        release.restrict_writes_to([train.role, evaluation_gate.role, staging_gate.role, promote.role, execution.role])
+        release.restrict_writes_to([train.role, evaluation_gate.role, staging_gate.role, promote.role, execution.role],
+                                   other_writer_arns=[targets.execution_role_arns["production"]]
+                                   if targets and "production" in targets.execution_role_arns else [])
         ReleaseEvents(self, "ReleaseEvents", pipeline=self.release.pipeline, topic=notifications.topic,
                       model_package_group_name=registry.group_name)
 

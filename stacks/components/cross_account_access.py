@@ -54,6 +54,8 @@ class CrossAccountAccessProps:
     staging_gate: GateFunction
     promote: GateFunction
     image_repository: ecr.IRepository
+    # Where the models and production's captured data live (the release bucket); the artifact bucket otherwise.
+    release_bucket: s3.Bucket | None = None
 
 
 class CrossAccountAccess(Construct):
@@ -102,17 +104,19 @@ class CrossAccountAccess(Construct):
 
     def _grant_artifacts(self, stage: str, account: str, deploy_arn: str, execution_arn: str) -> None:
         p, title = self.props, stage.title()
+        releases = p.release_bucket or p.bucket
         target = iam.AccountPrincipal(account)
         statements = [
             (f"{title}DeployRoleReadsTemplates", deploy_arn, ["s3:GetObject", "s3:GetObjectVersion"],
              p.bucket.arn_for_objects(f"{pipeline_prefix(p.layout.project_name)}/*")),
-            (f"{title}ExecutionRoleReadsModels", execution_arn, ["s3:GetObject"], p.bucket.arn_for_objects(MODEL_ARTIFACTS)),
+            (f"{title}ExecutionRoleReadsModels", execution_arn, ["s3:GetObject"], releases.arn_for_objects(MODEL_ARTIFACTS)),
         ]
         if stage == "production":
             statements.append((f"{title}ExecutionRoleWritesCapture", execution_arn, ["s3:PutObject"],
-                               p.bucket.arn_for_objects("data-capture/production/*")))
+                               releases.arn_for_objects("data-capture/production/*")))
         for sid, arn, actions, resource in statements:
-            p.bucket.add_to_resource_policy(iam.PolicyStatement(
+            bucket = releases if "ExecutionRole" in sid else p.bucket
+            bucket.add_to_resource_policy(iam.PolicyStatement(
                 sid=sid, principals=[target], actions=actions, resources=[resource], conditions=self._condition([arn])))
         key_uses = [
             (f"{title}DeployRoleUsesKey", deploy_arn, ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"]),

@@ -66,8 +66,11 @@ class ReleaseStore(Construct):
             conditions={"ArnNotEquals": {"aws:PrincipalArn": self.break_glass_arn}},
         ))
 
-    def restrict_writes_to(self, writers: list[iam.IRole]) -> None:
-        """Deny `s3:PutObject` (and tagging, retention, legal holds) to every principal but `writers`."""
+    def restrict_writes_to(self, writers: list[iam.IRole], *, other_writer_arns: list[str] | None = None) -> None:
+        """Deny `s3:PutObject` (and tagging, retention, legal holds) to every principal but `writers`.
+
+        `other_writer_arns`: roles of other accounts (a target account's production execution role writes
+        captured data)."""
         self.bucket.add_to_resource_policy(iam.PolicyStatement(
             sid="DenyWritesButThePlatformsOwnSteps",
             effect=iam.Effect.DENY,
@@ -75,7 +78,8 @@ class ReleaseStore(Construct):
             actions=["s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:PutObjectRetention",
                      "s3:PutObjectLegalHold", "s3:PutObjectAcl", "s3:PutObjectVersionAcl", "s3:RestoreObject"],
             resources=[self.bucket.arn_for_objects("*")],
-            conditions={"ArnNotEquals": {"aws:PrincipalArn": [role.role_arn for role in writers] + [self.break_glass_arn]}},
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": [role.role_arn for role in writers]
+                                         + list(other_writer_arns or []) + [self.break_glass_arn]}},
         ))
 
     def grant_write(self, role: iam.IRole, *prefixes: str) -> None:
