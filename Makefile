@@ -63,11 +63,11 @@ deploy: $(SETUP) ## Deploy the platform to your AWS account (run `make bootstrap
 	@$(CDK) deploy --all --app cdk.out
 	@$(PY) -m scripts.pipeline_definition record cdk.out
 
-deploy-target: $(SETUP) ## Deploy a target account's roles with its credentials (STAGE=staging|production BUCKET=.. KEY_ARN=.. [PROFILE=..])
-	@test -n "$(STAGE)" -a -n "$(BUCKET)" -a -n "$(KEY_ARN)" || { echo "usage: make deploy-target STAGE=staging|production BUCKET=<ArtifactBucketName output> KEY_ARN=<ArtifactKeyArn output> [PROFILE=<target account profile>]" >&2; exit 2; }
+deploy-target: $(SETUP) ## Deploy a target account's roles with its credentials (STAGE=staging|production BUCKET=.. RELEASE_BUCKET=.. KEY_ARN=.. [PROFILE=..])
+	@test -n "$(STAGE)" -a -n "$(BUCKET)" -a -n "$(RELEASE_BUCKET)" -a -n "$(KEY_ARN)" || { echo "usage: make deploy-target STAGE=staging|production BUCKET=<ArtifactBucketName output> RELEASE_BUCKET=<ReleaseBucketName output> KEY_ARN=<ArtifactKeyArn output> [PROFILE=<target account profile>]" >&2; exit 2; }
 	@rm -rf cdk.out
 	@$(CDK) synth --quiet --no-notices
-	@$(PY) -m scripts.deploy_target "$(STAGE)" --bucket "$(BUCKET)" --key-arn "$(KEY_ARN)" $(if $(PROFILE),--profile "$(PROFILE)",)
+	@$(PY) -m scripts.deploy_target "$(STAGE)" --bucket "$(BUCKET)" --release-bucket "$(RELEASE_BUCKET)" --key-arn "$(KEY_ARN)" $(if $(PROFILE),--profile "$(PROFILE)",)
 
 adopt: $(SETUP) ## Import the repository and model registry kept by an earlier `make destroy` into a new pipeline stack
 	@rm -rf cdk.out

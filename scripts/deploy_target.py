@@ -1,6 +1,6 @@
 """Deploy a stage's target stack into its own account with plain CloudFormation (run by `make deploy-target`).
 
-    python -m scripts.deploy_target STAGE --bucket NAME --key-arn ARN [--cdk-out cdk.out] [--profile P]
+    python -m scripts.deploy_target STAGE --bucket NAME --release-bucket NAME --key-arn ARN [--cdk-out cdk.out] [--profile P]
 
 STAGE is `staging` or `production`. The template, its stack name and its
 account come from the synthesized cloud assembly (`cdk.out/assembly-Targets/`,
@@ -71,7 +71,8 @@ def _stack_exists(cloudformation: Any, name: str) -> bool:
     return bool(stacks) and stacks[0]["StackStatus"] != "DELETE_COMPLETE"
 
 
-def deploy_target(session: Any, target: TargetTemplate, *, bucket: str, key_arn: str) -> dict[str, str]:
+def deploy_target(session: Any, target: TargetTemplate, *, bucket: str, key_arn: str,
+                  release_bucket: str) -> dict[str, str]:
     """Create or update the target stack; returns its outputs. Refuses the wrong account's credentials."""
     caller = session.client("sts").get_caller_identity()["Account"]
     if caller != target.account:
@@ -81,6 +82,7 @@ def deploy_target(session: Any, target: TargetTemplate, *, bucket: str, key_arn:
     request = {
         "StackName": target.stack_name, "TemplateBody": target.template_body, "Capabilities": ["CAPABILITY_NAMED_IAM"],
         "Parameters": [{"ParameterKey": "ArtifactBucketName", "ParameterValue": bucket},
+                       {"ParameterKey": "ReleaseBucketName", "ParameterValue": release_bucket},
                        {"ParameterKey": "ArtifactKeyArn", "ParameterValue": key_arn}],
     }
     if _stack_exists(cloudformation, target.stack_name):
@@ -102,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts.deploy_target", description=__doc__.splitlines()[0])
     parser.add_argument("stage", choices=STAGES)
     parser.add_argument("--bucket", required=True, help="the pipeline stack's ArtifactBucketName output")
+    parser.add_argument("--release-bucket", required=True, help="the pipeline stack's ReleaseBucketName output")
     parser.add_argument("--key-arn", required=True, help="the pipeline stack's ArtifactKeyArn output")
     parser.add_argument("--cdk-out", type=Path, default=Path("cdk.out"))
     parser.add_argument("--profile", default=None, help="an AWS profile of the target account")
@@ -111,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
 
         target = find_target(args.cdk_out, args.stage)
         session = boto3.Session(profile_name=args.profile, region_name=target.region)
-        outputs = deploy_target(session, target, bucket=args.bucket, key_arn=args.key_arn)
+        outputs = deploy_target(session, target, bucket=args.bucket, key_arn=args.key_arn,
+                                release_bucket=args.release_bucket)
     except (DeployTargetError, ClientError, BotoCoreError, WaiterError) as error:
         print(f"deploy-target: {str(error).splitlines()[0]}", file=sys.stderr)
         return 1

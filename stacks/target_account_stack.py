@@ -15,7 +15,7 @@ names, so the pipeline stack refers to them by ARN without any lookup:
   verification (production) assumes, trusted by that function's role ARN.
 
 The pipeline account's artifact bucket and key are CloudFormation parameters
-(the pipeline stack's `ArtifactBucketName` and `ArtifactKeyArn` outputs):
+(the pipeline stack's `ArtifactBucketName`, `ReleaseBucketName` and `ArtifactKeyArn` outputs):
 their physical names are generated in the pipeline account.
 """
 
@@ -70,17 +70,23 @@ class TargetAccountStack(cdk.Stack):
             self, "ArtifactBucketName", type="String", allowed_pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
             description="The pipeline account's artifact bucket (pipeline stack output ArtifactBucketName).",
         ).value_as_string
+        release_bucket_name = cdk.CfnParameter(
+            self, "ReleaseBucketName", type="String", allowed_pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+            description="The pipeline account's release bucket: models and captured data (output ReleaseBucketName).",
+        ).value_as_string
         key_arn = cdk.CfnParameter(
             self, "ArtifactKeyArn", type="String",
             allowed_pattern=rf"^arn:aws[a-z-]*:kms:[a-z0-9-]+:{pipeline_account}:key/[0-9a-f-]{{36}}$",
             description="The pipeline account's artifact key (pipeline stack output ArtifactKeyArn).",
         ).value_as_string
         self.bucket_arn = f"arn:{self.partition}:s3:::{bucket_name}"
+        self.release_bucket_arn = f"arn:{self.partition}:s3:::{release_bucket_name}"
         self.key = kms.Key.from_key_arn(self, "ArtifactKey", key_arn)
         _, package_pattern = registry_arns(self.partition, self.region, pipeline_account, group_name)
         # Resources as cdk-nag prints them in acknowledgement IDs (literals once the environment is pinned).
         self._nag_arn = arn_as_nag_prints(self)
         self._nag_s3 = f"arn:{self._nag_arn.split(':')[1]}:s3:::<ArtifactBucketName>"
+        self._nag_release_s3 = f"arn:{self._nag_arn.split(':')[1]}:s3:::<ReleaseBucketName>"
         self.nag_package_pattern = arn_as_nag_prints(self, account=pipeline_account).format(
             service="sagemaker", resource=f"model-package/{group_name}/*")
 
@@ -149,11 +155,11 @@ class TargetAccountStack(cdk.Stack):
                         assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
                         description=f"SageMaker runs the {stage} endpoint's model with this role")
         role.add_to_policy(iam.PolicyStatement(sid="ReadModelArtifacts", actions=["s3:GetObject"],
-                                               resources=[f"{self.bucket_arn}/{MODEL_ARTIFACTS}"]))
+                                               resources=[f"{self.release_bucket_arn}/{MODEL_ARTIFACTS}"]))
         key_actions = ["kms:Decrypt", "kms:DescribeKey"]
         if stage == "production":
             role.add_to_policy(iam.PolicyStatement(sid="WriteCapturedData", actions=["s3:PutObject"],
-                                                   resources=[f"{self.bucket_arn}/data-capture/{stage}/*"]))
+                                                   resources=[f"{self.release_bucket_arn}/data-capture/{stage}/*"]))
             key_actions.append("kms:GenerateDataKey")
             # SageMaker's auto-rollback reads the production rollback alarms with the execution role.
             grant_describe_alarms(role, self, self.stack_name_of_endpoint)
@@ -167,9 +173,9 @@ class TargetAccountStack(cdk.Stack):
             sid="PullTheModelImage", actions=list(PULL_ACTIONS),
             resources=[f"arn:{self.partition}:ecr:{self.region}:{self._pipeline_account}:repository/*"]))
         acknowledge(role, resources={
-            f"{self._nag_s3}/{MODEL_ARTIFACTS}":
-                "Serving model artifacts of the project's releases in the pipeline account's bucket.",
-            f"{self._nag_s3}/data-capture/production/*":
+            f"{self._nag_release_s3}/{MODEL_ARTIFACTS}":
+                "Serving model artifacts of the project's releases in the pipeline account's release bucket.",
+            f"{self._nag_release_s3}/data-capture/production/*":
                 "Captured production requests, under the one prefix the endpoint writes.",
             arn_as_nag_prints(self, account=self._pipeline_account).format(service="ecr", resource="repository/*"):
                 "The pipeline account's repositories: only the model image repository's policy lets this role pull.",

@@ -204,7 +204,7 @@ def test_deploy_target_refuses_another_accounts_credentials(
         synthesized_cross_account: SynthesizedApp, aws_credentials: None) -> None:  # noqa: F811
     target = deploy_target.find_target(synthesized_cross_account.outdir, "staging")
     with pytest.raises(deploy_target.DeployTargetError, match=r"account 333333333333's; .* account 222222222222"):
-        deploy_target.deploy_target(_Session("333333333333"), target, bucket="artifacts", key_arn="k")
+        deploy_target.deploy_target(_Session("333333333333"), target, bucket="artifacts", release_bucket="releases", key_arn="k")
 
 
 def test_deploy_target_creates_the_stack_with_the_pipelines_bucket_and_key(
@@ -220,12 +220,13 @@ def test_deploy_target_creates_the_stack_with_the_pipelines_bucket_and_key(
         "StackName": "ml-cicd-staging-target", "TemplateBody": target.template_body,
         "Capabilities": ["CAPABILITY_NAMED_IAM"],
         "Parameters": [{"ParameterKey": "ArtifactBucketName", "ParameterValue": "artifacts"},
+                       {"ParameterKey": "ReleaseBucketName", "ParameterValue": "releases"},
                        {"ParameterKey": "ArtifactKeyArn", "ParameterValue": key}],
     })
     outputs = {"DeployRoleArn": "arn:aws:iam::222222222222:role/ml-cicd-staging-deploy"}
     cloudformation.add_response("describe_stacks", _stack("CREATE_COMPLETE", outputs))  # the waiter
     cloudformation.add_response("describe_stacks", _stack("CREATE_COMPLETE", outputs))
-    assert deploy_target.deploy_target(session, target, bucket="artifacts", key_arn=key) == outputs
+    assert deploy_target.deploy_target(session, target, bucket="artifacts", release_bucket="releases", key_arn=key) == outputs
     cloudformation.assert_no_pending_responses()
 
 
@@ -238,7 +239,7 @@ def test_deploy_target_updates_an_existing_stack_and_accepts_no_change(
     cloudformation.add_client_error("update_stack", service_error_code="ValidationError",
                                     service_message="No updates are to be performed.")
     cloudformation.add_response("describe_stacks", _stack("CREATE_COMPLETE", {"A": "b"}))
-    assert deploy_target.deploy_target(session, target, bucket="artifacts", key_arn="k") == {"A": "b"}
+    assert deploy_target.deploy_target(session, target, bucket="artifacts", release_bucket="releases", key_arn="k") == {"A": "b"}
 
 
 def test_teardown_names_the_endpoint_stack_of_a_target_account_instead_of_missing_it(
