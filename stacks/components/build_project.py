@@ -16,6 +16,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.components.log_groups import own_log_group
+from stacks.components.nag_acknowledgements import acknowledge, arn_as_nag_prints, logical_id
 from stacks.service_limits import codebuild_description
 
 __all__ = ["BUILDSPEC_DIR", "BuildProject", "BuildProjectProps"]
@@ -77,3 +78,14 @@ class BuildProject(Construct):
             self.project: codebuild.Project = codebuild.PipelineProject(self, "Project", **common)
         else:
             self.project = codebuild.Project(self, "Project", source=source, **common)
+
+    def acknowledge_cdk_default_grants(self) -> None:
+        """Acknowledge, narrowly, what CDK grants every standalone project: its report groups, default log group, KMS."""
+        region = arn_as_nag_prints(self)
+        project = logical_id(self.project)
+        acknowledge(self.role, actions=["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"], resources={
+            region.format(service="codebuild", resource=f"report-group/<{project}>-*"):
+                "Test report groups of this build project (CDK default).",
+            region.format(service="logs", resource=f"log-group:/aws/codebuild/<{project}>:*"):
+                "Log streams of this build project's default log group (CDK default).",
+        })

@@ -28,7 +28,6 @@ from constructs import Construct
 
 from stacks.components.build_project import BuildProject, BuildProjectProps
 from stacks.components.connection_source import ConnectionSource
-from stacks.components.nag_acknowledgements import acknowledge, arn_as_nag_prints, logical_id
 from stacks.service_limits import PULL_REQUEST_CHECKS_BUILDSPEC, host_pull_request_checks_summary, status_context
 
 __all__ = ["HOST_PULL_REQUEST_EVENTS", "HostPullRequestChecks", "HostPullRequestChecksProps", "status_context"]
@@ -81,11 +80,4 @@ class HostPullRequestChecks(Construct):
         project.add_property_override("Source.Location", c.clone_url)  # type: ignore[union-attr]
         project.add_property_override("Source.Auth", {"Type": "CODECONNECTIONS", "Resource": c.connection_arn})  # type: ignore[union-attr]
         c.grant_use(self.role, build=True)
-        region = arn_as_nag_prints(self)
-        project_id = logical_id(self.project)
-        acknowledge(self.role, actions=["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"], resources={
-            region.format(service="codebuild", resource=f"report-group/<{project_id}>-*"):
-                "Test report groups of this build project (CDK default).",
-            region.format(service="logs", resource=f"log-group:/aws/codebuild/<{project_id}>:*"):
-                "Log streams of this build project's default log group (CDK default).",
-        })
+        self.build.acknowledge_cdk_default_grants()

@@ -27,7 +27,6 @@ from constructs import Construct
 
 from stacks.components.build_project import BuildProject, BuildProjectProps
 from stacks.components.gate_function import GateFunction, GateFunctionProps
-from stacks.components.nag_acknowledgements import acknowledge, arn_as_nag_prints, logical_id
 from stacks.service_limits import PULL_REQUEST_CHECKS_BUILDSPEC, pull_request_checks_summary
 
 __all__ = ["PULL_REQUEST_EVENTS", "PullRequestChecks", "PullRequestChecksProps"]
@@ -120,11 +119,4 @@ class PullRequestChecks(Construct):
             event_pattern=events.EventPattern(detail={"build-status": ["SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT"]}),
             target=targets.LambdaFunction(self.reporter.function, retry_attempts=0),
         )
-        region = arn_as_nag_prints(self)
-        project = logical_id(self.project)
-        acknowledge(self.role, actions=["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"], resources={
-            region.format(service="codebuild", resource=f"report-group/<{project}>-*"):
-                "Test report groups of this build project (CDK default).",
-            region.format(service="logs", resource=f"log-group:/aws/codebuild/<{project}>:*"):
-                "Log streams of this build project's default log group (CDK default).",
-        })
+        self.build.acknowledge_cdk_default_grants()
