@@ -39,8 +39,10 @@ synth: $(SETUP) ## Synthesize every stack with cdk-nag and CloudFormation valida
 test: $(SETUP) ## Run the whole test suite (template checks, cfn-lint, checkov, gates, rehearsal)
 	@$(PY) -m pytest
 
-check: $(SETUP) ## Lint (ruff) and type-check (mypy) the platform code; about a minute cold
+check: $(SETUP) ## Lint (ruff check, ruff format, 60-line functions) and type-check (mypy); about a minute cold
 	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(PY) -m scripts.function_length
 	@$(BIN)/mypy --ignore-missing-imports app.py stacks scripts release_tools rehearsal \
 		lambdas/gate_kit lambdas/evaluation_gate lambdas/staging_gate lambdas/promote lambdas/pull_request_reporter \
 		lambdas/approval_rule_templates

@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 
 
 def build_app(
-    app: cdk.App, *, nag: bool = True, validation: cdk.CloudFormationValidatePlugin | None = None,
+    app: cdk.App,
+    *,
+    nag: bool = True,
+    validation: cdk.CloudFormationValidatePlugin | None = None,
 ) -> PipelineStack:
     """Validate the configuration from the app's context and add every stack to the app.
 
@@ -48,10 +51,12 @@ def build_app(
     if layout.cross_account:
         from stacks.target_account_stack import TargetAccountStacks
 
-        TargetAccountStacks(app, "Targets", layout=layout, group_name=model_package_group_name(config.project_name),
-                            region=env.region).write_templates(Path(app.outdir) / "target-templates")
+        TargetAccountStacks(
+            app, "Targets", layout=layout, group_name=model_package_group_name(config.project_name), region=env.region
+        ).write_templates(Path(app.outdir) / "target-templates")
     return PipelineStack(
-        app, "Pipeline",
+        app,
+        "Pipeline",
         stack_name=f"{config.project_name}-pipeline",
         description=(
             f"{config.project_name}: CI/CD for ML models. CodeCommit repository, build projects, gates, "
@@ -79,6 +84,7 @@ def _import_stacks_while_building_validation() -> cdk.CloudFormationValidatePlug
         plugin = pool.submit(cdk.CloudFormationValidatePlugin)
         import stacks.endpoint_templates  # noqa: F401
         import stacks.pipeline_stack  # noqa: F401
+
         return plugin.result()
 
 

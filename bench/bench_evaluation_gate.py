@@ -65,13 +65,8 @@ def large_inputs() -> tuple[dict, dict, str]:
         }
         for index, name in enumerate(names)
     }
-    champion_metrics = {
-        name: {"value": 0.89, "higher_is_better": m["higher_is_better"]}
-        for name, m in metrics.items()
-    }
-    deltas = {
-        name: {"value": 0.01, "ci_low": -0.001, "ci_high": 0.02} for name in names
-    }
+    champion_metrics = {name: {"value": 0.89, "higher_is_better": m["higher_is_better"]} for name, m in metrics.items()}
+    deltas = {name: {"value": 0.01, "ci_low": -0.001, "ci_high": 0.02} for name in names}
     report = {
         "schema_version": 1,
         "problem_type": "binary_classification",
@@ -99,14 +94,9 @@ def large_inputs() -> tuple[dict, dict, str]:
             name: ({"min": 0.5} if index % 2 == 0 else {"max": 0.95}) | {"higher_is_better": index % 2 == 0}
             for index, name in enumerate(names)
         },
-        "champion": {
-            name: {"max_regression": 0.05, "higher_is_better": index % 2 == 0}
-            for index, name in enumerate(names)
-        },
+        "champion": {name: {"max_regression": 0.05, "higher_is_better": index % 2 == 0} for index, name in enumerate(names)},
     }
-    floors = json.dumps(
-        {"version": 1, "metrics": {name: {"min": 0.4} for name in names[::4]}}
-    )
+    floors = json.dumps({"version": 1, "metrics": {name: {"min": 0.4} for name in names[::4]}})
     return report, policy, floors
 
 
@@ -155,13 +145,9 @@ def main() -> int:
         verdict = "ok" if value <= budget else "MISSED"
         missed |= value > budget
         print(f"{label}: {value:.1f} ms (budget {budget:.0f} ms) {verdict}")
-    print(
-        f"  of which decide() alone: {decide_only_ms:.1f} ms, rendering JSON + Markdown the rest"
-    )
+    print(f"  of which decide() alone: {decide_only_ms:.1f} ms, rendering JSON + Markdown the rest")
     print(f"boto3 imported at cold start: {'yes (MISSED)' if boto3_loaded else 'no'}")
-    print(
-        f"large decision verdict: {'passed' if passed else 'failed'} (expected passed)"
-    )
+    print(f"large decision verdict: {'passed' if passed else 'failed'} (expected passed)")
     missed |= boto3_loaded or not passed
     return 1 if missed else 0
 

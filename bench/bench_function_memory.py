@@ -53,8 +53,11 @@ def configured_memory_mb() -> tuple[int, str]:
     if template.is_file():
         resources = json.loads(template.read_text())["Resources"].values()
         handlers = {f"{function}.handler.handler" for function in MEASURED_FUNCTIONS}
-        sizes = {r["Properties"].get("MemorySize", 128) for r in resources if r["Type"] == "AWS::Lambda::Function"
-                 and r["Properties"].get("Handler") in handlers}
+        sizes = {
+            r["Properties"].get("MemorySize", 128)
+            for r in resources
+            if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") in handlers
+        }
         if sizes:
             return min(sizes), f"{template.relative_to(ROOT)} (MemorySize of the {len(handlers)} functions)"
     import ast  # read the default without importing the CDK (seconds, and a Node.js process)
@@ -83,16 +86,22 @@ def _metrics_documents(count: int) -> tuple[str, str]:
     metrics = {name: {"value": 0.91234567, "higher_is_better": True, "ci_low": 0.9, "ci_high": 0.93} for name in names}
     deltas = {name: {"value": 0.001, "ci_low": -0.002, "ci_high": 0.004} for name in names}
     report = {
-        "schema_version": 1, "problem_type": "binary_classification",
+        "schema_version": 1,
+        "problem_type": "binary_classification",
         "model": {"model_data_url": "s3://b/model.tar.gz", "source_revision": "abc"},
         "dataset": {"name": "holdout", "rows": 171, "sha256": "0" * 64},
         "metrics": metrics,
-        "champion": {"model_package_arn": PACKAGE_ARN.replace("/2", "/1"), "metrics": metrics,
-                     "comparison": {"method": "paired_bootstrap", "resamples": 2000, "confidence": 0.95,
-                                    "deltas": deltas}},
+        "champion": {
+            "model_package_arn": PACKAGE_ARN.replace("/2", "/1"),
+            "metrics": metrics,
+            "comparison": {"method": "paired_bootstrap", "resamples": 2000, "confidence": 0.95, "deltas": deltas},
+        },
     }
-    policy = {"version": 1, "metrics": {name: {"min": 0.5, "max": 1.0} for name in names},
-              "champion": {name: {"max_regression": 0.01} for name in names}}
+    policy = {
+        "version": 1,
+        "metrics": {name: {"min": 0.5, "max": 1.0} for name in names},
+        "champion": {name: {"max_regression": 0.01} for name in names},
+    }
     return json.dumps(report), json.dumps(policy)
 
 
@@ -113,10 +122,17 @@ def _golden_requests(size: int) -> str:
     row = ",".join(["1.2345"] * 30)
     rows = max(1, budget // (len(row) + 40))
     for index in range(100):
-        lines.append(json.dumps({
-            "name": f"golden-{index:03d}", "content_type": "text/csv", "accept": "application/json",
-            "body": "\n".join([row] * rows), "expect": [{"label": 1}] * rows,
-        }))
+        lines.append(
+            json.dumps(
+                {
+                    "name": f"golden-{index:03d}",
+                    "content_type": "text/csv",
+                    "accept": "application/json",
+                    "body": "\n".join([row] * rows),
+                    "expect": [{"label": 1}] * rows,
+                }
+            )
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -139,13 +155,23 @@ def build_inputs(folder: Path) -> dict[str, Path]:
     report, policy = _metrics_report(MAX_FILE_BYTES)
     artifacts = {
         "evaluation-metrics": {"evaluation.json": report, "release-policy.json": policy, "release.json": release},
-        "evaluation-amplified": {"evaluation.json": amplified, "release-policy.json": amplified,
-                                 "release.json": _fill('{"model_package_arn": "' + PACKAGE_ARN + '", "x": [', "{},",
-                                                       "{}]}", size=MAX_FILE_BYTES, values_per_unit=2)},
-        "staging": {"release.json": release, "release-policy.json": json.dumps({"version": 1, "staging": {
-            "max_p95_latency_ms": 200, "max_error_rate": 0.0}}), "golden-requests.jsonl": _golden_requests(MAX_FILE_BYTES)},
-        "promote": {"release.json": _fill('{"model_package_arn": "' + PACKAGE_ARN + '", "x": [', "[],", "[]]}",
-                                          size=MAX_FILE_BYTES, values_per_unit=2)},
+        "evaluation-amplified": {
+            "evaluation.json": amplified,
+            "release-policy.json": amplified,
+            "release.json": _fill(
+                '{"model_package_arn": "' + PACKAGE_ARN + '", "x": [', "{},", "{}]}", size=MAX_FILE_BYTES, values_per_unit=2
+            ),
+        },
+        "staging": {
+            "release.json": release,
+            "release-policy.json": json.dumps({"version": 1, "staging": {"max_p95_latency_ms": 200, "max_error_rate": 0.0}}),
+            "golden-requests.jsonl": _golden_requests(MAX_FILE_BYTES),
+        },
+        "promote": {
+            "release.json": _fill(
+                '{"model_package_arn": "' + PACKAGE_ARN + '", "x": [', "[],", "[]]}", size=MAX_FILE_BYTES, values_per_unit=2
+            )
+        },
     }
     paths = {}
     for name, files in artifacts.items():
@@ -207,12 +233,25 @@ def _event(artifact_name: str, user_parameters: dict[str, Any] | None) -> dict[s
     configuration = {"FunctionName": "f"}
     if user_parameters is not None:
         configuration["UserParameters"] = json.dumps(user_parameters)
-    return {"CodePipeline.job": {"id": "00000000-0000-0000-0000-000000000000", "accountId": "111122223333", "data": {
-        "actionConfiguration": {"configuration": configuration},
-        "inputArtifacts": [{"name": "TrainOutput", "location": {"type": "S3", "s3Location": {
-            "bucketName": "artifacts", "objectKey": f"p/TrainOutpu/{artifact_name}"}}}],
-        "artifactCredentials": {"accessKeyId": "A", "secretAccessKey": "S", "sessionToken": "T"},
-    }}}
+    return {
+        "CodePipeline.job": {
+            "id": "00000000-0000-0000-0000-000000000000",
+            "accountId": "111122223333",
+            "data": {
+                "actionConfiguration": {"configuration": configuration},
+                "inputArtifacts": [
+                    {
+                        "name": "TrainOutput",
+                        "location": {
+                            "type": "S3",
+                            "s3Location": {"bucketName": "artifacts", "objectKey": f"p/TrainOutpu/{artifact_name}"},
+                        },
+                    }
+                ],
+                "artifactCredentials": {"accessKeyId": "A", "secretAccessKey": "S", "sessionToken": "T"},
+            },
+        }
+    }
 
 
 def _invoke(function: str, aws: _FakeAws, artifact_name: str) -> None:
@@ -229,17 +268,23 @@ def _invoke(function: str, aws: _FakeAws, artifact_name: str) -> None:
     elif function == "staging_gate":
         from staging_gate.handler import StagingGateServices, run_staging_gate
 
-        services = StagingGateServices(sagemaker=lambda: aws, runtime=lambda: aws, records_s3=lambda: aws,
-                                       artifact_s3=lambda _credentials: aws, codepipeline=aws)
-        run_staging_gate(_event(artifact_name, {"endpoint_name": "staging", "repetitions": 1}), services=services,
-                         environ={})
+        services = StagingGateServices(
+            sagemaker=lambda: aws,
+            runtime=lambda: aws,
+            records_s3=lambda: aws,
+            artifact_s3=lambda _credentials: aws,
+            codepipeline=aws,
+        )
+        run_staging_gate(_event(artifact_name, {"endpoint_name": "staging", "repetitions": 1}), services=services, environ={})
     else:
         from promote.handler import PromoteServices, run_promote
 
-        services = PromoteServices(sagemaker=lambda: aws, records_s3=lambda: aws,
-                                   artifact_s3=lambda _credentials: aws, codepipeline=aws)
-        run_promote(_event(artifact_name, {"action": "verify_production", "endpoint_name": "production"}),
-                    services=services, environ={})
+        services = PromoteServices(
+            sagemaker=lambda: aws, records_s3=lambda: aws, artifact_s3=lambda _credentials: aws, codepipeline=aws
+        )
+        run_promote(
+            _event(artifact_name, {"action": "verify_production", "endpoint_name": "production"}), services=services, environ={}
+        )
 
 
 def _peak_rss_mb() -> float:
@@ -266,8 +311,7 @@ def child(function: str, artifact: Path, trace: bool) -> None:
     _invoke(function, aws, artifact.stem)
     traced = tracemalloc.get_traced_memory()[1] / 2**20 if trace else None
     peak = _peak_rss_mb()
-    print(json.dumps({"after_imports_mb": after_imports, "peak_mb": peak, "traced_mb": traced,
-                      "answers": aws.answers}))
+    print(json.dumps({"after_imports_mb": after_imports, "peak_mb": peak, "traced_mb": traced, "answers": aws.answers}))
 
 
 # ---------------------------------------------------------------- the parent: every scenario, compared
@@ -290,8 +334,10 @@ def _run_child(function: str, artifact: Path, trace: bool) -> dict[str, Any]:
 def main() -> int:
     memory_mb, source = configured_memory_mb()
     print(f"configured memory: {memory_mb} MB, from {source}; required headroom: {REQUIRED_HEADROOM:.0%}")
-    print(f"bounds: artifact {MAX_ARTIFACT_BYTES >> 20} MiB, file {MAX_FILE_BYTES >> 20} MiB, "
-          f"{MAX_JSON_VALUES} JSON values, endpoint response {MAX_ENDPOINT_RESPONSE_BYTES >> 20} MiB")
+    print(
+        f"bounds: artifact {MAX_ARTIFACT_BYTES >> 20} MiB, file {MAX_FILE_BYTES >> 20} MiB, "
+        f"{MAX_JSON_VALUES} JSON values, endpoint response {MAX_ENDPOINT_RESPONSE_BYTES >> 20} MiB"
+    )
     failed = False
     with tempfile.TemporaryDirectory() as folder:
         artifacts = build_inputs(Path(folder))
@@ -300,9 +346,11 @@ def main() -> int:
             traced = _run_child(function, artifacts[name], trace=True)["traced_mb"]
             headroom = 1 - measured["peak_mb"] / memory_mb
             failed |= headroom < REQUIRED_HEADROOM
-            print(f"{function:16} {name:21} peak RSS {measured['peak_mb']:6.1f} MB (imports {measured['after_imports_mb']:5.1f}), "
-                  f"invocation allocations {traced:5.1f} MB, headroom {headroom:4.0%}  [{what}; "
-                  f"answered: {', '.join(measured['answers']) or 'nothing'}]")
+            print(
+                f"{function:16} {name:21} peak RSS {measured['peak_mb']:6.1f} MB (imports {measured['after_imports_mb']:5.1f}), "
+                f"invocation allocations {traced:5.1f} MB, headroom {headroom:4.0%}  [{what}; "
+                f"answered: {', '.join(measured['answers']) or 'nothing'}]"
+            )
     print("FAIL: a peak leaves less than the required headroom" if failed else "ok")
     return 1 if failed else 0
 

@@ -44,6 +44,7 @@ sys.path[:0] = [str(ROOT / "model_repo"), str(ROOT / "lambdas")]
 
 import evaluate  # noqa: E402
 from bootstrap import METRICS, Predictions  # noqa: E402
+
 from evaluation_gate.evaluation_decision import judge  # noqa: E402
 from evaluation_gate.evaluation_report import read_evaluation_report  # noqa: E402
 from gate_kit.release_policy import MergedPolicy, merge, parse_release_policy  # noqa: E402

@@ -63,8 +63,7 @@ def main() -> int:
             port = server.server.server_address[1]
             start = threading.Barrier(CLIENTS)
             threads = [
-                threading.Thread(target=_client, args=(port, start, latencies, errors), daemon=True)
-                for _ in range(CLIENTS)
+                threading.Thread(target=_client, args=(port, start, latencies, errors), daemon=True) for _ in range(CLIENTS)
             ]
             began = time.perf_counter()
             for thread in threads:
@@ -89,7 +88,9 @@ def main() -> int:
     for error in errors[:5]:
         print(f"  error: {error}")
     ok = not errors and not unfinished and p95 <= P95_LIMIT_SECONDS
-    print(f"limits: no errors, p95 <= {P95_LIMIT_SECONDS * 1000:.0f} ms, {DEADLINE_SECONDS:.0f} s in all: {'ok' if ok else 'FAIL'}")
+    print(
+        f"limits: no errors, p95 <= {P95_LIMIT_SECONDS * 1000:.0f} ms, {DEADLINE_SECONDS:.0f} s in all: {'ok' if ok else 'FAIL'}"
+    )
     return 0 if ok else 1
 
 

@@ -34,10 +34,21 @@ def timed_synth(project: Path) -> float:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "NPM_CONFIG_USERCONFIG": str(ROOT / ".npmrc")}
     shutil.rmtree(project / "cdk.out", ignore_errors=True)
     start = time.perf_counter()
-    subprocess.run([str(BIN / "npx"), "--no-install", "cdk", "synth", "--quiet", "--no-notices"], cwd=project, env=env,
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    subprocess.run([str(BIN / "python"), "-m", "scripts.synth_summary", str(project / "cdk.out")], cwd=project,
-                   env={**env, "PYTHONPATH": str(ROOT)}, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(BIN / "npx"), "--no-install", "cdk", "synth", "--quiet", "--no-notices"],
+        cwd=project,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    subprocess.run(
+        [str(BIN / "python"), "-m", "scripts.synth_summary", str(project / "cdk.out")],
+        cwd=project,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.perf_counter() - start
 
 

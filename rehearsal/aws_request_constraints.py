@@ -75,7 +75,7 @@ class RequestConstraintViolation(ClientError):
 
 def _shorten(value: Any) -> str:
     text = repr(value)
-    return text if len(text) <= _MAX_SHOWN_CHARS else f"{text[:_MAX_SHOWN_CHARS - 4]}...{text[-1]}"
+    return text if len(text) <= _MAX_SHOWN_CHARS else f"{text[: _MAX_SHOWN_CHARS - 4]}...{text[-1]}"
 
 
 def _java_to_python(pattern: str) -> str:
@@ -110,8 +110,7 @@ def _scalar_violations(shape: Any, value: Any) -> Iterator[str]:
             yield f"pattern {bounds['pattern']}"
         if shape.enum and value not in shape.enum:
             yield f"enum {sorted(shape.enum)}"
-    elif kind in ("integer", "long", "float", "double") and isinstance(value, int | float) \
-            and not isinstance(value, bool):
+    elif kind in ("integer", "long", "float", "double") and isinstance(value, int | float) and not isinstance(value, bool):
         if "min" in bounds and value < bounds["min"]:
             yield f"min value {bounds['min']}"
         if "max" in bounds and value > bounds["max"]:

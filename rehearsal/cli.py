@@ -53,9 +53,7 @@ def _parser() -> argparse.ArgumentParser:
         help="passed to train.py as --NAME VALUE and in SM_HPS (repeatable)",
     )
     run.add_argument("--skip-model-tests", action="store_true", help="do not run the model repository's tests")
-    run.add_argument(
-        "--bootstrap-resamples", type=int, default=None, help="evaluate.py --resamples (default: the script's)"
-    )
+    run.add_argument("--bootstrap-resamples", type=int, default=None, help="evaluate.py --resamples (default: the script's)")
     run.add_argument(
         "--platform-floors",
         type=Path,
@@ -125,9 +123,7 @@ def _serve(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="rehearsal-serve-") as work:
         model = load_model_archive(args.model_data, Path(work))
         try:
-            serve_until_interrupted(
-                model, args.port, endpoint_name=args.endpoint_name, stop_after_seconds=args.stop_after
-            )
+            serve_until_interrupted(model, args.port, endpoint_name=args.endpoint_name, stop_after_seconds=args.stop_after)
         except OSError as error:
             raise ConfigurationError(f"cannot listen on 127.0.0.1:{args.port}: {error.strerror}") from None
     return EXIT_RELEASED

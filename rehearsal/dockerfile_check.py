@@ -16,8 +16,26 @@ from pathlib import Path
 __all__ = ["DockerfileReport", "check_dockerfile", "parse_instructions"]
 
 _INSTRUCTION = re.compile(r"^([A-Za-z]+)\s+(.*)$", re.S)
-_KNOWN = {"ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL", "MAINTAINER",
-          "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"}
+_KNOWN = {
+    "ADD",
+    "ARG",
+    "CMD",
+    "COPY",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "FROM",
+    "HEALTHCHECK",
+    "LABEL",
+    "MAINTAINER",
+    "ONBUILD",
+    "RUN",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+}
 PIPELINE_NOTE = "the image itself is built, pushed and scanned in the pipeline's Build stage (no container engine here)"
 
 
@@ -77,7 +95,8 @@ def check_dockerfile(path: Path) -> DockerfileReport:
     provided = " ".join(args for _, kind, args in instructions if kind in ("COPY", "ADD", "ENTRYPOINT", "RUN"))
     for entry in ("train", "serve"):
         if not re.search(rf"(^|[\s/\"'\[]){entry}([\s\"',\]]|$)", provided):
-            report.problems.append(f"{path.name}: nothing provides the `{entry}` entry point "
-                                   f"(SageMaker runs `docker run <image> {entry}`)")
+            report.problems.append(
+                f"{path.name}: nothing provides the `{entry}` entry point (SageMaker runs `docker run <image> {entry}`)"
+            )
     report.checked = [f"{len(instructions)} instructions", "FROM first", "EXPOSE 8080", "train and serve provided"]
     return report

@@ -106,9 +106,7 @@ class InferenceModel:
         content_type = media_type_of(content_type_header)
         if content_type not in SUPPORTED_MEDIA_TYPES:
             shown = content_type or "(none)"
-            raise InferenceError(
-                415, f"Content-Type {shown} is not supported; supported: {', '.join(SUPPORTED_MEDIA_TYPES)}"
-            )
+            raise InferenceError(415, f"Content-Type {shown} is not supported; supported: {', '.join(SUPPORTED_MEDIA_TYPES)}")
         accept = choose_accept(accept_header)
         try:
             text = body.decode("utf-8-sig")

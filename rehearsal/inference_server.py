@@ -192,7 +192,6 @@ class _Handler(BaseHTTPRequestHandler):
         extra = {"x-Amzn-Invoked-Production-Variant": "AllTraffic"} if match else {}
         self._send(200, result.body, result.content_type, extra)
 
-
     def _content_length(self) -> int | None:
         raw = self.headers.get("Content-Length")
         if raw is None or not raw.strip().isdigit():
@@ -226,9 +225,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._drain(length)
             else:
                 self.close_connection = True
-            self._send_error(
-                413, f"request payload is {length} bytes, above the {MAX_PAYLOAD_BYTES}-byte SageMaker limit"
-            )
+            self._send_error(413, f"request payload is {length} bytes, above the {MAX_PAYLOAD_BYTES}-byte SageMaker limit")
             return None
         return self.rfile.read(length)
 

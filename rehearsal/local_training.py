@@ -55,9 +55,7 @@ def _decoded(value: str) -> object:
 
 def unpack_source(repository: ModelRepository, work_dir: Path) -> Path:
     """`sourcedir.tar.gz` built by the pipeline's packager, unpacked as `/opt/ml/code`."""
-    build_source_tarball = import_release_tool(
-        "model_package", "build_source_tarball", "the pipeline's source packager"
-    )
+    build_source_tarball = import_release_tool("model_package", "build_source_tarball", "the pipeline's source packager")
     archive = build_source_tarball(repository.root, work_dir / "sourcedir.tar.gz")
     code_dir = work_dir / "opt" / "ml" / "code"
     code_dir.mkdir(parents=True, exist_ok=True)
@@ -108,9 +106,7 @@ def train_model(
     arguments = [script.name]
     for name, value in hyperparameters.items():
         arguments += [f"--{name}", value]
-    stdout = run_script(
-        "train.py", arguments, cwd=code_dir, log_file=work_dir / "logs" / "train.log", environment=environment
-    )
+    stdout = run_script("train.py", arguments, cwd=code_dir, log_file=work_dir / "logs" / "train.log", environment=environment)
     output_dir = opt_ml / "output"
     output_dir.mkdir(parents=True, exist_ok=True)
     archive = _tar_directory(opt_ml / "model", output_dir / "model.tar.gz")

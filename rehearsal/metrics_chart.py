@@ -52,8 +52,19 @@ def write_metrics_chart(evaluation: Mapping[str, Any], policy: Mapping[str, Any]
             champion_error = [[0.0], [0.0]]
             if delta_low is not None and delta_high is not None:
                 # champion band implied by the paired delta: challenger - delta interval
-                champion_error = [[max(0.0, champion_value - (value - delta_high))], [max(0.0, (value - delta_low) - champion_value)]]
-            axis.errorbar([1], [champion_value], yerr=champion_error, fmt="s", color="tab:orange", capsize=6, label="champion (band from paired delta)")
+                champion_error = [
+                    [max(0.0, champion_value - (value - delta_high))],
+                    [max(0.0, (value - delta_low) - champion_value)],
+                ]
+            axis.errorbar(
+                [1],
+                [champion_value],
+                yerr=champion_error,
+                fmt="s",
+                color="tab:orange",
+                capsize=6,
+                label="champion (band from paired delta)",
+            )
         for bound_name, style in (("min", "tab:green"), ("max", "tab:red")):
             bound = _number((bounds.get(name) or {}).get(bound_name))
             if bound is not None:

@@ -99,8 +99,12 @@ def run_pipeline_action(
     function_environment: Mapping[str, str],
 ) -> ActionRun:
     """Run the action to its final answer with the function's environment set."""
-    env = {"RECORD_BUCKET": ARTIFACT_BUCKET, "RECORD_PREFIX": record_prefix, "RECORD_KMS_KEY_ARN": ARTIFACT_KEY_ARN,
-           **function_environment}
+    env = {
+        "RECORD_BUCKET": ARTIFACT_BUCKET,
+        "RECORD_PREFIX": record_prefix,
+        "RECORD_KMS_KEY_ARN": ARTIFACT_KEY_ARN,
+        **function_environment,
+    }
     token: str | None = None
     invocations = 0
     with environment(env):

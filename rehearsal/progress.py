@@ -67,4 +67,3 @@ class StepLog:
         detail = f" ({timing.detail})" if timing.detail else ""
         seconds = "" if timing.outcome == SKIPPED else f"{timing.seconds:6.2f} s "
         print(f"{label:<48} {seconds}{timing.outcome}{detail}", file=self.stream, flush=True)
-

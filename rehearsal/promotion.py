@@ -39,9 +39,7 @@ def promote_release(
     if not (LAMBDAS_ROOT / "promote" / "handler.py").is_file():
         sandbox.sagemaker.update_model_package(ModelPackageArn=model_package_arn, ModelApprovalStatus="Approved")
         return LOCAL_PROMOTION
-    production = deploy_endpoint(
-        sandbox.sagemaker, stage="production", model_package_arn=model_package_arn, run_id=run_id
-    )
+    production = deploy_endpoint(sandbox.sagemaker, stage="production", model_package_arn=model_package_arn, run_id=run_id)
     variables["DeployProd.EndpointName"] = production.endpoint_name
     variables["DeployProd.EndpointConfigName"] = production.endpoint_config_name
     environment = {"MODEL_PACKAGE_GROUP_NAME": MODEL_PACKAGE_GROUP}

@@ -20,16 +20,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from rehearsal.dockerfile_check import PIPELINE_NOTE, check_dockerfile
 from rehearsal import aws_request_constraints, progress
 from rehearsal.aws_sandbox import ARTIFACT_BUCKET, Sandbox, aws_sandbox, environment
 from rehearsal.champion_store import Champion, load_champion, save_champion
+from rehearsal.dockerfile_check import PIPELINE_NOTE, check_dockerfile
 from rehearsal.errors import ConfigurationError, NotAvailableYet, StepFailed
 from rehearsal.inference_model import load_model_archive
 from rehearsal.inference_server import running_server
 from rehearsal.local_evaluation import EvaluationResult, evaluate_model
-from rehearsal.output_folder import remove_own_outputs
 from rehearsal.local_training import TrainingResult, train_model, unpack_source
+from rehearsal.output_folder import remove_own_outputs
 from rehearsal.pipeline_action import ActionRun, run_pipeline_action
 from rehearsal.pipeline_code import (
     PROJECT_ROOT,
@@ -222,9 +222,7 @@ class _Rehearsal:
         release_tool_error = import_release_tool("errors", "ReleaseToolError", "release_tools.errors")
         try:
             code_dir = unpack_source(self.repository, self.work_dir / "training")
-            result = train_model(
-                self.repository, self.work_dir / "training", self.options.hyperparameters, code_dir=code_dir
-            )
+            result = train_model(self.repository, self.work_dir / "training", self.options.hyperparameters, code_dir=code_dir)
         except (StepFailed, release_tool_error) as error:  # type: ignore[misc]
             raise _Blocked("Train stage (training)", str(error)) from None
         shown = ", ".join(f"{k}={v}" for k, v in self.options.hyperparameters.items()) or "script defaults"
@@ -236,9 +234,7 @@ class _Rehearsal:
         sandbox.sagemaker.create_model_package_group(ModelPackageGroupName=MODEL_PACKAGE_GROUP)
         if stored is not None:
             prefix = f"s3://{ARTIFACT_BUCKET}/champion"
-            sandbox.s3.put_object(
-                Bucket=ARTIFACT_BUCKET, Key="champion/model.tar.gz", Body=stored.model_archive.read_bytes()
-            )
+            sandbox.s3.put_object(Bucket=ARTIFACT_BUCKET, Key="champion/model.tar.gz", Body=stored.model_archive.read_bytes())
             arn = register_package(
                 sandbox.sagemaker,
                 model_data_url=f"{prefix}/model.tar.gz",
@@ -250,7 +246,9 @@ class _Rehearsal:
             sandbox.sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
         return find_champion(sandbox.sagemaker)
 
-    def evaluate(self, timing: progress.StepTiming, sandbox: Sandbox, training: TrainingResult, champion: Any) -> EvaluationResult:
+    def evaluate(
+        self, timing: progress.StepTiming, sandbox: Sandbox, training: TrainingResult, champion: Any
+    ) -> EvaluationResult:
         """Step 3: `evaluate.py` against the holdout and the champion, then the Train stage's report check."""
         champion_archive = None
         if champion is not None:
@@ -360,9 +358,7 @@ class _Rehearsal:
         self._keep_records(run, record_name)
         message = str((run.record or {}).get("verdict") or run.answer.message)
         self.result.gates.append(
-            GateOutcome(
-                gate=gate, passed=run.answer.succeeded, message=message, record=run.record, invocations=run.invocations
-            )
+            GateOutcome(gate=gate, passed=run.answer.succeeded, message=message, record=run.record, invocations=run.invocations)
         )
         if not run.answer.succeeded:
             raise _Blocked(gate, message)
@@ -520,7 +516,10 @@ class _Rehearsal:
             return self.run_gate(sandbox, module="promote.handler", what=PROMOTE_HANDLER, artifact_key=artifact_key, **kwargs)
 
         promoted_by = promote_release(
-            sandbox, run_action=run_action, model_package_arn=self.result.model_package_arn or "", run_id=self.run_id,
+            sandbox,
+            run_action=run_action,
+            model_package_arn=self.result.model_package_arn or "",
+            run_id=self.run_id,
             variables=self.pipeline_variables,
         )
         champion = save_champion(

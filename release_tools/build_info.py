@@ -28,9 +28,7 @@ def build_info(env: Mapping[str, str], explicit_revision: str | None = None) -> 
     """The record; refuses to write one without a source revision."""
     revision = explicit_revision or next((env[name] for name in SOURCE_REVISION_VARIABLES if env.get(name)), "")
     if not revision.strip():
-        raise ReleaseToolError(
-            f"no source revision: set one of {', '.join(SOURCE_REVISION_VARIABLES)} or pass --source-revision"
-        )
+        raise ReleaseToolError(f"no source revision: set one of {', '.join(SOURCE_REVISION_VARIABLES)} or pass --source-revision")
     return {"source_revision": revision.strip(), "build_id": env.get("CODEBUILD_BUILD_ID", "local")}
 
 

@@ -29,9 +29,7 @@ def _intervals(metrics: dict[str, Any], where: str) -> None:
             raise ReleaseToolError(f"evaluation.json: {where}.{name}.value is not a finite number ({value!r})")
         low, high = entry.get("ci_low", value), entry.get("ci_high", value)
         if not low <= value <= high:
-            raise ReleaseToolError(
-                f"evaluation.json: {where}.{name}: not ci_low {low} <= value {value} <= ci_high {high}"
-            )
+            raise ReleaseToolError(f"evaluation.json: {where}.{name}: not ci_low {low} <= value {value} <= ci_high {high}")
 
 
 def check_evaluation(
@@ -58,8 +56,7 @@ def check_evaluation(
     _intervals(report["metrics"], "metrics")
     if report["model"]["model_data_url"] != model_data_url:
         raise ReleaseToolError(
-            f"evaluation.json: model.model_data_url {report['model']['model_data_url']!r}"
-            f" is not this run's {model_data_url!r}"
+            f"evaluation.json: model.model_data_url {report['model']['model_data_url']!r} is not this run's {model_data_url!r}"
         )
     if report["model"]["source_revision"] != source_revision:
         raise ReleaseToolError(
@@ -67,9 +64,7 @@ def check_evaluation(
         )
     reported_champion = (report.get("champion") or {}).get("model_package_arn")
     if reported_champion != champion_arn:
-        raise ReleaseToolError(
-            f"evaluation.json: champion {reported_champion!r} but the launcher passed {champion_arn!r}"
-        )
+        raise ReleaseToolError(f"evaluation.json: champion {reported_champion!r} but the launcher passed {champion_arn!r}")
     if report.get("champion"):
         _intervals(report["champion"]["comparison"]["deltas"], "champion.comparison.deltas")
     return report

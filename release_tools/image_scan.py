@@ -68,23 +68,30 @@ def judge_findings(scan: Mapping[str, Any], bound: str) -> ScanVerdict:
     if not above:
         total = sum(counts.values())
         return ScanVerdict(True, f"scan complete: {total} finding(s), none above {bound}", counts)
-    worst = sorted((f for f in findings.get("findings") or [] if _RANK.get(f.get("severity", ""), 4) > _RANK[bound]),
-                   key=lambda f: -_RANK.get(f.get("severity", ""), 4))
+    worst = sorted(
+        (f for f in findings.get("findings") or [] if _RANK.get(f.get("severity", ""), 4) > _RANK[bound]),
+        key=lambda f: -_RANK.get(f.get("severity", ""), 4),
+    )
     named = ", ".join(f"{f.get('name', '?')} ({f.get('severity')})" for f in worst[:3])
     summary = ", ".join(f"{n} {severity}" for severity, n in sorted(above.items(), key=lambda i: -_RANK.get(i[0], 4)))
-    return ScanVerdict(False, f"image scan found {summary} above the bound {bound}: {named or 'see the ECR console'}",
-                       counts)
+    return ScanVerdict(False, f"image scan found {summary} above the bound {bound}: {named or 'see the ECR console'}", counts)
 
 
-def wait_for_scan(ecr: Any, *, repository: str, digest: str, timeout_seconds: float,
-                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-                  poll_seconds: float = 10.0) -> Mapping[str, Any]:
+def wait_for_scan(
+    ecr: Any,
+    *,
+    repository: str,
+    digest: str,
+    timeout_seconds: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    poll_seconds: float = 10.0,
+) -> Mapping[str, Any]:
     """Poll until the scan completes; fail with one line when it fails or outlasts the timeout."""
     deadline = clock() + timeout_seconds
     while True:
         try:
-            answer = ecr.describe_image_scan_findings(repositoryName=repository, imageId={"imageDigest": digest},
-                                                      maxResults=100)
+            answer = ecr.describe_image_scan_findings(repositoryName=repository, imageId={"imageDigest": digest}, maxResults=100)
             status = answer.get("imageScanStatus", {})
         except Exception as error:  # noqa: BLE001 - only "not yet" is retried
             code = str((getattr(error, "response", None) or {}).get("Error", {}).get("Code", ""))
@@ -95,11 +102,14 @@ def wait_for_scan(ecr: Any, *, repository: str, digest: str, timeout_seconds: fl
         if state == _DONE:
             return dict(answer)
         if state not in _STILL_RUNNING:
-            raise ReleaseToolError(f"the image scan of {digest} ended {state or 'without a status'}: "
-                                   f"{status.get('description', 'no description')}")
+            raise ReleaseToolError(
+                f"the image scan of {digest} ended {state or 'without a status'}: {status.get('description', 'no description')}"
+            )
         if clock() + poll_seconds > deadline:
-            raise ReleaseToolError(f"the image scan of {digest} did not complete within {int(timeout_seconds)} s "
-                                   f"(status {state}); the image is not released unscanned")
+            raise ReleaseToolError(
+                f"the image scan of {digest} did not complete within {int(timeout_seconds)} s "
+                f"(status {state}); the image is not released unscanned"
+            )
         sleep(poll_seconds)
 
 
@@ -129,14 +139,25 @@ def main(argv: list[str] | None = None, *, ecr: Any | None = None, env: Mapping[
         import boto3
 
         client = ecr or boto3.client("ecr")
-        scan = wait_for_scan(client, repository=args.repository, digest=args.digest,
-                             timeout_seconds=args.timeout_seconds)
+        scan = wait_for_scan(client, repository=args.repository, digest=args.digest, timeout_seconds=args.timeout_seconds)
         verdict = judge_findings(scan, bound)
         if not verdict.passed:
             raise ReleaseToolError(verdict.reason)
-        args.out.write_text(json.dumps({"image_uri": args.image_uri, "digest": args.digest, "max_severity": bound,
-                                        "finding_counts": dict(verdict.counts), "scan": verdict.reason},
-                                       indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        args.out.write_text(
+            json.dumps(
+                {
+                    "image_uri": args.image_uri,
+                    "digest": args.digest,
+                    "max_severity": bound,
+                    "finding_counts": dict(verdict.counts),
+                    "scan": verdict.reason,
+                },
+                indent=2,
+                sort_keys=True,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
         print(f"image gate: {verdict.reason}; {args.image_uri}")
         return 0
 

@@ -52,12 +52,30 @@ USES = tuple(ENUM_SHAPES)
 # ("Instance store volumes": the `d` families, the GPU/accelerator families g4dn,
 # g5, g6, g6e, p3dn, p4d, p4de, p5*, trn*, dl1). Only families that appear in the
 # table above are listed (a test keeps it so, and flags any new `d` family).
-LOCAL_STORAGE_FAMILIES = frozenset({
-    "c5d", "c6gd", "m5d", "m6gd", "r5d", "r6gd",
-    "dl1", "g4dn", "g5", "g6", "g6e",
-    "p3dn", "p4d", "p4de", "p5", "p5e", "p5en",
-    "trn1", "trn1n", "trn2",
-})
+LOCAL_STORAGE_FAMILIES = frozenset(
+    {
+        "c5d",
+        "c6gd",
+        "m5d",
+        "m6gd",
+        "r5d",
+        "r6gd",
+        "dl1",
+        "g4dn",
+        "g5",
+        "g6",
+        "g6e",
+        "p3dn",
+        "p4d",
+        "p4de",
+        "p5",
+        "p5e",
+        "p5en",
+        "trn1",
+        "trn1n",
+        "trn2",
+    }
+)
 
 
 @cache

@@ -44,6 +44,8 @@ def resolve_model_image(image_json: Path | None, region: str) -> ModelImage:
     if uri is None:
         return ModelImage(sklearn_image_uri(region), custom=False)
     if not isinstance(uri, str) or not _BY_DIGEST.match(uri):
-        raise ReleaseToolError(f"{image_json}: image_uri {str(uri)[:120]!r} is not an ECR image by digest "
-                               "(<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<64 hex>)")
+        raise ReleaseToolError(
+            f"{image_json}: image_uri {str(uri)[:120]!r} is not an ECR image by digest "
+            "(<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<64 hex>)"
+        )
     return ModelImage(uri, custom=True)

@@ -67,8 +67,11 @@ def find_champion(sagemaker: Any, group_name: str) -> Champion | None:
 def _serving_container(settings: TrainSettings, registration: Registration) -> dict[str, Any]:
     """The package's one container: the scikit-learn image in script mode, or the repository's image by digest."""
     if registration.custom_image:
-        return {"Image": registration.image_uri, "ModelDataUrl": registration.model_data_url,
-                "Environment": {"SAGEMAKER_REGION": settings.region}}
+        return {
+            "Image": registration.image_uri,
+            "ModelDataUrl": registration.model_data_url,
+            "Environment": {"SAGEMAKER_REGION": settings.region},
+        }
     return {
         "Image": registration.image_uri,
         "ModelDataUrl": registration.model_data_url,
@@ -116,13 +119,15 @@ def model_package_request(settings: TrainSettings, registration: Registration) -
                 "Statistics": {"ContentType": "application/json", "S3Uri": registration.evaluation_uri},
             }
         },
-        "CustomerMetadataProperties": customer_metadata({
-            "commit_id": registration.source_revision,
-            "data_sha256": registration.data_sha256,
-            "evaluation_uri": registration.evaluation_uri,
-            "training_job_name": registration.training_job_name,
-            "image": registration.image_uri,
-        }),
+        "CustomerMetadataProperties": customer_metadata(
+            {
+                "commit_id": registration.source_revision,
+                "data_sha256": registration.data_sha256,
+                "evaluation_uri": registration.evaluation_uri,
+                "training_job_name": registration.training_job_name,
+                "image": registration.image_uri,
+            }
+        ),
         "MetadataProperties": {"CommitId": registration.source_revision},
         "Tags": release_tags(settings, registration.source_revision),
     }

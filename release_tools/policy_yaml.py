@@ -98,21 +98,26 @@ def _signed(exponent: str) -> str:
 def _ambiguity(text: str) -> str | None:
     """Why a plain scalar would be read differently by YAML 1.1 and 1.2 (or than it looks); None if it is not."""
     if text in _YAML11_BOOLEANS:
-        return (f"{text!r} is a boolean to YAML 1.1 (PyYAML) and text to YAML 1.2: "
-                "write true or false, or quote it if you mean the word")
+        return (
+            f"{text!r} is a boolean to YAML 1.1 (PyYAML) and text to YAML 1.2: "
+            "write true or false, or quote it if you mean the word"
+        )
     if _SEXAGESIMAL.fullmatch(text):
-        return (f"{text!r} is a base-60 number to YAML 1.1 (PyYAML) and text to YAML 1.2: "
-                "write the number you mean, or quote it")
+        return f"{text!r} is a base-60 number to YAML 1.1 (PyYAML) and text to YAML 1.2: write the number you mean, or quote it"
     if _PREFIXED.fullmatch(text):
         return f"{text!r} is a hexadecimal, octal or binary number: write it in decimal"
     if _LEADING_ZERO.fullmatch(text):
-        return (f"{text!r} has a leading zero: YAML 1.1 (PyYAML) reads it as an octal number, YAML 1.2 as decimal: "
-                f"write {text.lstrip('+-').lstrip('0') or '0'} without the leading zero")
+        return (
+            f"{text!r} has a leading zero: YAML 1.1 (PyYAML) reads it as an octal number, YAML 1.2 as decimal: "
+            f"write {text.lstrip('+-').lstrip('0') or '0'} without the leading zero"
+        )
     if _UNDERSCORED.fullmatch(text) and any(c.isdigit() for c in text):
         return f"{text!r} has digit separators: YAML 1.1 ignores them, YAML 1.2 reads text: write {text.replace('_', '')}"
     if _EXPONENT.fullmatch(text):
-        return (f"{text!r} is text to YAML 1.1 (PyYAML: an exponent needs a decimal point and a sign) "
-                f"and a number to YAML 1.2: {_exponent_advice(text)}")
+        return (
+            f"{text!r} is text to YAML 1.1 (PyYAML: an exponent needs a decimal point and a sign) "
+            f"and a number to YAML 1.2: {_exponent_advice(text)}"
+        )
     return None
 
 

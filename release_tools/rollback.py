@@ -139,9 +139,7 @@ def plan_rollback(cloudformation: Any, sagemaker: Any, stack_name: str, *, furth
             "production and the registry disagree, resolve that first"
         )
     if plan.previous == NO_PREVIOUS_CHAMPION:
-        raise ReleaseToolError(
-            f"{plan.current} records no previous champion ({PREVIOUS_CHAMPION_KEY}): nothing to roll back to"
-        )
+        raise ReleaseToolError(f"{plan.current} records no previous champion ({PREVIOUS_CHAMPION_KEY}): nothing to roll back to")
     target = _package(sagemaker, plan.previous)
     if target.get("ModelApprovalStatus") != "Approved":
         raise ReleaseToolError(
@@ -165,16 +163,20 @@ def _record_intent(sagemaker: Any, plan: RollbackPlan, stamp: str, say: Callable
         sagemaker.update_model_package,
         ModelPackageArn=plan.current,
         ModelApprovalStatus="Approved",  # unchanged (it is the champion); stated because moto clears an omitted one
-        CustomerMetadataProperties=customer_metadata({
-            **_metadata(sagemaker, plan.current),
-            ROLLING_BACK_TO_KEY: plan.previous,
-            "rollback_started_at": stamp,
-        }),
+        CustomerMetadataProperties=customer_metadata(
+            {
+                **_metadata(sagemaker, plan.current),
+                ROLLING_BACK_TO_KEY: plan.previous,
+                "rollback_started_at": stamp,
+            }
+        ),
     )
     say(f"recorded on {plan.current}: {ROLLING_BACK_TO_KEY}={plan.previous}")
 
 
-def _update_stack(cloudformation: Any, plan: RollbackPlan, say: Callable[[str], None], waiter_config: Mapping[str, int] | None) -> None:
+def _update_stack(
+    cloudformation: Any, plan: RollbackPlan, say: Callable[[str], None], waiter_config: Mapping[str, int] | None
+) -> None:
     """Step 1: the stack serves the previous champion (started now, or by an interrupted run)."""
     stack_name = plan.stack_name
     if plan.stack_serves_previous and plan.stack_status in _SETTLED:
@@ -215,8 +217,7 @@ def _update_registry(sagemaker: Any, plan: RollbackPlan, reason: str, stamp: str
         sagemaker.update_model_package,
         ModelPackageArn=plan.previous,
         ModelApprovalStatus="Approved",
-        CustomerMetadataProperties=customer_metadata(
-            {**reinstated, "reinstated_at": stamp, REINSTATED_AFTER_KEY: plan.current}),
+        CustomerMetadataProperties=customer_metadata({**reinstated, "reinstated_at": stamp, REINSTATED_AFTER_KEY: plan.current}),
         CustomerMetadataPropertiesToRemove=metadata_keys(SUPERSEDED_KEYS),
     )
     say(f"reinstated {plan.previous} (metadata {REINSTATED_AFTER_KEY}={plan.current})")
@@ -227,11 +228,13 @@ def _update_registry(sagemaker: Any, plan: RollbackPlan, reason: str, stamp: str
         ModelPackageArn=plan.current,
         ModelApprovalStatus="Rejected",
         ApprovalDescription=description[:1024],
-        CustomerMetadataProperties=customer_metadata({
-            **_metadata(sagemaker, plan.current),
-            "rolled_back_at": stamp,
-            ROLLED_BACK_TO_KEY: plan.previous,
-        }),
+        CustomerMetadataProperties=customer_metadata(
+            {
+                **_metadata(sagemaker, plan.current),
+                "rolled_back_at": stamp,
+                ROLLED_BACK_TO_KEY: plan.previous,
+            }
+        ),
     )
     say(f"rejected {plan.current}: {reason}")
     say(f"{plan.previous} is the champion again (latest Approved in {plan.group})")
@@ -279,14 +282,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--region", default=None, help="AWS region (default: your AWS configuration)")
     parser.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
     parser.add_argument("--reason", default=None, help="why (recorded on the rejected package)")
-    parser.add_argument(
-        "--further", action="store_true", help="after a completed rollback, roll back one more release"
-    )
+    parser.add_argument("--further", action="store_true", help="after a completed rollback, roll back one more release")
     production = parser.add_mutually_exclusive_group()
-    production.add_argument("--production-profile", default=None,
-                            help="production in its own account: the AWS profile for the endpoint stack's calls")
-    production.add_argument("--production-role-arn", default=None,
-                            help="production in its own account: a role there to assume for the endpoint stack's calls")
+    production.add_argument(
+        "--production-profile", default=None, help="production in its own account: the AWS profile for the endpoint stack's calls"
+    )
+    production.add_argument(
+        "--production-role-arn",
+        default=None,
+        help="production in its own account: a role there to assume for the endpoint stack's calls",
+    )
     return parser.parse_args(argv)
 
 
@@ -310,8 +315,10 @@ def cloudformation_client(session: Any, args: argparse.Namespace, *, sts: Any = 
     except (BotoCoreError, ClientError) as error:
         raise ReleaseToolError(f"AssumeRole {args.production_role_arn} failed: {error}") from None
     return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"], region_name=session.region_name,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=session.region_name,
     ).client("cloudformation")
 
 

@@ -41,9 +41,7 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
 def _instance_type(env: Mapping[str, str], name: str, default: str, use: str) -> str:
     value = env.get(name, "").strip() or default
     if not _INSTANCE_TYPE.match(value):
-        raise ReleaseToolError(
-            f"environment variable {name}={value!r} is not a SageMaker instance type (ml.<family>.<size>)"
-        )
+        raise ReleaseToolError(f"environment variable {name}={value!r} is not a SageMaker instance type (ml.<family>.<size>)")
     if value not in instance_types(use):
         raise ReleaseToolError(
             f"environment variable {name}={value!r} is not a SageMaker {use} instance type "

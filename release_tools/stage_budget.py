@@ -59,6 +59,4 @@ def stage_timeout_minutes(timeout_minutes: int) -> int:
 
 
 # The largest training_timeout_minutes whose stage fits CodePipeline's 8-hour cap: 210.
-MAX_TRAINING_TIMEOUT_MINUTES = (
-    (CODEBUILD_ACTION_LIMIT_MINUTES - STAGE_OVERHEAD_MINUTES) // JOBS_PER_STAGE - PROVISIONING_MINUTES
-)
+MAX_TRAINING_TIMEOUT_MINUTES = (CODEBUILD_ACTION_LIMIT_MINUTES - STAGE_OVERHEAD_MINUTES) // JOBS_PER_STAGE - PROVISIONING_MINUTES

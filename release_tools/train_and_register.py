@@ -33,11 +33,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .build_signals import signals_raise
 from .errors import ReleaseToolError, run_cli
 from .evaluation_job import EvaluationRun, evaluation_job_request
 from .evaluation_report import check_evaluation
-from .model_image import resolve_model_image
-from .build_signals import signals_raise
 from .job_waiter import (
     PROCESSING_JOB,
     TRAINING_JOB,
@@ -47,6 +46,7 @@ from .job_waiter import (
     stopped_unless_finished,
     wait_for_job,
 )
+from .model_image import resolve_model_image
 from .model_package import build_model_tarball, build_source_tarball, source_files
 from .model_registry import Registration, count_holdout_uses, find_champion, register_model
 from .release_layout import ReleaseLayout, make_run_id
@@ -209,9 +209,7 @@ def train_and_register(
         )
         training_model_url = trained.get("ModelArtifacts", {}).get("S3ModelArtifacts")
         if not training_model_url:
-            raise ReleaseToolError(
-                f"training job {layout.training_job_name} completed without ModelArtifacts.S3ModelArtifacts"
-            )
+            raise ReleaseToolError(f"training job {layout.training_job_name} completed without ModelArtifacts.S3ModelArtifacts")
         model_data_url = _package_for_serving(s3, settings, layout, training_model_url, inputs.project_dir, work)
 
     champion = find_champion(sagemaker, settings.model_package_group_name)
@@ -314,8 +312,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source-revision", default=None, help="default: build-info.json in --project-dir")
     parser.add_argument("--exports-file", type=Path, default=Path("train-exports.env"))
     parser.add_argument("--poll-seconds", type=float, default=30.0)
-    parser.add_argument("--image-json", type=Path, default=None,
-                        help="the Build stage's image.json (default: $CODEBUILD_SRC_DIR_ImageOutput/image.json)")
+    parser.add_argument(
+        "--image-json",
+        type=Path,
+        default=None,
+        help="the Build stage's image.json (default: $CODEBUILD_SRC_DIR_ImageOutput/image.json)",
+    )
     args = parser.parse_args(argv)
 
     session = boto3.session.Session()

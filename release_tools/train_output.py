@@ -70,8 +70,7 @@ def extract_endpoint_templates(templates_zip: bytes, endpoint_dir: Path) -> list
     missing = [stage for stage in ENDPOINT_STAGES if stage not in stages]
     if missing:
         raise ReleaseToolError(
-            f"endpoint templates archive lacks {', '.join(s + TEMPLATE_SUFFIX for s in missing)}"
-            f" (found {sorted(stages)})"
+            f"endpoint templates archive lacks {', '.join(s + TEMPLATE_SUFFIX for s in missing)} (found {sorted(stages)})"
         )
     return sorted(stages)
 

@@ -46,9 +46,7 @@ def release_tags(settings: TrainSettings, source_revision: str) -> list[dict[str
 def _channel(name: str, uri: str, content_type: str) -> dict[str, Any]:
     return {
         "ChannelName": name,
-        "DataSource": {
-            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}
-        },
+        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}},
         "ContentType": content_type,
         "InputMode": "File",
     }

@@ -33,7 +33,6 @@ from .policy_yaml import KeyPath, PolicyError, read_policy_yaml
 __all__ = ["PolicyError", "load_policy", "main", "semantic_problems", "validate_policy_file"]
 
 
-
 @dataclass(frozen=True)
 class PolicyProblem:
     """One reason the policy is refused, at a key path."""
@@ -131,9 +130,7 @@ def validate_policy_file(policy_path: Path, schema_path: Path) -> dict[str, Any]
     schema = _load_schema(schema_path)
     data, lines = load_policy(policy_path)
     validator = jsonschema.validators.validator_for(schema)(schema)
-    schema_errors = sorted(
-        validator.iter_errors(data), key=lambda e: (_line_of(tuple(e.absolute_path), lines), e.message)
-    )
+    schema_errors = sorted(validator.iter_errors(data), key=lambda e: (_line_of(tuple(e.absolute_path), lines), e.message))
     problems = [PolicyProblem(tuple(error.absolute_path), error.message) for error in schema_errors]
     if not problems:
         problems = semantic_problems(data)

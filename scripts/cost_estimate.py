@@ -10,9 +10,9 @@ below when AWS changes them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from collections.abc import Iterable, Mapping
 
 __all__ = ["HOURS_PER_MONTH", "INSTANCE_HOURLY_USD", "CostLine", "idle_monthly_cost"]
 
@@ -67,20 +67,26 @@ def idle_monthly_cost(templates: Mapping[str, Mapping[str, Any]]) -> list[CostLi
                     continue
                 instance_type, count = variant.get("InstanceType"), int(variant.get("InitialInstanceCount", 1))
                 hourly = INSTANCE_HOURLY_USD.get(str(instance_type))
-                lines.append(CostLine(
-                    f"{name}: {count} x {instance_type} endpoint instance", count,
-                    None if hourly is None else round(hourly * count * HOURS_PER_MONTH, 2),
-                ))
+                lines.append(
+                    CostLine(
+                        f"{name}: {count} x {instance_type} endpoint instance",
+                        count,
+                        None if hourly is None else round(hourly * count * HOURS_PER_MONTH, 2),
+                    )
+                )
         keys = sum(1 for _ in _resources(template, "AWS::KMS::Key"))
         if keys:
             lines.append(CostLine(f"{name}: KMS customer-managed key", keys, keys * KMS_KEY_MONTHLY_USD))
         # CloudWatch prices a metric-math alarm per metric it reads.
-        metrics = sum(sum(1 for query in alarm.get("Metrics", []) if "MetricStat" in query) or 1
-                      for alarm in _resources(template, "AWS::CloudWatch::Alarm"))
+        metrics = sum(
+            sum(1 for query in alarm.get("Metrics", []) if "MetricStat" in query) or 1
+            for alarm in _resources(template, "AWS::CloudWatch::Alarm")
+        )
         if metrics:
             lines.append(CostLine(f"{name}: CloudWatch alarm metrics", metrics, round(metrics * METRIC_ALARM_MONTHLY_USD, 2)))
         composite = sum(1 for _ in _resources(template, "AWS::CloudWatch::CompositeAlarm"))
         if composite:
-            lines.append(CostLine(f"{name}: CloudWatch composite alarms", composite,
-                                  round(composite * COMPOSITE_ALARM_MONTHLY_USD, 2)))
+            lines.append(
+                CostLine(f"{name}: CloudWatch composite alarms", composite, round(composite * COMPOSITE_ALARM_MONTHLY_USD, 2))
+            )
     return lines

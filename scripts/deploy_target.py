@@ -46,8 +46,10 @@ def find_target(cdk_out: Path, stage: str) -> TargetTemplate:
     """The stage's synthesized target stack (raises DeployTargetError when there is none)."""
     manifest_path = cdk_out / "assembly-Targets" / "manifest.json"
     if not manifest_path.is_file():
-        raise DeployTargetError(f"{manifest_path} does not exist: no stage deploys into another account "
-                                "(set environments.<stage>.account, then make synth)")
+        raise DeployTargetError(
+            f"{manifest_path} does not exist: no stage deploys into another account "
+            "(set environments.<stage>.account, then make synth)"
+        )
     manifest = json.loads(manifest_path.read_text())
     for artifact in manifest.get("artifacts", {}).values():
         properties = artifact.get("properties", {})
@@ -55,9 +57,13 @@ def find_target(cdk_out: Path, stage: str) -> TargetTemplate:
             continue
         _, _, location = artifact["environment"].partition("aws://")
         account, _, region = location.partition("/")
-        return TargetTemplate(stage=stage, stack_name=properties["stackName"], account=account,
-                              region=None if region.startswith("unknown") else region,
-                              template_body=(manifest_path.parent / properties["templateFile"]).read_text())
+        return TargetTemplate(
+            stage=stage,
+            stack_name=properties["stackName"],
+            account=account,
+            region=None if region.startswith("unknown") else region,
+            template_body=(manifest_path.parent / properties["templateFile"]).read_text(),
+        )
     raise DeployTargetError(f"the {stage} stage deploys into the pipeline account: it has no target stack")
 
 
@@ -71,19 +77,24 @@ def _stack_exists(cloudformation: Any, name: str) -> bool:
     return bool(stacks) and stacks[0]["StackStatus"] != "DELETE_COMPLETE"
 
 
-def deploy_target(session: Any, target: TargetTemplate, *, bucket: str, key_arn: str,
-                  release_bucket: str) -> dict[str, str]:
+def deploy_target(session: Any, target: TargetTemplate, *, bucket: str, key_arn: str, release_bucket: str) -> dict[str, str]:
     """Create or update the target stack; returns its outputs. Refuses the wrong account's credentials."""
     caller = session.client("sts").get_caller_identity()["Account"]
     if caller != target.account:
-        raise DeployTargetError(f"the credentials in use are account {caller}'s; the {target.stage} target stack "
-                                f"belongs in account {target.account}: use that account's credentials (--profile)")
+        raise DeployTargetError(
+            f"the credentials in use are account {caller}'s; the {target.stage} target stack "
+            f"belongs in account {target.account}: use that account's credentials (--profile)"
+        )
     cloudformation = session.client("cloudformation")
     request = {
-        "StackName": target.stack_name, "TemplateBody": target.template_body, "Capabilities": ["CAPABILITY_NAMED_IAM"],
-        "Parameters": [{"ParameterKey": "ArtifactBucketName", "ParameterValue": bucket},
-                       {"ParameterKey": "ReleaseBucketName", "ParameterValue": release_bucket},
-                       {"ParameterKey": "ArtifactKeyArn", "ParameterValue": key_arn}],
+        "StackName": target.stack_name,
+        "TemplateBody": target.template_body,
+        "Capabilities": ["CAPABILITY_NAMED_IAM"],
+        "Parameters": [
+            {"ParameterKey": "ArtifactBucketName", "ParameterValue": bucket},
+            {"ParameterKey": "ReleaseBucketName", "ParameterValue": release_bucket},
+            {"ParameterKey": "ArtifactKeyArn", "ParameterValue": key_arn},
+        ],
     }
     if _stack_exists(cloudformation, target.stack_name):
         try:
@@ -114,8 +125,7 @@ def main(argv: list[str] | None = None) -> int:
 
         target = find_target(args.cdk_out, args.stage)
         session = boto3.Session(profile_name=args.profile, region_name=target.region)
-        outputs = deploy_target(session, target, bucket=args.bucket, key_arn=args.key_arn,
-                                release_bucket=args.release_bucket)
+        outputs = deploy_target(session, target, bucket=args.bucket, key_arn=args.key_arn, release_bucket=args.release_bucket)
     except (DeployTargetError, ClientError, BotoCoreError, WaiterError) as error:
         print(f"deploy-target: {str(error).splitlines()[0]}", file=sys.stderr)
         return 1

@@ -89,12 +89,21 @@ def pipeline_template(cdk_out: Path, stack_name: str) -> dict[str, Any]:
 
 def kept_resources(template: Mapping[str, Any]) -> dict[str, str]:
     """Logical ID → type of every resource CloudFormation keeps when the stack is deleted."""
-    return {logical_id: resource["Type"] for logical_id, resource in template.get("Resources", {}).items()
-            if resource.get("DeletionPolicy") == "Retain"}
+    return {
+        logical_id: resource["Type"]
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resource.get("DeletionPolicy") == "Retain"
+    }
 
 
-def teardown(clients: Clients, *, project_name: str, template: Mapping[str, Any],
-             say: Callable[[str], None] = print, target_accounts: Mapping[str, str | None] | None = None) -> None:
+def teardown(
+    clients: Clients,
+    *,
+    project_name: str,
+    template: Mapping[str, Any],
+    say: Callable[[str], None] = print,
+    target_accounts: Mapping[str, str | None] | None = None,
+) -> None:
     """Delete the endpoint stacks (production first), then list what the pipeline stack keeps.
 
     `target_accounts`: stages deployed into another account (README "Accounts"), whose stacks these
@@ -105,23 +114,26 @@ def teardown(clients: Clients, *, project_name: str, template: Mapping[str, Any]
         name = f"{project_name}-{stage}-endpoint"
         account = (target_accounts or {}).get(stage)
         if account:
-            say(f"teardown: {name} is in account {account}: delete it, then {project_name}-{stage}-target, "
-                "with that account's credentials")
+            say(
+                f"teardown: {name} is in account {account}: delete it, then {project_name}-{stage}-target, "
+                "with that account's credentials"
+            )
             continue
         if not _stack_exists(cloudformation, name):
             say(f"teardown: {name}: not deployed")
             continue
         say(f"teardown: deleting {name} (its endpoint stops serving and billing)")
         cloudformation.delete_stack(StackName=name)
-        cloudformation.get_waiter("stack_delete_complete").wait(
-            StackName=name, WaiterConfig={"Delay": 15, "MaxAttempts": 120})
+        cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig={"Delay": 15, "MaxAttempts": 120})
     pipeline = f"{project_name}-pipeline"
     if not _stack_exists(cloudformation, pipeline):
         say(f"teardown: {pipeline}: not deployed")
         return
     kept = kept_resources(template)
-    physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "?") for r in
-                cloudformation.describe_stack_resources(StackName=pipeline)["StackResources"]}
+    physical = {
+        r["LogicalResourceId"]: r.get("PhysicalResourceId", "?")
+        for r in cloudformation.describe_stack_resources(StackName=pipeline)["StackResources"]
+    }
     say(f"teardown: `cdk destroy` keeps these resources of {pipeline} (DeletionPolicy Retain):")
     for logical_id, kind in sorted(kept.items(), key=lambda item: (item[1], item[0])):
         if logical_id in physical:
@@ -164,13 +176,17 @@ def preflight(clients: Clients, *, project_name: str, template: Mapping[str, Any
     mapping = adoption_mapping(clients, template)
     if mapping:
         resources = template["Resources"]
-        names = ", ".join(sorted(
-            f"{resources[logical_id]['Type'].split('::')[-1]} "
-            f"{resources[logical_id]['Properties'][_FIXED_NAME_TYPES[resources[logical_id]['Type']][1]]}"
-            for logical_id in mapping))
+        names = ", ".join(
+            sorted(
+                f"{resources[logical_id]['Type'].split('::')[-1]} "
+                f"{resources[logical_id]['Properties'][_FIXED_NAME_TYPES[resources[logical_id]['Type']][1]]}"
+                for logical_id in mapping
+            )
+        )
         raise LifecycleError(
             f"{stack} does not exist but {names} kept by an earlier teardown do: run `make adopt` to import "
-            "them into the new stack, then `make deploy` (or choose another project_name/repository_name)")
+            "them into the new stack, then `make deploy` (or choose another project_name/repository_name)"
+        )
 
 
 def _context(cdk_json: Path) -> Mapping[str, Any]:
@@ -193,8 +209,7 @@ def main(argv: list[str] | None = None, *, clients: Clients | None = None) -> in
             return 1
         aws = clients or Clients.from_default_session()
         if args.command == "teardown":
-            teardown(aws, project_name=config.project_name, template=template,
-                     target_accounts=account_layout(config).targets)
+            teardown(aws, project_name=config.project_name, template=template, target_accounts=account_layout(config).targets)
         elif args.command == "preflight":
             preflight(aws, project_name=config.project_name, template=template)
         else:
@@ -210,8 +225,11 @@ def main(argv: list[str] | None = None, *, clients: Clients | None = None) -> in
 
 
 def _confirmed(project_name: str) -> bool:
-    print(f"This deletes the {project_name} endpoint stacks and then the pipeline stack. "
-          f"Type {project_name!r} to go on: ", end="", flush=True)
+    print(
+        f"This deletes the {project_name} endpoint stacks and then the pipeline stack. Type {project_name!r} to go on: ",
+        end="",
+        flush=True,
+    )
     try:
         return sys.stdin.readline().strip() == project_name
     except (OSError, KeyboardInterrupt):

@@ -29,7 +29,7 @@ DEFAULT_STATE = Path(".deploy-state/pipeline-definition.json")
 ROLLBACK_NOTICE = (
     "CodePipeline rolls back only to executions started in the current pipeline structure version: until a "
     "release succeeds in DeployProd after this deploy, a failed DeployProd cannot roll back automatically "
-    "(roll production back by hand with `python -m release_tools.rollback`, README \"Production deployments\")."
+    '(roll production back by hand with `python -m release_tools.rollback`, README "Production deployments").'
 )
 
 
@@ -49,12 +49,14 @@ def fingerprints(cdk_out: Path) -> dict[str, str]:
             continue
         properties = artifact.get("properties", {})
         template = json.loads((cdk_out / properties["templateFile"]).read_text())
-        pipelines = [r.get("Properties", {}) for r in template.get("Resources", {}).values()
-                     if r.get("Type") == "AWS::CodePipeline::Pipeline"]
+        pipelines = [
+            r.get("Properties", {})
+            for r in template.get("Resources", {}).values()
+            if r.get("Type") == "AWS::CodePipeline::Pipeline"
+        ]
         if pipelines:
             canonical = json.dumps(pipelines, sort_keys=True, separators=(",", ":"))
-            found[properties.get("stackName", artifact.get("displayName", "?"))] = hashlib.sha256(
-                canonical.encode()).hexdigest()
+            found[properties.get("stackName", artifact.get("displayName", "?"))] = hashlib.sha256(canonical.encode()).hexdigest()
     if not found:
         raise DefinitionError(f"no CodePipeline pipeline in the assembly {cdk_out}")
     return found
@@ -79,11 +81,15 @@ def check(cdk_out: Path, state: Path = DEFAULT_STATE) -> list[str]:
         if before == digest:
             lines.append(f"pipeline definition of {stack}: unchanged since the last deploy from this checkout.")
         elif before is None:
-            lines.append(f"pipeline definition of {stack}: no earlier deploy recorded in {state}. If {stack} already "
-                         f"exists and this deploy changes its pipeline: {ROLLBACK_NOTICE}")
+            lines.append(
+                f"pipeline definition of {stack}: no earlier deploy recorded in {state}. If {stack} already "
+                f"exists and this deploy changes its pipeline: {ROLLBACK_NOTICE}"
+            )
         else:
-            lines.append(f"NOTICE: this deploy changes the pipeline definition of {stack} "
-                         f"({before[:12]} -> {digest[:12]}). {ROLLBACK_NOTICE}")
+            lines.append(
+                f"NOTICE: this deploy changes the pipeline definition of {stack} "
+                f"({before[:12]} -> {digest[:12]}). {ROLLBACK_NOTICE}"
+            )
     return lines
 
 

@@ -14,10 +14,10 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from collections.abc import Sequence
 
 __all__ = ["CheckovFinding", "CheckovResult", "checkov_executable", "main", "run_checkov"]
 
@@ -47,8 +47,10 @@ class CheckovResult:
     seconds: float
 
     def summary(self) -> str:
-        return (f"checkov: {self.passed} passed, {len(self.failed)} failed, {len(self.skipped)} skipped "
-                f"over {self.resources} resources in {self.seconds:.1f} s")
+        return (
+            f"checkov: {self.passed} passed, {len(self.failed)} failed, {len(self.skipped)} skipped "
+            f"over {self.resources} resources in {self.seconds:.1f} s"
+        )
 
 
 def checkov_executable() -> str:
@@ -62,8 +64,13 @@ def checkov_executable() -> str:
 
 def _findings(results: dict[str, Any], key: str) -> tuple[CheckovFinding, ...]:
     return tuple(
-        CheckovFinding(check_id=item["check_id"], check_name=item.get("check_name", ""), resource=item["resource"],
-                       file=item.get("file_path", ""), comment=item.get("check_result", {}).get("suppress_comment", ""))
+        CheckovFinding(
+            check_id=item["check_id"],
+            check_name=item.get("check_name", ""),
+            resource=item["resource"],
+            file=item.get("file_path", ""),
+            comment=item.get("check_result", {}).get("suppress_comment", ""),
+        )
         for item in results.get(key, [])
     )
 
@@ -97,8 +104,7 @@ def run_checkov(templates: Sequence[Path]) -> CheckovResult:
         resources += summary.get("resource_count", 0)
         failed += _findings(report.get("results", {}), "failed_checks")
         skipped += _findings(report.get("results", {}), "skipped_checks")
-    return CheckovResult(passed=passed, failed=tuple(failed), skipped=tuple(skipped), resources=resources,
-                         seconds=seconds)
+    return CheckovResult(passed=passed, failed=tuple(failed), skipped=tuple(skipped), resources=resources, seconds=seconds)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

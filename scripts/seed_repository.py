@@ -41,8 +41,10 @@ def seed(remote: str, *, branch: str, source: Path = MODEL_REPO_DIR) -> int:
     """Push the seed files as the first commit of `branch` on the empty `remote`; return the file count."""
     refs = _git("ls-remote", remote).strip()
     if refs:
-        raise SeedError(f"{remote} is not empty ({len(refs.splitlines())} refs): seeding only pushes into an empty "
-                        "repository; clone it and copy model_repo/ in by hand instead")
+        raise SeedError(
+            f"{remote} is not empty ({len(refs.splitlines())} refs): seeding only pushes into an empty "
+            "repository; clone it and copy model_repo/ in by hand instead"
+        )
     files = seed_files(source)
     with tempfile.TemporaryDirectory(prefix="ml-cicd-seed-") as work:
         root = Path(work)
@@ -51,8 +53,17 @@ def seed(remote: str, *, branch: str, source: Path = MODEL_REPO_DIR) -> int:
             shutil.copy2(source / relative, root / relative)
         _git("init", "--quiet", "--initial-branch", branch, cwd=root)
         _git("add", "--all", cwd=root)
-        _git("-c", "user.name=ml-cicd", "-c", "user.email=ml-cicd@users.noreply.invalid", "commit", "--quiet",
-             "-m", "Seed the model project from ml-cicd's sample (model_repo/)", cwd=root)
+        _git(
+            "-c",
+            "user.name=ml-cicd",
+            "-c",
+            "user.email=ml-cicd@users.noreply.invalid",
+            "commit",
+            "--quiet",
+            "-m",
+            "Seed the model project from ml-cicd's sample (model_repo/)",
+            cwd=root,
+        )
         _git("push", "--quiet", remote, f"HEAD:refs/heads/{branch}", cwd=root)
     return len(files)
 

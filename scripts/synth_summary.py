@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator, Mapping
 
 from scripts.cost_estimate import idle_monthly_cost
 
@@ -83,15 +83,17 @@ def _connection_reminders(templates: Mapping[str, Mapping[str, Any]]) -> list[st
         lines.append("Source on an external host: do this once on the host (CloudFormation cannot)")
         if "CompleteTheConnection" in outputs:
             lines.append("  - The stack creates the connection PENDING: complete it in the console after `make deploy`")
-            lines.append("    (Developer Tools > Settings > Connections > Update pending connection; stack output CompleteTheConnection).")
+            lines.append(
+                "    (Developer Tools > Settings > Connections > Update pending connection; stack output CompleteTheConnection)."
+            )
         lines.append("  - Protect the release branch: require a pull request with at least one approving review, and the")
         lines.append(f"    status check {status!r} (posted by the pull-request checks) to pass before merging;")
-        lines.append("    block direct pushes and force pushes (README: \"Releasing from GitHub, GitLab or Bitbucket\").")
+        lines.append('    block direct pushes and force pushes (README: "Releasing from GitHub, GitLab or Bitbucket").')
         lines.append("")
     return lines
 
 
-def summarize(cdk_out: Path) -> str:
+def summarize(cdk_out: Path) -> str:  # noqa: C901 (split by issue 12)
     """The summary text for a synthesized assembly."""
     templates = load_templates(cdk_out)
     lines = [f"ml-cicd: {len(templates)} stacks synthesized; cdk-nag AwsSolutions and CloudFormation validation passed.", ""]
@@ -126,11 +128,18 @@ def summarize(cdk_out: Path) -> str:
     lines.append("Gates and their policy")
     lines.append("  EvaluationGate, StagingGate: release-policy.yaml at the root of the model repository (checked in the Build")
     lines.append("  stage), merged with the platform floors from cdk.json `ml-cicd.platform_floors` (stricter bound wins):")
-    rules = [f"{group}.{metric}.{bound} {value}" for group in ("metrics", "champion")
-             for metric, bounds in (floors.get(group) or {}).items() for bound, value in bounds.items()]
+    rules = [
+        f"{group}.{metric}.{bound} {value}"
+        for group in ("metrics", "champion")
+        for metric, bounds in (floors.get(group) or {}).items()
+        for bound, value in bounds.items()
+    ]
     rules += [f"staging.{bound} {value}" for bound, value in (floors.get("staging") or {}).items()]
-    rules += [f"{section}.{bound} {value}" for section in ("evaluation", "image")
-              for bound, value in (floors.get(section) or {}).items()]
+    rules += [
+        f"{section}.{bound} {value}"
+        for section in ("evaluation", "image")
+        for bound, value in (floors.get(section) or {}).items()
+    ]
     lines.append("    " + ("; ".join(rules) if rules else "no platform floors configured"))
     approval = "Approve" in stage_names
     lines.append(f"  Approve: {'manual approval required' if approval else 'no manual approval (configured off)'}")

@@ -18,8 +18,16 @@ from dataclasses import dataclass
 
 from stacks.config import AppConfig, ConfigError, DeploymentTarget
 
-__all__ = ["MODEL_ARTIFACTS", "STAGES", "AccountLayout", "PipelineRoleNames", "TargetRoleNames", "account_layout", "model_package_group_name",
-           "pipeline_prefix"]
+__all__ = [
+    "MODEL_ARTIFACTS",
+    "STAGES",
+    "AccountLayout",
+    "PipelineRoleNames",
+    "TargetRoleNames",
+    "account_layout",
+    "model_package_group_name",
+    "pipeline_prefix",
+]
 
 STAGES = ("staging", "production")
 
@@ -47,15 +55,19 @@ class PipelineRoleNames:
 
 
 def target_role_names(project_name: str, stage: str) -> TargetRoleNames:
-    return TargetRoleNames(deploy=f"{project_name}-{stage}-deploy",
-                           execution=f"{project_name}-{stage}-sagemaker-execution",
-                           endpoint_reader=f"{project_name}-{stage}-endpoint-reader")
+    return TargetRoleNames(
+        deploy=f"{project_name}-{stage}-deploy",
+        execution=f"{project_name}-{stage}-sagemaker-execution",
+        endpoint_reader=f"{project_name}-{stage}-endpoint-reader",
+    )
 
 
 def pipeline_role_names(project_name: str) -> PipelineRoleNames:
-    return PipelineRoleNames(pipeline=f"{project_name}-release-pipeline",
-                             staging_gate=f"{project_name}-staging-gate",
-                             promote=f"{project_name}-promote")
+    return PipelineRoleNames(
+        pipeline=f"{project_name}-release-pipeline",
+        staging_gate=f"{project_name}-staging-gate",
+        promote=f"{project_name}-promote",
+    )
 
 
 def model_package_group_name(project_name: str) -> str:
@@ -124,11 +136,17 @@ def _check_region(stage: str, target: DeploymentTarget, pipeline: DeploymentTarg
     """Same-region only: CodePipeline needs an artifact bucket per region for cross-region actions (not built)."""
     key = f"environments.{stage}.region"
     if target.region is not None and pipeline.region is not None and target.region != pipeline.region:
-        raise _fail(key, f"{target.region} differs from environments.pipeline.region {pipeline.region}; allowed: "
-                         "the pipeline's region (cross-region releases are refused: README \"Accounts\")")
+        raise _fail(
+            key,
+            f"{target.region} differs from environments.pipeline.region {pipeline.region}; allowed: "
+            'the pipeline\'s region (cross-region releases are refused: README "Accounts")',
+        )
     if cross_account and target.region is not None and pipeline.region is None:
-        raise _fail("environments.pipeline.region", f"is missing while environments.{stage} names region "
-                    f"{target.region}; allowed: the same region for both (cross-region releases are refused)")
+        raise _fail(
+            "environments.pipeline.region",
+            f"is missing while environments.{stage} names region "
+            f"{target.region}; allowed: the same region for both (cross-region releases are refused)",
+        )
 
 
 def account_layout(config: AppConfig) -> AccountLayout:
@@ -138,8 +156,11 @@ def account_layout(config: AppConfig) -> AccountLayout:
     for stage, target in (("staging", config.staging_env), ("production", config.production_env)):
         account = target.account
         if account is not None and pipeline.account is None:
-            raise _fail("environments.pipeline.account", f"is missing while environments.{stage}.account is "
-                        f"{account}; allowed: the pipeline's 12-digit account id (a target account is compared with it)")
+            raise _fail(
+                "environments.pipeline.account",
+                f"is missing while environments.{stage}.account is "
+                f"{account}; allowed: the pipeline's 12-digit account id (a target account is compared with it)",
+            )
         cross = account is not None and account != pipeline.account
         _check_region(stage, target, pipeline, cross)
         targets[stage] = account if cross else None

@@ -13,16 +13,14 @@ import importlib
 import json
 import math
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable, Mapping
-
-from stacks.deployment_window import WindowError, validate_cron, validate_time_zone
 
 from release_tools.instance_types import ENUM_SHAPES, TABLE_PATH, instance_types
 from release_tools.stage_budget import MAX_TRAINING_TIMEOUT_MINUTES, stage_timeout_minutes
-
+from stacks.deployment_window import WindowError, validate_cron, validate_time_zone
 from stacks.service_limits import (
     CODEBUILD_DESCRIPTION_MAX,
     KMS_KEY_ARN_LONGEST,
@@ -62,7 +60,9 @@ _BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
 _EMAIL = re.compile(r"(?=.{6,254}\Z)[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
 # A KMS key ARN (a key id or a multi-Region key id; aliases do not authorise kms:Decrypt in IAM policies).
-_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$")
+_KMS_KEY_ARN = re.compile(
+    r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$"
+)
 
 
 class ConfigError(ValueError):
@@ -97,9 +97,14 @@ class StagingConfig:
     @property
     def probe_json(self) -> str:
         """`STAGING_PROBE` of the staging gate (read by `lambdas/staging_gate/warmup.py`)."""
-        return json.dumps({"warmup_max_attempts": self.warmup_max_attempts,
-                           "warmup_max_seconds": self.warmup_max_seconds,
-                           "read_timeout_seconds": self.read_timeout_seconds}, sort_keys=True)
+        return json.dumps(
+            {
+                "warmup_max_attempts": self.warmup_max_attempts,
+                "warmup_max_seconds": self.warmup_max_seconds,
+                "read_timeout_seconds": self.read_timeout_seconds,
+            },
+            sort_keys=True,
+        )
 
     @property
     def gate_timeout_seconds(self) -> int:
@@ -170,10 +175,12 @@ CONNECTION_PROVIDERS = {
 SELF_MANAGED_PROVIDERS = ("GitHubEnterpriseServer", "GitLabSelfManaged")
 _CONNECTION_ARN = re.compile(
     r"\Aarn:aws(-[a-z]+)*:(codestar-connections|codeconnections):[a-z]{2}(-gov)?-[a-z]+-[0-9]:[0-9]{12}:"
-    r"connection/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+    r"connection/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
+)
 _HOST_ARN = re.compile(
     r"\Aarn:aws(-[a-z]+)*:(codestar-connections|codeconnections):[a-z]{2}(-gov)?-[a-z]+-[0-9]:[0-9]{12}:"
-    r"host/[A-Za-z0-9_.-]+/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+    r"host/[A-Za-z0-9_.-]+/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
+)
 # owner/name; GitLab groups may nest (group/subgroup/name).
 _FULL_REPOSITORY_ID = re.compile(r"\A[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){1,4}\Z")
 _HOST_URL = re.compile(r"\Ahttps://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~-]+)*\Z")
@@ -314,11 +321,13 @@ def _finite(raw: Any, key: str, allowed: str, *, positive: bool = False) -> floa
     if not is_finite_number(raw) or not _fits_a_float(raw):  # a 400-digit integer included
         raise _fail(key, f"{_quote(raw)} is not a finite number; allowed: {allowed}")
     if raw < 0 or (positive and raw == 0):
-        raise _fail(key, f"{raw} is negative or zero; allowed: {allowed}" if positive else f"{raw} is negative; allowed: {allowed}")
+        raise _fail(
+            key, f"{raw} is negative or zero; allowed: {allowed}" if positive else f"{raw} is negative; allowed: {allowed}"
+        )
     return float(raw) if isinstance(raw, float) else raw
 
 
-def _floors(raw: Any, key: str) -> dict[str, Any]:
+def _floors(raw: Any, key: str) -> dict[str, Any]:  # noqa: C901 (split by issue 12)
     """Platform floors: the shape of release-policy.yaml v1, every bound a finite number >= 0."""
     if raw is None or raw == {}:
         return {}
@@ -341,9 +350,12 @@ def _floors(raw: Any, key: str) -> dict[str, Any]:
             if not rule:
                 raise _fail(metric_key, f"an empty rule; allowed keys: {', '.join(sorted(bounds))}")
             checked[metric] = {
-                bound: _finite(value, f"{metric_key}.{bound}",
-                               "a number > 0" if bound == "min_improvement" else "a number >= 0",
-                               positive=bound == "min_improvement")
+                bound: _finite(
+                    value,
+                    f"{metric_key}.{bound}",
+                    "a number > 0" if bound == "min_improvement" else "a number >= 0",
+                    positive=bound == "min_improvement",
+                )
                 for bound, value in rule.items()
             }
             if {"min", "max"} <= set(checked[metric]) and checked[metric]["min"] > checked[metric]["max"]:
@@ -353,9 +365,7 @@ def _floors(raw: Any, key: str) -> dict[str, Any]:
             floors[group] = checked
     if "staging" in values:
         staging = _section(values["staging"], f"{key}.staging", _STAGING_BOUNDS)
-        floors["staging"] = {
-            name: _finite(value, f"{key}.staging.{name}", "a number >= 0") for name, value in staging.items()
-        }
+        floors["staging"] = {name: _finite(value, f"{key}.staging.{name}", "a number >= 0") for name, value in staging.items()}
         if floors["staging"].get("max_error_rate", 0) > 1:
             raise _fail(f"{key}.staging.max_error_rate", "is above 1; allowed: a fraction from 0 to 1")
     if values.get("image") is not None:
@@ -389,12 +399,28 @@ def _check_with_the_gate(floors: dict[str, Any], key: str) -> None:
 
 
 _TOP_LEVEL = {
-    "project_name", "repository_name", "release_branch", "training_instance_type",
-    "evaluation_instance_type", "use_spot_training", "training_timeout_minutes", "staging",
-    "production", "require_manual_approval", "platform_floors", "notification_email", "canary",
-    "deployment_window", "deployment_window_time_zone", "pull_request_approvals",
-    "artifact_retention_days", "log_retention_days", "environments", "source",
-    "image_retention_count", "bootstrap_kms_key_arn",
+    "project_name",
+    "repository_name",
+    "release_branch",
+    "training_instance_type",
+    "evaluation_instance_type",
+    "use_spot_training",
+    "training_timeout_minutes",
+    "staging",
+    "production",
+    "require_manual_approval",
+    "platform_floors",
+    "notification_email",
+    "canary",
+    "deployment_window",
+    "deployment_window_time_zone",
+    "pull_request_approvals",
+    "artifact_retention_days",
+    "log_retention_days",
+    "environments",
+    "source",
+    "image_retention_count",
+    "bootstrap_kms_key_arn",
 }
 
 
@@ -408,7 +434,7 @@ def _apply_overrides(values: dict[str, Any], context: Mapping[str, Any]) -> dict
                 raw = json.loads(raw)
             except (ValueError, RecursionError):  # not JSON, too many digits, nested too deeply: a plain string
                 pass
-        path = dotted[len(prefix):].split(".")
+        path = dotted[len(prefix) :].split(".")
         node = values
         for part in path[:-1]:
             child = node.get(part)
@@ -443,16 +469,33 @@ def _load_values(context: Mapping[str, Any]) -> AppConfig:
     def get(name: str) -> Any:
         return values.get(name, getattr(defaults, name))
 
-    staging_raw = _section(values.get("staging", {}), "staging",
-                           {"mode", "serverless_memory_mb", "serverless_max_concurrency", "instance_type", "instance_count",
-                            "warmup_max_attempts", "warmup_max_seconds", "read_timeout_seconds"})
+    staging_raw = _section(
+        values.get("staging", {}),
+        "staging",
+        {
+            "mode",
+            "serverless_memory_mb",
+            "serverless_max_concurrency",
+            "instance_type",
+            "instance_count",
+            "warmup_max_attempts",
+            "warmup_max_seconds",
+            "read_timeout_seconds",
+        },
+    )
     sd = StagingConfig()
     staging = StagingConfig(
         mode=_choice(staging_raw.get("mode", sd.mode), "staging.mode", ("serverless", "instances")),
         serverless_memory_mb=_serverless_memory(staging_raw.get("serverless_memory_mb", sd.serverless_memory_mb)),
-        serverless_max_concurrency=_int(staging_raw.get("serverless_max_concurrency", sd.serverless_max_concurrency),
-                                        "staging.serverless_max_concurrency", 1, 200),
-        instance_type=_sagemaker_instance_type(staging_raw.get("instance_type", sd.instance_type), "staging.instance_type", "hosting"),
+        serverless_max_concurrency=_int(
+            staging_raw.get("serverless_max_concurrency", sd.serverless_max_concurrency),
+            "staging.serverless_max_concurrency",
+            1,
+            200,
+        ),
+        instance_type=_sagemaker_instance_type(
+            staging_raw.get("instance_type", sd.instance_type), "staging.instance_type", "hosting"
+        ),
         instance_count=_int(staging_raw.get("instance_count", sd.instance_count), "staging.instance_count", 1, 10),
         **_staging_probe(staging_raw, sd),
     )
@@ -460,35 +503,57 @@ def _load_values(context: Mapping[str, Any]) -> AppConfig:
     prod_raw = _section(values.get("production", {}), "production", set(ProductionConfig.__dataclass_fields__))
     pd = ProductionConfig()
     production = ProductionConfig(
-        instance_type=_sagemaker_instance_type(prod_raw.get("instance_type", pd.instance_type), "production.instance_type", "hosting"),
+        instance_type=_sagemaker_instance_type(
+            prod_raw.get("instance_type", pd.instance_type), "production.instance_type", "hosting"
+        ),
         instance_count=_int(prod_raw.get("instance_count", pd.instance_count), "production.instance_count", 1, 100),
         min_capacity=_int(prod_raw.get("min_capacity", pd.min_capacity), "production.min_capacity", 1, 100),
         max_capacity=_int(prod_raw.get("max_capacity", pd.max_capacity), "production.max_capacity", 1, 100),
-        target_invocations_per_instance=_int(prod_raw.get("target_invocations_per_instance", pd.target_invocations_per_instance),
-                                             "production.target_invocations_per_instance", 1, 100_000),
-        data_capture_sampling_percent=_int(prod_raw.get("data_capture_sampling_percent", pd.data_capture_sampling_percent),
-                                           "production.data_capture_sampling_percent", 0, 100),
-        p99_latency_alarm_ms=_int(prod_raw.get("p99_latency_alarm_ms", pd.p99_latency_alarm_ms),
-                                  "production.p99_latency_alarm_ms", 1, 60_000),
+        target_invocations_per_instance=_int(
+            prod_raw.get("target_invocations_per_instance", pd.target_invocations_per_instance),
+            "production.target_invocations_per_instance",
+            1,
+            100_000,
+        ),
+        data_capture_sampling_percent=_int(
+            prod_raw.get("data_capture_sampling_percent", pd.data_capture_sampling_percent),
+            "production.data_capture_sampling_percent",
+            0,
+            100,
+        ),
+        p99_latency_alarm_ms=_int(
+            prod_raw.get("p99_latency_alarm_ms", pd.p99_latency_alarm_ms), "production.p99_latency_alarm_ms", 1, 60_000
+        ),
     )
     if production.min_capacity > production.max_capacity:
         raise _fail("production.min_capacity", "is greater than production.max_capacity; allowed: min_capacity <= max_capacity")
     if not production.min_capacity <= production.instance_count <= production.max_capacity:
-        raise _fail("production.instance_count", "is outside [min_capacity, max_capacity]; allowed: a count within the autoscaling range")
+        raise _fail(
+            "production.instance_count", "is outside [min_capacity, max_capacity]; allowed: a count within the autoscaling range"
+        )
 
     canary_raw = _section(values.get("canary", {}), "canary", set(CanaryConfig.__dataclass_fields__))
     cd = CanaryConfig()
     canary = CanaryConfig(
-        traffic_routing=_choice(canary_raw.get("traffic_routing", cd.traffic_routing), "canary.traffic_routing", ("canary", "linear")),
+        traffic_routing=_choice(
+            canary_raw.get("traffic_routing", cd.traffic_routing), "canary.traffic_routing", ("canary", "linear")
+        ),
         size_percent=_int(canary_raw.get("size_percent", cd.size_percent), "canary.size_percent", 1, 50),
         wait_minutes=_int(canary_raw.get("wait_minutes", cd.wait_minutes), "canary.wait_minutes", 0, MAX_WAIT_SECONDS // 60),
         # SageMaker: LinearStepSize "Value must be 10-50% of the variant's total instance count".
-        linear_step_percent=_int(canary_raw.get("linear_step_percent", cd.linear_step_percent), "canary.linear_step_percent", 10, 50),
+        linear_step_percent=_int(
+            canary_raw.get("linear_step_percent", cd.linear_step_percent), "canary.linear_step_percent", 10, 50
+        ),
         # The bake is SageMaker's TerminationWaitInSeconds (at most 3600 s).
         bake_minutes=_int(canary_raw.get("bake_minutes", cd.bake_minutes), "canary.bake_minutes", 0, MAX_WAIT_SECONDS // 60),
-        deployment_timeout_minutes=None if canary_raw.get("deployment_timeout_minutes") is None else _int(
-            canary_raw["deployment_timeout_minutes"], "canary.deployment_timeout_minutes",
-            10, MAX_DEPLOYMENT_TIMEOUT_SECONDS // 60),
+        deployment_timeout_minutes=None
+        if canary_raw.get("deployment_timeout_minutes") is None
+        else _int(
+            canary_raw["deployment_timeout_minutes"],
+            "canary.deployment_timeout_minutes",
+            10,
+            MAX_DEPLOYMENT_TIMEOUT_SECONDS // 60,
+        ),
     )
     _check_deployment(canary, production)
 
@@ -496,24 +561,32 @@ def _load_values(context: Mapping[str, Any]) -> AppConfig:
 
     window = get("deployment_window")
     return AppConfig(
-        project_name=_str(get("project_name"), "project_name", _NAME,
-                          "3-32 lowercase letters, digits and hyphens, starting with a letter"),
+        project_name=_str(
+            get("project_name"), "project_name", _NAME, "3-32 lowercase letters, digits and hyphens, starting with a letter"
+        ),
         repository_name=_repository_name(get("repository_name")),
         release_branch=_release_branch(get("release_branch")),
         training_instance_type=_sagemaker_instance_type(get("training_instance_type"), "training_instance_type", "training"),
-        evaluation_instance_type=_sagemaker_instance_type(get("evaluation_instance_type"), "evaluation_instance_type", "processing"),
+        evaluation_instance_type=_sagemaker_instance_type(
+            get("evaluation_instance_type"), "evaluation_instance_type", "processing"
+        ),
         use_spot_training=_bool(get("use_spot_training"), "use_spot_training"),
         training_timeout_minutes=_training_timeout(get("training_timeout_minutes")),
         staging=staging,
         production=production,
         require_manual_approval=_bool(get("require_manual_approval"), "require_manual_approval"),
         platform_floors=_floors(values.get("platform_floors"), "platform_floors"),
-        notification_email=_optional_str(get("notification_email"), "notification_email", _EMAIL,
-                                         "an e-mail address (at most 254 characters, no spaces or control characters) or null"),
+        notification_email=_optional_str(
+            get("notification_email"),
+            "notification_email",
+            _EMAIL,
+            "an e-mail address (at most 254 characters, no spaces or control characters) or null",
+        ),
         canary=canary,
         deployment_window=None if window is None else _window(validate_cron, window, "deployment_window"),
-        deployment_window_time_zone=_window(validate_time_zone, get("deployment_window_time_zone"),
-                                            "deployment_window_time_zone"),
+        deployment_window_time_zone=_window(
+            validate_time_zone, get("deployment_window_time_zone"), "deployment_window_time_zone"
+        ),
         pull_request_approvals=_int(get("pull_request_approvals"), "pull_request_approvals", 1, 10),
         artifact_retention_days=_int(get("artifact_retention_days"), "artifact_retention_days", 1, 3650),
         log_retention_days=_log_retention(get("log_retention_days")),
@@ -522,43 +595,65 @@ def _load_values(context: Mapping[str, Any]) -> AppConfig:
         production_env=_target(environments.get("production", {}), "environments.production"),
         source=_source(values.get("source", {})),
         image_retention_count=_int(get("image_retention_count"), "image_retention_count", 1, 1000),
-        bootstrap_kms_key_arn=_optional_str(get("bootstrap_kms_key_arn"), "bootstrap_kms_key_arn", _KMS_KEY_ARN,
-                                            "a KMS key ARN such as arn:aws:kms:eu-west-1:111122223333:key/<key id>, or null"),
+        bootstrap_kms_key_arn=_optional_str(
+            get("bootstrap_kms_key_arn"),
+            "bootstrap_kms_key_arn",
+            _KMS_KEY_ARN,
+            "a KMS key ARN such as arn:aws:kms:eu-west-1:111122223333:key/<key id>, or null",
+        ),
     )
 
 
 def _source(raw: Any) -> SourceConfig:
     """`source`: nothing (CodeCommit), or a repository with an existing connection or a provider to create one."""
     values = _section(raw if raw is not None else {}, "source", set(SourceConfig.__dataclass_fields__))
-    repository = _optional_str(values.get("repository"), "source.repository", _FULL_REPOSITORY_ID,
-                               "owner/name of the repository on the host, such as my-org/fraud-model, or null")
-    connection_arn = _optional_str(values.get("connection_arn"), "source.connection_arn", _CONNECTION_ARN,
-                                   "a CodeConnections connection ARN such as "
-                                   "arn:aws:codeconnections:eu-west-1:111122223333:connection/<uuid>, or null")
+    repository = _optional_str(
+        values.get("repository"),
+        "source.repository",
+        _FULL_REPOSITORY_ID,
+        "owner/name of the repository on the host, such as my-org/fraud-model, or null",
+    )
+    connection_arn = _optional_str(
+        values.get("connection_arn"),
+        "source.connection_arn",
+        _CONNECTION_ARN,
+        "a CodeConnections connection ARN such as arn:aws:codeconnections:eu-west-1:111122223333:connection/<uuid>, or null",
+    )
     provider = values.get("provider_type")
     if provider is not None:
         provider = _choice(provider, "source.provider_type", tuple(CONNECTION_PROVIDERS))
-    host_arn = _optional_str(values.get("host_arn"), "source.host_arn", _HOST_ARN,
-                             "a CodeConnections host ARN (self-managed providers), or null")
-    host_url = _optional_str(values.get("host_url"), "source.host_url", _HOST_URL,
-                             "the https:// URL of a self-managed host, or null")
+    host_arn = _optional_str(
+        values.get("host_arn"), "source.host_arn", _HOST_ARN, "a CodeConnections host ARN (self-managed providers), or null"
+    )
+    host_url = _optional_str(
+        values.get("host_url"), "source.host_url", _HOST_URL, "the https:// URL of a self-managed host, or null"
+    )
     if repository is None:
         if connection_arn or provider or host_arn or host_url:
-            raise _fail("source.repository", "is missing; allowed: owner/name of the repository the connection "
-                        "reads (set it with source.connection_arn or source.provider_type, or neither)")
+            raise _fail(
+                "source.repository",
+                "is missing; allowed: owner/name of the repository the connection "
+                "reads (set it with source.connection_arn or source.provider_type, or neither)",
+            )
         return SourceConfig()
     if connection_arn is None and provider is None:
-        raise _fail("source.connection_arn", "is missing; allowed: an existing connection's ARN, or "
-                    "source.provider_type to have the stack create the connection")
+        raise _fail(
+            "source.connection_arn",
+            "is missing; allowed: an existing connection's ARN, or source.provider_type to have the stack create the connection",
+        )
     provider = provider or "GitHub"
     if provider in SELF_MANAGED_PROVIDERS:
         if host_url is None:
             raise _fail("source.host_url", f"is missing; allowed: the https:// URL of the {provider} host")
         if connection_arn is None and host_arn is None:
-            raise _fail("source.host_arn", f"is missing; allowed: the CodeConnections host ARN of the {provider} "
-                        "server, needed to create a connection to it")
-    return SourceConfig(repository=repository, connection_arn=connection_arn, provider_type=provider,
-                        host_arn=host_arn, host_url=host_url)
+            raise _fail(
+                "source.host_arn",
+                f"is missing; allowed: the CodeConnections host ARN of the {provider} "
+                "server, needed to create a connection to it",
+            )
+    return SourceConfig(
+        repository=repository, connection_arn=connection_arn, provider_type=provider, host_arn=host_arn, host_url=host_url
+    )
 
 
 _SERVERLESS_MEMORY = (1024, 2048, 3072, 4096, 5120, 6144)
@@ -570,19 +665,24 @@ def _staging_probe(raw: Mapping[str, Any], defaults: StagingConfig) -> dict[str,
     """The staging gate's probe settings: 300 s of warm-up + 600 s of measurement = 900 s, Lambda's
     longest timeout; InvokeEndpoint waits at most 60 s for an answer."""
     limits = {"warmup_max_attempts": (0, 20), "warmup_max_seconds": (0, 300), "read_timeout_seconds": (1, 60)}
-    return {name: _int(raw.get(name, getattr(defaults, name)), f"staging.{name}", low, high)
-            for name, (low, high) in limits.items()}
+    return {
+        name: _int(raw.get(name, getattr(defaults, name)), f"staging.{name}", low, high) for name, (low, high) in limits.items()
+    }
 
 
 def _serverless_memory(raw: Any) -> int:
     if raw not in _SERVERLESS_MEMORY or isinstance(raw, bool):
-        raise _fail("staging.serverless_memory_mb", f"{_quote(raw)} is not allowed; allowed: {', '.join(map(str, _SERVERLESS_MEMORY))}")
+        raise _fail(
+            "staging.serverless_memory_mb", f"{_quote(raw)} is not allowed; allowed: {', '.join(map(str, _SERVERLESS_MEMORY))}"
+        )
     return int(raw)
 
 
 def _log_retention(raw: Any) -> int:
     if raw not in LOG_RETENTION_DAYS or isinstance(raw, bool):
-        raise _fail("log_retention_days", f"{_quote(raw)} is not allowed; allowed: one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        raise _fail(
+            "log_retention_days", f"{_quote(raw)} is not allowed; allowed: one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
+        )
     return int(raw)
 
 
@@ -595,9 +695,12 @@ def _sagemaker_instance_type(raw: Any, key: str, use: str) -> str:
     value = _instance_type(raw, key)
     if value not in instance_types(use):
         shown = value if len(value) <= 40 else value[:40] + "..."
-        raise _fail(key, f"{shown!r} is not a SageMaker {use} instance type; allowed: one of the "
-                         f"{len(instance_types(use))} types of botocore's {ENUM_SHAPES[use]} "
-                         f"(release_tools/{TABLE_PATH.name}), such as ml.m5.large")
+        raise _fail(
+            key,
+            f"{shown!r} is not a SageMaker {use} instance type; allowed: one of the "
+            f"{len(instance_types(use))} types of botocore's {ENUM_SHAPES[use]} "
+            f"(release_tools/{TABLE_PATH.name}), such as ml.m5.large",
+        )
     return value
 
 
@@ -610,10 +713,14 @@ def _training_timeout(raw: Any) -> int:
     key = "training_timeout_minutes"
     value = _int(raw, key, 5, 1440)
     if value > MAX_TRAINING_TIMEOUT_MINUTES:
-        raise _fail(key, f"{value} is more than the Train stage can wait for ({stage_timeout_minutes(value)} minutes "
-                         f"for two jobs and their provisioning, above CodePipeline's 480-minute limit for a "
-                         f"CodeBuild action); allowed: an integer from 5 to {MAX_TRAINING_TIMEOUT_MINUTES}")
+        raise _fail(
+            key,
+            f"{value} is more than the Train stage can wait for ({stage_timeout_minutes(value)} minutes "
+            f"for two jobs and their provisioning, above CodePipeline's 480-minute limit for a "
+            f"CodeBuild action); allowed: an integer from 5 to {MAX_TRAINING_TIMEOUT_MINUTES}",
+        )
     return value
+
 
 def _window(check: Callable[[Any], str], raw: Any, key: str) -> str:
     """A deployment-window value checked by `stacks.deployment_window`, refused with the usual one line."""
@@ -637,31 +744,46 @@ def _check_deployment(canary: CanaryConfig, production: ProductionConfig) -> Non
     # endpoint "will fall back to using a blue/green deployment with all at once traffic shifting and no final
     # baking period": no canary, no bake, silently.
     if production.instance_type.startswith("ml.inf1."):
-        raise _fail("production.instance_type", f"{production.instance_type!r} is not allowed: SageMaker's deployment "
-                    "guardrails exclude Inf1 instances (all traffic at once, no bake); allowed: an instance family "
-                    "other than ml.inf1 (ml.inf2 is not excluded)")
+        raise _fail(
+            "production.instance_type",
+            f"{production.instance_type!r} is not allowed: SageMaker's deployment "
+            "guardrails exclude Inf1 instances (all traffic at once, no bake); allowed: an instance family "
+            "other than ml.inf1 (ml.inf2 is not excluded)",
+        )
     for fleet in range(production.min_capacity, production.max_capacity + 1):
         if canary.traffic_routing == "canary":
             batch = max(1, math.ceil(fleet * canary.size_percent / 100))
             if 2 * batch > fleet:
-                raise _fail("canary.size_percent", f"{canary.size_percent} % of a {fleet}-instance fleet is {batch} "
-                            "instance(s), more than half of it; allowed: a canary of at most half the fleet at every "
-                            "size from production.min_capacity to max_capacity (at least 2 instances)")
+                raise _fail(
+                    "canary.size_percent",
+                    f"{canary.size_percent} % of a {fleet}-instance fleet is {batch} "
+                    "instance(s), more than half of it; allowed: a canary of at most half the fleet at every "
+                    "size from production.min_capacity to max_capacity (at least 2 instances)",
+                )
         else:
             batch = max(1, math.ceil(fleet * canary.linear_step_percent / 100))
             if not fleet <= 10 * batch <= 5 * fleet:
-                raise _fail("canary.linear_step_percent", f"{canary.linear_step_percent} % of a {fleet}-instance "
-                            f"fleet is {batch} instance(s), {100 * batch // fleet} % of it; allowed: steps of 10-50 % "
-                            "of the fleet at every size from production.min_capacity to max_capacity")
+                raise _fail(
+                    "canary.linear_step_percent",
+                    f"{canary.linear_step_percent} % of a {fleet}-instance "
+                    f"fleet is {batch} instance(s), {100 * batch // fleet} % of it; allowed: steps of 10-50 % "
+                    "of the fleet at every size from production.min_capacity to max_capacity",
+                )
     needed = canary.waits_seconds + 600
     if canary.deployment_timeout_minutes is None and canary.deployment_timeout_seconds > MAX_DEPLOYMENT_TIMEOUT_SECONDS:
-        raise _fail("canary.wait_minutes", f"{canary.traffic_steps} traffic steps x {canary.wait_minutes} min plus a "
-                    f"{canary.bake_minutes}-min bake and provisioning need {canary.deployment_timeout_seconds} s; "
-                    f"allowed: at most SageMaker's {MAX_DEPLOYMENT_TIMEOUT_SECONDS} s deployment timeout")
+        raise _fail(
+            "canary.wait_minutes",
+            f"{canary.traffic_steps} traffic steps x {canary.wait_minutes} min plus a "
+            f"{canary.bake_minutes}-min bake and provisioning need {canary.deployment_timeout_seconds} s; "
+            f"allowed: at most SageMaker's {MAX_DEPLOYMENT_TIMEOUT_SECONDS} s deployment timeout",
+        )
     if canary.deployment_timeout_seconds < needed:
-        raise _fail("canary.deployment_timeout_minutes", f"{canary.deployment_timeout_minutes} min cannot cover the "
-                    f"configured waits ({canary.waits_seconds} s) plus 10 min to provision the new fleet; allowed: "
-                    f"at least {-(-needed // 60)} min")
+        raise _fail(
+            "canary.deployment_timeout_minutes",
+            f"{canary.deployment_timeout_minutes} min cannot cover the "
+            f"configured waits ({canary.waits_seconds} s) plus 10 min to provision the new fleet; allowed: "
+            f"at least {-(-needed // 60)} min",
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -691,13 +813,13 @@ def _quote(raw: Any) -> str:
         text = f"<a {type(raw).__name__} nested too deeply to print>"
     if len(text) <= _QUOTE_MAX:
         return text
-    return f"{text[:_QUOTE_MAX - 30]}...{text[-20:]} ({len(text)} characters)"
+    return f"{text[: _QUOTE_MAX - 30]}...{text[-20:]} ({len(text)} characters)"
 
 
 def _digits(raw: int) -> int:
     """How many decimal digits `raw` has, without converting it to a string (which Python limits)."""
     digits = math.floor((max(abs(raw).bit_length(), 1) - 1) * math.log10(2)) + 1  # 2**(bits-1) has this many
-    return digits + 1 if abs(raw) >= 10 ** digits else digits
+    return digits + 1 if abs(raw) >= 10**digits else digits
 
 
 def _printable_key(key: str) -> str:
@@ -718,8 +840,11 @@ def _account(raw: Any, key: str) -> str | None:
     """A 12-digit account ID; `-c ...account=123456789012` arrives as a JSON number and is accepted."""
     if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw < 10**12:
         if raw < 10**11:
-            raise _fail(key, f"{raw} has fewer than 12 digits; an account id that starts with 0 loses its zeros "
-                             f"as a number: quote it, e.g. -c '{CONTEXT_KEY}.{key}=\"{raw:012d}\"'")
+            raise _fail(
+                key,
+                f"{raw} has fewer than 12 digits; an account id that starts with 0 loses its zeros "
+                f"as a number: quote it, e.g. -c '{CONTEXT_KEY}.{key}=\"{raw:012d}\"'",
+            )
         return f"{raw:012d}"
     return _optional_str(raw, key, _ACCOUNT, "a 12-digit AWS account id (a string, or a number without leading zeros) or null")
 
@@ -743,21 +868,29 @@ def _repository_name(raw: Any) -> str:
     """CodeCommit's rules: botocore's RepositoryName shape (`[\\w\\.-]+`, 1-100), and "The suffix .git is prohibited"."""
     name = _str(raw, "repository_name", _REPOSITORY_NAME, "1-100 letters, digits, '.', '_' or '-', not ending in .git")
     if name in (".", "..") or name.lower().endswith(".git"):
-        raise _fail("repository_name", f"{_quote(name)} is refused by CodeCommit; allowed: a name other than . or .. "
-                                       "that does not end in .git")
+        raise _fail(
+            "repository_name",
+            f"{_quote(name)} is refused by CodeCommit; allowed: a name other than . or .. that does not end in .git",
+        )
     return name
 
 
 # git-check-ref-format(1), the rules a branch (refs/heads/<name>) must follow, in git's words:
 _GIT_REF_RULES = (
-    ("no slash-separated component can begin with a dot . or end with the sequence .lock",
-     lambda ref: any(part.startswith(".") or part.endswith(".lock") for part in ref.split("/"))),
+    (
+        "no slash-separated component can begin with a dot . or end with the sequence .lock",
+        lambda ref: any(part.startswith(".") or part.endswith(".lock") for part in ref.split("/")),
+    ),
     ("they cannot have two consecutive dots .. anywhere", lambda ref: ".." in ref),
-    ("they cannot have ASCII control characters, space, tilde ~, caret ^, or colon : anywhere",
-     lambda ref: any(ord(c) < 0o40 or ord(c) == 0o177 or c in " ~^:" for c in ref)),
+    (
+        "they cannot have ASCII control characters, space, tilde ~, caret ^, or colon : anywhere",
+        lambda ref: any(ord(c) < 0o40 or ord(c) == 0o177 or c in " ~^:" for c in ref),
+    ),
     ("they cannot have question-mark ?, asterisk *, or open bracket [ anywhere", lambda ref: any(c in "?*[" for c in ref)),
-    ("they cannot begin or end with a slash / or contain multiple consecutive slashes",
-     lambda ref: ref.startswith("/") or ref.endswith("/") or "//" in ref),
+    (
+        "they cannot begin or end with a slash / or contain multiple consecutive slashes",
+        lambda ref: ref.startswith("/") or ref.endswith("/") or "//" in ref,
+    ),
     ("they cannot end with a dot .", lambda ref: ref.endswith(".")),
     ("they cannot contain a sequence @{", lambda ref: "@{" in ref),
     ("they cannot be the single character @", lambda ref: ref == "@"),
@@ -786,15 +919,22 @@ def _release_branch(raw: Any) -> str:
     if isinstance(raw, str) and (problem := git_branch_problem(raw)):
         raise _fail("release_branch", f"{_quote(raw)} is not a branch name git accepts ({problem})")
     # Beyond git: no IAM or EventBridge wildcard characters, since the name appears in conditions and patterns.
-    return _str(raw, "release_branch", _BRANCH,
-                "a git branch name such as main: 1-100 letters, digits, '.', '_', '/' or '-', starting with a letter or digit")
+    return _str(
+        raw,
+        "release_branch",
+        _BRANCH,
+        "a git branch name such as main: 1-100 letters, digits, '.', '_', '/' or '-', starting with a letter or digit",
+    )
 
 
 def pull_request_checks_description(config: AppConfig) -> str:
     """The pull-request checks' CodeBuild description, as the stack builds it for the configured source."""
     if config.source.uses_connection:
-        summary = host_pull_request_checks_summary(project_name=config.project_name, release_branch=config.release_branch,
-                                                   provider_type=config.source.provider_type or "")
+        summary = host_pull_request_checks_summary(
+            project_name=config.project_name,
+            release_branch=config.release_branch,
+            provider_type=config.source.provider_type or "",
+        )
     else:
         summary = pull_request_checks_summary(project_name=config.project_name, release_branch=config.release_branch)
     return codebuild_description(summary, PULL_REQUEST_CHECKS_BUILDSPEC)
@@ -805,16 +945,22 @@ def _check_codebuild_description(config: AppConfig) -> None:
     description = pull_request_checks_description(config)
     if len(description) > CODEBUILD_DESCRIPTION_MAX:
         room = CODEBUILD_DESCRIPTION_MAX - (len(description) - len(config.release_branch))
-        raise _fail("release_branch", f"makes the pull-request checks' CodeBuild description {len(description)} characters "
-                                      f"long; allowed: at most {CODEBUILD_DESCRIPTION_MAX}, so a branch name of at most "
-                                      f"{room} characters with this project_name and source")
+        raise _fail(
+            "release_branch",
+            f"makes the pull-request checks' CodeBuild description {len(description)} characters "
+            f"long; allowed: at most {CODEBUILD_DESCRIPTION_MAX}, so a branch name of at most "
+            f"{room} characters with this project_name and source",
+        )
 
 
 def largest_gate_environment(config: AppConfig) -> dict[str, str]:
     """The staging gate's variables (the largest set) with the longest bucket name and key ARN."""
-    return floors_gate_environment(record_bucket="b" * S3_BUCKET_NAME_MAX, record_kms_key_arn=KMS_KEY_ARN_LONGEST,
-                                   platform_floors_json=config.platform_floors_json,
-                                   staging_probe_json=config.staging.probe_json)
+    return floors_gate_environment(
+        record_bucket="b" * S3_BUCKET_NAME_MAX,
+        record_kms_key_arn=KMS_KEY_ARN_LONGEST,
+        platform_floors_json=config.platform_floors_json,
+        staging_probe_json=config.staging.probe_json,
+    )
 
 
 def _check_lambda_environment(config: AppConfig) -> None:
@@ -822,6 +968,9 @@ def _check_lambda_environment(config: AppConfig) -> None:
     variables = largest_gate_environment(config)
     size = lambda_environment_size(variables)
     if size > LAMBDA_ENVIRONMENT_MAX_BYTES:
-        raise _fail("platform_floors", f"is {len(config.platform_floors_json)} bytes as JSON, which makes the gate functions' "
-                                       f"environment {size} bytes; allowed: at most {LAMBDA_ENVIRONMENT_MAX_BYTES} bytes "
-                                       "for all of a function's variables (Lambda quota): fewer or shorter metric names")
+        raise _fail(
+            "platform_floors",
+            f"is {len(config.platform_floors_json)} bytes as JSON, which makes the gate functions' "
+            f"environment {size} bytes; allowed: at most {LAMBDA_ENVIRONMENT_MAX_BYTES} bytes "
+            "for all of a function's variables (Lambda quota): fewer or shorter metric names",
+        )

@@ -69,8 +69,10 @@ def _value(text: str, field: _Field) -> int:
     elif text.upper() in field.names:
         number = field.names.index(text.upper()) + 1
     else:
-        raise WindowError(f"{field.name} field: {text!r} is not a value of {field.low}-{field.high}"
-                          + (f" or {field.names[0]}-{field.names[-1]}" if field.names else ""))
+        raise WindowError(
+            f"{field.name} field: {text!r} is not a value of {field.low}-{field.high}"
+            + (f" or {field.names[0]}-{field.names[-1]}" if field.names else "")
+        )
     if not field.low <= number <= field.high:
         raise WindowError(f"{field.name} field: {number} is outside {field.low}-{field.high}")
     return number
@@ -115,8 +117,9 @@ def _check_field(text: str, field: _Field) -> None:
         raise WindowError(f"{field.name} field: '?' is allowed only in day-of-month and day-of-week")
     extra = sorted(used - set(field.specials))
     if extra:
-        raise WindowError(f"{field.name} field: {''.join(extra)!r} is not allowed; allowed special characters: "
-                          f"{' '.join(field.specials)}")
+        raise WindowError(
+            f"{field.name} field: {''.join(extra)!r} is not allowed; allowed special characters: {' '.join(field.specials)}"
+        )
     for item in text.split(","):
         if not item:
             raise WindowError(f"{field.name} field: an empty element in {text!r}")
@@ -125,7 +128,7 @@ def _check_field(text: str, field: _Field) -> None:
 
 def _eventbridge_hint(expression: str) -> str:
     """The window form for an EventBridge `cron(min hour dom month dow [year])`, when it has that shape."""
-    fields = expression[len("cron("):-1].split()
+    fields = expression[len("cron(") : -1].split()
     if len(fields) in (5, 6):
         year = fields[5] if len(fields) == 6 else "*"
         return f"; for the hours {fields[1]} write '* * {fields[1]} {fields[2]} {fields[3]} {fields[4]} {year}'"
@@ -140,17 +143,19 @@ def validate_cron(expression: str) -> str:
         raise WindowError(
             "an EventBridge 'cron(...)' schedule marks start moments, not a window; CodePipeline's DeploymentWindow "
             f"takes 6 or 7 fields, seconds first, no wrapper, matching every moment inside the window, e.g. {_EXAMPLE}"
-            + _eventbridge_hint(expression))
+            + _eventbridge_hint(expression)
+        )
     fields = expression.split(" ")
     if expression != expression.strip() or "" in fields or len(fields) not in (6, 7):
-        raise WindowError(f"{len(expression.split())} space-separated fields; a DeploymentWindow cron has 6 fields "
-                          f"and an optional year, separated by single spaces, e.g. {_EXAMPLE}")
+        raise WindowError(
+            f"{len(expression.split())} space-separated fields; a DeploymentWindow cron has 6 fields "
+            f"and an optional year, separated by single spaces, e.g. {_EXAMPLE}"
+        )
     for text, field in zip(fields, _FIELDS, strict=False):
         _check_field(text, field)
     day_of_month, day_of_week = fields[3], fields[5]
     if (day_of_month == "?") == (day_of_week == "?"):
-        raise WindowError("exactly one of day-of-month and day-of-week must be '?' (no specific value), "
-                          f"e.g. {_EXAMPLE}")
+        raise WindowError(f"exactly one of day-of-month and day-of-week must be '?' (no specific value), e.g. {_EXAMPLE}")
     return expression
 
 
@@ -160,6 +165,5 @@ def validate_time_zone(name: str) -> str:
     if not available:
         raise WindowError("no IANA time zone database on this machine to check against (install tzdata)")
     if not isinstance(name, str) or name not in available:
-        raise WindowError("not in the IANA time zone database; allowed: a name such as UTC, Europe/Paris or "
-                          "America/New_York")
+        raise WindowError("not in the IANA time zone database; allowed: a name such as UTC, Europe/Paris or America/New_York")
     return name

@@ -66,28 +66,38 @@ class EndpointStack(cdk.Stack):
             raise ValueError("serverless endpoints support no blue/green traffic shifting")
 
         self.model_package_arn = cdk.CfnParameter(
-            self, "ModelPackageArn", type="String",
+            self,
+            "ModelPackageArn",
+            type="String",
             allowed_pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/.+$",
             description="The registered model package (version) this endpoint serves.",
         )
         execution_role_arn = cdk.CfnParameter(
-            self, "ExecutionRoleArn", type="String",
+            self,
+            "ExecutionRoleArn",
+            type="String",
             allowed_pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$",
             description="The SageMaker execution role the model runs with (from the pipeline stack).",
         )
         kms_key_arn = cdk.CfnParameter(
-            self, "KmsKeyArn", type="String",
+            self,
+            "KmsKeyArn",
+            type="String",
             allowed_pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$",
             description="The KMS key for endpoint storage and captured data (from the pipeline stack).",
         )
         project_tag = cdk.CfnParameter(
-            self, "Project", type="String", allowed_pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$",
+            self,
+            "Project",
+            type="String",
+            allowed_pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$",
             description="The ml-cicd project name, used in tags.",
         )
         cdk.Tags.of(self).add("ml-cicd:stage", props.stage)
 
         self.model = sagemaker.CfnModel(
-            self, "Model",
+            self,
+            "Model",
             execution_role_arn=execution_role_arn.value_as_string,
             # One model package is one container: `PrimaryContainer`. `Containers` would
             # define an inference pipeline, which serverless inference does not support.
@@ -99,20 +109,29 @@ class EndpointStack(cdk.Stack):
             tags=[cdk.CfnTag(key="ml-cicd:project", value=project_tag.value_as_string)],
         )
         if props.serverless:
-            self.model.add_metadata("checkov", {"skip": [{
-                "id": "CKV_AWS_370",
-                "comment": "Serverless inference does not support network isolation; the production endpoint enables it.",
-            }]})
+            self.model.add_metadata(
+                "checkov",
+                {
+                    "skip": [
+                        {
+                            "id": "CKV_AWS_370",
+                            "comment": "Serverless inference does not support network isolation; the production endpoint enables it.",
+                        }
+                    ]
+                },
+            )
 
         variant = sagemaker.CfnEndpointConfig.ProductionVariantProperty(
             variant_name=VARIANT_NAME,
             model_name=self.model.attr_model_name,
             initial_variant_weight=1,
             **(
-                {"serverless_config": sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
-                    memory_size_in_mb=props.serverless_memory_mb,
-                    max_concurrency=props.serverless_max_concurrency,
-                )}
+                {
+                    "serverless_config": sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
+                        memory_size_in_mb=props.serverless_memory_mb,
+                        max_concurrency=props.serverless_max_concurrency,
+                    )
+                }
                 if props.serverless
                 else {"instance_type": props.instance_type, "initial_instance_count": props.instance_count}
             ),
@@ -120,7 +139,10 @@ class EndpointStack(cdk.Stack):
         data_capture = None
         if props.data_capture_sampling_percent is not None:
             data_capture_uri = cdk.CfnParameter(
-                self, "DataCaptureS3Uri", type="String", allowed_pattern=r"^s3://.+$",
+                self,
+                "DataCaptureS3Uri",
+                type="String",
+                allowed_pattern=r"^s3://.+$",
                 description="Where captured requests and responses are written (KMS-encrypted).",
             )
             data_capture = sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
@@ -133,27 +155,37 @@ class EndpointStack(cdk.Stack):
                     sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
                 ],
                 capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
-                    csv_content_types=["text/csv"], json_content_types=["application/json"],
+                    csv_content_types=["text/csv"],
+                    json_content_types=["application/json"],
                 ),
             )
         # CreateEndpointConfig refuses KmsKeyId on instance types with local (NVMe) storage,
         # whose volumes the hardware encrypts (release_tools/instance_types.py quotes the API).
         local_storage = not props.serverless and has_local_storage(props.instance_type)
         self.endpoint_config = sagemaker.CfnEndpointConfig(
-            self, "EndpointConfig",
+            self,
+            "EndpointConfig",
             production_variants=[variant],
             kms_key_id=None if local_storage else kms_key_arn.value_as_string,
             data_capture_config=data_capture,
             tags=[cdk.CfnTag(key="ml-cicd:project", value=project_tag.value_as_string)],
         )
         if local_storage:
-            skip_checkov(self.endpoint_config, {"CKV_AWS_98": (
-                f"{props.instance_type} has local NVMe storage, encrypted by a hardware module on the instance; "
-                "SageMaker refuses a KmsKeyId for it (CreateEndpointConfig API reference).")})
+            skip_checkov(
+                self.endpoint_config,
+                {
+                    "CKV_AWS_98": (
+                        f"{props.instance_type} has local NVMe storage, encrypted by a hardware module on the instance; "
+                        "SageMaker refuses a KmsKeyId for it (CreateEndpointConfig API reference)."
+                    )
+                },
+            )
             if data_capture is None:
                 # The pipeline passes KmsKeyArn to every endpoint stack; here nothing uses it.
-                reason = ("KmsKeyArn is passed by the pipeline to both endpoint stacks; a local-storage endpoint "
-                          "without data capture has no storage that accepts a KMS key.")
+                reason = (
+                    "KmsKeyArn is passed by the pipeline to both endpoint stacks; a local-storage endpoint "
+                    "without data capture has no storage that accepts a KMS key."
+                )
                 cdk.Validations.of(self).acknowledge(cdk.Acknowledgment(id="CloudFormation-Validate::W2001", reason=reason))
                 # cfn-lint reads its ignores from the template's Metadata (parameters carry none).
                 self.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W2001"]}, "reason": reason})
@@ -161,12 +193,20 @@ class EndpointStack(cdk.Stack):
         # The endpoint's name is its stack's name: generated per deployment, never a
         # literal, and known to the alarms below without a dependency cycle.
         endpoint_name = cdk.Aws.STACK_NAME
-        self.alarms = RollbackAlarms(
-            self, "RollbackAlarms", endpoint_name=endpoint_name, variant_name=VARIANT_NAME,
-            p99_latency_alarm_ms=props.p99_latency_alarm_ms,
-        ).alarms if props.traffic_routing else []
+        self.alarms = (
+            RollbackAlarms(
+                self,
+                "RollbackAlarms",
+                endpoint_name=endpoint_name,
+                variant_name=VARIANT_NAME,
+                p99_latency_alarm_ms=props.p99_latency_alarm_ms,
+            ).alarms
+            if props.traffic_routing
+            else []
+        )
         self.endpoint = sagemaker.CfnEndpoint(
-            self, "Endpoint",
+            self,
+            "Endpoint",
             endpoint_name=endpoint_name,
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
             deployment_config=self._deployment_config() if props.traffic_routing else None,
@@ -217,7 +257,8 @@ class EndpointStack(cdk.Stack):
     def _autoscaling(self, endpoint_name: str) -> None:
         p = self.props
         target = appscaling.CfnScalableTarget(
-            self, "ScalableTarget",
+            self,
+            "ScalableTarget",
             service_namespace="sagemaker",
             scalable_dimension="sagemaker:variant:DesiredInstanceCount",
             resource_id=cdk.Fn.join("", ["endpoint/", endpoint_name, f"/variant/{VARIANT_NAME}"]),
@@ -227,7 +268,8 @@ class EndpointStack(cdk.Stack):
         )
         target.node.add_dependency(self.endpoint)
         appscaling.CfnScalingPolicy(
-            self, "InvocationsScalingPolicy",
+            self,
+            "InvocationsScalingPolicy",
             policy_name="invocations-per-instance",
             policy_type="TargetTrackingScaling",
             scaling_target_id=target.ref,

@@ -60,7 +60,8 @@ class EndpointTemplates(cdk.Stage):
         for stage, props in endpoint_props(config).items():
             env = config.staging_env if stage == "staging" else config.production_env
             self.stacks[stage] = EndpointStack(
-                self, "Staging" if stage == "staging" else "Production",
+                self,
+                "Staging" if stage == "staging" else "Production",
                 props=props,
                 stack_name=f"{config.project_name}-{stage}-endpoint",
                 description=f"{config.project_name}: the {stage} SageMaker endpoint (deployed by the release pipeline)",

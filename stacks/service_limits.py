@@ -48,8 +48,10 @@ def codebuild_description(summary: str, buildspec: str) -> str:
 
 def pull_request_checks_summary(*, project_name: str, release_branch: str) -> str:
     """What the pull-request checks project does (the only build description that names the branch)."""
-    return (f"{project_name} pull-request checks: the Build stage's checks on a pull request into "
-            f"{release_branch}, result posted on the pull request.")
+    return (
+        f"{project_name} pull-request checks: the Build stage's checks on a pull request into "
+        f"{release_branch}, result posted on the pull request."
+    )
 
 
 def status_context(project_name: str) -> str:
@@ -63,8 +65,10 @@ def host_pull_request_checks_summary(*, project_name: str, release_branch: str, 
     The status's name (`status_context`) is left out: with it, a 32-character project name on
     GitHubEnterpriseServer left room for a branch of 2 characters in CodeBuild's 255.
     """
-    return (f"{project_name} pull-request checks: the Build stage's checks on a pull request into "
-            f"{release_branch} on {provider_type}, reported as a commit status.")
+    return (
+        f"{project_name} pull-request checks: the Build stage's checks on a pull request into "
+        f"{release_branch} on {provider_type}, reported as a commit status."
+    )
 
 
 def gate_environment(*, record_bucket: str, record_kms_key_arn: str) -> dict[str, str]:
@@ -72,12 +76,20 @@ def gate_environment(*, record_bucket: str, record_kms_key_arn: str) -> dict[str
     return {"RECORD_BUCKET": record_bucket, "RECORD_PREFIX": RECORD_PREFIX, "RECORD_KMS_KEY_ARN": record_kms_key_arn}
 
 
-def floors_gate_environment(*, record_bucket: str, record_kms_key_arn: str, platform_floors_json: str,
-                            staging_probe_json: str | None = None, chain_of_custody: bool = False) -> dict[str, str]:
+def floors_gate_environment(
+    *,
+    record_bucket: str,
+    record_kms_key_arn: str,
+    platform_floors_json: str,
+    staging_probe_json: str | None = None,
+    chain_of_custody: bool = False,
+) -> dict[str, str]:
     """The variables of the gates that judge against the platform floors (the staging gate also gets its probe;
     the evaluation gate, which records the chain of custody, `CHAIN_OF_CUSTODY=required`)."""
-    variables = {**gate_environment(record_bucket=record_bucket, record_kms_key_arn=record_kms_key_arn),
-                 "PLATFORM_FLOORS": platform_floors_json}
+    variables = {
+        **gate_environment(record_bucket=record_bucket, record_kms_key_arn=record_kms_key_arn),
+        "PLATFORM_FLOORS": platform_floors_json,
+    }
     if chain_of_custody:
         variables["CHAIN_OF_CUSTODY"] = "required"  # lambdas/gate_kit/custody.py: MODE_REQUIRED
     if staging_probe_json is not None:

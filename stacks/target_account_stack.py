@@ -58,24 +58,33 @@ def registry_arns(partition: str, region: str, account: str, group_name: str) ->
 class TargetAccountStack(cdk.Stack):
     """The deploy, SageMaker execution and endpoint reader roles of one stage, in that stage's account."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, layout: AccountLayout, stage: str,
-                 group_name: str, **kwargs: object) -> None:
-        super().__init__(scope, construct_id,
-                         synthesizer=cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False),
-                         **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self, scope: Construct, construct_id: str, *, layout: AccountLayout, stage: str, group_name: str, **kwargs: object
+    ) -> None:
+        super().__init__(
+            scope, construct_id, synthesizer=cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False), **kwargs
+        )  # type: ignore[arg-type]
         pipeline_account = self._pipeline_account = layout.pipeline_account or ""
         names, pipeline_roles = layout.role_names(stage), layout.pipeline_roles
         self.stack_name_of_endpoint = endpoint_stack_name(layout.project_name, stage)
         bucket_name = cdk.CfnParameter(
-            self, "ArtifactBucketName", type="String", allowed_pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+            self,
+            "ArtifactBucketName",
+            type="String",
+            allowed_pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
             description="The pipeline account's artifact bucket (pipeline stack output ArtifactBucketName).",
         ).value_as_string
         release_bucket_name = cdk.CfnParameter(
-            self, "ReleaseBucketName", type="String", allowed_pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+            self,
+            "ReleaseBucketName",
+            type="String",
+            allowed_pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
             description="The pipeline account's release bucket: models and captured data (output ReleaseBucketName).",
         ).value_as_string
         key_arn = cdk.CfnParameter(
-            self, "ArtifactKeyArn", type="String",
+            self,
+            "ArtifactKeyArn",
+            type="String",
             allowed_pattern=rf"^arn:aws[a-z-]*:kms:[a-z0-9-]+:{pipeline_account}:key/[0-9a-f-]{{36}}$",
             description="The pipeline account's artifact key (pipeline stack output ArtifactKeyArn).",
         ).value_as_string
@@ -88,14 +97,14 @@ class TargetAccountStack(cdk.Stack):
         self._nag_s3 = f"arn:{self._nag_arn.split(':')[1]}:s3:::<ArtifactBucketName>"
         self._nag_release_s3 = f"arn:{self._nag_arn.split(':')[1]}:s3:::<ReleaseBucketName>"
         self.nag_package_pattern = arn_as_nag_prints(self, account=pipeline_account).format(
-            service="sagemaker", resource=f"model-package/{group_name}/*")
+            service="sagemaker", resource=f"model-package/{group_name}/*"
+        )
 
         def pipeline_role(name: str) -> iam.ArnPrincipal:
             return iam.ArnPrincipal(f"arn:{self.partition}:iam::{pipeline_account}:role/{name}")
 
         self.execution_role = self._execution_role(names.execution, stage, package_pattern)
-        self.deploy_role = self._deploy_role(names.deploy, pipeline_role(pipeline_roles.pipeline), package_pattern,
-                                             layout, stage)
+        self.deploy_role = self._deploy_role(names.deploy, pipeline_role(pipeline_roles.pipeline), package_pattern, layout, stage)
         reader = pipeline_roles.staging_gate if stage == "staging" else pipeline_roles.promote
         self.reader_role = self._reader_role(names.endpoint_reader, pipeline_role(reader), stage)
         for name, role, description in (
@@ -105,106 +114,175 @@ class TargetAccountStack(cdk.Stack):
         ):
             cdk.CfnOutput(self, name, value=role.role_arn, description=description)
 
-    def _deploy_role(self, name: str, pipeline_role: iam.ArnPrincipal, package_pattern: str,
-                     layout: AccountLayout, stage: str) -> iam.Role:
+    def _deploy_role(
+        self, name: str, pipeline_role: iam.ArnPrincipal, package_pattern: str, layout: AccountLayout, stage: str
+    ) -> iam.Role:
         deploy = EndpointDeployRole(
-            self, "EndpointDeployRole", project_name=layout.project_name, stack_names=[self.stack_name_of_endpoint],
-            execution_role=self.execution_role, key=self.key, model_package_arn_pattern=package_pattern,
+            self,
+            "EndpointDeployRole",
+            project_name=layout.project_name,
+            stack_names=[self.stack_name_of_endpoint],
+            execution_role=self.execution_role,
+            key=self.key,
+            model_package_arn_pattern=package_pattern,
             role_name=name,
             assumed_by=iam.CompositePrincipal(pipeline_role, iam.ServicePrincipal("cloudformation.amazonaws.com")),
         )
         role = deploy.role
         # As CodePipeline's action role: deploy this one stack, with this same role as CloudFormation's.
-        role.add_to_policy(iam.PolicyStatement(
-            sid="DeployTheEndpointStack",
-            actions=["cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack",
-                     "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents",
-                     "cloudformation:GetTemplate", "cloudformation:ValidateTemplate"],
-            resources=[self.format_arn(service="cloudformation", resource="stack",
-                                       resource_name=f"{self.stack_name_of_endpoint}/*")],
-        ))
-        role.add_to_policy(iam.PolicyStatement(
-            sid="PassItselfToCloudFormation", actions=["iam:PassRole"],
-            resources=[f"arn:{self.partition}:iam::{self.account}:role/{name}"],
-            conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
-        ))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DeployTheEndpointStack",
+                actions=[
+                    "cloudformation:CreateStack",
+                    "cloudformation:UpdateStack",
+                    "cloudformation:DeleteStack",
+                    "cloudformation:DescribeStacks",
+                    "cloudformation:DescribeStackEvents",
+                    "cloudformation:GetTemplate",
+                    "cloudformation:ValidateTemplate",
+                ],
+                resources=[
+                    self.format_arn(service="cloudformation", resource="stack", resource_name=f"{self.stack_name_of_endpoint}/*")
+                ],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PassItselfToCloudFormation",
+                actions=["iam:PassRole"],
+                resources=[f"arn:{self.partition}:iam::{self.account}:role/{name}"],
+                conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
+            )
+        )
         # The endpoint serves a package of the pipeline account's registry (its group policy allows it too).
-        role.add_to_policy(iam.PolicyStatement(sid="CreateModelsFromRegisteredPackages",
-                                               actions=["sagemaker:CreateModel"], resources=[package_pattern]))
-        role.add_to_policy(iam.PolicyStatement(
-            sid="ReadEndpointTemplates", actions=["s3:GetObject", "s3:GetObjectVersion"],
-            resources=[f"{self.bucket_arn}/{pipeline_prefix(layout.project_name)}/*"],
-        ))
-        role.add_to_policy(iam.PolicyStatement(sid="DecryptArtifacts", actions=["kms:Decrypt"],
-                                               resources=[self.key.key_arn]))
-        acknowledge(role, resources={
-            f"{self._nag_s3}/{pipeline_prefix(layout.project_name)}/*":
-                "The pipeline's artifacts (the endpoint templates) under the prefix CodePipeline keys them by.",
-            self.nag_package_pattern: "Versions of the project's model package group in the pipeline account only.",
-            self._nag_arn.format(service="sagemaker", resource="model/*"):
-                "CloudFormation generates model names; creation and changes require the ml-cicd:project tag.",
-            self._nag_arn.format(service="sagemaker", resource="endpoint-config/*"):
-                "CloudFormation generates endpoint-config names; creation and changes require the ml-cicd:project tag.",
-            self._nag_arn.format(service="cloudformation", resource=f"stack/{self.stack_name_of_endpoint}/*"):
-                "The one endpoint stack this role deploys (any stack id).",
-        })
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="CreateModelsFromRegisteredPackages", actions=["sagemaker:CreateModel"], resources=[package_pattern]
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadEndpointTemplates",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[f"{self.bucket_arn}/{pipeline_prefix(layout.project_name)}/*"],
+            )
+        )
+        role.add_to_policy(iam.PolicyStatement(sid="DecryptArtifacts", actions=["kms:Decrypt"], resources=[self.key.key_arn]))
+        acknowledge(
+            role,
+            resources={
+                f"{self._nag_s3}/{pipeline_prefix(layout.project_name)}/*": "The pipeline's artifacts (the endpoint templates) under the prefix CodePipeline keys them by.",
+                self.nag_package_pattern: "Versions of the project's model package group in the pipeline account only.",
+                self._nag_arn.format(
+                    service="sagemaker", resource="model/*"
+                ): "CloudFormation generates model names; creation and changes require the ml-cicd:project tag.",
+                self._nag_arn.format(
+                    service="sagemaker", resource="endpoint-config/*"
+                ): "CloudFormation generates endpoint-config names; creation and changes require the ml-cicd:project tag.",
+                self._nag_arn.format(
+                    service="cloudformation", resource=f"stack/{self.stack_name_of_endpoint}/*"
+                ): "The one endpoint stack this role deploys (any stack id).",
+            },
+        )
         return role
 
     def _execution_role(self, name: str, stage: str, package_pattern: str) -> iam.Role:
-        role = iam.Role(self, "SageMakerExecutionRole", role_name=name,
-                        assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-                        description=f"SageMaker runs the {stage} endpoint's model with this role")
-        role.add_to_policy(iam.PolicyStatement(sid="ReadModelArtifacts", actions=["s3:GetObject"],
-                                               resources=[f"{self.release_bucket_arn}/{MODEL_ARTIFACTS}"]))
+        role = iam.Role(
+            self,
+            "SageMakerExecutionRole",
+            role_name=name,
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"SageMaker runs the {stage} endpoint's model with this role",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadModelArtifacts", actions=["s3:GetObject"], resources=[f"{self.release_bucket_arn}/{MODEL_ARTIFACTS}"]
+            )
+        )
         key_actions = ["kms:Decrypt", "kms:DescribeKey"]
         if stage == "production":
-            role.add_to_policy(iam.PolicyStatement(sid="WriteCapturedData", actions=["s3:PutObject"],
-                                                   resources=[f"{self.release_bucket_arn}/data-capture/{stage}/*"]))
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="WriteCapturedData",
+                    actions=["s3:PutObject"],
+                    resources=[f"{self.release_bucket_arn}/data-capture/{stage}/*"],
+                )
+            )
             key_actions.append("kms:GenerateDataKey")
             # SageMaker's auto-rollback reads the production rollback alarms with the execution role.
             grant_describe_alarms(role, self, self.stack_name_of_endpoint)
         role.add_to_policy(iam.PolicyStatement(sid="UseArtifactKey", actions=key_actions, resources=[self.key.key_arn]))
-        role.add_to_policy(iam.PolicyStatement(sid="ReadModelPackages", actions=["sagemaker:DescribeModelPackage"],
-                                               resources=[package_pattern]))
+        role.add_to_policy(
+            iam.PolicyStatement(sid="ReadModelPackages", actions=["sagemaker:DescribeModelPackage"], resources=[package_pattern])
+        )
         grant_image_logs_and_metrics(role)
         # The model's own image (when the model repository has a Dockerfile) is in the pipeline account; its
         # repository policy names this role (its name is generated there, so any repository of that account).
-        role.add_to_policy(iam.PolicyStatement(
-            sid="PullTheModelImage", actions=list(PULL_ACTIONS),
-            resources=[f"arn:{self.partition}:ecr:{self.region}:{self._pipeline_account}:repository/*"]))
-        acknowledge(role, resources={
-            f"{self._nag_release_s3}/{MODEL_ARTIFACTS}":
-                "Serving model artifacts of the project's releases in the pipeline account's release bucket.",
-            f"{self._nag_release_s3}/data-capture/production/*":
-                "Captured production requests, under the one prefix the endpoint writes.",
-            arn_as_nag_prints(self, account=self._pipeline_account).format(service="ecr", resource="repository/*"):
-                "The pipeline account's repositories: only the model image repository's policy lets this role pull.",
-            self._nag_arn.format(service="logs", resource="log-group:/aws/sagemaker/*"):
-                "SageMaker writes endpoint logs under /aws/sagemaker/.",
-            **({self._nag_arn.format(service="cloudwatch", resource=f"alarm:{self.stack_name_of_endpoint}-*"):
-                "SageMaker's auto-rollback reads the production stack's rollback alarms (named after the stack)."}
-               if stage == "production" else {}),
-            self.nag_package_pattern: "Versions of the project's model package group in the pipeline account only.",
-        })
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PullTheModelImage",
+                actions=list(PULL_ACTIONS),
+                resources=[f"arn:{self.partition}:ecr:{self.region}:{self._pipeline_account}:repository/*"],
+            )
+        )
+        acknowledge(
+            role,
+            resources={
+                f"{self._nag_release_s3}/{MODEL_ARTIFACTS}": "Serving model artifacts of the project's releases in the pipeline account's release bucket.",
+                f"{self._nag_release_s3}/data-capture/production/*": "Captured production requests, under the one prefix the endpoint writes.",
+                arn_as_nag_prints(self, account=self._pipeline_account).format(
+                    service="ecr", resource="repository/*"
+                ): "The pipeline account's repositories: only the model image repository's policy lets this role pull.",
+                self._nag_arn.format(
+                    service="logs", resource="log-group:/aws/sagemaker/*"
+                ): "SageMaker writes endpoint logs under /aws/sagemaker/.",
+                **(
+                    {
+                        self._nag_arn.format(
+                            service="cloudwatch", resource=f"alarm:{self.stack_name_of_endpoint}-*"
+                        ): "SageMaker's auto-rollback reads the production stack's rollback alarms (named after the stack)."
+                    }
+                    if stage == "production"
+                    else {}
+                ),
+                self.nag_package_pattern: "Versions of the project's model package group in the pipeline account only.",
+            },
+        )
         return role
 
     def _reader_role(self, name: str, trusted: iam.ArnPrincipal, stage: str) -> iam.Role:
-        role = iam.Role(self, "EndpointReaderRole", role_name=name, assumed_by=trusted,
-                        description=f"The {stage} check reads (and, for staging, invokes) the {stage} endpoint")
+        role = iam.Role(
+            self,
+            "EndpointReaderRole",
+            role_name=name,
+            assumed_by=trusted,
+            description=f"The {stage} check reads (and, for staging, invokes) the {stage} endpoint",
+        )
         endpoint = self.format_arn(service="sagemaker", resource="endpoint", resource_name=self.stack_name_of_endpoint)
         actions = ["sagemaker:DescribeEndpoint"] + (["sagemaker:InvokeEndpoint"] if stage == "staging" else [])
         role.add_to_policy(iam.PolicyStatement(sid="ReadTheEndpoint", actions=actions, resources=[endpoint]))
-        role.add_to_policy(iam.PolicyStatement(
-            sid="ReadWhatTheEndpointServes", actions=["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
-            resources=[self.format_arn(service="sagemaker", resource="endpoint-config", resource_name="*"),
-                       self.format_arn(service="sagemaker", resource="model", resource_name="*")],
-        ))
-        acknowledge(role, resources={
-            self._nag_arn.format(service="sagemaker", resource="endpoint-config/*"):
-                "CloudFormation generates endpoint-config names; describe only.",
-            self._nag_arn.format(service="sagemaker", resource="model/*"):
-                "CloudFormation generates model names; describe only.",
-        })
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadWhatTheEndpointServes",
+                actions=["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
+                resources=[
+                    self.format_arn(service="sagemaker", resource="endpoint-config", resource_name="*"),
+                    self.format_arn(service="sagemaker", resource="model", resource_name="*"),
+                ],
+            )
+        )
+        acknowledge(
+            role,
+            resources={
+                self._nag_arn.format(
+                    service="sagemaker", resource="endpoint-config/*"
+                ): "CloudFormation generates endpoint-config names; describe only.",
+                self._nag_arn.format(
+                    service="sagemaker", resource="model/*"
+                ): "CloudFormation generates model names; describe only.",
+            },
+        )
         return role
 
 
@@ -212,12 +290,17 @@ class TargetAccountStacks(cdk.Stage):
     """A nested stage with one TargetAccountStack per cross-account stage: `cdk deploy --all` never deploys them
     (they need the target account's credentials); `make deploy-target` deploys one with plain CloudFormation."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, layout: AccountLayout, group_name: str,
-                 region: str | None) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, layout: AccountLayout, group_name: str, region: str | None
+    ) -> None:
         super().__init__(scope, construct_id)
         self.stacks = {
             stage: TargetAccountStack(
-                self, stage.title(), layout=layout, stage=stage, group_name=group_name,
+                self,
+                stage.title(),
+                layout=layout,
+                stage=stage,
+                group_name=group_name,
                 stack_name=target_stack_name(layout.project_name, stage),
                 description=f"{layout.project_name}: the roles the release pipeline uses in the {stage} account",
                 env=cdk.Environment(account=layout.target_account(stage), region=region),

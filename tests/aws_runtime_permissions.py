@@ -41,11 +41,10 @@ from typing import Any
 import botocore.session
 import pytest
 
-from tests.cfn_template_world import Account, TemplateWorld
-from tests.iam_policy_evaluation import Request, evaluate
-
 # Set on a gate whose endpoint lives in a target account (README "Accounts"); `lambdas/` is on sys.path (conftest).
 from gate_kit.target_account import READER_ROLE_VARIABLE  # noqa: E402
+from tests.cfn_template_world import Account, TemplateWorld
+from tests.iam_policy_evaluation import Request, evaluate
 
 __all__ = ["OPERATIONS", "RecordedCall", "judge", "principal_of", "recorded_calls"]
 
@@ -66,35 +65,84 @@ OPERATIONS: dict[tuple[str, str], tuple[str, Callable[[Params, str], str]]] = {
     ("s3", "PutObject"): ("s3:PutObject", lambda p, _: f"arn:aws:s3:::{p['Bucket']}/{p['Key']}"),
     ("s3", "ListObjectsV2"): ("s3:ListBucket", lambda p, _: f"arn:aws:s3:::{p['Bucket']}"),
     ("sagemaker", "CreateTrainingJob"): ("sagemaker:CreateTrainingJob", lambda p, x: f"{x}:training-job/{p['TrainingJobName']}"),
-    ("sagemaker", "DescribeTrainingJob"): ("sagemaker:DescribeTrainingJob", lambda p, x: f"{x}:training-job/{p['TrainingJobName']}"),
+    ("sagemaker", "DescribeTrainingJob"): (
+        "sagemaker:DescribeTrainingJob",
+        lambda p, x: f"{x}:training-job/{p['TrainingJobName']}",
+    ),
     ("sagemaker", "StopTrainingJob"): ("sagemaker:StopTrainingJob", lambda p, x: f"{x}:training-job/{p['TrainingJobName']}"),
-    ("sagemaker", "CreateProcessingJob"): ("sagemaker:CreateProcessingJob", lambda p, x: f"{x}:processing-job/{p['ProcessingJobName']}"),
-    ("sagemaker", "DescribeProcessingJob"): ("sagemaker:DescribeProcessingJob", lambda p, x: f"{x}:processing-job/{p['ProcessingJobName']}"),
-    ("sagemaker", "StopProcessingJob"): ("sagemaker:StopProcessingJob", lambda p, x: f"{x}:processing-job/{p['ProcessingJobName']}"),
+    ("sagemaker", "CreateProcessingJob"): (
+        "sagemaker:CreateProcessingJob",
+        lambda p, x: f"{x}:processing-job/{p['ProcessingJobName']}",
+    ),
+    ("sagemaker", "DescribeProcessingJob"): (
+        "sagemaker:DescribeProcessingJob",
+        lambda p, x: f"{x}:processing-job/{p['ProcessingJobName']}",
+    ),
+    ("sagemaker", "StopProcessingJob"): (
+        "sagemaker:StopProcessingJob",
+        lambda p, x: f"{x}:processing-job/{p['ProcessingJobName']}",
+    ),
     # A new version's ARN is model-package/<group>/<version>; the version is assigned by the service.
-    ("sagemaker", "CreateModelPackage"): ("sagemaker:CreateModelPackage", lambda p, x: f"{x}:model-package/{p['ModelPackageGroupName']}/1"),
-    ("sagemaker", "DescribeModelPackage"): ("sagemaker:DescribeModelPackage", lambda p, x: _arn_or(p["ModelPackageName"], f"{x}:model-package/")),
-    ("sagemaker", "UpdateModelPackage"): ("sagemaker:UpdateModelPackage", lambda p, x: _arn_or(p["ModelPackageArn"], f"{x}:model-package/")),
+    ("sagemaker", "CreateModelPackage"): (
+        "sagemaker:CreateModelPackage",
+        lambda p, x: f"{x}:model-package/{p['ModelPackageGroupName']}/1",
+    ),
+    ("sagemaker", "DescribeModelPackage"): (
+        "sagemaker:DescribeModelPackage",
+        lambda p, x: _arn_or(p["ModelPackageName"], f"{x}:model-package/"),
+    ),
+    ("sagemaker", "UpdateModelPackage"): (
+        "sagemaker:UpdateModelPackage",
+        lambda p, x: _arn_or(p["ModelPackageArn"], f"{x}:model-package/"),
+    ),
     ("sagemaker", "ListModelPackages"): ("sagemaker:ListModelPackages", lambda p, x: "*"),
-    ("sagemaker", "DescribeModelPackageGroup"): ("sagemaker:DescribeModelPackageGroup", lambda p, x: _arn_or(p["ModelPackageGroupName"], f"{x}:model-package-group/")),
+    ("sagemaker", "DescribeModelPackageGroup"): (
+        "sagemaker:DescribeModelPackageGroup",
+        lambda p, x: _arn_or(p["ModelPackageGroupName"], f"{x}:model-package-group/"),
+    ),
     ("sagemaker", "DescribeEndpoint"): ("sagemaker:DescribeEndpoint", lambda p, x: f"{x}:endpoint/{p['EndpointName']}"),
-    ("sagemaker", "DescribeEndpointConfig"): ("sagemaker:DescribeEndpointConfig", lambda p, x: f"{x}:endpoint-config/{p['EndpointConfigName']}"),
+    ("sagemaker", "DescribeEndpointConfig"): (
+        "sagemaker:DescribeEndpointConfig",
+        lambda p, x: f"{x}:endpoint-config/{p['EndpointConfigName']}",
+    ),
     ("sagemaker", "DescribeModel"): ("sagemaker:DescribeModel", lambda p, x: f"{x}:model/{p['ModelName']}"),
-    ("sagemaker-runtime", "InvokeEndpoint"): ("sagemaker:InvokeEndpoint", lambda p, x: f"{x.replace('sagemaker-runtime', 'sagemaker')}:endpoint/{p['EndpointName']}"),
+    ("sagemaker-runtime", "InvokeEndpoint"): (
+        "sagemaker:InvokeEndpoint",
+        lambda p, x: f"{x.replace('sagemaker-runtime', 'sagemaker')}:endpoint/{p['EndpointName']}",
+    ),
     ("codepipeline", "PutJobSuccessResult"): ("codepipeline:PutJobSuccessResult", lambda p, x: "*"),
     ("codepipeline", "PutJobFailureResult"): ("codepipeline:PutJobFailureResult", lambda p, x: "*"),
-    ("codecommit", "PostCommentForPullRequest"): ("codecommit:PostCommentForPullRequest", lambda p, x: f"{x}:{p['repositoryName']}"),
+    ("codecommit", "PostCommentForPullRequest"): (
+        "codecommit:PostCommentForPullRequest",
+        lambda p, x: f"{x}:{p['repositoryName']}",
+    ),
     # Approval rule templates have no resource-level permission; their association is on the repository.
-    **{("codecommit", op): (f"codecommit:{op}", lambda p, x: "*") for op in (
-        "CreateApprovalRuleTemplate", "GetApprovalRuleTemplate", "DeleteApprovalRuleTemplate",
-        "UpdateApprovalRuleTemplateContent", "UpdateApprovalRuleTemplateDescription", "UpdateApprovalRuleTemplateName")},
-    **{("codecommit", op): (f"codecommit:{op}", lambda p, x: f"{x}:{p['repositoryName']}") for op in (
-        "AssociateApprovalRuleTemplateWithRepository", "DisassociateApprovalRuleTemplateFromRepository",
-        "ListAssociatedApprovalRuleTemplatesForRepository")},
+    **{
+        ("codecommit", op): (f"codecommit:{op}", lambda p, x: "*")
+        for op in (
+            "CreateApprovalRuleTemplate",
+            "GetApprovalRuleTemplate",
+            "DeleteApprovalRuleTemplate",
+            "UpdateApprovalRuleTemplateContent",
+            "UpdateApprovalRuleTemplateDescription",
+            "UpdateApprovalRuleTemplateName",
+        )
+    },
+    **{
+        ("codecommit", op): (f"codecommit:{op}", lambda p, x: f"{x}:{p['repositoryName']}")
+        for op in (
+            "AssociateApprovalRuleTemplateWithRepository",
+            "DisassociateApprovalRuleTemplateFromRepository",
+            "ListAssociatedApprovalRuleTemplatesForRepository",
+        )
+    },
     # A gate reaching a target account's endpoint (README "Accounts"): authorised on the role it assumes.
     ("sts", "AssumeRole"): ("sts:AssumeRole", lambda p, x: p["RoleArn"]),
     # Authorised on the pull request's repository, which the request does not name: the project's repository.
-    ("codecommit", "UpdatePullRequestApprovalState"): ("codecommit:UpdatePullRequestApprovalState", lambda p, x: f"{x}:<repository>"),
+    ("codecommit", "UpdatePullRequestApprovalState"): (
+        "codecommit:UpdatePullRequestApprovalState",
+        lambda p, x: f"{x}:<repository>",
+    ),
     ("codecommit", "GetPullRequest"): ("codecommit:GetPullRequest", lambda p, x: f"{x}:<repository>"),
     # A build ID is <project name>:<uuid>; BatchGetBuilds is authorised on the project.
     ("codebuild", "BatchGetBuilds"): ("codebuild:BatchGetBuilds", lambda p, x: f"{x}:project/{p['ids'][0].split(':')[0]}"),
@@ -131,8 +179,14 @@ def principal_of(paths: list[Path]) -> str | None:
         # The rehearsal runs with its own sandbox names; the image gate runs in the image-build project,
         # whose role this check does not map yet: neither is judged.
         return NOT_JUDGED
-    function = next((p.relative_to(LAMBDAS).parts[0] for p in paths
-                     if p.is_relative_to(LAMBDAS) and p.relative_to(LAMBDAS).parts[0] != "gate_kit"), None)
+    function = next(
+        (
+            p.relative_to(LAMBDAS).parts[0]
+            for p in paths
+            if p.is_relative_to(LAMBDAS) and p.relative_to(LAMBDAS).parts[0] != "gate_kit"
+        ),
+        None,
+    )
     if function:
         return f"lambdas/{function}"
     if any(p.is_relative_to(TOOLS) for p in paths):
@@ -182,8 +236,11 @@ _original_create_client = botocore.session.Session.create_client
 def _create_client(self: botocore.session.Session, service_name: str, *args: Any, **kwargs: Any) -> Any:
     client = _original_create_client(self, service_name, *args, **kwargs)
     if not _creator_is_artifact_client():  # CodePipeline's credentials, not the function's
-        client.meta.events.register(f"before-parameter-build.{client.meta.service_model.service_id.hyphenize()}",
-                                    _on_call(service_name), unique_id=f"runtime-permissions-{id(client)}")
+        client.meta.events.register(
+            f"before-parameter-build.{client.meta.service_model.service_id.hyphenize()}",
+            _on_call(service_name),
+            unique_id=f"runtime-permissions-{id(client)}",
+        )
     return client
 
 
@@ -253,8 +310,9 @@ class Judge:
         self.world = TemplateWorld(pipeline, Account(account="*", region="*"), names=_generated_names(pipeline))
         self.roles = _principal_roles(pipeline)
         self.environments = _literal_environments(pipeline)
-        repositories = [self.world.physical_name(k) for k, r in pipeline["Resources"].items()
-                        if r["Type"] == "AWS::CodeCommit::Repository"]
+        repositories = [
+            self.world.physical_name(k) for k, r in pipeline["Resources"].items() if r["Type"] == "AWS::CodeCommit::Repository"
+        ]
         self.repository = repositories[0] if repositories else ""
         self._statements: dict[str, list[dict[str, Any]]] = {}
 
@@ -281,7 +339,6 @@ class Judge:
             if not verdict.allowed:
                 yield f"{call.principal} ({role}) {action} on {resource}: {verdict.reason}"
 
-
     def deployed_configuration(self, call: RecordedCall, role: str) -> bool:
         """False when a test ran the function with a configuration the platform never deploys (e.g. another
         RECORD_PREFIX, model package group or repository): such a call says nothing about the deployed role
@@ -292,8 +349,11 @@ class Judge:
             return False  # another configured `repository_name`: that deployment's role names that repository
         if call.environment.get(READER_ROLE_VARIABLE) != literals.get(READER_ROLE_VARIABLE):
             return False  # a gate configured for another account layout (or none) than this role's function
-        return all(call.environment.get(name) == value for name, value in literals.items()
-                   if name in ("RECORD_PREFIX", "MODEL_PACKAGE_GROUP_NAME"))
+        return all(
+            call.environment.get(name) == value
+            for name, value in literals.items()
+            if name in ("RECORD_PREFIX", "MODEL_PACKAGE_GROUP_NAME")
+        )
 
 
 def judge(calls: list[RecordedCall], pipeline: Mapping[str, Any]) -> list[str]:
@@ -328,5 +388,6 @@ def _aws_runtime_permissions(request: pytest.FixtureRequest) -> Iterator[None]:
     pipeline = session_synthesis(request.config, cross_account=cross_account).pipeline
     problems = judge(calls, pipeline)
     if problems:
-        pytest.fail("AWS calls the principal's synthesized policy does not allow:\n" + "\n".join(sorted(set(problems))),
-                    pytrace=False)
+        pytest.fail(
+            "AWS calls the principal's synthesized policy does not allow:\n" + "\n".join(sorted(set(problems))), pytrace=False
+        )

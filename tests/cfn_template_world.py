@@ -29,8 +29,19 @@ class Account:
 
 
 # Properties that carry a resource's explicit physical name.
-_NAME_PROPERTIES = ("BucketName", "RoleName", "FunctionName", "RepositoryName", "ModelPackageGroupName", "Name",
-                    "LogGroupName", "AlarmName", "TopicName", "ManagedPolicyName", "EndpointName")
+_NAME_PROPERTIES = (
+    "BucketName",
+    "RoleName",
+    "FunctionName",
+    "RepositoryName",
+    "ModelPackageGroupName",
+    "Name",
+    "LogGroupName",
+    "AlarmName",
+    "TopicName",
+    "ManagedPolicyName",
+    "EndpointName",
+)
 
 _ArnFormat = Callable[[Account, str], str]
 # How each resource type's ARN is formed from its physical name (IAM Service Authorization Reference formats).
@@ -42,7 +53,9 @@ _ARNS: dict[str, _ArnFormat] = {
     "AWS::Lambda::Function": lambda a, n: f"arn:{a.partition}:lambda:{a.region}:{a.account}:function:{n}",
     "AWS::CodeBuild::Project": lambda a, n: f"arn:{a.partition}:codebuild:{a.region}:{a.account}:project/{n}",
     "AWS::CodeCommit::Repository": lambda a, n: f"arn:{a.partition}:codecommit:{a.region}:{a.account}:{n}",
-    "AWS::SageMaker::ModelPackageGroup": lambda a, n: f"arn:{a.partition}:sagemaker:{a.region}:{a.account}:model-package-group/{n}",
+    "AWS::SageMaker::ModelPackageGroup": lambda a, n: (
+        f"arn:{a.partition}:sagemaker:{a.region}:{a.account}:model-package-group/{n}"
+    ),
     "AWS::SNS::Topic": lambda a, n: f"arn:{a.partition}:sns:{a.region}:{a.account}:{n}",
     "AWS::Logs::LogGroup": lambda a, n: f"arn:{a.partition}:logs:{a.region}:{a.account}:log-group:{n}:*",
     "AWS::CloudWatch::Alarm": lambda a, n: f"arn:{a.partition}:cloudwatch:{a.region}:{a.account}:alarm:{n}",
@@ -88,9 +101,13 @@ class TemplateWorld:
         return _ARNS[kind](self.where, self.physical_name(logical_id))
 
     def ref(self, name: str) -> str:
-        pseudo = {"AWS::AccountId": self.where.account, "AWS::Region": self.where.region,
-                  "AWS::Partition": self.where.partition, "AWS::URLSuffix": self.where.url_suffix,
-                  "AWS::StackName": self.where.stack_name}
+        pseudo = {
+            "AWS::AccountId": self.where.account,
+            "AWS::Region": self.where.region,
+            "AWS::Partition": self.where.partition,
+            "AWS::URLSuffix": self.where.url_suffix,
+            "AWS::StackName": self.where.stack_name,
+        }
         if name in pseudo:
             return pseudo[name]
         if name in self.parameters:
@@ -115,7 +132,7 @@ class TemplateWorld:
             return value
         if len(value) != 1 or not next(iter(value)).startswith(("Fn::", "Ref")):
             return {k: self.resolve(v) for k, v in value.items()}
-        (function, argument), = value.items()
+        ((function, argument),) = value.items()
         if function == "Ref":
             return self.ref(argument)
         if function == "Fn::GetAtt":

@@ -47,10 +47,7 @@ ARTIFACT_CREDENTIALS = {
     "sessionToken": "job-session-token-Mn5bVc4xZ3lKj2hGf1dSa0",
     "expirationTime": 1732800000000,
 }
-ARTIFACT_SECRETS = tuple(
-    ARTIFACT_CREDENTIALS[key]
-    for key in ("accessKeyId", "secretAccessKey", "sessionToken")
-)
+ARTIFACT_SECRETS = tuple(ARTIFACT_CREDENTIALS[key] for key in ("accessKeyId", "secretAccessKey", "sessionToken"))
 """The credential values that must never be logged (the expiration time is not secret)."""
 
 
@@ -82,18 +79,13 @@ def zip_bytes(files: Mapping[str, str | bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, content in files.items():
-            archive.writestr(
-                name, content.encode("utf-8") if isinstance(content, str) else content
-            )
+            archive.writestr(name, content.encode("utf-8") if isinstance(content, str) else content)
     return buffer.getvalue()
 
 
 def put_zip_artifact(s3: Any, bucket: str, key: str, files: Mapping[str, Any]) -> None:
     """Upload a zipped artifact; dict/list values are written as JSON."""
-    encoded = {
-        name: json.dumps(value) if isinstance(value, (dict, list)) else value
-        for name, value in files.items()
-    }
+    encoded = {name: json.dumps(value) if isinstance(value, (dict, list)) else value for name, value in files.items()}
     s3.put_object(Bucket=bucket, Key=key, Body=zip_bytes(encoded))
 
 
@@ -110,11 +102,7 @@ def job_event(
 
     `artifacts` maps input artifact names to object keys in `bucket`.
     """
-    artifacts = (
-        artifacts
-        if artifacts is not None
-        else {"TrainOutput": "ml-pipeline/TrainOutpu/AbCdE12"}
-    )
+    artifacts = artifacts if artifacts is not None else {"TrainOutput": "ml-pipeline/TrainOutpu/AbCdE12"}
     configuration: dict[str, str] = {"FunctionName": function_name}
     if user_parameters is not None:
         configuration["UserParameters"] = user_parameters
@@ -136,9 +124,7 @@ def job_event(
     }
     if continuation_token is not None:
         data["continuationToken"] = continuation_token
-    return {
-        "CodePipeline.job": {"id": job_id, "accountId": "111122223333", "data": data}
-    }
+    return {"CodePipeline.job": {"id": job_id, "accountId": "111122223333", "data": data}}
 
 
 @dataclass
@@ -148,9 +134,7 @@ class FakeLambdaContext:
     function_name: str = "evaluation-gate"
     aws_request_id: str = "req-0001"
     memory_limit_in_mb: int = 256
-    invoked_function_arn: str = (
-        "arn:aws:lambda:eu-west-1:111122223333:function:evaluation-gate"
-    )
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:111122223333:function:evaluation-gate"
 
     def get_remaining_time_in_millis(self) -> int:
         return 60_000
@@ -170,9 +154,7 @@ class CodePipelineAnswers:
     @property
     def only(self) -> tuple[str, dict[str, Any]]:
         """The single answer; fails the test unless there was exactly one."""
-        assert len(self.calls) == 1, (
-            f"expected exactly one answer, got {len(self.calls)}: {self.calls}"
-        )
+        assert len(self.calls) == 1, f"expected exactly one answer, got {len(self.calls)}: {self.calls}"
         return self.calls[0]
 
     @property
@@ -182,9 +164,7 @@ class CodePipelineAnswers:
     @property
     def failure_message(self) -> str:
         operation, params = self.only
-        assert operation == "PutJobFailureResult", (
-            f"expected a failure answer, got {operation}"
-        )
+        assert operation == "PutJobFailureResult", f"expected a failure answer, got {operation}"
         return str(params["failureDetails"]["message"])
 
 

@@ -63,39 +63,69 @@ class Exemption:
 
 
 EXEMPTIONS: tuple[Exemption, ...] = (
-    Exemption("AWS::ApplicationAutoScaling::ScalableTarget",
-              frozenset({"lambda:GetProvisionedConcurrencyConfig", "lambda:PutProvisionedConcurrencyConfig",
-                         "lambda:DeleteProvisionedConcurrencyConfig"}),
-              lambda p: p.get("ServiceNamespace") != "lambda",
-              "Lambda provisioned concurrency: the target scales a SageMaker variant, not a Lambda alias."),
-    Exemption("AWS::ApplicationAutoScaling::ScalableTarget",
-              frozenset({"application-autoscaling:PutScheduledAction", "application-autoscaling:DeleteScheduledAction"}),
-              lambda p: "ScheduledActions" not in p,
-              "Scheduled scaling: the target declares no ScheduledActions."),
-    Exemption("AWS::ApplicationAutoScaling::ScalableTarget",
-              frozenset({"iam:PassRole"}),
-              lambda p: "RoleARN" not in p,
-              "No RoleARN: Application Auto Scaling uses its service-linked role, nothing is passed."),
-    Exemption("AWS::SageMaker::EndpointConfig",
-              frozenset({"iam:PassRole"}),
-              lambda p: "ExecutionRoleArn" not in p,
-              "No ExecutionRoleArn (asynchronous inference / inference components are not used): no role is passed."),
+    Exemption(
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        frozenset(
+            {
+                "lambda:GetProvisionedConcurrencyConfig",
+                "lambda:PutProvisionedConcurrencyConfig",
+                "lambda:DeleteProvisionedConcurrencyConfig",
+            }
+        ),
+        lambda p: p.get("ServiceNamespace") != "lambda",
+        "Lambda provisioned concurrency: the target scales a SageMaker variant, not a Lambda alias.",
+    ),
+    Exemption(
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        frozenset({"application-autoscaling:PutScheduledAction", "application-autoscaling:DeleteScheduledAction"}),
+        lambda p: "ScheduledActions" not in p,
+        "Scheduled scaling: the target declares no ScheduledActions.",
+    ),
+    Exemption(
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        frozenset({"iam:PassRole"}),
+        lambda p: "RoleARN" not in p,
+        "No RoleARN: Application Auto Scaling uses its service-linked role, nothing is passed.",
+    ),
+    Exemption(
+        "AWS::SageMaker::EndpointConfig",
+        frozenset({"iam:PassRole"}),
+        lambda p: "ExecutionRoleArn" not in p,
+        "No ExecutionRoleArn (asynchronous inference / inference components are not used): no role is passed.",
+    ),
 )
 
 # (resource type, predicate, permissions, reason): checked by the service on the caller's credentials.
 SERVICE_SIDE: tuple[tuple[str, Callable[[Properties], bool], frozenset[str], str], ...] = (
-    ("AWS::ApplicationAutoScaling::ScalableTarget", lambda p: p.get("ServiceNamespace") == "sagemaker",
-     frozenset({"sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig",
-                "sagemaker:UpdateEndpointWeightsAndCapacities", "iam:CreateServiceLinkedRole",
-                "cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"}),
-     "Application Auto Scaling checks the registering caller may describe and scale the variant and manage the "
-     "target-tracking alarms, and creates AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint on first use."),
-    ("AWS::SageMaker::Model", lambda p: any("ModelPackageName" in c for c in [p.get("PrimaryContainer", {}), *p.get("Containers", [])]),
-     frozenset({"sagemaker:DescribeModelPackage"}),
-     "CreateModel from a model package reads the package with the caller's credentials."),
-    ("AWS::SageMaker::EndpointConfig", lambda p: "KmsKeyId" in p,
-     frozenset({"kms:CreateGrant"}),
-     "SageMaker creates grants on the storage key with the caller's credentials (EndpointConfig KmsKeyId)."),
+    (
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        lambda p: p.get("ServiceNamespace") == "sagemaker",
+        frozenset(
+            {
+                "sagemaker:DescribeEndpoint",
+                "sagemaker:DescribeEndpointConfig",
+                "sagemaker:UpdateEndpointWeightsAndCapacities",
+                "iam:CreateServiceLinkedRole",
+                "cloudwatch:PutMetricAlarm",
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:DeleteAlarms",
+            }
+        ),
+        "Application Auto Scaling checks the registering caller may describe and scale the variant and manage the "
+        "target-tracking alarms, and creates AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint on first use.",
+    ),
+    (
+        "AWS::SageMaker::Model",
+        lambda p: any("ModelPackageName" in c for c in [p.get("PrimaryContainer", {}), *p.get("Containers", [])]),
+        frozenset({"sagemaker:DescribeModelPackage"}),
+        "CreateModel from a model package reads the package with the caller's credentials.",
+    ),
+    (
+        "AWS::SageMaker::EndpointConfig",
+        lambda p: "KmsKeyId" in p,
+        frozenset({"kms:CreateGrant"}),
+        "SageMaker creates grants on the storage key with the caller's credentials (EndpointConfig KmsKeyId).",
+    ),
 )
 
 
@@ -132,8 +162,9 @@ def handler_calls(world: TemplateWorld, stack_tags: Mapping[str, str]) -> Iterat
             continue
         properties = world.resolve(resource.get("Properties", {}))
         for phase, permission in required_permissions(kind, properties):
-            yield HandlerCall(logical_id, kind, phase, permission,
-                              _request(world, logical_id, kind, properties, phase, permission, stack_tags))
+            yield HandlerCall(
+                logical_id, kind, phase, permission, _request(world, logical_id, kind, properties, phase, permission, stack_tags)
+            )
 
 
 def _tags(properties: Properties) -> dict[str, str]:
@@ -164,15 +195,23 @@ def _autoscaling_target(world: TemplateWorld, logical_id: str, properties: Prope
     return properties
 
 
-def _request(world: TemplateWorld, logical_id: str, kind: str, properties: Properties, phase: str,
-             permission: str, stack_tags: Mapping[str, str]) -> Request:
+def _request(
+    world: TemplateWorld,
+    logical_id: str,
+    kind: str,
+    properties: Properties,
+    phase: str,
+    permission: str,
+    stack_tags: Mapping[str, str],
+) -> Request:
     context = _context(properties, phase, permission, stack_tags)
     arn = _resource_arn(world, logical_id, kind, properties, permission, context)
     return Request(permission, arn, context)
 
 
-def _resource_arn(world: TemplateWorld, logical_id: str, kind: str, properties: Properties, permission: str,
-                  context: dict[str, Any]) -> str:
+def _resource_arn(  # noqa: C901 (split by issue 12)
+    world: TemplateWorld, logical_id: str, kind: str, properties: Properties, permission: str, context: dict[str, Any]
+) -> str:
     a: Account = world.where
     service, action = permission.split(":", 1)
     prefix = f"arn:{a.partition}:{service}:{a.region}:{a.account}"
@@ -185,12 +224,18 @@ def _resource_arn(world: TemplateWorld, logical_id: str, kind: str, properties: 
     if kind.startswith("AWS::ApplicationAutoScaling::"):
         target = _autoscaling_target(world, logical_id, properties)
         namespace, resource_id = target["ServiceNamespace"], target["ResourceId"]
-        context.update({"application-autoscaling:service-namespace": namespace,
-                        "application-autoscaling:scalable-dimension": target["ScalableDimension"]})
+        context.update(
+            {
+                "application-autoscaling:service-namespace": namespace,
+                "application-autoscaling:scalable-dimension": target["ScalableDimension"],
+            }
+        )
         if service == "iam":
             context["iam:AWSServiceName"] = f"{namespace}.application-autoscaling.amazonaws.com"
-            return (f"arn:{a.partition}:iam::{a.account}:role/aws-service-role/{namespace}.application-autoscaling."
-                    f"amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint")
+            return (
+                f"arn:{a.partition}:iam::{a.account}:role/aws-service-role/{namespace}.application-autoscaling."
+                f"amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+            )
         if service == "cloudwatch":
             return f"{prefix}:alarm:TargetTracking-{resource_id}-AlarmHigh-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
         if service == "sagemaker":
@@ -204,8 +249,11 @@ def _resource_arn(world: TemplateWorld, logical_id: str, kind: str, properties: 
         return f"{prefix}:alarm:{properties.get('AlarmName') or world.physical_name(logical_id)}"
     if action == "DescribeModelPackage":
         return str(world.parameters["ModelPackageArn"])
-    sagemaker_types = {"AWS::SageMaker::Model": "model", "AWS::SageMaker::EndpointConfig": "endpoint-config",
-                       "AWS::SageMaker::Endpoint": "endpoint"}
+    sagemaker_types = {
+        "AWS::SageMaker::Model": "model",
+        "AWS::SageMaker::EndpointConfig": "endpoint-config",
+        "AWS::SageMaker::Endpoint": "endpoint",
+    }
     if service == "sagemaker" and kind in sagemaker_types:
         name = properties.get("EndpointName") or world.physical_name(logical_id)
         return f"{prefix}:{sagemaker_types[kind]}/{name}"

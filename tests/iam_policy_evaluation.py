@@ -89,8 +89,13 @@ _COMPARE = {
     "ArnLike": lambda expected, actual: arn_match(expected, actual),
     "Bool": lambda expected, actual: expected.lower() == actual.lower(),
 }
-_NEGATED = {"StringNotEquals": "StringEquals", "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
-            "StringNotLike": "StringLike", "ArnNotEquals": "ArnEquals", "ArnNotLike": "ArnLike"}
+_NEGATED = {
+    "StringNotEquals": "StringEquals",
+    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+    "StringNotLike": "StringLike",
+    "ArnNotEquals": "ArnEquals",
+    "ArnNotLike": "ArnLike",
+}
 
 
 def _condition_holds(operator: str, key: str, expected: Any, context: Mapping[str, ContextValue]) -> bool:
@@ -121,8 +126,11 @@ def _condition_holds(operator: str, key: str, expected: Any, context: Mapping[st
 
 
 def _conditions_hold(conditions: Mapping[str, Mapping[str, Any]], context: Mapping[str, ContextValue]) -> bool:
-    return all(_condition_holds(operator, key, expected, context)
-               for operator, block in conditions.items() for key, expected in block.items())
+    return all(
+        _condition_holds(operator, key, expected, context)
+        for operator, block in conditions.items()
+        for key, expected in block.items()
+    )
 
 
 def _applies(statement: Mapping[str, Any], request: Request) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 
 __all__ = ["TOY_INFERENCE_SOURCE", "runtime_client", "write_toy_model_archive"]
 
-TOY_INFERENCE_SOURCE = '''
+TOY_INFERENCE_SOURCE = """
 import json
 
 def model_fn(model_dir):
@@ -43,7 +43,7 @@ def output_fn(scores, accept):
     if accept == "text/csv":
         return "\\n".join(f"{int(s > 0)},{s}" for s in scores) + "\\n"
     return json.dumps({"predictions": [{"label": int(s > 0), "score": s} for s in scores]}), accept
-'''
+"""
 
 
 def write_toy_model_archive(directory: Path) -> Path:

@@ -8,7 +8,7 @@ import shutil
 import sys
 import tarfile
 import zipfile
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 from release_tools.settings import TrainSettings
@@ -73,9 +73,7 @@ def templates_zip() -> bytes:
 def build_output(tmp_path: Path) -> Path:
     """What the Build stage hands to the Train stage: the repository plus release-policy.json and build-info.json."""
     project = tmp_path / "build-output"
-    shutil.copytree(
-        MODEL_REPO, project, ignore=shutil.ignore_patterns("__pycache__", "model", "evaluation", ".*cache")
-    )
+    shutil.copytree(MODEL_REPO, project, ignore=shutil.ignore_patterns("__pycache__", "model", "evaluation", ".*cache"))
     policy = validate_policy_file(project / "release-policy.yaml", SCHEMAS_DIR / "release-policy.v1.schema.json")
     (project / "release-policy.json").write_text(json.dumps(policy))
     (project / "build-info.json").write_text(json.dumps({"source_revision": REVISION}))

@@ -84,9 +84,7 @@ def create_endpoint(sagemaker: Any, endpoint_name: str, package_arn: str, suffix
     """
     model_name = f"{endpoint_name}-model-{suffix}"
     config_name = f"{endpoint_name}-config-{suffix}"
-    sagemaker.create_model(
-        ModelName=model_name, PrimaryContainer={"ModelPackageName": package_arn}, ExecutionRoleArn=ROLE_ARN
-    )
+    sagemaker.create_model(ModelName=model_name, PrimaryContainer={"ModelPackageName": package_arn}, ExecutionRoleArn=ROLE_ARN)
     sagemaker.create_endpoint_config(
         EndpointConfigName=config_name,
         ProductionVariants=[

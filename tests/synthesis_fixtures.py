@@ -9,8 +9,15 @@ from typing import Any
 
 import pytest
 
-__all__ = ["CROSS_ACCOUNT_ENVIRONMENTS", "ROOT", "SynthesizedApp", "cdk_json_context", "cross_account_context",
-           "session_synthesis", "synthesize"]
+__all__ = [
+    "CROSS_ACCOUNT_ENVIRONMENTS",
+    "ROOT",
+    "SynthesizedApp",
+    "cdk_json_context",
+    "cross_account_context",
+    "session_synthesis",
+    "synthesize",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -33,24 +33,31 @@ class Deployment:
 
 def _deploy_actions(pipeline: Mapping[str, Any]) -> list[dict[str, Any]]:
     (resource,) = [r for r in pipeline["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
-    return [a for stage in resource["Properties"]["Stages"] for a in stage["Actions"]
-            if a["ActionTypeId"]["Provider"] == "CloudFormation"]
+    return [
+        a
+        for stage in resource["Properties"]["Stages"]
+        for a in stage["Actions"]
+        if a["ActionTypeId"]["Provider"] == "CloudFormation"
+    ]
 
 
 def deployments(pipeline: Mapping[str, Any], templates: Mapping[str, Mapping[str, Any]]) -> list[Deployment]:
     """Each endpoint template with the parameters and role its pipeline action deploys it with."""
     world = pipeline_world(pipeline)
-    (group,) = [world.physical_name(k) for k, r in pipeline["Resources"].items()
-                if r["Type"] == "AWS::SageMaker::ModelPackageGroup"]
+    (group,) = [
+        world.physical_name(k) for k, r in pipeline["Resources"].items() if r["Type"] == "AWS::SageMaker::ModelPackageGroup"
+    ]
     out = []
     for action in _deploy_actions(pipeline):
         configuration = action["Configuration"]
         stage = configuration["TemplatePath"].split("/")[-1].split(".")[0]
         parameters = json.loads(world.resolve(configuration["ParameterOverrides"]))
-        parameters["ModelPackageArn"] = (f"arn:{ACCOUNT.partition}:sagemaker:{ACCOUNT.region}:{ACCOUNT.account}:"
-                                         f"model-package/{group}/{MODEL_PACKAGE_VERSION}")
+        parameters["ModelPackageArn"] = (
+            f"arn:{ACCOUNT.partition}:sagemaker:{ACCOUNT.region}:{ACCOUNT.account}:model-package/{group}/{MODEL_PACKAGE_VERSION}"
+        )
         role = configuration["RoleArn"]["Fn::GetAtt"][0]
-        endpoint_world = TemplateWorld(templates[stage], replace(ACCOUNT, stack_name=configuration["StackName"]),
-                                       parameters=parameters)
+        endpoint_world = TemplateWorld(
+            templates[stage], replace(ACCOUNT, stack_name=configuration["StackName"]), parameters=parameters
+        )
         out.append(Deployment(stage, endpoint_world, world.role_statements(role)))
     return out

@@ -53,13 +53,20 @@ def test_a_stage_in_another_account_is_cross_account() -> None:
     assert layout.role_arn("production", "x") == f"arn:aws:iam::{PRODUCTION}:role/x"
 
 
-@pytest.mark.parametrize(("environments", "key"), [
-    ({"pipeline": {"account": PIPELINE, "region": "eu-west-1"}, "staging": {"account": STAGING, "region": "us-east-1"}},
-     "ml-cicd.environments.staging.region"),
-    ({"pipeline": {"account": PIPELINE}, "production": {"account": PRODUCTION, "region": "eu-west-1"}},
-     "ml-cicd.environments.pipeline.region"),
-    ({"staging": {"account": STAGING}}, "ml-cicd.environments.pipeline.account"),
-])
+@pytest.mark.parametrize(
+    ("environments", "key"),
+    [
+        (
+            {"pipeline": {"account": PIPELINE, "region": "eu-west-1"}, "staging": {"account": STAGING, "region": "us-east-1"}},
+            "ml-cicd.environments.staging.region",
+        ),
+        (
+            {"pipeline": {"account": PIPELINE}, "production": {"account": PRODUCTION, "region": "eu-west-1"}},
+            "ml-cicd.environments.pipeline.region",
+        ),
+        ({"staging": {"account": STAGING}}, "ml-cicd.environments.pipeline.account"),
+    ],
+)
 def test_an_unusable_layout_is_refused_in_one_line_naming_the_key(environments: dict[str, Any], key: str) -> None:
     with pytest.raises(ConfigError) as raised:
         account_layout(_config(environments))
@@ -90,7 +97,8 @@ def test_single_account_templates_are_byte_identical_to_before_cross_account_sup
     assert set(synthesized.templates) == set(recorded["sha256"]), "a default synthesis has no target stack"
     assert now == recorded["sha256"], (
         f"the default templates differ from those recorded at {recorded['recorded_at']}; if another change (not the "
-        "cross-account support) changed them on purpose, record again: python -m tests.test_accounts")
+        "cross-account support) changed them on purpose, record again: python -m tests.test_accounts"
+    )
 
 
 # -- cross account: the same checks as single account ----------------------------
@@ -98,13 +106,17 @@ def test_single_account_templates_are_byte_identical_to_before_cross_account_sup
 
 def _checks_of(module: Any) -> list[Callable[[SynthesizedApp], None]]:
     """The module's test functions that take the synthesized app and nothing else."""
-    return [function for name, function in inspect.getmembers(module, inspect.isfunction)
-            if name.startswith("test_") and list(inspect.signature(function).parameters) == ["synthesized"]]
+    return [
+        function
+        for name, function in inspect.getmembers(module, inspect.isfunction)
+        if name.startswith("test_") and list(inspect.signature(function).parameters) == ["synthesized"]
+    ]
 
 
 @pytest.mark.parametrize("check", _checks_of(iam_checks), ids=lambda check: check.__name__)
-def test_the_iam_checks_hold_for_the_cross_account_app(check: Callable[[SynthesizedApp], None],
-                                                       synthesized_cross_account: SynthesizedApp) -> None:
+def test_the_iam_checks_hold_for_the_cross_account_app(
+    check: Callable[[SynthesizedApp], None], synthesized_cross_account: SynthesizedApp
+) -> None:
     check(synthesized_cross_account)
 
 
@@ -115,15 +127,20 @@ def test_cdk_nag_accepts_the_cross_account_app(synthesized_cross_account: Synthe
 def test_cfn_lint_accepts_the_cross_account_templates(synthesized_cross_account: SynthesizedApp) -> None:
     paths = [str(path) for path in synthesized_cross_account.paths.values()]
     assert len(paths) == 5  # pipeline, two endpoints, two target stacks
-    result = subprocess.run([str(CFN_LINT), "--format", "json", "--ignore-checks", *CFN_LINT_IGNORED, "--", *paths],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [str(CFN_LINT), "--format", "json", "--ignore-checks", *CFN_LINT_IGNORED, "--", *paths],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     findings = json.loads(result.stdout or "[]")
     assert [f"{f['Rule']['Id']} {f['Filename']}: {f['Message']}" for f in findings] == []
 
 
 @pytest.mark.parametrize("names", [("pipeline",), ("staging-target", "production-target")], ids=["pipeline", "targets"])
 def test_checkov_finds_no_failed_check_in_the_cross_account_templates(
-        names: tuple[str, ...], synthesized_cross_account: SynthesizedApp) -> None:
+    names: tuple[str, ...], synthesized_cross_account: SynthesizedApp
+) -> None:
     result = run_checkov([synthesized_cross_account.paths[name] for name in names])
     assert result.resources >= 6, result.summary()  # the target stacks: three roles and their policies each
     assert not result.failed, result.summary() + "\n" + "\n".join(f.line() for f in result.failed)
@@ -153,14 +170,14 @@ def _trusted(role: dict[str, Any]) -> list[Any]:
 
 @pytest.mark.parametrize("stage", ["staging", "production"])
 def test_each_target_role_trusts_only_the_pipeline_role_it_serves_by_arn(
-        stage: str, synthesized_cross_account: SynthesizedApp) -> None:
+    stage: str, synthesized_cross_account: SynthesizedApp
+) -> None:
     roles = _roles_by_name(synthesized_cross_account.templates[f"{stage}-target"])
     names, pipeline_roles = target_role_names("ml-cicd", stage), pipeline_role_names("ml-cicd")
     arn = f"arn:aws:iam::{PIPELINE}:role/{{}}".format
     gate = pipeline_roles.staging_gate if stage == "staging" else pipeline_roles.promote
     assert set(roles) == {names.deploy, names.execution, names.endpoint_reader}
-    assert _trusted(roles[names.deploy]) == [("AWS", arn(pipeline_roles.pipeline)),
-                                             ("Service", "cloudformation.amazonaws.com")]
+    assert _trusted(roles[names.deploy]) == [("AWS", arn(pipeline_roles.pipeline)), ("Service", "cloudformation.amazonaws.com")]
     assert _trusted(roles[names.endpoint_reader]) == [("AWS", arn(gate))]
     assert _trusted(roles[names.execution]) == [("Service", "sagemaker.amazonaws.com")]
 
@@ -174,10 +191,15 @@ def _cross_account_statements(synthesized: SynthesizedApp) -> Iterator[tuple[str
     """Allow statements of the pipeline account's resource policies that name another account."""
     pipeline = synthesized.pipeline
     documents = [(lid, kind, doc) for lid, kind, doc in iam_checks.policy_documents(pipeline)]
-    documents += [(lid, "ModelPackageGroupPolicy", props["ModelPackageGroupPolicy"])
-                  for lid, props in _resources(pipeline, "AWS::SageMaker::ModelPackageGroup")]
-    documents += [(lid, "AWS::ECR::Repository", props["RepositoryPolicyText"])
-                  for lid, props in _resources(pipeline, "AWS::ECR::Repository") if "RepositoryPolicyText" in props]
+    documents += [
+        (lid, "ModelPackageGroupPolicy", props["ModelPackageGroupPolicy"])
+        for lid, props in _resources(pipeline, "AWS::SageMaker::ModelPackageGroup")
+    ]
+    documents += [
+        (lid, "AWS::ECR::Repository", props["RepositoryPolicyText"])
+        for lid, props in _resources(pipeline, "AWS::ECR::Repository")
+        if "RepositoryPolicyText" in props
+    ]
     for logical_id, kind, document in documents:
         for statement in iam_checks.as_list(document["Statement"]):
             text = json.dumps(statement.get("Principal", {}))
@@ -186,12 +208,16 @@ def _cross_account_statements(synthesized: SynthesizedApp) -> Iterator[tuple[str
 
 
 def test_pipeline_account_resource_policies_grant_target_accounts_only_their_roles(
-        synthesized_cross_account: SynthesizedApp) -> None:
+    synthesized_cross_account: SynthesizedApp,
+) -> None:
     statements = list(_cross_account_statements(synthesized_cross_account))
     kinds = {where.split("|")[0] for where, _ in statements}
     assert kinds == {"AWS::S3::BucketPolicy", "AWS::KMS::Key", "ModelPackageGroupPolicy", "AWS::ECR::Repository"}
-    created = {f"arn:aws:iam::{TARGET_ACCOUNTS[stage]}:role/{name}"
-               for stage in TARGET_ACCOUNTS for name in _roles_by_name(synthesized_cross_account.templates[f"{stage}-target"])}
+    created = {
+        f"arn:aws:iam::{TARGET_ACCOUNTS[stage]}:role/{name}"
+        for stage in TARGET_ACCOUNTS
+        for name in _roles_by_name(synthesized_cross_account.templates[f"{stage}-target"])
+    }
     for where, statement in statements:
         (account,) = {a for a in TARGET_ACCOUNTS.values() if a in json.dumps(statement["Principal"])}
         assert json.dumps(statement["Principal"]).endswith(f':iam::{account}:root"}}'), where
@@ -222,16 +248,24 @@ def _pipeline_definition(synthesized: SynthesizedApp) -> dict[str, Any]:
 
 def test_deploy_actions_run_with_the_target_accounts_deploy_roles(synthesized_cross_account: SynthesizedApp) -> None:
     pipeline = _pipeline_definition(synthesized_cross_account)
-    deploys = {action["Configuration"]["StackName"]: action for stage in pipeline["Stages"]
-               for action in stage["Actions"] if action["ActionTypeId"]["Provider"] == "CloudFormation"}
+    deploys = {
+        action["Configuration"]["StackName"]: action
+        for stage in pipeline["Stages"]
+        for action in stage["Actions"]
+        if action["ActionTypeId"]["Provider"] == "CloudFormation"
+    }
     for stage, account in TARGET_ACCOUNTS.items():
         action = deploys[f"ml-cicd-{stage}-endpoint"]
         role = f"arn:aws:iam::{account}:role/{target_role_names('ml-cicd', stage).deploy}"
         assert action["RoleArn"] == action["Configuration"]["RoleArn"] == role
         overrides = json.dumps(action["Configuration"]["ParameterOverrides"])
         assert f"arn:aws:iam::{account}:role/{target_role_names('ml-cicd', stage).execution}" in overrides
-    assumed = {arn for where, s in iam_checks.allow_statements(synthesized_cross_account)
-               if "ReleasePipelineRole" in where and s["Action"] == "sts:AssumeRole" for arn in iam_checks.as_list(s["Resource"])}
+    assumed = {
+        arn
+        for where, s in iam_checks.allow_statements(synthesized_cross_account)
+        if "ReleasePipelineRole" in where and s["Action"] == "sts:AssumeRole"
+        for arn in iam_checks.as_list(s["Resource"])
+    }
     assert assumed == {action["RoleArn"] for action in deploys.values()}
 
 
@@ -242,17 +276,22 @@ def _function_environment(synthesized: SynthesizedApp, description_start: str) -
     raise AssertionError(f"no function described {description_start!r}")
 
 
-@pytest.mark.parametrize(("stage", "description"), [("staging", "ml-cicd staging gate"),
-                                                    ("production", "ml-cicd: verifies the production endpoint")])
+@pytest.mark.parametrize(
+    ("stage", "description"), [("staging", "ml-cicd staging gate"), ("production", "ml-cicd: verifies the production endpoint")]
+)
 def test_the_gate_of_each_stage_assumes_that_accounts_reader_role(
-        stage: str, description: str, synthesized_cross_account: SynthesizedApp) -> None:
+    stage: str, description: str, synthesized_cross_account: SynthesizedApp
+) -> None:
     from gate_kit.target_account import READER_ROLE_VARIABLE
 
     _, environment = _function_environment(synthesized_cross_account, description)
     reader = f"arn:aws:iam::{TARGET_ACCOUNTS[stage]}:role/{target_role_names('ml-cicd', stage).endpoint_reader}"
     assert environment[READER_ROLE_VARIABLE] == reader
-    assumes = [s for _, s in iam_checks.allow_statements(synthesized_cross_account)
-               if s["Action"] == "sts:AssumeRole" and s["Resource"] == reader]
+    assumes = [
+        s
+        for _, s in iam_checks.allow_statements(synthesized_cross_account)
+        if s["Action"] == "sts:AssumeRole" and s["Resource"] == reader
+    ]
     assert len(assumes) == 1
 
 
@@ -263,8 +302,7 @@ def test_the_single_account_gates_assume_no_role(synthesized: SynthesizedApp) ->
         assert READER_ROLE_VARIABLE not in _function_environment(synthesized, description)[1]
 
 
-def test_the_staging_reader_may_invoke_and_the_production_reader_only_reads(
-        synthesized_cross_account: SynthesizedApp) -> None:
+def test_the_staging_reader_may_invoke_and_the_production_reader_only_reads(synthesized_cross_account: SynthesizedApp) -> None:
     for stage, may_invoke in (("staging", True), ("production", False)):
         actions = _reader_actions(synthesized_cross_account, stage)
         assert ("sagemaker:InvokeEndpoint" in actions) is may_invoke
@@ -273,11 +311,18 @@ def test_the_staging_reader_may_invoke_and_the_production_reader_only_reads(
 
 def _reader_actions(synthesized: SynthesizedApp, stage: str) -> set[str]:
     template = synthesized.templates[f"{stage}-target"]
-    readers = {lid for lid, props in _resources(template, "AWS::IAM::Role")
-               if props.get("RoleName") == target_role_names("ml-cicd", stage).endpoint_reader}
-    return {action for _, props in _resources(template, "AWS::IAM::Policy")
-            if any(role.get("Ref") in readers for role in props["Roles"])
-            for statement in props["PolicyDocument"]["Statement"] for action in iam_checks.as_list(statement["Action"])}
+    readers = {
+        lid
+        for lid, props in _resources(template, "AWS::IAM::Role")
+        if props.get("RoleName") == target_role_names("ml-cicd", stage).endpoint_reader
+    }
+    return {
+        action
+        for _, props in _resources(template, "AWS::IAM::Policy")
+        if any(role.get("Ref") in readers for role in props["Roles"])
+        for statement in props["PolicyDocument"]["Statement"]
+        for action in iam_checks.as_list(statement["Action"])
+    }
 
 
 def _record() -> None:

@@ -25,8 +25,9 @@ PLUGIN = "aws-cdk-lib.CloudFormationValidatePlugin"
 def run_probed(script: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], dict]:
     report = tmp_path / "probe.json"
     env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(cdk_json_context()), "CDK_OUTDIR": str(tmp_path / "cdk.out")}
-    result = subprocess.run([sys.executable, str(PROBE), str(report), str(script)], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(PROBE), str(report), str(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     return result, json.loads(report.read_text())
 
 
@@ -46,7 +47,8 @@ def test_the_app_imports_the_stacks_while_the_validation_engine_is_built_and_no_
 def test_the_probe_reports_a_jsii_call_made_while_another_thread_waits_for_one(tmp_path) -> None:
     """The check above can fail: a call from the main thread during the engine's build is seen."""
     script = tmp_path / "overlapping.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import threading, time
         import aws_cdk as cdk
         from concurrent.futures import ThreadPoolExecutor
@@ -67,7 +69,8 @@ def test_the_probe_reports_a_jsii_call_made_while_another_thread_waits_for_one(t
             time.sleep(0.2)  # the worker now holds the pipe: the engine's build takes far longer than this
             cdk.App()
             plugin.result()
-    """))
+    """)
+    )
     result, report = run_probed(script, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert report["contended"] == ["MainThread: CreateRequest aws-cdk-lib.App"]

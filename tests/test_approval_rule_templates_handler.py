@@ -23,16 +23,23 @@ from approval_rule_templates.template_lifecycle import NOT_CREATED_PREFIX
 
 TEMPLATE_ID = "0a1b2c3d-4e5f-6789-abcd-ef0123456789"
 SHA = "a" * 64
-PROPS = {"TemplateName": "ml-cicd-release-review", "Content": '{"Version":"2018-11-08"}',
-         "Description": "2 reviewer(s)", "RepositoryName": "ml-model"}
+PROPS = {
+    "TemplateName": "ml-cicd-release-review",
+    "Content": '{"Version":"2018-11-08"}',
+    "Description": "2 reviewer(s)",
+    "RepositoryName": "ml-model",
+}
 
 
-def request(kind: str, props: Mapping[str, str] = PROPS, *, old: Mapping[str, str] | None = None,
-            physical_id: str | None = TEMPLATE_ID) -> dict[str, Any]:
+def request(
+    kind: str, props: Mapping[str, str] = PROPS, *, old: Mapping[str, str] | None = None, physical_id: str | None = TEMPLATE_ID
+) -> dict[str, Any]:
     event: dict[str, Any] = {
-        "RequestType": kind, "ResponseURL": "https://cloudformation-custom-resource-response.example/x",
+        "RequestType": kind,
+        "ResponseURL": "https://cloudformation-custom-resource-response.example/x",
         "StackId": "arn:aws:cloudformation:eu-west-1:111122223333:stack/ml-cicd-pipeline/guid",
-        "RequestId": "req-1", "ResourceType": "Custom::ApprovalRuleTemplate",
+        "RequestId": "req-1",
+        "ResourceType": "Custom::ApprovalRuleTemplate",
         "LogicalResourceId": "BranchProtectionReviewTemplate",
         "ResourceProperties": {"ServiceToken": "arn:aws:lambda:eu-west-1:111122223333:function:f", **props},
     }
@@ -44,16 +51,20 @@ def request(kind: str, props: Mapping[str, str] = PROPS, *, old: Mapping[str, st
 
 
 def template(props: Mapping[str, str] = PROPS, *, template_id: str = TEMPLATE_ID) -> dict[str, Any]:
-    return {"approvalRuleTemplate": {
-        "approvalRuleTemplateId": template_id, "approvalRuleTemplateName": props["TemplateName"],
-        "approvalRuleTemplateContent": props["Content"], "approvalRuleTemplateDescription": props["Description"],
-        "ruleContentSha256": SHA}}
+    return {
+        "approvalRuleTemplate": {
+            "approvalRuleTemplateId": template_id,
+            "approvalRuleTemplateName": props["TemplateName"],
+            "approvalRuleTemplateContent": props["Content"],
+            "approvalRuleTemplateDescription": props["Description"],
+            "ruleContentSha256": SHA,
+        }
+    }
 
 
 @pytest.fixture
 def codecommit() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client("codecommit", region_name="eu-west-1", aws_access_key_id="test",
-                          aws_secret_access_key="test")
+    client = boto3.client("codecommit", region_name="eu-west-1", aws_access_key_id="test", aws_secret_access_key="test")
     with Stubber(client) as stubber:
         yield client, stubber
         stubber.assert_no_pending_responses()
@@ -71,20 +82,33 @@ def not_found(stubber: Stubber, method: str, code: str = "ApprovalRuleTemplateDo
     stubber.add_client_error(method, service_error_code=code, http_status_code=400)
 
 
-def expect_association(stubber: Stubber, *, already: bool, repository: str = "ml-model",
-                       name: str = "ml-cicd-release-review") -> None:
-    stubber.add_response("list_associated_approval_rule_templates_for_repository",
-                         {"approvalRuleTemplateNames": [name] if already else []}, {"repositoryName": repository})
+def expect_association(
+    stubber: Stubber, *, already: bool, repository: str = "ml-model", name: str = "ml-cicd-release-review"
+) -> None:
+    stubber.add_response(
+        "list_associated_approval_rule_templates_for_repository",
+        {"approvalRuleTemplateNames": [name] if already else []},
+        {"repositoryName": repository},
+    )
     if not already:
-        stubber.add_response("associate_approval_rule_template_with_repository", {},
-                             {"approvalRuleTemplateName": name, "repositoryName": repository})
+        stubber.add_response(
+            "associate_approval_rule_template_with_repository",
+            {},
+            {"approvalRuleTemplateName": name, "repositoryName": repository},
+        )
 
 
 def test_create_makes_and_associates_the_template_and_reports_its_id(codecommit) -> None:
     client, stubber = codecommit
-    stubber.add_response("create_approval_rule_template", template(), {
-        "approvalRuleTemplateName": PROPS["TemplateName"], "approvalRuleTemplateContent": PROPS["Content"],
-        "approvalRuleTemplateDescription": PROPS["Description"]})
+    stubber.add_response(
+        "create_approval_rule_template",
+        template(),
+        {
+            "approvalRuleTemplateName": PROPS["TemplateName"],
+            "approvalRuleTemplateContent": PROPS["Content"],
+            "approvalRuleTemplateDescription": PROPS["Description"],
+        },
+    )
     expect_association(stubber, already=False)
     body = run(request("Create"), client)
     assert body["Status"] == "SUCCESS" and body["PhysicalResourceId"] == TEMPLATE_ID
@@ -118,8 +142,9 @@ def test_delete_of_something_already_gone_succeeds(codecommit) -> None:
 
 def test_delete_leaves_a_template_of_the_same_name_that_is_not_ours(codecommit) -> None:
     client, stubber = codecommit
-    stubber.add_response("get_approval_rule_template", template(template_id="someone-elses"),
-                         {"approvalRuleTemplateName": PROPS["TemplateName"]})
+    stubber.add_response(
+        "get_approval_rule_template", template(template_id="someone-elses"), {"approvalRuleTemplateName": PROPS["TemplateName"]}
+    )
     assert run(request("Delete"), client)["Status"] == "SUCCESS"
 
 
@@ -127,8 +152,11 @@ def test_delete_disassociates_then_deletes_tolerating_a_repository_already_gone(
     client, stubber = codecommit
     stubber.add_response("get_approval_rule_template", template(), {"approvalRuleTemplateName": PROPS["TemplateName"]})
     not_found(stubber, "disassociate_approval_rule_template_from_repository", "RepositoryDoesNotExistException")
-    stubber.add_response("delete_approval_rule_template", {"approvalRuleTemplateId": TEMPLATE_ID},
-                         {"approvalRuleTemplateName": PROPS["TemplateName"]})
+    stubber.add_response(
+        "delete_approval_rule_template",
+        {"approvalRuleTemplateId": TEMPLATE_ID},
+        {"approvalRuleTemplateName": PROPS["TemplateName"]},
+    )
     assert run(request("Delete"), client)["Status"] == "SUCCESS"
 
 
@@ -136,8 +164,11 @@ def test_update_renames_when_the_project_is_renamed(codecommit) -> None:
     client, stubber = codecommit
     new = {**PROPS, "TemplateName": "fraud-release-review"}
     stubber.add_response("get_approval_rule_template", template(), {"approvalRuleTemplateName": PROPS["TemplateName"]})
-    stubber.add_response("update_approval_rule_template_name", template(new), {
-        "oldApprovalRuleTemplateName": PROPS["TemplateName"], "newApprovalRuleTemplateName": new["TemplateName"]})
+    stubber.add_response(
+        "update_approval_rule_template_name",
+        template(new),
+        {"oldApprovalRuleTemplateName": PROPS["TemplateName"], "newApprovalRuleTemplateName": new["TemplateName"]},
+    )
     expect_association(stubber, already=True, name=new["TemplateName"])
     body = run(request("Update", new, old=PROPS), client)
     assert body["Status"] == "SUCCESS" and body["PhysicalResourceId"] == TEMPLATE_ID
@@ -147,11 +178,16 @@ def test_update_changes_content_with_the_current_sha_and_the_description(codecom
     client, stubber = codecommit
     new = {**PROPS, "Content": '{"Version":"2018-11-08","x":1}', "Description": "3 reviewer(s)"}
     stubber.add_response("get_approval_rule_template", template(), {"approvalRuleTemplateName": PROPS["TemplateName"]})
-    stubber.add_response("update_approval_rule_template_content", template(new), {
-        "approvalRuleTemplateName": PROPS["TemplateName"], "newRuleContent": new["Content"],
-        "existingRuleContentSha256": SHA})
-    stubber.add_response("update_approval_rule_template_description", template(new), {
-        "approvalRuleTemplateName": PROPS["TemplateName"], "approvalRuleTemplateDescription": new["Description"]})
+    stubber.add_response(
+        "update_approval_rule_template_content",
+        template(new),
+        {"approvalRuleTemplateName": PROPS["TemplateName"], "newRuleContent": new["Content"], "existingRuleContentSha256": SHA},
+    )
+    stubber.add_response(
+        "update_approval_rule_template_description",
+        template(new),
+        {"approvalRuleTemplateName": PROPS["TemplateName"], "approvalRuleTemplateDescription": new["Description"]},
+    )
     expect_association(stubber, already=True)
     assert run(request("Update", new, old=PROPS), client)["Status"] == "SUCCESS"
 
@@ -167,9 +203,15 @@ def test_update_associates_a_new_repository(codecommit) -> None:
 def test_update_recreates_a_template_deleted_out_of_band(codecommit) -> None:
     client, stubber = codecommit
     not_found(stubber, "get_approval_rule_template")
-    stubber.add_response("create_approval_rule_template", template(template_id="new-id"), {
-        "approvalRuleTemplateName": PROPS["TemplateName"], "approvalRuleTemplateContent": PROPS["Content"],
-        "approvalRuleTemplateDescription": PROPS["Description"]})
+    stubber.add_response(
+        "create_approval_rule_template",
+        template(template_id="new-id"),
+        {
+            "approvalRuleTemplateName": PROPS["TemplateName"],
+            "approvalRuleTemplateContent": PROPS["Content"],
+            "approvalRuleTemplateDescription": PROPS["Description"],
+        },
+    )
     expect_association(stubber, already=False)
     body = run(request("Update", PROPS, old=PROPS), client)
     assert body["Status"] == "SUCCESS" and body["PhysicalResourceId"] == "new-id"

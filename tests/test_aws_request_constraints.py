@@ -17,13 +17,24 @@ from rehearsal.aws_request_constraints import (
 )
 
 ARN = "arn:aws:sagemaker:eu-west-1:111122223333:model-package/ml-cicd-models/7"
-SERVICES = ("s3", "sagemaker", "sagemaker-runtime", "codepipeline", "cloudformation", "sts",
-            "cloudwatch", "application-autoscaling", "codecommit", "codebuild")
+SERVICES = (
+    "s3",
+    "sagemaker",
+    "sagemaker-runtime",
+    "codepipeline",
+    "cloudformation",
+    "sts",
+    "cloudwatch",
+    "application-autoscaling",
+    "codecommit",
+    "codebuild",
+)
 
 
 def _client(service: str, session: Any = None) -> Any:
-    return (session or boto3).client(service, region_name="eu-west-1", aws_access_key_id="testing",
-                                     aws_secret_access_key="testing")
+    return (session or boto3).client(
+        service, region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
 
 
 def test_the_parenthesis_case_fails_loudly_naming_operation_path_value_and_pattern() -> None:
@@ -51,21 +62,43 @@ def test_a_client_of_a_new_session_is_checked_too() -> None:
 @pytest.mark.parametrize(
     ("operation", "params", "path", "constraint"),
     [
-        ("UpdateModelPackage", {"ModelPackageArn": ARN, "ModelApprovalStatus": "Accepted"},
-         "ModelApprovalStatus", "enum"),
-        ("UpdateModelPackage", {"ModelPackageArn": ARN, "ApprovalDescription": "x" * 1025},
-         "ApprovalDescription", "max length 1024 (has 1025)"),
-        ("UpdateModelPackage", {"ModelPackageArn": ARN, "ApprovalDescription": "two\nlines"},
-         "ApprovalDescription", "pattern .*"),
-        ("UpdateModelPackage", {"ModelPackageArn": ARN,
-                                "CustomerMetadataProperties": {f"k{i}": "v" for i in range(51)}},
-         "CustomerMetadataProperties", "max entries 50 (has 51)"),
-        ("UpdateModelPackage", {"ModelPackageArn": ARN, "CustomerMetadataPropertiesToRemove": ["ok", "no,"]},
-         "CustomerMetadataPropertiesToRemove[1]", "pattern"),
-        ("UpdateModelPackage", {"ModelPackageArn": ARN, "CustomerMetadataProperties": {"a#": "v"}},
-         "CustomerMetadataProperties key", "pattern"),
-        ("CreateModel", {"ModelName": "m", "PrimaryContainer": {"ModelPackageName": ARN, "Environment": {
-            "K": "v" * 1025}}}, "PrimaryContainer.Environment['K']", "max length 1024 (has 1025)"),
+        ("UpdateModelPackage", {"ModelPackageArn": ARN, "ModelApprovalStatus": "Accepted"}, "ModelApprovalStatus", "enum"),
+        (
+            "UpdateModelPackage",
+            {"ModelPackageArn": ARN, "ApprovalDescription": "x" * 1025},
+            "ApprovalDescription",
+            "max length 1024 (has 1025)",
+        ),
+        (
+            "UpdateModelPackage",
+            {"ModelPackageArn": ARN, "ApprovalDescription": "two\nlines"},
+            "ApprovalDescription",
+            "pattern .*",
+        ),
+        (
+            "UpdateModelPackage",
+            {"ModelPackageArn": ARN, "CustomerMetadataProperties": {f"k{i}": "v" for i in range(51)}},
+            "CustomerMetadataProperties",
+            "max entries 50 (has 51)",
+        ),
+        (
+            "UpdateModelPackage",
+            {"ModelPackageArn": ARN, "CustomerMetadataPropertiesToRemove": ["ok", "no,"]},
+            "CustomerMetadataPropertiesToRemove[1]",
+            "pattern",
+        ),
+        (
+            "UpdateModelPackage",
+            {"ModelPackageArn": ARN, "CustomerMetadataProperties": {"a#": "v"}},
+            "CustomerMetadataProperties key",
+            "pattern",
+        ),
+        (
+            "CreateModel",
+            {"ModelName": "m", "PrimaryContainer": {"ModelPackageName": ARN, "Environment": {"K": "v" * 1025}}},
+            "PrimaryContainer.Environment['K']",
+            "max length 1024 (has 1025)",
+        ),
     ],
 )
 def test_constraints_are_checked_through_structures_lists_and_maps(
@@ -79,8 +112,17 @@ def test_constraints_are_checked_through_structures_lists_and_maps(
 
 def test_a_valid_request_passes() -> None:
     model = botocore.session.get_session().get_service_model("sagemaker").operation_model("UpdateModelPackage")
-    assert check_request(model, {"ModelPackageArn": ARN, "ModelApprovalStatus": "Approved",
-                                 "CustomerMetadataProperties": {"promoted_at": "2026-11-29T19:00:00Z"}}) == []
+    assert (
+        check_request(
+            model,
+            {
+                "ModelPackageArn": ARN,
+                "ModelApprovalStatus": "Approved",
+                "CustomerMetadataProperties": {"promoted_at": "2026-11-29T19:00:00Z"},
+            },
+        )
+        == []
+    )
 
 
 def test_a_long_value_is_shortened_in_the_message() -> None:
@@ -94,8 +136,13 @@ def test_every_pattern_of_the_services_the_project_calls_compiles() -> None:
     from rehearsal.aws_request_constraints import _compiled
 
     session = botocore.session.get_session()
-    patterns = {shape.metadata["pattern"] for service in SERVICES for model in [session.get_service_model(service)]
-                for shape in map(model.shape_for, model.shape_names) if "pattern" in shape.metadata}
+    patterns = {
+        shape.metadata["pattern"]
+        for service in SERVICES
+        for model in [session.get_service_model(service)]
+        for shape in map(model.shape_for, model.shape_names)
+        if "pattern" in shape.metadata
+    }
     assert len(patterns) > 100
     for pattern in patterns:
         assert isinstance(_compiled(pattern), regex.Pattern)

@@ -21,16 +21,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from rehearsal.aws_request_constraints import expected_violations
-from botocore.exceptions import ClientError
-from rehearsal_fixtures import runtime_client, write_toy_model_archive
-
 from rehearsal.cli import main
 from rehearsal.inference_model import InferenceModel, load_model_archive
 from rehearsal.inference_server import RunningServer, running_server
 from rehearsal.output_folder import MARKER_FILE, claim_output_folder
 from rehearsal.pipeline_code import PROJECT_ROOT
+from rehearsal_fixtures import runtime_client, write_toy_model_archive
 
 FAST = ["--skip-model-tests", "--bootstrap-resamples", "1000"]
 CONCURRENT_CLIENTS = 200
@@ -145,9 +144,7 @@ def test_a_malformed_request_line_is_a_json_400(server: RunningServer) -> None:
         ("a" * 64, "Member must have length less than or equal to 63"),
     ],
 )
-def test_a_bad_endpoint_name_is_a_validation_error_as_sagemaker_answers(
-    server: RunningServer, name: str, fragment: str
-) -> None:
+def test_a_bad_endpoint_name_is_a_validation_error_as_sagemaker_answers(server: RunningServer, name: str, fragment: str) -> None:
     # The suite's request-constraint hook would refuse the invalid names before they are sent: let them through
     # to the server, which must answer as SageMaker does (and the hook must have seen the invalid ones).
     with expected_violations() as seen, pytest.raises(ClientError) as raised:
@@ -249,9 +246,7 @@ def test_run_refuses_a_file_as_its_folder(tmp_path: Path) -> None:
         ("{", "JSONDecodeError"),
     ],
 )
-def test_bad_platform_floors_are_a_configuration_error_not_a_blocked_model(
-    tmp_path: Path, floors: str, fragment: str
-) -> None:
+def test_bad_platform_floors_are_a_configuration_error_not_a_blocked_model(tmp_path: Path, floors: str, fragment: str) -> None:
     path = tmp_path / "floors.json"
     path.write_text(floors, encoding="utf-8")
     code, stdout, stderr = cli("run", "--out", str(tmp_path / "out"), "--platform-floors", str(path), *FAST)

@@ -14,6 +14,8 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from evaluation_gate.handler import handler as evaluation_handler
 from evaluation_gate_fixtures import CONTRACT_EVALUATION, CONTRACT_POLICY
 from gate_kit.artifacts import ArtifactError, ArtifactReader
@@ -34,7 +36,6 @@ from gate_kit_fixtures import (
     record_codepipeline_answers,
     set_fake_aws_environment,
 )
-from moto import mock_aws
 
 BUCKET = "artifact-bucket"
 KEY = "ml-pipeline/TrainOutpu/AbCdE12"
@@ -177,10 +178,17 @@ def test_the_evaluation_gate_names_the_file_and_the_problem_and_writes_the_recor
 
 def test_the_evaluation_gate_refuses_an_artifact_with_two_evaluation_files(moto_bucket: Any) -> None:
     good = json.dumps(CONTRACT_EVALUATION).encode()
-    moto_bucket.put_object(Bucket=BUCKET, Key=KEY, Body=_zip([
-        ("evaluation.json", good), ("release-policy.json", json.dumps(CONTRACT_POLICY).encode()),
-        ("evaluation.json", b'{"schema_version": 1}'),
-    ]))
+    moto_bucket.put_object(
+        Bucket=BUCKET,
+        Key=KEY,
+        Body=_zip(
+            [
+                ("evaluation.json", good),
+                ("release-policy.json", json.dumps(CONTRACT_POLICY).encode()),
+                ("evaluation.json", b'{"schema_version": 1}'),
+            ]
+        ),
+    )
     with record_codepipeline_answers() as answers:
         evaluation_handler(job_event(bucket=BUCKET, artifacts={"TrainOutput": KEY}), FakeLambdaContext())
     assert answers.count == 1
@@ -244,8 +252,15 @@ def test_a_failure_message_at_codepipelines_limit_keeps_the_records_location(mot
     job = parse_job_event(job_event(bucket=BUCKET, artifacts={"TrainOutput": KEY}))
     verdict = "Staging gate FAILED: " + "; ".join(f"request golden-{i:04d} expected label 1, got 0" for i in range(400))
     outcome = outcome_with_record(
-        job, gate="staging_gate", passed=False, decision="failed", verdict=verdict, json_text="{}",
-        markdown_text="#", s3_client=moto_bucket, environ={},
+        job,
+        gate="staging_gate",
+        passed=False,
+        decision="failed",
+        verdict=verdict,
+        json_text="{}",
+        markdown_text="#",
+        s3_client=moto_bucket,
+        environ={},
     )
     with record_codepipeline_answers() as answers:
         run_job(job_event(bucket=BUCKET, artifacts={"TrainOutput": KEY}), lambda _: outcome)
@@ -281,12 +296,24 @@ def test_the_promote_function_refuses_a_nonsense_continuation_token_once_in_one_
     def no_sagemaker() -> Any:
         raise AssertionError("SageMaker was called with a nonsense continuation token")
 
-    event = job_event(bucket=BUCKET, artifacts={"TrainOutput": KEY}, function_name="promote", continuation_token=token,
-                      user_parameters=json.dumps({"action": action, "endpoint_name": "production"}))
+    event = job_event(
+        bucket=BUCKET,
+        artifacts={"TrainOutput": KEY},
+        function_name="promote",
+        continuation_token=token,
+        user_parameters=json.dumps({"action": action, "endpoint_name": "production"}),
+    )
     with record_codepipeline_answers() as answers:
-        run_promote(event, services=PromoteServices(
-            sagemaker=no_sagemaker, records_s3=lambda: moto_bucket, artifact_s3=lambda _: moto_bucket,
-            now=lambda: datetime(2026, 11, 29, tzinfo=UTC)), environ={})
+        run_promote(
+            event,
+            services=PromoteServices(
+                sagemaker=no_sagemaker,
+                records_s3=lambda: moto_bucket,
+                artifact_s3=lambda _: moto_bucket,
+                now=lambda: datetime(2026, 11, 29, tzinfo=UTC),
+            ),
+            environ={},
+        )
     assert answers.count == 1
     message = answers.failure_message
     assert "continuation token" in message and "is not one this function issued (" in message

@@ -63,8 +63,10 @@ def test_a_billion_laughs_is_refused_at_its_first_anchor_in_little_memory(
         ("version: !!int 1\n", ":1: tag tag:yaml.org,2002:int: tags are not used in a release policy"),
         ("version: 1\nmetrics:\n  auc:\n    <<: {min: 0.9}\n", ":4: metrics.auc: merge keys (<<) are not used"),
         ("version: 1\nmetrics: " + "[" * 5000 + "]" * 5000 + "\n", f":2: nested more than {MAX_POLICY_DEPTH} levels deep"),
-        ("version: 1\nmetrics:\n  auc: {min: 0." + "9" * 400 + "}\n",
-         ":3: metrics.auc.min: a number of 402 characters (0.999999999999999999...) is longer than the 40 allowed"),
+        (
+            "version: 1\nmetrics:\n  auc: {min: 0." + "9" * 400 + "}\n",
+            ":3: metrics.auc.min: a number of 402 characters (0.999999999999999999...) is longer than the 40 allowed",
+        ),
         ("version: " + "1" * 5000 + "\n", ":1: version: a number of 5000 characters"),
     ],
     ids=["alias", "tag", "merge-key", "5000-deep", "400-digit-float", "5000-digit-int"],
@@ -85,15 +87,22 @@ def test_a_policy_file_larger_than_the_bound_is_refused_before_parsing(
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("  max_p95_latency_ms: 1:30",
-         ":3: staging.max_p95_latency_ms: '1:30' is a base-60 number to YAML 1.1 (PyYAML) and text to YAML 1.2"),
-        ("  max_p95_latency_ms: 0200", ":3: staging.max_p95_latency_ms: '0200' has a leading zero: YAML 1.1 (PyYAML) "
-                                        "reads it as an octal number, YAML 1.2 as decimal: write 200"),
+        (
+            "  max_p95_latency_ms: 1:30",
+            ":3: staging.max_p95_latency_ms: '1:30' is a base-60 number to YAML 1.1 (PyYAML) and text to YAML 1.2",
+        ),
+        (
+            "  max_p95_latency_ms: 0200",
+            ":3: staging.max_p95_latency_ms: '0200' has a leading zero: YAML 1.1 (PyYAML) "
+            "reads it as an octal number, YAML 1.2 as decimal: write 200",
+        ),
         ("  max_p95_latency_ms: 0x1F", "'0x1F' is a hexadecimal, octal or binary number: write it in decimal"),
         ("  max_p95_latency_ms: 1_000", "'1_000' has digit separators"),
-        ("  max_p95_latency_ms: 1e3",
-         ":3: staging.max_p95_latency_ms: '1e3' is text to YAML 1.1 (PyYAML: an exponent needs a decimal point and a "
-         "sign) and a number to YAML 1.2: write 1000 or 1.0e+3"),
+        (
+            "  max_p95_latency_ms: 1e3",
+            ":3: staging.max_p95_latency_ms: '1e3' is text to YAML 1.1 (PyYAML: an exponent needs a decimal point and a "
+            "sign) and a number to YAML 1.2: write 1000 or 1.0e+3",
+        ),
         ("  max_error_rate: 1e-2", "'1e-2' is text to YAML 1.1"),
         ("  max_error_rate: no", ":3: staging.max_error_rate: 'no' is a boolean to YAML 1.1 (PyYAML) and text to YAML 1.2"),
         ("  NO: 0.1", ":3: staging: 'NO' is a boolean to YAML 1.1"),
@@ -108,10 +117,8 @@ def test_yaml_read_differently_by_yaml_versions_is_refused_not_reinterpreted(
 
 
 def test_a_metric_name_with_a_trailing_newline_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = 'version: 1\nmetrics:\n  ? |\n    roc_auc\n  : {min: 0.9}\n'
-    assert "metrics: 'roc_auc\\n' has a control character (a newline?) or surrounding blanks" in _validate(
-        tmp_path, text, capsys
-    )
+    text = "version: 1\nmetrics:\n  ? |\n    roc_auc\n  : {min: 0.9}\n"
+    assert "metrics: 'roc_auc\\n' has a control character (a newline?) or surrounding blanks" in _validate(tmp_path, text, capsys)
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ from aws_cdk.assertions import Match, Template
 
 from stacks.components.platform_assets import PlatformAssets
 from stacks.config import ConfigError, load_config
-from tests.iam_policy_evaluation import Request, evaluate
 from tests.cfn_template_world import TemplateWorld
+from tests.iam_policy_evaluation import Request, evaluate
 
 KEY = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -24,7 +24,9 @@ def test_the_key_is_optional_and_validated_as_a_kms_key_arn() -> None:
     assert load_config({"ml-cicd.bootstrap_kms_key_arn": mrk}).bootstrap_kms_key_arn == mrk
 
 
-@pytest.mark.parametrize("bad", ["alias/cdk", "arn:aws:kms:eu-west-1:111122223333:alias/cdk", "1234abcd-12ab-34cd-56ef-1234567890ab", 42])
+@pytest.mark.parametrize(
+    "bad", ["alias/cdk", "arn:aws:kms:eu-west-1:111122223333:alias/cdk", "1234abcd-12ab-34cd-56ef-1234567890ab", 42]
+)
 def test_anything_else_is_one_line_naming_the_key(bad: object) -> None:
     with pytest.raises(ConfigError) as error:
         load_config({"ml-cicd": {"bootstrap_kms_key_arn": bad}})
@@ -43,8 +45,16 @@ def _reader_policy(tmp_path: Path, key: str | None) -> tuple[TemplateWorld, str]
     assets.grant_read(role)
     template = Template.from_stack(stack)
     if key:
-        template.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([
-            Match.object_like({"Sid": "DecryptPlatformAssets", "Action": "kms:Decrypt", "Resource": key})])}})
+        template.has_resource_properties(
+            "AWS::IAM::Policy",
+            {
+                "PolicyDocument": {
+                    "Statement": Match.array_with(
+                        [Match.object_like({"Sid": "DecryptPlatformAssets", "Action": "kms:Decrypt", "Resource": key})]
+                    )
+                }
+            },
+        )
     return TemplateWorld(template.to_json()), stack.resolve(stack.get_logical_id(role.node.default_child))
 
 

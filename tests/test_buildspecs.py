@@ -42,9 +42,9 @@ def test_every_called_module_and_file_exists(name: str) -> None:
         assert path.is_file(), module
         assert 'if __name__ == "__main__":' in path.read_text(), f"{module} is not runnable with -m"
     for command in _commands(BUILDSPECS[name]):
-        for requirements in re.findall(r'\$PLATFORM_DIR/release_tools/([\w.-]+\.txt)', command):
+        for requirements in re.findall(r"\$PLATFORM_DIR/release_tools/([\w.-]+\.txt)", command):
             assert (ROOT / "release_tools" / requirements).is_file()
-        for schema in re.findall(r'\$PLATFORM_DIR/schemas/([\w.-]+\.json)', command):
+        for schema in re.findall(r"\$PLATFORM_DIR/schemas/([\w.-]+\.json)", command):
             assert (ROOT / "schemas" / schema).is_file()
 
 

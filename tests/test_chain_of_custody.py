@@ -14,12 +14,19 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from evaluation_gate.handler import handler as evaluation_gate
 from evaluation_gate_fixtures import CONTRACT_EVALUATION, CONTRACT_POLICY
 from gate_kit.custody import CUSTODY_FILES, compare
-from gate_kit_fixtures import (REGION, FakeLambdaContext, job_event, put_zip_artifact, record_codepipeline_answers,
-                               set_fake_aws_environment)
-from moto import mock_aws
+from gate_kit_fixtures import (
+    REGION,
+    FakeLambdaContext,
+    job_event,
+    put_zip_artifact,
+    record_codepipeline_answers,
+    set_fake_aws_environment,
+)
 from promote.handler import PromoteServices, run_promote
 from staging_fixtures import register_package
 
@@ -52,7 +59,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
 
 def train_output(arn: str) -> dict[str, Any]:
     files: dict[str, Any] = {
-        "evaluation.json": CONTRACT_EVALUATION, "release-policy.json": CONTRACT_POLICY,
+        "evaluation.json": CONTRACT_EVALUATION,
+        "release-policy.json": CONTRACT_POLICY,
         "release.json": {"model_package_arn": arn, "model_package_group_name": "example", "model_data_url": MODEL_URL},
     }
     for stage in ("staging", "production"):
@@ -72,14 +80,24 @@ def judge(aws: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
 
 
 def check(aws: dict[str, Any], action: str = "verify_custody", **extra: str) -> Any:
-    parameters = {"action": action, "custody_record": f"s3://{RELEASES}/decision-records/evaluation_gate/"
-                  f"11111111-2222-3333-4444-555555555555.json", **extra}
+    parameters = {
+        "action": action,
+        "custody_record": f"s3://{RELEASES}/decision-records/evaluation_gate/11111111-2222-3333-4444-555555555555.json",
+        **extra,
+    }
     with record_codepipeline_answers() as answers:
-        run_promote(job_event(bucket=ARTIFACTS, artifacts={"TrainOutput": TRAIN_OUTPUT}, function_name="promote",
-                              user_parameters=json.dumps(parameters)),
-                    services=PromoteServices(sagemaker=lambda: aws["sagemaker"], records_s3=lambda: aws["s3"],
-                                             artifact_s3=lambda _credentials: aws["s3"]),
-                    environ={"RECORD_BUCKET": RELEASES, "RECORD_PREFIX": "decision-records/"})
+        run_promote(
+            job_event(
+                bucket=ARTIFACTS,
+                artifacts={"TrainOutput": TRAIN_OUTPUT},
+                function_name="promote",
+                user_parameters=json.dumps(parameters),
+            ),
+            services=PromoteServices(
+                sagemaker=lambda: aws["sagemaker"], records_s3=lambda: aws["s3"], artifact_s3=lambda _credentials: aws["s3"]
+            ),
+            environ={"RECORD_BUCKET": RELEASES, "RECORD_PREFIX": "decision-records/"},
+        )
     return answers
 
 
@@ -142,10 +160,13 @@ def test_a_custody_record_outside_the_release_bucket_is_refused(aws: dict[str, A
 
 
 def test_compare_names_every_difference() -> None:
-    recorded = {"version": 1, "mode": "required", "files": {"a": "1", "b": "2"},
-                "model": {"s3_uri": "s3://x/m", "version_id": "v1", "etag": "e", "size": 3}}
+    recorded = {
+        "version": 1,
+        "mode": "required",
+        "files": {"a": "1", "b": "2"},
+        "model": {"s3_uri": "s3://x/m", "version_id": "v1", "etag": "e", "size": 3},
+    }
     now = {"files": {"a": "1", "b": "3", "c": "4"}}
     problems = compare(recorded, now, {"s3_uri": "s3://x/m", "version_id": "v2", "etag": "e", "size": 3})
     assert [p.split(":")[0] for p in problems] == ["b", "c", "model version_id"]
-    assert compare({"version": 1, "mode": "required", **now, "model": recorded["model"]}, now,
-                   recorded["model"]) == []
+    assert compare({"version": 1, "mode": "required", **now, "model": recorded["model"]}, now, recorded["model"]) == []

@@ -9,8 +9,7 @@ import pytest
 from scripts.run_checkov import CheckovResult, run_checkov
 from tests.synthesis_fixtures import SynthesizedApp
 
-_FILES = {"pipeline": "Pipeline.template.json", "staging": "staging.template.json",
-          "production": "production.template.json"}
+_FILES = {"pipeline": "Pipeline.template.json", "staging": "staging.template.json", "production": "production.template.json"}
 
 
 @pytest.fixture(scope="module")

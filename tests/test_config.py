@@ -28,13 +28,15 @@ def test_empty_context_gives_the_documented_defaults() -> None:
 
 
 def test_dotted_overrides_are_parsed_as_json() -> None:
-    config = load_config({
-        "ml-cicd": {"require_manual_approval": True},
-        "ml-cicd.require_manual_approval": "false",
-        "ml-cicd.production.instance_count": "3",
-        "ml-cicd.staging.mode": "instances",
-        "ml-cicd.environments.production.region": "eu-west-1",
-    })
+    config = load_config(
+        {
+            "ml-cicd": {"require_manual_approval": True},
+            "ml-cicd.require_manual_approval": "false",
+            "ml-cicd.production.instance_count": "3",
+            "ml-cicd.staging.mode": "instances",
+            "ml-cicd.environments.production.region": "eu-west-1",
+        }
+    )
     assert config.require_manual_approval is False
     assert config.production.instance_count == 3
     assert config.staging.mode == "instances"
@@ -50,17 +52,27 @@ def test_the_configuration_object_is_frozen() -> None:
     ("overrides", "expected"),
     [
         ({"platform_floors": {"metrics": {"roc_auc": {"min": -0.5}}}}, None),
-        ({"platform_floors": {"champion": {"roc_auc": {"max_regression": -0.01}}}},
-         "ml-cicd.platform_floors.champion.roc_auc.max_regression: -0.01 is negative"),
-        ({"platform_floors": {"champion": {"roc_auc": {"min_improvement": 0}}}},
-         "ml-cicd.platform_floors.champion.roc_auc.min_improvement"),
+        (
+            {"platform_floors": {"champion": {"roc_auc": {"max_regression": -0.01}}}},
+            "ml-cicd.platform_floors.champion.roc_auc.max_regression: -0.01 is negative",
+        ),
+        (
+            {"platform_floors": {"champion": {"roc_auc": {"min_improvement": 0}}}},
+            "ml-cicd.platform_floors.champion.roc_auc.min_improvement",
+        ),
         ({"platform_floors": {"staging": {"max_p95_latency_ms": -1}}}, "ml-cicd.platform_floors.staging.max_p95_latency_ms"),
         ({"platform_floors": {"staging": {"max_error_rate": 2}}}, "ml-cicd.platform_floors.staging.max_error_rate"),
         ({"platform_floors": {"metrics": {"roc_auc": {"min": "high"}}}}, "ml-cicd.platform_floors.metrics.roc_auc.min"),
-        ({"platform_floors": {"metrics": {"roc_auc": {"at_least": 0.9}}}}, "ml-cicd.platform_floors.metrics.roc_auc.at_least: unknown key"),
+        (
+            {"platform_floors": {"metrics": {"roc_auc": {"at_least": 0.9}}}},
+            "ml-cicd.platform_floors.metrics.roc_auc.at_least: unknown key",
+        ),
         ({"platform_floors": {"metrics": []}}, "ml-cicd.platform_floors.metrics"),
         ({"platform_floors": {"version": 2}}, "ml-cicd.platform_floors.version"),
-        ({"training_instance_type": "m5.large"}, "ml-cicd.training_instance_type: 'm5.large' is not allowed; allowed: a SageMaker instance type"),
+        (
+            {"training_instance_type": "m5.large"},
+            "ml-cicd.training_instance_type: 'm5.large' is not allowed; allowed: a SageMaker instance type",
+        ),
         ({"production": {"instance_type": "c5.xlarge"}}, "ml-cicd.production.instance_type"),
         ({"require_manual_approval": "yes"}, "ml-cicd.require_manual_approval: 'yes' is not a boolean; allowed: true or false"),
         ({"use_spot_training": 1}, "ml-cicd.use_spot_training: 1 is not a boolean"),

@@ -51,12 +51,15 @@ def refusal(context: dict[str, Any]) -> str:
 # --- Pinned environments: the real app synthesizes clean with cdk-nag and CloudFormation validation ---------
 
 
-@pytest.mark.parametrize("pinned", [
-    {"ml-cicd.environments.pipeline.region": "eu-west-1"},
-    {"ml-cicd.environments.pipeline.region": "eu-west-1", "ml-cicd.environments.pipeline.account": "123456789012"},
-], ids=["region-only", "account-and-region"])
-def test_a_pinned_pipeline_environment_synthesizes_clean_with_nag_and_validation(
-        pinned: dict[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "pinned",
+    [
+        {"ml-cicd.environments.pipeline.region": "eu-west-1"},
+        {"ml-cicd.environments.pipeline.region": "eu-west-1", "ml-cicd.environments.pipeline.account": "123456789012"},
+    ],
+    ids=["region-only", "account-and-region"],
+)
+def test_a_pinned_pipeline_environment_synthesizes_clean_with_nag_and_validation(pinned: dict[str, str], tmp_path: Path) -> None:
     app = synthesize(tmp_path, {**cdk_json_context(), **pinned}, nag=True)  # raises ValidationFailed on any finding
     resources = json.dumps(app.pipeline["Resources"])
     # The stack really is pinned: the acknowledged ARNs carry the literal region (and account) cdk-nag prints.
@@ -69,8 +72,9 @@ def test_a_pinned_pipeline_environment_synthesizes_clean_with_nag_and_validation
 
 
 def test_an_account_id_given_with_c_as_a_number_is_accepted() -> None:
-    config = load_config({"ml-cicd.environments.pipeline.account": "123456789012",
-                          "ml-cicd.environments.production.account": '"012345678901"'})
+    config = load_config(
+        {"ml-cicd.environments.pipeline.account": "123456789012", "ml-cicd.environments.production.account": '"012345678901"'}
+    )
     assert config.pipeline_env.account == "123456789012"
     assert config.production_env.account == "012345678901"
 
@@ -83,16 +87,42 @@ def test_an_account_id_that_lost_its_leading_zero_as_a_number_says_to_quote_it()
 
 @pytest.mark.parametrize("account", [True, -1, 10**12, 1.2345678901e11, "12345678901a"])
 def test_other_account_values_are_refused(account: Any) -> None:
-    assert "ml-cicd.environments.pipeline.account" in refusal(
-        {"ml-cicd": {"environments": {"pipeline": {"account": account}}}})
+    assert "ml-cicd.environments.pipeline.account" in refusal({"ml-cicd": {"environments": {"pipeline": {"account": account}}}})
 
 
 # --- Branch names: git's check-ref-format rules, compared with git itself -------------------------------------
 
 BRANCHES = [
-    "main", "release/2026", "feature/a.b", "v1.0", "a-b_c", "x" * 100,
-    "a..b", "main.lock", "a/.hidden", ".hidden", "a/b.lock/c", "a//b", "a/", "/a", "a.", "a@{b", "@",
-    "a\\b", "a b", "a~b", "a^b", "a:b", "a?b", "a*b", "a[b", "main\n", "main\t", "a\x7fb", "-main", "HEAD",
+    "main",
+    "release/2026",
+    "feature/a.b",
+    "v1.0",
+    "a-b_c",
+    "x" * 100,
+    "a..b",
+    "main.lock",
+    "a/.hidden",
+    ".hidden",
+    "a/b.lock/c",
+    "a//b",
+    "a/",
+    "/a",
+    "a.",
+    "a@{b",
+    "@",
+    "a\\b",
+    "a b",
+    "a~b",
+    "a^b",
+    "a:b",
+    "a?b",
+    "a*b",
+    "a[b",
+    "main\n",
+    "main\t",
+    "a\x7fb",
+    "-main",
+    "HEAD",
 ]
 
 
@@ -113,8 +143,9 @@ def test_branch_names_git_or_codecommit_refuse_are_refused(name: str) -> None:
 # --- E-mail, repository names, regions ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("email", ["ops@example.com\n", "ops@example.com\r", "ops\x00@example.com",
-                                   "ops@exa\x1bmple.com", "a" * 250 + "@example.com"])
+@pytest.mark.parametrize(
+    "email", ["ops@example.com\n", "ops@example.com\r", "ops\x00@example.com", "ops@exa\x1bmple.com", "a" * 250 + "@example.com"]
+)
 def test_an_email_with_control_characters_or_too_long_is_refused(email: str) -> None:
     assert "ml-cicd.notification_email" in refusal({"ml-cicd": {"notification_email": email}})
 
@@ -161,14 +192,22 @@ def test_the_codebuild_description_limit_is_botocores() -> None:
 HOST = "arn:aws:codeconnections:eu-west-1:111122223333:host/h/12345678-1234-1234-1234-123456789012"
 
 
-@pytest.mark.parametrize("source", [{}] + [
-    {"repository": "org/model", "provider_type": provider, "host_url": "https://git.example.com", "host_arn": HOST}
-    for provider in CONNECTION_PROVIDERS], ids=lambda source: source.get("provider_type", "CodeCommit"))
+@pytest.mark.parametrize(
+    "source",
+    [{}]
+    + [
+        {"repository": "org/model", "provider_type": provider, "host_url": "https://git.example.com", "host_arn": HOST}
+        for provider in CONNECTION_PROVIDERS
+    ],
+    ids=lambda source: source.get("provider_type", "CodeCommit"),
+)
 def test_the_longest_branch_that_fits_the_codebuild_description_is_accepted_and_one_more_is_refused(
-        source: dict[str, str]) -> None:
+    source: dict[str, str],
+) -> None:
     project = "p" * 32
     with_empty_branch = pull_request_checks_description(
-        load_config({"ml-cicd": {"project_name": project, "release_branch": "b", "source": source}}))
+        load_config({"ml-cicd": {"project_name": project, "release_branch": "b", "source": source}})
+    )
     longest = CODEBUILD_DESCRIPTION_MAX - len(with_empty_branch) + 1
     assert longest >= 57  # the figure the README gives for any source
     assert load_config({"ml-cicd": {"project_name": project, "release_branch": "b" * longest, "source": source}})
@@ -176,11 +215,13 @@ def test_the_longest_branch_that_fits_the_codebuild_description_is_accepted_and_
     assert f"at most {longest} characters" in message and "ml-cicd.release_branch" in message
 
 
-def test_the_stack_builds_the_pull_request_checks_description_with_the_measured_function(
-        synthesized: SynthesizedApp) -> None:
+def test_the_stack_builds_the_pull_request_checks_description_with_the_measured_function(synthesized: SynthesizedApp) -> None:
     expected = pull_request_checks_description(load_config(cdk_json_context()))
-    descriptions = [r["Properties"].get("Description") for r in synthesized.pipeline["Resources"].values()
-                    if r["Type"] == "AWS::CodeBuild::Project"]
+    descriptions = [
+        r["Properties"].get("Description")
+        for r in synthesized.pipeline["Resources"].values()
+        if r["Type"] == "AWS::CodeBuild::Project"
+    ]
     assert expected in descriptions
 
 
@@ -206,29 +247,38 @@ def test_the_largest_accepted_floors_fit_the_gates_environment_with_the_longest_
     assert lambda_environment_size(largest_gate_environment(config)) <= LAMBDA_ENVIRONMENT_MAX_BYTES
 
 
-def test_the_functions_given_the_floors_get_exactly_the_variables_the_limit_is_computed_with(
-        synthesized: SynthesizedApp) -> None:
-    evaluation_gate = set(floors_gate_environment(record_bucket="", record_kms_key_arn="", platform_floors_json="",
-                                                  chain_of_custody=True))
+def test_the_functions_given_the_floors_get_exactly_the_variables_the_limit_is_computed_with(synthesized: SynthesizedApp) -> None:
+    evaluation_gate = set(
+        floors_gate_environment(record_bucket="", record_kms_key_arn="", platform_floors_json="", chain_of_custody=True)
+    )
     largest = set(largest_gate_environment(load_config(cdk_json_context())))
     functions = [r["Properties"] for r in synthesized.pipeline["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    with_floors = sorted((set(f["Environment"]["Variables"]) for f in functions
-                          if "PLATFORM_FLOORS" in f.get("Environment", {}).get("Variables", {})), key=len)
+    with_floors = sorted(
+        (
+            set(f["Environment"]["Variables"])
+            for f in functions
+            if "PLATFORM_FLOORS" in f.get("Environment", {}).get("Variables", {})
+        ),
+        key=len,
+    )
     assert with_floors == [evaluation_gate, largest]
 
 
 # --- Numbers and strings that used to end in a traceback, and long values ------------------------------------
 
 
-@pytest.mark.parametrize(("context", "key"), [
-    ({"ml-cicd": {"platform_floors": {"metrics": {"auc": {"min": 10**400}}}}}, "platform_floors.metrics.auc.min"),
-    ({"ml-cicd.production.instance_count": "9" * 400}, "production.instance_count"),
-    ({"ml-cicd.production.instance_count": "9" * 5000}, "production.instance_count"),  # beyond int('...') limit
-    ({"ml-cicd": {"production": {"instance_count": 10**5000}}}, "production.instance_count"),
-    ({"ml-cicd": {"project_name": "ml-cicd\n"}}, "project_name"),
-    ({"ml-cicd": {"platform_floors": {"metrics": {"auc\n": {"min": 0.5}}}}}, "platform_floors.metrics.auc\\n"),
-    ({"ml-cicd.staging": "[" * 100_000}, "staging"),
-])
+@pytest.mark.parametrize(
+    ("context", "key"),
+    [
+        ({"ml-cicd": {"platform_floors": {"metrics": {"auc": {"min": 10**400}}}}}, "platform_floors.metrics.auc.min"),
+        ({"ml-cicd.production.instance_count": "9" * 400}, "production.instance_count"),
+        ({"ml-cicd.production.instance_count": "9" * 5000}, "production.instance_count"),  # beyond int('...') limit
+        ({"ml-cicd": {"production": {"instance_count": 10**5000}}}, "production.instance_count"),
+        ({"ml-cicd": {"project_name": "ml-cicd\n"}}, "project_name"),
+        ({"ml-cicd": {"platform_floors": {"metrics": {"auc\n": {"min": 0.5}}}}}, "platform_floors.metrics.auc\\n"),
+        ({"ml-cicd.staging": "[" * 100_000}, "staging"),
+    ],
+)
 def test_values_that_raised_a_traceback_are_refused_in_one_short_line(context: dict[str, Any], key: str) -> None:
     message = refusal(context)
     assert message.startswith(f"invalid configuration ml-cicd.{key}: ")
@@ -242,8 +292,7 @@ def test_a_context_key_that_is_not_json_is_refused_in_one_line() -> None:
 
 @pytest.mark.parametrize("long_value", ["x" * 10_000, ["x"] * 10_000, {"k" * 5000: 1}])
 def test_a_very_long_value_or_key_is_quoted_shortened(long_value: Any) -> None:
-    message = refusal({"ml-cicd": {"project_name": long_value}} if not isinstance(long_value, dict)
-                      else {"ml-cicd": long_value})
+    message = refusal({"ml-cicd": {"project_name": long_value}} if not isinstance(long_value, dict) else {"ml-cicd": long_value})
     assert len(message) < 1000 and "characters)" in message and "k" * 500 not in message and "x" * 500 not in message
 
 
@@ -260,8 +309,20 @@ def every_key() -> list[str]:
     return keys + ["platform_floors.metrics.auc.min", "platform_floors.staging.max_error_rate", "environments"]
 
 
-BAD_COMMAND_LINE_VALUES = ["9" * 400, "9" * 5000, "[" * 5000, "1e400", "-1", '"x\\n"', "x" * 5000, "{}", "[]", "true",
-                           '"\\u0000"', '{"a": {"b": [1, 2, 3]}}']
+BAD_COMMAND_LINE_VALUES = [
+    "9" * 400,
+    "9" * 5000,
+    "[" * 5000,
+    "1e400",
+    "-1",
+    '"x\\n"',
+    "x" * 5000,
+    "{}",
+    "[]",
+    "true",
+    '"\\u0000"',
+    '{"a": {"b": [1, 2, 3]}}',
+]
 
 
 @pytest.mark.parametrize("key", every_key())
@@ -275,8 +336,11 @@ def test_any_bad_command_line_value_for_any_key_ends_in_one_line_or_is_accepted(
             assert message.startswith("invalid configuration ml-cicd"), message
 
 
-VALID_EXAMPLES = {"notification_email": "ops@example.com", "environments.pipeline.region": "eu-west-1",
-                  "environments.pipeline.account": "123456789012"}
+VALID_EXAMPLES = {
+    "notification_email": "ops@example.com",
+    "environments.pipeline.region": "eu-west-1",
+    "environments.pipeline.account": "123456789012",
+}
 
 
 def string_examples() -> dict[str, str]:

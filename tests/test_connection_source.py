@@ -37,33 +37,43 @@ def with_source(source: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def github(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
     """GitHub, the stack creating the connection; synthesized with cdk-nag (a finding raises)."""
-    return synthesize(tmp_path_factory.mktemp("cdk.out.github"),
-                      with_source({"repository": "acme/fraud-model", "provider_type": "GitHub"}), nag=True)
+    return synthesize(
+        tmp_path_factory.mktemp("cdk.out.github"),
+        with_source({"repository": "acme/fraud-model", "provider_type": "GitHub"}),
+        nag=True,
+    )
 
 
 @pytest.fixture(scope="module")
 def gitlab(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
-    return synthesize(tmp_path_factory.mktemp("cdk.out.gitlab"), with_source(
-        {"repository": "acme/models/fraud", "connection_arn": EXISTING, "provider_type": "GitLab"}), nag=False)
+    return synthesize(
+        tmp_path_factory.mktemp("cdk.out.gitlab"),
+        with_source({"repository": "acme/models/fraud", "connection_arn": EXISTING, "provider_type": "GitLab"}),
+        nag=False,
+    )
 
 
 def resources(app: SynthesizedApp, kind: str) -> dict[str, dict[str, Any]]:
     return {k: r for k, r in app.pipeline["Resources"].items() if r["Type"] == kind}
 
 
-@pytest.mark.parametrize(("source", "key"), [
-    ({"repository": "acme"}, "source.repository"),
-    ({"repository": "acme/x", "connection_arn": "arn:aws:codeconnections:eu-west-1:1:connection/x"},
-     "source.connection_arn"),
-    ({"repository": "acme/x"}, "source.connection_arn"),
-    ({"connection_arn": EXISTING}, "source.repository"),
-    ({"provider_type": "GitHub"}, "source.repository"),
-    ({"repository": "acme/x", "provider_type": "Gitea"}, "source.provider_type"),
-    ({"repository": "acme/x", "provider_type": "GitLabSelfManaged"}, "source.host_url"),
-    ({"repository": "acme/x", "provider_type": "GitLabSelfManaged", "host_url": "https://git.example.com"},
-     "source.host_arn"),
-    ({"repository": "acme/x", "provider_type": "GitHub", "branch": "main"}, "source.branch"),
-])
+@pytest.mark.parametrize(
+    ("source", "key"),
+    [
+        ({"repository": "acme"}, "source.repository"),
+        ({"repository": "acme/x", "connection_arn": "arn:aws:codeconnections:eu-west-1:1:connection/x"}, "source.connection_arn"),
+        ({"repository": "acme/x"}, "source.connection_arn"),
+        ({"connection_arn": EXISTING}, "source.repository"),
+        ({"provider_type": "GitHub"}, "source.repository"),
+        ({"repository": "acme/x", "provider_type": "Gitea"}, "source.provider_type"),
+        ({"repository": "acme/x", "provider_type": "GitLabSelfManaged"}, "source.host_url"),
+        (
+            {"repository": "acme/x", "provider_type": "GitLabSelfManaged", "host_url": "https://git.example.com"},
+            "source.host_arn",
+        ),
+        ({"repository": "acme/x", "provider_type": "GitHub", "branch": "main"}, "source.branch"),
+    ],
+)
 def test_invalid_source_settings_fail_with_one_line_naming_the_key(source: dict[str, Any], key: str) -> None:
     with pytest.raises(ConfigError) as error:
         load_config({"ml-cicd": {"source": source}})
@@ -78,17 +88,25 @@ def test_no_source_section_keeps_codecommit() -> None:
 def test_the_connection_source_is_triggered_by_pushes_to_the_release_branch_only(github: SynthesizedApp) -> None:
     (pipeline,) = resources(github, "AWS::CodePipeline::Pipeline").values()
     (action,) = pipeline["Properties"]["Stages"][0]["Actions"]
-    assert action["ActionTypeId"] == {"Category": "Source", "Owner": "AWS", "Provider": "CodeStarSourceConnection",
-                                      "Version": "1"}
+    assert action["ActionTypeId"] == {
+        "Category": "Source",
+        "Owner": "AWS",
+        "Provider": "CodeStarSourceConnection",
+        "Version": "1",
+    }
     assert action["Configuration"]["FullRepositoryId"] == "acme/fraud-model"
     assert action["Configuration"]["BranchName"] == "main"
     assert action["Configuration"]["DetectChanges"] is False  # no default trigger: the V2 trigger decides
-    assert pipeline["Properties"]["Triggers"] == [{
-        "ProviderType": "CodeStarSourceConnection",
-        "GitConfiguration": {"SourceActionName": "Source", "Push": [{"Branches": {"Includes": ["main"]}}]}}]
+    assert pipeline["Properties"]["Triggers"] == [
+        {
+            "ProviderType": "CodeStarSourceConnection",
+            "GitConfiguration": {"SourceActionName": "Source", "Push": [{"Branches": {"Includes": ["main"]}}]},
+        }
+    ]
     assert not resources(github, "AWS::Events::Rule") or all(
         "aws.codecommit" not in json.dumps(r["Properties"].get("EventPattern", {}))
-        for r in resources(github, "AWS::Events::Rule").values())
+        for r in resources(github, "AWS::Events::Rule").values()
+    )
 
 
 def test_the_full_commit_id_reaches_build_and_train(github: SynthesizedApp) -> None:
@@ -117,25 +135,38 @@ def test_a_created_connection_is_pending_until_completed_and_the_outputs_say_so(
 
 def test_pull_request_checks_run_on_the_host_and_report_a_named_commit_status(github: SynthesizedApp) -> None:
     template = Template.from_json(github.pipeline)
-    template.has_resource_properties("AWS::CodeBuild::Project", {
-        "Source": Match.object_like({
-            "Type": "GITHUB",
-            "Location": "https://github.com/acme/fraud-model.git",
-            "Auth": {"Type": "CODECONNECTIONS", "Resource": {"Fn::GetAtt": [Match.any_value(), "ConnectionArn"]}},
-            "ReportBuildStatus": True,
-            "BuildStatusConfig": {"Context": "ml-cicd/pull-request-checks"},
-        }),
-        "Triggers": {"Webhook": True, "FilterGroups": [[
-            {"Type": "EVENT", "Pattern": "PULL_REQUEST_CREATED, PULL_REQUEST_UPDATED, PULL_REQUEST_REOPENED"},
-            {"Type": "BASE_REF", "Pattern": "^refs/heads/main$"},
-        ]]},
-    })
+    template.has_resource_properties(
+        "AWS::CodeBuild::Project",
+        {
+            "Source": Match.object_like(
+                {
+                    "Type": "GITHUB",
+                    "Location": "https://github.com/acme/fraud-model.git",
+                    "Auth": {"Type": "CODECONNECTIONS", "Resource": {"Fn::GetAtt": [Match.any_value(), "ConnectionArn"]}},
+                    "ReportBuildStatus": True,
+                    "BuildStatusConfig": {"Context": "ml-cicd/pull-request-checks"},
+                }
+            ),
+            "Triggers": {
+                "Webhook": True,
+                "FilterGroups": [
+                    [
+                        {"Type": "EVENT", "Pattern": "PULL_REQUEST_CREATED, PULL_REQUEST_UPDATED, PULL_REQUEST_REOPENED"},
+                        {"Type": "BASE_REF", "Pattern": "^refs/heads/main$"},
+                    ]
+                ],
+            },
+        },
+    )
 
 
 def use_connection_statements(app: SynthesizedApp) -> list[tuple[str, dict[str, Any]]]:
-    return [(logical_id, statement) for logical_id, policy in resources(app, "AWS::IAM::Policy").items()
-            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-            if "onnection" in json.dumps(statement["Action"])]
+    return [
+        (logical_id, statement)
+        for logical_id, policy in resources(app, "AWS::IAM::Policy").items()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "onnection" in json.dumps(statement["Action"])
+    ]
 
 
 def test_only_the_pipeline_and_the_checks_build_may_use_the_connection_and_only_that_one(github: SynthesizedApp) -> None:
@@ -152,9 +183,18 @@ def test_only_the_pipeline_and_the_checks_build_may_use_the_connection_and_only_
 def test_an_existing_gitlab_connection_is_used_by_its_arn_and_prefix(gitlab: SynthesizedApp) -> None:
     assert not resources(gitlab, "AWS::CodeConnections::Connection")
     assert "CompleteTheConnection" not in gitlab.pipeline["Outputs"]
-    Template.from_json(gitlab.pipeline).has_resource_properties("AWS::CodeBuild::Project", {"Source": Match.object_like({
-        "Type": "GITLAB", "Location": "https://gitlab.com/acme/models/fraud.git",
-        "Auth": {"Type": "CODECONNECTIONS", "Resource": EXISTING}})})
+    Template.from_json(gitlab.pipeline).has_resource_properties(
+        "AWS::CodeBuild::Project",
+        {
+            "Source": Match.object_like(
+                {
+                    "Type": "GITLAB",
+                    "Location": "https://gitlab.com/acme/models/fraud.git",
+                    "Auth": {"Type": "CODECONNECTIONS", "Resource": EXISTING},
+                }
+            )
+        },
+    )
     checks = [s for logical_id, s in use_connection_statements(gitlab) if logical_id.startswith("HostPullRequestChecks")]
     assert checks and all(s["Resource"] == EXISTING for s in checks)
     assert "codeconnections:UseConnection" in checks[0]["Action"]
@@ -162,8 +202,12 @@ def test_an_existing_gitlab_connection_is_used_by_its_arn_and_prefix(gitlab: Syn
 
 def test_cfn_lint_and_checkov_are_clean_with_a_connection_source(github: SynthesizedApp) -> None:
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
-    result = subprocess.run([str(cfn_lint), "--format", "json", "--ignore-checks", "W3005", "--",
-                             str(github.paths["pipeline"])], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [str(cfn_lint), "--format", "json", "--ignore-checks", "W3005", "--", str(github.paths["pipeline"])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert json.loads(result.stdout or "[]") == [] and result.returncode == 0, result.stdout[-2000:]
     checkov = run_checkov([github.paths["pipeline"]])
     assert [f.line() for f in checkov.failed] == []

@@ -32,18 +32,26 @@ def staging_reader(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(READER_ROLE_VARIABLE, READER)
     monkeypatch.setenv("RECORD_PREFIX", "decision-records/")
 
+
 READER = "arn:aws:iam::222222222222:role/ml-cicd-staging-endpoint-reader"
 PRODUCTION_READER = "arn:aws:iam::333333333333:role/ml-cicd-production-endpoint-reader"
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 def _assumed(key: str = "ASIAREADERROLE000001", expires: datetime = NOW + timedelta(hours=1)) -> dict[str, Any]:
-    return {"Credentials": {"AccessKeyId": key, "SecretAccessKey": "reader-secret", "SessionToken": "reader-token",
-                            "Expiration": expires}}
+    return {
+        "Credentials": {
+            "AccessKeyId": key,
+            "SecretAccessKey": "reader-secret",
+            "SessionToken": "reader-token",
+            "Expiration": expires,
+        }
+    }
 
 
-def _stubbed_sts(*answers: dict[str, Any], session_name: str = "staging-gate", error: str | None = None,
-                 role: str = READER) -> Any:
+def _stubbed_sts(
+    *answers: dict[str, Any], session_name: str = "staging-gate", error: str | None = None, role: str = READER
+) -> Any:
     sts = boto3.client("sts", region_name=REGION)
     stubber = Stubber(sts)
     for answer in answers:
@@ -67,8 +75,7 @@ def test_without_a_reader_role_the_functions_own_credentials_are_used(aws_creden
     assert _access_key(sessions.client("sagemaker", {})) == FUNCTION_ACCESS_KEY
 
 
-def test_with_a_reader_role_the_endpoint_clients_run_with_its_credentials(
-        aws_credentials: None, staging_reader: None) -> None:  # noqa: F811
+def test_with_a_reader_role_the_endpoint_clients_run_with_its_credentials(aws_credentials: None, staging_reader: None) -> None:  # noqa: F811
     sts = _stubbed_sts(_assumed())
     sessions = EndpointSessions(session_name="staging-gate", sts=lambda: sts, now=lambda: NOW)
     environ = os.environ
@@ -95,10 +102,14 @@ def test_a_refused_assume_role_is_one_line_naming_the_role(aws_credentials: None
 
 
 def test_the_staging_gates_default_clients_assume_the_reader_role(
-        aws_credentials: None, staging_reader: None, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    aws_credentials: None,  # noqa: F811
+    staging_reader: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     sts = _stubbed_sts(_assumed())
-    monkeypatch.setattr(staging_handler, "_ENDPOINT_ACCOUNT",
-                        EndpointSessions(session_name="staging-gate", sts=lambda: sts, now=lambda: NOW))
+    monkeypatch.setattr(
+        staging_handler, "_ENDPOINT_ACCOUNT", EndpointSessions(session_name="staging-gate", sts=lambda: sts, now=lambda: NOW)
+    )
     services = staging_handler.StagingGateServices()
     assert _access_key(services.sagemaker()) == "ASIAREADERROLE000001"
     runtime = services.runtime(connect_timeout=2, read_timeout=5)
@@ -108,10 +119,15 @@ def test_the_staging_gates_default_clients_assume_the_reader_role(
 
 
 def test_production_verification_reads_the_endpoint_as_the_reader_and_the_registry_as_itself(
-        aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    aws_credentials: None,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     sts = _stubbed_sts(_assumed(), session_name="production-verification", role=PRODUCTION_READER)
-    monkeypatch.setattr(promote_handler, "_ENDPOINT_ACCOUNT",
-                        EndpointSessions(session_name="production-verification", sts=lambda: sts, now=lambda: NOW))
+    monkeypatch.setattr(
+        promote_handler,
+        "_ENDPOINT_ACCOUNT",
+        EndpointSessions(session_name="production-verification", sts=lambda: sts, now=lambda: NOW),
+    )
     monkeypatch.setenv(READER_ROLE_VARIABLE, PRODUCTION_READER)
     monkeypatch.setenv("RECORD_PREFIX", "decision-records/")
     monkeypatch.setenv("MODEL_PACKAGE_GROUP_NAME", "ml-cicd-models")
@@ -123,12 +139,18 @@ def test_production_verification_reads_the_endpoint_as_the_reader_and_the_regist
 
 
 def test_the_runtime_permission_check_refuses_an_assume_role_the_gate_is_not_granted(
-        synthesized_cross_account: SynthesizedApp) -> None:
+    synthesized_cross_account: SynthesizedApp,
+) -> None:
     from tests.aws_runtime_permissions import RecordedCall, judge
 
     def call(role: str) -> RecordedCall:
-        return RecordedCall("lambdas/staging_gate", "sts", "AssumeRole", {"RoleArn": role, "RoleSessionName": "s"},
-                            {READER_ROLE_VARIABLE: READER, "RECORD_PREFIX": "decision-records/"})
+        return RecordedCall(
+            "lambdas/staging_gate",
+            "sts",
+            "AssumeRole",
+            {"RoleArn": role, "RoleSessionName": "s"},
+            {READER_ROLE_VARIABLE: READER, "RECORD_PREFIX": "decision-records/"},
+        )
 
     assert judge([call(READER)], synthesized_cross_account.pipeline) == []
     assert judge([call(PRODUCTION_READER)], synthesized_cross_account.pipeline)
@@ -160,8 +182,9 @@ def test_rollback_reports_a_refused_production_role_in_one_line(aws_credentials:
     with Stubber(sts) as stubber:
         stubber.add_client_error("assume_role", service_error_code="AccessDenied", service_message="no")
         with pytest.raises(ReleaseToolError, match=r"^AssumeRole arn:aws:iam::333333333333:role/operator failed: "):
-            rollback.cloudformation_client(boto3.Session(region_name=REGION),
-                                           _args(production_role_arn="arn:aws:iam::333333333333:role/operator"), sts=sts)
+            rollback.cloudformation_client(
+                boto3.Session(region_name=REGION), _args(production_role_arn="arn:aws:iam::333333333333:role/operator"), sts=sts
+            )
 
 
 def test_rollback_uses_a_named_production_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -187,8 +210,9 @@ class _Session:
     def __init__(self, account: str) -> None:
         self.clients = {name: boto3.client(name, region_name=REGION) for name in ("sts", "cloudformation")}
         self.stubbers = {name: Stubber(client) for name, client in self.clients.items()}
-        self.stubbers["sts"].add_response("get_caller_identity", {"Account": account, "Arn": f"arn:aws:iam::{account}:root",
-                                                                  "UserId": "AIDATESTUSER"})
+        self.stubbers["sts"].add_response(
+            "get_caller_identity", {"Account": account, "Arn": f"arn:aws:iam::{account}:root", "UserId": "AIDATESTUSER"}
+        )
 
     def client(self, name: str) -> Any:
         self.stubbers[name].activate()
@@ -196,33 +220,55 @@ class _Session:
 
 
 def _stack(status: str, outputs: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"Stacks": [{"StackName": "ml-cicd-staging-target", "StackStatus": status, "CreationTime": NOW,
-                        "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in (outputs or {}).items()]}]}
+    return {
+        "Stacks": [
+            {
+                "StackName": "ml-cicd-staging-target",
+                "StackStatus": status,
+                "CreationTime": NOW,
+                "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in (outputs or {}).items()],
+            }
+        ]
+    }
 
 
 def test_deploy_target_refuses_another_accounts_credentials(
-        synthesized_cross_account: SynthesizedApp, aws_credentials: None) -> None:  # noqa: F811
+    synthesized_cross_account: SynthesizedApp,
+    aws_credentials: None,  # noqa: F811
+) -> None:
     target = deploy_target.find_target(synthesized_cross_account.outdir, "staging")
     with pytest.raises(deploy_target.DeployTargetError, match=r"account 333333333333's; .* account 222222222222"):
         deploy_target.deploy_target(_Session("333333333333"), target, bucket="artifacts", release_bucket="releases", key_arn="k")
 
 
 def test_deploy_target_creates_the_stack_with_the_pipelines_bucket_and_key(
-        synthesized_cross_account: SynthesizedApp, aws_credentials: None) -> None:  # noqa: F811
+    synthesized_cross_account: SynthesizedApp,
+    aws_credentials: None,  # noqa: F811
+) -> None:
     target = deploy_target.find_target(synthesized_cross_account.outdir, "staging")
     assert (target.stack_name, target.account, target.region) == ("ml-cicd-staging-target", "222222222222", REGION)
     key = "arn:aws:kms:eu-west-1:111111111111:key/0b6c1f2e-1111-2222-3333-444455556666"
     session = _Session("222222222222")
     cloudformation = session.stubbers["cloudformation"]
-    cloudformation.add_client_error("describe_stacks", service_error_code="ValidationError",
-                                    service_message="Stack with id ml-cicd-staging-target does not exist")
-    cloudformation.add_response("create_stack", {"StackId": "arn:aws:cloudformation:eu-west-1:222222222222:stack/x/1"}, {
-        "StackName": "ml-cicd-staging-target", "TemplateBody": target.template_body,
-        "Capabilities": ["CAPABILITY_NAMED_IAM"],
-        "Parameters": [{"ParameterKey": "ArtifactBucketName", "ParameterValue": "artifacts"},
-                       {"ParameterKey": "ReleaseBucketName", "ParameterValue": "releases"},
-                       {"ParameterKey": "ArtifactKeyArn", "ParameterValue": key}],
-    })
+    cloudformation.add_client_error(
+        "describe_stacks",
+        service_error_code="ValidationError",
+        service_message="Stack with id ml-cicd-staging-target does not exist",
+    )
+    cloudformation.add_response(
+        "create_stack",
+        {"StackId": "arn:aws:cloudformation:eu-west-1:222222222222:stack/x/1"},
+        {
+            "StackName": "ml-cicd-staging-target",
+            "TemplateBody": target.template_body,
+            "Capabilities": ["CAPABILITY_NAMED_IAM"],
+            "Parameters": [
+                {"ParameterKey": "ArtifactBucketName", "ParameterValue": "artifacts"},
+                {"ParameterKey": "ReleaseBucketName", "ParameterValue": "releases"},
+                {"ParameterKey": "ArtifactKeyArn", "ParameterValue": key},
+            ],
+        },
+    )
     outputs = {"DeployRoleArn": "arn:aws:iam::222222222222:role/ml-cicd-staging-deploy"}
     cloudformation.add_response("describe_stacks", _stack("CREATE_COMPLETE", outputs))  # the waiter
     cloudformation.add_response("describe_stacks", _stack("CREATE_COMPLETE", outputs))
@@ -231,31 +277,47 @@ def test_deploy_target_creates_the_stack_with_the_pipelines_bucket_and_key(
 
 
 def test_deploy_target_updates_an_existing_stack_and_accepts_no_change(
-        synthesized_cross_account: SynthesizedApp, aws_credentials: None) -> None:  # noqa: F811
+    synthesized_cross_account: SynthesizedApp,
+    aws_credentials: None,  # noqa: F811
+) -> None:
     target = deploy_target.find_target(synthesized_cross_account.outdir, "production")
     session = _Session("333333333333")
     cloudformation = session.stubbers["cloudformation"]
     cloudformation.add_response("describe_stacks", _stack("CREATE_COMPLETE"))
-    cloudformation.add_client_error("update_stack", service_error_code="ValidationError",
-                                    service_message="No updates are to be performed.")
+    cloudformation.add_client_error(
+        "update_stack", service_error_code="ValidationError", service_message="No updates are to be performed."
+    )
     cloudformation.add_response("describe_stacks", _stack("CREATE_COMPLETE", {"A": "b"}))
     assert deploy_target.deploy_target(session, target, bucket="artifacts", release_bucket="releases", key_arn="k") == {"A": "b"}
 
 
 def test_teardown_names_the_endpoint_stack_of_a_target_account_instead_of_missing_it(
-        synthesized_cross_account: SynthesizedApp, aws_credentials: None) -> None:  # noqa: F811
+    synthesized_cross_account: SynthesizedApp,
+    aws_credentials: None,  # noqa: F811
+) -> None:
     from scripts.lifecycle import Clients, teardown
 
     cloudformation = boto3.client("cloudformation", region_name=REGION)
     with Stubber(cloudformation) as stubber:
         for name in ("ml-cicd-staging-endpoint", "ml-cicd-pipeline"):
-            stubber.add_client_error("describe_stacks", service_error_code="ValidationError",
-                                     service_message=f"Stack with id {name} does not exist", expected_params={"StackName": name})
+            stubber.add_client_error(
+                "describe_stacks",
+                service_error_code="ValidationError",
+                service_message=f"Stack with id {name} does not exist",
+                expected_params={"StackName": name},
+            )
         said: list[str] = []
-        teardown(Clients(cloudformation, None, None), project_name="ml-cicd", template=synthesized_cross_account.pipeline,
-                 say=said.append, target_accounts={"staging": None, "production": PRODUCTION_READER.split(":")[4]})
-    assert said[0] == ("teardown: ml-cicd-production-endpoint is in account 333333333333: delete it, then "
-                       "ml-cicd-production-target, with that account's credentials")
+        teardown(
+            Clients(cloudformation, None, None),
+            project_name="ml-cicd",
+            template=synthesized_cross_account.pipeline,
+            say=said.append,
+            target_accounts={"staging": None, "production": PRODUCTION_READER.split(":")[4]},
+        )
+    assert said[0] == (
+        "teardown: ml-cicd-production-endpoint is in account 333333333333: delete it, then "
+        "ml-cicd-production-target, with that account's credentials"
+    )
     assert said[1:] == ["teardown: ml-cicd-staging-endpoint: not deployed", "teardown: ml-cicd-pipeline: not deployed"]
 
 

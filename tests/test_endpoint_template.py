@@ -35,10 +35,13 @@ def test_template_is_deployable_by_a_pipeline_action(synthesized: SynthesizedApp
 @pytest.mark.parametrize("stage", ["staging", "production"])
 def test_model_serves_the_registered_package_with_kms(synthesized: SynthesizedApp, stage: str) -> None:
     template = Template.from_json(synthesized.templates[stage])
-    template.has_resource_properties("AWS::SageMaker::Model", {
-        "PrimaryContainer": {"ModelPackageName": {"Ref": "ModelPackageArn"}},
-        "ExecutionRoleArn": {"Ref": "ExecutionRoleArn"},
-    })
+    template.has_resource_properties(
+        "AWS::SageMaker::Model",
+        {
+            "PrimaryContainer": {"ModelPackageName": {"Ref": "ModelPackageArn"}},
+            "ExecutionRoleArn": {"Ref": "ExecutionRoleArn"},
+        },
+    )
     template.has_resource_properties("AWS::SageMaker::EndpointConfig", {"KmsKeyId": {"Ref": "KmsKeyArn"}})
 
 
@@ -69,60 +72,102 @@ def test_production_is_network_isolated_instances(synthesized: SynthesizedApp) -
 
 def test_production_shifts_traffic_by_canary_and_rolls_back_on_alarms(synthesized: SynthesizedApp) -> None:
     template = Template.from_json(synthesized.production)
-    template.has_resource_properties("AWS::SageMaker::Endpoint", {
-        "DeploymentConfig": {
-            "BlueGreenUpdatePolicy": Match.object_like({
-                "TrafficRoutingConfiguration": {
-                    "Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10}, "WaitIntervalInSeconds": 600,
-                },
-            }),
-            "AutoRollbackConfiguration": {"Alarms": Match.any_value()},
+    template.has_resource_properties(
+        "AWS::SageMaker::Endpoint",
+        {
+            "DeploymentConfig": {
+                "BlueGreenUpdatePolicy": Match.object_like(
+                    {
+                        "TrafficRoutingConfiguration": {
+                            "Type": "CANARY",
+                            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+                            "WaitIntervalInSeconds": 600,
+                        },
+                    }
+                ),
+                "AutoRollbackConfiguration": {"Alarms": Match.any_value()},
+            },
         },
-    })
+    )
     (endpoint,) = of_type(synthesized.production, "AWS::SageMaker::Endpoint")
     rollback_alarms = {a["AlarmName"]["Ref"] for a in endpoint["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]}
     # Which metrics, and why: tests/test_production_guardrails.py.
     assert len(rollback_alarms) == 2
-    template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "ModelLatency", "ExtendedStatistic": "p99",
-                                                                "Threshold": 500_000})
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm", {"MetricName": "ModelLatency", "ExtendedStatistic": "p99", "Threshold": 500_000}
+    )
 
 
 def test_production_autoscales_with_target_tracking(synthesized: SynthesizedApp) -> None:
     template = Template.from_json(synthesized.production)
-    template.has_resource_properties("AWS::ApplicationAutoScaling::ScalableTarget", {
-        "MinCapacity": 2, "MaxCapacity": 4, "ServiceNamespace": "sagemaker",
-        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-    })
-    template.has_resource_properties("AWS::ApplicationAutoScaling::ScalingPolicy", {
-        "PolicyType": "TargetTrackingScaling",
-        "TargetTrackingScalingPolicyConfiguration": Match.object_like({
-            "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
-            "TargetValue": 300,
-        }),
-    })
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        {
+            "MinCapacity": 2,
+            "MaxCapacity": 4,
+            "ServiceNamespace": "sagemaker",
+            "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": Match.object_like(
+                {
+                    "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+                    "TargetValue": 300,
+                }
+            ),
+        },
+    )
 
 
 def test_production_captures_data_with_kms(synthesized: SynthesizedApp) -> None:
-    Template.from_json(synthesized.production).has_resource_properties("AWS::SageMaker::EndpointConfig", {
-        "DataCaptureConfig": Match.object_like({
-            "EnableCapture": True, "InitialSamplingPercentage": 20, "KmsKeyId": {"Ref": "KmsKeyArn"},
-            "DestinationS3Uri": {"Ref": "DataCaptureS3Uri"},
-        }),
-    })
+    Template.from_json(synthesized.production).has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {
+            "DataCaptureConfig": Match.object_like(
+                {
+                    "EnableCapture": True,
+                    "InitialSamplingPercentage": 20,
+                    "KmsKeyId": {"Ref": "KmsKeyArn"},
+                    "DestinationS3Uri": {"Ref": "DataCaptureS3Uri"},
+                }
+            ),
+        },
+    )
 
 
 def test_linear_routing_and_instance_staging_come_from_props() -> None:
     """Same class, other props: no second app synthesis, one small stack each."""
-    config = load_config({"ml-cicd": {"staging": {"mode": "instances"},
-                                      "canary": {"traffic_routing": "linear", "linear_step_percent": 25}}})
+    config = load_config(
+        {"ml-cicd": {"staging": {"mode": "instances"}, "canary": {"traffic_routing": "linear", "linear_step_percent": 25}}}
+    )
     app = cdk.App(context={"@aws-cdk/core:validationReportJson": False})
     props = endpoint_props(config)
     staging_stack = EndpointStack(app, "Staging", props=props["staging"])
     production_stack = EndpointStack(app, "Production", props=props["production"])
     staging, production = Template.from_stack(staging_stack), Template.from_stack(production_stack)
-    staging.has_resource_properties("AWS::SageMaker::EndpointConfig", {
-        "ProductionVariants": [Match.object_like({"InstanceType": "ml.m5.large", "InitialInstanceCount": 1})],
-    })
-    production.has_resource_properties("AWS::SageMaker::Endpoint", {"DeploymentConfig": Match.object_like({
-        "BlueGreenUpdatePolicy": Match.object_like({"TrafficRoutingConfiguration": Match.object_like({
-            "Type": "LINEAR", "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25}})})})})
+    staging.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {
+            "ProductionVariants": [Match.object_like({"InstanceType": "ml.m5.large", "InitialInstanceCount": 1})],
+        },
+    )
+    production.has_resource_properties(
+        "AWS::SageMaker::Endpoint",
+        {
+            "DeploymentConfig": Match.object_like(
+                {
+                    "BlueGreenUpdatePolicy": Match.object_like(
+                        {
+                            "TrafficRoutingConfiguration": Match.object_like(
+                                {"Type": "LINEAR", "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25}}
+                            )
+                        }
+                    )
+                }
+            )
+        },
+    )

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from evaluation_gate.evaluation_decision import NOT_READ, EvaluationInputs, decide
 from evaluation_gate_fixtures import (
     CONTRACT_EVALUATION,
@@ -25,9 +26,7 @@ def run(
     errors: tuple[str, ...] = (),
 ) -> DecisionRecord:
     raw_floors = json.dumps(floors) if isinstance(floors, dict) else floors
-    return decide(
-        EvaluationInputs(report, repository_policy, raw_floors, errors), job_id="job"
-    )
+    return decide(EvaluationInputs(report, repository_policy, raw_floors, errors), job_id="job")
 
 
 def outcome(record: DecisionRecord, rule_id: str) -> str:
@@ -45,10 +44,7 @@ def test_the_contract_example_passes() -> None:
     ]
     (champion_rule,) = [r for r in record.rules if r.rule_id.startswith("champion")]
     assert champion_rule.value == -0.004 and champion_rule.bound == -0.005
-    assert (
-        "improvement_low = -0.004 (delta ci_low -0.004, higher is better) >= -0.005"
-        in champion_rule.reason
-    )
+    assert "improvement_low = -0.004 (delta ci_low -0.004, higher is better) >= -0.005" in champion_rule.reason
 
 
 @pytest.mark.parametrize(
@@ -71,12 +67,12 @@ def test_the_contract_example_passes() -> None:
         (
             {"champion.roc_auc.max_regression": 0.0039},
             "champion.roc_auc.max_regression",
-            "inconclusive"  # the margin lies inside the interval,
+            "inconclusive",  # the margin lies inside the interval,
         ),
         (
             {"champion.roc_auc": {"min_improvement": 0.001}},
             "champion.roc_auc.min_improvement",
-            "inconclusive"  # the margin lies inside the interval,
+            "inconclusive",  # the margin lies inside the interval,
         ),
         # lower is better: improvement_low = -delta.ci_high = -0.001
         (
@@ -87,18 +83,16 @@ def test_the_contract_example_passes() -> None:
         (
             {"champion.log_loss": {"max_regression": 0.0009}},
             "champion.log_loss.max_regression",
-            "inconclusive"  # the margin lies inside the interval,
+            "inconclusive",  # the margin lies inside the interval,
         ),
         (
             {"champion.log_loss": {"max_regression": 0}},
             "champion.log_loss.max_regression",
-            "inconclusive"  # the margin lies inside the interval,
+            "inconclusive",  # the margin lies inside the interval,
         ),
     ],
 )
-def test_bounds_are_inclusive_and_directional(
-    edits: dict, rule_id: str, expected: str
-) -> None:
+def test_bounds_are_inclusive_and_directional(edits: dict, rule_id: str, expected: str) -> None:
     record = run(repository_policy=policy(**edits))
     assert outcome(record, rule_id) == expected
     assert record.passed is (expected == "passed")
@@ -115,12 +109,8 @@ def test_min_improvement_passes_when_the_lower_end_clears_it() -> None:
             "champion.metrics.roc_auc.value": 0.981,
         }
     )
-    assert run(
-        report, policy(**{"champion.roc_auc": {"min_improvement": 0.003}})
-    ).passed
-    assert not run(
-        report, policy(**{"champion.roc_auc": {"min_improvement": 0.0031}})
-    ).passed
+    assert run(report, policy(**{"champion.roc_auc": {"min_improvement": 0.003}})).passed
+    assert not run(report, policy(**{"champion.roc_auc": {"min_improvement": 0.0031}})).passed
 
 
 def test_lower_is_better_min_improvement_uses_minus_ci_high() -> None:
@@ -150,20 +140,14 @@ def test_failure_reason_names_metric_value_bound_and_source() -> None:
         )
     )
     assert not record.passed
-    assert (
-        record.verdict_line()
-        == "Evaluation gate FAILED: roc_auc = 0.93 < min 0.95 (repository)"
-    )
+    assert record.verdict_line() == "Evaluation gate FAILED: roc_auc = 0.93 < min 0.95 (repository)"
 
 
 def test_no_champion_skips_champion_rules_with_a_note() -> None:
     record = run(evaluation(champion=None))
     assert record.passed
     assert outcome(record, "champion.roc_auc.max_regression") == "skipped"
-    assert any(
-        "no champion (first release): champion rules skipped" in note
-        for note in record.notes
-    )
+    assert any("no champion (first release): champion rules skipped" in note for note in record.notes)
 
 
 def test_only_champion_rules_and_no_champion_fails_closed() -> None:
@@ -311,14 +295,10 @@ def test_unread_inputs_fail_with_the_reading_error() -> None:
     record = run(
         NOT_READ,
         NOT_READ,
-        errors=(
-            "evaluation.json is missing from the root of the input artifact(s): X",
-        ),
+        errors=("evaluation.json is missing from the root of the input artifact(s): X",),
     )
     assert not record.passed
-    assert record.errors == (
-        "evaluation.json is missing from the root of the input artifact(s): X",
-    )
+    assert record.errors == ("evaluation.json is missing from the root of the input artifact(s): X",)
 
 
 def test_platform_floors_tighten_and_are_credited() -> None:
@@ -330,17 +310,10 @@ def test_platform_floors_tighten_and_are_credited() -> None:
     )
     assert not record.passed
     assert "roc_auc = 0.991 < min 0.995 (platform floor)" in record.verdict_line()
-    assert (
-        "metrics.recall.min: metric recall is absent from evaluation.json metrics"
-        in record.verdict_line()
-    )
+    assert "metrics.recall.min: metric recall is absent from evaluation.json metrics" in record.verdict_line()
     assert record.policy is not None
-    assert record.policy["metrics"]["roc_auc"] == {
-        "min": {"value": 0.995, "source": "platform floor"}
-    }
-    assert record.policy["metrics"]["log_loss"] == {
-        "max": {"value": 0.25, "source": "repository"}
-    }
+    assert record.policy["metrics"]["roc_auc"] == {"min": {"value": 0.995, "source": "platform floor"}}
+    assert record.policy["metrics"]["log_loss"] == {"max": {"value": 0.25, "source": "repository"}}
 
 
 def test_a_looser_repository_bound_does_not_override_the_floor() -> None:
@@ -378,10 +351,7 @@ def test_malformed_platform_floors_fail_closed(raw: str, cause: str) -> None:
 def test_blank_floors_mean_none_and_say_so() -> None:
     record = run(floors="  ")
     assert record.passed
-    assert (
-        "no platform floors configured: the repository policy alone applies"
-        in record.notes
-    )
+    assert "no platform floors configured: the repository policy alone applies" in record.notes
 
 
 def test_contradictory_merged_bounds_fail_with_a_note() -> None:
@@ -393,13 +363,8 @@ def test_contradictory_merged_bounds_fail_with_a_note() -> None:
 def test_record_carries_inputs_and_champion_note() -> None:
     record = run()
     assert record.inputs["problem_type"] == "binary_classification"
-    assert record.inputs["champion_model_package_arn"].endswith(
-        "model-package/example/3"
-    )
-    assert any(
-        "paired_bootstrap (2000 resamples) at confidence 0.95" in note
-        for note in record.notes
-    )
+    assert record.inputs["champion_model_package_arn"].endswith("model-package/example/3")
+    assert any("paired_bootstrap (2000 resamples) at confidence 0.95" in note for note in record.notes)
     assert json.loads(record.to_json())["decision"] == "passed"
 
 
@@ -459,9 +424,7 @@ TIGHTENINGS = {
 
 @settings(max_examples=150, deadline=None)
 @given(reports(), policies(), st.sampled_from(sorted(TIGHTENINGS)), st.floats(0, 0.3))
-def test_tightening_a_bound_never_turns_a_fail_into_a_pass(
-    report, base_policy, path, amount
-) -> None:
+def test_tightening_a_bound_never_turns_a_fail_into_a_pass(report, base_policy, path, amount) -> None:
     section, name, key = path.split(".")
     tightened = json.loads(json.dumps(base_policy))
     new_value = tightened[section][name][key] + TIGHTENINGS[path] * amount
@@ -474,9 +437,7 @@ def test_tightening_a_bound_never_turns_a_fail_into_a_pass(
 
 @settings(max_examples=150, deadline=None)
 @given(reports(), policies(), policies())
-def test_passing_with_floors_implies_passing_each_side_alone(
-    report, repository_policy, floors
-) -> None:
+def test_passing_with_floors_implies_passing_each_side_alone(report, repository_policy, floors) -> None:
     merged = run(report, repository_policy, floors=floors)
     if merged.passed:
         assert run(report, repository_policy).passed

@@ -10,18 +10,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from evaluation_gate.evaluation_decision import EvaluationInputs, decide
 from evaluation_gate_fixtures import CONTRACT_EVALUATION, CONTRACT_POLICY, evaluation, policy
 from gate_kit.decision_record import DecisionRecord
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 REUSE = {"holdout_reuse": {"holdout_sha256": CONTRACT_EVALUATION["dataset"]["sha256"], "earlier_candidates": 3}}
 INTERVALS = {"method": "percentile_bootstrap", "confidence": 0.95, "resamples": 2000}
 
 
-def run(report: Any = CONTRACT_EVALUATION, repository: Any = CONTRACT_POLICY, floors: dict | None = None,
-        release: Any = None) -> DecisionRecord:
+def run(
+    report: Any = CONTRACT_EVALUATION, repository: Any = CONTRACT_POLICY, floors: dict | None = None, release: Any = None
+) -> DecisionRecord:
     return decide(EvaluationInputs(report, repository, json.dumps(floors) if floors else None, (), None, release))
 
 
@@ -89,8 +91,11 @@ def test_a_bound_on_the_interval_reads_the_pessimistic_end() -> None:
     # roc_auc 0.991 [0.982, 0.997]: the point clears 0.985, the low end does not.
     report = evaluation(intervals=INTERVALS)
     assert run(report, policy(**{"metrics.roc_auc": {"min": 0.985}})).passed
-    record = run(report, policy(**{"metrics.roc_auc": {"min": 0.985}}),
-                 floors={"version": 1, "metrics": {"roc_auc": {"min": 0.5, "on": "interval"}}})
+    record = run(
+        report,
+        policy(**{"metrics.roc_auc": {"min": 0.985}}),
+        floors={"version": 1, "metrics": {"roc_auc": {"min": 0.5, "on": "interval"}}},
+    )
     found = rule(record, "metrics.roc_auc.min")
     assert found.outcome == "inconclusive" and found.value == 0.982
     assert not record.passed

@@ -12,6 +12,8 @@ from typing import Any
 import boto3
 import botocore.client
 import pytest
+from moto import mock_aws
+
 from evaluation_gate.handler import handler
 from evaluation_gate_fixtures import (
     CONTRACT_EVALUATION,
@@ -29,7 +31,6 @@ from gate_kit_fixtures import (
     record_codepipeline_answers,
     set_fake_aws_environment,
 )
-from moto import mock_aws
 
 BUCKET = "artifact-bucket"
 ARTIFACT_KEY = "ml-pipeline/TrainOutpu/AbCdE12"
@@ -54,9 +55,7 @@ def aws(account, monkeypatch: pytest.MonkeyPatch):
     s3, sagemaker = account
     set_fake_aws_environment(monkeypatch)
     monkeypatch.delenv("PLATFORM_FLOORS", raising=False)
-    s3.create_bucket(
-        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     arn = sagemaker.create_model_package(
         ModelPackageGroupName="example",
         ModelApprovalStatus="PendingManualApproval",
@@ -124,9 +123,7 @@ def spy_on_sagemaker_updates(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, 
     return requests
 
 
-def test_passing_model_succeeds_with_record_and_metadata(
-    aws, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_passing_model_succeeds_with_record_and_metadata(aws, monkeypatch: pytest.MonkeyPatch) -> None:
     s3, sagemaker, arn = aws
     updates = spy_on_sagemaker_updates(monkeypatch)
     put_inputs(s3, package_arn=arn)
@@ -145,11 +142,7 @@ def test_passing_model_succeeds_with_record_and_metadata(
         "value": 0.95,
         "source": "repository",
     }
-    markdown = (
-        s3.get_object(Bucket=BUCKET, Key=f"{RECORD_DIR}/{JOB_ID}.md")["Body"]
-        .read()
-        .decode()
-    )
+    markdown = s3.get_object(Bucket=BUCKET, Key=f"{RECORD_DIR}/{JOB_ID}.md")["Body"].read().decode()
     assert markdown.startswith("# Evaluation gate: ✅ PASSED")
     # The status is left alone: the request carries none. (moto, unlike SageMaker, then
     # forgets the status, so the stored package cannot show it.)
@@ -174,17 +167,13 @@ def test_failing_model_is_rejected_and_the_message_names_the_rule(aws) -> None:
     answers = invoke()
     message = answers.failure_message
     first_line, second_line = message.splitlines()[:2]
-    assert (
-        first_line == "Evaluation gate FAILED: roc_auc = 0.93 < min 0.95 (repository)"
-    )
+    assert first_line == "Evaluation gate FAILED: roc_auc = 0.93 < min 0.95 (repository)"
     record_uri = f"s3://{BUCKET}/{RECORD_DIR}/{JOB_ID}.json"
     assert second_line.startswith(f"Record: {record_uri}")
     assert answers.only[1]["failureDetails"]["externalExecutionId"] == record_uri
     package = sagemaker.describe_model_package(ModelPackageName=arn)
     assert package["ModelApprovalStatus"] == "Rejected"
-    assert package["ApprovalDescription"].startswith(
-        f"Rejected by the evaluation gate. Record: {record_uri}."
-    )
+    assert package["ApprovalDescription"].startswith(f"Rejected by the evaluation gate. Record: {record_uri}.")
     assert "roc_auc = 0.93 < min 0.95" in package["ApprovalDescription"]
     assert package["CustomerMetadataProperties"]["evaluation_gate_decision"] == "failed"
 
@@ -199,10 +188,7 @@ def test_user_parameters_override_the_package_arn(aws) -> None:
             user_parameters=json.dumps({"model_package_arn": arn}),
         )
     )
-    assert (
-        sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"]
-        == "Rejected"
-    )
+    assert sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"] == "Rejected"
 
 
 def test_without_a_package_arn_the_gate_still_decides(aws) -> None:
@@ -213,12 +199,8 @@ def test_without_a_package_arn_the_gate_still_decides(aws) -> None:
 
 def test_files_are_found_across_several_input_artifacts(aws) -> None:
     s3, _, _ = aws
-    put_train_output(
-        s3, {"release-policy.json": CONTRACT_POLICY}, key="ml-pipeline/BuildOutpu/1"
-    )
-    put_train_output(
-        s3, {"evaluation.json": CONTRACT_EVALUATION}, key="ml-pipeline/TrainOutpu/2"
-    )
+    put_train_output(s3, {"release-policy.json": CONTRACT_POLICY}, key="ml-pipeline/BuildOutpu/1")
+    put_train_output(s3, {"evaluation.json": CONTRACT_EVALUATION}, key="ml-pipeline/TrainOutpu/2")
     answers = invoke(
         job_event(
             bucket=BUCKET,
@@ -229,9 +211,7 @@ def test_files_are_found_across_several_input_artifacts(aws) -> None:
         )
     )
     assert answers.succeeded
-    assert answers.only[1]["outputVariables"]["record_uri"].startswith(
-        f"s3://{BUCKET}/ml-pipeline/TrainOutpu/decision-records/"
-    )
+    assert answers.only[1]["outputVariables"]["record_uri"].startswith(f"s3://{BUCKET}/ml-pipeline/TrainOutpu/decision-records/")
 
 
 @pytest.mark.parametrize(
@@ -270,9 +250,7 @@ def test_files_are_found_across_several_input_artifacts(aws) -> None:
         ),
     ],
 )
-def test_bad_inputs_fail_closed_with_a_record(
-    aws, files: dict[str, Any], cause: str
-) -> None:
+def test_bad_inputs_fail_closed_with_a_record(aws, files: dict[str, Any], cause: str) -> None:
     s3, _, _ = aws
     put_train_output(s3, files)
     message = invoke().failure_message
@@ -283,10 +261,7 @@ def test_bad_inputs_fail_closed_with_a_record(
 
 def test_an_unreadable_artifact_fails_closed(aws) -> None:
     message = invoke().failure_message
-    assert (
-        f"artifact TrainOutput (s3://{BUCKET}/{ARTIFACT_KEY}) could not be read: NoSuchKey"
-        in message
-    )
+    assert f"artifact TrainOutput (s3://{BUCKET}/{ARTIFACT_KEY}) could not be read: NoSuchKey" in message
 
 
 def test_malformed_user_parameters_fail_closed(aws) -> None:
@@ -302,9 +277,7 @@ def test_malformed_user_parameters_fail_closed(aws) -> None:
     assert "UserParameters is not valid JSON" in message
 
 
-def test_platform_floors_from_the_environment(
-    aws, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_platform_floors_from_the_environment(aws, monkeypatch: pytest.MonkeyPatch) -> None:
     s3, _, _ = aws
     monkeypatch.setenv(
         "PLATFORM_FLOORS",
@@ -314,49 +287,31 @@ def test_platform_floors_from_the_environment(
     assert "roc_auc = 0.991 < min 0.995 (platform floor)" in invoke().failure_message
 
 
-def test_malformed_platform_floors_fail_the_job(
-    aws, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_malformed_platform_floors_fail_the_job(aws, monkeypatch: pytest.MonkeyPatch) -> None:
     s3, _, _ = aws
     monkeypatch.setenv("PLATFORM_FLOORS", "{version: 1}")
     put_inputs(s3)
-    assert invoke().failure_message.startswith(
-        "Evaluation gate FAILED: PLATFORM_FLOORS: not valid JSON"
-    )
+    assert invoke().failure_message.startswith("Evaluation gate FAILED: PLATFORM_FLOORS: not valid JSON")
 
 
-def test_record_bucket_and_prefix_from_the_environment(
-    aws, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_record_bucket_and_prefix_from_the_environment(aws, monkeypatch: pytest.MonkeyPatch) -> None:
     s3, _, _ = aws
-    s3.create_bucket(
-        Bucket="records", CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
+    s3.create_bucket(Bucket="records", CreateBucketConfiguration={"LocationConstraint": REGION})
     monkeypatch.setenv("RECORD_BUCKET", "records")
     monkeypatch.setenv("RECORD_PREFIX", "audit")
     put_inputs(s3)
     answers = invoke()
-    assert (
-        answers.only[1]["outputVariables"]["record_uri"]
-        == f"s3://records/audit/evaluation_gate/{JOB_ID}.json"
-    )
+    assert answers.only[1]["outputVariables"]["record_uri"] == f"s3://records/audit/evaluation_gate/{JOB_ID}.json"
 
 
-def test_a_passing_verdict_whose_record_cannot_be_written_fails_closed(
-    aws, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_passing_verdict_whose_record_cannot_be_written_fails_closed(aws, monkeypatch: pytest.MonkeyPatch) -> None:
     s3, sagemaker, arn = aws
     monkeypatch.setenv("RECORD_BUCKET", "no-such-bucket")
     put_inputs(s3, package_arn=arn)
     message = invoke().failure_message
-    assert message.startswith(
-        "Evaluation gate FAILED (fail closed): every rule held, but decision record s3://no-such-bucket/"
-    )
+    assert message.startswith("Evaluation gate FAILED (fail closed): every rule held, but decision record s3://no-such-bucket/")
     assert "could not be written: NoSuchBucket" in message
-    assert (
-        sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"]
-        == "PendingManualApproval"
-    )
+    assert sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"] == "PendingManualApproval"
 
 
 def test_a_passing_verdict_whose_package_cannot_be_updated_fails_closed(aws) -> None:
@@ -375,9 +330,7 @@ def test_a_failing_verdict_reports_a_failed_rejection(aws) -> None:
     report = evaluation(**{"metrics.log_loss.value": 0.5})
     put_inputs(s3, report=report, package_arn=missing)
     message = invoke().failure_message
-    assert message.startswith(
-        "Evaluation gate FAILED: log_loss = 0.5 > max 0.25 (repository)"
-    )
+    assert message.startswith("Evaluation gate FAILED: log_loss = 0.5 > max 0.25 (repository)")
     assert f"model package {missing} could not be marked Rejected" in message
 
 
@@ -385,9 +338,7 @@ def test_long_failures_fit_the_limit_and_keep_the_record_uri(aws) -> None:
     s3, _, _ = aws
     names = [f"metric_{i:03d}_" + "x" * 60 for i in range(300)]
     many = {"version": 1, "metrics": {name: {"min": 0.5} for name in names}}
-    put_train_output(
-        s3, {"evaluation.json": CONTRACT_EVALUATION, "release-policy.json": many}
-    )
+    put_train_output(s3, {"evaluation.json": CONTRACT_EVALUATION, "release-policy.json": many})
     message = invoke().failure_message
     assert len(message) <= 5000
     assert f"Record: s3://{BUCKET}/{RECORD_DIR}/{JOB_ID}.json" in message
@@ -426,22 +377,10 @@ def test_no_credential_reaches_the_logs_or_the_record(aws, caplog, capsys) -> No
     # botocore's own DEBUG output, which prints request headers, is never enabled in the function.
     with caplog.at_level(logging.INFO):
         answers = invoke()
-        answers_ok = invoke(
-            job_event(bucket=BUCKET, artifacts={"TrainOutput": "missing"})
-        )
+        answers_ok = invoke(job_event(bucket=BUCKET, artifacts={"TrainOutput": "missing"}))
     captured = capsys.readouterr()
-    record = (
-        s3.get_object(Bucket=BUCKET, Key=f"{RECORD_DIR}/{JOB_ID}.json")["Body"]
-        .read()
-        .decode()
-    )
-    everything = (
-        caplog.text
-        + captured.out
-        + captured.err
-        + record
-        + json.dumps(answers.calls + answers_ok.calls)
-    )
+    record = s3.get_object(Bucket=BUCKET, Key=f"{RECORD_DIR}/{JOB_ID}.json")["Body"].read().decode()
+    everything = caplog.text + captured.out + captured.err + record + json.dumps(answers.calls + answers_ok.calls)
     assert "evaluation gate decided" in caplog.text
     for secret in ARTIFACT_SECRETS:
         assert secret not in everything
@@ -451,8 +390,14 @@ def test_the_record_names_the_image_the_release_runs_on(aws) -> None:
     """With its own image, the release trains and serves by digest: the decision record says which."""
     s3, _, arn = aws
     image = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/ml-cicd-model@sha256:" + "ab" * 32
-    put_train_output(s3, {"evaluation.json": CONTRACT_EVALUATION, "release-policy.json": CONTRACT_POLICY,
-                          "release.json": {"model_package_arn": arn, "image_uri": image}})
+    put_train_output(
+        s3,
+        {
+            "evaluation.json": CONTRACT_EVALUATION,
+            "release-policy.json": CONTRACT_POLICY,
+            "release.json": {"model_package_arn": arn, "image_uri": image},
+        },
+    )
     invoke()
     record = read_json(s3, f"{RECORD_DIR}/{JOB_ID}.json")
     assert record["inputs"]["image"] == image

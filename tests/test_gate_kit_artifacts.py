@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from gate_kit.artifacts import ArtifactError, ArtifactReader, artifact_s3_client
 from gate_kit.codepipeline_job import InputArtifact, S3Location, parse_job_event
 from gate_kit_fixtures import (
@@ -13,7 +15,6 @@ from gate_kit_fixtures import (
     job_event,
     put_zip_artifact,
 )
-from moto import mock_aws
 
 __all__ = ["aws_credentials"]
 
@@ -24,9 +25,7 @@ BUCKET = "artifact-bucket"
 def s3(aws_credentials: None):
     with mock_aws():
         client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(
-            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
+        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         yield client
 
 
@@ -84,31 +83,21 @@ def test_not_utf8(s3) -> None:
 
 
 def test_invalid_json_names_line_and_column(s3) -> None:
-    put_zip_artifact(
-        s3, BUCKET, "p/TrainOutpu/abc", {"evaluation.json": '{\n  "a": 1,\n  "b": \n}'}
-    )
-    with pytest.raises(
-        ArtifactError, match="is not valid JSON: Expecting value at line 4, column 1"
-    ):
+    put_zip_artifact(s3, BUCKET, "p/TrainOutpu/abc", {"evaluation.json": '{\n  "a": 1,\n  "b": \n}'})
+    with pytest.raises(ArtifactError, match="is not valid JSON: Expecting value at line 4, column 1"):
         ArtifactReader(s3, [artifact()]).require("evaluation.json").json()
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_non_standard_json_constants_are_refused(s3, constant: str) -> None:
-    put_zip_artifact(
-        s3, BUCKET, "p/TrainOutpu/abc", {"evaluation.json": f'{{"value": {constant}}}'}
-    )
+    put_zip_artifact(s3, BUCKET, "p/TrainOutpu/abc", {"evaluation.json": f'{{"value": {constant}}}'})
     with pytest.raises(ArtifactError, match=f"{constant} is not a JSON number"):
         ArtifactReader(s3, [artifact()]).require("evaluation.json").json()
 
 
 def test_file_is_looked_for_in_each_artifact(s3) -> None:
-    put_zip_artifact(
-        s3, BUCKET, "p/BuildOutpu/1", {"release-policy.json": {"version": 1}}
-    )
-    put_zip_artifact(
-        s3, BUCKET, "p/TrainOutpu/2", {"evaluation.json": {"schema_version": 1}}
-    )
+    put_zip_artifact(s3, BUCKET, "p/BuildOutpu/1", {"release-policy.json": {"version": 1}})
+    put_zip_artifact(s3, BUCKET, "p/TrainOutpu/2", {"evaluation.json": {"schema_version": 1}})
     reader = ArtifactReader(
         s3,
         [
@@ -124,9 +113,7 @@ def test_a_file_in_two_artifacts_is_ambiguous(s3) -> None:
     put_zip_artifact(s3, BUCKET, "p/A/1", {"evaluation.json": {}})
     put_zip_artifact(s3, BUCKET, "p/B/2", {"evaluation.json": {}})
     reader = ArtifactReader(s3, [artifact("A", "p/A/1"), artifact("B", "p/B/2")])
-    with pytest.raises(
-        ArtifactError, match=r"at the root of several input artifacts \(A, B\)"
-    ):
+    with pytest.raises(ArtifactError, match=r"at the root of several input artifacts \(A, B\)"):
         reader.require("evaluation.json")
 
 
@@ -153,25 +140,16 @@ def test_no_input_artifact(s3) -> None:
 
 def test_artifact_client_signs_with_the_jobs_credentials_sigv4(s3) -> None:
     put_zip_artifact(s3, BUCKET, "p/TrainOutpu/abc", {"evaluation.json": {}})
-    job = parse_job_event(
-        job_event(bucket=BUCKET, artifacts={"TrainOutput": "p/TrainOutpu/abc"})
-    )
+    job = parse_job_event(job_event(bucket=BUCKET, artifacts={"TrainOutput": "p/TrainOutpu/abc"}))
     client = artifact_s3_client(job.artifact_credentials)
     seen: list[dict[str, str]] = []
     client.meta.events.register_first(
         "before-send.s3.GetObject",
-        lambda request, **_: seen.append(
-            {
-                k: v.decode() if isinstance(v, bytes) else v
-                for k, v in request.headers.items()
-            }
-        ),
+        lambda request, **_: seen.append({k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}),
     )
     ArtifactReader(client, job.input_artifacts).require("evaluation.json")
     (headers,) = seen
-    assert headers["Authorization"].startswith(
-        "AWS4-HMAC-SHA256 Credential=" + ARTIFACT_CREDENTIALS["accessKeyId"] + "/"
-    )
+    assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=" + ARTIFACT_CREDENTIALS["accessKeyId"] + "/")
     assert headers["X-Amz-Security-Token"] == ARTIFACT_CREDENTIALS["sessionToken"]
 
 

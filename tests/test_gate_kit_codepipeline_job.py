@@ -8,6 +8,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
+
 from gate_kit.codepipeline_job import (
     MAX_FAILURE_MESSAGE_CHARS,
     CodePipelineJob,
@@ -37,9 +38,7 @@ def codepipeline(aws_credentials: None) -> boto3.client:
 
 
 def succeed(job: CodePipelineJob) -> JobOutcome:
-    return JobOutcome(
-        succeeded=True, message="ok", output_variables={"decision": "passed"}
-    )
+    return JobOutcome(succeeded=True, message="ok", output_variables={"decision": "passed"})
 
 
 def failure_message_sent(codepipeline, work, event: dict | None = None) -> str:
@@ -50,9 +49,7 @@ def failure_message_sent(codepipeline, work, event: dict | None = None) -> str:
         lambda params, **_: captured.append(params),
     )
     with Stubber(codepipeline) as stub:
-        stub.add_response(
-            "put_job_failure_result", {}, {"jobId": JOB_ID, "failureDetails": ANY}
-        )
+        stub.add_response("put_job_failure_result", {}, {"jobId": JOB_ID, "failureDetails": ANY})
         run_job(event or job_event(), work, codepipeline_client=codepipeline)
         stub.assert_no_pending_responses()
     (params,) = captured
@@ -60,9 +57,7 @@ def failure_message_sent(codepipeline, work, event: dict | None = None) -> str:
 
 
 def test_parses_the_documented_event() -> None:
-    job = parse_job_event(
-        job_event(user_parameters='{"a": 1}', continuation_token="tok")
-    )
+    job = parse_job_event(job_event(user_parameters='{"a": 1}', continuation_token="tok"))
     assert job.job_id == JOB_ID
     assert job.account_id == "111122223333"
     assert job.function_name == "evaluation-gate"
@@ -70,9 +65,7 @@ def test_parses_the_documented_event() -> None:
     assert job.continuation_token == "tok"
     (artifact,) = job.input_artifacts
     assert artifact.name == "TrainOutput"
-    assert (
-        artifact.location.uri == "s3://artifact-bucket/ml-pipeline/TrainOutpu/AbCdE12"
-    )
+    assert artifact.location.uri == "s3://artifact-bucket/ml-pipeline/TrainOutpu/AbCdE12"
     assert job.artifact_credentials is not None
     assert job.artifact_credentials.access_key_id == ARTIFACT_CREDENTIALS["accessKeyId"]
 
@@ -92,21 +85,15 @@ def test_credentials_never_appear_in_repr() -> None:
             "CodePipeline.job.data is missing",
         ),
         (
-            lambda e: e["CodePipeline.job"]["data"]["inputArtifacts"][0][
-                "location"
-            ].update(type="CodeCommit"),
+            lambda e: e["CodePipeline.job"]["data"]["inputArtifacts"][0]["location"].update(type="CodeCommit"),
             "inputArtifacts[0].location.type is 'CodeCommit'",
         ),
         (
-            lambda e: e["CodePipeline.job"]["data"]["inputArtifacts"][0]["location"][
-                "s3Location"
-            ].pop("objectKey"),
+            lambda e: e["CodePipeline.job"]["data"]["inputArtifacts"][0]["location"]["s3Location"].pop("objectKey"),
             "s3Location.objectKey is missing",
         ),
         (
-            lambda e: e["CodePipeline.job"]["data"]["artifactCredentials"].pop(
-                "sessionToken"
-            ),
+            lambda e: e["CodePipeline.job"]["data"]["artifactCredentials"].pop("sessionToken"),
             "artifactCredentials.sessionToken is missing",
         ),
     ],
@@ -121,12 +108,8 @@ def test_malformed_events_name_the_bad_key(mutate, expected: str) -> None:
         parse_job_event(event)
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"), [(None, {}), ("", {}), ("  ", {}), ('{"k": "v"}', {"k": "v"})]
-)
-def test_user_parameters_are_optional_json_objects(
-    raw: str | None, expected: dict
-) -> None:
+@pytest.mark.parametrize(("raw", "expected"), [(None, {}), ("", {}), ("  ", {}), ('{"k": "v"}', {"k": "v"})])
+def test_user_parameters_are_optional_json_objects(raw: str | None, expected: dict) -> None:
     assert parse_user_parameters(raw) == expected
 
 
@@ -197,9 +180,7 @@ def test_failure_is_answered_once(codepipeline) -> None:
         stub.assert_no_pending_responses()
 
 
-def test_unexpected_exception_becomes_one_failure_without_traceback(
-    codepipeline, caplog
-) -> None:
+def test_unexpected_exception_becomes_one_failure_without_traceback(codepipeline, caplog) -> None:
     def explode(job: CodePipelineJob) -> JobOutcome:
         raise KeyError("metrics")
 
@@ -219,9 +200,7 @@ def test_malformed_job_is_still_answered(codepipeline) -> None:
     del event["CodePipeline.job"]["data"]["inputArtifacts"][0]["location"]
     calls: list[str] = []
     with Stubber(codepipeline) as stub:
-        stub.add_response(
-            "put_job_failure_result", {}, {"jobId": JOB_ID, "failureDetails": ANY}
-        )
+        stub.add_response("put_job_failure_result", {}, {"jobId": JOB_ID, "failureDetails": ANY})
         run_job(
             event,
             lambda job: calls.append("ran") or succeed(job),
@@ -233,18 +212,14 @@ def test_malformed_job_is_still_answered(codepipeline) -> None:
 
 def test_event_without_a_job_id_is_logged_not_answered(codepipeline, caplog) -> None:
     with Stubber(codepipeline) as stub, caplog.at_level(logging.ERROR):
-        assert (
-            run_job({"not": "a job"}, succeed, codepipeline_client=codepipeline) is None
-        )
+        assert run_job({"not": "a job"}, succeed, codepipeline_client=codepipeline) is None
         stub.assert_no_pending_responses()
     assert "nothing to answer" in caplog.text
 
 
 def test_failing_answer_is_logged_and_not_raised(codepipeline, caplog) -> None:
     with Stubber(codepipeline) as stub, caplog.at_level(logging.ERROR):
-        stub.add_client_error(
-            "put_job_success_result", service_error_code="JobNotFoundException"
-        )
+        stub.add_client_error("put_job_success_result", service_error_code="JobNotFoundException")
         outcome = run_job(job_event(), succeed, codepipeline_client=codepipeline)
         stub.assert_no_pending_responses()
     assert outcome is not None
@@ -271,9 +246,7 @@ def test_answer_is_never_retried_after_a_failed_answer(codepipeline) -> None:
 
 
 def test_long_failure_messages_are_cut_to_the_limit(codepipeline) -> None:
-    message = failure_message_sent(
-        codepipeline, lambda job: JobOutcome(False, "x" * 12_000)
-    )
+    message = failure_message_sent(codepipeline, lambda job: JobOutcome(False, "x" * 12_000))
     assert len(message) == MAX_FAILURE_MESSAGE_CHARS
     assert "[truncated]" in message and message.endswith("x")
 

@@ -32,18 +32,12 @@ def rule(
 
 
 def test_passes_only_when_every_evaluated_rule_held() -> None:
-    assert build_record(
-        gate="Evaluation gate", rules=[rule(OUTCOME_PASSED), rule(OUTCOME_SKIPPED)]
-    ).passed
-    assert not build_record(
-        gate="Evaluation gate", rules=[rule(OUTCOME_PASSED), rule(OUTCOME_FAILED)]
-    ).passed
+    assert build_record(gate="Evaluation gate", rules=[rule(OUTCOME_PASSED), rule(OUTCOME_SKIPPED)]).passed
+    assert not build_record(gate="Evaluation gate", rules=[rule(OUTCOME_PASSED), rule(OUTCOME_FAILED)]).passed
 
 
 def test_an_input_error_fails_even_if_rules_held() -> None:
-    record = build_record(
-        gate="g", rules=[rule(OUTCOME_PASSED)], errors=["evaluation.json is missing"]
-    )
+    record = build_record(gate="g", rules=[rule(OUTCOME_PASSED)], errors=["evaluation.json is missing"])
     assert not record.passed
     assert record.verdict_line() == "g FAILED: evaluation.json is missing"
 
@@ -55,10 +49,7 @@ def test_nothing_evaluated_fails_closed() -> None:
 
 
 def test_verdict_line_names_the_first_failing_rules() -> None:
-    failing = [
-        rule(OUTCOME_FAILED, f"metrics.m{i}.min", f"m{i} = 0.1 < min 0.5")
-        for i in range(5)
-    ]
+    failing = [rule(OUTCOME_FAILED, f"metrics.m{i}.min", f"m{i} = 0.1 < min 0.5") for i in range(5)]
     line = build_record(gate="g", rules=failing).verdict_line(max_causes=2)
     assert line == "g FAILED: m0 = 0.1 < min 0.5; m1 = 0.1 < min 0.5; and 3 more"
 
@@ -91,13 +82,8 @@ def test_json_rendering_holds_every_rule_and_the_policy() -> None:
 
 
 def test_json_rendering_survives_non_finite_values() -> None:
-    bad = RuleResult(
-        "metrics.x.min", "x", float("nan"), 1.0, ">=", OUTCOME_FAILED, "x is NaN"
-    )
-    assert (
-        json.loads(build_record(gate="g", rules=[bad]).to_json())["rules"][0]["value"]
-        == "nan"
-    )
+    bad = RuleResult("metrics.x.min", "x", float("nan"), 1.0, ">=", OUTCOME_FAILED, "x is NaN")
+    assert json.loads(build_record(gate="g", rules=[bad]).to_json())["rules"][0]["value"] == "nan"
 
 
 def test_markdown_puts_the_verdict_first_and_marks_each_rule() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from gate_kit.codepipeline_job import S3Location
 from gate_kit.records import (
     RecordError,
@@ -13,7 +15,6 @@ from gate_kit.records import (
     write_decision_record,
 )
 from gate_kit_fixtures import JOB_ID, REGION, aws_credentials
-from moto import mock_aws
 
 __all__ = ["aws_credentials"]
 
@@ -21,17 +22,9 @@ ARTIFACT = S3Location("artifact-bucket", "ml-pipeline/TrainOutpu/AbCdE12")
 
 
 def test_default_is_beside_the_input_artifact() -> None:
-    location = record_location(
-        gate="evaluation_gate", job_id=JOB_ID, input_artifact=ARTIFACT
-    )
-    assert (
-        location.json.uri
-        == f"s3://artifact-bucket/ml-pipeline/TrainOutpu/decision-records/evaluation_gate/{JOB_ID}.json"
-    )
-    assert (
-        location.markdown.uri
-        == f"s3://artifact-bucket/ml-pipeline/TrainOutpu/decision-records/evaluation_gate/{JOB_ID}.md"
-    )
+    location = record_location(gate="evaluation_gate", job_id=JOB_ID, input_artifact=ARTIFACT)
+    assert location.json.uri == f"s3://artifact-bucket/ml-pipeline/TrainOutpu/decision-records/evaluation_gate/{JOB_ID}.json"
+    assert location.markdown.uri == f"s3://artifact-bucket/ml-pipeline/TrainOutpu/decision-records/evaluation_gate/{JOB_ID}.md"
 
 
 @pytest.mark.parametrize(
@@ -56,9 +49,7 @@ def test_default_is_beside_the_input_artifact() -> None:
     ],
 )
 def test_environment_overrides(environ: dict[str, str], expected: str) -> None:
-    location = record_location_from_environment(
-        gate="evaluation_gate", job_id=JOB_ID, input_artifact=ARTIFACT, environ=environ
-    )
+    location = record_location_from_environment(gate="evaluation_gate", job_id=JOB_ID, input_artifact=ARTIFACT, environ=environ)
     assert location.json.uri == expected
 
 
@@ -87,9 +78,7 @@ def test_writes_both_renderings_with_the_artifact_key(s3) -> None:
     assert head["ServerSideEncryption"] == "aws:kms"
     assert head["SSEKMSKeyId"] == key_arn
     assert head["ContentType"] == "application/json"
-    body = s3.get_object(Bucket=location.markdown.bucket, Key=location.markdown.key)[
-        "Body"
-    ].read()
+    body = s3.get_object(Bucket=location.markdown.bucket, Key=location.markdown.key)["Body"].read()
     assert body.decode("utf-8") == "# ✅"
 
 
@@ -122,9 +111,7 @@ def test_the_record_key_is_configured_else_the_artifacts(environ, record_bucket,
 
 
 def test_a_write_failure_names_the_object(s3) -> None:
-    location = record_location(
-        gate="g", job_id=JOB_ID, input_artifact=S3Location("no-such-bucket", "k/x")
-    )
+    location = record_location(gate="g", job_id=JOB_ID, input_artifact=S3Location("no-such-bucket", "k/x"))
     with pytest.raises(
         RecordError,
         match=r"s3://no-such-bucket/k/decision-records/g/.*\.json could not be written: NoSuchBucket",

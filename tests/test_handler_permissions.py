@@ -23,8 +23,8 @@ from stacks.endpoint_templates import endpoint_props
 from tests.cfn_template_world import Account, TemplateWorld
 from tests.handler_permissions import EXEMPTIONS, PER_RELEASE_STACK_TAG, HandlerCall, handler_calls, registry_schema
 from tests.iam_policy_evaluation import evaluate
-from tests.synthesized_roles import Deployment, deployments
 from tests.synthesis_fixtures import SynthesizedApp
+from tests.synthesized_roles import Deployment, deployments
 
 STACK_TAGS = {"project": "ml-cicd", PER_RELEASE_STACK_TAG: "3f2c9e1"}
 
@@ -53,8 +53,10 @@ def denied(deployment: Deployment, statements: list[dict[str, Any]] | None = Non
     for call in handler_calls(deployment.world, STACK_TAGS):
         verdict = evaluate(statements, call.request)
         if not verdict.allowed:
-            out.append(f"{deployment.name}: {call.logical_id} ({call.resource_type}) {call.phase}: "
-                       f"{call.permission} on {call.request.resource}: {verdict.reason}")
+            out.append(
+                f"{deployment.name}: {call.logical_id} ({call.resource_type}) {call.phase}: "
+                f"{call.permission} on {call.request.resource}: {verdict.reason}"
+            )
     return out
 
 
@@ -62,8 +64,14 @@ def test_every_template_a_role_of_ours_deploys_is_covered(all_deployments: list[
     names = {d.name for d in all_deployments}
     assert names == {"staging", "production", "staging (instances)", "production (linear)"}
     kinds = {r["Type"] for d in all_deployments for r in d.world.resources.values()}
-    assert {"AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint", "AWS::CloudWatch::Alarm",
-            "AWS::ApplicationAutoScaling::ScalableTarget", "AWS::ApplicationAutoScaling::ScalingPolicy"} <= kinds
+    assert {
+        "AWS::SageMaker::Model",
+        "AWS::SageMaker::EndpointConfig",
+        "AWS::SageMaker::Endpoint",
+        "AWS::CloudWatch::Alarm",
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+    } <= kinds
     assert all(len(list(handler_calls(d.world, STACK_TAGS))) > 20 for d in all_deployments)
 
 
@@ -77,7 +85,7 @@ def test_removing_any_one_statement_of_the_deploy_role_fails_the_check(all_deplo
     production = next(d for d in all_deployments if d.name == "production")
     unneeded = []
     for index, statement in enumerate(production.statements):
-        mutated = production.statements[:index] + production.statements[index + 1:]
+        mutated = production.statements[:index] + production.statements[index + 1 :]
         if not any(denied(d, mutated) for d in all_deployments):
             unneeded.append(statement.get("Sid") or statement["Action"])
     assert not unneeded, f"statements no handler needs: {unneeded}"
@@ -87,8 +95,11 @@ def test_an_update_retags_with_a_diff_that_lacks_the_project_tag(all_deployments
     # Finding 3: the second release re-tags the endpoint with only `source-revision`; a request-tag condition alone
     # would refuse it. The role allows it because the endpoint already carries the project tag.
     production = next(d for d in all_deployments if d.name == "production")
-    (call,) = [c for c in handler_calls(production.world, STACK_TAGS)
-               if c.resource_type == "AWS::SageMaker::Endpoint" and c.phase == "update" and c.permission == "sagemaker:AddTags"]
+    (call,) = [
+        c
+        for c in handler_calls(production.world, STACK_TAGS)
+        if c.resource_type == "AWS::SageMaker::Endpoint" and c.phase == "update" and c.permission == "sagemaker:AddTags"
+    ]
     assert "aws:RequestTag/ml-cicd:project" not in call.request.context
     assert evaluate(production.statements, call.request).allowed
     only_request_tag = [s for s in production.statements if s.get("Sid") != "ManageOwnHostingResources"]
@@ -106,10 +117,17 @@ def test_exemptions_are_narrow_and_still_listed_by_the_schemas() -> None:
 
 
 def test_an_exemption_stops_applying_when_the_template_uses_the_feature() -> None:
-    target = {"Type": "AWS::ApplicationAutoScaling::ScalableTarget", "Properties": {
-        "ServiceNamespace": "sagemaker", "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-        "ResourceId": "endpoint/e/variant/AllTraffic", "MinCapacity": 1, "MaxCapacity": 2,
-        "ScheduledActions": [{"ScheduledActionName": "night", "Schedule": "cron(0 22 * * ? *)"}]}}
+    target = {
+        "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
+        "Properties": {
+            "ServiceNamespace": "sagemaker",
+            "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+            "ResourceId": "endpoint/e/variant/AllTraffic",
+            "MinCapacity": 1,
+            "MaxCapacity": 2,
+            "ScheduledActions": [{"ScheduledActionName": "night", "Schedule": "cron(0 22 * * ? *)"}],
+        },
+    }
     world = TemplateWorld({"Resources": {"Target": target}}, Account(stack_name="e"))
     permissions = {c.permission for c in handler_calls(world, STACK_TAGS)}
     assert "application-autoscaling:PutScheduledAction" in permissions
@@ -118,8 +136,7 @@ def test_an_exemption_stops_applying_when_the_template_uses_the_feature() -> Non
 
 def test_a_call_on_another_projects_resource_is_refused(all_deployments: list[Deployment]) -> None:
     production = next(d for d in all_deployments if d.name == "production")
-    call: HandlerCall = next(c for c in handler_calls(production.world, STACK_TAGS)
-                             if c.permission == "sagemaker:UpdateEndpoint")
+    call: HandlerCall = next(c for c in handler_calls(production.world, STACK_TAGS) if c.permission == "sagemaker:UpdateEndpoint")
     other = call.request.resource.replace("ml-cicd-production-endpoint", "someone-elses-endpoint")
     assert not evaluate(production.statements, type(call.request)(call.request.action, other, call.request.context)).allowed
     assert json.dumps(call.request.context)  # the context is plain data, as IAM's request context is

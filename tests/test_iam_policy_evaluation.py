@@ -41,15 +41,22 @@ def test_explicit_deny_wins_over_any_allow() -> None:
 
 
 def test_resources_match_per_arn_segment_and_case_sensitively() -> None:
-    assert arn_match("arn:aws:sagemaker:*:*:model-package/group/*", "arn:aws:sagemaker:eu-west-1:111122223333:model-package/group/3")
-    assert not arn_match("arn:aws:sagemaker:*:*:model-package/group/*", "arn:aws:sagemaker:eu-west-1:111122223333:model-package/other/3")
+    assert arn_match(
+        "arn:aws:sagemaker:*:*:model-package/group/*", "arn:aws:sagemaker:eu-west-1:111122223333:model-package/group/3"
+    )
+    assert not arn_match(
+        "arn:aws:sagemaker:*:*:model-package/group/*", "arn:aws:sagemaker:eu-west-1:111122223333:model-package/other/3"
+    )
     assert not arn_match("arn:aws:sagemaker:us-east-1:*:endpoint/x", "arn:aws:sagemaker:eu-west-1:111122223333:endpoint/x")
     assert not arn_match("arn:aws:s3:::Artifacts/*", "arn:aws:s3:::artifacts/a")
     # A wildcard in the resource part spans '/' and ':'.
-    assert arn_match("arn:aws:logs:us-east-1:111122223333:log-group:/aws/codebuild/p:*",
-                     "arn:aws:logs:us-east-1:111122223333:log-group:/aws/codebuild/p:log-stream:x")
-    assert not allowed([{"Effect": "Allow", "Action": "s3:GetObject", "NotResource": BUCKET_OBJECTS}],
-                       "s3:GetObject", "arn:aws:s3:::artifacts/a")
+    assert arn_match(
+        "arn:aws:logs:us-east-1:111122223333:log-group:/aws/codebuild/p:*",
+        "arn:aws:logs:us-east-1:111122223333:log-group:/aws/codebuild/p:log-stream:x",
+    )
+    assert not allowed(
+        [{"Effect": "Allow", "Action": "s3:GetObject", "NotResource": BUCKET_OBJECTS}], "s3:GetObject", "arn:aws:s3:::artifacts/a"
+    )
 
 
 def test_string_conditions_need_the_key_unless_negated_or_if_exists() -> None:
@@ -72,7 +79,9 @@ def test_condition_keys_are_case_insensitive_values_are_not() -> None:
 
 def test_like_null_bool_and_set_operators() -> None:
     like = allow("iam:CreateServiceLinkedRole", "*", Condition={"StringLike": {"iam:AWSServiceName": "sagemaker.*"}})
-    assert allowed([like], "iam:CreateServiceLinkedRole", **{"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"})
+    assert allowed(
+        [like], "iam:CreateServiceLinkedRole", **{"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}
+    )
     assert not allowed([like], "iam:CreateServiceLinkedRole", **{"iam:AWSServiceName": "ec2.amazonaws.com"})
     null = allow("s3:GetObject", "*", Condition={"Null": {"aws:TokenIssueTime": "true"}})
     assert allowed([null], "s3:GetObject") and not allowed([null], "s3:GetObject", **{"aws:TokenIssueTime": "x"})
@@ -88,14 +97,26 @@ def test_like_null_bool_and_set_operators() -> None:
 
 
 def test_every_condition_block_must_hold() -> None:
-    statement = allow("application-autoscaling:RegisterScalableTarget", "*", Condition={"StringEquals": {
+    statement = allow(
+        "application-autoscaling:RegisterScalableTarget",
+        "*",
+        Condition={
+            "StringEquals": {
+                "application-autoscaling:service-namespace": "sagemaker",
+                "application-autoscaling:scalable-dimension": "sagemaker:variant:DesiredInstanceCount",
+            }
+        },
+    )
+    good = {
         "application-autoscaling:service-namespace": "sagemaker",
-        "application-autoscaling:scalable-dimension": "sagemaker:variant:DesiredInstanceCount"}})
-    good = {"application-autoscaling:service-namespace": "sagemaker",
-            "application-autoscaling:scalable-dimension": "sagemaker:variant:DesiredInstanceCount"}
+        "application-autoscaling:scalable-dimension": "sagemaker:variant:DesiredInstanceCount",
+    }
     assert allowed([statement], "application-autoscaling:RegisterScalableTarget", **good)
-    assert not allowed([statement], "application-autoscaling:RegisterScalableTarget",
-                       **{**good, "application-autoscaling:service-namespace": "lambda"})
+    assert not allowed(
+        [statement],
+        "application-autoscaling:RegisterScalableTarget",
+        **{**good, "application-autoscaling:service-namespace": "lambda"},
+    )
 
 
 def test_an_operator_it_does_not_know_raises_rather_than_passing() -> None:

@@ -41,18 +41,25 @@ def ecr() -> Iterator[tuple[Any, Stubber]]:
         stubber.assert_no_pending_responses()
 
 
-def scan_answer(status: str, counts: dict[str, int] | None = None, findings: list[dict[str, str]] | None = None
-                ) -> dict[str, Any]:
-    answer: dict[str, Any] = {"repositoryName": "ml-cicd-model", "imageId": {"imageDigest": DIGEST},
-                              "imageScanStatus": {"status": status, "description": "x"}}
+def scan_answer(
+    status: str, counts: dict[str, int] | None = None, findings: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "repositoryName": "ml-cicd-model",
+        "imageId": {"imageDigest": DIGEST},
+        "imageScanStatus": {"status": status, "description": "x"},
+    }
     if counts is not None:
         answer["imageScanFindings"] = {"findingSeverityCounts": counts, "findings": findings or []}
     return answer
 
 
 def expect_scan(stubber: Stubber, answer: dict[str, Any]) -> None:
-    stubber.add_response("describe_image_scan_findings", answer, {
-        "repositoryName": "ml-cicd-model", "imageId": {"imageDigest": DIGEST}, "maxResults": 100})
+    stubber.add_response(
+        "describe_image_scan_findings",
+        answer,
+        {"repositoryName": "ml-cicd-model", "imageId": {"imageDigest": DIGEST}, "maxResults": 100},
+    )
 
 
 def test_the_stricter_bound_wins_and_the_default_is_medium() -> None:
@@ -69,12 +76,16 @@ def test_an_image_with_no_findings_passes() -> None:
 
 
 def test_findings_above_the_bound_fail_naming_the_worst() -> None:
-    findings = [{"name": "CVE-2026-0001", "severity": "HIGH"}, {"name": "CVE-2026-0002", "severity": "CRITICAL"},
-                {"name": "CVE-2026-0003", "severity": "LOW"}]
+    findings = [
+        {"name": "CVE-2026-0001", "severity": "HIGH"},
+        {"name": "CVE-2026-0002", "severity": "CRITICAL"},
+        {"name": "CVE-2026-0003", "severity": "LOW"},
+    ]
     verdict = judge_findings(scan_answer("COMPLETE", {"HIGH": 1, "CRITICAL": 1, "LOW": 1}, findings), "MEDIUM")
     assert not verdict.passed
-    assert verdict.reason == ("image scan found 1 CRITICAL, 1 HIGH above the bound MEDIUM: "
-                              "CVE-2026-0002 (CRITICAL), CVE-2026-0001 (HIGH)")
+    assert verdict.reason == (
+        "image scan found 1 CRITICAL, 1 HIGH above the bound MEDIUM: CVE-2026-0002 (CRITICAL), CVE-2026-0001 (HIGH)"
+    )
     assert judge_findings(scan_answer("COMPLETE", {"LOW": 3}), "MEDIUM").passed
     assert not judge_findings(scan_answer("COMPLETE", {"UNDEFINED": 1}), "LOW").passed
 
@@ -82,12 +93,10 @@ def test_findings_above_the_bound_fail_naming_the_worst() -> None:
 def test_the_wait_polls_until_complete(ecr) -> None:
     client, stubber = ecr
     clock = FakeClock()
-    stubber.add_client_error("describe_image_scan_findings", service_error_code="ScanNotFoundException",
-                             http_status_code=400)
+    stubber.add_client_error("describe_image_scan_findings", service_error_code="ScanNotFoundException", http_status_code=400)
     expect_scan(stubber, scan_answer("IN_PROGRESS"))
     expect_scan(stubber, scan_answer("COMPLETE", {}))
-    answer = wait_for_scan(client, repository="ml-cicd-model", digest=DIGEST, timeout_seconds=60,
-                           clock=clock, sleep=clock.sleep)
+    answer = wait_for_scan(client, repository="ml-cicd-model", digest=DIGEST, timeout_seconds=60, clock=clock, sleep=clock.sleep)
     assert answer["imageScanStatus"]["status"] == "COMPLETE" and clock.now == 20.0
 
 
@@ -97,8 +106,7 @@ def test_a_scan_that_never_completes_fails_within_the_bound(ecr) -> None:
     for _ in range(4):
         expect_scan(stubber, scan_answer("IN_PROGRESS"))
     with pytest.raises(ReleaseToolError, match="did not complete within 35 s"):
-        wait_for_scan(client, repository="ml-cicd-model", digest=DIGEST, timeout_seconds=35,
-                      clock=clock, sleep=clock.sleep)
+        wait_for_scan(client, repository="ml-cicd-model", digest=DIGEST, timeout_seconds=35, clock=clock, sleep=clock.sleep)
     assert clock.now <= 35
 
 
@@ -114,8 +122,7 @@ def test_the_command_writes_the_image_by_digest_or_fails_with_one_line(ecr, tmp_
     policy = tmp_path / "release-policy.json"
     policy.write_text(json.dumps({"version": 1, "image": {"max_severity": "HIGH"}}))
     out = tmp_path / "image.json"
-    args = ["--repository", "ml-cicd-model", "--digest", DIGEST, "--image-uri", URI, "--policy", str(policy),
-            "--out", str(out)]
+    args = ["--repository", "ml-cicd-model", "--digest", DIGEST, "--image-uri", URI, "--policy", str(policy), "--out", str(out)]
     expect_scan(stubber, scan_answer("COMPLETE", {"HIGH": 2}))
     assert main(args, ecr=client, env={"PLATFORM_FLOORS": json.dumps({"image": {"max_severity": "CRITICAL"}})}) == 0
     written = json.loads(out.read_text())
@@ -145,8 +152,9 @@ def test_the_image_repository_is_encrypted_immutable_scanned_and_keeps_champions
 
 
 def test_only_the_image_build_is_privileged_and_it_runs_after_the_checks(synthesized: SynthesizedApp) -> None:
-    projects = {k: r["Properties"] for k, r in synthesized.pipeline["Resources"].items()
-                if r["Type"] == "AWS::CodeBuild::Project"}
+    projects = {
+        k: r["Properties"] for k, r in synthesized.pipeline["Resources"].items() if r["Type"] == "AWS::CodeBuild::Project"
+    }
     privileged = [k for k, p in projects.items() if p["Environment"].get("PrivilegedMode")]
     assert len(privileged) == 1 and privileged[0].startswith("ImageProject")
     (pipeline,) = [r for r in synthesized.pipeline["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
@@ -169,8 +177,11 @@ def test_push_is_the_image_builds_and_pull_is_sagemakers(synthesized: Synthesize
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 holders.setdefault(logical_id.split("Role")[0], set()).update(actions)
     assert "ecr:PutImage" in holders.pop("ImageProject")
-    assert holders.pop("SageMakerExecution") == {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
-                                                 "ecr:BatchCheckLayerAvailability"}
+    assert holders.pop("SageMakerExecution") == {
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:BatchCheckLayerAvailability",
+    }
     # The promotion adds a champion-* tag (a new tag on the same manifest; tags are immutable).
     assert holders.pop("Promote") == {"ecr:BatchGetImage", "ecr:PutImage"}
     assert not holders
@@ -179,7 +190,7 @@ def test_push_is_the_image_builds_and_pull_is_sagemakers(synthesized: Synthesize
 def test_the_image_buildspec_runs_the_platform_gate_outside_the_commits_checkout() -> None:
     spec = yaml.safe_load((BUILDSPEC_DIR / "image.yml").read_text())
     script = "\n".join(spec["phases"]["build"]["commands"])
-    assert 'if [ ! -f Dockerfile ]' in script and '{"image_uri": null}' in script
+    assert "if [ ! -f Dockerfile ]" in script and '{"image_uri": null}' in script
     assert 'docker push "$IMAGE_REPOSITORY_URI:$SOURCE_REVISION"' in script
     assert 'PYTHONPATH="$PLATFORM_DIR" python -P -m release_tools.image_scan' in script
     assert spec["artifacts"] == {"base-directory": "image-output", "files": ["image.json"]}
@@ -204,13 +215,11 @@ def test_the_rehearsal_checks_the_example_dockerfile_and_finds_what_the_contract
 
 def test_one_severity_scale_in_the_image_gate_the_policy_parser_and_the_schema() -> None:
     from gate_kit.release_policy import IMAGE_SEVERITIES, PolicyError, parse_release_policy
-
     from release_tools.image_scan import SEVERITIES
 
     schema = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "release-policy.v1.schema.json").read_text())
     assert SEVERITIES == IMAGE_SEVERITIES == tuple(schema["properties"]["image"]["properties"]["max_severity"]["enum"])
-    assert parse_release_policy({"version": 1, "image": {"max_severity": "LOW"}}).to_dict()["image"] == {
-        "max_severity": "LOW"}
+    assert parse_release_policy({"version": 1, "image": {"max_severity": "LOW"}}).to_dict()["image"] == {"max_severity": "LOW"}
     with pytest.raises(PolicyError, match="image.max_severity: 'SEVERE' is not one of"):
         parse_release_policy({"version": 1, "image": {"max_severity": "SEVERE"}})
 

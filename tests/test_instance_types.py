@@ -13,7 +13,12 @@ from aws_cdk.assertions import Template
 from release_tools.errors import ReleaseToolError
 from release_tools.evaluation_job import EvaluationRun, evaluation_job_request
 from release_tools.instance_types import (
-    LOCAL_STORAGE_FAMILIES, TABLE_PATH, USES, family, has_local_storage, instance_types,
+    LOCAL_STORAGE_FAMILIES,
+    TABLE_PATH,
+    USES,
+    family,
+    has_local_storage,
+    instance_types,
 )
 from release_tools.release_layout import ReleaseLayout
 from release_tools.training_job import TrainingRun, training_job_request

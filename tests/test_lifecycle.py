@@ -41,13 +41,28 @@ def aws() -> Iterator[tuple[Clients, dict[str, Stubber]]]:
 
 def stack(stubber: Stubber, name: str, status: str | None) -> None:
     if status is None:
-        stubber.add_client_error("describe_stacks", service_error_code="ValidationError",
-                                 service_message=f"Stack with id {name} does not exist", http_status_code=400,
-                                 expected_params={"StackName": name})
+        stubber.add_client_error(
+            "describe_stacks",
+            service_error_code="ValidationError",
+            service_message=f"Stack with id {name} does not exist",
+            http_status_code=400,
+            expected_params={"StackName": name},
+        )
     else:
-        stubber.add_response("describe_stacks", {"Stacks": [{
-            "StackName": name, "StackId": STACK_ID.format(name), "StackStatus": status,
-            "CreationTime": "2026-11-01T00:00:00Z"}]}, {"StackName": name})
+        stubber.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": name,
+                        "StackId": STACK_ID.format(name),
+                        "StackStatus": status,
+                        "CreationTime": "2026-11-01T00:00:00Z",
+                    }
+                ]
+            },
+            {"StackName": name},
+        )
 
 
 def fixed_names(synthesized: SynthesizedApp) -> tuple[str, str]:
@@ -59,8 +74,13 @@ def fixed_names(synthesized: SynthesizedApp) -> tuple[str, str]:
 
 def test_the_stateful_resources_are_the_ones_kept(synthesized: SynthesizedApp) -> None:
     kinds = set(kept_resources(synthesized.pipeline).values())
-    assert {"AWS::CodeCommit::Repository", "AWS::SageMaker::ModelPackageGroup", "AWS::S3::Bucket",
-            "AWS::KMS::Key", "AWS::Logs::LogGroup"} <= kinds
+    assert {
+        "AWS::CodeCommit::Repository",
+        "AWS::SageMaker::ModelPackageGroup",
+        "AWS::S3::Bucket",
+        "AWS::KMS::Key",
+        "AWS::Logs::LogGroup",
+    } <= kinds
     assert "AWS::Lambda::Function" not in kinds and "AWS::CodePipeline::Pipeline" not in kinds
 
 
@@ -73,13 +93,28 @@ def test_teardown_deletes_production_then_staging_then_lists_what_is_kept(aws, s
         stack(cloudformation, name, "DELETE_COMPLETE")  # the waiter's first poll
     stack(cloudformation, "ml-cicd-pipeline", "UPDATE_COMPLETE")
     repository, group = fixed_names(synthesized)
-    cloudformation.add_response("describe_stack_resources", {"StackResources": [
-        {"LogicalResourceId": repository, "PhysicalResourceId": "ml-model", "ResourceType": "AWS::CodeCommit::Repository",
-         "Timestamp": "2026-11-01T00:00:00Z", "ResourceStatus": "CREATE_COMPLETE"},
-        {"LogicalResourceId": group, "PhysicalResourceId": "ml-cicd-models",
-         "ResourceType": "AWS::SageMaker::ModelPackageGroup", "Timestamp": "2026-11-01T00:00:00Z",
-         "ResourceStatus": "CREATE_COMPLETE"},
-    ]}, {"StackName": "ml-cicd-pipeline"})
+    cloudformation.add_response(
+        "describe_stack_resources",
+        {
+            "StackResources": [
+                {
+                    "LogicalResourceId": repository,
+                    "PhysicalResourceId": "ml-model",
+                    "ResourceType": "AWS::CodeCommit::Repository",
+                    "Timestamp": "2026-11-01T00:00:00Z",
+                    "ResourceStatus": "CREATE_COMPLETE",
+                },
+                {
+                    "LogicalResourceId": group,
+                    "PhysicalResourceId": "ml-cicd-models",
+                    "ResourceType": "AWS::SageMaker::ModelPackageGroup",
+                    "Timestamp": "2026-11-01T00:00:00Z",
+                    "ResourceStatus": "CREATE_COMPLETE",
+                },
+            ]
+        },
+        {"StackName": "ml-cicd-pipeline"},
+    )
     said: list[str] = []
     teardown(clients, project_name="ml-cicd", template=synthesized.pipeline, say=said.append)
     assert said[0].startswith("teardown: deleting ml-cicd-production-endpoint")
@@ -94,25 +129,40 @@ def test_teardown_of_endpoints_never_deployed_goes_on(aws, synthesized: Synthesi
         stack(stub["cloudformation"], name, None)
     said: list[str] = []
     teardown(clients, project_name="ml-cicd", template=synthesized.pipeline, say=said.append)
-    assert said == ["teardown: ml-cicd-production-endpoint: not deployed",
-                    "teardown: ml-cicd-staging-endpoint: not deployed", "teardown: ml-cicd-pipeline: not deployed"]
+    assert said == [
+        "teardown: ml-cicd-production-endpoint: not deployed",
+        "teardown: ml-cicd-staging-endpoint: not deployed",
+        "teardown: ml-cicd-pipeline: not deployed",
+    ]
 
 
 def expect_kept(stub: dict[str, Stubber], *, repository: bool, group: bool) -> None:
     if repository:
-        stub["codecommit"].add_response("get_repository", {"repositoryMetadata": {
-            "repositoryName": "ml-model", "repositoryId": REPO_ID}}, {"repositoryName": "ml-model"})
+        stub["codecommit"].add_response(
+            "get_repository",
+            {"repositoryMetadata": {"repositoryName": "ml-model", "repositoryId": REPO_ID}},
+            {"repositoryName": "ml-model"},
+        )
     else:
-        stub["codecommit"].add_client_error("get_repository", service_error_code="RepositoryDoesNotExistException",
-                                            http_status_code=400)
+        stub["codecommit"].add_client_error(
+            "get_repository", service_error_code="RepositoryDoesNotExistException", http_status_code=400
+        )
     if group:
-        stub["sagemaker"].add_response("describe_model_package_group", {
-            "ModelPackageGroupName": "ml-cicd-models", "ModelPackageGroupArn": GROUP_ARN,
-            "CreationTime": "2026-11-01T00:00:00Z", "CreatedBy": {}, "ModelPackageGroupStatus": "Completed"},
-            {"ModelPackageGroupName": "ml-cicd-models"})
+        stub["sagemaker"].add_response(
+            "describe_model_package_group",
+            {
+                "ModelPackageGroupName": "ml-cicd-models",
+                "ModelPackageGroupArn": GROUP_ARN,
+                "CreationTime": "2026-11-01T00:00:00Z",
+                "CreatedBy": {},
+                "ModelPackageGroupStatus": "Completed",
+            },
+            {"ModelPackageGroupName": "ml-cicd-models"},
+        )
     else:
-        stub["sagemaker"].add_client_error("describe_model_package_group", service_error_code="ValidationException",
-                                           http_status_code=400)
+        stub["sagemaker"].add_client_error(
+            "describe_model_package_group", service_error_code="ValidationException", http_status_code=400
+        )
 
 
 def test_a_first_deploy_over_kept_resources_is_refused_with_one_line(aws, synthesized: SynthesizedApp) -> None:
@@ -140,7 +190,9 @@ def test_the_adoption_mapping_names_the_registry_schemas_identifiers(aws, synthe
     expect_kept(stub, repository=True, group=True)
     repository, group = fixed_names(synthesized)
     assert adoption_mapping(clients, synthesized.pipeline) == {
-        repository: {"RepositoryId": REPO_ID}, group: {"ModelPackageGroupArn": GROUP_ARN}}
+        repository: {"RepositoryId": REPO_ID},
+        group: {"ModelPackageGroupArn": GROUP_ARN},
+    }
 
 
 def test_the_import_identifiers_are_the_registry_schemas_primary_identifiers() -> None:
@@ -149,8 +201,10 @@ def test_the_import_identifiers_are_the_registry_schemas_primary_identifiers() -
 
     schemas = Path(cfnlint.__file__).parent / "data" / "schemas"
     providers = json.loads((schemas / "providers" / "us-east-1.json").read_text())
-    for kind, identifier in (("AWS::CodeCommit::Repository", "RepositoryId"),
-                             ("AWS::SageMaker::ModelPackageGroup", "ModelPackageGroupArn")):
+    for kind, identifier in (
+        ("AWS::CodeCommit::Repository", "RepositoryId"),
+        ("AWS::SageMaker::ModelPackageGroup", "ModelPackageGroupArn"),
+    ):
         schema = json.loads((schemas / "resources" / f"{providers[kind]}.json").read_text())
         assert schema["primaryIdentifier"] == [f"/properties/{identifier}"]
 
@@ -158,8 +212,7 @@ def test_the_import_identifiers_are_the_registry_schemas_primary_identifiers() -
 def test_the_command_line_refuses_an_unconfirmed_teardown_and_a_missing_synthesis(tmp_path, capsys) -> None:
     assert main(["preflight", "--cdk-out", str(tmp_path)], clients=object()) == 2  # type: ignore[arg-type]
     assert capsys.readouterr().err.startswith("error: ")
-    assert main(["teardown", "--cdk-json", str(ROOT / "cdk.json"), "--cdk-out", str(tmp_path / "none")],
-                clients=object()) == 2  # type: ignore[arg-type]
+    assert main(["teardown", "--cdk-json", str(ROOT / "cdk.json"), "--cdk-out", str(tmp_path / "none")], clients=object()) == 2  # type: ignore[arg-type]
 
 
 def test_make_destroy_deletes_the_endpoint_stacks_before_the_pipeline_stack() -> None:

@@ -41,7 +41,10 @@ def _fullmatch(shape: Any, text: str) -> bool:
 
 def test_the_limits_are_the_service_models() -> None:
     assert (METADATA.metadata["max"], METADATA.key.metadata["max"], METADATA.value.metadata["max"]) == (
-        MAX_ENTRIES, MAX_KEY_CHARS, MAX_VALUE_CHARS)
+        MAX_ENTRIES,
+        MAX_KEY_CHARS,
+        MAX_VALUE_CHARS,
+    )
     create = SAGEMAKER.operation_model("CreateModelPackage").input_shape.members["CustomerMetadataProperties"]
     assert create.value.metadata == METADATA.value.metadata and create.key.metadata == METADATA.key.metadata
 
@@ -50,8 +53,7 @@ def test_promoted_by_is_refused_as_written_and_accepted_sanitised() -> None:
     promoted_by = "CodePipeline execution 0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d (job 11111111-2222-3333-4444-555555555555)"
     assert not _fullmatch(METADATA.value, promoted_by)
     value = metadata_value(promoted_by)
-    assert value == ("CodePipeline execution 0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d "
-                     "job 11111111-2222-3333-4444-555555555555")
+    assert value == ("CodePipeline execution 0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d job 11111111-2222-3333-4444-555555555555")
     assert check_request(UPDATE, {"ModelPackageArn": ARN, "CustomerMetadataProperties": {"promoted_by": value}}) == []
 
 
@@ -102,7 +104,8 @@ def test_one_module_shipped_to_the_functions_and_the_release_tools(synthesized: 
     source = ROOT / "lambdas" / "gate_kit" / "model_package_metadata.py"
     link = ROOT / "release_tools" / "model_package_metadata.py"
     assert link.is_symlink() and link.resolve() == source.resolve()
-    staged = [p for p in Path(synthesized.outdir).glob("asset.*/model_package_metadata.py") if
-              (p.parent / "rollback.py").is_file()]
+    staged = [
+        p for p in Path(synthesized.outdir).glob("asset.*/model_package_metadata.py") if (p.parent / "rollback.py").is_file()
+    ]
     assert staged, "the release tools asset must carry the module"
     assert all(not p.is_symlink() and filecmp.cmp(p, source, shallow=False) for p in staged)

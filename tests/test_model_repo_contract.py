@@ -61,6 +61,9 @@ def test_a_holdout_too_small_for_an_interval_is_evaluate_pys_one_line_error() ->
 
     target = np.r_[np.ones(1, dtype=np.int64), np.zeros(19, dtype=np.int64)]  # one positive in 20 rows
     predictions = Predictions(target=target, probability=np.linspace(0.01, 0.99, 20), label=np.zeros(20, dtype=np.int64))
-    with pytest.raises(evaluate.EvaluationError, match=r"^challenger roc_auc: only \d+ of 1000 bootstrap resamples had both classes; the holdout is too small"):
+    with pytest.raises(
+        evaluate.EvaluationError,
+        match=r"^challenger roc_auc: only \d+ of 1000 bootstrap resamples had both classes; the holdout is too small",
+    ):
         evaluate.build_evaluation(predictions, model_data_url="s3://m", source_revision="r", holdout_sha256="0" * 64,
                                   resamples=1000)  # fmt: skip

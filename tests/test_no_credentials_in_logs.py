@@ -13,22 +13,31 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from evaluation_gate_fixtures import CONTRACT_EVALUATION, CONTRACT_POLICY
-from gate_kit_fixtures import (ARTIFACT_SECRETS, REGION, FakeLambdaContext, job_event, put_zip_artifact,
-                               record_codepipeline_answers, set_fake_aws_environment)
 from moto import mock_aws
+
+from evaluation_gate_fixtures import CONTRACT_EVALUATION, CONTRACT_POLICY
+from gate_kit_fixtures import (
+    ARTIFACT_SECRETS,
+    REGION,
+    FakeLambdaContext,
+    job_event,
+    put_zip_artifact,
+    record_codepipeline_answers,
+    set_fake_aws_environment,
+)
 
 LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
 # Every function CodePipeline invokes (they answer jobs through gate_kit.codepipeline_job) gets the job's credentials.
-HANDLERS = sorted(path.parent.name for path in LAMBDAS.glob("*/handler.py")
-                  if "gate_kit.codepipeline_job" in path.read_text(encoding="utf-8"))
+HANDLERS = sorted(
+    path.parent.name for path in LAMBDAS.glob("*/handler.py") if "gate_kit.codepipeline_job" in path.read_text(encoding="utf-8")
+)
 BUCKET = "artifact-bucket"
 GOOD_KEY = "ml-pipeline/TrainOutpu/good"
 BAD_KEY = "ml-pipeline/TrainOutpu/bad"
@@ -44,18 +53,27 @@ def aws() -> Iterator[Any]:
             s3 = boto3.client("s3", region_name=REGION)
             s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
             boto3.client("sagemaker", region_name=REGION).create_model_package_group(ModelPackageGroupName="example")
-            put_zip_artifact(s3, BUCKET, GOOD_KEY, {
-                "evaluation.json": CONTRACT_EVALUATION, "release-policy.json": CONTRACT_POLICY,
-                "golden-requests.jsonl": '{"body": "1,2,3", "content_type": "text/csv"}\n',
-            })
+            put_zip_artifact(
+                s3,
+                BUCKET,
+                GOOD_KEY,
+                {
+                    "evaluation.json": CONTRACT_EVALUATION,
+                    "release-policy.json": CONTRACT_POLICY,
+                    "golden-requests.jsonl": '{"body": "1,2,3", "content_type": "text/csv"}\n',
+                },
+            )
             put_zip_artifact(s3, BUCKET, BAD_KEY, {"evaluation.json": "{not json", "release.json": "[]"})
             yield s3
 
 
 def run(name: str, event: dict[str, Any], *, answer_fails: bool = False) -> list[tuple[str, dict[str, Any]]]:
     module = importlib.import_module(f"{name}.handler")
-    error = ClientError({"Error": {"Code": "InvalidJobStateException", "Message": "job is not in progress"}},
-                        "PutJobSuccessResult") if answer_fails else None
+    error = (
+        ClientError({"Error": {"Code": "InvalidJobStateException", "Message": "job is not in progress"}}, "PutJobSuccessResult")
+        if answer_fails
+        else None
+    )
     with record_codepipeline_answers(fail_with=error) as answers:
         try:
             module.handler(event, FakeLambdaContext(function_name=name))
@@ -76,8 +94,14 @@ def test_every_function_folder_is_covered() -> None:
     assert {"evaluation_gate", "staging_gate", "promote"} <= set(HANDLERS)
 
 
-def run_and_search(name: str, scenario: str, answer_fails: bool, caplog: pytest.LogCaptureFixture,
-                   capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def run_and_search(
+    name: str,
+    scenario: str,
+    answer_fails: bool,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     set_fake_aws_environment(monkeypatch)
     monkeypatch.setenv("RECORD_BUCKET", BUCKET)
     event = job_event(bucket=BUCKET, function_name=name, **SCENARIOS[scenario])
@@ -88,10 +112,13 @@ def run_and_search(name: str, scenario: str, answer_fails: bool, caplog: pytest.
     records = "\n".join(
         f"{r.getMessage()} {r.args!r} {r.exc_text or ''} {json.dumps(r.__dict__, default=str)}" for r in caplog.records
     )
-    outputs = {"logs": caplog.text + records, "stdout": captured.out, "stderr": captured.err,
-               "answer": json.dumps(calls, default=str)}
-    leaks = [(where, secret[:6] + "...") for where, text in outputs.items() for secret in ARTIFACT_SECRETS
-             if secret in text]
+    outputs = {
+        "logs": caplog.text + records,
+        "stdout": captured.out,
+        "stderr": captured.err,
+        "answer": json.dumps(calls, default=str),
+    }
+    leaks = [(where, secret[:6] + "...") for where, text in outputs.items() for secret in ARTIFACT_SECRETS if secret in text]
     assert not leaks, f"{name} ({scenario}) leaked artifact credentials: {leaks}"
     assert caplog.records, "nothing was logged: the check would prove nothing"
 
@@ -100,8 +127,13 @@ def run_and_search(name: str, scenario: str, answer_fails: bool, caplog: pytest.
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 @pytest.mark.parametrize("name", HANDLERS)
 def test_no_artifact_credential_reaches_any_output(
-    aws: Any, name: str, scenario: str, answer_fails: bool,
-    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    aws: Any,
+    name: str,
+    scenario: str,
+    answer_fails: bool,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Every application logger at DEBUG; the AWS SDK at INFO, as the functions' INFO log level leaves it.
     caplog.set_level(logging.DEBUG)
@@ -111,8 +143,11 @@ def test_no_artifact_credential_reaches_any_output(
 
 @pytest.mark.parametrize("name", ["evaluation_gate", "staging_gate"])  # the two that read artifacts with them
 def test_no_artifact_credential_even_with_the_aws_sdk_at_debug(
-    aws: Any, name: str,
-    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    aws: Any,
+    name: str,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     run_and_search(name, "inputs-that-pass-or-get-furthest", False, caplog, capsys, monkeypatch)
@@ -131,15 +166,27 @@ def test_the_search_finds_a_credential_when_one_is_logged(caplog: pytest.LogCapt
     assert all(secret in caplog.text for secret in ARTIFACT_SECRETS)
 
 
-SDK_CHILD_LOGGERS = ("botocore.endpoint", "botocore.auth", "botocore.hooks", "botocore.parsers",
-                     "botocore.retryhandler", "botocore.credentials", "urllib3", "urllib3.connectionpool",
-                     "boto3.resources", "s3transfer.utils")
+SDK_CHILD_LOGGERS = (
+    "botocore.endpoint",
+    "botocore.auth",
+    "botocore.hooks",
+    "botocore.parsers",
+    "botocore.retryhandler",
+    "botocore.credentials",
+    "urllib3",
+    "urllib3.connectionpool",
+    "boto3.resources",
+    "s3transfer.utils",
+)
 
 
 @pytest.mark.parametrize("name", ["evaluation_gate", "staging_gate", "promote"])
 def test_no_artifact_credential_with_sdk_child_loggers_set_to_debug(
-    aws: Any, name: str,
-    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    aws: Any,
+    name: str,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A child logger with its own DEBUG level ignores its parent's INFO: each must be held at INFO too.
     caplog.set_level(logging.DEBUG)

@@ -71,11 +71,19 @@ def test_a_missing_assembly_or_a_broken_record_is_one_line(tmp_path: Path, capsy
 
 def test_make_deploy_checks_before_deploying_that_assembly_and_records_after() -> None:
     dry_run = subprocess.run(["make", "-n", "deploy"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
-    lines = [line for line in dry_run.stdout.splitlines() if "cdk synth" in line or "pipeline_definition" in line
-             or "cdk deploy" in line]
+    lines = [
+        line
+        for line in dry_run.stdout.splitlines()
+        if "cdk synth" in line or "pipeline_definition" in line or "cdk deploy" in line
+    ]
     # Judge the words after the program's own path: a clone under a folder named like a step must not count as one.
     words = [set(shlex.split(line)[1:]) for line in lines]
-    assert [("synth" in step, "check" in step, "deploy" in step and "--app" in step and "cdk.out" in step,
-             "record" in step) for step in words] == [
-        (True, False, False, False), (False, True, False, False), (False, False, True, False), (False, False, False, True),
+    assert [
+        ("synth" in step, "check" in step, "deploy" in step and "--app" in step and "cdk.out" in step, "record" in step)
+        for step in words
+    ] == [
+        (True, False, False, False),
+        (False, True, False, False),
+        (False, False, True, False),
+        (False, False, False, True),
     ]

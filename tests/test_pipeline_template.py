@@ -32,7 +32,15 @@ def actions(pipeline: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_stages_are_in_release_order(pipeline: dict[str, Any]) -> None:
     assert [s["Name"] for s in pipeline["Stages"]] == [
-        "Source", "Build", "Train", "Evaluate", "DeployStaging", "TestStaging", "Approve", "DeployProd", "Promote",
+        "Source",
+        "Build",
+        "Train",
+        "Evaluate",
+        "DeployStaging",
+        "TestStaging",
+        "Approve",
+        "DeployProd",
+        "Promote",
     ]
 
 
@@ -42,39 +50,55 @@ def test_pipeline_is_v2_and_triggered_by_the_release_branch(template: Template, 
     assert source["ActionTypeId"]["Provider"] == "CodeCommit"
     assert source["Configuration"]["BranchName"] == "main"
     assert source["Configuration"]["PollForSourceChanges"] is False
-    template.has_resource_properties("AWS::Events::Rule", {
-        "EventPattern": Match.object_like({
-            "source": ["aws.codecommit"],
-            "detail": {"event": ["referenceCreated", "referenceUpdated"], "referenceName": ["main"]},
-        }),
-    })
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": Match.object_like(
+                {
+                    "source": ["aws.codecommit"],
+                    "detail": {"event": ["referenceCreated", "referenceUpdated"], "referenceName": ["main"]},
+                }
+            ),
+        },
+    )
 
 
-@pytest.mark.parametrize(("action", "provider", "category"), [
-    ("Build/Build", "CodeBuild", "Build"),
-    ("Train/Train", "CodeBuild", "Build"),
-    ("Evaluate/EvaluationGate", "Lambda", "Invoke"),
-    ("DeployStaging/Deploy", "CloudFormation", "Deploy"),
-    ("TestStaging/StagingGate", "Lambda", "Invoke"),
-    ("Approve/Approve", "Manual", "Approval"),
-    ("DeployProd/Deploy", "CloudFormation", "Deploy"),
-    ("DeployProd/VerifyProduction", "Lambda", "Invoke"),
-    ("Promote/Promote", "Lambda", "Invoke"),
-])
+@pytest.mark.parametrize(
+    ("action", "provider", "category"),
+    [
+        ("Build/Build", "CodeBuild", "Build"),
+        ("Train/Train", "CodeBuild", "Build"),
+        ("Evaluate/EvaluationGate", "Lambda", "Invoke"),
+        ("DeployStaging/Deploy", "CloudFormation", "Deploy"),
+        ("TestStaging/StagingGate", "Lambda", "Invoke"),
+        ("Approve/Approve", "Manual", "Approval"),
+        ("DeployProd/Deploy", "CloudFormation", "Deploy"),
+        ("DeployProd/VerifyProduction", "Lambda", "Invoke"),
+        ("Promote/Promote", "Lambda", "Invoke"),
+    ],
+)
 def test_each_action_has_its_kind(pipeline: dict[str, Any], action: str, provider: str, category: str) -> None:
     type_id = actions(pipeline)[action]["ActionTypeId"]
     assert (type_id["Provider"], type_id["Category"]) == (provider, category)
 
 
 def test_artifacts_flow_source_to_build_to_train_to_every_later_action(pipeline: dict[str, Any]) -> None:
-    flow = {name: ([i["Name"] for i in a.get("InputArtifacts", [])], [o["Name"] for o in a.get("OutputArtifacts", [])])
-            for name, a in actions(pipeline).items()}
+    flow = {
+        name: ([i["Name"] for i in a.get("InputArtifacts", [])], [o["Name"] for o in a.get("OutputArtifacts", [])])
+        for name, a in actions(pipeline).items()
+    }
     assert flow["Source/Source"] == ([], ["SourceOutput"])
     assert flow["Build/Build"] == (["SourceOutput"], ["BuildOutput"])
     assert flow["Build/Image"] == (["BuildOutput"], ["ImageOutput"])
     assert flow["Train/Train"] == (["BuildOutput", "ImageOutput"], ["TrainOutput"])
-    for later in ("Evaluate/EvaluationGate", "DeployStaging/Deploy", "TestStaging/StagingGate",
-                  "DeployProd/Deploy", "DeployProd/VerifyProduction", "Promote/Promote"):
+    for later in (
+        "Evaluate/EvaluationGate",
+        "DeployStaging/Deploy",
+        "TestStaging/StagingGate",
+        "DeployProd/Deploy",
+        "DeployProd/VerifyProduction",
+        "Promote/Promote",
+    ):
         assert flow[later][0] == ["TrainOutput"], later
 
 
@@ -83,10 +107,14 @@ def test_train_exports_the_release_variables_the_gates_use(pipeline: dict[str, A
     assert acts["Train/Train"]["Namespace"] == "Train"
     assert acts["DeployStaging/Deploy"]["Namespace"] == "DeployStaging"
     assert json.loads(acts["TestStaging/StagingGate"]["Configuration"]["UserParameters"]) == {
-        "endpoint_name": "#{DeployStaging.EndpointName}"}
+        "endpoint_name": "#{DeployStaging.EndpointName}"
+    }
     assert json.loads(acts["DeployProd/VerifyProduction"]["Configuration"]["UserParameters"]) == {
-        "action": "verify_production", "endpoint_name": "#{DeployProd.EndpointName}",
-        "endpoint_config_name": "#{DeployProd.EndpointConfigName}", "custody_record": "#{EvaluationGate.record_uri}"}
+        "action": "verify_production",
+        "endpoint_name": "#{DeployProd.EndpointName}",
+        "endpoint_config_name": "#{DeployProd.EndpointConfigName}",
+        "custody_record": "#{EvaluationGate.record_uri}",
+    }
     assert json.loads(acts["Promote/Promote"]["Configuration"]["UserParameters"])["action"] == "promote"
     assert acts["DeployProd/VerifyProduction"]["RunOrder"] == 3
 
@@ -99,7 +127,9 @@ def test_each_deploy_waits_for_the_chain_of_custody_check(pipeline: dict[str, An
     assert (check["ActionTypeId"]["Provider"], check["RunOrder"], acts[f"{stage}/Deploy"]["RunOrder"]) == ("Lambda", 1, 2)
     assert [i["Name"] for i in check["InputArtifacts"]] == ["TrainOutput"]
     assert json.loads(check["Configuration"]["UserParameters"]) == {
-        "action": "verify_custody", "custody_record": "#{EvaluationGate.record_uri}"}
+        "action": "verify_custody",
+        "custody_record": "#{EvaluationGate.record_uri}",
+    }
     assert check["Configuration"]["FunctionName"] == acts["DeployProd/VerifyProduction"]["Configuration"]["FunctionName"]
 
 
@@ -127,25 +157,43 @@ def test_production_rolls_back_on_failure(pipeline: dict[str, Any]) -> None:
 
 
 def test_artifact_bucket_is_kms_encrypted_versioned_private_logged_and_expiring(template: Template) -> None:
-    template.has_resource_properties("AWS::S3::Bucket", {
-        "BucketEncryption": {"ServerSideEncryptionConfiguration": [{
-            "BucketKeyEnabled": True,
-            "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": Match.any_value()},
-        }]},
-        "VersioningConfiguration": {"Status": "Enabled"},
-        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
-                                           "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
-        "LoggingConfiguration": Match.object_like({"DestinationBucketName": Match.any_value()}),
-        "LifecycleConfiguration": {"Rules": Match.array_with([Match.object_like({"NoncurrentVersionExpiration": {"NoncurrentDays": 90}})])},
-    })
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {
+                        "BucketKeyEnabled": True,
+                        "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": Match.any_value()},
+                    }
+                ]
+            },
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "LoggingConfiguration": Match.object_like({"DestinationBucketName": Match.any_value()}),
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with([Match.object_like({"NoncurrentVersionExpiration": {"NoncurrentDays": 90}})])
+            },
+        },
+    )
 
 
 def test_every_bucket_denies_insecure_transport(synthesized: SynthesizedApp) -> None:
     buckets = resources(synthesized, "AWS::S3::Bucket")
     policies = resources(synthesized, "AWS::S3::BucketPolicy").values()
-    protected = {p["Properties"]["Bucket"]["Ref"] for p in policies
-                 if any(s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
-                        for s in p["Properties"]["PolicyDocument"]["Statement"])}
+    protected = {
+        p["Properties"]["Bucket"]["Ref"]
+        for p in policies
+        if any(
+            s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+            for s in p["Properties"]["PolicyDocument"]["Statement"]
+        )
+    }
     assert protected == set(buckets)
 
 
@@ -159,12 +207,19 @@ def test_key_rotates_and_topic_and_logs_are_encrypted(template: Template, synthe
 
 
 def test_functions_run_a_current_python_with_json_logs_from_their_folders(synthesized: SynthesizedApp) -> None:
-    functions = [f for f in resources(synthesized, "AWS::Lambda::Function").values()
-                 if f["Properties"]["Handler"].endswith(".handler.handler")]
+    functions = [
+        f
+        for f in resources(synthesized, "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"].endswith(".handler.handler")
+    ]
     handlers = sorted(f["Properties"]["Handler"] for f in functions)
-    assert handlers == ["approval_rule_templates.handler.handler", "evaluation_gate.handler.handler",
-                        "promote.handler.handler",
-                        "pull_request_reporter.handler.handler", "staging_gate.handler.handler"]
+    assert handlers == [
+        "approval_rule_templates.handler.handler",
+        "evaluation_gate.handler.handler",
+        "promote.handler.handler",
+        "pull_request_reporter.handler.handler",
+        "staging_gate.handler.handler",
+    ]
     for function in functions:
         props = function["Properties"]
         assert props["Runtime"] in ("python3.13", "python3.14")
@@ -181,10 +236,13 @@ def test_functions_never_retry_an_answered_job_or_request(template: Template) ->
 
 def test_evaluation_gate_gets_the_platform_floors_and_a_record_location(template: Template) -> None:
     floors = Capture()
-    template.has_resource_properties("AWS::Lambda::Function", {
-        "Handler": "evaluation_gate.handler.handler",
-        "Environment": {"Variables": Match.object_like({"PLATFORM_FLOORS": floors, "RECORD_PREFIX": "decision-records/"})},
-    })
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "evaluation_gate.handler.handler",
+            "Environment": {"Variables": Match.object_like({"PLATFORM_FLOORS": floors, "RECORD_PREFIX": "decision-records/"})},
+        },
+    )
     assert json.loads(floors.as_string())["metrics"]["roc_auc"]["min"] == 0.9
 
 
@@ -197,7 +255,10 @@ def test_each_build_project_has_its_own_role_and_buildspec_file(synthesized: Syn
     projects = resources(synthesized, "AWS::CodeBuild::Project").values()
     roles = {p["Properties"]["ServiceRole"]["Fn::GetAtt"][0] for p in projects}
     assert len(roles) == len(list(projects))
-    assert {p["Properties"]["Description"].rsplit("Buildspec: ", 1)[1] for p in projects} >= {"buildspecs/ci.yml.", "buildspecs/train.yml."}
+    assert {p["Properties"]["Description"].rsplit("Buildspec: ", 1)[1] for p in projects} >= {
+        "buildspecs/ci.yml.",
+        "buildspecs/train.yml.",
+    }
 
 
 def test_train_project_receives_the_platform_configuration(synthesized: SynthesizedApp) -> None:
@@ -206,8 +267,15 @@ def test_train_project_receives_the_platform_configuration(synthesized: Synthesi
     assert env["MODEL_PACKAGE_GROUP_NAME"] == "ml-cicd-models"
     assert env["USE_SPOT_TRAINING"] == "false"
     assert env["TRAINING_INSTANCE_TYPE"] == "ml.m5.large"
-    for name in ("ENDPOINT_TEMPLATES_S3_URI", "PLATFORM_TOOLS_S3_URI", "PLATFORM_SCHEMAS_S3_URI", "KMS_KEY_ARN",
-                 "SAGEMAKER_ROLE_ARN", "ARTIFACT_BUCKET", "PLATFORM_FLOORS"):
+    for name in (
+        "ENDPOINT_TEMPLATES_S3_URI",
+        "PLATFORM_TOOLS_S3_URI",
+        "PLATFORM_SCHEMAS_S3_URI",
+        "KMS_KEY_ARN",
+        "SAGEMAKER_ROLE_ARN",
+        "ARTIFACT_BUCKET",
+        "PLATFORM_FLOORS",
+    ):
         assert name in env, name
 
 
@@ -229,7 +297,9 @@ def test_staging_gate_may_invoke_only_the_staging_endpoint(synthesized: Synthesi
 def test_training_jobs_are_limited_to_the_project_prefix_and_pass_only_the_execution_role(synthesized: SynthesizedApp) -> None:
     statements = _statements(synthesized, "TrainProjectRole")
     jobs = next(s for s in statements if "sagemaker:CreateTrainingJob" in s["Action"])
-    assert all(":training-job/ml-cicd-*" in json.dumps(r) or ":processing-job/ml-cicd-*" in json.dumps(r) for r in jobs["Resource"])
+    assert all(
+        ":training-job/ml-cicd-*" in json.dumps(r) or ":processing-job/ml-cicd-*" in json.dumps(r) for r in jobs["Resource"]
+    )
     (pass_role,) = [s for s in statements if s["Action"] == "iam:PassRole"]
     assert pass_role["Resource"]["Fn::GetAtt"][0].startswith("SageMakerExecutionRole")
 
@@ -259,9 +329,13 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One more synthesis, with the optional parts switched: no approval, a deployment window, no bake."""
     from tests.synthesis_fixtures import cdk_json_context, synthesize
 
-    context = {**cdk_json_context(), "ml-cicd.require_manual_approval": "false",
-               "ml-cicd.deployment_window": "* * 9-16 ? * MON-THU *",
-               "ml-cicd.deployment_window_time_zone": "Europe/Paris", "ml-cicd.canary.bake_minutes": "0"}
+    context = {
+        **cdk_json_context(),
+        "ml-cicd.require_manual_approval": "false",
+        "ml-cicd.deployment_window": "* * 9-16 ? * MON-THU *",
+        "ml-cicd.deployment_window_time_zone": "Europe/Paris",
+        "ml-cicd.canary.bake_minutes": "0",
+    }
     app = synthesize(tmp_path_factory.mktemp("variant"), context, nag=False)
     (resource,) = [r for r in app.pipeline["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
     return resource["Properties"]
@@ -269,7 +343,14 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def test_approve_stage_is_absent_when_configured_off(variant: dict[str, Any]) -> None:
     assert [s["Name"] for s in variant["Stages"]] == [
-        "Source", "Build", "Train", "Evaluate", "DeployStaging", "TestStaging", "DeployProd", "Promote",
+        "Source",
+        "Build",
+        "Train",
+        "Evaluate",
+        "DeployStaging",
+        "TestStaging",
+        "DeployProd",
+        "Promote",
     ]
 
 

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from scripts.platform_floors import main
-from tests.synthesis_fixtures import ROOT, cdk_json_context
 from stacks.config import load_config
+from tests.synthesis_fixtures import ROOT, cdk_json_context
 
 
 def test_prints_the_validated_floors_of_cdk_json(capsys: pytest.CaptureFixture[str]) -> None:

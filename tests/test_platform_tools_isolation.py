@@ -59,7 +59,7 @@ def _as_written(command: str) -> list[str]:
     """The command's interpreter, flags and module, with `--help` for arguments (no side effects)."""
     words = shlex.split(_after_assignments(command))
     module_at = words.index("-m") + 1
-    return [sys.executable, *words[1:module_at + 1], "--help"]
+    return [sys.executable, *words[1 : module_at + 1], "--help"]
 
 
 @pytest.mark.parametrize("name", BUILDSPECS)
@@ -93,6 +93,7 @@ def test_the_check_can_fail_without_the_safe_path(tmp_path: Path) -> None:
     _hostile_checkout(checkout, marker)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["PYTHONPATH"] = str(ROOT)
-    subprocess.run([sys.executable, "-m", "release_tools.validate_policy", "--help"], cwd=checkout, env=env,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-m", "release_tools.validate_policy", "--help"], cwd=checkout, env=env, capture_output=True, timeout=60
+    )
     assert marker.exists()

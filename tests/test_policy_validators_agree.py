@@ -116,9 +116,7 @@ def test_every_validator_refuses_what_the_schema_cannot_say(document: dict[str, 
 
 def test_the_schema_states_the_built_in_direction_table() -> None:
     table = SCHEMA["$defs"]["known_directions"]["properties"]
-    assert {name: rule["properties"]["higher_is_better"]["const"] for name, rule in table.items()} == dict(
-        KNOWN_DIRECTIONS
-    )
+    assert {name: rule["properties"]["higher_is_better"]["const"] for name, rule in table.items()} == dict(KNOWN_DIRECTIONS)
 
 
 def test_a_config_error_names_the_key_path() -> None:

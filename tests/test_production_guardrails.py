@@ -12,8 +12,8 @@ import botocore.session
 import pytest
 from policy_sentry.querying.actions import get_action_data
 
-from stacks.config import MAX_DEPLOYMENT_TIMEOUT_SECONDS, MAX_WAIT_SECONDS
 from stacks.components.rollback_alarms import MAX_5XX_ERROR_RATE_PERCENT, MIN_INVOCATIONS_PER_MINUTE
+from stacks.config import MAX_DEPLOYMENT_TIMEOUT_SECONDS, MAX_WAIT_SECONDS
 from tests.synthesis_fixtures import SynthesizedApp
 
 PRODUCTION_STACK = "ml-cicd-production-endpoint"
@@ -73,8 +73,13 @@ def test_production_has_no_stage_condition_with_undocumented_semantics(synthesiz
     assert stage["OnFailure"]["Result"] == "ROLLBACK"
     assert "OnSuccess" not in stage
     (pipeline,) = _of_type(synthesized.pipeline, "AWS::CodePipeline::Pipeline").values()
-    rules = [rule for s in pipeline["Stages"] for key in ("BeforeEntry", "OnSuccess", "OnFailure")
-             for condition in s.get(key, {}).get("Conditions", []) for rule in condition["Rules"]]
+    rules = [
+        rule
+        for s in pipeline["Stages"]
+        for key in ("BeforeEntry", "OnSuccess", "OnFailure")
+        for condition in s.get(key, {}).get("Conditions", [])
+        for rule in condition["Rules"]
+    ]
     # Should a CloudWatchAlarm rule come back, it must carry every parameter the rule reference lists.
     for rule in rules:
         if rule["RuleTypeId"]["Provider"] == "CloudWatchAlarm":
@@ -112,8 +117,11 @@ def test_the_error_alarm_is_a_5xx_rate_over_a_minimum_of_requests(synthesized: S
     (rate,) = [a for a in _rollback_alarms(synthesized) if "Metrics" in a]
     (expression,) = [q for q in rate["Metrics"] if q.get("ReturnData")]
     assert expression["Expression"] == f"IF(invocations >= {MIN_INVOCATIONS_PER_MINUTE}, 100 * errors / invocations, 0)"
-    stats = {q["Id"]: (q["MetricStat"]["Metric"]["MetricName"], q["MetricStat"]["Stat"], q["MetricStat"]["Period"])
-             for q in rate["Metrics"] if "MetricStat" in q}
+    stats = {
+        q["Id"]: (q["MetricStat"]["Metric"]["MetricName"], q["MetricStat"]["Stat"], q["MetricStat"]["Period"])
+        for q in rate["Metrics"]
+        if "MetricStat" in q
+    }
     assert stats == {"errors": ("Invocation5XXErrors", "Sum", 60), "invocations": ("Invocations", "Sum", 60)}
     assert rate["Threshold"] == MAX_5XX_ERROR_RATE_PERCENT > 0
     assert rate["EvaluationPeriods"] == rate["DatapointsToAlarm"] >= 2
@@ -151,8 +159,12 @@ def _alarm_arn_as_iam_names_it(alarm_name: str) -> str:
     (data,) = get_action_data("cloudwatch", "DescribeAlarms")["cloudwatch"]
     arn_format = data["resource_arn_format"]
     assert arn_format == "arn:${Partition}:cloudwatch:${Region}:${Account}:alarm:${AlarmName}"
-    return (arn_format.replace("${Partition}", "aws").replace("${Region}", "eu-west-1")
-            .replace("${Account}", "111122223333").replace("${AlarmName}", alarm_name))
+    return (
+        arn_format.replace("${Partition}", "aws")
+        .replace("${Region}", "eu-west-1")
+        .replace("${Account}", "111122223333")
+        .replace("${AlarmName}", alarm_name)
+    )
 
 
 @pytest.mark.parametrize("role", ["SageMakerExecutionRole", "EndpointDeployRole"])

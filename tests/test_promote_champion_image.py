@@ -8,8 +8,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from promote.champion_image import ImageTagError, champion_tag, protect_champion_image
 
+from promote.champion_image import ImageTagError, champion_tag, protect_champion_image
 from stacks.components.image_repository import CHAMPION_TAG_PREFIX
 
 REPOSITORY = "ml-cicd-model"
@@ -32,10 +32,21 @@ def ecr() -> Iterator[tuple[Any, Stubber]]:
 
 
 def expect_get(stubber: Stubber) -> None:
-    stubber.add_response("batch_get_image", {"images": [{
-        "repositoryName": REPOSITORY, "imageId": {"imageDigest": DIGEST}, "imageManifest": MANIFEST,
-        "imageManifestMediaType": "application/vnd.oci.image.manifest.v1+json"}], "failures": []},
-        {"repositoryName": REPOSITORY, "imageIds": [{"imageDigest": DIGEST}]})
+    stubber.add_response(
+        "batch_get_image",
+        {
+            "images": [
+                {
+                    "repositoryName": REPOSITORY,
+                    "imageId": {"imageDigest": DIGEST},
+                    "imageManifest": MANIFEST,
+                    "imageManifestMediaType": "application/vnd.oci.image.manifest.v1+json",
+                }
+            ],
+            "failures": [],
+        },
+        {"repositoryName": REPOSITORY, "imageIds": [{"imageDigest": DIGEST}]},
+    )
 
 
 def test_the_tag_prefix_is_the_one_the_lifecycle_keeps() -> None:
@@ -45,19 +56,29 @@ def test_the_tag_prefix_is_the_one_the_lifecycle_keeps() -> None:
 def test_the_champions_own_image_gets_a_new_tag_on_its_manifest(ecr) -> None:
     client, stubber = ecr
     expect_get(stubber)
-    stubber.add_response("put_image", {}, {
-        "repositoryName": REPOSITORY, "imageManifest": MANIFEST, "imageTag": "champion-7", "imageDigest": DIGEST,
-        "imageManifestMediaType": "application/vnd.oci.image.manifest.v1+json"})
-    assert protect_champion_image(client, package(f"{URI}@{DIGEST}"), repository_name=REPOSITORY,
-                                  repository_uri=URI) == "champion-7"
+    stubber.add_response(
+        "put_image",
+        {},
+        {
+            "repositoryName": REPOSITORY,
+            "imageManifest": MANIFEST,
+            "imageTag": "champion-7",
+            "imageDigest": DIGEST,
+            "imageManifestMediaType": "application/vnd.oci.image.manifest.v1+json",
+        },
+    )
+    assert (
+        protect_champion_image(client, package(f"{URI}@{DIGEST}"), repository_name=REPOSITORY, repository_uri=URI) == "champion-7"
+    )
 
 
 def test_tagging_again_is_idempotent(ecr) -> None:
     client, stubber = ecr
     expect_get(stubber)
     stubber.add_client_error("put_image", service_error_code="ImageAlreadyExistsException", http_status_code=400)
-    assert protect_champion_image(client, package(f"{URI}@{DIGEST}"), repository_name=REPOSITORY,
-                                  repository_uri=URI) == "champion-7"
+    assert (
+        protect_champion_image(client, package(f"{URI}@{DIGEST}"), repository_name=REPOSITORY, repository_uri=URI) == "champion-7"
+    )
 
 
 def test_a_prebuilt_image_or_another_repository_has_nothing_to_keep(ecr) -> None:
@@ -84,6 +105,11 @@ def test_the_promote_role_may_tag_only_the_model_image_repository(synthesized) -
 
     resources = synthesized.pipeline["Resources"]
     (repository_id,) = [k for k, r in resources.items() if r["Type"] == "AWS::ECR::Repository"]
-    statements = [s for k, r in resources.items() if r["Type"] == "AWS::IAM::Policy" and k.startswith("PromoteRole")
-                  for s in r["Properties"]["PolicyDocument"]["Statement"] if "ecr:PutImage" in json.dumps(s)]
+    statements = [
+        s
+        for k, r in resources.items()
+        if r["Type"] == "AWS::IAM::Policy" and k.startswith("PromoteRole")
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+        if "ecr:PutImage" in json.dumps(s)
+    ]
     assert [s["Resource"] for s in statements] == [{"Fn::GetAtt": [repository_id, "Arn"]}]

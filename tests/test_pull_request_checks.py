@@ -31,25 +31,38 @@ def only(synthesized: SynthesizedApp, kind: str) -> str:
 
 
 def pr_project_id(synthesized: SynthesizedApp) -> str:
-    (logical_id,) = [k for k, r in by_type(synthesized, "AWS::CodeBuild::Project").items()
-                     if r["Properties"]["Source"]["Type"] == "CODECOMMIT"]
+    (logical_id,) = [
+        k for k, r in by_type(synthesized, "AWS::CodeBuild::Project").items() if r["Properties"]["Source"]["Type"] == "CODECOMMIT"
+    ]
     return logical_id
 
 
 def test_rule_fires_on_created_and_updated_pull_requests_into_the_release_branch(template: Template) -> None:
-    template.has_resource_properties("AWS::Events::Rule", {"EventPattern": {
-        "source": ["aws.codecommit"],
-        "detail-type": ["CodeCommit Pull Request State Change"],
-        "resources": [{"Fn::GetAtt": [Match.string_like_regexp("ModelRepository"), "Arn"]}],
-        "detail": {"event": ["pullRequestCreated", "pullRequestSourceBranchUpdated"],
-                   "destinationReference": ["refs/heads/main"], "pullRequestStatus": ["Open"]},
-    }})
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.codecommit"],
+                "detail-type": ["CodeCommit Pull Request State Change"],
+                "resources": [{"Fn::GetAtt": [Match.string_like_regexp("ModelRepository"), "Arn"]}],
+                "detail": {
+                    "event": ["pullRequestCreated", "pullRequestSourceBranchUpdated"],
+                    "destinationReference": ["refs/heads/main"],
+                    "pullRequestStatus": ["Open"],
+                },
+            }
+        },
+    )
 
 
 def test_rule_starts_the_build_at_the_source_commit_with_the_pull_request_identity(synthesized: SynthesizedApp) -> None:
     project = pr_project_id(synthesized)
-    (target,) = [t for r in by_type(synthesized, "AWS::Events::Rule").values() for t in r["Properties"].get("Targets", [])
-                 if t.get("Arn") == {"Fn::GetAtt": [project, "Arn"]}]
+    (target,) = [
+        t
+        for r in by_type(synthesized, "AWS::Events::Rule").values()
+        for t in r["Properties"].get("Targets", [])
+        if t.get("Arn") == {"Fn::GetAtt": [project, "Arn"]}
+    ]
     transformer = target["InputTransformer"]
     paths = transformer["InputPathsMap"]
     assert paths["detail-sourceCommit"] == "$.detail.sourceCommit"
@@ -70,8 +83,12 @@ def test_build_reads_the_repository_and_runs_the_pull_request_buildspec(synthesi
 
 
 def _statements(synthesized: SynthesizedApp, role: str) -> list[dict[str, Any]]:
-    return [s for p in by_type(synthesized, "AWS::IAM::Policy").values()
-            if {"Ref": role} in p["Properties"]["Roles"] for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    return [
+        s
+        for p in by_type(synthesized, "AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
 
 
 def _actions(statements: list[dict[str, Any]]) -> set[str]:
@@ -79,8 +96,11 @@ def _actions(statements: list[dict[str, Any]]) -> set[str]:
 
 
 def reporter_id(synthesized: SynthesizedApp) -> str:
-    (logical_id,) = [k for k, r in by_type(synthesized, "AWS::Lambda::Function").items()
-                     if r["Properties"].get("Handler") == "pull_request_reporter.handler.handler"]
+    (logical_id,) = [
+        k
+        for k, r in by_type(synthesized, "AWS::Lambda::Function").items()
+        if r["Properties"].get("Handler") == "pull_request_reporter.handler.handler"
+    ]
     return logical_id
 
 
@@ -110,23 +130,33 @@ def test_only_the_reporter_may_comment_and_approve_on_this_repository(synthesize
 def test_the_reporter_knows_which_rule_starts_the_checks(synthesized: SynthesizedApp) -> None:
     """CHECKS_RULE_NAME is the name of the rule whose target is the checks project (the trusted initiator)."""
     variables = synthesized.pipeline["Resources"][reporter_id(synthesized)]["Properties"]["Environment"]["Variables"]
-    (rule,) = [k for k, r in by_type(synthesized, "AWS::Events::Rule").items()
-               if any(t.get("Arn") == {"Fn::GetAtt": [pr_project_id(synthesized), "Arn"]}
-                      for t in r["Properties"].get("Targets", []))]
+    (rule,) = [
+        k
+        for k, r in by_type(synthesized, "AWS::Events::Rule").items()
+        if any(t.get("Arn") == {"Fn::GetAtt": [pr_project_id(synthesized), "Arn"]} for t in r["Properties"].get("Targets", []))
+    ]
     assert variables["CHECKS_RULE_NAME"] == {"Ref": rule}
 
 
 def test_a_finished_build_invokes_the_reporter(template: Template, synthesized: SynthesizedApp) -> None:
-    template.has_resource_properties("AWS::Events::Rule", {
-        "EventPattern": {
-            "source": ["aws.codebuild"],
-            "detail-type": ["CodeBuild Build State Change"],
-            "detail": {"project-name": [{"Ref": pr_project_id(synthesized)}],
-                       "build-status": ["SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT"]},
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.codebuild"],
+                "detail-type": ["CodeBuild Build State Change"],
+                "detail": {
+                    "project-name": [{"Ref": pr_project_id(synthesized)}],
+                    "build-status": ["SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT"],
+                },
+            },
+            "Targets": [
+                Match.object_like(
+                    {"Arn": {"Fn::GetAtt": [reporter_id(synthesized), "Arn"]}, "RetryPolicy": {"MaximumRetryAttempts": 0}}
+                )
+            ],
         },
-        "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [reporter_id(synthesized), "Arn"]},
-                                       "RetryPolicy": {"MaximumRetryAttempts": 0}})],
-    })
+    )
 
 
 def _commands(spec: dict[str, Any], phase: str) -> list[str]:
@@ -160,8 +190,14 @@ ENVIRON = {"REPOSITORY_NAME": "ml-model", "CHECKS_PROJECT_NAME": PROJECT, "CHECK
 IDENTITY = {"PULL_REQUEST_ID": "42", "REVISION_ID": "rev-1", "SOURCE_COMMIT": "a" * 40, "DESTINATION_COMMIT": "b" * 40}
 
 
-def build_event(status: str = "SUCCEEDED", *, project: str = PROJECT, variables: dict[str, str] | None = None,
-                failed_phase: str | None = None, initiator: str = f"rule/{RULE}") -> dict[str, Any]:
+def build_event(
+    status: str = "SUCCEEDED",
+    *,
+    project: str = PROJECT,
+    variables: dict[str, str] | None = None,
+    failed_phase: str | None = None,
+    initiator: str = f"rule/{RULE}",
+) -> dict[str, Any]:
     """`CodeBuild Build State Change`, shaped as the CodeBuild user guide's sample event."""
     phases = [{"phase-type": "SUBMITTED", "phase-status": "SUCCEEDED"}, {"phase-type": "INSTALL", "phase-status": "SUCCEEDED"}]
     if failed_phase:
@@ -169,42 +205,75 @@ def build_event(status: str = "SUCCEEDED", *, project: str = PROJECT, variables:
     env_vars = [{"name": n, "value": v, "type": "PLAINTEXT"} for n, v in {**IDENTITY, **(variables or {})}.items()]
     env_vars.append({"name": "PLATFORM_FLOORS", "value": "{}", "type": "PLAINTEXT"})
     return {
-        "version": "0", "id": "bfdc1220-60ff-44ec-b0d4-9e5d3e8d1d1e", "detail-type": "CodeBuild Build State Change",
-        "source": "aws.codebuild", "account": "123456789012", "time": "2026-11-28T20:00:00Z", "region": "eu-west-1",
+        "version": "0",
+        "id": "bfdc1220-60ff-44ec-b0d4-9e5d3e8d1d1e",
+        "detail-type": "CodeBuild Build State Change",
+        "source": "aws.codebuild",
+        "account": "123456789012",
+        "time": "2026-11-28T20:00:00Z",
+        "region": "eu-west-1",
         "resources": [f"arn:aws:codebuild:eu-west-1:123456789012:build/{project}:1"],
         "detail": {
-            "build-status": status, "project-name": project,
+            "build-status": status,
+            "project-name": project,
             "build-id": f"arn:aws:codebuild:eu-west-1:123456789012:build/{project}:1",
             "additional-information": {
-                "build-complete": True, "initiator": initiator,
+                "build-complete": True,
+                "initiator": initiator,
                 "source-version": "a" * 40,
-                "environment": {"image": "aws/codebuild/standard:7.0", "privileged-mode": False,
-                                "compute-type": "BUILD_GENERAL1_SMALL", "type": "LINUX_CONTAINER",
-                                "environment-variables": env_vars},
-                "logs": {"group-name": "/aws/codebuild/x", "stream-name": "1",
-                         "deep-link": "https://console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logEvent:group=x"},
+                "environment": {
+                    "image": "aws/codebuild/standard:7.0",
+                    "privileged-mode": False,
+                    "compute-type": "BUILD_GENERAL1_SMALL",
+                    "type": "LINUX_CONTAINER",
+                    "environment-variables": env_vars,
+                },
+                "logs": {
+                    "group-name": "/aws/codebuild/x",
+                    "stream-name": "1",
+                    "deep-link": "https://console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logEvent:group=x",
+                },
                 "phases": phases,
             },
-            "current-phase": "COMPLETED", "current-phase-context": "[]", "version": "1",
+            "current-phase": "COMPLETED",
+            "current-phase-context": "[]",
+            "version": "1",
         },
     }
 
 
 def build_record(*, initiator: str = f"rule/{RULE}", commit: str = "a" * 40) -> dict[str, Any]:
     """The BatchGetBuilds record of the event's build."""
-    return {"id": f"{PROJECT}:1", "projectName": PROJECT, "initiator": initiator, "sourceVersion": commit,
-            "resolvedSourceVersion": commit}
+    return {
+        "id": f"{PROJECT}:1",
+        "projectName": PROJECT,
+        "initiator": initiator,
+        "sourceVersion": commit,
+        "resolvedSourceVersion": commit,
+    }
 
 
 def pull_request(*, status: str = "OPEN", revision: str = "rev-1", commit: str = "a" * 40) -> dict[str, Any]:
     """The GetPullRequest record: the pull request's current revision and source commit."""
-    return {"pullRequestId": "42", "pullRequestStatus": status, "revisionId": revision, "pullRequestTargets": [
-        {"repositoryName": "ml-model", "sourceReference": "refs/heads/feature", "destinationReference": "refs/heads/main",
-         "sourceCommit": commit, "destinationCommit": "b" * 40}]}
+    return {
+        "pullRequestId": "42",
+        "pullRequestStatus": status,
+        "revisionId": revision,
+        "pullRequestTargets": [
+            {
+                "repositoryName": "ml-model",
+                "sourceReference": "refs/heads/feature",
+                "destinationReference": "refs/heads/main",
+                "sourceCommit": commit,
+                "destinationCommit": "b" * 40,
+            }
+        ],
+    }
 
 
-def provenance_stubs(*, build: dict[str, Any] | None = None, pr: dict[str, Any] | None = None
-                     ) -> tuple[Any, Stubber, Any, Stubber]:
+def provenance_stubs(
+    *, build: dict[str, Any] | None = None, pr: dict[str, Any] | None = None
+) -> tuple[Any, Stubber, Any, Stubber]:
     """A CodeBuild client answering BatchGetBuilds and a CodeCommit client answering GetPullRequest."""
     keys = {"region_name": "eu-west-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
     codebuild = boto3.client("codebuild", **keys)
@@ -223,36 +292,59 @@ def stubbed(state: str, *, content_has: str) -> tuple[Any, Stubber, Any, Stubber
         def __eq__(self, other: object) -> bool:
             return isinstance(other, str) and content_has in other
 
-    stub.add_response("post_comment_for_pull_request", {}, {
-        "pullRequestId": "42", "repositoryName": "ml-model", "beforeCommitId": "b" * 40, "afterCommitId": "a" * 40,
-        "content": Contains(),
-    })
-    stub.add_response("update_pull_request_approval_state", {}, {
-        "pullRequestId": "42", "revisionId": "rev-1", "approvalState": state,
-    })
+    stub.add_response(
+        "post_comment_for_pull_request",
+        {},
+        {
+            "pullRequestId": "42",
+            "repositoryName": "ml-model",
+            "beforeCommitId": "b" * 40,
+            "afterCommitId": "a" * 40,
+            "content": Contains(),
+        },
+    )
+    stub.add_response(
+        "update_pull_request_approval_state",
+        {},
+        {
+            "pullRequestId": "42",
+            "revisionId": "rev-1",
+            "approvalState": state,
+        },
+    )
     return client, stub, codebuild, build_stub
 
 
-@pytest.mark.parametrize(("status", "state", "word"), [
-    ("SUCCEEDED", "APPROVE", "passed"), ("FAILED", "REVOKE", "in phase BUILD"),
-    ("STOPPED", "REVOKE", "STOPPED"), ("TIMED_OUT", "REVOKE", "TIMED_OUT"),
-])
+@pytest.mark.parametrize(
+    ("status", "state", "word"),
+    [
+        ("SUCCEEDED", "APPROVE", "passed"),
+        ("FAILED", "REVOKE", "in phase BUILD"),
+        ("STOPPED", "REVOKE", "STOPPED"),
+        ("TIMED_OUT", "REVOKE", "TIMED_OUT"),
+    ],
+)
 def test_reporter_comments_then_sets_the_approval_state(status: str, state: str, word: str) -> None:
     client, stub, codebuild, build_stub = stubbed(state, content_has=word)
     event = build_event(status, failed_phase=None if status == "SUCCEEDED" else "BUILD")
     with stub, build_stub:
         assert handler(event, None, codecommit=client, codebuild=codebuild, environ=ENVIRON) == {
-            "pull_request_id": "42", "approval_state": state}
+            "pull_request_id": "42",
+            "approval_state": state,
+        }
     stub.assert_no_pending_responses()
     build_stub.assert_no_pending_responses()
 
 
-@pytest.mark.parametrize(("event", "message"), [
-    (build_event(variables={"REVISION_ID": ""}), "REVISION_ID is missing"),
-    (build_event(project="SomeoneElsesProject"), "not of"),
-    (build_event("IN_PROGRESS"), "not a final state"),
-    ({"detail": None}, "detail is missing"),
-])
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (build_event(variables={"REVISION_ID": ""}), "REVISION_ID is missing"),
+        (build_event(project="SomeoneElsesProject"), "not of"),
+        (build_event("IN_PROGRESS"), "not a final state"),
+        ({"detail": None}, "detail is missing"),
+    ],
+)
 def test_reporter_refuses_an_event_it_cannot_attribute(event: dict[str, Any], message: str) -> None:
     client, stub, codebuild, build_stub = stubbed("APPROVE", content_has="")
     with stub, build_stub:
@@ -261,18 +353,21 @@ def test_reporter_refuses_an_event_it_cannot_attribute(event: dict[str, Any], me
     assert len(stub._queue) == 3  # nothing was read or posted  # noqa: SLF001
 
 
-@pytest.mark.parametrize(("event", "build", "pr", "reason"), [
-    (build_event(initiator="alice"), build_record(initiator="alice"), None, "initiator 'alice' (event)"),
-    (build_event(initiator="DataScientist/alice"), build_record(), None, "initiator 'DataScientist/alice' (event)"),
-    (build_event(), build_record(initiator="alice"), None, "initiator 'alice' (BatchGetBuilds)"),
-    (build_event(), build_record(commit="c" * 40), None, "the build checked"),
-    (build_event(), None, pull_request(revision="rev-2", commit="d" * 40), "revision 'rev-2'"),
-    (build_event(), None, pull_request(commit="d" * 40), "source commit is"),
-    (build_event(), None, pull_request(status="CLOSED"), "'CLOSED', not OPEN"),
-])
+@pytest.mark.parametrize(
+    ("event", "build", "pr", "reason"),
+    [
+        (build_event(initiator="alice"), build_record(initiator="alice"), None, "initiator 'alice' (event)"),
+        (build_event(initiator="DataScientist/alice"), build_record(), None, "initiator 'DataScientist/alice' (event)"),
+        (build_event(), build_record(initiator="alice"), None, "initiator 'alice' (BatchGetBuilds)"),
+        (build_event(), build_record(commit="c" * 40), None, "the build checked"),
+        (build_event(), None, pull_request(revision="rev-2", commit="d" * 40), "revision 'rev-2'"),
+        (build_event(), None, pull_request(commit="d" * 40), "source commit is"),
+        (build_event(), None, pull_request(status="CLOSED"), "'CLOSED', not OPEN"),
+    ],
+)
 def test_reporter_refuses_a_build_it_did_not_start_or_an_outdated_commit(
-        event: dict[str, Any], build: dict[str, Any] | None, pr: dict[str, Any] | None, reason: str,
-        caplog: pytest.LogCaptureFixture) -> None:
+    event: dict[str, Any], build: dict[str, Any] | None, pr: dict[str, Any] | None, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """A person's StartBuild (any overrides) or a stale revision never comments or approves: one logged line."""
     client, stub, codebuild, build_stub = provenance_stubs(build=build, pr=pr)
     with stub, build_stub, caplog.at_level("WARNING"):
@@ -299,11 +394,23 @@ MALFORMED_EVENTS = {
     "none": None,
     "a-list": [1, 2],
     "detail-a-string": {"detail": "x"},
-    "phases-not-a-list": {**build_event("FAILED"), "detail": {**build_event("FAILED")["detail"], "additional-information": {
-        **build_event("FAILED")["detail"]["additional-information"], "phases": 7}}},
-    "variables-with-unhashable-names": {**build_event(), "detail": {**build_event()["detail"], "additional-information": {
-        **build_event()["detail"]["additional-information"],
-        "environment": {"environment-variables": [{"name": ["x"], "value": "1", "type": "PLAINTEXT"}]}}}},
+    "phases-not-a-list": {
+        **build_event("FAILED"),
+        "detail": {
+            **build_event("FAILED")["detail"],
+            "additional-information": {**build_event("FAILED")["detail"]["additional-information"], "phases": 7},
+        },
+    },
+    "variables-with-unhashable-names": {
+        **build_event(),
+        "detail": {
+            **build_event()["detail"],
+            "additional-information": {
+                **build_event()["detail"]["additional-information"],
+                "environment": {"environment-variables": [{"name": ["x"], "value": "1", "type": "PLAINTEXT"}]},
+            },
+        },
+    },
 }
 
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import boto3
 import pytest
-from evaluation_gate_fixtures import evaluation, policy
-from gate_kit_fixtures import REGION, aws_credentials, job_event, put_zip_artifact, record_codepipeline_answers
 from moto import mock_aws
 
+from evaluation_gate_fixtures import evaluation, policy
+from gate_kit_fixtures import REGION, aws_credentials, job_event, put_zip_artifact, record_codepipeline_answers
 from rehearsal.aws_request_constraints import observed_requests
 from tests.synthesis_fixtures import SynthesizedApp
 
@@ -42,17 +42,26 @@ def _resources(template: Mapping[str, Any], kind: str) -> dict[str, Any]:
 def _artifact_bucket_id(template: Mapping[str, Any]) -> str:
     """The bucket the gates write records to (`RECORD_BUCKET` of the functions)."""
     functions = _resources(template, "AWS::Lambda::Function").values()
-    (bucket,) = {f["Properties"]["Environment"]["Variables"]["RECORD_BUCKET"]["Ref"] for f in functions
-                 if "RECORD_BUCKET" in f["Properties"].get("Environment", {}).get("Variables", {})}
+    (bucket,) = {
+        f["Properties"]["Environment"]["Variables"]["RECORD_BUCKET"]["Ref"]
+        for f in functions
+        if "RECORD_BUCKET" in f["Properties"].get("Environment", {}).get("Variables", {})
+    }
     return str(bucket)
 
 
 def _put_denials(template: Mapping[str, Any]) -> list[dict[str, Any]]:
     bucket = _artifact_bucket_id(template)
-    (document,) = [p["Properties"]["PolicyDocument"] for p in _resources(template, "AWS::S3::BucketPolicy").values()
-                   if p["Properties"]["Bucket"] == {"Ref": bucket}]
-    return [s for s in document["Statement"] if s["Effect"] == "Deny"
-            and any(fnmatch.fnmatchcase("s3:PutObject", a) for a in _as_list(s["Action"]))]
+    (document,) = [
+        p["Properties"]["PolicyDocument"]
+        for p in _resources(template, "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": bucket}
+    ]
+    return [
+        s
+        for s in document["Statement"]
+        if s["Effect"] == "Deny" and any(fnmatch.fnmatchcase("s3:PutObject", a) for a in _as_list(s["Action"]))
+    ]
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -83,8 +92,7 @@ def _condition_holds(operator: str, key: str, wanted: Any, context: Mapping[str,
 
 def _denied_by(statement: Mapping[str, Any], context: Mapping[str, str]) -> bool:
     conditions = statement.get("Condition", {})
-    return all(_condition_holds(op, key, wanted, context)
-               for op, pairs in conditions.items() for key, wanted in pairs.items())
+    return all(_condition_holds(op, key, wanted, context) for op, pairs in conditions.items() for key, wanted in pairs.items())
 
 
 def _request_context(put: Mapping[str, Any], principal: str | None = None) -> dict[str, str]:
@@ -104,15 +112,13 @@ def _denials_of(put: Mapping[str, Any], statements: list[dict[str, Any]], princi
 
 def _role_arn(template: Mapping[str, Any], handler: str) -> str:
     """The function's role ARN as the bucket policy writes it (`Fn::GetAtt`), in the evaluator's string form."""
-    (function,) = [f for f in _resources(template, "AWS::Lambda::Function").values()
-                   if f["Properties"].get("Handler") == handler]
+    (function,) = [f for f in _resources(template, "AWS::Lambda::Function").values() if f["Properties"].get("Handler") == handler]
     return str({"Fn::GetAtt": [function["Properties"]["Role"]["Fn::GetAtt"][0], "Arn"]})
 
 
 def _function_environment(template: Mapping[str, Any], handler: str) -> dict[str, str]:
     """The function's variables as deployed: the bucket's name and the key's ARN in place of their tokens."""
-    (function,) = [f for f in _resources(template, "AWS::Lambda::Function").values()
-                   if f["Properties"].get("Handler") == handler]
+    (function,) = [f for f in _resources(template, "AWS::Lambda::Function").values() if f["Properties"].get("Handler") == handler]
     resolved: dict[str, str] = {}
     for name, value in function["Properties"]["Environment"]["Variables"].items():
         if isinstance(value, str):
@@ -162,9 +168,19 @@ def _run_evaluation_gate(files: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
                                                                      "SupportedResponseMIMETypes": ["text/csv"]},
                                              )["ModelPackageArn"]  # fmt: skip
         reuse = {"holdout_sha256": files["evaluation.json"]["dataset"]["sha256"], "earlier_candidates": 0}
-        put_zip_artifact(boto3.client("s3", region_name=REGION), BUCKET, ARTIFACT_KEY,
-                         {**files, "release.json": {"model_package_arn": arn, "holdout_reuse": reuse,
-                                                    "model_data_url": f"s3://{BUCKET}/{MODEL_KEY}"}})
+        put_zip_artifact(
+            boto3.client("s3", region_name=REGION),
+            BUCKET,
+            ARTIFACT_KEY,
+            {
+                **files,
+                "release.json": {
+                    "model_package_arn": arn,
+                    "holdout_reuse": reuse,
+                    "model_data_url": f"s3://{BUCKET}/{MODEL_KEY}",
+                },
+            },
+        )
 
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -174,8 +190,7 @@ def _run_evaluation_gate(files: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
 def _run_staging_gate(files: dict[str, Any], monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
     from staging_gate.handler import run_staging_gate
 
-    run_staging_gate(job_event(user_parameters=json.dumps({"endpoint_name": "#{DeployStaging.EndpointName}"})),
-                     environ=env)
+    run_staging_gate(job_event(user_parameters=json.dumps({"endpoint_name": "#{DeployStaging.EndpointName}"})), environ=env)
 
 
 def _run_promote(files: dict[str, Any], monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
@@ -187,8 +202,12 @@ def _run_promote(files: dict[str, Any], monkeypatch: pytest.MonkeyPatch, env: di
 # The synthesized floors judge roc_auc on its interval: the report states the interval's rigour.
 INTERVALS = {"method": "percentile_bootstrap", "confidence": 0.95, "resamples": 2000}
 PATHS = [
-    ("evaluation_gate.handler.handler", _run_evaluation_gate, {"evaluation.json": evaluation(intervals=INTERVALS),
-                                                                "release-policy.json": policy(), **TRAIN_OUTPUT}, True),
+    (
+        "evaluation_gate.handler.handler",
+        _run_evaluation_gate,
+        {"evaluation.json": evaluation(intervals=INTERVALS), "release-policy.json": policy(), **TRAIN_OUTPUT},
+        True,
+    ),
     ("evaluation_gate.handler.handler", _run_evaluation_gate, {"release-policy.json": policy()}, False),
     ("evaluation_gate.handler.handler", _run_evaluation_gate, {"evaluation.json": "{not json"}, False),
     ("staging_gate.handler.handler", _run_staging_gate, {}, False),
@@ -197,12 +216,20 @@ PATHS = [
 
 
 @pytest.mark.parametrize("configured_key", [True, False], ids=["as-synthesized", "without-RECORD_KMS_KEY_ARN"])
-@pytest.mark.parametrize(("handler", "run", "files", "passes"), PATHS,
-                         ids=["evaluation-pass", "evaluation-missing-report", "evaluation-invalid-json",
-                              "staging-no-endpoint", "promote-no-release"])
+@pytest.mark.parametrize(
+    ("handler", "run", "files", "passes"),
+    PATHS,
+    ids=["evaluation-pass", "evaluation-missing-report", "evaluation-invalid-json", "staging-no-endpoint", "promote-no-release"],
+)
 def test_every_record_put_satisfies_the_bucket_policy(
-    template: dict[str, Any], s3: Any, monkeypatch: pytest.MonkeyPatch,
-    handler: str, run: Any, files: dict[str, Any], passes: bool, configured_key: bool,
+    template: dict[str, Any],
+    s3: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    handler: str,
+    run: Any,
+    files: dict[str, Any],
+    passes: bool,
+    configured_key: bool,
 ) -> None:
     env = _function_environment(template, handler)
     assert env["RECORD_BUCKET"] == BUCKET and env["RECORD_KMS_KEY_ARN"] == KEY_ARN

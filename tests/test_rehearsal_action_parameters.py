@@ -25,7 +25,8 @@ def _lambda_actions(template: dict[str, Any]) -> dict[str, str | None]:
     (pipeline,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
     return {
         action["Name"]: action["Configuration"].get("UserParameters")
-        for stage in pipeline["Stages"] for action in stage["Actions"]
+        for stage in pipeline["Stages"]
+        for action in stage["Actions"]
         if action["ActionTypeId"]["Provider"] == "Lambda"
     }
 
@@ -44,8 +45,18 @@ def invoked(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     out = tmp_path_factory.mktemp("rehearsal-parameters")
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
         patch.setattr(pipeline_action, "codepipeline_job_event", recording)
-        code = main(["run", "--out", str(out), "--model-repo", str(PROJECT_ROOT / "model_repo"),
-                     "--skip-model-tests", "--bootstrap-resamples", "1000"])
+        code = main(
+            [
+                "run",
+                "--out",
+                str(out),
+                "--model-repo",
+                str(PROJECT_ROOT / "model_repo"),
+                "--skip-model-tests",
+                "--bootstrap-resamples",
+                "1000",
+            ]
+        )
     assert code == 0, (Path(out) / "report.md").read_text()[:2000]
     return events
 
@@ -60,8 +71,7 @@ def test_the_stack_and_the_rehearsal_share_one_source(synthesized: SynthesizedAp
 def test_each_action_gets_the_synthesized_user_parameters_with_realistic_variables(
     synthesized: SynthesizedApp, invoked: list[dict[str, Any]]
 ) -> None:
-    sent = [event["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"].get("UserParameters")
-            for event in invoked]
+    sent = [event["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"].get("UserParameters") for event in invoked]
     synthesized_actions = _lambda_actions(synthesized.pipeline)
     order = ["EvaluationGate", "StagingGate", "VerifyProduction", "Promote"]
     assert len(sent) == len(order)  # each action once (no continuation needed offline)
@@ -103,8 +113,18 @@ def test_a_request_aws_would_refuse_blocks_the_rehearsal(tmp_path: Path) -> None
     out = tmp_path / "out"
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
         patch.setattr(champion_promotion, "customer_metadata", dict)
-        code = main(["run", "--out", str(out), "--model-repo", str(PROJECT_ROOT / "model_repo"),
-                     "--skip-model-tests", "--bootstrap-resamples", "1000"])
+        code = main(
+            [
+                "run",
+                "--out",
+                str(out),
+                "--model-repo",
+                str(PROJECT_ROOT / "model_repo"),
+                "--skip-model-tests",
+                "--bootstrap-resamples",
+                "1000",
+            ]
+        )
     report = (out / "report.md").read_text(encoding="utf-8")
     assert code != 0
     assert "UpdateModelPackage: CustomerMetadataProperties['promoted_by']" in report

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from rehearsal_fixtures import runtime_client
 
 from rehearsal.cli import main
 from rehearsal.errors import NotAvailableYet
 from rehearsal.pipeline_code import PROJECT_ROOT, ModelRepository
+from rehearsal_fixtures import runtime_client
 
 FAST = ["--skip-model-tests", "--bootstrap-resamples", "1000"]
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from rehearsal_fixtures import runtime_client as runtime_client_for
-from rehearsal_fixtures import write_toy_model_archive
 
 from rehearsal.aws_request_constraints import expected_violations
 from rehearsal.errors import ConfigurationError
 from rehearsal.inference_model import InferenceModel, choose_accept, load_model_archive
 from rehearsal.inference_server import MAX_PAYLOAD_BYTES, RunningServer, running_server
+from rehearsal_fixtures import runtime_client as runtime_client_for
+from rehearsal_fixtures import write_toy_model_archive
 
 ENDPOINT = "staging-endpoint"
 OVERSIZE = b"1," * (MAX_PAYLOAD_BYTES // 2 + 1)
@@ -106,9 +106,7 @@ def test_payload_above_six_megabytes_is_413(server: RunningServer) -> None:
 
 def test_boto3_runtime_client_gets_both_content_types(server: RunningServer) -> None:
     client = runtime_client(server)
-    answer = client.invoke_endpoint(
-        EndpointName=ENDPOINT, ContentType="application/json", Body=b'{"instances": [[3, 1]]}'
-    )
+    answer = client.invoke_endpoint(EndpointName=ENDPOINT, ContentType="application/json", Body=b'{"instances": [[3, 1]]}')
     assert answer["ContentType"] == "application/json"
     assert answer["InvokedProductionVariant"] == "AllTraffic"
     assert json.loads(answer["Body"].read())["predictions"][0]["label"] == 1

@@ -32,14 +32,20 @@ def bucket_id(synthesized: SynthesizedApp, prefix: str) -> str:
 
 
 def project_role(synthesized: SynthesizedApp, buildspec: str) -> str:
-    (project,) = [r for r in resources_of(synthesized, "AWS::CodeBuild::Project").values()
-                  if f"buildspecs/{buildspec}" in r["Properties"]["Description"]]
+    (project,) = [
+        r
+        for r in resources_of(synthesized, "AWS::CodeBuild::Project").values()
+        if f"buildspecs/{buildspec}" in r["Properties"]["Description"]
+    ]
     return project["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
 
 
 def function_role(synthesized: SynthesizedApp, handler: str) -> str:
-    (function,) = [r for r in resources_of(synthesized, "AWS::Lambda::Function").values()
-                   if r["Properties"].get("Handler") == f"{handler}.handler.handler"]
+    (function,) = [
+        r
+        for r in resources_of(synthesized, "AWS::Lambda::Function").values()
+        if r["Properties"].get("Handler") == f"{handler}.handler.handler"
+    ]
     return function["Properties"]["Role"]["Fn::GetAtt"][0]
 
 
@@ -59,9 +65,11 @@ def allowed(synthesized: SynthesizedApp, role: str) -> list[tuple[str, str]]:
 
 
 def commit_running_roles(synthesized: SynthesizedApp) -> dict[str, str]:
-    return {"Build stage": project_role(synthesized, "ci.yml"),
-            "image build": project_role(synthesized, "image.yml"),
-            "pull-request checks": project_role(synthesized, "pull_request.yml")}
+    return {
+        "Build stage": project_role(synthesized, "ci.yml"),
+        "image build": project_role(synthesized, "image.yml"),
+        "pull-request checks": project_role(synthesized, "pull_request.yml"),
+    }
 
 
 def test_no_role_that_runs_a_commits_code_can_write_or_delete_release_data(synthesized: SynthesizedApp) -> None:
@@ -82,17 +90,25 @@ def test_the_build_stage_puts_only_its_own_output_artifact(synthesized: Synthesi
     role = project_role(synthesized, "ci.yml")
     artifacts = bucket_id(synthesized, "ArtifactStoreBucket")
     writes = {(a, r) for a, r in allowed(synthesized, role) if a.startswith(WRITES) and artifacts in r}
-    assert writes and {a for a, _ in writes} <= {"s3:PutObject", "s3:PutObjectLegalHold", "s3:PutObjectRetention",
-                                                  "s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:Abort*"}
-    assert {r for _, r in writes} == {json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [artifacts, "Arn"]}, "/*/BuildOutpu/*"]]},
-                                                 sort_keys=True)}
+    assert writes and {a for a, _ in writes} <= {
+        "s3:PutObject",
+        "s3:PutObjectLegalHold",
+        "s3:PutObjectRetention",
+        "s3:PutObjectTagging",
+        "s3:PutObjectVersionTagging",
+        "s3:Abort*",
+    }
+    assert {r for _, r in writes} == {
+        json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [artifacts, "Arn"]}, "/*/BuildOutpu/*"]]}, sort_keys=True)
+    }
     assert artifact_object_pattern("BuildOutput") == "*/BuildOutpu/*"
 
 
 def release_bucket_policy(synthesized: SynthesizedApp) -> dict[str, dict[str, Any]]:
     release = bucket_id(synthesized, "ReleaseStoreBucket")
-    (policy,) = [p for p in resources_of(synthesized, "AWS::S3::BucketPolicy").values()
-                 if p["Properties"]["Bucket"] == {"Ref": release}]
+    (policy,) = [
+        p for p in resources_of(synthesized, "AWS::S3::BucketPolicy").values() if p["Properties"]["Bucket"] == {"Ref": release}
+    ]
     return {s.get("Sid", ""): s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
 
 
@@ -100,11 +116,17 @@ def test_only_the_platforms_own_steps_write_release_data(synthesized: Synthesize
     deny = release_bucket_policy(synthesized)["DenyWritesButThePlatformsOwnSteps"]
     assert deny["Effect"] == "Deny" and deny["Principal"] == {"AWS": "*"} and "s3:PutObject" in deny["Action"]
     writers = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
-    platform = [project_role(synthesized, "train.yml"), function_role(synthesized, "evaluation_gate"),
-                function_role(synthesized, "staging_gate"), function_role(synthesized, "promote")]
-    (execution,) = [k for k, r in resources_of(synthesized, "AWS::IAM::Role").items()
-                    if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"].get("Service")
-                    == "sagemaker.amazonaws.com"]
+    platform = [
+        project_role(synthesized, "train.yml"),
+        function_role(synthesized, "evaluation_gate"),
+        function_role(synthesized, "staging_gate"),
+        function_role(synthesized, "promote"),
+    ]
+    (execution,) = [
+        k
+        for k, r in resources_of(synthesized, "AWS::IAM::Role").items()
+        if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"].get("Service") == "sagemaker.amazonaws.com"
+    ]
     assert writers[:-1] == [{"Fn::GetAtt": [role, "Arn"]} for role in [*platform, execution]]
     assert break_glass_role_name("ml-cicd") in json.dumps(writers[-1])
     for role in commit_running_roles(synthesized).values():
@@ -117,8 +139,11 @@ def test_nobody_but_the_break_glass_role_deletes_release_data(synthesized: Synth
     assert sorted(deny["Action"]) == sorted(DELETE_ACTIONS)
     assert "-release-break-glass" in json.dumps(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
     for role in resources_of(synthesized, "AWS::IAM::Role"):
-        assert not [a for a, r in allowed(synthesized, role)
-                    if a.startswith("s3:Delete") and bucket_id(synthesized, "ReleaseStoreBucket") in r], role
+        assert not [
+            a
+            for a, r in allowed(synthesized, role)
+            if a.startswith("s3:Delete") and bucket_id(synthesized, "ReleaseStoreBucket") in r
+        ], role
 
 
 def test_the_release_bucket_is_versioned_encrypted_private_and_tls_only(synthesized: SynthesizedApp) -> None:
@@ -137,14 +162,20 @@ def test_release_data_goes_to_the_release_bucket(synthesized: SynthesizedApp, wh
     release = {"Ref": bucket_id(synthesized, "ReleaseStoreBucket")}
     resources = synthesized.pipeline["Resources"]
     if where == "models":
-        (train,) = [r for r in resources_of(synthesized, "AWS::CodeBuild::Project").values()
-                    if "buildspecs/train.yml" in r["Properties"]["Description"]]
+        (train,) = [
+            r
+            for r in resources_of(synthesized, "AWS::CodeBuild::Project").values()
+            if "buildspecs/train.yml" in r["Properties"]["Description"]
+        ]
         variables = {v["Name"]: v["Value"] for v in train["Properties"]["Environment"]["EnvironmentVariables"]}
         assert variables["ARTIFACT_BUCKET"] == release
     elif where == "decision records":
         for handler in ("evaluation_gate", "staging_gate", "promote"):
-            (function,) = [r for r in resources_of(synthesized, "AWS::Lambda::Function").values()
-                           if r["Properties"].get("Handler") == f"{handler}.handler.handler"]
+            (function,) = [
+                r
+                for r in resources_of(synthesized, "AWS::Lambda::Function").values()
+                if r["Properties"].get("Handler") == f"{handler}.handler.handler"
+            ]
             assert function["Properties"]["Environment"]["Variables"]["RECORD_BUCKET"] == release
     else:
         text = json.dumps(resources_of(synthesized, "AWS::CodePipeline::Pipeline"))
@@ -167,15 +198,15 @@ COMMIT_WRITES = [
 
 
 @pytest.mark.parametrize(("action", "bucket", "key"), COMMIT_WRITES)
-def test_a_commits_test_that_writes_to_the_buckets_is_refused(synthesized: SynthesizedApp, action: str, bucket: str,
-                                                               key: str) -> None:
+def test_a_commits_test_that_writes_to_the_buckets_is_refused(
+    synthesized: SynthesizedApp, action: str, bucket: str, key: str
+) -> None:
     """What a `boto3` call from the commit's tests, installs or Dockerfile would get, role by role."""
     from tests.iam_policy_evaluation import Request, evaluate
     from tests.synthesized_roles import pipeline_world
 
     world = pipeline_world(synthesized.pipeline)
-    name = world.physical_name(bucket_id(synthesized, "ReleaseStoreBucket" if bucket == "release"
-                                         else "ArtifactStoreBucket"))
+    name = world.physical_name(bucket_id(synthesized, "ReleaseStoreBucket" if bucket == "release" else "ArtifactStoreBucket"))
     request = Request(action, f"arn:aws:s3:::{name}/{key}")
     for role_name, role in commit_running_roles(synthesized).items():
         verdict = evaluate(world.role_statements(role), request)
@@ -194,8 +225,13 @@ def test_the_release_bucket_policy_refuses_a_writer_it_does_not_name(synthesized
     build_role = world.get_att(project_role(synthesized, "ci.yml"), "Arn")
     train_role = world.get_att(project_role(synthesized, "train.yml"), "Arn")
     encrypted = {"aws:SecureTransport": "true", "s3:x-amz-server-side-encryption": "aws:kms"}
-    for principal, action, denied in ((build_role, "s3:PutObject", True), (train_role, "s3:PutObject", False),
-                                      (train_role, "s3:DeleteObject", True), (build_role, "s3:DeleteObjectVersion", True)):
-        verdict = evaluate([s for s in statements if s["Effect"] == "Deny"],
-                           Request(action, model, {**encrypted, "aws:PrincipalArn": principal}))
+    for principal, action, denied in (
+        (build_role, "s3:PutObject", True),
+        (train_role, "s3:PutObject", False),
+        (train_role, "s3:DeleteObject", True),
+        (build_role, "s3:DeleteObjectVersion", True),
+    ):
+        verdict = evaluate(
+            [s for s in statements if s["Effect"] == "Deny"], Request(action, model, {**encrypted, "aws:PrincipalArn": principal})
+        )
         assert verdict.reason.startswith("explicitly denied") is denied, (principal, action, verdict.reason)

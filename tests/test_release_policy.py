@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from gate_kit.release_policy import (
     PLATFORM_FLOOR,
     REPOSITORY,
@@ -14,8 +17,6 @@ from gate_kit.release_policy import (
     merge,
     parse_release_policy,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 CONTRACT_EXAMPLE = {
     "version": 1,
@@ -38,9 +39,7 @@ def test_sections_are_optional_and_null_means_empty() -> None:
 
 
 def with_change(path: str, value: object) -> dict:
-    data = {
-        k: (dict(v) if isinstance(v, dict) else v) for k, v in CONTRACT_EXAMPLE.items()
-    }
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in CONTRACT_EXAMPLE.items()}
     data["metrics"] = {k: dict(v) for k, v in CONTRACT_EXAMPLE["metrics"].items()}
     data["champion"] = {k: dict(v) for k, v in CONTRACT_EXAMPLE["champion"].items()}
     *parents, last = path.split(".")
@@ -127,17 +126,13 @@ DELETE = object()
         ("staging.p99", 1, r"staging\.p99: unknown key"),
     ],
 )
-def test_bad_policies_are_rejected_with_the_key_path(
-    path: str, value: object, message: str
-) -> None:
+def test_bad_policies_are_rejected_with_the_key_path(path: str, value: object, message: str) -> None:
     with pytest.raises(PolicyError, match="^release-policy.json: " + message):
         parse_release_policy(with_change(path, value))
 
 
 def test_top_level_must_be_a_mapping() -> None:
-    with pytest.raises(
-        PolicyError, match="expected a mapping at the top level, got list"
-    ):
+    with pytest.raises(PolicyError, match="expected a mapping at the top level, got list"):
         parse_release_policy([])
 
 
@@ -201,16 +196,12 @@ def test_equal_bounds_are_credited_to_the_floor() -> None:
 def test_no_floors() -> None:
     merged = merge(None, parse_release_policy(CONTRACT_EXAMPLE))
     assert merged.as_policy() == parse_release_policy(CONTRACT_EXAMPLE)
-    assert merged.to_dict()["metrics"]["roc_auc"] == {
-        "min": {"value": 0.95, "source": REPOSITORY}
-    }
+    assert merged.to_dict()["metrics"]["roc_auc"] == {"min": {"value": 0.95, "source": REPOSITORY}}
 
 
 # Property-based: merging is never looser than either side, and it never drops a bound.
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
-positive = st.floats(
-    min_value=1e-9, max_value=1e3, allow_nan=False, allow_infinity=False
-)
+positive = st.floats(min_value=1e-9, max_value=1e3, allow_nan=False, allow_infinity=False)
 names = st.sampled_from(["roc_auc", "log_loss", "f1", "rmse"])
 
 
@@ -219,9 +210,7 @@ def policies(draw: st.DrawFn) -> ReleasePolicy:
     metrics = {}
     for name in draw(st.sets(names)):
         low, high = sorted(draw(st.lists(finite, min_size=2, max_size=2)))
-        bounds = draw(
-            st.sampled_from([{"min": low}, {"max": high}, {"min": low, "max": high}])
-        )
+        bounds = draw(st.sampled_from([{"min": low}, {"max": high}, {"min": low, "max": high}]))
         metrics[name] = bounds
     champion = {}
     for name in draw(st.sets(names)):
@@ -241,41 +230,29 @@ def policies(draw: st.DrawFn) -> ReleasePolicy:
             },
         )
     )
-    return parse_release_policy(
-        {"version": 1, "metrics": metrics, "champion": champion, "staging": staging}
-    )
+    return parse_release_policy({"version": 1, "metrics": metrics, "champion": champion, "staging": staging})
 
 
 def _is_not_looser(bound_name: str, merged: float, side: float) -> bool:
-    return (
-        merged >= side if bound_name in ("min", "min_improvement") else merged <= side
-    )
+    return merged >= side if bound_name in ("min", "min_improvement") else merged <= side
 
 
 @given(policies(), policies())
-def test_merge_is_never_looser_than_either_side(
-    floors: ReleasePolicy, repository: ReleasePolicy
-) -> None:
+def test_merge_is_never_looser_than_either_side(floors: ReleasePolicy, repository: ReleasePolicy) -> None:
     merged = merge(floors, repository)
     for side in (floors, repository):
         for section in ("metrics", "champion"):
             for name, bounds in getattr(side, section).items():
                 for key, value in bounds.items():
-                    assert _is_not_looser(
-                        key, getattr(merged, section)[name][key].value, value
-                    )
+                    assert _is_not_looser(key, getattr(merged, section)[name][key].value, value)
         for key, value in side.staging.items():
             assert _is_not_looser(key, merged.staging[key].value, value)
 
 
 @given(policies(), policies())
-def test_merged_bounds_come_from_the_side_they_name(
-    floors: ReleasePolicy, repository: ReleasePolicy
-) -> None:
+def test_merged_bounds_come_from_the_side_they_name(floors: ReleasePolicy, repository: ReleasePolicy) -> None:
     merged = merge(floors, repository)
     for name, bounds in merged.metrics.items():
         for key, bound in bounds.items():
             side = floors if bound.source == PLATFORM_FLOOR else repository
-            assert math.isclose(
-                side.metrics[name][key], bound.value, rel_tol=0, abs_tol=0
-            )
+            assert math.isclose(side.metrics[name][key], bound.value, rel_tol=0, abs_tol=0)

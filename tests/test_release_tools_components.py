@@ -99,7 +99,9 @@ def test_waiter_fails_on_failed_or_stopped_jobs(status: dict, message: str) -> N
 def test_waiter_stops_the_job_at_the_deadline() -> None:
     clock = FakeClock()
     stops: list[str] = []
-    with pytest.raises(ReleaseToolError, match=r"did not complete within 2 minutes \(last status InProgress\); called stop_processing_job"):
+    with pytest.raises(
+        ReleaseToolError, match=r"did not complete within 2 minutes \(last status InProgress\); called stop_processing_job"
+    ):
         wait_for_job(PROCESSING_JOB, "job-1", lambda: {"ProcessingJobStatus": "InProgress"}, lambda: stops.append("stop"),
                      WaitPolicy(timeout_seconds=120, poll_seconds=50, clock=clock.clock, sleep=clock.sleep))  # fmt: skip
     assert stops == ["stop"] and clock.now == 120
@@ -189,6 +191,8 @@ def test_train_output_refuses_incomplete_templates_or_missing_policy(tmp_path: P
     with pytest.raises(ReleaseToolError, match="lacks production.template.json"):
         write_train_output(tmp_path / "out", release_policy_path=policy, templates_zip=buffer.getvalue(), **kwargs)
     with pytest.raises(ReleaseToolError, match="not-there.json: missing"):
-        write_train_output(tmp_path / "out", release_policy_path=tmp_path / "not-there.json", templates_zip=templates_zip(), **kwargs)
+        write_train_output(
+            tmp_path / "out", release_policy_path=tmp_path / "not-there.json", templates_zip=templates_zip(), **kwargs
+        )
     with pytest.raises(ReleaseToolError, match="endpoint templates archive is unusable"):
         write_train_output(tmp_path / "out", release_policy_path=policy, templates_zip=b"nope", **kwargs)

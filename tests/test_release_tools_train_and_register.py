@@ -200,7 +200,9 @@ def test_failed_training_job_stops_the_stage_with_its_failure_reason(tmp_path: P
         stubber.add_response("create_training_job", {"TrainingJobArn": "arn:aws:sagemaker:us-east-1:111122223333:training-job/x"})
         stubber.add_response("describe_training_job", _description("InProgress"))
         stubber.add_response("describe_training_job", _description("Failed", FailureReason="AlgorithmError: train.py exited 1"))
-        with pytest.raises(ReleaseToolError, match=f"training job {LAYOUT.training_job_name} failed: AlgorithmError: train.py exited 1"):
+        with pytest.raises(
+            ReleaseToolError, match=f"training job {LAYOUT.training_job_name} failed: AlgorithmError: train.py exited 1"
+        ):
             _run(tmp_path, sagemaker, s3)
         stubber.assert_no_pending_responses()  # no evaluation, no registration
 
@@ -232,8 +234,12 @@ def test_exact_training_request_with_spot(tmp_path: Path, models: dict[str, Path
         "RoleArn": ROLE_ARN,
         "InputDataConfig": ANY,
         "OutputDataConfig": {"S3OutputPath": LAYOUT.training_output, "KmsKeyId": KMS_KEY_ARN},
-        "ResourceConfig": {"InstanceType": "ml.c5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10,
-                           "VolumeKmsKeyId": KMS_KEY_ARN},  # fmt: skip
+        "ResourceConfig": {
+            "InstanceType": "ml.c5.xlarge",
+            "InstanceCount": 1,
+            "VolumeSizeInGB": 10,
+            "VolumeKmsKeyId": KMS_KEY_ARN,
+        },  # fmt: skip
         "StoppingCondition": {"MaxRuntimeInSeconds": 1800, "MaxWaitTimeInSeconds": 1800},
         "EnableNetworkIsolation": True,
         "EnableInterContainerTrafficEncryption": True,
@@ -299,8 +305,9 @@ OWN_IMAGE = "111122223333.dkr.ecr.us-east-1.amazonaws.com/ml-cicd-model@sha256:"
 
 
 @mock_aws
-def test_a_repository_image_is_used_by_digest_for_training_evaluation_and_serving(tmp_path: Path,
-                                                                                  models: dict[str, Path]) -> None:
+def test_a_repository_image_is_used_by_digest_for_training_evaluation_and_serving(
+    tmp_path: Path, models: dict[str, Path]
+) -> None:
     s3, sagemaker = boto3.client("s3"), boto3.client("sagemaker")
     _seed_aws(s3, models)
     sagemaker.create_model_package_group(ModelPackageGroupName="ml-cicd-models")
@@ -323,8 +330,10 @@ def test_a_repository_image_is_used_by_digest_for_training_evaluation_and_servin
     assert record.image_uri == OWN_IMAGE
 
 
-@pytest.mark.parametrize("recorded", ["111122223333.dkr.ecr.us-east-1.amazonaws.com/ml-cicd-model:latest",
-                                      "docker.io/library/python@sha256:" + "ab" * 32, 42])
+@pytest.mark.parametrize(
+    "recorded",
+    ["111122223333.dkr.ecr.us-east-1.amazonaws.com/ml-cicd-model:latest", "docker.io/library/python@sha256:" + "ab" * 32, 42],
+)
 def test_an_image_record_not_by_digest_is_refused(tmp_path: Path, recorded: object) -> None:
     from release_tools.model_image import resolve_model_image
 

@@ -37,7 +37,9 @@ def _run(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> tuple
 
 def test_the_model_repository_policy_is_valid(tmp_path: Path) -> None:
     out = tmp_path / "policy.json"
-    assert validate_policy.main([str(ROOT / "model_repo" / "release-policy.yaml"), "--schema", str(SCHEMA), "--out", str(out)]) == 0
+    assert (
+        validate_policy.main([str(ROOT / "model_repo" / "release-policy.yaml"), "--schema", str(SCHEMA), "--out", str(out)]) == 0
+    )
     policy = json.loads(out.read_text())
     assert policy["version"] == 1 and policy["metrics"]["roc_auc"] == {"min": 0.97}
 

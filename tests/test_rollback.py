@@ -62,9 +62,7 @@ class FakeCloudFormation:
             ],
             "Capabilities": [],
         }
-        self.stubber.add_response(
-            "update_stack", {"StackId": f"arn:aws:cloudformation:{REGION}:1:stack/{STACK}/1"}, expected
-        )
+        self.stubber.add_response("update_stack", {"StackId": f"arn:aws:cloudformation:{REGION}:1:stack/{STACK}/1"}, expected)
         self.serving = arn
         self.stubber.add_response("describe_stacks", self._stack(), {"StackName": STACK})
 
@@ -125,9 +123,7 @@ def _run(cloudformation: FakeCloudFormation, sagemaker: Any, *, dry_run: bool = 
     return said
 
 
-def test_rollback_redeploys_the_previous_champion_and_rejects_the_current(
-    sagemaker: Any, two_releases: tuple[str, str]
-) -> None:
+def test_rollback_redeploys_the_previous_champion_and_rejects_the_current(sagemaker: Any, two_releases: tuple[str, str]) -> None:
     first, second = two_releases
     cloudformation = FakeCloudFormation(serving=second)
     cloudformation.expect_describe()

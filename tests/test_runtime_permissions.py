@@ -25,7 +25,9 @@ RELEASE_CALLS = [
     RecordedCall("release_tools", "sagemaker", "CreateModelPackage", {"ModelPackageGroupName": "ml-cicd-models"}, {}),
     RecordedCall("release_tools", "s3", "PutObject", {"Bucket": "artifacts", "Key": "releases/x/model.tar.gz"}, {}),
     RecordedCall("lambdas/evaluation_gate", "sagemaker", "UpdateModelPackage", {"ModelPackageArn": PACKAGE}, DEPLOYED),
-    RecordedCall("lambdas/staging_gate", "sagemaker-runtime", "InvokeEndpoint", {"EndpointName": "ml-cicd-staging-endpoint"}, DEPLOYED),
+    RecordedCall(
+        "lambdas/staging_gate", "sagemaker-runtime", "InvokeEndpoint", {"EndpointName": "ml-cicd-staging-endpoint"}, DEPLOYED
+    ),
     RecordedCall("lambdas/promote", "sagemaker", "DescribeEndpoint", {"EndpointName": "ml-cicd-production-endpoint"}, DEPLOYED),
     RecordedCall("lambdas/promote", "sagemaker", "ListModelPackages", {"ModelPackageGroupName": "ml-cicd-models"}, DEPLOYED),
     RecordedCall("lambdas/promote", "sagemaker", "UpdateModelPackage", {"ModelPackageArn": PACKAGE}, DEPLOYED),
@@ -60,22 +62,30 @@ def _without(pipeline: dict[str, Any], sid: str) -> dict[str, Any]:
     return mutated
 
 
-@pytest.mark.parametrize(("sid", "denied"), [
-    ("RunTrainingAndEvaluationJobs", "sagemaker:CreateTrainingJob"),
-    ("ListModelPackages", "sagemaker:ListModelPackages"),
-    ("RecordVerdictOnModelPackage", "sagemaker:UpdateModelPackage"),
-    ("TestStagingEndpoint", "sagemaker:InvokeEndpoint"),
-    ("PromoteChampion", "sagemaker:UpdateModelPackage"),
-    ("VerifyProductionEndpoint", "sagemaker:DescribeEndpoint"),
-])
+@pytest.mark.parametrize(
+    ("sid", "denied"),
+    [
+        ("RunTrainingAndEvaluationJobs", "sagemaker:CreateTrainingJob"),
+        ("ListModelPackages", "sagemaker:ListModelPackages"),
+        ("RecordVerdictOnModelPackage", "sagemaker:UpdateModelPackage"),
+        ("TestStagingEndpoint", "sagemaker:InvokeEndpoint"),
+        ("PromoteChampion", "sagemaker:UpdateModelPackage"),
+        ("VerifyProductionEndpoint", "sagemaker:DescribeEndpoint"),
+    ],
+)
 def test_removing_one_statement_fails_the_check(synthesized: SynthesizedApp, sid: str, denied: str) -> None:
     problems = judge(RELEASE_CALLS, _without(synthesized.pipeline, sid))
     assert problems and any(denied in line for line in problems), problems
 
 
 def test_a_call_on_another_projects_resource_fails(synthesized: SynthesizedApp) -> None:
-    foreign = RecordedCall("lambdas/promote", "sagemaker", "UpdateModelPackage",
-                           {"ModelPackageArn": PACKAGE.replace("ml-cicd-models", "other-models")}, DEPLOYED)
+    foreign = RecordedCall(
+        "lambdas/promote",
+        "sagemaker",
+        "UpdateModelPackage",
+        {"ModelPackageArn": PACKAGE.replace("ml-cicd-models", "other-models")},
+        DEPLOYED,
+    )
     assert judge([foreign], synthesized.pipeline)
 
 

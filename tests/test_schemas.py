@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+
 from evaluation_gate.evaluation_report import read_evaluation_report
 from evaluation_gate_fixtures import (
     CONTRACT_EVALUATION,
@@ -49,9 +50,7 @@ POLICY = validator("release-policy.v1.schema.json")
 
 
 def errors(schema: jsonschema.Draft202012Validator, document: Any) -> list[str]:
-    return [
-        f"{error.json_path}: {error.message}" for error in schema.iter_errors(document)
-    ]
+    return [f"{error.json_path}: {error.message}" for error in schema.iter_errors(document)]
 
 
 def test_the_contract_evaluation_example_validates() -> None:
@@ -82,9 +81,7 @@ BROKEN_EVALUATIONS = {
     "no champion key": evaluation(champion=...),
     "champion is a list": evaluation(champion=[]),
     "champion without comparison": evaluation(**{"champion.comparison": ...}),
-    "delta without ci": evaluation(
-        **{"champion.comparison.deltas.roc_auc.ci_low": ...}
-    ),
+    "delta without ci": evaluation(**{"champion.comparison.deltas.roc_auc.ci_low": ...}),
     "unknown method": evaluation(**{"champion.comparison.method": "bootstrap"}),
     "confidence as percent": evaluation(**{"champion.comparison.confidence": 95}),
     "top-level list": [],
@@ -113,14 +110,9 @@ def test_broken_evaluations_are_refused_by_schema_and_gate(case: str) -> None:
         ),
     ],
 )
-def test_what_json_schema_cannot_express_the_gate_checks(
-    document: Any, only_the_gate_sees_it: str
-) -> None:
+def test_what_json_schema_cannot_express_the_gate_checks(document: Any, only_the_gate_sees_it: str) -> None:
     assert errors(EVALUATION, document) == []
-    assert any(
-        only_the_gate_sees_it in error
-        for error in read_evaluation_report(document).errors
-    )
+    assert any(only_the_gate_sees_it in error for error in read_evaluation_report(document).errors)
 
 
 def test_the_schema_is_stricter_than_the_gate_on_provenance() -> None:

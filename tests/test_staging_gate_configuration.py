@@ -14,8 +14,11 @@ from tests.synthesis_fixtures import SynthesizedApp, cdk_json_context
 
 
 def _staging_gate(template: dict[str, Any]) -> dict[str, Any]:
-    (function,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"
-                   and r["Properties"].get("Handler") == "staging_gate.handler.handler"]
+    (function,) = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == "staging_gate.handler.handler"
+    ]
     return function
 
 
@@ -26,7 +29,10 @@ def test_the_function_gets_the_configured_probe_and_a_timeout_covering_warm_up_a
     function = _staging_gate(synthesized.pipeline)
     probe = ProbeSettings.from_environment(function["Environment"]["Variables"])
     assert (probe.warmup_max_attempts, probe.warmup_max_seconds, probe.read_timeout_seconds) == (
-        staging.warmup_max_attempts, staging.warmup_max_seconds, staging.read_timeout_seconds)
+        staging.warmup_max_attempts,
+        staging.warmup_max_seconds,
+        staging.read_timeout_seconds,
+    )
     # The warm-up never exceeds warmup_max_seconds; the measurement stops while one more call and the
     # answer still fit. The timeout leaves the measurement its whole budget after the longest warm-up.
     assert function["Timeout"] == staging.warmup_max_seconds + StagingConfig.MEASUREMENT_SECONDS
@@ -66,10 +72,9 @@ class _NeverAnswers:
 
 
 def test_the_warm_up_never_runs_past_its_time_bound() -> None:
+    from staging_fixtures import GOLDEN_TEXT
     from staging_gate.golden_requests import parse_golden_requests
     from staging_gate.warmup import warm_up
-
-    from staging_fixtures import GOLDEN_TEXT
 
     now = [0.0]
 

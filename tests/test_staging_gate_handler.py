@@ -19,13 +19,13 @@ from gate_kit_fixtures import (
     record_codepipeline_answers,
 )
 from staging_fixtures import (
-    shared_client,
     ARTIFACT_BUCKET,
     answer_for,
     create_endpoint,
     golden_requests,
     queue_endpoint_answers,
     register_package,
+    shared_client,
     tick_clock,
     upload_train_output,
 )
@@ -105,11 +105,7 @@ def test_a_good_release_passes_and_records_every_request(release: str) -> None:
     assert len(record["requests"]) == 3 * len(golden_requests())
     assert all(r["status"] == "matched" for r in record["requests"])
     p95_rule = next(r for r in record["rules"] if r["rule_id"] == "staging.max_p95_latency_ms")
-    assert (
-        p95_rule["value"] == pytest.approx(10.0)
-        and p95_rule["bound"] == 200
-        and p95_rule["bound_source"] == "repository"
-    )
+    assert p95_rule["value"] == pytest.approx(10.0) and p95_rule["bound"] == 200 and p95_rule["bound_source"] == "repository"
     assert answers.only[1]["outputVariables"]["decision"] == "passed"
 
 
@@ -296,8 +292,11 @@ def test_without_warm_up_the_same_cold_start_fails_the_error_rate(release: str) 
     queue_endpoint_answers([answer_for(r) for r in golden_requests()])
     environ = {"STAGING_PROBE": json.dumps({"warmup_max_attempts": 0})}
     with record_codepipeline_answers() as answers:
-        run_staging_gate(job_event(user_parameters=PARAMETERS, function_name="staging-gate"),
-                         services=_cold_services(cold=1, built=[]), environ=environ)
+        run_staging_gate(
+            job_event(user_parameters=PARAMETERS, function_name="staging-gate"),
+            services=_cold_services(cold=1, built=[]),
+            environ=environ,
+        )
     record = _record(answers)
     assert record["inputs"]["warmup"] is None
     error_rate = next(r for r in record["rules"] if r["rule_id"] == "staging.max_error_rate")
@@ -309,8 +308,11 @@ def test_the_warm_up_is_bounded_by_attempts_and_configured_timeouts(release: str
     built: list[dict[str, int]] = []
     probe = {"warmup_max_attempts": 3, "read_timeout_seconds": 9, "warmup_read_timeout_seconds": 30}
     with record_codepipeline_answers() as answers:
-        run_staging_gate(job_event(user_parameters=PARAMETERS, function_name="staging-gate"),
-                         services=_cold_services(cold=100, built=built), environ={"STAGING_PROBE": json.dumps(probe)})
+        run_staging_gate(
+            job_event(user_parameters=PARAMETERS, function_name="staging-gate"),
+            services=_cold_services(cold=100, built=built),
+            environ={"STAGING_PROBE": json.dumps(probe)},
+        )
     warmup = _record(answers)["inputs"]["warmup"]
     assert (warmup["warm"], len(warmup["attempts"]), warmup["stopped"]) == (False, 3, "stopped: 3 attempts")
     assert built == [{"connect_timeout": 2, "read_timeout": 30}, {"connect_timeout": 2, "read_timeout": 9}]

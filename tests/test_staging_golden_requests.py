@@ -81,9 +81,7 @@ def test_malformed_json_answers_are_refused(body: bytes, content_type: str | Non
 
 
 def test_csv_answers_parse_and_mismatches_are_named() -> None:
-    predictions = parse_predictions(
-        b"1,0.97\n0,0.4\n", accept="text/csv", content_type="text/csv; charset=utf-8", rows=2
-    )
+    predictions = parse_predictions(b"1,0.97\n0,0.4\n", accept="text/csv", content_type="text/csv; charset=utf-8", rows=2)
     assert predictions == (Prediction(1, 0.97), Prediction(0, 0.4))
     expectations = parse_golden_requests(
         _line(
@@ -91,9 +89,7 @@ def test_csv_answers_parse_and_mismatches_are_named() -> None:
             expect=[{"label": 1, "probability": {"min": 0.8}}, {"label": 0, "probability": {"max": 0.2}}],
         )
     )[0].expect
-    assert mismatches(predictions, expectations) == [
-        "row 1: expected label 0, probability <= 0.2, got label 0, probability 0.4"
-    ]
+    assert mismatches(predictions, expectations) == ["row 1: expected label 0, probability <= 0.2, got label 0, probability 0.4"]
     with pytest.raises(MalformedResponseError, match="expected 'label,probability'"):
         parse_predictions(b"1;0.9\n", accept="text/csv", content_type=None, rows=1)
 
@@ -121,9 +117,7 @@ def test_the_shipped_golden_requests_are_real_held_out_rows_the_model_gets_right
     index = {tuple(np.round(row, 6)): label for row, label in zip(data.data, data.target, strict=True)}
     train_x, train_y = _split("train.csv")
     trained_on = {tuple(np.round(row, 6)) for row in train_x}
-    model = Pipeline(
-        [("scale", StandardScaler()), ("classify", LogisticRegression(C=1.0, max_iter=1000, random_state=0))]
-    )
+    model = Pipeline([("scale", StandardScaler()), ("classify", LogisticRegression(C=1.0, max_iter=1000, random_state=0))])
     model.fit(train_x, train_y)
     for line in GOLDEN_TEXT.splitlines():
         raw = json.loads(line)

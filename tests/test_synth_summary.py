@@ -28,7 +28,13 @@ def test_staging_costs_nothing_while_idle_at_defaults(synthesized: SynthesizedAp
 
 
 def test_an_unknown_instance_price_is_reported_not_guessed() -> None:
-    template = {"Resources": {"Config": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": {
-        "ProductionVariants": [{"InstanceType": "ml.p5.48xlarge", "InitialInstanceCount": 1}]}}}}
+    template = {
+        "Resources": {
+            "Config": {
+                "Type": "AWS::SageMaker::EndpointConfig",
+                "Properties": {"ProductionVariants": [{"InstanceType": "ml.p5.48xlarge", "InitialInstanceCount": 1}]},
+            }
+        }
+    }
     (line,) = idle_monthly_cost({"x": template})
     assert line.monthly_usd is None

@@ -24,11 +24,15 @@ def test_cfn_lint_reports_no_error_and_no_warning(synthesized: SynthesizedApp) -
     templates = [str(path) for path in synthesized.paths.values()]
     result = subprocess.run(
         [str(CFN_LINT), "--format", "json", "--ignore-checks", *CFN_LINT_IGNORED, "--", *templates],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     findings = json.loads(result.stdout or "[]")
-    readable = [f"{f['Rule']['Id']} {f['Filename'].rsplit('/', 1)[-1]} {'/'.join(map(str, f['Location']['Path']))}: {f['Message']}"
-                for f in findings]
+    readable = [
+        f"{f['Rule']['Id']} {f['Filename'].rsplit('/', 1)[-1]} {'/'.join(map(str, f['Location']['Path']))}: {f['Message']}"
+        for f in findings
+    ]
     assert readable == []
     assert result.returncode == 0, result.stderr
 
@@ -37,8 +41,7 @@ def test_cfn_lint_can_fail(tmp_path) -> None:
     """The check is real: a broken template is reported."""
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps({"Resources": {"Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"Versioning": "yes"}}}}))
-    result = subprocess.run([str(CFN_LINT), "--format", "json", "--", str(broken)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run([str(CFN_LINT), "--format", "json", "--", str(broken)], capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and json.loads(result.stdout)
 
 

@@ -120,12 +120,15 @@ def _describe_in_progress(stubber: Stubber) -> None:
 
 def test_sigterm_while_waiting_stops_the_training_job(sagemaker) -> None:
     """A real SIGTERM to this process, during the wait: StopTrainingJob is called, then one line."""
+
     def sigterm(_seconds: float) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
     before = signal.getsignal(signal.SIGTERM)
     with Stubber(sagemaker) as stubber:
-        stubber.add_response("create_training_job", {"TrainingJobArn": f"arn:aws:sagemaker:{REGION}:111122223333:training-job/{JOB}"})
+        stubber.add_response(
+            "create_training_job", {"TrainingJobArn": f"arn:aws:sagemaker:{REGION}:111122223333:training-job/{JOB}"}
+        )
         _describe_in_progress(stubber)
         stubber.add_response("stop_training_job", {}, {"TrainingJobName": JOB})
         with signals_raise(), pytest.raises(BuildTerminated, match="received SIGTERM"):
@@ -136,7 +139,9 @@ def test_sigterm_while_waiting_stops_the_training_job(sagemaker) -> None:
 
 def test_an_aws_error_while_waiting_stops_the_job_too(sagemaker) -> None:
     with Stubber(sagemaker) as stubber:
-        stubber.add_response("create_training_job", {"TrainingJobArn": f"arn:aws:sagemaker:{REGION}:111122223333:training-job/{JOB}"})
+        stubber.add_response(
+            "create_training_job", {"TrainingJobArn": f"arn:aws:sagemaker:{REGION}:111122223333:training-job/{JOB}"}
+        )
         stubber.add_client_error("describe_training_job", "ThrottlingException", "Rate exceeded")
         stubber.add_response("stop_training_job", {}, {"TrainingJobName": JOB})
         with pytest.raises(ReleaseToolError, match="describe training job .* failed: .*Rate exceeded"):
@@ -147,7 +152,9 @@ def test_an_aws_error_while_waiting_stops_the_job_too(sagemaker) -> None:
 def test_a_job_that_ended_by_itself_is_not_stopped_again(sagemaker) -> None:
     """A failed job raises JobEnded: no StopTrainingJob (the Stubber refuses any unexpected call)."""
     with Stubber(sagemaker) as stubber:
-        stubber.add_response("create_training_job", {"TrainingJobArn": f"arn:aws:sagemaker:{REGION}:111122223333:training-job/{JOB}"})
+        stubber.add_response(
+            "create_training_job", {"TrainingJobArn": f"arn:aws:sagemaker:{REGION}:111122223333:training-job/{JOB}"}
+        )
         stubber.add_response("describe_training_job", {
             "TrainingJobName": JOB, "TrainingJobArn": f"arn:aws:sagemaker:{REGION}:111122223333:training-job/{JOB}",
             "ModelArtifacts": {"S3ModelArtifacts": ""}, "TrainingJobStatus": "Failed", "SecondaryStatus": "Failed",

@@ -54,8 +54,7 @@ def lifecycle_step(event: Mapping[str, Any], codecommit: Any) -> str:
 
 def _put_response(url: str, body: Mapping[str, Any]) -> None:
     data = json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method="PUT",
-                                     headers={"Content-Type": "", "Content-Length": str(len(data))})
+    request = urllib.request.Request(url, data=data, method="PUT", headers={"Content-Type": "", "Content-Length": str(len(data))})
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - CloudFormation's https URL
         response.read()
 
@@ -67,8 +66,13 @@ def _failure_physical_id(event: Mapping[str, Any]) -> str:
     return str(event["PhysicalResourceId"])
 
 
-def handler(event: Mapping[str, Any], context: Any, *, codecommit: Any | None = None,
-            respond: Callable[[str, Mapping[str, Any]], None] = _put_response) -> dict[str, str]:
+def handler(
+    event: Mapping[str, Any],
+    context: Any,
+    *,
+    codecommit: Any | None = None,
+    respond: Callable[[str, Mapping[str, Any]], None] = _put_response,
+) -> dict[str, str]:
     status, reason = "SUCCESS", ""
     try:
         physical_id = lifecycle_step(event, codecommit or _codecommit_client())
@@ -77,11 +81,24 @@ def handler(event: Mapping[str, Any], context: Any, *, codecommit: Any | None = 
     except Exception as error:  # noqa: BLE001 - answered as a failure, never left to time out
         code = getattr(error, "response", {}).get("Error", {}).get("Code", type(error).__name__)
         status, reason, physical_id = "FAILED", f"{code}: {error}", _failure_physical_id(event)
-    body = {"Status": status, "Reason": reason[:_MAX_REASON] or "OK", "PhysicalResourceId": physical_id,
-            "StackId": event.get("StackId", ""), "RequestId": event.get("RequestId", ""),
-            "LogicalResourceId": event.get("LogicalResourceId", ""), "NoEcho": False, "Data": {}}
+    body = {
+        "Status": status,
+        "Reason": reason[:_MAX_REASON] or "OK",
+        "PhysicalResourceId": physical_id,
+        "StackId": event.get("StackId", ""),
+        "RequestId": event.get("RequestId", ""),
+        "LogicalResourceId": event.get("LogicalResourceId", ""),
+        "NoEcho": False,
+        "Data": {},
+    }
     respond(str(event.get("ResponseURL", "")), body)
-    log_fields(_LOGGER, logging.INFO if status == "SUCCESS" else logging.ERROR, "approval rule template",
-               request_type=event.get("RequestType"), status=status, reason=reason[:_MAX_REASON],
-               physical_id=physical_id)
+    log_fields(
+        _LOGGER,
+        logging.INFO if status == "SUCCESS" else logging.ERROR,
+        "approval rule template",
+        request_type=event.get("RequestType"),
+        status=status,
+        reason=reason[:_MAX_REASON],
+        physical_id=physical_id,
+    )
     return {"Status": status, "PhysicalResourceId": physical_id}

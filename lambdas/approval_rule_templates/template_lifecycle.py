@@ -43,9 +43,15 @@ class TemplateProperties:
     @classmethod
     def from_resource(cls, properties: Mapping[str, Any]) -> TemplateProperties:
         try:
-            values = {key: properties[field] for key, field in (
-                ("name", "TemplateName"), ("content", "Content"), ("description", "Description"),
-                ("repository_name", "RepositoryName"))}
+            values = {
+                key: properties[field]
+                for key, field in (
+                    ("name", "TemplateName"),
+                    ("content", "Content"),
+                    ("description", "Description"),
+                    ("repository_name", "RepositoryName"),
+                )
+            }
         except KeyError as missing:
             raise TemplateSetupError(f"the resource property {missing.args[0]} is missing") from None
         if not all(isinstance(value, str) and value for key, value in values.items() if key != "description"):
@@ -69,11 +75,11 @@ def _template(codecommit: Any, name: str) -> dict[str, Any] | None:
 
 
 def _associate(codecommit: Any, name: str, repository_name: str) -> None:
-    associated = codecommit.list_associated_approval_rule_templates_for_repository(
-        repositoryName=repository_name)["approvalRuleTemplateNames"]
+    associated = codecommit.list_associated_approval_rule_templates_for_repository(repositoryName=repository_name)[
+        "approvalRuleTemplateNames"
+    ]
     if name not in associated:
-        codecommit.associate_approval_rule_template_with_repository(
-            approvalRuleTemplateName=name, repositoryName=repository_name)
+        codecommit.associate_approval_rule_template_with_repository(approvalRuleTemplateName=name, repositoryName=repository_name)
 
 
 def _ignoring_gone(call: Callable[..., Any], **parameters: Any) -> None:
@@ -88,14 +94,16 @@ def create(codecommit: Any, new: TemplateProperties) -> str:
     """Create the template and associate it; return the physical ID (the template's ID)."""
     try:
         created = codecommit.create_approval_rule_template(
-            approvalRuleTemplateName=new.name, approvalRuleTemplateContent=new.content,
-            approvalRuleTemplateDescription=new.description)["approvalRuleTemplate"]
+            approvalRuleTemplateName=new.name,
+            approvalRuleTemplateContent=new.content,
+            approvalRuleTemplateDescription=new.description,
+        )["approvalRuleTemplate"]
     except Exception as error:  # noqa: BLE001 - a taken name is the user's to resolve; anything else propagates
         if _error_code(error) == "ApprovalRuleTemplateNameAlreadyExistsException":
             raise TemplateSetupError(
                 f"an approval rule template named {new.name!r} already exists and was not created by this "
                 "resource; delete it (CodeCommit > Approval rule templates) or choose another project_name",
-                ) from None
+            ) from None
         raise
     template_id = str(created["approvalRuleTemplateId"])
     _associate(codecommit, new.name, new.repository_name)
@@ -109,15 +117,15 @@ def update(codecommit: Any, physical_id: str, old: TemplateProperties, new: Temp
         # Deleted out of band (or never created): make it anew under a new physical ID.
         return create(codecommit, new)
     if new.name != old.name:
-        codecommit.update_approval_rule_template_name(
-            oldApprovalRuleTemplateName=old.name, newApprovalRuleTemplateName=new.name)
+        codecommit.update_approval_rule_template_name(oldApprovalRuleTemplateName=old.name, newApprovalRuleTemplateName=new.name)
     if new.content != current.get("approvalRuleTemplateContent"):
         codecommit.update_approval_rule_template_content(
-            approvalRuleTemplateName=new.name, newRuleContent=new.content,
-            existingRuleContentSha256=current["ruleContentSha256"])
+            approvalRuleTemplateName=new.name, newRuleContent=new.content, existingRuleContentSha256=current["ruleContentSha256"]
+        )
     if new.description != current.get("approvalRuleTemplateDescription", ""):
         codecommit.update_approval_rule_template_description(
-            approvalRuleTemplateName=new.name, approvalRuleTemplateDescription=new.description)
+            approvalRuleTemplateName=new.name, approvalRuleTemplateDescription=new.description
+        )
     # A renamed repository keeps its associations and a replaced one loses them when CloudFormation
     # deletes it, so only the repository the stack has now needs the association.
     _associate(codecommit, new.name, new.repository_name)
@@ -131,6 +139,9 @@ def delete(codecommit: Any, physical_id: str, old: TemplateProperties) -> None:
     current = _template(codecommit, old.name)
     if current is None or str(current["approvalRuleTemplateId"]) != physical_id:
         return  # gone already, or another template now carries the name: not ours to delete
-    _ignoring_gone(codecommit.disassociate_approval_rule_template_from_repository,
-                   approvalRuleTemplateName=old.name, repositoryName=old.repository_name)
+    _ignoring_gone(
+        codecommit.disassociate_approval_rule_template_from_repository,
+        approvalRuleTemplateName=old.name,
+        repositoryName=old.repository_name,
+    )
     _ignoring_gone(codecommit.delete_approval_rule_template, approvalRuleTemplateName=old.name)

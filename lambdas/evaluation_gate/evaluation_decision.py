@@ -82,9 +82,7 @@ def parse_platform_floors(raw: str | None) -> ReleasePolicy | None:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as error:
-        raise PolicyError(
-            f"PLATFORM_FLOORS: not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})"
-        ) from None
+        raise PolicyError(f"PLATFORM_FLOORS: not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
     return parse_release_policy(data, origin="PLATFORM_FLOORS")
 
 
@@ -101,9 +99,7 @@ def _bound_text(name: str, bound: Bound) -> str:
     return f"{name} {format_number(bound.value)} ({bound.source})"
 
 
-def _unusable_metric_reason(
-    rule_id: str, metric_name: str, metric: Metric | None, where: str
-) -> str | None:
+def _unusable_metric_reason(rule_id: str, metric_name: str, metric: Metric | None, where: str) -> str | None:
     if metric is None:
         return f"{rule_id}: metric {metric_name} is absent from {where}"
     if metric.problem:
@@ -111,20 +107,14 @@ def _unusable_metric_reason(
     return None
 
 
-def _rule(rule_id: str, name: str, value: Any, bound: float, operator: str,
-          outcome: str, reason: str, source: str) -> RuleResult:
+def _rule(rule_id: str, name: str, value: Any, bound: float, operator: str, outcome: str, reason: str, source: str) -> RuleResult:
     return RuleResult(rule_id, name, value, bound, operator, outcome, reason, source)
 
 
-def _direction_problem(
-    rule_id: str, name: str, reported: Mapping[str, Metric], direction: Choice | None
-) -> str | None:
+def _direction_problem(rule_id: str, name: str, reported: Mapping[str, Metric], direction: Choice | None) -> str | None:
     """The policy's direction for `name` against what the report claims (report loses)."""
     if direction is None:
-        return (
-            f"{rule_id}: the direction of {name} is not in the platform's table: "
-            f"set higher_is_better in release-policy.yaml"
-        )
+        return f"{rule_id}: the direction of {name} is not in the platform's table: set higher_is_better in release-policy.yaml"
     for where, metric in reported.items():
         if metric.higher_is_better != direction.value:
             return (
@@ -134,16 +124,14 @@ def _direction_problem(
     return None
 
 
-def _inconclusive(rule_id: str, name: str, value: float, bound: Bound, operator: str,
-                  reason: str, found: Resolution | None, rows: int | None) -> RuleResult:
-    detail = found.text(rows or 0) if found else "inconclusive at this holdout size: the margin lies inside the interval"
-    return _rule(rule_id, name, value, bound.value, operator, OUTCOME_INCONCLUSIVE,
-                 f"{reason}; {detail}", bound.source)
-
-
-def _metric_rule(
-    name: str, bound_name: str, bound: Bound, metric: Metric | None, context: _Context
+def _inconclusive(
+    rule_id: str, name: str, value: float, bound: Bound, operator: str, reason: str, found: Resolution | None, rows: int | None
 ) -> RuleResult:
+    detail = found.text(rows or 0) if found else "inconclusive at this holdout size: the margin lies inside the interval"
+    return _rule(rule_id, name, value, bound.value, operator, OUTCOME_INCONCLUSIVE, f"{reason}; {detail}", bound.source)
+
+
+def _metric_rule(name: str, bound_name: str, bound: Bound, metric: Metric | None, context: _Context) -> RuleResult:
     rule_id = f"metrics.{name}.{bound_name}"
     operator = ">=" if bound_name == "min" else "<="
     problem = _unusable_metric_reason(rule_id, name, metric, "evaluation.json metrics")
@@ -167,8 +155,14 @@ def _metric_rule(
     if on_interval and point_held:
         sign = 1 if bound_name == "min" else -1
         ends = sorted((sign * metric.ci_low, sign * metric.ci_high))
-        found = resolution(low=ends[0], high=ends[1], point=sign * metric.value, threshold=sign * bound.value,
-                           confidence=context.metric_confidence, rows=context.report.rows)
+        found = resolution(
+            low=ends[0],
+            high=ends[1],
+            point=sign * metric.value,
+            threshold=sign * bound.value,
+            confidence=context.metric_confidence,
+            rows=context.report.rows,
+        )
         return _inconclusive(rule_id, name, judged, bound, operator, reason, found, context.report.rows)
     return _rule(rule_id, name, judged, bound.value, operator, OUTCOME_FAILED, reason, bound.source)
 
@@ -191,9 +185,7 @@ def _champion_problem(rule_id: str, name: str, report: EvaluationReport, directi
     assert champion is not None
     problem = _unusable_metric_reason(
         rule_id, name, report.metrics.get(name), "evaluation.json metrics"
-    ) or _unusable_metric_reason(
-        rule_id, name, champion.metrics.get(name), "evaluation.json champion.metrics"
-    )
+    ) or _unusable_metric_reason(rule_id, name, champion.metrics.get(name), "evaluation.json champion.metrics")
     if problem:
         return problem
     problem = _direction_problem(
@@ -209,19 +201,33 @@ def _champion_problem(rule_id: str, name: str, report: EvaluationReport, directi
     return _delta_problem(rule_id, name, report)
 
 
-def _champion_rule(
-    name: str, bound_name: str, bound: Bound, context: _Context
-) -> RuleResult:
+def _champion_rule(name: str, bound_name: str, bound: Bound, context: _Context) -> RuleResult:
     rule_id = f"champion.{name}.{bound_name}"
     threshold = -bound.value if bound_name == "max_regression" else bound.value
     report = context.report
     champion = report.champion
     if champion is None:
         if report.champion_is_null:
-            return _rule(rule_id, name, None, threshold, ">=", OUTCOME_SKIPPED,
-                         f"{rule_id}: skipped, no champion (first release)", bound.source)
-        return _rule(rule_id, name, None, threshold, ">=", OUTCOME_FAILED,
-                     f"{rule_id}: evaluation.json has no usable champion", bound.source)
+            return _rule(
+                rule_id,
+                name,
+                None,
+                threshold,
+                ">=",
+                OUTCOME_SKIPPED,
+                f"{rule_id}: skipped, no champion (first release)",
+                bound.source,
+            )
+        return _rule(
+            rule_id,
+            name,
+            None,
+            threshold,
+            ">=",
+            OUTCOME_FAILED,
+            f"{rule_id}: evaluation.json has no usable champion",
+            bound.source,
+        )
     direction = context.policy.directions.get(name)
     problem = _champion_problem(rule_id, name, report, direction)
     if problem or direction is None:
@@ -242,12 +248,21 @@ def _champion_rule(
     if held:
         return _rule(rule_id, name, low, threshold, ">=", OUTCOME_PASSED, reason, bound.source)
     if high >= threshold:
-        found = resolution(low=low, high=high, point=sign * delta.value, threshold=threshold,
-                           confidence=champion.confidence, rows=report.rows)
+        found = resolution(
+            low=low, high=high, point=sign * delta.value, threshold=threshold, confidence=champion.confidence, rows=report.rows
+        )
         threshold_bound = Bound(threshold, bound.source)
         return _inconclusive(rule_id, name, low, threshold_bound, ">=", reason, found, report.rows)
-    return _rule(rule_id, name, low, threshold, ">=", OUTCOME_FAILED,
-                 f"{reason}: a regression (the whole interval is below the threshold)", bound.source)
+    return _rule(
+        rule_id,
+        name,
+        low,
+        threshold,
+        ">=",
+        OUTCOME_FAILED,
+        f"{reason}: a regression (the whole interval is below the threshold)",
+        bound.source,
+    )
 
 
 def _metric_rules(policy: MergedPolicy, context: _Context, notes: list[str]) -> list[RuleResult]:
@@ -282,9 +297,7 @@ def judge(
     rules = rigour_rules(report, policy, interval_sources=sources, holdout_reuse=holdout_reuse) + rules
     skipped = [rule.rule_id for rule in rules if rule.outcome == OUTCOME_SKIPPED and rule.rule_id.startswith("champion.")]
     if skipped:
-        notes.append(
-            f"no champion (first release): champion rules skipped: {', '.join(skipped)}"
-        )
+        notes.append(f"no champion (first release): champion rules skipped: {', '.join(skipped)}")
     elif report.champion is not None and policy.champion:
         champion = report.champion
         notes.append(
@@ -328,9 +341,7 @@ def decide(
         policy_errors.append(str(error))
     if inputs.repository_policy is not NOT_READ:
         try:
-            repository = parse_release_policy(
-                inputs.repository_policy, origin="release-policy.json"
-            )
+            repository = parse_release_policy(inputs.repository_policy, origin="release-policy.json")
         except PolicyError as error:
             policy_errors.append(str(error))
     errors.extend(policy_errors)
@@ -344,9 +355,7 @@ def decide(
         merged = merge(floors, repository)
         errors.extend(merged.problems)
         if floors is None:
-            notes.append(
-                "no platform floors configured: the repository policy alone applies"
-            )
+            notes.append("no platform floors configured: the repository policy alone applies")
     if inputs.evaluation is not NOT_READ:
         report = read_evaluation_report(inputs.evaluation)
         errors.extend(report.errors)
@@ -364,9 +373,7 @@ def decide(
                 "problem_type": report.problem_type,
                 "model": dict(report.model),
                 "dataset": dict(report.dataset),
-                "champion_model_package_arn": report.champion.model_package_arn
-                if report.champion
-                else None,
+                "champion_model_package_arn": report.champion.model_package_arn if report.champion else None,
                 "holdout_reuse": reuse,
             }
         )

@@ -132,14 +132,9 @@ def _read_metric(name: Any, raw: Any, path: str) -> Metric:
 
 def _read_metrics(raw: Any, path: str, errors: list[str]) -> dict[str, Metric]:
     if not isinstance(raw, Mapping) or not raw:
-        errors.append(
-            f"{ORIGIN}: {path}: expected a non-empty object of metrics, got {_short(raw)}"
-        )
+        errors.append(f"{ORIGIN}: {path}: expected a non-empty object of metrics, got {_short(raw)}")
         return {}
-    metrics = {
-        str(name): _read_metric(name, value, f"{path}.{name}")
-        for name, value in raw.items()
-    }
+    metrics = {str(name): _read_metric(name, value, f"{path}.{name}") for name, value in raw.items()}
     errors.extend(metric.problem for metric in metrics.values() if metric.problem)
     return metrics
 
@@ -161,29 +156,19 @@ def _read_delta(name: str, raw: Any, path: str) -> Delta:
     return Delta(name, value, ci_low, ci_high, problem)
 
 
-def _read_champion(
-    raw: Any, challenger: Mapping[str, Metric], errors: list[str]
-) -> Champion | None:
+def _read_champion(raw: Any, challenger: Mapping[str, Metric], errors: list[str]) -> Champion | None:  # noqa: C901 (split by issue 12)
     if raw is None:
         return None
     if not isinstance(raw, Mapping):
-        errors.append(
-            f"{ORIGIN}: champion: expected an object or null, got {type(raw).__name__}"
-        )
+        errors.append(f"{ORIGIN}: champion: expected an object or null, got {type(raw).__name__}")
         return None
     arn = raw.get("model_package_arn")
     if not isinstance(arn, str) or not arn:
-        errors.append(
-            f"{ORIGIN}: champion.model_package_arn: {_short(arn)} is not a model package ARN"
-        )
+        errors.append(f"{ORIGIN}: champion.model_package_arn: {_short(arn)} is not a model package ARN")
     metrics = _read_metrics(raw.get("metrics"), "champion.metrics", errors)
     for name, metric in metrics.items():
         mine = challenger.get(name)
-        if (
-            mine is not None
-            and isinstance(metric.higher_is_better, bool)
-            and mine.higher_is_better != metric.higher_is_better
-        ):
+        if mine is not None and isinstance(metric.higher_is_better, bool) and mine.higher_is_better != metric.higher_is_better:
             errors.append(
                 f"{ORIGIN}: champion.metrics.{name}.higher_is_better is {metric.higher_is_better}, "
                 f"but metrics.{name}.higher_is_better is {mine.higher_is_better}: the direction is ambiguous"
@@ -194,9 +179,7 @@ def _read_champion(
     confidence: Any = None
     resamples: Any = None
     if not isinstance(comparison, Mapping):
-        errors.append(
-            f"{ORIGIN}: champion.comparison: missing or not an object while a champion exists"
-        )
+        errors.append(f"{ORIGIN}: champion.comparison: missing or not an object while a champion exists")
     else:
         method, confidence, resamples = (
             comparison.get("method"),
@@ -204,27 +187,17 @@ def _read_champion(
             comparison.get("resamples"),
         )
         if method != "paired_bootstrap":
-            errors.append(
-                f"{ORIGIN}: champion.comparison.method: {_short(method)} is not 'paired_bootstrap'"
-            )
+            errors.append(f"{ORIGIN}: champion.comparison.method: {_short(method)} is not 'paired_bootstrap'")
         if not _is_finite_number(confidence) or not 0 < confidence < 1:
-            errors.append(
-                f"{ORIGIN}: champion.comparison.confidence: {_short(confidence)} is not a number in (0, 1)"
-            )
+            errors.append(f"{ORIGIN}: champion.comparison.confidence: {_short(confidence)} is not a number in (0, 1)")
         if not _is_count(resamples):
-            errors.append(
-                f"{ORIGIN}: champion.comparison.resamples: {_short(resamples)} is not a whole number >= 1"
-            )
+            errors.append(f"{ORIGIN}: champion.comparison.resamples: {_short(resamples)} is not a whole number >= 1")
         raw_deltas = comparison.get("deltas")
         if not isinstance(raw_deltas, Mapping):
-            errors.append(
-                f"{ORIGIN}: champion.comparison.deltas: missing or not an object"
-            )
+            errors.append(f"{ORIGIN}: champion.comparison.deltas: missing or not an object")
         else:
             for name, value in raw_deltas.items():
-                delta = _read_delta(
-                    str(name), value, f"champion.comparison.deltas.{name}"
-                )
+                delta = _read_delta(str(name), value, f"champion.comparison.deltas.{name}")
                 deltas[delta.name] = delta
                 if delta.problem:
                     errors.append(delta.problem)
@@ -264,26 +237,18 @@ def read_evaluation_report(data: Any) -> EvaluationReport:
     """Read `data` (parsed JSON); problems are listed in `errors`, never raised."""
     errors: list[str] = []
     if not isinstance(data, Mapping):
-        return _unjudgeable(
-            f"{ORIGIN}: expected a JSON object at the top level, got {type(data).__name__}"
-        )
+        return _unjudgeable(f"{ORIGIN}: expected a JSON object at the top level, got {type(data).__name__}")
     if "schema_version" not in data:
         return _unjudgeable(f"{ORIGIN}: schema_version: missing (expected 1)")
     version = data["schema_version"]
     if isinstance(version, bool) or version not in SUPPORTED_SCHEMA_VERSIONS:
-        return _unjudgeable(
-            f"{ORIGIN}: schema_version: {_short(version)} is not a supported version (supported: 1)"
-        )
+        return _unjudgeable(f"{ORIGIN}: schema_version: {_short(version)} is not a supported version (supported: 1)")
     problem_type = data.get("problem_type")
     if problem_type not in PROBLEM_TYPES:
-        errors.append(
-            f"{ORIGIN}: problem_type: {_short(problem_type)} is not one of {', '.join(PROBLEM_TYPES)}"
-        )
+        errors.append(f"{ORIGIN}: problem_type: {_short(problem_type)} is not one of {', '.join(PROBLEM_TYPES)}")
     metrics = _read_metrics(data.get("metrics"), "metrics", errors)
     if "champion" not in data:
-        errors.append(
-            f"{ORIGIN}: champion: missing (use null when there is no production model)"
-        )
+        errors.append(f"{ORIGIN}: champion: missing (use null when there is no production model)")
         champion = None
     else:
         champion = _read_champion(data.get("champion"), metrics, errors)

@@ -104,13 +104,13 @@ def _skipped(rule_id: str, bound: Bound, operator: str, reason: str) -> RuleResu
 
 def _compare(rule_id: str, value: Any, bound: Bound, operator: str, what: str, missing: str) -> RuleResult:
     if value is None:
-        return RuleResult(rule_id, None, None, bound.value, operator, OUTCOME_FAILED,
-                          f"{rule_id}: {missing}", bound.source)
+        return RuleResult(rule_id, None, None, bound.value, operator, OUTCOME_FAILED, f"{rule_id}: {missing}", bound.source)
     held = value >= bound.value if operator == ">=" else value <= bound.value
     relation = operator if held else ("<" if operator == ">=" else ">")
     reason = f"{what} = {format_number(value)} {relation} {rule_id} {format_number(bound.value)} ({bound.source})"
-    return RuleResult(rule_id, None, value, bound.value, operator,
-                      OUTCOME_PASSED if held else OUTCOME_FAILED, reason, bound.source)
+    return RuleResult(
+        rule_id, None, value, bound.value, operator, OUTCOME_PASSED if held else OUTCOME_FAILED, reason, bound.source
+    )
 
 
 def _interval_settings(report: EvaluationReport, sources: set[str]) -> dict[str, list[Any]]:
@@ -135,20 +135,39 @@ def rigour_rules(
     for key, bound in policy.evaluation.items():
         rule_id = f"evaluation.{key}"
         if key == "min_holdout_rows":
-            rules.append(_compare(rule_id, report.rows, bound, ">=", "holdout rows",
-                                  "evaluation.json dataset.rows is missing or not a count"))
+            rules.append(
+                _compare(
+                    rule_id, report.rows, bound, ">=", "holdout rows", "evaluation.json dataset.rows is missing or not a count"
+                )
+            )
         elif key == "max_holdout_reuse":
-            rules.append(_compare(rule_id, holdout_reuse, bound, "<=", "earlier candidates on this holdout",
-                                  "the Train stage did not say how often this holdout was used (release.json holdout_reuse)"))
+            rules.append(
+                _compare(
+                    rule_id,
+                    holdout_reuse,
+                    bound,
+                    "<=",
+                    "earlier candidates on this holdout",
+                    "the Train stage did not say how often this holdout was used (release.json holdout_reuse)",
+                )
+            )
         else:
             what = key.removeprefix("min_")
             values = settings[what]
             if not values:
                 rules.append(_skipped(rule_id, bound, ">=", f"{rule_id}: skipped, no rule reads an interval"))
             elif any(value is None for value in values):
-                rules.append(_compare(rule_id, None, bound, ">=", what,
-                                      f"evaluation.json does not state the {what} of an interval a rule reads "
-                                      "(intervals or champion.comparison)"))
+                rules.append(
+                    _compare(
+                        rule_id,
+                        None,
+                        bound,
+                        ">=",
+                        what,
+                        f"evaluation.json does not state the {what} of an interval a rule reads "
+                        "(intervals or champion.comparison)",
+                    )
+                )
             else:
                 rules.append(_compare(rule_id, min(values), bound, ">=", f"interval {what}", ""))
     return rules

@@ -101,16 +101,13 @@ def _custody(read: _ReadInputs) -> dict[str, Any] | None:
     release = read.data.get("release.json")
     model_data_url = release.get("model_data_url") if isinstance(release, Mapping) and required else None
     try:
-        return manifest(read.reader, default_s3_client() if required else None, model_data_url=model_data_url,
-                        required=required)
+        return manifest(read.reader, default_s3_client() if required else None, model_data_url=model_data_url, required=required)
     except CustodyError as error:
         read.errors.append(f"chain of custody: {error}")
         return None
 
 
-def _read_json_file(
-    reader: ArtifactReader, name: str, read: _ReadInputs, *, required: bool
-) -> None:
+def _read_json_file(reader: ArtifactReader, name: str, read: _ReadInputs, *, required: bool) -> None:
     try:
         found = reader.require(name) if required else reader.find(name)
         if found is not None:
@@ -127,17 +124,13 @@ def _model_package_arn(parameters: Mapping[str, Any], read: _ReadInputs) -> str 
     elif "release.json" in read.data:
         release = read.data["release.json"]
         if not isinstance(release, Mapping):
-            read.errors.append(
-                f"release.json: expected a JSON object, got {type(release).__name__}"
-            )
+            read.errors.append(f"release.json: expected a JSON object, got {type(release).__name__}")
             return None
         arn, where = release.get("model_package_arn"), "release.json model_package_arn"
     else:
         return None
     if not isinstance(arn, str) or not MODEL_PACKAGE_ARN_PATTERN.match(arn):
-        read.errors.append(
-            f"{where}: {str(arn)[:200]!r} is not a SageMaker model package ARN"
-        )
+        read.errors.append(f"{where}: {str(arn)[:200]!r} is not a SageMaker model package ARN")
         return None
     return arn
 
@@ -150,9 +143,7 @@ def _read_inputs(job: CodePipelineJob) -> _ReadInputs:
         read.errors.append(str(error))
         parameters = {}
     try:
-        reader = ArtifactReader(
-            artifact_s3_client(job.artifact_credentials), job.input_artifacts
-        )
+        reader = ArtifactReader(artifact_s3_client(job.artifact_credentials), job.input_artifacts)
     except ArtifactError as error:
         read.errors.append(str(error))
         return read
@@ -167,9 +158,7 @@ def _read_inputs(job: CodePipelineJob) -> _ReadInputs:
     return read
 
 
-def _record_anchor(
-    job: CodePipelineJob, read: _ReadInputs
-) -> tuple[S3Location | None, str | None]:
+def _record_anchor(job: CodePipelineJob, read: _ReadInputs) -> tuple[S3Location | None, str | None]:
     """Where the record goes beside (the artifact holding evaluation.json), and that artifact's KMS key."""
     found = read.files.get("evaluation.json")
     if found is not None:
@@ -180,18 +169,14 @@ def _record_anchor(
     return (S3Location(bucket, ""), None) if bucket else (None, None)
 
 
-def _write_record(
-    job: CodePipelineJob, read: _ReadInputs, record: DecisionRecord
-) -> tuple[RecordLocation | None, str | None]:
+def _write_record(job: CodePipelineJob, read: _ReadInputs, record: DecisionRecord) -> tuple[RecordLocation | None, str | None]:
     anchor, kms_key_id = _record_anchor(job, read)
     if anchor is None:
         return (
             None,
             "the decision record could not be written: no input artifact and no RECORD_BUCKET",
         )
-    location = record_location_from_environment(
-        gate=GATE_NAME, job_id=job.job_id, input_artifact=anchor
-    )
+    location = record_location_from_environment(gate=GATE_NAME, job_id=job.job_id, input_artifact=anchor)
     try:
         write_decision_record(
             default_s3_client(),
@@ -211,9 +196,7 @@ def _approval_description(record: DecisionRecord, record_uri: str | None) -> str
     return truncate_message(" ".join(text.split()), MAX_APPROVAL_DESCRIPTION_CHARS)
 
 
-def _update_model_package(
-    arn: str, record: DecisionRecord, location: RecordLocation | None
-) -> str | None:
+def _update_model_package(arn: str, record: DecisionRecord, location: RecordLocation | None) -> str | None:
     """Attach the verdict to the package (and reject it on a failed verdict); the problem, if any."""
     record_uri = location.json.uri if location else None
     properties = {METADATA_DECISION: record.decision}
@@ -229,10 +212,7 @@ def _update_model_package(
     try:
         _sagemaker_client().update_model_package(**request)
     except Exception as error:  # noqa: BLE001 - reported in the job's answer
-        code = (
-            getattr(error, "response", {}).get("Error", {}).get("Code")
-            or type(error).__name__
-        )
+        code = getattr(error, "response", {}).get("Error", {}).get("Code") or type(error).__name__
         action = "marked Rejected" if not record.passed else "given the decision record"
         return f"model package {arn} could not be {action}: {code}"
     if record_uri and METADATA_RECORD not in properties:
@@ -240,14 +220,8 @@ def _update_model_package(
     return None
 
 
-def _outcome(
-    record: DecisionRecord, location: RecordLocation | None, problems: list[str]
-) -> JobOutcome:
-    record_line = (
-        f"Record: {location.json.uri} (summary: {location.markdown.uri})"
-        if location
-        else "Record: not written"
-    )
+def _outcome(record: DecisionRecord, location: RecordLocation | None, problems: list[str]) -> JobOutcome:
+    record_line = f"Record: {location.json.uri} (summary: {location.markdown.uri})" if location else "Record: not written"
     if record.passed and not problems:
         assert location is not None
         return JobOutcome(
@@ -262,9 +236,7 @@ def _outcome(
         )
     verdict = record.verdict_line()
     if record.passed:
-        verdict = (
-            f"{record.gate} FAILED (fail closed): every rule held, but {problems[0]}"
-        )
+        verdict = f"{record.gate} FAILED (fail closed): every rule held, but {problems[0]}"
     lines = [truncate_message(" ".join(verdict.split()), 3000), record_line, *problems]
     return JobOutcome(
         succeeded=False,
@@ -278,8 +250,7 @@ def evaluate_job(job: CodePipelineJob) -> JobOutcome:
     started_at = _now()
     read = _read_inputs(job)
     locations: dict[str, Any] = {
-        name: f"{found.artifact.location.uri} (artifact {found.artifact.name})"
-        for name, found in read.files.items()
+        name: f"{found.artifact.location.uri} (artifact {found.artifact.name})" for name, found in read.files.items()
     }
     locations["model_package_arn"] = read.model_package_arn
     release = read.data.get("release.json")
@@ -305,13 +276,9 @@ def evaluate_job(job: CodePipelineJob) -> JobOutcome:
     if read.model_package_arn is None:
         pass
     elif record.passed and record_problem:
-        problems.append(
-            f"model package {read.model_package_arn} left unchanged: the record could not be written"
-        )
+        problems.append(f"model package {read.model_package_arn} left unchanged: the record could not be written")
     else:
-        package_problem = _update_model_package(
-            read.model_package_arn, record, location
-        )
+        package_problem = _update_model_package(read.model_package_arn, record, location)
         if package_problem:
             problems.append(package_problem)
     outcome = _outcome(record, location, problems)

@@ -31,9 +31,7 @@ from .input_limits import (
     parse_bounded_json,
 )
 
-if (
-    TYPE_CHECKING
-):  # zipfile is imported on first use: it is slow to import at cold start
+if TYPE_CHECKING:  # zipfile is imported on first use: it is slow to import at cold start
     import zipfile
 
 __all__ = [
@@ -73,9 +71,7 @@ class ArtifactFile:
         try:
             return self.content.decode("utf-8-sig")
         except UnicodeDecodeError as error:
-            raise ArtifactError(
-                f"{self.where} is not UTF-8 text (byte {error.start})"
-            ) from None
+            raise ArtifactError(f"{self.where} is not UTF-8 text (byte {error.start})") from None
 
     def json(self) -> Any:
         """The content parsed as JSON within the functions' bounds (nesting, number length); NaN is refused."""
@@ -90,9 +86,7 @@ class ArtifactFile:
 def artifact_s3_client(credentials: ArtifactCredentials | None) -> Any:
     """An S3 client signed with the job's artifact credentials (SigV4, for SSE-KMS objects)."""
     if credentials is None:
-        raise ArtifactError(
-            "the job carries no artifactCredentials: cannot read input artifacts"
-        )
+        raise ArtifactError("the job carries no artifactCredentials: cannot read input artifacts")
     import boto3  # imported lazily: keeps the handler's cold import fast
     from botocore.config import Config
 
@@ -101,9 +95,7 @@ def artifact_s3_client(credentials: ArtifactCredentials | None) -> Any:
         aws_access_key_id=credentials.access_key_id,
         aws_secret_access_key=credentials.secret_access_key,
         aws_session_token=credentials.session_token,
-        config=Config(
-            signature_version="s3v4", retries={"max_attempts": 3, "mode": "standard"}
-        ),
+        config=Config(signature_version="s3v4", retries={"max_attempts": 3, "mode": "standard"}),
     )
 
 
@@ -189,28 +181,19 @@ class ArtifactReader:
         artifact = self._artifacts[index]
         where = f"artifact {artifact.name} ({artifact.location.uri})"
         try:
-            response = self._s3.get_object(
-                Bucket=artifact.location.bucket, Key=artifact.location.key
-            )
+            response = self._s3.get_object(Bucket=artifact.location.bucket, Key=artifact.location.key)
         except Exception as error:  # noqa: BLE001 - any S3/credential failure is an unreadable artifact
-            raise ArtifactError(
-                f"{where} could not be read: {_error_code(error)}"
-            ) from None
+            raise ArtifactError(f"{where} could not be read: {_error_code(error)}") from None
         size = response.get("ContentLength")
         if isinstance(size, int) and size > MAX_ARTIFACT_BYTES:
             response["Body"].close()
-            raise ArtifactError(
-                f"{where} is {size} bytes, more than the {describe_bytes(MAX_ARTIFACT_BYTES)} a function reads"
-            )
+            raise ArtifactError(f"{where} is {size} bytes, more than the {describe_bytes(MAX_ARTIFACT_BYTES)} a function reads")
         archive = _open_archive(_stream_to_file(response["Body"], where), where)
-        kms_key_id = (
-            response.get("SSEKMSKeyId")
-            if response.get("ServerSideEncryption") == "aws:kms"
-            else None
-        )
+        kms_key_id = response.get("SSEKMSKeyId") if response.get("ServerSideEncryption") == "aws:kms" else None
         version = response.get("VersionId")
-        opened = _OpenedArtifact(archive=archive, kms_key_id=kms_key_id,
-                                 version_id=str(version) if version and version != "null" else None)
+        opened = _OpenedArtifact(
+            archive=archive, kms_key_id=kms_key_id, version_id=str(version) if version and version != "null" else None
+        )
         self._opened[index] = opened
         return opened
 
@@ -225,9 +208,7 @@ class ArtifactReader:
         where = f"{name} in artifact {artifact.name} ({artifact.location.uri})"
         bound = describe_bytes(MAX_FILE_BYTES)
         if info.file_size > MAX_FILE_BYTES:
-            raise ArtifactError(
-                f"{where} is {info.file_size} bytes, more than the {bound} a function reads"
-            )
+            raise ArtifactError(f"{where} is {info.file_size} bytes, more than the {bound} a function reads")
         try:
             with opened.archive.open(info) as member:
                 content = member.read(MAX_FILE_BYTES + 1)
@@ -240,11 +221,12 @@ class ArtifactReader:
         ) as error:
             raise ArtifactError(f"{where} could not be extracted: {error}") from None
         if len(content) > MAX_FILE_BYTES:
-            raise ArtifactError(
-                f"{where} is more than the {bound} a function reads"
-            )
+            raise ArtifactError(f"{where} is more than the {bound} a function reads")
         return ArtifactFile(
-            artifact=artifact, name=name, content=content, kms_key_id=opened.kms_key_id,
+            artifact=artifact,
+            name=name,
+            content=content,
+            kms_key_id=opened.kms_key_id,
             version_id=opened.version_id,
         )
 
@@ -257,16 +239,10 @@ class ArtifactReader:
         """
         if not self._artifacts:
             raise ArtifactError(f"the job has no input artifact to read {name} from")
-        found = [
-            item
-            for index in range(len(self._artifacts))
-            if (item := self._read_member(index, name))
-        ]
+        found = [item for index in range(len(self._artifacts)) if (item := self._read_member(index, name))]
         if len(found) > 1:
             names = ", ".join(item.artifact.name for item in found)
-            raise ArtifactError(
-                f"{name} is at the root of several input artifacts ({names}): expected exactly one"
-            )
+            raise ArtifactError(f"{name} is at the root of several input artifacts ({names}): expected exactly one")
         return found[0] if found else None
 
     def require(self, name: str) -> ArtifactFile:
@@ -274,9 +250,7 @@ class ArtifactReader:
         found = self.find(name)
         if found is None:
             names = ", ".join(f"{a.name} ({a.location.uri})" for a in self._artifacts)
-            raise ArtifactError(
-                f"{name} is missing from the root of the input artifact(s): {names}"
-            )
+            raise ArtifactError(f"{name} is missing from the root of the input artifact(s): {names}")
         return found
 
 

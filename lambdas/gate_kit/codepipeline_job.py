@@ -148,18 +148,14 @@ def _parse_artifacts(value: Any, where: str) -> tuple[InputArtifact, ...]:
         location = _require_mapping(raw.get("location"), f"{here}.location")
         location_type = location.get("type")
         if location_type != "S3":
-            raise JobEventError(
-                f"{here}.location.type is {location_type!r}, expected 'S3'"
-            )
+            raise JobEventError(f"{here}.location.type is {location_type!r}, expected 'S3'")
         s3 = _require_mapping(location.get("s3Location"), f"{here}.location.s3Location")
         artifacts.append(
             InputArtifact(
                 name=_require_str(raw, "name", here),
                 revision=_optional_str(raw, "revision", here),
                 location=S3Location(
-                    bucket=_require_str(
-                        s3, "bucketName", f"{here}.location.s3Location"
-                    ),
+                    bucket=_require_str(s3, "bucketName", f"{here}.location.s3Location"),
                     key=_require_str(s3, "objectKey", f"{here}.location.s3Location"),
                 ),
             )
@@ -210,16 +206,10 @@ def parse_job_event(event: Any) -> CodePipelineJob:
         account_id=_optional_str(job, "accountId", "CodePipeline.job"),
         function_name=_optional_str(configuration, "FunctionName", where),
         user_parameters=_optional_str(configuration, "UserParameters", where),
-        input_artifacts=_parse_artifacts(
-            data.get("inputArtifacts"), "CodePipeline.job.data.inputArtifacts"
-        ),
-        output_artifacts=_parse_artifacts(
-            data.get("outputArtifacts"), "CodePipeline.job.data.outputArtifacts"
-        ),
+        input_artifacts=_parse_artifacts(data.get("inputArtifacts"), "CodePipeline.job.data.inputArtifacts"),
+        output_artifacts=_parse_artifacts(data.get("outputArtifacts"), "CodePipeline.job.data.outputArtifacts"),
         artifact_credentials=_parse_credentials(data.get("artifactCredentials")),
-        continuation_token=_optional_str(
-            data, "continuationToken", "CodePipeline.job.data"
-        ),
+        continuation_token=_optional_str(data, "continuationToken", "CodePipeline.job.data"),
     )
 
 
@@ -234,9 +224,7 @@ def parse_user_parameters(raw: str | None) -> dict[str, Any]:
             f"UserParameters is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
         ) from None
     if not isinstance(value, dict):
-        raise UserParametersError(
-            f"UserParameters must be a JSON object, got {type(value).__name__}"
-        )
+        raise UserParametersError(f"UserParameters must be a JSON object, got {type(value).__name__}")
     return value
 
 
@@ -266,18 +254,14 @@ def _default_codepipeline_client() -> Any:
 def _describe_exception(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     first_line = text[0] if text else ""
-    return (
-        f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__
-    )
+    return f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__
 
 
 def _send_answer(client: Any, job_id: str, outcome: JobOutcome) -> None:
     if outcome.succeeded:
         request: dict[str, Any] = {"jobId": job_id}
         if outcome.output_variables:
-            request["outputVariables"] = {
-                str(k): str(v) for k, v in outcome.output_variables.items()
-            }
+            request["outputVariables"] = {str(k): str(v) for k, v in outcome.output_variables.items()}
         if outcome.continuation_token:
             request["continuationToken"] = outcome.continuation_token
         if outcome.external_execution_id:
@@ -286,9 +270,7 @@ def _send_answer(client: Any, job_id: str, outcome: JobOutcome) -> None:
                 "externalExecutionId": outcome.external_execution_id[:1500],
             }
         elif outcome.message:
-            request["executionDetails"] = {
-                "summary": truncate_message(outcome.message, 2048)
-            }
+            request["executionDetails"] = {"summary": truncate_message(outcome.message, 2048)}
         client.put_job_success_result(**request)
         return
     details: dict[str, str] = {
@@ -320,17 +302,13 @@ def run_job(
     quiet_sdk_debug_logs()
     job_id = job_id_of(event)
     if job_id is None:
-        log_fields(
-            log, logging.ERROR, "event is not a CodePipeline job: nothing to answer"
-        )
+        log_fields(log, logging.ERROR, "event is not a CodePipeline job: nothing to answer")
         return None
     try:
         job = parse_job_event(event)
         outcome = work(job)
         if not isinstance(outcome, JobOutcome):
-            raise TypeError(
-                f"gate returned {type(outcome).__name__}, expected JobOutcome"
-            )
+            raise TypeError(f"gate returned {type(outcome).__name__}, expected JobOutcome")
     except Exception as error:  # noqa: BLE001 - every failure must become an answer
         log_fields(
             log,
@@ -339,15 +317,9 @@ def run_job(
             job_id=job_id,
             error=_describe_exception(error),
         )
-        outcome = JobOutcome(
-            succeeded=False, message=f"gate error: {_describe_exception(error)}"
-        )
+        outcome = JobOutcome(succeeded=False, message=f"gate error: {_describe_exception(error)}")
     try:
-        client = (
-            codepipeline_client
-            if codepipeline_client is not None
-            else _default_codepipeline_client()
-        )
+        client = codepipeline_client if codepipeline_client is not None else _default_codepipeline_client()
         _send_answer(client, job_id, outcome)
     except Exception as error:  # noqa: BLE001 - a failed answer must not make Lambda retry the job
         log_fields(

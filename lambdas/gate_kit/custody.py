@@ -23,8 +23,16 @@ from typing import Any
 
 from .artifacts import ArtifactError, ArtifactReader
 
-__all__ = ["CUSTODY_FILES", "MODE_RECORDED", "MODE_REQUIRED", "CustodyError", "compare", "file_custody",
-           "manifest", "model_custody"]
+__all__ = [
+    "CUSTODY_FILES",
+    "MODE_RECORDED",
+    "MODE_REQUIRED",
+    "CustodyError",
+    "compare",
+    "file_custody",
+    "manifest",
+    "model_custody",
+]
 
 MANIFEST_VERSION = 1
 # Files the gate judges (evaluation, policy, release) and the deploy stages use (endpoint templates, configurations).
@@ -93,8 +101,12 @@ def model_custody(s3: Any, model_data_url: str, *, digest: bool) -> dict[str, An
     version = head.get("VersionId")
     if not version or version == "null":
         raise CustodyError(f"model {model_data_url} has no S3 version ID (the release bucket must be versioned)")
-    found: dict[str, Any] = {"s3_uri": model_data_url, "version_id": str(version),
-                             "etag": str(head.get("ETag", "")), "size": int(head.get("ContentLength", -1))}
+    found: dict[str, Any] = {
+        "s3_uri": model_data_url,
+        "version_id": str(version),
+        "etag": str(head.get("ETag", "")),
+        "size": int(head.get("ContentLength", -1)),
+    }
     if digest:
         hasher = hashlib.sha256()
         try:
@@ -109,8 +121,11 @@ def model_custody(s3: Any, model_data_url: str, *, digest: bool) -> dict[str, An
 
 def manifest(reader: ArtifactReader, s3: Any, *, model_data_url: str | None, required: bool) -> dict[str, Any]:
     """The evaluation gate's custody manifest (raises CustodyError when `required` and anything is missing)."""
-    record: dict[str, Any] = {"version": MANIFEST_VERSION, "mode": MODE_REQUIRED if required else MODE_RECORDED,
-                              **file_custody(reader, required=required)}
+    record: dict[str, Any] = {
+        "version": MANIFEST_VERSION,
+        "mode": MODE_REQUIRED if required else MODE_RECORDED,
+        **file_custody(reader, required=required),
+    }
     if model_data_url:
         try:
             record["model"] = model_custody(s3, model_data_url, digest=True)
@@ -122,8 +137,9 @@ def manifest(reader: ArtifactReader, s3: Any, *, model_data_url: str | None, req
     return record
 
 
-def compare(recorded: Any, current_files: Mapping[str, Any], current_model: Mapping[str, Any] | None, *,
-            complete: bool = True) -> list[str]:
+def compare(
+    recorded: Any, current_files: Mapping[str, Any], current_model: Mapping[str, Any] | None, *, complete: bool = True
+) -> list[str]:
     """Every difference between the gate's manifest and what the deploy would use now (empty: unchanged).
 
     `complete` (before each deploy) also requires a manifest in mode `required`; without it (production

@@ -117,9 +117,7 @@ class DecisionRecord:
             return f"{self.gate} PASSED: all {len(evaluated)} rules held"
         causes = [*self.errors, *(rule.reason for rule in self.failed_rules)]
         shown = "; ".join(causes[:max_causes])
-        more = (
-            f"; and {len(causes) - max_causes} more" if len(causes) > max_causes else ""
-        )
+        more = f"; and {len(causes) - max_causes} more" if len(causes) > max_causes else ""
         return f"{self.gate} FAILED: {shown}{more}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -174,11 +172,7 @@ class DecisionRecord:
             ]
             for rule in self.rules:
                 mark = {"passed": "✅", "failed": "❌", "inconclusive": "❔"}.get(rule.outcome, "⏭️")
-                bound = (
-                    f"{rule.operator} {format_number(rule.bound)}"
-                    if rule.bound is not None
-                    else "—"
-                )
+                bound = f"{rule.operator} {format_number(rule.bound)}" if rule.bound is not None else "—"
                 lines.append(
                     f"| {mark} | `{_md(rule.rule_id)}` | {format_number(rule.value)} | {_md(bound)} "
                     f"| {_md(rule.bound_source or '—')} | {_md(rule.reason)} |"
@@ -190,10 +184,7 @@ class DecisionRecord:
             lines.append("")
         if self.inputs:
             lines += ["## Inputs", ""]
-            lines += [
-                f"- {_md(str(key))}: `{_md(_inline(value))}`"
-                for key, value in self.inputs.items()
-            ]
+            lines += [f"- {_md(str(key))}: `{_md(_inline(value))}`" for key, value in self.inputs.items()]
             lines.append("")
         footer = [
             f"job `{self.job_id}`" if self.job_id else "",
@@ -209,21 +200,12 @@ class DecisionRecord:
 
 
 def _inline(value: Any) -> str:
-    return (
-        value
-        if isinstance(value, str)
-        else json.dumps(_json_safe(value), ensure_ascii=False)
-    )
+    return value if isinstance(value, str) else json.dumps(_json_safe(value), ensure_ascii=False)
 
 
 def _md(text: str) -> str:
     """Escape a table cell: pipes would split it, newlines would end the row."""
-    return (
-        text.replace("\\", "\\\\")
-        .replace("|", "\\|")
-        .replace("\r", " ")
-        .replace("\n", " ")
-    )
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
 def _json_safe(value: Any) -> Any:
@@ -257,9 +239,7 @@ def build_record(
     all_errors = list(errors)
     evaluated = [rule for rule in rules if rule.outcome != OUTCOME_SKIPPED]
     if not all_errors and not evaluated:
-        all_errors.append(
-            "no rule was evaluated: the policy and platform floors set no applicable bound"
-        )
+        all_errors.append("no rule was evaluated: the policy and platform floors set no applicable bound")
     passed = not all_errors and all(rule.passed for rule in evaluated)
     return DecisionRecord(
         gate=gate,

@@ -69,11 +69,7 @@ def record_location(
         prefix = "decision-records"
     else:
         artifact_dir = posixpath.dirname(input_artifact.key)
-        prefix = (
-            posixpath.join(artifact_dir, "decision-records")
-            if artifact_dir
-            else "decision-records"
-        )
+        prefix = posixpath.join(artifact_dir, "decision-records") if artifact_dir else "decision-records"
     stem = f"{prefix}/{gate}/{job_id}"
     return RecordLocation(
         json=S3Location(bucket, f"{stem}.json"),
@@ -150,13 +146,8 @@ def write_decision_record(
                 **encryption,
             )
         except Exception as error:  # noqa: BLE001 - reported to the caller as one line
-            code = (
-                getattr(error, "response", {}).get("Error", {}).get("Code")
-                or type(error).__name__
-            )
-            raise RecordError(
-                f"decision record {target.uri} could not be written: {code}"
-            ) from None
+            code = getattr(error, "response", {}).get("Error", {}).get("Code") or type(error).__name__
+            raise RecordError(f"decision record {target.uri} could not be written: {code}") from None
     return location
 
 

@@ -80,9 +80,7 @@ _CHAMPION_KEYS = ("max_regression", "min_improvement")
 _STAGING_KEYS = ("max_p95_latency_ms", "max_error_rate")
 _METRIC_SETTINGS = ("on", "higher_is_better")
 _CHAMPION_SETTINGS = ("higher_is_better",)
-_LARGER_IS_STRICTER = frozenset(
-    {"min", "min_improvement", "min_confidence", "min_resamples", "min_holdout_rows"}
-)
+_LARGER_IS_STRICTER = frozenset({"min", "min_improvement", "min_confidence", "min_resamples", "min_holdout_rows"})
 
 Rules = Mapping[str, Mapping[str, float]]
 
@@ -180,10 +178,7 @@ class MergedPolicy:
 
         def rules(section: Mapping[str, Mapping[str, Bound]]) -> dict[str, Any]:
             return {
-                name: {
-                    key: {"value": b.value, "source": b.source}
-                    for key, b in bounds.items()
-                }
+                name: {key: {"value": b.value, "source": b.source} for key, b in bounds.items()}
                 for name, bounds in sorted(section.items())
             }
 
@@ -203,21 +198,12 @@ class MergedPolicy:
     def as_policy(self) -> ReleasePolicy:
         """The merged bounds without their sources."""
         return ReleasePolicy(
-            metrics={
-                n: {k: b.value for k, b in bs.items()} for n, bs in self.metrics.items()
-            },
-            champion={
-                n: {k: b.value for k, b in bs.items()}
-                for n, bs in self.champion.items()
-            },
+            metrics={n: {k: b.value for k, b in bs.items()} for n, bs in self.metrics.items()},
+            champion={n: {k: b.value for k, b in bs.items()} for n, bs in self.champion.items()},
             staging={k: b.value for k, b in self.staging.items()},
             evaluation={k: b.value for k, b in self.evaluation.items()},
-            judged_on={
-                n: c.value for n, c in self.judged_on.items() if c.value != "point"
-            },
-            directions={
-                n: c.value for n, c in self.directions.items() if c.source != BUILT_IN
-            },
+            judged_on={n: c.value for n, c in self.judged_on.items() if c.value != "point"},
+            directions={n: c.value for n, c in self.directions.items() if c.source != BUILT_IN},
         )
 
 
@@ -243,21 +229,15 @@ def _mapping(value: Any, path: str, origin: str) -> Mapping[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise PolicyError(
-            f"{origin}: {path}: expected a mapping, got {type(value).__name__}"
-        )
+        raise PolicyError(f"{origin}: {path}: expected a mapping, got {type(value).__name__}")
     return value
 
 
-def _reject_unknown(
-    mapping: Mapping[str, Any], allowed: tuple[str, ...], path: str, origin: str
-) -> None:
+def _reject_unknown(mapping: Mapping[str, Any], allowed: tuple[str, ...], path: str, origin: str) -> None:
     for key in mapping:
         if key not in allowed:
             where = f"{path}.{key}" if path else str(key)
-            raise PolicyError(
-                f"{origin}: {where}: unknown key (allowed: {', '.join(allowed)})"
-            )
+            raise PolicyError(f"{origin}: {where}: unknown key (allowed: {', '.join(allowed)})")
 
 
 def _parse_rules(
@@ -275,19 +255,11 @@ def _parse_rules(
         if not isinstance(name, str) or not METRIC_NAME_PATTERN.match(name):
             raise PolicyError(f"{origin}: {path}: {name!r} is not a valid metric name")
         if bounds_raw is None or not isinstance(bounds_raw, Mapping):
-            raise PolicyError(
-                f"{origin}: {path}: expected a mapping with {' and/or '.join(allowed)}"
-            )
+            raise PolicyError(f"{origin}: {path}: expected a mapping with {' and/or '.join(allowed)}")
         _reject_unknown(bounds_raw, (*allowed, *settings), path, origin)
-        bounds = {
-            key: _finite_number(bounds_raw[key], f"{path}.{key}", origin)
-            for key in allowed
-            if key in bounds_raw
-        }
+        bounds = {key: _finite_number(bounds_raw[key], f"{path}.{key}", origin) for key in allowed if key in bounds_raw}
         if not bounds:
-            raise PolicyError(
-                f"{origin}: {path}: sets no bound (expected {' and/or '.join(allowed)})"
-            )
+            raise PolicyError(f"{origin}: {path}: sets no bound (expected {' and/or '.join(allowed)})")
         rules[name] = bounds
         chosen[name] = {key: bounds_raw[key] for key in settings if key in bounds_raw}
     return rules, chosen
@@ -304,9 +276,7 @@ def _parse_settings(
     for name, settings in metric_settings.items():
         if "on" in settings:
             if settings["on"] not in JUDGED_ON:
-                raise PolicyError(
-                    f"{origin}: metrics.{name}.on: {settings['on']!r} is not point or interval"
-                )
+                raise PolicyError(f"{origin}: metrics.{name}.on: {settings['on']!r} is not point or interval")
             judged_on[name] = settings["on"]
     for section, section_settings in (("metrics", metric_settings), ("champion", champion_settings)):
         for name, settings in section_settings.items():
@@ -323,9 +293,7 @@ def _parse_settings(
                     f"({'higher' if known else 'lower'} is better)"
                 )
             if directions.get(name, given) != given:
-                raise PolicyError(
-                    f"{origin}: {path}: {given} contradicts metrics.{name}.higher_is_better"
-                )
+                raise PolicyError(f"{origin}: {path}: {given} contradicts metrics.{name}.higher_is_better")
             directions[name] = given
     return judged_on, directions
 
@@ -338,11 +306,7 @@ def _flat_section(raw: Any, section: str, keys: tuple[str, ...], origin: str) ->
     """A section of named numbers (`evaluation`, `staging`): known keys, finite values."""
     mapping = _mapping(raw, section, origin)
     _reject_unknown(mapping, keys, section, origin)
-    return {
-        key: _finite_number(mapping[key], f"{section}.{key}", origin)
-        for key in keys
-        if key in mapping
-    }
+    return {key: _finite_number(mapping[key], f"{section}.{key}", origin) for key in keys if key in mapping}
 
 
 def _parse_evaluation(raw: Any, origin: str) -> dict[str, float]:
@@ -350,14 +314,10 @@ def _parse_evaluation(raw: Any, origin: str) -> dict[str, float]:
     values = _flat_section(raw, "evaluation", EVALUATION_KEYS, origin)
     confidence = values.get("min_confidence")
     if confidence is not None and not 0 < confidence < 1:
-        raise PolicyError(
-            f"{origin}: evaluation.min_confidence: {confidence!r} must be within (0, 1)"
-        )
+        raise PolicyError(f"{origin}: evaluation.min_confidence: {confidence!r} must be within (0, 1)")
     for key, lowest in (("min_resamples", 1), ("min_holdout_rows", 1), ("max_holdout_reuse", 0)):
         if key in values and (not _is_integer(values[key]) or values[key] < lowest):
-            raise PolicyError(
-                f"{origin}: evaluation.{key}: {values[key]!r} must be an integer >= {lowest}"
-            )
+            raise PolicyError(f"{origin}: evaluation.{key}: {values[key]!r} must be an integer >= {lowest}")
     return values
 
 
@@ -367,8 +327,7 @@ def _parse_image(raw: Any, origin: str) -> dict[str, str]:
     _reject_unknown(mapping, ("max_severity",), "image", origin)
     if "max_severity" in mapping and mapping["max_severity"] not in IMAGE_SEVERITIES:
         raise PolicyError(
-            f"{origin}: image.max_severity: {str(mapping['max_severity'])[:40]!r} is not one of "
-            f"{', '.join(IMAGE_SEVERITIES)}"
+            f"{origin}: image.max_severity: {str(mapping['max_severity'])[:40]!r} is not one of {', '.join(IMAGE_SEVERITIES)}"
         )
     return dict(mapping)
 
@@ -376,31 +335,21 @@ def _parse_image(raw: Any, origin: str) -> dict[str, str]:
 def _parse_staging(raw: Any, origin: str) -> dict[str, float]:
     staging = _flat_section(raw, "staging", _STAGING_KEYS, origin)
     if "max_p95_latency_ms" in staging and staging["max_p95_latency_ms"] <= 0:
-        raise PolicyError(
-            f"{origin}: staging.max_p95_latency_ms: {staging['max_p95_latency_ms']!r} must be > 0"
-        )
+        raise PolicyError(f"{origin}: staging.max_p95_latency_ms: {staging['max_p95_latency_ms']!r} must be > 0")
     if "max_error_rate" in staging and not 0 <= staging["max_error_rate"] <= 1:
-        raise PolicyError(
-            f"{origin}: staging.max_error_rate: {staging['max_error_rate']!r} must be within [0, 1]"
-        )
+        raise PolicyError(f"{origin}: staging.max_error_rate: {staging['max_error_rate']!r} must be within [0, 1]")
     return staging
 
 
 def _check_champion_bounds(champion: Rules, origin: str) -> None:
     for name, bounds in champion.items():
         if bounds.get("max_regression", 0) < 0:
-            raise PolicyError(
-                f"{origin}: champion.{name}.max_regression: {bounds['max_regression']!r} must be >= 0"
-            )
+            raise PolicyError(f"{origin}: champion.{name}.max_regression: {bounds['max_regression']!r} must be >= 0")
         if "min_improvement" in bounds and bounds["min_improvement"] <= 0:
-            raise PolicyError(
-                f"{origin}: champion.{name}.min_improvement: {bounds['min_improvement']!r} must be > 0"
-            )
+            raise PolicyError(f"{origin}: champion.{name}.min_improvement: {bounds['min_improvement']!r} must be > 0")
 
 
-def parse_release_policy(
-    data: Any, *, origin: str = "release-policy.json"
-) -> ReleasePolicy:
+def parse_release_policy(data: Any, *, origin: str = "release-policy.json") -> ReleasePolicy:
     """Validate `data` (a parsed JSON/YAML document) as a version-1 policy.
 
     Raises `PolicyError` with `origin` and the exact key path of the first
@@ -410,30 +359,22 @@ def parse_release_policy(
     table or the same metric's other rule, rigour floors out of range.
     """
     if not isinstance(data, Mapping):
-        raise PolicyError(
-            f"{origin}: expected a mapping at the top level, got {type(data).__name__}"
-        )
+        raise PolicyError(f"{origin}: expected a mapping at the top level, got {type(data).__name__}")
     _reject_unknown(data, ("version", *_SECTIONS), "", origin)
     if "version" not in data:
         raise PolicyError(f"{origin}: version: missing (expected 1)")
     version = data["version"]
     if isinstance(version, bool) or version not in SUPPORTED_POLICY_VERSIONS:
-        raise PolicyError(
-            f"{origin}: version: {version!r} is not a supported policy version (supported: 1)"
-        )
+        raise PolicyError(f"{origin}: version: {version!r} is not a supported policy version (supported: 1)")
 
     evaluation = _parse_evaluation(data.get("evaluation"), origin)
-    metrics, metric_settings = _parse_rules(
-        data.get("metrics"), "metrics", _METRIC_KEYS, _METRIC_SETTINGS, origin
-    )
+    metrics, metric_settings = _parse_rules(data.get("metrics"), "metrics", _METRIC_KEYS, _METRIC_SETTINGS, origin)
     for name, bounds in metrics.items():
         if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
             raise PolicyError(
                 f"{origin}: metrics.{name}: min {bounds['min']!r} is above max {bounds['max']!r}: no value can pass"
             )
-    champion, champion_settings = _parse_rules(
-        data.get("champion"), "champion", _CHAMPION_KEYS, _CHAMPION_SETTINGS, origin
-    )
+    champion, champion_settings = _parse_rules(data.get("champion"), "champion", _CHAMPION_KEYS, _CHAMPION_SETTINGS, origin)
     _check_champion_bounds(champion, origin)
     judged_on, directions = _parse_settings(metric_settings, champion_settings, origin)
     return ReleasePolicy(
@@ -454,29 +395,18 @@ def _stricter(bound_name: str, floor: float | None, repository: float | None) ->
         return Bound(repository, REPOSITORY)
     if repository is None:
         return Bound(floor, PLATFORM_FLOOR)
-    repository_tighter = (
-        repository > floor if is_stricter_larger(bound_name) else repository < floor
-    )
-    return (
-        Bound(repository, REPOSITORY)
-        if repository_tighter
-        else Bound(floor, PLATFORM_FLOOR)
-    )
+    repository_tighter = repository > floor if is_stricter_larger(bound_name) else repository < floor
+    return Bound(repository, REPOSITORY) if repository_tighter else Bound(floor, PLATFORM_FLOOR)
 
 
-def _merge_bounds(
-    floor: Mapping[str, float], repository: Mapping[str, float]
-) -> dict[str, Bound]:
+def _merge_bounds(floor: Mapping[str, float], repository: Mapping[str, float]) -> dict[str, Bound]:
     keys = [*floor, *(k for k in repository if k not in floor)]
     return {key: _stricter(key, floor.get(key), repository.get(key)) for key in keys}
 
 
 def _merge_rules(floors: Rules, repository: Rules) -> dict[str, dict[str, Bound]]:
     names = sorted({*floors, *repository})
-    return {
-        name: _merge_bounds(floors.get(name, {}), repository.get(name, {}))
-        for name in names
-    }
+    return {name: _merge_bounds(floors.get(name, {}), repository.get(name, {})) for name in names}
 
 
 def _merge_judged_on(floors: ReleasePolicy, repository: ReleasePolicy) -> dict[str, Choice]:
@@ -492,18 +422,14 @@ def _merge_judged_on(floors: ReleasePolicy, repository: ReleasePolicy) -> dict[s
     return judged
 
 
-def _merge_directions(
-    floors: ReleasePolicy, repository: ReleasePolicy
-) -> tuple[dict[str, Choice], list[str]]:
+def _merge_directions(floors: ReleasePolicy, repository: ReleasePolicy) -> tuple[dict[str, Choice], list[str]]:
     names = sorted({*floors.metrics, *floors.champion, *repository.metrics, *repository.champion})
     directions: dict[str, Choice] = {}
     problems: list[str] = []
     for name in names:
         floor, mine = floors.directions.get(name), repository.directions.get(name)
         if floor is not None and mine is not None and floor != mine:
-            problems.append(
-                f"release-policy.json: {name}.higher_is_better is {mine}, but the platform floor says {floor}"
-            )
+            problems.append(f"release-policy.json: {name}.higher_is_better is {mine}, but the platform floor says {floor}")
         if floor is not None:
             directions[name] = Choice(floor, PLATFORM_FLOOR)
         elif mine is not None:

@@ -55,6 +55,4 @@ def log_fields(logger: logging.Logger, level: int, message: str, **fields: Any) 
     if not logger.isEnabledFor(level):
         return
     payload = {"message": message, **fields}
-    logger.log(
-        level, json.dumps(payload, default=str, sort_keys=True, ensure_ascii=False)
-    )
+    logger.log(level, json.dumps(payload, default=str, sort_keys=True, ensure_ascii=False))

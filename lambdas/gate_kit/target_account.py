@@ -44,9 +44,14 @@ def _default_session(**credentials: str) -> Any:
 class EndpointSessions:
     """boto3 sessions for the endpoint's account: the reader role's when one is configured, else the function's."""
 
-    def __init__(self, *, session_name: str, sts: Callable[[], Any] = _default_sts,
-                 session_factory: Callable[..., Any] = _default_session,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        *,
+        session_name: str,
+        sts: Callable[[], Any] = _default_sts,
+        session_factory: Callable[..., Any] = _default_session,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._session_name = session_name
         self._sts, self._session_factory, self._now = sts, session_factory, now
         self._cached: tuple[str, datetime, Any] | None = None

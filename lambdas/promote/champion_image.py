@@ -32,11 +32,10 @@ def champion_tag(package_arn: str) -> str:
 def _digest_in(image: str, repository_uri: str) -> str | None:
     """The digest when `image` is `<repository_uri>@sha256:...` (the project's own image by digest)."""
     prefix = f"{repository_uri}@"
-    return image[len(prefix):] if image.startswith(prefix) and image[len(prefix):].startswith("sha256:") else None
+    return image[len(prefix) :] if image.startswith(prefix) and image[len(prefix) :].startswith("sha256:") else None
 
 
-def protect_champion_image(ecr: Any, package: Mapping[str, Any], *, repository_name: str,
-                           repository_uri: str) -> str | None:
+def protect_champion_image(ecr: Any, package: Mapping[str, Any], *, repository_name: str, repository_uri: str) -> str | None:
     """Tag the package's image when it is the project's own; return the tag, or None for a prebuilt image."""
     containers = (package.get("InferenceSpecification") or {}).get("Containers") or []
     digest = _digest_in(str(containers[0].get("Image", "")) if containers else "", repository_uri)
@@ -47,9 +46,13 @@ def protect_champion_image(ecr: Any, package: Mapping[str, Any], *, repository_n
         images = ecr.batch_get_image(repositoryName=repository_name, imageIds=[{"imageDigest": digest}])["images"]
         if not images:
             raise ImageTagError(f"image {digest} is not in {repository_name}: the champion's image cannot be kept")
-        ecr.put_image(repositoryName=repository_name, imageManifest=images[0]["imageManifest"],
-                      imageManifestMediaType=images[0].get("imageManifestMediaType", ""), imageTag=tag,
-                      imageDigest=digest)
+        ecr.put_image(
+            repositoryName=repository_name,
+            imageManifest=images[0]["imageManifest"],
+            imageManifestMediaType=images[0].get("imageManifestMediaType", ""),
+            imageTag=tag,
+            imageDigest=digest,
+        )
     except ImageTagError:
         raise
     except Exception as error:  # noqa: BLE001 - a tag already there is the goal; anything else is one line

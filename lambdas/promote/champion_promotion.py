@@ -101,22 +101,21 @@ def plan_promotion(
     already = release.status == "Approved" and recorded is not None
     stamp = _timestamp(now)
     description = (
-        f"Promoted to production champion by {promoted_by} at {stamp}; "
-        f"previous champion: {previous or NO_PREVIOUS_CHAMPION}"
+        f"Promoted to production champion by {promoted_by} at {stamp}; previous champion: {previous or NO_PREVIOUS_CHAMPION}"
     )[:_MAX_DESCRIPTION]
-    release_metadata = _metadata({
-        **release.metadata,
-        PREVIOUS_CHAMPION_KEY: previous or NO_PREVIOUS_CHAMPION,
-        PROMOTED_AT_KEY: release.metadata.get(PROMOTED_AT_KEY, stamp) if already else stamp,
-        PROMOTED_BY_KEY: release.metadata.get(PROMOTED_BY_KEY, promoted_by) if already else promoted_by,
-    })
+    release_metadata = _metadata(
+        {
+            **release.metadata,
+            PREVIOUS_CHAMPION_KEY: previous or NO_PREVIOUS_CHAMPION,
+            PROMOTED_AT_KEY: release.metadata.get(PROMOTED_AT_KEY, stamp) if already else stamp,
+            PROMOTED_BY_KEY: release.metadata.get(PROMOTED_BY_KEY, promoted_by) if already else promoted_by,
+        }
+    )
     updates: list[Mapping[str, Any]] = [
         {
             "ModelPackageArn": release.arn,
             "ModelApprovalStatus": "Approved",
-            "ApprovalDescription": release.approval_description
-            if already and release.approval_description
-            else description,
+            "ApprovalDescription": release.approval_description if already and release.approval_description else description,
             "CustomerMetadataProperties": release_metadata,
         }
     ]
@@ -126,11 +125,13 @@ def plan_promotion(
             "ModelPackageArn": champion.arn,
             # Stated explicitly: the previous champion stays Approved, only its metadata changes.
             "ModelApprovalStatus": "Approved",
-            "CustomerMetadataProperties": _metadata({
-                **champion.metadata,
-                SUPERSEDED_BY_KEY: release.arn,
-                SUPERSEDED_AT_KEY: stamp,
-            }),
+            "CustomerMetadataProperties": _metadata(
+                {
+                    **champion.metadata,
+                    SUPERSEDED_BY_KEY: release.arn,
+                    SUPERSEDED_AT_KEY: stamp,
+                }
+            ),
         }
         if champion.approval_description:
             update["ApprovalDescription"] = champion.approval_description

@@ -119,9 +119,7 @@ def _read_request(job: CodePipelineJob, services: PromoteServices) -> _Request:
         raise _Refusal(f"UserParameters.action: {action!r} is not one of {', '.join(ACTIONS)}")
     endpoint_name = _text_parameter(params, "endpoint_name", required=action != "verify_custody") or ""
     execution = _text_parameter(params, "pipeline_execution_id", required=False)
-    promoted_by = (
-        f"CodePipeline execution {execution} (job {job.job_id})" if execution else f"CodePipeline job {job.job_id}"
-    )
+    promoted_by = f"CodePipeline execution {execution} (job {job.job_id})" if execution else f"CodePipeline job {job.job_id}"
     try:
         reader = ArtifactReader(services.artifact_s3(job.artifact_credentials), job.input_artifacts)
         release_file = reader.require("release.json")
@@ -173,12 +171,18 @@ def _custody_rule(request: _Request, services: PromoteServices, environ: Mapping
         raise _Refusal(f"chain of custody: {error}") from None
     problems = compare(recorded, files, model, complete=complete)
     if problems:
-        return _rule("custody.unchanged", False,
-                     f"changed since the evaluation gate judged them ({request.custody_record}): {'; '.join(problems)}")
-    return _rule("custody.unchanged", True,
-                 f"{len(files['files'])} files and the model "
-                 f"{'version ' + model['version_id'] if model else '(not recorded)'} are as the evaluation gate "
-                 f"judged them ({request.custody_record})")
+        return _rule(
+            "custody.unchanged",
+            False,
+            f"changed since the evaluation gate judged them ({request.custody_record}): {'; '.join(problems)}",
+        )
+    return _rule(
+        "custody.unchanged",
+        True,
+        f"{len(files['files'])} files and the model "
+        f"{'version ' + model['version_id'] if model else '(not recorded)'} are as the evaluation gate "
+        f"judged them ({request.custody_record})",
+    )
 
 
 def _error_code(error: Exception) -> str:
@@ -211,9 +215,7 @@ def _approved_packages(sagemaker: Any, group: str) -> list[PackageVersion]:
     except Exception as error:  # noqa: BLE001
         raise _Refusal(f"ListModelPackages {group} failed: {_error_code(error)}") from None
     return [
-        PackageVersion(
-            arn=s["ModelPackageArn"], status=s.get("ModelApprovalStatus", "Approved"), created=s["CreationTime"]
-        )
+        PackageVersion(arn=s["ModelPackageArn"], status=s.get("ModelApprovalStatus", "Approved"), created=s["CreationTime"])
         for s in summaries
     ]
 
@@ -221,14 +223,10 @@ def _approved_packages(sagemaker: Any, group: str) -> list[PackageVersion]:
 def _plan(sagemaker: Any, request: _Request, environ: Mapping[str, str], now: datetime) -> PromotionPlan:
     configured = environ.get("MODEL_PACKAGE_GROUP_NAME") or None
     if configured and request.group_name and configured != request.group_name:
-        raise _Refusal(
-            f"release.json names model package group {request.group_name}, but this function promotes in {configured}"
-        )
+        raise _Refusal(f"release.json names model package group {request.group_name}, but this function promotes in {configured}")
     group = configured or request.group_name
     if not group:
-        raise _Refusal(
-            "no model package group: set MODEL_PACKAGE_GROUP_NAME or model_package_group_name in release.json"
-        )
+        raise _Refusal("no model package group: set MODEL_PACKAGE_GROUP_NAME or model_package_group_name in release.json")
     release = _package_version(sagemaker, request.package_arn)
     approved = _approved_packages(sagemaker, group)
     # Only the previous champion's metadata matters: describe it in full.
@@ -254,8 +252,7 @@ def _apply(sagemaker: Any, plan: PromotionPlan) -> list[str]:
     return done
 
 
-def _keep_champion_image(services: PromoteServices, sagemaker: Any, package_arn: str,
-                         environ: Mapping[str, str]) -> list[str]:
+def _keep_champion_image(services: PromoteServices, sagemaker: Any, package_arn: str, environ: Mapping[str, str]) -> list[str]:
     """Tag the champion's own image so the image repository's lifecycle never expires it."""
     repository, uri = environ.get("MODEL_IMAGE_REPOSITORY_NAME"), environ.get("MODEL_IMAGE_REPOSITORY_URI")
     if not repository or not uri:
@@ -286,13 +283,18 @@ def _finish(
 ) -> JobOutcome:
     now = services.now().isoformat(timespec="seconds").replace("+00:00", "Z")
     gate = _RECORD_NAMES.get(action, "promote")
-    record = build_record(
-        gate=gate, rules=rules, errors=errors, notes=notes, inputs=inputs, job_id=job.job_id, decided_at=now
-    )
+    record = build_record(gate=gate, rules=rules, errors=errors, notes=notes, inputs=inputs, job_id=job.job_id, decided_at=now)
     outcome = outcome_with_record(
-        job, gate=gate, passed=record.passed, decision=record.decision, verdict=record.verdict_line(),
-        json_text=record.to_json(), markdown_text=record.to_markdown(),
-        s3_client=services.records_s3(), environ=environ, kms_key_id=kms_key_id,
+        job,
+        gate=gate,
+        passed=record.passed,
+        decision=record.decision,
+        verdict=record.verdict_line(),
+        json_text=record.to_json(),
+        markdown_text=record.to_markdown(),
+        s3_client=services.records_s3(),
+        environ=environ,
+        kms_key_id=kms_key_id,
     )
     log_fields(_LOGGER, logging.INFO, f"{gate} decided", job_id=job.job_id, decision=record.decision)
     return outcome
@@ -306,7 +308,7 @@ def _endpoint_client(services: PromoteServices, environ: Mapping[str, str], regi
     return _ENDPOINT_ACCOUNT.client("sagemaker", environ)
 
 
-def _work(job: CodePipelineJob, services: PromoteServices, environ: Mapping[str, str]) -> JobOutcome:
+def _work(job: CodePipelineJob, services: PromoteServices, environ: Mapping[str, str]) -> JobOutcome:  # noqa: C901 (split by issue 12)
     errors: list[str] = []
     rules: list[RuleResult] = []
     notes: list[str] = []
@@ -350,9 +352,7 @@ def _work(job: CodePipelineJob, services: PromoteServices, environ: Mapping[str,
             plan = _plan(sagemaker, request, environ, services.now())
             notes += _apply(sagemaker, plan)
             previous = plan.previous_champion or "none (first release)"
-            rules.append(
-                _rule("registry.champion", True, f"{request.package_arn} is the champion; previous: {previous}")
-            )
+            rules.append(_rule("registry.champion", True, f"{request.package_arn} is the champion; previous: {previous}"))
             inputs["previous_champion"] = plan.previous_champion
             notes += _keep_champion_image(services, sagemaker, request.package_arn, environ)
     except _Refusal as refusal:

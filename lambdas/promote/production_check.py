@@ -60,9 +60,7 @@ def assess_production(
     if served.status != "InService":
         return ProductionVerdict(FAILED, f"endpoint {name} is {served.status}, not InService{reason}")
     if served.variant_statuses:
-        return ProductionVerdict(
-            WAITING, f"endpoint {name} variants are still changing: {'; '.join(served.variant_statuses)}"
-        )
+        return ProductionVerdict(WAITING, f"endpoint {name} variants are still changing: {'; '.join(served.variant_statuses)}")
     mismatch = package_mismatch(served, expected_package_arn)
     if mismatch:
         if served.failure_reason:

@@ -58,16 +58,25 @@ def _check_pull_request(verdict: PullRequestVerdict, pull_request: Mapping[str, 
     if pull_request.get("pullRequestStatus") != "OPEN":
         raise ProvenanceError(f"pull request {number} is {pull_request.get('pullRequestStatus')!r}, not OPEN")
     if pull_request.get("revisionId") != verdict.revision_id:
-        raise ProvenanceError(f"pull request {number} is at revision {pull_request.get('revisionId')!r}, "
-                              f"the build checked {verdict.revision_id!r} (a newer build reports)")
+        raise ProvenanceError(
+            f"pull request {number} is at revision {pull_request.get('revisionId')!r}, "
+            f"the build checked {verdict.revision_id!r} (a newer build reports)"
+        )
     sources = [t.get("sourceCommit") for t in pull_request.get("pullRequestTargets") or [] if isinstance(t, Mapping)]
     if sources != [verdict.source_commit]:
-        raise ProvenanceError(f"pull request {number} source commit is {sources}, the build checked "
-                              f"{verdict.source_commit} (a newer build reports)")
+        raise ProvenanceError(
+            f"pull request {number} source commit is {sources}, the build checked {verdict.source_commit} (a newer build reports)"
+        )
 
 
-def confirm_provenance(verdict: PullRequestVerdict, *, event: Mapping[str, Any], build: Mapping[str, Any],
-                       pull_request: Mapping[str, Any], rule_name: str) -> None:
+def confirm_provenance(
+    verdict: PullRequestVerdict,
+    *,
+    event: Mapping[str, Any],
+    build: Mapping[str, Any],
+    pull_request: Mapping[str, Any],
+    rule_name: str,
+) -> None:
     """Raise ProvenanceError unless the rule started the build and it checked the pull request's current commit.
 
     `build` is the BatchGetBuilds record of the event's build, `pull_request`

@@ -41,8 +41,9 @@ def _client(service: str) -> Any:
     return boto3.client(service)
 
 
-def _provenance(event: Mapping[str, Any], verdict: PullRequestVerdict, *, codecommit: Any, codebuild: Any,
-                rule_name: str) -> None:
+def _provenance(
+    event: Mapping[str, Any], verdict: PullRequestVerdict, *, codecommit: Any, codebuild: Any, rule_name: str
+) -> None:
     """Raise ProvenanceError unless the platform's rule started the build on the pull request's current commit."""
     builds = codebuild.batch_get_builds(ids=[build_id_of(event)]).get("builds") or []
     if len(builds) != 1:
@@ -67,15 +68,22 @@ def post_verdict(codecommit: Any, repository_name: str, verdict: PullRequestVerd
     )
 
 
-def handler(event: Mapping[str, Any], context: Any, *, codecommit: Any | None = None, codebuild: Any | None = None,
-            environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def handler(
+    event: Mapping[str, Any],
+    context: Any,
+    *,
+    codecommit: Any | None = None,
+    codebuild: Any | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """Lambda entry point: post the verdict and return what was posted, or `{"error": ...}` for a malformed event."""
     env = os.environ if environ is None else environ
     repository_name, project_name = env.get("REPOSITORY_NAME", ""), env.get("CHECKS_PROJECT_NAME", "")
     rule_name = env.get("CHECKS_RULE_NAME", "")
     if not repository_name or not project_name or not rule_name:
-        raise RuntimeError("REPOSITORY_NAME, CHECKS_PROJECT_NAME and CHECKS_RULE_NAME must be set in the "
-                           "function's configuration")
+        raise RuntimeError(
+            "REPOSITORY_NAME, CHECKS_PROJECT_NAME and CHECKS_RULE_NAME must be set in the function's configuration"
+        )
     quiet_sdk_debug_logs()
     try:
         verdict = verdict_from_event(event, project_name=project_name)
@@ -85,13 +93,24 @@ def handler(event: Mapping[str, Any], context: Any, *, codecommit: Any | None = 
         return {"error": problem}
     codecommit = codecommit or _client("codecommit")
     try:
-        _provenance(event, verdict, codecommit=codecommit, codebuild=codebuild or _client("codebuild"),
-                    rule_name=rule_name)
+        _provenance(event, verdict, codecommit=codecommit, codebuild=codebuild or _client("codebuild"), rule_name=rule_name)
     except ProvenanceError as refused:
-        log_fields(_LOGGER, logging.WARNING, f"pull-request checks verdict refused: {refused}",
-                   pull_request_id=verdict.pull_request_id, revision_id=verdict.revision_id)
+        log_fields(
+            _LOGGER,
+            logging.WARNING,
+            f"pull-request checks verdict refused: {refused}",
+            pull_request_id=verdict.pull_request_id,
+            revision_id=verdict.revision_id,
+        )
         return {"pull_request_id": verdict.pull_request_id, "refused": str(refused)}
     post_verdict(codecommit, repository_name, verdict)
-    log_fields(_LOGGER, logging.INFO, "pull-request checks reported", pull_request_id=verdict.pull_request_id,
-               revision_id=verdict.revision_id, build_status=verdict.build_status, approval=verdict.approval_state)
+    log_fields(
+        _LOGGER,
+        logging.INFO,
+        "pull-request checks reported",
+        pull_request_id=verdict.pull_request_id,
+        revision_id=verdict.revision_id,
+        build_status=verdict.build_status,
+        approval=verdict.approval_state,
+    )
     return {"pull_request_id": verdict.pull_request_id, "approval_state": verdict.approval_state}

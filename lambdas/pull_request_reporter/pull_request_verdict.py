@@ -64,8 +64,10 @@ class PullRequestVerdict:
             lines = [f"**Pull-request checks passed** on commit {commit} ({_CHECKS}).", "Approval from the checks: given."]
         else:
             where = f" in phase {self.failed_phase}" if self.failed_phase else ""
-            lines = [f"**Pull-request checks {self.build_status}**{where} on commit {commit} ({_CHECKS}).",
-                     "Approval from the checks: revoked. Fix the failures and push again."]
+            lines = [
+                f"**Pull-request checks {self.build_status}**{where} on commit {commit} ({_CHECKS}).",
+                "Approval from the checks: revoked. Fix the failures and push again.",
+            ]
         if self.logs_url:
             lines.append(f"Build log: {self.logs_url}")
         text = "\n\n".join(lines)
@@ -99,8 +101,11 @@ def verdict_from_event(event: Any, *, project_name: str) -> PullRequestVerdict:
             raise VerdictError(f"environment variable {variable} is missing from the build (the EventBridge rule sets it)")
         identity[field_name] = value.strip()
     phases = info.get("phases")
-    failed = [p.get("phase-type") for p in (phases if isinstance(phases, list) else [])
-              if isinstance(p, Mapping) and p.get("phase-status") not in (None, "SUCCEEDED")]
+    failed = [
+        p.get("phase-type")
+        for p in (phases if isinstance(phases, list) else [])
+        if isinstance(p, Mapping) and p.get("phase-status") not in (None, "SUCCEEDED")
+    ]
     logs = info.get("logs")
     logs_url = logs.get("deep-link") if isinstance(logs, Mapping) and isinstance(logs.get("deep-link"), str) else None
     return PullRequestVerdict(

@@ -135,9 +135,7 @@ def probe_endpoint(
             except Exception as error:  # noqa: BLE001 - every failure is an error attempt
                 latency_ms = (clock() - started) * 1000
                 description = _describe_error(error)
-                attempts.append(
-                    failed_attempt(request, repetition=repetition, latency_ms=latency_ms, error=description)
-                )
+                attempts.append(failed_attempt(request, repetition=repetition, latency_ms=latency_ms, error=description))
                 if type(error).__name__ in _UNREACHABLE_ERRORS:
                     return ProbeResult(tuple(attempts), f"endpoint {endpoint_name} is unreachable: {description}")
                 continue

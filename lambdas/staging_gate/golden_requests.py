@@ -145,13 +145,11 @@ def _encode_body(raw: Mapping[str, Any], content_type: str, where: str) -> tuple
         return "\n".join(rows).encode("utf-8") + b"\n", len(rows)
     instances = body.get("instances") if isinstance(body, Mapping) else None
     if not isinstance(instances, list) or not instances:
-        raise GoldenRequestsError(
-            f"{where}: body: an application/json request needs an object with a non-empty instances list"
-        )
+        raise GoldenRequestsError(f"{where}: body: an application/json request needs an object with a non-empty instances list")
     return json.dumps(body, separators=(",", ":"), allow_nan=False).encode("utf-8"), len(instances)
 
 
-def _parse_line(text: str, line: int, origin: str) -> GoldenRequest:
+def _parse_line(text: str, line: int, origin: str) -> GoldenRequest:  # noqa: C901 (split by issue 12)
     where = _where(origin, line)
     try:
         raw = parse_bounded_json(text)

@@ -105,9 +105,7 @@ def _read_parameters(job: CodePipelineJob, inputs: _Inputs) -> None:
         inputs.endpoint_name = endpoint_name.strip()
     repetitions = params.get("repetitions", DEFAULT_REPETITIONS)
     if isinstance(repetitions, bool) or not isinstance(repetitions, int) or not 1 <= repetitions <= MAX_REPETITIONS:
-        inputs.errors.append(
-            f"UserParameters.repetitions: {repetitions!r} is not an integer from 1 to {MAX_REPETITIONS}"
-        )
+        inputs.errors.append(f"UserParameters.repetitions: {repetitions!r} is not an integer from 1 to {MAX_REPETITIONS}")
     else:
         inputs.repetitions = repetitions
 
@@ -145,9 +143,7 @@ def _read_golden(reader: ArtifactReader, inputs: _Inputs) -> None:
     inputs.requests = parse_golden_requests(golden_file.text(), origin=golden_file.where)
 
 
-def _read_artifacts(
-    job: CodePipelineJob, services: StagingGateServices, environ: Mapping[str, str], inputs: _Inputs
-) -> None:
+def _read_artifacts(job: CodePipelineJob, services: StagingGateServices, environ: Mapping[str, str], inputs: _Inputs) -> None:
     """Read the three inputs; each problem is recorded, none stops the others being read."""
     try:
         reader = ArtifactReader(services.artifact_s3(job.artifact_credentials), job.input_artifacts)
@@ -200,8 +196,7 @@ def _evaluate(
         warmup = _warm_up(services, inputs, remaining_ms)
         settings = inputs.probe
         result = probe_endpoint(
-            services.runtime(connect_timeout=settings.connect_timeout_seconds,
-                             read_timeout=settings.read_timeout_seconds),
+            services.runtime(connect_timeout=settings.connect_timeout_seconds, read_timeout=settings.read_timeout_seconds),
             inputs.endpoint_name or "",
             inputs.requests,
             repetitions=inputs.repetitions,
@@ -236,18 +231,20 @@ def _evaluate(
     ), inputs.kms_key_id
 
 
-def _warm_up(
-    services: StagingGateServices, inputs: _Inputs, remaining_ms: Callable[[], int] | None
-) -> WarmupResult | None:
+def _warm_up(services: StagingGateServices, inputs: _Inputs, remaining_ms: Callable[[], int] | None) -> WarmupResult | None:
     """Wake the endpoint with the first golden request (bounded; reported, not judged)."""
     settings = inputs.probe
     if not inputs.requests or settings.warmup_max_attempts == 0:
         return None
-    client = services.runtime(connect_timeout=settings.connect_timeout_seconds,
-                              read_timeout=settings.warmup_read_timeout_seconds)
+    client = services.runtime(connect_timeout=settings.connect_timeout_seconds, read_timeout=settings.warmup_read_timeout_seconds)
     return warm_up(
-        client, inputs.endpoint_name or "", inputs.requests[0], settings=settings, clock=services.clock,
-        remaining_ms=remaining_ms, reserve_ms=settings.measured_call_seconds * 1000 + ANSWER_RESERVE_MS,
+        client,
+        inputs.endpoint_name or "",
+        inputs.requests[0],
+        settings=settings,
+        clock=services.clock,
+        remaining_ms=remaining_ms,
+        reserve_ms=settings.measured_call_seconds * 1000 + ANSWER_RESERVE_MS,
     )
 
 
@@ -260,12 +257,25 @@ def _work(
     decision, kms_key_id = _evaluate(job, services, environ, remaining_ms)
     record = decision.record
     outcome = outcome_with_record(
-        job, gate=GATE_NAME, passed=record.passed, decision=record.decision, verdict=record.verdict_line(),
-        json_text=decision.to_json(), markdown_text=decision.to_markdown(),
-        s3_client=services.records_s3(), environ=environ, kms_key_id=kms_key_id,
+        job,
+        gate=GATE_NAME,
+        passed=record.passed,
+        decision=record.decision,
+        verdict=record.verdict_line(),
+        json_text=decision.to_json(),
+        markdown_text=decision.to_markdown(),
+        s3_client=services.records_s3(),
+        environ=environ,
+        kms_key_id=kms_key_id,
     )
-    log_fields(_LOGGER, logging.INFO, "staging gate decided", job_id=job.job_id, decision=record.decision,
-               record=outcome.output_variables.get("record_uri") if outcome.output_variables else None)
+    log_fields(
+        _LOGGER,
+        logging.INFO,
+        "staging gate decided",
+        job_id=job.job_id,
+        decision=record.decision,
+        record=outcome.output_variables.get("record_uri") if outcome.output_variables else None,
+    )
     return outcome
 
 

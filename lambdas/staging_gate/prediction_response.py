@@ -96,9 +96,7 @@ def _parse_csv(body: bytes) -> list[Prediction]:
             label: Any = int(fields[0])
             probability: Any = float(fields[1])
         except ValueError:
-            raise MalformedResponseError(
-                f"{where}: expected 'label,probability', got {line[:_EXCERPT_CHARS]!r}"
-            ) from None
+            raise MalformedResponseError(f"{where}: expected 'label,probability', got {line[:_EXCERPT_CHARS]!r}") from None
         parsed.append(Prediction(_label(label, where), _probability(probability, where)))
     return parsed
 

@@ -90,9 +90,7 @@ def judge_response(
     """Classify an answered invocation: matched, mismatch or malformed."""
     expected = _expected_text(request)
     try:
-        predictions = parse_predictions(
-            body, accept=request.accept, content_type=content_type, rows=len(request.expect)
-        )
+        predictions = parse_predictions(body, accept=request.accept, content_type=content_type, rows=len(request.expect))
     except MalformedResponseError as error:
         return Attempt(request.name, repetition, latency_ms, STATUS_MALFORMED, expected, f"malformed: {error}")
     problems = mismatches(predictions, request.expect)
@@ -155,9 +153,7 @@ def _endpoint_rule(served_problem: str | None, endpoint_checked: bool) -> RuleRe
     return RuleResult("endpoint.model_package", None, None, None, "==", outcome, reason, None)
 
 
-def _bound_rules(
-    bounds: Mapping[str, Bound] | None, attempts: Sequence[Attempt], errors: list[str]
-) -> list[RuleResult]:
+def _bound_rules(bounds: Mapping[str, Bound] | None, attempts: Sequence[Attempt], errors: list[str]) -> list[RuleResult]:
     error_count = sum(1 for a in attempts if a.status in _ERROR_STATUSES)
     observed = {
         "error_rate": error_count / len(attempts) if attempts else None,
@@ -173,9 +169,7 @@ def _bound_rules(
         if bound is None or value is None:
             reason = "not evaluated: no bound" if bound is None else "not evaluated: no request was sent"
             rules.append(
-                RuleResult(
-                    rule_id, metric, value, None if bound is None else bound.value, "<=", OUTCOME_SKIPPED, reason
-                )
+                RuleResult(rule_id, metric, value, None if bound is None else bound.value, "<=", OUTCOME_SKIPPED, reason)
             )
             continue
         held = value <= bound.value
@@ -237,9 +231,7 @@ def decide_staging(
     rules += [_request_rule(request, attempts) for request in requests]
     all_notes = list(notes)
     if attempts:
-        all_notes.append(
-            f"{len(attempts)} invocations of {len(requests)} golden requests; p95 by nearest rank over all of them"
-        )
+        all_notes.append(f"{len(attempts)} invocations of {len(requests)} golden requests; p95 by nearest rank over all of them")
     record = build_record(
         gate=GATE_NAME,
         rules=rules,

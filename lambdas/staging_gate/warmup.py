@@ -109,8 +109,9 @@ class WarmupResult:
         """One line for the record's notes."""
         seconds = sum(a.latency_ms for a in self.attempts) / 1000
         state = "answered" if self.warm else "did not answer"
-        return (f"warm-up (not judged): the endpoint {state} after {len(self.attempts)} attempt(s) in "
-                f"{seconds:.1f} s; {self.stopped}")
+        return (
+            f"warm-up (not judged): the endpoint {state} after {len(self.attempts)} attempt(s) in {seconds:.1f} s; {self.stopped}"
+        )
 
 
 def _describe(error: Exception) -> str:

@@ -92,11 +92,14 @@ def approval_rule_content(*, release_branch: str, approvals: int, pool: list[str
     statement: dict[str, object] = {"Type": "Approvers", "NumberOfApprovalsNeeded": approvals}
     if pool:
         statement["ApprovalPoolMembers"] = pool
-    return json.dumps({
-        "Version": _RULE_VERSION,
-        "DestinationReferences": [f"refs/heads/{release_branch}"],
-        "Statements": [statement],
-    }, separators=(",", ":"))
+    return json.dumps(
+        {
+            "Version": _RULE_VERSION,
+            "DestinationReferences": [f"refs/heads/{release_branch}"],
+            "Statements": [statement],
+        },
+        separators=(",", ":"),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,60 +127,91 @@ class BranchProtection(Construct):
         checks_session = f"arn:{cdk.Aws.PARTITION}:sts::{cdk.Aws.ACCOUNT_ID}:assumed-role/{p.checks_role.role_name}/*"
         self.peer_review_name = f"{p.project_name}-release-review"
         self.checks_name = f"{p.project_name}-release-checks"
-        self.peer_review_content = approval_rule_content(
-            release_branch=p.release_branch, approvals=p.required_approvals + 1)
-        self.checks_content = approval_rule_content(
-            release_branch=p.release_branch, approvals=1, pool=[checks_session])
+        self.peer_review_content = approval_rule_content(release_branch=p.release_branch, approvals=p.required_approvals + 1)
+        self.checks_content = approval_rule_content(release_branch=p.release_branch, approvals=1, pool=[checks_session])
 
         # One function manages both templates (create, update, delete idempotently; see
         # lambdas/approval_rule_templates/template_lifecycle.py), with no AWS managed policy.
-        self.manager = GateFunction(self, "TemplateManager", props=GateFunctionProps(
-            name="approval_rule_templates",
-            description=(f"Manages the {p.release_branch} approval rule templates of {p.project_name} "
-                         "and their association with the repository (CloudFormation custom resource)"),
-            log_retention=p.log_retention, encryption_key=p.encryption_key,
-            timeout=cdk.Duration.minutes(2), answers_codepipeline_jobs=False,
-        ))
+        self.manager = GateFunction(
+            self,
+            "TemplateManager",
+            props=GateFunctionProps(
+                name="approval_rule_templates",
+                description=(
+                    f"Manages the {p.release_branch} approval rule templates of {p.project_name} "
+                    "and their association with the repository (CloudFormation custom resource)"
+                ),
+                log_retention=p.log_retention,
+                encryption_key=p.encryption_key,
+                timeout=cdk.Duration.minutes(2),
+                answers_codepipeline_jobs=False,
+            ),
+        )
         self.role = self.manager.role
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="ManageApprovalRuleTemplates",
-            actions=list(TEMPLATE_LIFECYCLE_ACTIONS),
-            resources=["*"],
-        ))
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="AssociateTemplatesWithTheRepository",
-            actions=["codecommit:AssociateApprovalRuleTemplateWithRepository",
-                     "codecommit:DisassociateApprovalRuleTemplateFromRepository",
-                     "codecommit:ListAssociatedApprovalRuleTemplatesForRepository"],
-            resources=[p.repository.repository_arn],
-        ))
-        acknowledge(self.role, resources={
-            "*": "CodeCommit approval rule template actions (create, get, update, delete) have no "
-                 "resource-level permissions; association is scoped to the repository.",
-        })
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ManageApprovalRuleTemplates",
+                actions=list(TEMPLATE_LIFECYCLE_ACTIONS),
+                resources=["*"],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="AssociateTemplatesWithTheRepository",
+                actions=[
+                    "codecommit:AssociateApprovalRuleTemplateWithRepository",
+                    "codecommit:DisassociateApprovalRuleTemplateFromRepository",
+                    "codecommit:ListAssociatedApprovalRuleTemplatesForRepository",
+                ],
+                resources=[p.repository.repository_arn],
+            )
+        )
+        acknowledge(
+            self.role,
+            resources={
+                "*": "CodeCommit approval rule template actions (create, get, update, delete) have no "
+                "resource-level permissions; association is scoped to the repository.",
+            },
+        )
         self.templates: list[cdk.CustomResource] = []
         for template_id, name, content, description in (
-            ("ReviewTemplate", self.peer_review_name, self.peer_review_content,
-             f"{p.required_approvals} reviewer(s) besides the automated checks, for {p.release_branch}."),
-            ("ChecksApprovalTemplate", self.checks_name, self.checks_content,
-             f"The Build stage's checks passed on the pull request's latest revision, for {p.release_branch}."),
+            (
+                "ReviewTemplate",
+                self.peer_review_name,
+                self.peer_review_content,
+                f"{p.required_approvals} reviewer(s) besides the automated checks, for {p.release_branch}.",
+            ),
+            (
+                "ChecksApprovalTemplate",
+                self.checks_name,
+                self.checks_content,
+                f"The Build stage's checks passed on the pull request's latest revision, for {p.release_branch}.",
+            ),
         ):
             template = cdk.CustomResource(
-                self, template_id,
+                self,
+                template_id,
                 service_token=self.manager.function.function_arn,
                 resource_type="Custom::ApprovalRuleTemplate",
-                properties={"TemplateName": name, "Content": content, "Description": description,
-                            "RepositoryName": repository_name},
+                properties={
+                    "TemplateName": name,
+                    "Content": content,
+                    "Description": description,
+                    "RepositoryName": repository_name,
+                },
             )
             # The function's permissions exist before it is asked to act (and still exist on delete).
             template.node.add_dependency(self.role)
             self.templates.append(template)
 
         self.data_scientist_policy = iam.ManagedPolicy(
-            self, "DataScientistPolicy",
-            description=(f"Attach to the data scientists' group or role: no direct pushes or merges to "
-                         f"{p.release_branch} of {p.repository.repository_name}; releases come through approved "
-                         "pull requests."),
+            self,
+            "DataScientistPolicy",
+            description=(
+                f"Attach to the data scientists' group or role: no direct pushes or merges to "
+                f"{p.release_branch} of {p.repository.repository_name}; releases come through approved "
+                "pull requests."
+            ),
             statements=[
                 iam.PolicyStatement(
                     sid="DenyDirectWritesToReleaseBranch",
@@ -203,13 +237,17 @@ class BranchProtection(Construct):
                     actions=list(TEMPLATE_ADMIN_ACTIONS),
                     resources=["*"],
                 ),
-                *([iam.PolicyStatement(
-                    sid="DenyStartingOrChangingTheChecksBuild",
-                    effect=iam.Effect.DENY,
-                    actions=list(CHECKS_BUILD_CONTROL_ACTIONS),
-                    resources=[p.checks_project_arn],
-                )] if p.checks_project_arn else []),
+                *(
+                    [
+                        iam.PolicyStatement(
+                            sid="DenyStartingOrChangingTheChecksBuild",
+                            effect=iam.Effect.DENY,
+                            actions=list(CHECKS_BUILD_CONTROL_ACTIONS),
+                            resources=[p.checks_project_arn],
+                        )
+                    ]
+                    if p.checks_project_arn
+                    else []
+                ),
             ],
         )
-
-

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from collections.abc import Mapping
 
 import aws_cdk as cdk
 import yaml
@@ -45,14 +45,16 @@ class BuildProject(Construct):
     platform (not the model repository) decides what the stage runs.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, props: BuildProjectProps,
-                 source: codebuild.ISource | None = None) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, props: BuildProjectProps, source: codebuild.ISource | None = None
+    ) -> None:
         super().__init__(scope, construct_id)
         path = BUILDSPEC_DIR / props.buildspec
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
         self.log_group = own_log_group(self, retention=props.log_retention, encryption_key=props.encryption_key)
         self.role = iam.Role(
-            self, "Role",
+            self,
+            "Role",
             assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
             description=f"CodeBuild role for {props.buildspec}: only what that buildspec needs",
         )
@@ -83,9 +85,15 @@ class BuildProject(Construct):
         """Acknowledge, narrowly, what CDK grants every standalone project: its report groups, default log group, KMS."""
         region = arn_as_nag_prints(self)
         project = logical_id(self.project)
-        acknowledge(self.role, actions=["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"], resources={
-            region.format(service="codebuild", resource=f"report-group/<{project}>-*"):
-                "Test report groups of this build project (CDK default).",
-            region.format(service="logs", resource=f"log-group:/aws/codebuild/<{project}>:*"):
-                "Log streams of this build project's default log group (CDK default).",
-        })
+        acknowledge(
+            self.role,
+            actions=["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"],
+            resources={
+                region.format(
+                    service="codebuild", resource=f"report-group/<{project}>-*"
+                ): "Test report groups of this build project (CDK default).",
+                region.format(
+                    service="logs", resource=f"log-group:/aws/codebuild/<{project}>:*"
+                ): "Log streams of this build project's default log group (CDK default).",
+            },
+        )

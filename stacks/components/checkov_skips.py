@@ -18,12 +18,12 @@ __all__ = ["LAMBDA_WITHOUT_QUEUE_VPC_OR_RESERVATION", "skip_checkov"]
 
 LAMBDA_WITHOUT_QUEUE_VPC_OR_RESERVATION: Mapping[str, str] = {
     "CKV_AWS_116": "No dead-letter queue: the invocation event carries short-lived credentials (CodePipeline "
-                   "artifactCredentials, CloudFormation response URL) that a queue would store; the function answers "
-                   "its caller on every path and retries are off.",
+    "artifactCredentials, CloudFormation response URL) that a queue would store; the function answers "
+    "its caller on every path and retries are off.",
     "CKV_AWS_117": "No VPC: the function calls only AWS APIs over TLS with IAM and reaches no private resource; a VPC "
-                   "would add NAT or endpoints without reducing exposure.",
+    "would add NAT or endpoints without reducing exposure.",
     "CKV_AWS_115": "No reserved concurrency: invoked once per pipeline action or stack operation; a reservation fails "
-                   "deployment in accounts with the default low concurrency quota.",
+    "deployment in accounts with the default low concurrency quota.",
 }
 
 

@@ -60,7 +60,8 @@ class ConnectionSource(Construct):
             self.action_prefix = source.connection_arn.split(":")[2]
         else:
             self.created = codeconnections.CfnConnection(
-                self, "Connection",
+                self,
+                "Connection",
                 # At most 32 characters, unique in the account.
                 connection_name=f"{props.project_name[:25]}-source",
                 provider_type=None if source.host_arn else source.provider_type,
@@ -72,14 +73,16 @@ class ConnectionSource(Construct):
     def grant_use(self, role: iam.IRole, *, build: bool = False) -> None:
         """Let `role` use the connection for this repository (a build also fetches the connection's token)."""
         actions = ["UseConnection"] + (["GetConnection", "GetConnectionToken"] if build else [])
-        role.add_to_principal_policy(iam.PolicyStatement(
-            sid="UseTheSourceConnection",
-            actions=[f"{self.action_prefix}:{action}" for action in actions],
-            resources=[self.connection_arn],
-        ))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="UseTheSourceConnection",
+                actions=[f"{self.action_prefix}:{action}" for action in actions],
+                resources=[self.connection_arn],
+            )
+        )
 
     @property
     def pending_console_url(self) -> str:
         """Where a person completes a created connection's handshake."""
         region = cdk.Aws.REGION
-        return (f"https://{region}.console.aws.amazon.com/codesuite/settings/connections?region={region}")
+        return f"https://{region}.console.aws.amazon.com/codesuite/settings/connections?region={region}"

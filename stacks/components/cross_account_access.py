@@ -76,20 +76,31 @@ class CrossAccountAccess(Construct):
             self.execution_role_arns[stage] = execution_arn
             self._grant_artifacts(stage, account, deploy_arn, execution_arn)
             # A model built from the repository's own Dockerfile is served from this account's image repository.
-            p.image_repository.add_to_resource_policy(iam.PolicyStatement(
-                sid=f"{stage.title()}ExecutionRolePullsTheModelImage", principals=[iam.AccountPrincipal(account)],
-                actions=list(PULL_ACTIONS), conditions=self._condition([execution_arn])))
+            p.image_repository.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"{stage.title()}ExecutionRolePullsTheModelImage",
+                    principals=[iam.AccountPrincipal(account)],
+                    actions=list(PULL_ACTIONS),
+                    conditions=self._condition([execution_arn]),
+                )
+            )
             registry_statements += self._registry_statements(stage, account, [deploy_arn, execution_arn])
             gate = p.staging_gate if stage == "staging" else p.promote
             reader_arn = p.layout.role_arn(stage, names.endpoint_reader, stack.partition)
             gate.function.add_environment(READER_ROLE_VARIABLE, reader_arn)
-            gate.role.add_to_principal_policy(iam.PolicyStatement(
-                sid=f"Assume{stage.title()}EndpointReader", actions=["sts:AssumeRole"], resources=[reader_arn]))
-            _name_role(gate.role, p.layout.pipeline_roles.staging_gate if stage == "staging"
-                       else p.layout.pipeline_roles.promote)
+            gate.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid=f"Assume{stage.title()}EndpointReader", actions=["sts:AssumeRole"], resources=[reader_arn]
+                )
+            )
+            _name_role(gate.role, p.layout.pipeline_roles.staging_gate if stage == "staging" else p.layout.pipeline_roles.promote)
         p.registry.group.model_package_group_policy = {"Version": "2012-10-17", "Statement": registry_statements}
-        cdk.CfnOutput(stack, "ArtifactKeyArn", value=p.key.key_arn,
-                      description="The artifact key: a parameter of `make deploy-target` (README \"Accounts\").")
+        cdk.CfnOutput(
+            stack,
+            "ArtifactKeyArn",
+            value=p.key.key_arn,
+            description='The artifact key: a parameter of `make deploy-target` (README "Accounts").',
+        )
 
     def name_pipeline(self, pipeline: codepipeline.Pipeline) -> None:
         """The pipeline and its role get deterministic names: the deploy roles trust the role by ARN."""
@@ -107,25 +118,44 @@ class CrossAccountAccess(Construct):
         releases = p.release_bucket or p.bucket
         target = iam.AccountPrincipal(account)
         statements = [
-            (f"{title}DeployRoleReadsTemplates", deploy_arn, ["s3:GetObject", "s3:GetObjectVersion"],
-             p.bucket.arn_for_objects(f"{pipeline_prefix(p.layout.project_name)}/*")),
+            (
+                f"{title}DeployRoleReadsTemplates",
+                deploy_arn,
+                ["s3:GetObject", "s3:GetObjectVersion"],
+                p.bucket.arn_for_objects(f"{pipeline_prefix(p.layout.project_name)}/*"),
+            ),
             (f"{title}ExecutionRoleReadsModels", execution_arn, ["s3:GetObject"], releases.arn_for_objects(MODEL_ARTIFACTS)),
         ]
         if stage == "production":
-            statements.append((f"{title}ExecutionRoleWritesCapture", execution_arn, ["s3:PutObject"],
-                               releases.arn_for_objects("data-capture/production/*")))
+            statements.append(
+                (
+                    f"{title}ExecutionRoleWritesCapture",
+                    execution_arn,
+                    ["s3:PutObject"],
+                    releases.arn_for_objects("data-capture/production/*"),
+                )
+            )
         for sid, arn, actions, resource in statements:
             bucket = releases if "ExecutionRole" in sid else p.bucket
-            bucket.add_to_resource_policy(iam.PolicyStatement(
-                sid=sid, principals=[target], actions=actions, resources=[resource], conditions=self._condition([arn])))
+            bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid, principals=[target], actions=actions, resources=[resource], conditions=self._condition([arn])
+                )
+            )
         key_uses = [
             (f"{title}DeployRoleUsesKey", deploy_arn, ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"]),
-            (f"{title}ExecutionRoleUsesKey", execution_arn,
-             ["kms:Decrypt", "kms:DescribeKey"] + (["kms:GenerateDataKey"] if stage == "production" else [])),
+            (
+                f"{title}ExecutionRoleUsesKey",
+                execution_arn,
+                ["kms:Decrypt", "kms:DescribeKey"] + (["kms:GenerateDataKey"] if stage == "production" else []),
+            ),
         ]
         for sid, arn, actions in key_uses:
-            p.key.add_to_resource_policy(iam.PolicyStatement(
-                sid=sid, principals=[target], actions=actions, resources=["*"], conditions=self._condition([arn])))
+            p.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid, principals=[target], actions=actions, resources=["*"], conditions=self._condition([arn])
+                )
+            )
 
     def _registry_statements(self, stage: str, account: str, arns: list[str]) -> list[dict[str, object]]:
         """ModelPackageGroupPolicy statements (AWS::SageMaker::ModelPackageGroup takes a JSON policy document)."""
@@ -134,11 +164,22 @@ class CrossAccountAccess(Construct):
         group = self.props.registry
         group_arn = stack.format_arn(service="sagemaker", resource="model-package-group", resource_name=group.group_name)
         return [
-            {"Sid": f"{title}DescribesTheGroup", "Effect": "Allow", "Principal": principal,
-             "Action": "sagemaker:DescribeModelPackageGroup", "Resource": group_arn, "Condition": self._condition(arns)},
-            {"Sid": f"{title}DeploysPackages", "Effect": "Allow", "Principal": principal,
-             "Action": ["sagemaker:DescribeModelPackage", "sagemaker:CreateModel"],
-             "Resource": group.package_arn_pattern, "Condition": self._condition(arns)},
+            {
+                "Sid": f"{title}DescribesTheGroup",
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": "sagemaker:DescribeModelPackageGroup",
+                "Resource": group_arn,
+                "Condition": self._condition(arns),
+            },
+            {
+                "Sid": f"{title}DeploysPackages",
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": ["sagemaker:DescribeModelPackage", "sagemaker:CreateModel"],
+                "Resource": group.package_arn_pattern,
+                "Condition": self._condition(arns),
+            },
         ]
 
 

@@ -13,7 +13,6 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from stacks.components.nag_acknowledgements import arn_as_nag_prints
-
 from stacks.components.sagemaker_execution_role import grant_pass_to_sagemaker
 
 __all__ = ["EndpointDeployRole", "AUTOSCALING_SERVICE_NAME"]
@@ -25,24 +24,37 @@ AUTOSCALING_SERVICE_NAME = "sagemaker.application-autoscaling.amazonaws.com"
 class EndpointDeployRole(Construct):
     """May create, update and delete this project's models, endpoint configs, endpoints, alarms and autoscaling."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, project_name: str, stack_names: list[str],
-                 execution_role: iam.IRole, key: kms.IKey, model_package_arn_pattern: str,
-                 role_name: str | None = None, assumed_by: iam.IPrincipal | None = None) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        project_name: str,
+        stack_names: list[str],
+        execution_role: iam.IRole,
+        key: kms.IKey,
+        model_package_arn_pattern: str,
+        role_name: str | None = None,
+        assumed_by: iam.IPrincipal | None = None,
+    ) -> None:
         """`role_name` and `assumed_by`: a target account's deploy role (stacks/target_account_stack.py)."""
         super().__init__(scope, construct_id)
         self.stack_names = stack_names
         self.role = iam.Role(
-            self, "Role",
+            self,
+            "Role",
             assumed_by=assumed_by or iam.ServicePrincipal("cloudformation.amazonaws.com"),
             role_name=role_name,
             description=f"CloudFormation deploys the {project_name} endpoint stacks with this role",
         )
         self._grant_hosting(project_name)
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="ServeRegisteredPackages",
-            actions=["sagemaker:DescribeModelPackage"],
-            resources=[model_package_arn_pattern],
-        ))
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ServeRegisteredPackages",
+                actions=["sagemaker:DescribeModelPackage"],
+                resources=[model_package_arn_pattern],
+            )
+        )
         grant_pass_to_sagemaker(execution_role, self.role)
         key.grant(self.role, "kms:CreateGrant", "kms:DescribeKey")
         self._grant_alarms()
@@ -50,7 +62,9 @@ class EndpointDeployRole(Construct):
 
     def _arn(self, service: str, resource: str, name: str, *, colon: bool = False) -> str:
         return cdk.Stack.of(self).format_arn(
-            service=service, resource=resource, resource_name=name,
+            service=service,
+            resource=resource,
+            resource_name=name,
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME if colon else cdk.ArnFormat.SLASH_RESOURCE_NAME,
         )
 
@@ -60,100 +74,167 @@ class EndpointDeployRole(Construct):
 
     def _grant_hosting(self, project_name: str) -> None:
         hosting = [self._arn("sagemaker", "model", "*"), self._arn("sagemaker", "endpoint-config", "*"), *self._endpoints]
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="CreateTaggedHostingResources",
-            actions=["sagemaker:CreateModel", "sagemaker:CreateEndpointConfig", "sagemaker:CreateEndpoint", "sagemaker:AddTags"],
-            resources=hosting,
-            conditions={"StringEquals": {"aws:RequestTag/ml-cicd:project": project_name}},
-        ))
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="CreateTaggedHostingResources",
+                actions=[
+                    "sagemaker:CreateModel",
+                    "sagemaker:CreateEndpointConfig",
+                    "sagemaker:CreateEndpoint",
+                    "sagemaker:AddTags",
+                ],
+                resources=hosting,
+                conditions={"StringEquals": {"aws:RequestTag/ml-cicd:project": project_name}},
+            )
+        )
         # An update re-tags the resources it keeps (the stack tags of the template configuration change
         # every release) with a tag diff that need not carry the project tag: re-tagging is allowed on
         # resources that already carry it (the SageMaker reference lists aws:ResourceTag for AddTags).
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="ManageOwnHostingResources",
-            actions=["sagemaker:DeleteModel", "sagemaker:DeleteEndpointConfig", "sagemaker:DeleteEndpoint",
-                     "sagemaker:UpdateEndpoint", "sagemaker:AddTags", "sagemaker:DeleteTags"],
-            resources=hosting,
-            conditions={"StringEquals": {"aws:ResourceTag/ml-cicd:project": project_name}},
-        ))
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="DescribeHostingResources",
-            actions=["sagemaker:DescribeModel", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeEndpoint",
-                     "sagemaker:ListTags"],
-            resources=hosting,
-        ))
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ManageOwnHostingResources",
+                actions=[
+                    "sagemaker:DeleteModel",
+                    "sagemaker:DeleteEndpointConfig",
+                    "sagemaker:DeleteEndpoint",
+                    "sagemaker:UpdateEndpoint",
+                    "sagemaker:AddTags",
+                    "sagemaker:DeleteTags",
+                ],
+                resources=hosting,
+                conditions={"StringEquals": {"aws:ResourceTag/ml-cicd:project": project_name}},
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DescribeHostingResources",
+                actions=[
+                    "sagemaker:DescribeModel",
+                    "sagemaker:DescribeEndpointConfig",
+                    "sagemaker:DescribeEndpoint",
+                    "sagemaker:ListTags",
+                ],
+                resources=hosting,
+            )
+        )
 
     def _grant_alarms(self) -> None:
         # CloudFormation names the stacks' alarms `<stack name>-<logical id>-<suffix>`; Application Auto
         # Scaling names its target-tracking alarms `TargetTracking-<resource id>-Alarm{High,Low}-<uuid>`.
         alarms = [self._arn("cloudwatch", "alarm", f"{name}-*", colon=True) for name in self.stack_names]
-        alarms += [self._arn("cloudwatch", "alarm", f"TargetTracking-endpoint/{name}/variant/*", colon=True)
-                   for name in self.stack_names]
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="EndpointAlarms",
-            actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
-                     "cloudwatch:TagResource", "cloudwatch:UntagResource", "cloudwatch:ListTagsForResource"],
-            resources=alarms,
-        ))
-        cdk.Validations.of(self.role).acknowledge(*[
-            cdk.Acknowledgment(id="AwsSolutions-IAM5[Resource::" + arn_as_nag_prints(self).format(
-                service="cloudwatch", resource=f"alarm:{suffix}") + "]", reason=reason)
-            for name in self.stack_names for suffix, reason in (
-                (f"{name}-*", "Alarms of the endpoint stack; CloudFormation prefixes their names with the stack name."),
-                (f"TargetTracking-endpoint/{name}/variant/*",
-                 "Target-tracking alarms Application Auto Scaling creates for this endpoint's variant."),
+        alarms += [
+            self._arn("cloudwatch", "alarm", f"TargetTracking-endpoint/{name}/variant/*", colon=True) for name in self.stack_names
+        ]
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="EndpointAlarms",
+                actions=[
+                    "cloudwatch:PutMetricAlarm",
+                    "cloudwatch:DeleteAlarms",
+                    "cloudwatch:DescribeAlarms",
+                    "cloudwatch:TagResource",
+                    "cloudwatch:UntagResource",
+                    "cloudwatch:ListTagsForResource",
+                ],
+                resources=alarms,
             )
-        ])
+        )
+        cdk.Validations.of(self.role).acknowledge(
+            *[
+                cdk.Acknowledgment(
+                    id="AwsSolutions-IAM5[Resource::"
+                    + arn_as_nag_prints(self).format(service="cloudwatch", resource=f"alarm:{suffix}")
+                    + "]",
+                    reason=reason,
+                )
+                for name in self.stack_names
+                for suffix, reason in (
+                    (f"{name}-*", "Alarms of the endpoint stack; CloudFormation prefixes their names with the stack name."),
+                    (
+                        f"TargetTracking-endpoint/{name}/variant/*",
+                        "Target-tracking alarms Application Auto Scaling creates for this endpoint's variant.",
+                    ),
+                )
+            ]
+        )
 
     def _grant_autoscaling(self) -> None:
         stack = cdk.Stack.of(self)
         # Scalable target ARNs end in a service-generated id, unknown before registration: this account's
         # and region's targets, limited to SageMaker variants by the service's own condition keys.
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="EndpointAutoscaling",
-            actions=["application-autoscaling:RegisterScalableTarget", "application-autoscaling:DeregisterScalableTarget",
-                     "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy"],
-            resources=[self._arn("application-autoscaling", "scalable-target", "*")],
-            conditions={"StringEquals": {"application-autoscaling:service-namespace": "sagemaker",
-                                         "application-autoscaling:scalable-dimension": "sagemaker:variant:DesiredInstanceCount"}},
-        ))
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="TagScalableTargets",
-            actions=["application-autoscaling:TagResource", "application-autoscaling:UntagResource",
-                     "application-autoscaling:ListTagsForResource"],
-            resources=[self._arn("application-autoscaling", "scalable-target", "*")],
-        ))
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="DescribeAutoscaling",
-            actions=["application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies",
-                     "application-autoscaling:DescribeScheduledActions", "cloudwatch:GetMetricData"],
-            resources=["*"],
-        ))
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="EndpointAutoscaling",
+                actions=[
+                    "application-autoscaling:RegisterScalableTarget",
+                    "application-autoscaling:DeregisterScalableTarget",
+                    "application-autoscaling:PutScalingPolicy",
+                    "application-autoscaling:DeleteScalingPolicy",
+                ],
+                resources=[self._arn("application-autoscaling", "scalable-target", "*")],
+                conditions={
+                    "StringEquals": {
+                        "application-autoscaling:service-namespace": "sagemaker",
+                        "application-autoscaling:scalable-dimension": "sagemaker:variant:DesiredInstanceCount",
+                    }
+                },
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="TagScalableTargets",
+                actions=[
+                    "application-autoscaling:TagResource",
+                    "application-autoscaling:UntagResource",
+                    "application-autoscaling:ListTagsForResource",
+                ],
+                resources=[self._arn("application-autoscaling", "scalable-target", "*")],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DescribeAutoscaling",
+                actions=[
+                    "application-autoscaling:DescribeScalableTargets",
+                    "application-autoscaling:DescribeScalingPolicies",
+                    "application-autoscaling:DescribeScheduledActions",
+                    "cloudwatch:GetMetricData",
+                ],
+                resources=["*"],
+            )
+        )
         # What Application Auto Scaling calls on a SageMaker variant with the caller's permissions
         # ("Identity-based policy examples for Application Auto Scaling": DescribeEndpoint,
         # DescribeEndpointConfig, UpdateEndpointWeightsAndCapacities, plus the target-tracking alarms above).
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="ScaleEndpointVariants",
-            actions=["sagemaker:UpdateEndpointWeightsAndCapacities"],
-            resources=self._endpoints,
-        ))
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="AutoscalingServiceLinkedRole",
-            actions=["iam:CreateServiceLinkedRole"],
-            resources=[f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/{AUTOSCALING_SERVICE_NAME}/"
-                       "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"],
-            conditions={"StringLike": {"iam:AWSServiceName": AUTOSCALING_SERVICE_NAME}},
-        ))
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ScaleEndpointVariants",
+                actions=["sagemaker:UpdateEndpointWeightsAndCapacities"],
+                resources=self._endpoints,
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="AutoscalingServiceLinkedRole",
+                actions=["iam:CreateServiceLinkedRole"],
+                resources=[
+                    f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/{AUTOSCALING_SERVICE_NAME}/"
+                    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+                ],
+                conditions={"StringLike": {"iam:AWSServiceName": AUTOSCALING_SERVICE_NAME}},
+            )
+        )
         cdk.Validations.of(self.role).acknowledge(
             cdk.Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
                 reason="Application Auto Scaling describe calls and cloudwatch:GetMetricData have no resource-level "
-                       "permissions (IAM reference); they only read.",
+                "permissions (IAM reference); they only read.",
             ),
             cdk.Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::" + arn_as_nag_prints(self).format(
-                    service="application-autoscaling", resource="scalable-target/*") + "]",
+                id="AwsSolutions-IAM5[Resource::"
+                + arn_as_nag_prints(self).format(service="application-autoscaling", resource="scalable-target/*")
+                + "]",
                 reason="Scalable target ids are generated by the service at registration; limited to this account and "
-                       "region, and registration and policies to SageMaker variants by condition.",
+                "region, and registration and policies to SageMaker variants by condition.",
             ),
         )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Mapping
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -53,25 +53,36 @@ class GateFunction(Construct):
             raise FileNotFoundError(f"lambdas/{props.name}/handler.py is missing")
         self.log_group = own_log_group(self, retention=props.log_retention, encryption_key=props.encryption_key)
         self.role = iam.Role(
-            self, "Role",
+            self,
+            "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Execution role of the {props.name} function",
         )
         # Logging permissions scoped to this function's own log group (no managed policy).
-        self.role.add_to_policy(iam.PolicyStatement(
-            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[self.log_group.log_group_arn, f"{self.log_group.log_group_arn}:log-stream:*"],
-        ))
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn, f"{self.log_group.log_group_arn}:log-stream:*"],
+            )
+        )
         self.function = lambda_.Function(
-            self, "Function",
+            self,
+            "Function",
             description=props.description,
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
             handler=f"{props.name}.handler.handler",
             code=lambda_.Code.from_asset(
                 str(LAMBDA_ROOT),
-                exclude=["*", f"!{props.name}", f"!{props.name}/**", f"!{SHARED_PACKAGE}", f"!{SHARED_PACKAGE}/**",
-                         "**/__pycache__", "**/*.pyc"],
+                exclude=[
+                    "*",
+                    f"!{props.name}",
+                    f"!{props.name}/**",
+                    f"!{SHARED_PACKAGE}",
+                    f"!{SHARED_PACKAGE}/**",
+                    "**/__pycache__",
+                    "**/*.pyc",
+                ],
             ),
             role=self.role,
             timeout=props.timeout,
@@ -89,6 +100,8 @@ class GateFunction(Construct):
         skip_checkov(self.function, LAMBDA_WITHOUT_QUEUE_VPC_OR_RESERVATION)
         resources = {f"<{logical_id(self.log_group)}.Arn>:log-stream:*": "Log streams of this function's own log group."}
         if props.answers_codepipeline_jobs:
-            resources["*"] = ("codepipeline:PutJobSuccessResult and PutJobFailureResult (added by the pipeline's "
-                              "Lambda invoke action) have no resource-level permissions.")
+            resources["*"] = (
+                "codepipeline:PutJobSuccessResult and PutJobFailureResult (added by the pipeline's "
+                "Lambda invoke action) have no resource-level permissions."
+            )
         acknowledge(self.role, resources=resources)

@@ -56,21 +56,34 @@ class HostPullRequestChecks(Construct):
         p, c = props, props.connection
         self.status_context = status_context(p.project_name)
         source = codebuild.Source.git_hub(
-            owner=c.owner, repo=c.repository_name, webhook=True, report_build_status=True,
+            owner=c.owner,
+            repo=c.repository_name,
+            webhook=True,
+            report_build_status=True,
             build_status_context=self.status_context,
-            webhook_filters=[codebuild.FilterGroup.in_event_of(
-                codebuild.EventAction.PULL_REQUEST_CREATED, codebuild.EventAction.PULL_REQUEST_UPDATED,
-                codebuild.EventAction.PULL_REQUEST_REOPENED,
-            # An anchored pattern: CodeBuild matches filter patterns as regular expressions.
-            ).and_base_ref_is(f"^refs/heads/{re.escape(p.release_branch)}$")],
+            webhook_filters=[
+                codebuild.FilterGroup.in_event_of(
+                    codebuild.EventAction.PULL_REQUEST_CREATED,
+                    codebuild.EventAction.PULL_REQUEST_UPDATED,
+                    codebuild.EventAction.PULL_REQUEST_REOPENED,
+                    # An anchored pattern: CodeBuild matches filter patterns as regular expressions.
+                ).and_base_ref_is(f"^refs/heads/{re.escape(p.release_branch)}$")
+            ],
         )
-        self.build = BuildProject(self, "Build", props=BuildProjectProps(
-            buildspec=PULL_REQUEST_CHECKS_BUILDSPEC,
-            description=host_pull_request_checks_summary(project_name=p.project_name, release_branch=p.release_branch,
-                                                         provider_type=c.provider_type),
-            encryption_key=p.encryption_key, log_retention=p.log_retention,
-            environment={**p.environment, "REPOSITORY_NAME": c.full_repository_id},
-        ), source=source)
+        self.build = BuildProject(
+            self,
+            "Build",
+            props=BuildProjectProps(
+                buildspec=PULL_REQUEST_CHECKS_BUILDSPEC,
+                description=host_pull_request_checks_summary(
+                    project_name=p.project_name, release_branch=p.release_branch, provider_type=c.provider_type
+                ),
+                encryption_key=p.encryption_key,
+                log_retention=p.log_retention,
+                environment={**p.environment, "REPOSITORY_NAME": c.full_repository_id},
+            ),
+            source=source,
+        )
         self.project = self.build.project
         self.role = self.build.role
         project = self.project.node.default_child

@@ -29,9 +29,16 @@ __all__ = ["CHAMPION_TAG_PREFIX", "ImageRepository", "ImageRepositoryProps", "PU
 # The promote function tags the champion's image; one prefix for it and for the lifecycle rule that keeps it.
 CHAMPION_TAG_PREFIX: str = importlib.import_module("lambdas.promote.champion_image").CHAMPION_TAG_PREFIX
 PULL_ACTIONS = _PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
-_PUSH_ACTIONS = ("ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage",
-                 "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:DescribeImages",
-                 "ecr:DescribeImageScanFindings")
+_PUSH_ACTIONS = (
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:DescribeImages",
+    "ecr:DescribeImageScanFindings",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,7 +56,8 @@ class ImageRepository(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, props: ImageRepositoryProps) -> None:
         super().__init__(scope, construct_id)
         self.repository = ecr.Repository(
-            self, "Repository",
+            self,
+            "Repository",
             encryption=ecr.RepositoryEncryption.KMS,
             encryption_key=props.encryption_key,
             image_tag_mutability=ecr.TagMutability.IMMUTABLE,
@@ -60,31 +68,41 @@ class ImageRepository(Construct):
                 # "An image that matches the tagging requirements of a rule cannot be expired by a rule with a
                 # lower priority" (ECR user guide, lifecycle policies): champion images are never expired.
                 ecr.LifecycleRule(
-                    rule_priority=1, description="Keep every image that served as champion.",
-                    tag_status=ecr.TagStatus.TAGGED, tag_prefix_list=[CHAMPION_TAG_PREFIX],
+                    rule_priority=1,
+                    description="Keep every image that served as champion.",
+                    tag_status=ecr.TagStatus.TAGGED,
+                    tag_prefix_list=[CHAMPION_TAG_PREFIX],
                     max_image_count=9999,
                 ),
                 ecr.LifecycleRule(
                     rule_priority=2,
                     description=f"Keep the images of the last {props.keep_release_images} releases.",
-                    tag_status=ecr.TagStatus.ANY, max_image_count=props.keep_release_images,
+                    tag_status=ecr.TagStatus.ANY,
+                    max_image_count=props.keep_release_images,
                 ),
             ],
         )
 
     def grant_push(self, role: iam.IRole) -> None:
         """Push and scan results for this repository (plus the registry token, which has no resource)."""
-        role.add_to_principal_policy(iam.PolicyStatement(
-            sid="PushTheModelImage", actions=list(_PUSH_ACTIONS), resources=[self.repository.repository_arn]))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            sid="RegistryLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(sid="PushTheModelImage", actions=list(_PUSH_ACTIONS), resources=[self.repository.repository_arn])
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(sid="RegistryLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])
+        )
 
     def grant_pull(self, role: iam.IRole) -> None:
-        role.add_to_principal_policy(iam.PolicyStatement(
-            sid="PullTheModelImage", actions=list(_PULL_ACTIONS), resources=[self.repository.repository_arn]))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(sid="PullTheModelImage", actions=list(_PULL_ACTIONS), resources=[self.repository.repository_arn])
+        )
 
     def grant_champion_tagging(self, role: iam.IRole) -> None:
         """The promotion adds a `champion-*` tag to the served image (a new tag; immutable tags are never moved)."""
-        role.add_to_principal_policy(iam.PolicyStatement(
-            sid="TagTheChampionImage", actions=["ecr:BatchGetImage", "ecr:PutImage"],
-            resources=[self.repository.repository_arn]))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="TagTheChampionImage",
+                actions=["ecr:BatchGetImage", "ecr:PutImage"],
+                resources=[self.repository.repository_arn],
+            )
+        )

@@ -13,5 +13,9 @@ __all__ = ["own_log_group"]
 def own_log_group(scope: Construct, *, retention: logs.RetentionDays, encryption_key: kms.IKey) -> logs.LogGroup:
     """`scope`'s log group (construct id `Logs`), retained on stack deletion: logs are release evidence."""
     return logs.LogGroup(
-        scope, "Logs", retention=retention, encryption_key=encryption_key, removal_policy=cdk.RemovalPolicy.RETAIN,
+        scope,
+        "Logs",
+        retention=retention,
+        encryption_key=encryption_key,
+        removal_policy=cdk.RemovalPolicy.RETAIN,
     )

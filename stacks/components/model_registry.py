@@ -16,7 +16,8 @@ class ModelRegistry(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, group_name: str, description: str) -> None:
         super().__init__(scope, construct_id)
         self.group = sagemaker.CfnModelPackageGroup(
-            self, "Group",
+            self,
+            "Group",
             model_package_group_name=group_name,
             model_package_group_description=description,
         )
@@ -26,7 +27,9 @@ class ModelRegistry(Construct):
         self.group_arn = self.group.attr_model_package_group_arn
         # Versions of the group: arn:...:model-package/<group>/<version>.
         self.package_arn_pattern = stack.format_arn(
-            service="sagemaker", resource="model-package", resource_name=f"{group_name}/*",
+            service="sagemaker",
+            resource="model-package",
+            resource_name=f"{group_name}/*",
         )
 
     def grant_list_packages(self, grantee: iam.IGrantable) -> None:
@@ -38,15 +41,19 @@ class ModelRegistry(Construct):
         only grant that covers every form of the request is `Resource: *`. It lists
         package summaries; describing or changing a package stays scoped to the group.
         """
-        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
-            sid="ListModelPackages",
-            actions=["sagemaker:ListModelPackages"],
-            resources=["*"],
-        ))
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ListModelPackages",
+                actions=["sagemaker:ListModelPackages"],
+                resources=["*"],
+            )
+        )
         if isinstance(grantee, iam.Role):
-            cdk.Validations.of(grantee).acknowledge(cdk.Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="sagemaker:ListModelPackages authorises on * (its model-package resource type is optional in the "
-                       "IAM reference and the request names no package); other actions on * are each allow-listed "
-                       "in tests/test_security_iam.py against the IAM reference.",
-            ))
+            cdk.Validations.of(grantee).acknowledge(
+                cdk.Acknowledgment(
+                    id="AwsSolutions-IAM5[Resource::*]",
+                    reason="sagemaker:ListModelPackages authorises on * (its model-package resource type is optional in the "
+                    "IAM reference and the request names no package); other actions on * are each allow-listed "
+                    "in tests/test_security_iam.py against the IAM reference.",
+                )
+            )

@@ -15,12 +15,14 @@ __all__ = ["MODEL_REPO_DIR", "ModelRepository"]
 class ModelRepository(Construct):
     """A CodeCommit repository whose first commit on the release branch is `model_repo/`."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, repository_name: str, release_branch: str,
-                 description: str) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, repository_name: str, release_branch: str, description: str
+    ) -> None:
         super().__init__(scope, construct_id)
         seed = s3_assets.Asset(self, "Seed", path=str(MODEL_REPO_DIR), exclude=list(SEED_EXCLUDES))
         self.repository = codecommit.Repository(
-            self, "Repository",
+            self,
+            "Repository",
             repository_name=repository_name,
             description=description,
             code=codecommit.Code.from_asset(seed, release_branch),

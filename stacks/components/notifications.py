@@ -14,11 +14,11 @@ __all__ = ["ReleaseNotifications"]
 class ReleaseNotifications(Construct):
     """Pipeline failures, gate verdicts, rollbacks and approvals are published here."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, project_name: str, key: kms.IKey,
-                 email: str | None) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, project_name: str, key: kms.IKey, email: str | None) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(
-            self, "Topic",
+            self,
+            "Topic",
             display_name=f"{project_name} releases",
             master_key=key,
             enforce_ssl=True,
@@ -26,9 +26,11 @@ class ReleaseNotifications(Construct):
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         # EventBridge and CodeStar notifications publish to the encrypted topic.
-        key.add_to_resource_policy(iam.PolicyStatement(
-            sid="AllowEventBridgeToPublishEncrypted",
-            principals=[iam.ServicePrincipal("events.amazonaws.com")],
-            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-            resources=["*"],
-        ))
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowEventBridgeToPublishEncrypted",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+            )
+        )

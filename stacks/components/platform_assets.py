@@ -22,14 +22,20 @@ _EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache"]
 class PlatformAssets(Construct):
     """Zipped `release_tools/`, `schemas/` and endpoint templates, with their S3 URLs."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, endpoint_templates_dir: Path,
-                 bootstrap_kms_key_arn: str | None = None) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, endpoint_templates_dir: Path, bootstrap_kms_key_arn: str | None = None
+    ) -> None:
         super().__init__(scope, construct_id)
         self.bootstrap_kms_key_arn = bootstrap_kms_key_arn
         # release_tools/model_package_metadata.py links to lambdas/gate_kit/ (one module, shipped to both):
         # the asset holds the file itself.
-        self.tools = s3_assets.Asset(self, "ReleaseTools", path=str(PROJECT_ROOT / "release_tools"), exclude=_EXCLUDES,
-                                     follow_symlinks=cdk.SymlinkFollowMode.EXTERNAL)
+        self.tools = s3_assets.Asset(
+            self,
+            "ReleaseTools",
+            path=str(PROJECT_ROOT / "release_tools"),
+            exclude=_EXCLUDES,
+            follow_symlinks=cdk.SymlinkFollowMode.EXTERNAL,
+        )
         self.schemas = s3_assets.Asset(self, "Schemas", path=str(PROJECT_ROOT / "schemas"), exclude=_EXCLUDES)
         self.endpoint_templates = s3_assets.Asset(self, "EndpointTemplates", path=str(endpoint_templates_dir))
 
@@ -44,19 +50,23 @@ class PlatformAssets(Construct):
     def grant_read(self, grantee: iam.IGrantable, *, endpoint_templates: bool = False) -> None:
         """Read exactly these objects (not the whole bootstrap bucket, as `Asset.grant_read` would)."""
         assets = [self.tools, self.schemas, *([self.endpoint_templates] if endpoint_templates else [])]
-        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
-            sid="ReadPlatformAssets",
-            actions=["s3:GetObject"],
-            resources=[asset.bucket.arn_for_objects(asset.s3_object_key) for asset in assets],
-        ))
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadPlatformAssets",
+                actions=["s3:GetObject"],
+                resources=[asset.bucket.arn_for_objects(asset.s3_object_key) for asset in assets],
+            )
+        )
         if self.bootstrap_kms_key_arn:
             # An account bootstrapped with its own key (`cdk bootstrap --bootstrap-kms-key-id`) encrypts the
             # assets with it (SSE-KMS); S3 decrypts on the reader's behalf, so the reader needs kms:Decrypt
             # on that key, and only through S3 in this region (kms:ViaService).
             stack = cdk.Stack.of(self)
-            grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
-                sid="DecryptPlatformAssets",
-                actions=["kms:Decrypt"],
-                resources=[self.bootstrap_kms_key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.{stack.url_suffix}"}},
-            ))
+            grantee.grant_principal.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="DecryptPlatformAssets",
+                    actions=["kms:Decrypt"],
+                    resources=[self.bootstrap_kms_key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.{stack.url_suffix}"}},
+                )
+            )

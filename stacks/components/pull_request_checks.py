@@ -12,8 +12,8 @@ which runs the pull request's own code, holds no such permission.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
@@ -59,16 +59,23 @@ class PullRequestChecks(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, props: PullRequestChecksProps) -> None:
         super().__init__(scope, construct_id)
         p = props
-        self.build = BuildProject(self, "Build", props=BuildProjectProps(
-            buildspec=PULL_REQUEST_CHECKS_BUILDSPEC,
-            description=pull_request_checks_summary(project_name=p.project_name, release_branch=p.release_branch),
-            encryption_key=p.encryption_key, log_retention=p.log_retention,
-            environment={**p.environment, "REPOSITORY_NAME": p.repository.repository_name},
-        ), source=codebuild.Source.code_commit(repository=p.repository))
+        self.build = BuildProject(
+            self,
+            "Build",
+            props=BuildProjectProps(
+                buildspec=PULL_REQUEST_CHECKS_BUILDSPEC,
+                description=pull_request_checks_summary(project_name=p.project_name, release_branch=p.release_branch),
+                encryption_key=p.encryption_key,
+                log_retention=p.log_retention,
+                environment={**p.environment, "REPOSITORY_NAME": p.repository.repository_name},
+            ),
+            source=codebuild.Source.code_commit(repository=p.repository),
+        )
         self.project = self.build.project
         self.role = self.build.role
         self.rule = events.Rule(
-            self, "Rule",
+            self,
+            "Rule",
             description=f"A pull request into {p.release_branch} was opened or updated: run the checks on it.",
             event_pattern=events.EventPattern(
                 source=["aws.codecommit"],
@@ -81,38 +88,63 @@ class PullRequestChecks(Construct):
                 },
             ),
         )
-        self.rule.add_target(targets.CodeBuildProject(self.project, event=events.RuleTargetInput.from_object({
-            "sourceVersion": events.EventField.from_path("$.detail.sourceCommit"),
-            "environmentVariablesOverride": [
-                {"name": name, "value": events.EventField.from_path(path), "type": "PLAINTEXT"}
-                for name, path in _EVENT_VARIABLES.items()
-            ],
-        })))
-        self.reporter = GateFunction(self, "Reporter", props=GateFunctionProps(
-            name="pull_request_reporter",
-            description=f"{p.project_name}: posts the pull-request checks' verdict (comment, approval) on the pull request.",
-            log_retention=p.log_retention, encryption_key=p.encryption_key,
-            timeout=cdk.Duration.minutes(1),
-            # The reporter trusts only builds this rule started (CodeBuild records `rule/<name>` as initiator).
-            environment={"REPOSITORY_NAME": p.repository.repository_name, "CHECKS_PROJECT_NAME": self.project.project_name,
-                         "CHECKS_RULE_NAME": self.rule.rule_name},
-            answers_codepipeline_jobs=False,
-        ))
+        self.rule.add_target(
+            targets.CodeBuildProject(
+                self.project,
+                event=events.RuleTargetInput.from_object(
+                    {
+                        "sourceVersion": events.EventField.from_path("$.detail.sourceCommit"),
+                        "environmentVariablesOverride": [
+                            {"name": name, "value": events.EventField.from_path(path), "type": "PLAINTEXT"}
+                            for name, path in _EVENT_VARIABLES.items()
+                        ],
+                    }
+                ),
+            )
+        )
+        self.reporter = GateFunction(
+            self,
+            "Reporter",
+            props=GateFunctionProps(
+                name="pull_request_reporter",
+                description=f"{p.project_name}: posts the pull-request checks' verdict (comment, approval) on the pull request.",
+                log_retention=p.log_retention,
+                encryption_key=p.encryption_key,
+                timeout=cdk.Duration.minutes(1),
+                # The reporter trusts only builds this rule started (CodeBuild records `rule/<name>` as initiator).
+                environment={
+                    "REPOSITORY_NAME": p.repository.repository_name,
+                    "CHECKS_PROJECT_NAME": self.project.project_name,
+                    "CHECKS_RULE_NAME": self.rule.rule_name,
+                },
+                answers_codepipeline_jobs=False,
+            ),
+        )
         self.reporter_role = self.reporter.role
         p.encryption_key.grant_decrypt(self.reporter_role)  # its environment is KMS-encrypted
-        self.reporter_role.add_to_principal_policy(iam.PolicyStatement(
-            sid="PostResultOnPullRequest",
-            actions=["codecommit:PostCommentForPullRequest", "codecommit:UpdatePullRequestApprovalState"],
-            resources=[p.repository.repository_arn],
-        ))
+        self.reporter_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PostResultOnPullRequest",
+                actions=["codecommit:PostCommentForPullRequest", "codecommit:UpdatePullRequestApprovalState"],
+                resources=[p.repository.repository_arn],
+            )
+        )
         # Provenance before a verdict: who started the build and which commit it checked, and the pull
         # request's current revision (lambdas/pull_request_reporter/build_provenance.py).
-        self.reporter_role.add_to_principal_policy(iam.PolicyStatement(
-            sid="ConfirmBuildProvenance", actions=["codebuild:BatchGetBuilds"], resources=[self.project.project_arn],
-        ))
-        self.reporter_role.add_to_principal_policy(iam.PolicyStatement(
-            sid="ReadPullRequestRevision", actions=["codecommit:GetPullRequest"], resources=[p.repository.repository_arn],
-        ))
+        self.reporter_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ConfirmBuildProvenance",
+                actions=["codebuild:BatchGetBuilds"],
+                resources=[self.project.project_arn],
+            )
+        )
+        self.reporter_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadPullRequestRevision",
+                actions=["codecommit:GetPullRequest"],
+                resources=[p.repository.repository_arn],
+            )
+        )
         self.project.on_state_change(
             "Finished",
             description="A pull-request checks build ended: post its verdict on the pull request.",

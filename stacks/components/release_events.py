@@ -14,8 +14,15 @@ __all__ = ["ReleaseEvents"]
 class ReleaseEvents(Construct):
     """Pipeline failures, gate verdicts, rollbacks and registry decisions, each as a readable message."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, pipeline: codepipeline.IPipeline, topic: sns.ITopic,
-                 model_package_group_name: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        pipeline: codepipeline.IPipeline,
+        topic: sns.ITopic,
+        model_package_group_name: str,
+    ) -> None:
         super().__init__(scope, construct_id)
         pipeline_name = events.EventField.from_path("$.detail.pipeline")
         execution = events.EventField.from_path("$.detail.execution-id")
@@ -24,9 +31,13 @@ class ReleaseEvents(Construct):
             "PipelineFailed",
             description="A release failed: tell the team which execution.",
             event_pattern=events.EventPattern(detail={"state": ["FAILED"]}),
-            target=targets.SnsTopic(topic, message=events.RuleTargetInput.from_text(
-                f"Release failed: pipeline {pipeline_name}, execution {execution}. "
-                "Open the CodePipeline console for the failed action and its message.")),
+            target=targets.SnsTopic(
+                topic,
+                message=events.RuleTargetInput.from_text(
+                    f"Release failed: pipeline {pipeline_name}, execution {execution}. "
+                    "Open the CodePipeline console for the failed action and its message."
+                ),
+            ),
         )
         pipeline.on_event(
             "GateVerdict",
@@ -35,9 +46,13 @@ class ReleaseEvents(Construct):
                 detail_type=["CodePipeline Action Execution State Change"],
                 detail={"action": ["EvaluationGate", "StagingGate", "VerifyProduction"], "state": ["SUCCEEDED", "FAILED"]},
             ),
-            target=targets.SnsTopic(topic, message=events.RuleTargetInput.from_text(
-                f"Gate {events.EventField.from_path('$.detail.action')} {events.EventField.from_path('$.detail.state')} "
-                f"in pipeline {pipeline_name}, execution {execution}. The decision record is linked in the action's details.")),
+            target=targets.SnsTopic(
+                topic,
+                message=events.RuleTargetInput.from_text(
+                    f"Gate {events.EventField.from_path('$.detail.action')} {events.EventField.from_path('$.detail.state')} "
+                    f"in pipeline {pipeline_name}, execution {execution}. The decision record is linked in the action's details."
+                ),
+            ),
         )
         pipeline.on_event(
             "Rollback",
@@ -46,20 +61,30 @@ class ReleaseEvents(Construct):
                 detail_type=["CodePipeline Pipeline Execution State Change"],
                 detail={"execution-trigger": {"trigger-type": ["AutomatedRollback", "ManualRollback"]}},
             ),
-            target=targets.SnsTopic(topic, message=events.RuleTargetInput.from_text(
-                f"Rollback in pipeline {pipeline_name}: execution {execution} is "
-                f"{events.EventField.from_path('$.detail.state')} (redeploying the previous release).")),
+            target=targets.SnsTopic(
+                topic,
+                message=events.RuleTargetInput.from_text(
+                    f"Rollback in pipeline {pipeline_name}: execution {execution} is "
+                    f"{events.EventField.from_path('$.detail.state')} (redeploying the previous release)."
+                ),
+            ),
         )
         events.Rule(
-            self, "RegistryDecision",
+            self,
+            "RegistryDecision",
             description="A model package was approved (new champion) or rejected.",
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"],
                 detail_type=["SageMaker Model Package State Change"],
-                detail={"ModelPackageGroupName": [model_package_group_name],
-                        "ModelApprovalStatus": ["Approved", "Rejected"]},
+                detail={"ModelPackageGroupName": [model_package_group_name], "ModelApprovalStatus": ["Approved", "Rejected"]},
             ),
-            targets=[targets.SnsTopic(topic, message=events.RuleTargetInput.from_text(
-                f"Model {events.EventField.from_path('$.detail.ModelPackageArn')} is now "
-                f"{events.EventField.from_path('$.detail.ModelApprovalStatus')}."))],
+            targets=[
+                targets.SnsTopic(
+                    topic,
+                    message=events.RuleTargetInput.from_text(
+                        f"Model {events.EventField.from_path('$.detail.ModelPackageArn')} is now "
+                        f"{events.EventField.from_path('$.detail.ModelApprovalStatus')}."
+                    ),
+                )
+            ],
         )

@@ -86,42 +86,68 @@ class ReleasePipeline(Construct):
 
         source = self._source_action(p, source_output)
         build = actions.CodeBuildAction(
-            action_name="Build", project=self._commit_build(p, p.build_project, build_output, "BuildProjectByName"), input=source_output, outputs=[build_output],
+            action_name="Build",
+            project=self._commit_build(p, p.build_project, build_output, "BuildProjectByName"),
+            input=source_output,
+            outputs=[build_output],
             environment_variables={"SOURCE_REVISION": codebuild.BuildEnvironmentVariable(value=source.variables.commit_id)},
         )
         image = actions.CodeBuildAction(
-            action_name="Image", project=self._commit_build(p, p.image_project, image_output, "ImageProjectByName"),
-            input=build_output, outputs=[image_output], run_order=2,
+            action_name="Image",
+            project=self._commit_build(p, p.image_project, image_output, "ImageProjectByName"),
+            input=build_output,
+            outputs=[image_output],
+            run_order=2,
             environment_variables={"SOURCE_REVISION": codebuild.BuildEnvironmentVariable(value=source.variables.commit_id)},
         )
         train = actions.CodeBuildAction(
-            action_name="Train", project=p.train_project, input=build_output, outputs=[train_output],
+            action_name="Train",
+            project=p.train_project,
+            input=build_output,
+            outputs=[train_output],
             extra_inputs=[image_output],
             variables_namespace="Train",
             environment_variables={"SOURCE_REVISION": codebuild.BuildEnvironmentVariable(value=source.variables.commit_id)},
         )
         evaluate = actions.LambdaInvokeAction(
-            action_name="EvaluationGate", lambda_=p.evaluation_gate, inputs=[train_output],
-            variables_namespace="EvaluationGate", user_parameters_string=user_parameters_string("EvaluationGate"),
+            action_name="EvaluationGate",
+            lambda_=p.evaluation_gate,
+            inputs=[train_output],
+            variables_namespace="EvaluationGate",
+            user_parameters_string=user_parameters_string("EvaluationGate"),
         )
         deploy_staging = self._deploy_action("DeployStaging", p, p.staging_stack_name, "staging", train_output)
         # Chain of custody: before each deploy, the TrainOutput files and the model must be exactly what the
         # evaluation gate judged (lambdas/gate_kit/custody.py); production verification checks again.
-        check_staging, check_prod = (actions.LambdaInvokeAction(
-            action_name="CheckCustody", lambda_=p.promote_function, inputs=[train_output], run_order=1,
-            user_parameters_string=user_parameters_string("CheckCustody"),
-        ) for _ in range(2))
+        check_staging, check_prod = (
+            actions.LambdaInvokeAction(
+                action_name="CheckCustody",
+                lambda_=p.promote_function,
+                inputs=[train_output],
+                run_order=1,
+                user_parameters_string=user_parameters_string("CheckCustody"),
+            )
+            for _ in range(2)
+        )
         test_staging = actions.LambdaInvokeAction(
-            action_name="StagingGate", lambda_=p.staging_gate, inputs=[train_output],
-            variables_namespace="StagingGate", user_parameters_string=user_parameters_string("StagingGate"),
+            action_name="StagingGate",
+            lambda_=p.staging_gate,
+            inputs=[train_output],
+            variables_namespace="StagingGate",
+            user_parameters_string=user_parameters_string("StagingGate"),
         )
         deploy_prod = self._deploy_action("DeployProd", p, p.production_stack_name, "production", train_output)
         verify_prod = actions.LambdaInvokeAction(
-            action_name="VerifyProduction", lambda_=p.promote_function, inputs=[train_output], run_order=3,
+            action_name="VerifyProduction",
+            lambda_=p.promote_function,
+            inputs=[train_output],
+            run_order=3,
             user_parameters_string=user_parameters_string("VerifyProduction"),
         )
         promote = actions.LambdaInvokeAction(
-            action_name="Promote", lambda_=p.promote_function, inputs=[train_output],
+            action_name="Promote",
+            lambda_=p.promote_function,
+            inputs=[train_output],
             user_parameters_string=user_parameters_string("Promote"),
         )
 
@@ -134,29 +160,39 @@ class ReleasePipeline(Construct):
             codepipeline.StageProps(stage_name="TestStaging", actions=[test_staging]),
         ]
         if p.require_manual_approval:
-            stages.append(codepipeline.StageProps(stage_name="Approve", actions=[actions.ManualApprovalAction(
-                action_name="Approve",
-                notification_topic=p.approval_topic,
-                additional_information=(
-                    "Model #{Train.MODEL_PACKAGE_ARN} passed the evaluation and staging gates. "
-                    "Evaluation record: #{EvaluationGate.record_uri}"
-                ),
-            )]))
-        stages.append(codepipeline.StageProps(
-            stage_name="DeployProd",
-            actions=[check_prod, deploy_prod, verify_prod],
-            before_entry=self._deployment_window(p),
-            on_failure=codepipeline.FailureConditions(result=codepipeline.Result.ROLLBACK),
-            # No on-success CloudWatchAlarm condition: its WaitTime is documented as time "to allow for a state
-            # change before running the rule result" (an alarm already OK succeeds at once), the launch
-            # announcement describes a watch window instead, and composite alarms are not documented as
-            # supported. The bake is SageMaker's own (TerminationWaitInSeconds, see stacks/endpoint_stack.py):
-            # the old fleet is kept and the rollback alarms stay armed, as SageMaker documents.
-        ))
+            stages.append(
+                codepipeline.StageProps(
+                    stage_name="Approve",
+                    actions=[
+                        actions.ManualApprovalAction(
+                            action_name="Approve",
+                            notification_topic=p.approval_topic,
+                            additional_information=(
+                                "Model #{Train.MODEL_PACKAGE_ARN} passed the evaluation and staging gates. "
+                                "Evaluation record: #{EvaluationGate.record_uri}"
+                            ),
+                        )
+                    ],
+                )
+            )
+        stages.append(
+            codepipeline.StageProps(
+                stage_name="DeployProd",
+                actions=[check_prod, deploy_prod, verify_prod],
+                before_entry=self._deployment_window(p),
+                on_failure=codepipeline.FailureConditions(result=codepipeline.Result.ROLLBACK),
+                # No on-success CloudWatchAlarm condition: its WaitTime is documented as time "to allow for a state
+                # change before running the rule result" (an alarm already OK succeeds at once), the launch
+                # announcement describes a watch window instead, and composite alarms are not documented as
+                # supported. The bake is SageMaker's own (TerminationWaitInSeconds, see stacks/endpoint_stack.py):
+                # the old fleet is kept and the rollback alarms stay armed, as SageMaker documents.
+            )
+        )
         stages.append(codepipeline.StageProps(stage_name="Promote", actions=[promote]))
 
         self.pipeline = codepipeline.Pipeline(
-            self, "Pipeline",
+            self,
+            "Pipeline",
             pipeline_type=codepipeline.PipelineType.V2,
             artifact_bucket=self._artifact_bucket(p),
             restart_execution_on_update=False,
@@ -184,13 +220,16 @@ class ReleasePipeline(Construct):
         if key is None:
             raise ValueError("cross-account actions need a KMS-encrypted artifact bucket")
         return s3.Bucket.from_bucket_attributes(
-            self, "ArtifactBucketReference", bucket_arn=p.artifact_bucket.bucket_arn,
+            self,
+            "ArtifactBucketReference",
+            bucket_arn=p.artifact_bucket.bucket_arn,
             bucket_name=p.artifact_bucket.bucket_name,
             encryption_key=kms.Key.from_key_arn(self, "ArtifactKeyReference", key.key_arn),
         )
 
-    def _commit_build(self, p: ReleasePipelineProps, project: codebuild.IProject, output: codepipeline.Artifact,
-                      construct_id: str) -> codebuild.IProject:
+    def _commit_build(
+        self, p: ReleasePipelineProps, project: codebuild.IProject, output: codepipeline.Artifact, construct_id: str
+    ) -> codebuild.IProject:
         """A Build-stage project as the action sees it, and its access to the artifact store.
 
         The Build stage runs the commit's own code (its tests, `pip install` of its requirements, `docker build`
@@ -206,25 +245,39 @@ class ReleasePipeline(Construct):
         p.artifact_bucket.grant_read(role)
         pattern = artifact_object_pattern(output.artifact_name or "")
         p.artifact_bucket.grant_put(role, pattern)
-        acknowledge(role, resources={f"<{logical_id(p.artifact_bucket)}.Arn>/{pattern}":
-                                     "The Build stage puts its own output artifact only (CodePipeline's key layout)."})
+        acknowledge(
+            role,
+            resources={
+                f"<{logical_id(p.artifact_bucket)}.Arn>/{pattern}": "The Build stage puts its own output artifact only (CodePipeline's key layout)."
+            },
+        )
         return codebuild.Project.from_project_name(self, construct_id, project.project_name)
 
     @staticmethod
-    def _source_action(p: ReleasePipelineProps, output: codepipeline.Artifact
-                       ) -> actions.CodeCommitSourceAction | actions.CodeStarConnectionsSourceAction:
+    def _source_action(
+        p: ReleasePipelineProps, output: codepipeline.Artifact
+    ) -> actions.CodeCommitSourceAction | actions.CodeStarConnectionsSourceAction:
         """CodeCommit (EventBridge trigger) or the connection source (a V2 trigger, added after the pipeline)."""
         if p.connection is None:
             if p.repository is None:
                 raise ValueError("the release pipeline needs a CodeCommit repository or a connection")
             return actions.CodeCommitSourceAction(
-                action_name="Source", repository=p.repository, branch=p.release_branch, output=output,
-                trigger=actions.CodeCommitTrigger.EVENTS, variables_namespace="Source",
+                action_name="Source",
+                repository=p.repository,
+                branch=p.release_branch,
+                output=output,
+                trigger=actions.CodeCommitTrigger.EVENTS,
+                variables_namespace="Source",
             )
         c = p.connection
         return actions.CodeStarConnectionsSourceAction(
-            action_name="Source", connection_arn=c.connection_arn, owner=c.owner, repo=c.repository_name,
-            branch=p.release_branch, output=output, variables_namespace="Source",
+            action_name="Source",
+            connection_arn=c.connection_arn,
+            owner=c.owner,
+            repo=c.repository_name,
+            branch=p.release_branch,
+            output=output,
+            variables_namespace="Source",
             # No polling and no default trigger: the pipeline's V2 trigger below starts an execution on a push
             # to the release branch only.
             trigger_on_push=False,
@@ -243,8 +296,9 @@ class ReleasePipeline(Construct):
         # The source action already granted the pipeline role UseConnection on this one connection ARN.
 
     @staticmethod
-    def _deploy_action(namespace: str, p: ReleasePipelineProps, stack_name: str, stage: str,
-                       train_output: codepipeline.Artifact) -> actions.CloudFormationCreateUpdateStackAction:
+    def _deploy_action(
+        namespace: str, p: ReleasePipelineProps, stack_name: str, stage: str, train_output: codepipeline.Artifact
+    ) -> actions.CloudFormationCreateUpdateStackAction:
         overrides = dict(p.endpoint_parameters)
         if stage == "production":
             overrides["DataCaptureS3Uri"] = p.production_data_capture_uri
@@ -281,10 +335,18 @@ class ReleasePipeline(Construct):
         """
         if not p.deployment_window:
             return None
-        return codepipeline.Conditions(conditions=[codepipeline.Condition(
-            result=codepipeline.Result.FAIL,
-            rules=[codepipeline.Rule(
-                name="DeploymentWindow", provider="DeploymentWindow", version="1",
-                configuration={"Cron": p.deployment_window, "TimeZone": p.deployment_window_time_zone},
-            )],
-        )])
+        return codepipeline.Conditions(
+            conditions=[
+                codepipeline.Condition(
+                    result=codepipeline.Result.FAIL,
+                    rules=[
+                        codepipeline.Rule(
+                            name="DeploymentWindow",
+                            provider="DeploymentWindow",
+                            version="1",
+                            configuration={"Cron": p.deployment_window, "TimeZone": p.deployment_window_time_zone},
+                        )
+                    ],
+                )
+            ]
+        )

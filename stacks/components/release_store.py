@@ -50,37 +50,69 @@ def break_glass_role_name(project_name: str) -> str:
 class ReleaseStore(Construct):
     """A versioned, KMS-encrypted, TLS-only bucket only the platform's named writers may write, nobody may empty."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, project_name: str, key: kms.IKey,
-                 access_logs: s3.IBucket, retention_days: int) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        project_name: str,
+        key: kms.IKey,
+        access_logs: s3.IBucket,
+        retention_days: int,
+    ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self.break_glass_arn = f"arn:{stack.partition}:iam::{stack.account}:role/{break_glass_role_name(project_name)}"
-        self.bucket = project_bucket(self, "Bucket", key=key, access_logs=access_logs, log_prefix="releases/",
-                                     lifecycle_id="expire-replaced-release-data", retention_days=retention_days)
-        self.bucket.add_to_resource_policy(iam.PolicyStatement(
-            sid="DenyDeletingReleaseData",
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
-            actions=list(DELETE_ACTIONS),
-            resources=[self.bucket.arn_for_objects("*")],
-            conditions={"ArnNotEquals": {"aws:PrincipalArn": self.break_glass_arn}},
-        ))
+        self.bucket = project_bucket(
+            self,
+            "Bucket",
+            key=key,
+            access_logs=access_logs,
+            log_prefix="releases/",
+            lifecycle_id="expire-replaced-release-data",
+            retention_days=retention_days,
+        )
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyDeletingReleaseData",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=list(DELETE_ACTIONS),
+                resources=[self.bucket.arn_for_objects("*")],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": self.break_glass_arn}},
+            )
+        )
 
     def restrict_writes_to(self, writers: list[iam.IRole], *, other_writer_arns: list[str] | None = None) -> None:
         """Deny `s3:PutObject` (and tagging, retention, legal holds) to every principal but `writers`.
 
         `other_writer_arns`: roles of other accounts (a target account's production execution role writes
         captured data)."""
-        self.bucket.add_to_resource_policy(iam.PolicyStatement(
-            sid="DenyWritesButThePlatformsOwnSteps",
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
-            actions=["s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:PutObjectRetention",
-                     "s3:PutObjectLegalHold", "s3:PutObjectAcl", "s3:PutObjectVersionAcl", "s3:RestoreObject"],
-            resources=[self.bucket.arn_for_objects("*")],
-            conditions={"ArnNotEquals": {"aws:PrincipalArn": [role.role_arn for role in writers]
-                                         + list(other_writer_arns or []) + [self.break_glass_arn]}},
-        ))
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyWritesButThePlatformsOwnSteps",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=[
+                    "s3:PutObject",
+                    "s3:PutObjectTagging",
+                    "s3:PutObjectVersionTagging",
+                    "s3:PutObjectRetention",
+                    "s3:PutObjectLegalHold",
+                    "s3:PutObjectAcl",
+                    "s3:PutObjectVersionAcl",
+                    "s3:RestoreObject",
+                ],
+                resources=[self.bucket.arn_for_objects("*")],
+                conditions={
+                    "ArnNotEquals": {
+                        "aws:PrincipalArn": [role.role_arn for role in writers]
+                        + list(other_writer_arns or [])
+                        + [self.break_glass_arn]
+                    }
+                },
+            )
+        )
 
     def grant_write(self, role: iam.IRole, *prefixes: str) -> None:
         """Read everything, put (never delete) under `prefixes`."""
@@ -88,8 +120,13 @@ class ReleaseStore(Construct):
         for prefix in prefixes:
             self.bucket.grant_put(role, f"{prefix}*")
         arn = f"<{logical_id(self.bucket)}.Arn>"
-        acknowledge(role, resources={
-            f"{arn}/*": "Reads objects of the project's release bucket.",
-            **{f"{arn}/{prefix}*": f"Puts (never deletes) release data under {prefix} of the release bucket."
-               for prefix in prefixes},
-        })
+        acknowledge(
+            role,
+            resources={
+                f"{arn}/*": "Reads objects of the project's release bucket.",
+                **{
+                    f"{arn}/{prefix}*": f"Puts (never deletes) release data under {prefix} of the release bucket."
+                    for prefix in prefixes
+                },
+            },
+        )

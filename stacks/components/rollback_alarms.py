@@ -42,24 +42,28 @@ LATENCY_MINUTES = 3
 
 def alarm_arn_pattern(scope: Construct, stack_name: str) -> str:
     """The ARNs of an endpoint stack's alarms: CloudFormation names them `<stack name>-<logical id>-<suffix>`."""
-    return cdk.Stack.of(scope).format_arn(service="cloudwatch", resource="alarm", resource_name=f"{stack_name}-*",
-                                          arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
+    return cdk.Stack.of(scope).format_arn(
+        service="cloudwatch", resource="alarm", resource_name=f"{stack_name}-*", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME
+    )
 
 
 def grant_describe_alarms(role: iam.IRole, scope: Construct, stack_name: str) -> None:
     """Lets `role` read the stack's rollback alarms, as SageMaker's auto-rollback requires."""
-    role.add_to_principal_policy(iam.PolicyStatement(
-        sid="ReadRollbackAlarms",
-        actions=["cloudwatch:DescribeAlarms"],
-        resources=[alarm_arn_pattern(scope, stack_name)],
-    ))
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="ReadRollbackAlarms",
+            actions=["cloudwatch:DescribeAlarms"],
+            resources=[alarm_arn_pattern(scope, stack_name)],
+        )
+    )
 
 
 class RollbackAlarms(Construct):
     """The alarms that roll a production deployment back, on one endpoint variant."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str, variant_name: str,
-                 p99_latency_alarm_ms: int) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, endpoint_name: str, variant_name: str, p99_latency_alarm_ms: int
+    ) -> None:
         super().__init__(scope, construct_id)
         self._dimensions = [
             cloudwatch.CfnAlarm.DimensionProperty(name="EndpointName", value=endpoint_name),
@@ -67,43 +71,61 @@ class RollbackAlarms(Construct):
         ]
         self.error_rate = self._error_rate_alarm()
         self.latency = cloudwatch.CfnAlarm(
-            self, "ModelLatencyP99",
+            self,
+            "ModelLatencyP99",
             alarm_description=f"Rolls back a deployment when p99 model latency stays above {p99_latency_alarm_ms} ms "
-                              f"for {LATENCY_MINUTES} minutes.",
-            namespace="AWS/SageMaker", metric_name="ModelLatency", dimensions=self._dimensions,
-            extended_statistic="p99", period=60,
-            evaluation_periods=LATENCY_MINUTES, datapoints_to_alarm=LATENCY_MINUTES,
+            f"for {LATENCY_MINUTES} minutes.",
+            namespace="AWS/SageMaker",
+            metric_name="ModelLatency",
+            dimensions=self._dimensions,
+            extended_statistic="p99",
+            period=60,
+            evaluation_periods=LATENCY_MINUTES,
+            datapoints_to_alarm=LATENCY_MINUTES,
             threshold=p99_latency_alarm_ms * 1000,  # ModelLatency is in microseconds
-            comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
         )
         self.alarms = [self.error_rate, self.latency]
 
     def _metric(self, query_id: str, metric_name: str) -> cloudwatch.CfnAlarm.MetricDataQueryProperty:
         return cloudwatch.CfnAlarm.MetricDataQueryProperty(
-            id=query_id, return_data=False,
+            id=query_id,
+            return_data=False,
             metric_stat=cloudwatch.CfnAlarm.MetricStatProperty(
                 metric=cloudwatch.CfnAlarm.MetricProperty(
-                    namespace="AWS/SageMaker", metric_name=metric_name, dimensions=self._dimensions,
+                    namespace="AWS/SageMaker",
+                    metric_name=metric_name,
+                    dimensions=self._dimensions,
                 ),
-                period=60, stat="Sum",
+                period=60,
+                stat="Sum",
             ),
         )
 
     def _error_rate_alarm(self) -> cloudwatch.CfnAlarm:
         expression = f"IF(invocations >= {MIN_INVOCATIONS_PER_MINUTE}, 100 * errors / invocations, 0)"
         return cloudwatch.CfnAlarm(
-            self, "Invocation5xxRate",
-            alarm_description=(f"Rolls back a deployment when more than {MAX_5XX_ERROR_RATE_PERCENT:g} % of requests "
-                               f"get a 5XX answer for {ERROR_RATE_MINUTES} minutes (minutes with fewer than "
-                               f"{MIN_INVOCATIONS_PER_MINUTE} requests count as healthy)."),
+            self,
+            "Invocation5xxRate",
+            alarm_description=(
+                f"Rolls back a deployment when more than {MAX_5XX_ERROR_RATE_PERCENT:g} % of requests "
+                f"get a 5XX answer for {ERROR_RATE_MINUTES} minutes (minutes with fewer than "
+                f"{MIN_INVOCATIONS_PER_MINUTE} requests count as healthy)."
+            ),
             metrics=[
                 self._metric("errors", "Invocation5XXErrors"),
                 self._metric("invocations", "Invocations"),
                 cloudwatch.CfnAlarm.MetricDataQueryProperty(
-                    id="rate", expression=expression, label="5XX error rate (%)", return_data=True,
+                    id="rate",
+                    expression=expression,
+                    label="5XX error rate (%)",
+                    return_data=True,
                 ),
             ],
-            evaluation_periods=ERROR_RATE_MINUTES, datapoints_to_alarm=ERROR_RATE_MINUTES,
+            evaluation_periods=ERROR_RATE_MINUTES,
+            datapoints_to_alarm=ERROR_RATE_MINUTES,
             threshold=MAX_5XX_ERROR_RATE_PERCENT,
-            comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
         )

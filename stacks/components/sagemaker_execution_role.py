@@ -21,23 +21,25 @@ def grant_pass_to_sagemaker(execution_role: iam.IRole, grantee: iam.IGrantable) 
     service a passed role may go to ("Granting a user permissions to pass a role to
     an AWS service"); this is the only way the project grants iam:PassRole.
     """
-    grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
-        sid="PassExecutionRoleToSageMaker",
-        actions=["iam:PassRole"],
-        resources=[execution_role.role_arn],
-        conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-    ))
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="PassExecutionRoleToSageMaker",
+            actions=["iam:PassRole"],
+            resources=[execution_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        )
+    )
 
 
 class SageMakerExecutionRole(Construct):
     """Writes releases and captured data (never deletes), pulls the framework image, writes its logs and metrics."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, bucket: s3.IBucket, key: kms.IKey,
-                 release: ReleaseStore) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, bucket: s3.IBucket, key: kms.IKey, release: ReleaseStore) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self.role = iam.Role(
-            self, "Role",
+            self,
+            "Role",
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="SageMaker execution role for training, evaluation and endpoints of this project",
         )
@@ -49,39 +51,57 @@ class SageMakerExecutionRole(Construct):
         key.grant(self.role, "kms:CreateGrant", "kms:DescribeKey")
         grant_image_logs_and_metrics(self.role)
         # Endpoints serve registered model packages of this account's registry.
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="ReadModelPackages",
-            actions=["sagemaker:DescribeModelPackage"],
-            resources=[stack.format_arn(service="sagemaker", resource="model-package", resource_name="*")],
-        ))
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadModelPackages",
+                actions=["sagemaker:DescribeModelPackage"],
+                resources=[stack.format_arn(service="sagemaker", resource="model-package", resource_name="*")],
+            )
+        )
 
 
 def grant_image_logs_and_metrics(role: iam.Role) -> None:
     """What every SageMaker execution role needs: the framework image, its logs and SageMaker metrics."""
     stack = cdk.Stack.of(role)
     # The scikit-learn framework images live in AWS-owned accounts, one per region.
-    role.add_to_policy(iam.PolicyStatement(
-        sid="PullFrameworkImage",
-        actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-        resources=[f"arn:{stack.partition}:ecr:{stack.region}:*:repository/sagemaker-scikit-learn"],
-    ))
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="PullFrameworkImage",
+            actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            resources=[f"arn:{stack.partition}:ecr:{stack.region}:*:repository/sagemaker-scikit-learn"],
+        )
+    )
     auth = iam.PolicyStatement(sid="EcrAuthorization", actions=["ecr:GetAuthorizationToken"], resources=["*"])
     role.add_to_policy(auth)
-    role.add_to_policy(iam.PolicyStatement(
-        sid="JobAndEndpointLogs",
-        actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-        resources=[stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/*",
-                                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)],
-    ))
-    role.add_to_policy(iam.PolicyStatement(
-        sid="SageMakerMetrics",
-        actions=["cloudwatch:PutMetricData"],
-        resources=["*"],
-        conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "AWS/SageMaker"]}},
-    ))
-    acknowledge(role, resources={
-        "*": "ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level permissions; "
-             "PutMetricData is limited to SageMaker namespaces by condition.",
-        arn_as_nag_prints(role, account="*").format(service="ecr", resource="repository/sagemaker-scikit-learn"):
-            "The framework image is owned by an AWS account that differs per region; the repository name is fixed.",
-    })
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="JobAndEndpointLogs",
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            resources=[
+                stack.format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name="/aws/sagemaker/*",
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+        )
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="SageMakerMetrics",
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "AWS/SageMaker"]}},
+        )
+    )
+    acknowledge(
+        role,
+        resources={
+            "*": "ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level permissions; "
+            "PutMetricData is limited to SageMaker namespaces by condition.",
+            arn_as_nag_prints(role, account="*").format(
+                service="ecr", resource="repository/sagemaker-scikit-learn"
+            ): "The framework image is owned by an AWS account that differs per region; the repository name is fixed.",
+        },
+    )
