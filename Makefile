@@ -44,7 +44,7 @@ check: $(SETUP) ## Lint (ruff check, ruff format, 60-line functions) and type-ch
 	@$(BIN)/ruff format --check .
 	@$(PY) -m scripts.function_length
 	@$(BIN)/mypy --ignore-missing-imports app.py stacks scripts release_tools rehearsal \
-		lambdas/gate_kit lambdas/evaluation_gate lambdas/staging_gate lambdas/promote lambdas/pull_request_reporter \
+		lambdas/function_kit lambdas/evaluation_gate lambdas/staging_gate lambdas/promote lambdas/pull_request_reporter \
 		lambdas/approval_rule_templates
 
 # The floors go through a temporary file: the output folder belongs to the rehearsal (it claims and

@@ -4,7 +4,7 @@
 
 Each scenario runs one function's handler once in a fresh interpreter (as a
 cold Lambda would) with boto3 imported, on inputs at the bounds of
-`lambdas/gate_kit/input_limits.py`: a 64 MiB artifact, 2 MiB files shaped for
+`lambdas/function_kit/input_limits.py`: a 64 MiB artifact, 2 MiB files shaped for
 the most memory per byte, 100 golden requests answered with 1 MiB bodies ten
 times each. AWS is faked in-process (artifact bodies stream from a file, as
 from S3; nothing is kept). It reports the peak resident set size (what
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS = ROOT / "lambdas"
 sys.path.insert(0, str(LAMBDAS))
 
-from gate_kit.input_limits import (  # noqa: E402 - the lambdas folder is the import root
+from function_kit.input_limits import (  # noqa: E402 - the lambdas folder is the import root
     MAX_ARTIFACT_BYTES,
     MAX_ENDPOINT_RESPONSE_BYTES,
     MAX_FILE_BYTES,
@@ -255,7 +255,7 @@ def _event(artifact_name: str, user_parameters: dict[str, Any] | None) -> dict[s
 
 
 def _invoke(function: str, aws: _FakeAws, artifact_name: str) -> None:
-    from gate_kit import codepipeline_job
+    from function_kit import codepipeline_job
 
     codepipeline_job._default_codepipeline_client = lambda: aws  # type: ignore[assignment]
     if function == "evaluation_gate":

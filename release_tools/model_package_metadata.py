@@ -1,1 +1,1 @@
-../lambdas/gate_kit/model_package_metadata.py
+../lambdas/function_kit/model_package_metadata.py

@@ -381,9 +381,9 @@ def _floors(raw: Any, key: str) -> dict[str, Any]:  # noqa: C901 (split by issue
 
 # `on`, `higher_is_better` and `evaluation` are checked by the gate's own parser
 # (one rule, one place): what synthesizes is exactly what the gate accepts. It is
-# imported by name because mypy checks lambdas/gate_kit as the top-level package
-# `gate_kit` (the Lambda's layout); a static import from here would name it twice.
-_GATE_POLICY: Any = importlib.import_module("lambdas.gate_kit.release_policy")
+# imported by name because mypy checks lambdas/function_kit as the top-level package
+# `function_kit` (the Lambda's layout); a static import from here would name it twice.
+_GATE_POLICY: Any = importlib.import_module("lambdas.function_kit.release_policy")
 EVALUATION_KEYS: tuple[str, ...] = _GATE_POLICY.EVALUATION_KEYS
 IMAGE_SEVERITIES: tuple[str, ...] = _GATE_POLICY.IMAGE_SEVERITIES
 is_finite_number = _GATE_POLICY.is_finite_number

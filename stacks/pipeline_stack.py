@@ -156,7 +156,7 @@ class PipelineStack(cdk.Stack):
 
         repository, connection = self._source(c, key=key, retention=retention, environment=common_env, assets=assets)
 
-        # Records carry the artifact key: the bucket policy refuses puts without aws:kms (gate_kit/records.py).
+        # Records carry the artifact key: the bucket policy refuses puts without aws:kms (function_kit/records.py).
         gate_env = gate_environment(record_bucket=release.bucket.bucket_name, record_kms_key_arn=key.key_arn)
         evaluation_gate = GateFunction(
             self,
@@ -166,7 +166,7 @@ class PipelineStack(cdk.Stack):
                 description=f"{c.project_name} evaluation gate: judges evaluation.json against the release policy and floors.",
                 log_retention=retention,
                 encryption_key=key,
-                # Every file the deploy stages use and the model must be accounted for (lambdas/gate_kit/custody.py).
+                # Every file the deploy stages use and the model must be accounted for (lambdas/function_kit/custody.py).
                 environment=floors_gate_environment(
                     record_bucket=release.bucket.bucket_name,
                     record_kms_key_arn=key.key_arn,

@@ -91,7 +91,7 @@ def floors_gate_environment(
         "PLATFORM_FLOORS": platform_floors_json,
     }
     if chain_of_custody:
-        variables["CHAIN_OF_CUSTODY"] = "required"  # lambdas/gate_kit/custody.py: MODE_REQUIRED
+        variables["CHAIN_OF_CUSTODY"] = "required"  # lambdas/function_kit/custody.py: MODE_REQUIRED
     if staging_probe_json is not None:
         variables["STAGING_PROBE"] = staging_probe_json
     return variables

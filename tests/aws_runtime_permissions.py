@@ -5,7 +5,7 @@ suite creates gets a `before-parameter-build` handler; each call made from
 project code is recorded with its principal, found from the call stack:
 
 * `lambdas/<name>/...` runs as that function's role in the synthesized
-  pipeline template; shared `lambdas/gate_kit/...` code called without a
+  pipeline template; shared `lambdas/function_kit/...` code called without a
   function frame must be allowed to every pipeline function that ships it;
 * `release_tools/...` runs in the Train CodeBuild project (the Build stage's
   tools make no AWS call); `release_tools/rollback.py` is run by an operator
@@ -14,7 +14,7 @@ project code is recorded with its principal, found from the call stack:
   principal of ours and are not judged.
 
 Calls signed with CodePipeline's artifact credentials (the client
-`gate_kit.artifacts.artifact_s3_client` builds from the job's
+`function_kit.artifacts.artifact_s3_client` builds from the job's
 `artifactCredentials`, to read input artifacts) are CodePipeline's, not the
 function's: they are excluded on purpose.
 
@@ -42,7 +42,7 @@ import botocore.session
 import pytest
 
 # Set on a gate whose endpoint lives in a target account (README "Accounts"); `lambdas/` is on sys.path (conftest).
-from gate_kit.target_account import READER_ROLE_VARIABLE  # noqa: E402
+from function_kit.target_account import READER_ROLE_VARIABLE  # noqa: E402
 from tests.cfn_template_world import Account, TemplateWorld
 from tests.iam_policy_evaluation import Request, evaluate
 
@@ -157,7 +157,7 @@ def _arn_or(value: str, prefix: str) -> str:
 class RecordedCall:
     """One AWS call made from project code, and who made it."""
 
-    principal: str  # "lambdas/<name>", "gate_kit", "release_tools"
+    principal: str  # "lambdas/<name>", "function_kit", "release_tools"
     service: str
     operation: str
     params: Params
@@ -183,7 +183,7 @@ def principal_of(paths: list[Path]) -> str | None:
         (
             p.relative_to(LAMBDAS).parts[0]
             for p in paths
-            if p.is_relative_to(LAMBDAS) and p.relative_to(LAMBDAS).parts[0] != "gate_kit"
+            if p.is_relative_to(LAMBDAS) and p.relative_to(LAMBDAS).parts[0] != "function_kit"
         ),
         None,
     )
@@ -191,8 +191,8 @@ def principal_of(paths: list[Path]) -> str | None:
         return f"lambdas/{function}"
     if any(p.is_relative_to(TOOLS) for p in paths):
         return NOT_JUDGED if any(p == TOOLS / "rollback.py" for p in paths) else "release_tools"
-    if any(p.is_relative_to(LAMBDAS / "gate_kit") for p in paths):
-        return "gate_kit"
+    if any(p.is_relative_to(LAMBDAS / "function_kit") for p in paths):
+        return "function_kit"
     return None
 
 
@@ -211,7 +211,7 @@ def _creator_is_artifact_client() -> bool:
 
     frame = sys._getframe(2)
     while frame is not None:
-        if frame.f_code.co_name == ARTIFACT_CLIENT and Path(frame.f_code.co_filename).is_relative_to(LAMBDAS / "gate_kit"):
+        if frame.f_code.co_name == ARTIFACT_CLIENT and Path(frame.f_code.co_filename).is_relative_to(LAMBDAS / "function_kit"):
             return True
         frame = frame.f_back
     return False
@@ -220,7 +220,7 @@ def _creator_is_artifact_client() -> bool:
 def _on_call(service: str) -> Callable[..., None]:
     def record(params: Params, model: Any, **_: Any) -> None:
         paths = _stack_paths()
-        if LAMBDAS / "gate_kit" / "artifacts.py" in paths:
+        if LAMBDAS / "function_kit" / "artifacts.py" in paths:
             return  # reading input artifacts: CodePipeline's artifact credentials, whatever client a test injects
         principal = principal_of(paths)
         if principal and principal != NOT_JUDGED:
@@ -281,7 +281,7 @@ def _principal_roles(pipeline: Mapping[str, Any]) -> dict[str, list[str]]:
                 roles.setdefault(f"lambdas/{name}", []).append(world.role_of(logical_id))
         if resource["Type"] == "AWS::CodeBuild::Project" and "train.yml" in str(properties.get("Description", "")):
             roles.setdefault("release_tools", []).append(world.role_of(logical_id))
-    roles["gate_kit"] = [r for name in PIPELINE_FUNCTIONS for r in roles.get(f"lambdas/{name}", [])]
+    roles["function_kit"] = [r for name in PIPELINE_FUNCTIONS for r in roles.get(f"lambdas/{name}", [])]
     return roles
 
 

@@ -17,7 +17,7 @@ import boto3
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemakerruntime.models import sagemakerruntime_backends
 
-from gate_kit_fixtures import REGION, put_zip_artifact
+from function_kit_fixtures import REGION, put_zip_artifact
 from staging_gate.endpoint_probe import runtime_client
 from staging_gate.golden_requests import GoldenRequest, parse_golden_requests
 

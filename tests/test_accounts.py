@@ -282,7 +282,7 @@ def _function_environment(synthesized: SynthesizedApp, description_start: str) -
 def test_the_gate_of_each_stage_assumes_that_accounts_reader_role(
     stage: str, description: str, synthesized_cross_account: SynthesizedApp
 ) -> None:
-    from gate_kit.target_account import READER_ROLE_VARIABLE
+    from function_kit.target_account import READER_ROLE_VARIABLE
 
     _, environment = _function_environment(synthesized_cross_account, description)
     reader = f"arn:aws:iam::{TARGET_ACCOUNTS[stage]}:role/{target_role_names('ml-cicd', stage).endpoint_reader}"
@@ -296,7 +296,7 @@ def test_the_gate_of_each_stage_assumes_that_accounts_reader_role(
 
 
 def test_the_single_account_gates_assume_no_role(synthesized: SynthesizedApp) -> None:
-    from gate_kit.target_account import READER_ROLE_VARIABLE
+    from function_kit.target_account import READER_ROLE_VARIABLE
 
     for description in ("ml-cicd staging gate", "ml-cicd: verifies the production endpoint"):
         assert READER_ROLE_VARIABLE not in _function_environment(synthesized, description)[1]

@@ -1,6 +1,6 @@
 """Bad input for the pipeline's functions: inputs that would exhaust memory, JSON beyond the bounds,
 ambiguous artifacts. Each is refused with one line naming the file and the bound, and the job is answered
-with a decision record (`gate_kit.input_limits` holds the bounds; `bench/bench_function_memory.py`
+with a decision record (`function_kit.input_limits` holds the bounds; `bench/bench_function_memory.py`
 measures that inputs within them fit the functions' memory).
 """
 
@@ -18,16 +18,16 @@ from moto import mock_aws
 
 from evaluation_gate.handler import handler as evaluation_handler
 from evaluation_gate_fixtures import CONTRACT_EVALUATION, CONTRACT_POLICY
-from gate_kit.artifacts import ArtifactError, ArtifactReader
-from gate_kit.codepipeline_job import InputArtifact, S3Location
-from gate_kit.input_limits import (
+from function_kit.artifacts import ArtifactError, ArtifactReader
+from function_kit.codepipeline_job import InputArtifact, S3Location
+from function_kit.input_limits import (
     MAX_ARTIFACT_BYTES,
     MAX_FILE_BYTES,
     MAX_JSON_DEPTH,
     BoundedJsonError,
     parse_bounded_json,
 )
-from gate_kit_fixtures import (
+from function_kit_fixtures import (
     JOB_ID,
     REGION,
     FakeLambdaContext,
@@ -213,7 +213,7 @@ class _LargeResponseBody:
 
 
 def test_an_endpoint_response_beyond_the_bound_is_an_error_attempt_and_is_not_read_whole() -> None:
-    from gate_kit.input_limits import MAX_ENDPOINT_RESPONSE_BYTES
+    from function_kit.input_limits import MAX_ENDPOINT_RESPONSE_BYTES
     from staging_fixtures import GOLDEN_TEXT
     from staging_gate.endpoint_probe import probe_endpoint
     from staging_gate.golden_requests import parse_golden_requests
@@ -246,8 +246,8 @@ def test_a_golden_request_line_beyond_the_bounds_names_the_line(line: str, probl
 
 
 def test_a_failure_message_at_codepipelines_limit_keeps_the_records_location(moto_bucket: Any) -> None:
-    from gate_kit.codepipeline_job import MAX_FAILURE_MESSAGE_CHARS, parse_job_event, run_job
-    from gate_kit.records import outcome_with_record
+    from function_kit.codepipeline_job import MAX_FAILURE_MESSAGE_CHARS, parse_job_event, run_job
+    from function_kit.records import outcome_with_record
 
     job = parse_job_event(job_event(bucket=BUCKET, artifacts={"TrainOutput": KEY}))
     verdict = "Staging gate FAILED: " + "; ".join(f"request golden-{i:04d} expected label 1, got 0" for i in range(400))
@@ -329,7 +329,7 @@ def test_a_token_the_function_issued_is_read_back() -> None:
 
 
 def test_json_with_more_values_than_the_bound_is_refused_before_parsing() -> None:
-    from gate_kit.input_limits import MAX_JSON_VALUES
+    from function_kit.input_limits import MAX_JSON_VALUES
 
     with pytest.raises(BoundedJsonError, match=f"more than the {MAX_JSON_VALUES} values"):
         parse_bounded_json("[" + "[]," * MAX_JSON_VALUES + "[]]")

@@ -18,8 +18,8 @@ from moto import mock_aws
 
 from evaluation_gate.handler import handler as evaluation_gate
 from evaluation_gate_fixtures import CONTRACT_EVALUATION, CONTRACT_POLICY
-from gate_kit.custody import CUSTODY_FILES, compare
-from gate_kit_fixtures import (
+from function_kit.custody import CUSTODY_FILES, compare
+from function_kit_fixtures import (
     REGION,
     FakeLambdaContext,
     job_event,

@@ -13,9 +13,9 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from gate_kit.served_model import ServedModelError
-from gate_kit.target_account import READER_ROLE_VARIABLE, EndpointAccessError, EndpointSessions
-from gate_kit_fixtures import FUNCTION_ACCESS_KEY, REGION, aws_credentials  # noqa: F401
+from function_kit.served_model import ServedModelError
+from function_kit.target_account import READER_ROLE_VARIABLE, EndpointAccessError, EndpointSessions
+from function_kit_fixtures import FUNCTION_ACCESS_KEY, REGION, aws_credentials  # noqa: F401
 from promote import handler as promote_handler
 from release_tools import rollback
 from release_tools.errors import ReleaseToolError

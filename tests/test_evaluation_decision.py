@@ -16,7 +16,7 @@ from evaluation_gate_fixtures import (
     evaluation,
     policy,
 )
-from gate_kit.decision_record import DecisionRecord
+from function_kit.decision_record import DecisionRecord
 
 
 def run(

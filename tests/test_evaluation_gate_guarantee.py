@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from evaluation_gate.evaluation_decision import EvaluationInputs, decide
 from evaluation_gate_fixtures import CONTRACT_EVALUATION, CONTRACT_POLICY, evaluation, policy
-from gate_kit.decision_record import DecisionRecord
+from function_kit.decision_record import DecisionRecord
 
 REUSE = {"holdout_reuse": {"holdout_sha256": CONTRACT_EVALUATION["dataset"]["sha256"], "earlier_candidates": 3}}
 INTERVALS = {"method": "percentile_bootstrap", "confidence": 0.95, "resamples": 2000}

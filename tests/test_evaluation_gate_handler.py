@@ -21,7 +21,7 @@ from evaluation_gate_fixtures import (
     evaluation,
     policy,
 )
-from gate_kit_fixtures import (
+from function_kit_fixtures import (
     ARTIFACT_SECRETS,
     JOB_ID,
     REGION,

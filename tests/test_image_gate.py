@@ -214,7 +214,7 @@ def test_the_rehearsal_checks_the_example_dockerfile_and_finds_what_the_contract
 
 
 def test_one_severity_scale_in_the_image_gate_the_policy_parser_and_the_schema() -> None:
-    from gate_kit.release_policy import IMAGE_SEVERITIES, PolicyError, parse_release_policy
+    from function_kit.release_policy import IMAGE_SEVERITIES, PolicyError, parse_release_policy
     from release_tools.image_scan import SEVERITIES
 
     schema = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "release-policy.v1.schema.json").read_text())

@@ -2,7 +2,7 @@
 
 The constraints come from botocore's service model (the Java-style `\\p{L}`
 patterns compile with `regex`); the sanitiser itself is standard library only
-(`lambdas/gate_kit/model_package_metadata.py`, linked into `release_tools/`).
+(`lambdas/function_kit/model_package_metadata.py`, linked into `release_tools/`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gate_kit.model_package_metadata import (
+from function_kit.model_package_metadata import (
     MAX_ENTRIES,
     MAX_KEY_CHARS,
     MAX_VALUE_CHARS,
@@ -101,7 +101,7 @@ def test_a_key_is_never_cut() -> None:
 
 
 def test_one_module_shipped_to_the_functions_and_the_release_tools(synthesized: SynthesizedApp) -> None:
-    source = ROOT / "lambdas" / "gate_kit" / "model_package_metadata.py"
+    source = ROOT / "lambdas" / "function_kit" / "model_package_metadata.py"
     link = ROOT / "release_tools" / "model_package_metadata.py"
     assert link.is_symlink() and link.resolve() == source.resolve()
     staged = [

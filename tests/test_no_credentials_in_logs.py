@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from evaluation_gate_fixtures import CONTRACT_EVALUATION, CONTRACT_POLICY
-from gate_kit_fixtures import (
+from function_kit_fixtures import (
     ARTIFACT_SECRETS,
     REGION,
     FakeLambdaContext,
@@ -34,9 +34,11 @@ from gate_kit_fixtures import (
 )
 
 LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
-# Every function CodePipeline invokes (they answer jobs through gate_kit.codepipeline_job) gets the job's credentials.
+# Every function CodePipeline invokes (they answer jobs through function_kit.codepipeline_job) gets the job's credentials.
 HANDLERS = sorted(
-    path.parent.name for path in LAMBDAS.glob("*/handler.py") if "gate_kit.codepipeline_job" in path.read_text(encoding="utf-8")
+    path.parent.name
+    for path in LAMBDAS.glob("*/handler.py")
+    if "function_kit.codepipeline_job" in path.read_text(encoding="utf-8")
 )
 BUCKET = "artifact-bucket"
 GOOD_KEY = "ml-pipeline/TrainOutpu/good"

@@ -1,6 +1,6 @@
 """The three policy validators and the JSON Schema agree on every document, new keys included.
 
-Each document below goes to all four: the gate's parser (`gate_kit.release_policy`),
+Each document below goes to all four: the gate's parser (`function_kit.release_policy`),
 the Build stage's `release_tools.validate_policy` (schema + semantic checks, from
 YAML), the platform-floor validation of `stacks/config.py`, and the JSON Schema
 alone. Either all accept it or all refuse it. The built-in direction table is
@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 import yaml
 
-from gate_kit.release_policy import KNOWN_DIRECTIONS, PolicyError, parse_release_policy
+from function_kit.release_policy import KNOWN_DIRECTIONS, PolicyError, parse_release_policy
 from release_tools.validate_policy import PolicyError as FileError
 from release_tools.validate_policy import validate_policy_file
 from stacks.config import ConfigError, load_config

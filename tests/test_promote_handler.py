@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from gate_kit_fixtures import REGION, aws_credentials, job_event, record_codepipeline_answers  # noqa: F401
+from function_kit_fixtures import REGION, aws_credentials, job_event, record_codepipeline_answers  # noqa: F401
 from promote.champion_promotion import PREVIOUS_CHAMPION_KEY, SUPERSEDED_BY_KEY
 from promote.handler import PromoteServices, run_promote
 from promote.production_check import MAX_WAIT_ATTEMPTS

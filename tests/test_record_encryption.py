@@ -19,7 +19,7 @@ import pytest
 from moto import mock_aws
 
 from evaluation_gate_fixtures import evaluation, policy
-from gate_kit_fixtures import REGION, aws_credentials, job_event, put_zip_artifact, record_codepipeline_answers
+from function_kit_fixtures import REGION, aws_credentials, job_event, put_zip_artifact, record_codepipeline_answers
 from rehearsal.aws_request_constraints import observed_requests
 from tests.synthesis_fixtures import SynthesizedApp
 
@@ -28,7 +28,7 @@ __all__ = ["aws_credentials"]
 BUCKET = "artifact-bucket"
 KEY_ARN = f"arn:aws:kms:{REGION}:111122223333:key/0c0ffee0-0000-4000-8000-000000000000"
 MODEL_KEY = "releases/run-1/model.tar.gz"
-# The rest of a TrainOutput the deployed gate accounts for (CHAIN_OF_CUSTODY=required: lambdas/gate_kit/custody.py).
+# The rest of a TrainOutput the deployed gate accounts for (CHAIN_OF_CUSTODY=required: lambdas/function_kit/custody.py).
 TRAIN_OUTPUT: dict[str, Any] = {
     **{f"endpoint/{stage}.{kind}.json": {} for stage in ("staging", "production") for kind in ("template", "config")},
 }

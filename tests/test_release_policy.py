@@ -1,4 +1,4 @@
-"""gate_kit.release_policy: strict parsing with exact key paths, and merging where the stricter bound wins."""
+"""function_kit.release_policy: strict parsing with exact key paths, and merging where the stricter bound wins."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gate_kit.release_policy import (
+from function_kit.release_policy import (
     PLATFORM_FLOOR,
     REPOSITORY,
     Bound,

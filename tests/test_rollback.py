@@ -12,7 +12,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from gate_kit_fixtures import REGION, aws_credentials, job_event, record_codepipeline_answers  # noqa: F401
+from function_kit_fixtures import REGION, aws_credentials, job_event, record_codepipeline_answers  # noqa: F401
 from promote import champion_promotion
 from promote.handler import PromoteServices, run_promote
 from release_tools import rollback

@@ -31,15 +31,15 @@ RELEASE_CALLS = [
     RecordedCall("lambdas/promote", "sagemaker", "DescribeEndpoint", {"EndpointName": "ml-cicd-production-endpoint"}, DEPLOYED),
     RecordedCall("lambdas/promote", "sagemaker", "ListModelPackages", {"ModelPackageGroupName": "ml-cicd-models"}, DEPLOYED),
     RecordedCall("lambdas/promote", "sagemaker", "UpdateModelPackage", {"ModelPackageArn": PACKAGE}, DEPLOYED),
-    RecordedCall("gate_kit", "s3", "PutObject", {"Bucket": "b", "Key": "decision-records/promote/1.json"}, DEPLOYED),
-    RecordedCall("gate_kit", "codepipeline", "PutJobSuccessResult", {"jobId": "1"}, DEPLOYED),
+    RecordedCall("function_kit", "s3", "PutObject", {"Bucket": "b", "Key": "decision-records/promote/1.json"}, DEPLOYED),
+    RecordedCall("function_kit", "codepipeline", "PutJobSuccessResult", {"jobId": "1"}, DEPLOYED),
     RecordedCall("lambdas/pull_request_reporter", "codecommit", "UpdatePullRequestApprovalState", {"pullRequestId": "1"}, {}),
 ]
 
 
 def test_calls_are_attributed_to_the_code_that_makes_them() -> None:
-    assert principal_of([LAMBDAS / "gate_kit" / "records.py", LAMBDAS / "promote" / "handler.py"]) == "lambdas/promote"
-    assert principal_of([LAMBDAS / "gate_kit" / "records.py", Path("/work/tests/test_x.py")]) == "gate_kit"
+    assert principal_of([LAMBDAS / "function_kit" / "records.py", LAMBDAS / "promote" / "handler.py"]) == "lambdas/promote"
+    assert principal_of([LAMBDAS / "function_kit" / "records.py", Path("/work/tests/test_x.py")]) == "function_kit"
     assert principal_of([TOOLS / "s3_objects.py", TOOLS / "train_and_register.py"]) == "release_tools"
     assert principal_of([TOOLS / "s3_objects.py", TOOLS / "rollback.py"]) == "operator"  # a person's credentials
     assert principal_of([Path("/work/tests/conftest.py")]) is None  # test set-up: nobody's role
@@ -96,15 +96,17 @@ def test_an_unmapped_operation_fails_rather_than_passing(synthesized: Synthesize
 
 
 def test_a_configuration_the_platform_never_deploys_is_not_judged(synthesized: SynthesizedApp) -> None:
-    elsewhere = RecordedCall("gate_kit", "s3", "PutObject", {"Bucket": "b", "Key": "audit/1.json"}, {"RECORD_PREFIX": "audit"})
-    deployed = RecordedCall("gate_kit", "s3", "PutObject", {"Bucket": "b", "Key": "audit/1.json"}, DEPLOYED)
+    elsewhere = RecordedCall(
+        "function_kit", "s3", "PutObject", {"Bucket": "b", "Key": "audit/1.json"}, {"RECORD_PREFIX": "audit"}
+    )
+    deployed = RecordedCall("function_kit", "s3", "PutObject", {"Bucket": "b", "Key": "audit/1.json"}, DEPLOYED)
     assert judge([elsewhere], synthesized.pipeline) == []
     assert judge([deployed], synthesized.pipeline)  # the same write under the deployed configuration is refused
 
 
 def test_the_hook_records_project_calls_and_leaves_artifact_credentials_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gate_kit.artifacts import ArtifactError, ArtifactReader
-    from gate_kit.codepipeline_job import InputArtifact, S3Location
+    from function_kit.artifacts import ArtifactError, ArtifactReader
+    from function_kit.codepipeline_job import InputArtifact, S3Location
     from release_tools.s3_objects import download_bytes
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")

@@ -22,7 +22,7 @@ from evaluation_gate_fixtures import (
     evaluation,
     policy,
 )
-from gate_kit.release_policy import PolicyError, parse_release_policy
+from function_kit.release_policy import PolicyError, parse_release_policy
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 

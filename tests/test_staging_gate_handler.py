@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from gate_kit_fixtures import (
+from function_kit_fixtures import (
     ARTIFACT_SECRETS,
     REGION,
     aws_credentials,  # noqa: F401 - fixture

@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gate_kit.structured_log import gate_logger, log_fields
+from function_kit.structured_log import gate_logger, log_fields
 
 from .template_lifecycle import NOT_CREATED_PREFIX, TemplateProperties, TemplateSetupError, create, delete, update
 

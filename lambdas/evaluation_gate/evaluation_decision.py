@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gate_kit.decision_record import (
+from function_kit.decision_record import (
     OUTCOME_FAILED,
     OUTCOME_INCONCLUSIVE,
     OUTCOME_PASSED,
@@ -31,7 +31,7 @@ from gate_kit.decision_record import (
     build_record,
     format_number,
 )
-from gate_kit.release_policy import (
+from function_kit.release_policy import (
     Bound,
     Choice,
     MergedPolicy,

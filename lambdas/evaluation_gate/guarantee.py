@@ -21,14 +21,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gate_kit.decision_record import (
+from function_kit.decision_record import (
     OUTCOME_FAILED,
     OUTCOME_PASSED,
     OUTCOME_SKIPPED,
     RuleResult,
     format_number,
 )
-from gate_kit.release_policy import Bound, MergedPolicy
+from function_kit.release_policy import Bound, MergedPolicy
 
 from .evaluation_report import EvaluationReport
 

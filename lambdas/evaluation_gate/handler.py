@@ -4,7 +4,7 @@ Reads `evaluation.json`, `release-policy.json` and, optionally, `release.json`
 from the root of the input artifact(s) with the job's artifact credentials;
 decides; writes the decision record; marks the model package (Rejected on a
 failed verdict, metadata either way); answers the job exactly once. The record
-carries the chain-of-custody manifest (`gate_kit/custody.py`) that the deploy
+carries the chain-of-custody manifest (`function_kit/custody.py`) that the deploy
 stages check; with `CHAIN_OF_CUSTODY=required` (the deployed function) a file
 or model it cannot account for fails the gate. Never
 raises, never logs the event. boto3 is imported on first use, not at import.
@@ -20,13 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gate_kit.artifacts import (
+from function_kit.artifacts import (
     ArtifactError,
     ArtifactFile,
     ArtifactReader,
     artifact_s3_client,
 )
-from gate_kit.codepipeline_job import (
+from function_kit.codepipeline_job import (
     CodePipelineJob,
     JobOutcome,
     S3Location,
@@ -35,10 +35,10 @@ from gate_kit.codepipeline_job import (
     run_job,
     truncate_message,
 )
-from gate_kit.custody import MODE_REQUIRED, CustodyError, manifest
-from gate_kit.decision_record import DecisionRecord
-from gate_kit.model_package_metadata import MAX_VALUE_CHARS, customer_metadata
-from gate_kit.records import (
+from function_kit.custody import MODE_REQUIRED, CustodyError, manifest
+from function_kit.decision_record import DecisionRecord
+from function_kit.model_package_metadata import MAX_VALUE_CHARS, customer_metadata
+from function_kit.records import (
     RecordError,
     RecordLocation,
     default_s3_client,
@@ -46,7 +46,7 @@ from gate_kit.records import (
     record_location_from_environment,
     write_decision_record,
 )
-from gate_kit.structured_log import gate_logger, log_fields
+from function_kit.structured_log import gate_logger, log_fields
 
 from .evaluation_decision import (
     MODEL_PACKAGE_ARN_PATTERN,

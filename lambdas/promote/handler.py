@@ -5,7 +5,7 @@
 "pipeline_execution_id": "..." (optional, named in the approval description), "custody_record": "s3://..."
 (the evaluation gate's decision record; required by verify_custody, checked by verify_production when given)}`.
 `verify_custody` runs before each deploy: the TrainOutput files and the model must be exactly what the
-evaluation gate judged (`gate_kit/custody.py`).
+evaluation gate judged (`function_kit/custody.py`).
 Reads `release.json` from the `TrainOutput` artifact, writes a decision record,
 answers the job exactly once and never logs the event.
 """
@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from gate_kit.artifacts import ArtifactError, ArtifactReader, artifact_s3_client
-from gate_kit.codepipeline_job import CodePipelineJob, JobOutcome, parse_user_parameters, run_job
-from gate_kit.custody import CustodyError, compare, file_custody, model_custody
-from gate_kit.decision_record import OUTCOME_FAILED, OUTCOME_PASSED, RuleResult, build_record
-from gate_kit.records import default_s3_client, outcome_with_record
-from gate_kit.served_model import ServedModel, ServedModelError, read_served_model
-from gate_kit.structured_log import gate_logger, log_fields
-from gate_kit.target_account import EndpointSessions
+from function_kit.artifacts import ArtifactError, ArtifactReader, artifact_s3_client
+from function_kit.codepipeline_job import CodePipelineJob, JobOutcome, parse_user_parameters, run_job
+from function_kit.custody import CustodyError, compare, file_custody, model_custody
+from function_kit.decision_record import OUTCOME_FAILED, OUTCOME_PASSED, RuleResult, build_record
+from function_kit.records import default_s3_client, outcome_with_record
+from function_kit.served_model import ServedModel, ServedModelError, read_served_model
+from function_kit.structured_log import gate_logger, log_fields
+from function_kit.target_account import EndpointSessions
 
 from .champion_image import ImageTagError, protect_champion_image
 from .champion_promotion import PREVIOUS_CHAMPION_KEY, PackageVersion, PromotionError, PromotionPlan, plan_promotion

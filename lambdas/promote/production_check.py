@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from gate_kit.served_model import ServedModel, package_mismatch
+from function_kit.served_model import ServedModel, package_mismatch
 
 __all__ = [
     "FAILED",

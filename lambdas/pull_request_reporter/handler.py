@@ -24,7 +24,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from gate_kit.structured_log import gate_logger, log_fields, quiet_sdk_debug_logs
+from function_kit.structured_log import gate_logger, log_fields, quiet_sdk_debug_logs
 
 from .build_provenance import ProvenanceError, build_id_of, confirm_provenance
 from .pull_request_verdict import PullRequestVerdict, VerdictError, verdict_from_event

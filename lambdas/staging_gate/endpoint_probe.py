@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gate_kit.input_limits import MAX_ENDPOINT_RESPONSE_BYTES, describe_bytes
+from function_kit.input_limits import MAX_ENDPOINT_RESPONSE_BYTES, describe_bytes
 
 from .golden_requests import GoldenRequest
 from .staging_decision import Attempt, failed_attempt, judge_response
@@ -56,7 +56,7 @@ def runtime_client(
 ) -> Any:
     """A `sagemaker-runtime` client with bounded timeouts and no retries (honest latency).
 
-    `session`: a boto3 session for the endpoint's account (gate_kit/target_account.py); default boto3's.
+    `session`: a boto3 session for the endpoint's account (function_kit/target_account.py); default boto3's.
     """
     import boto3  # imported lazily: keeps the handler's cold import fast
     from botocore.config import Config

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gate_kit.input_limits import BoundedJsonError, InvalidJsonError, parse_bounded_json
+from function_kit.input_limits import BoundedJsonError, InvalidJsonError, parse_bounded_json
 
 __all__ = [
     "CONTENT_TYPES",
@@ -155,7 +155,7 @@ def _parse_line(text: str, line: int, origin: str) -> GoldenRequest:  # noqa: C9
         raw = parse_bounded_json(text)
     except InvalidJsonError as error:
         raise GoldenRequestsError(f"{where}: not valid JSON: {error}") from None
-    except BoundedJsonError as error:  # nesting or number length beyond gate_kit.input_limits
+    except BoundedJsonError as error:  # nesting or number length beyond function_kit.input_limits
         raise GoldenRequestsError(f"{where}: refused: {error}") from None
     if not isinstance(raw, Mapping):
         raise GoldenRequestsError(f"{where}: expected a JSON object, got {type(raw).__name__}")

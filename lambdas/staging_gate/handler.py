@@ -18,23 +18,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from gate_kit.artifacts import ArtifactError, ArtifactReader, artifact_s3_client
-from gate_kit.codepipeline_job import (
+from function_kit.artifacts import ArtifactError, ArtifactReader, artifact_s3_client
+from function_kit.codepipeline_job import (
     CodePipelineJob,
     JobOutcome,
     parse_user_parameters,
     run_job,
 )
-from gate_kit.records import default_s3_client, outcome_with_record
-from gate_kit.release_policy import (
+from function_kit.records import default_s3_client, outcome_with_record
+from function_kit.release_policy import (
     MergedPolicy,
     PolicyError,
     merge,
     parse_release_policy,
 )
-from gate_kit.served_model import ServedModelError, package_mismatch, read_served_model
-from gate_kit.structured_log import gate_logger, log_fields
-from gate_kit.target_account import EndpointSessions
+from function_kit.served_model import ServedModelError, package_mismatch, read_served_model
+from function_kit.structured_log import gate_logger, log_fields
+from function_kit.target_account import EndpointSessions
 
 from .endpoint_probe import ANSWER_RESERVE_MS, MAX_REPETITIONS, probe_endpoint, runtime_client
 from .golden_requests import GoldenRequest, GoldenRequestsError, parse_golden_requests

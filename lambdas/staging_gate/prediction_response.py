@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gate_kit.input_limits import BoundedJsonError, parse_bounded_json
+from function_kit.input_limits import BoundedJsonError, parse_bounded_json
 
 from .golden_requests import RowExpectation
 
@@ -67,7 +67,7 @@ def _parse_json(body: bytes) -> list[Prediction]:
         document = parse_bounded_json(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise MalformedResponseError(f"response is not valid JSON: {_excerpt(body)}") from None
-    except BoundedJsonError as error:  # not JSON, or nesting, size or numbers beyond gate_kit.input_limits
+    except BoundedJsonError as error:  # not JSON, or nesting, size or numbers beyond function_kit.input_limits
         raise MalformedResponseError(f"response is not valid JSON ({error}): {_excerpt(body)}") from None
     predictions = document.get("predictions") if isinstance(document, dict) else None
     if not isinstance(predictions, list):

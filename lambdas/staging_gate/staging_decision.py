@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gate_kit.decision_record import (
+from function_kit.decision_record import (
     OUTCOME_FAILED,
     OUTCOME_PASSED,
     OUTCOME_SKIPPED,
@@ -26,7 +26,7 @@ from gate_kit.decision_record import (
     build_record,
     format_number,
 )
-from gate_kit.release_policy import Bound
+from function_kit.release_policy import Bound
 
 from .golden_requests import GoldenRequest
 from .prediction_response import MalformedResponseError, mismatches, parse_predictions
@@ -115,7 +115,7 @@ def p95(latencies_ms: Sequence[float]) -> float | None:
 
 @dataclass(frozen=True)
 class StagingDecision:
-    """The verdict (a gate_kit decision record) plus every attempt behind it."""
+    """The verdict (a function_kit decision record) plus every attempt behind it."""
 
     record: DecisionRecord
     attempts: tuple[Attempt, ...]

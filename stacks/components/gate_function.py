@@ -1,4 +1,4 @@
-"""A Lambda function from `lambdas/<name>/` plus the shared `gate_kit` package."""
+"""A Lambda function from `lambdas/<name>/` plus the shared `function_kit` package."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from stacks.components.nag_acknowledgements import acknowledge, logical_id
 __all__ = ["LAMBDA_ROOT", "GateFunction", "GateFunctionProps"]
 
 LAMBDA_ROOT = Path(__file__).resolve().parents[2] / "lambdas"
-SHARED_PACKAGE = "gate_kit"
+SHARED_PACKAGE = "function_kit"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,7 +27,7 @@ class PlatformAssets(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.bootstrap_kms_key_arn = bootstrap_kms_key_arn
-        # release_tools/model_package_metadata.py links to lambdas/gate_kit/ (one module, shipped to both):
+        # release_tools/model_package_metadata.py links to lambdas/function_kit/ (one module, shipped to both):
         # the asset holds the file itself.
         self.tools = s3_assets.Asset(
             self,

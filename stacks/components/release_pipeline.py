@@ -118,7 +118,7 @@ class ReleasePipeline(Construct):
         )
         deploy_staging = self._deploy_action("DeployStaging", p, p.staging_stack_name, "staging", train_output)
         # Chain of custody: before each deploy, the TrainOutput files and the model must be exactly what the
-        # evaluation gate judged (lambdas/gate_kit/custody.py); production verification checks again.
+        # evaluation gate judged (lambdas/function_kit/custody.py); production verification checks again.
         check_staging, check_prod = (
             actions.LambdaInvokeAction(
                 action_name="CheckCustody",

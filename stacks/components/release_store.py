@@ -16,7 +16,7 @@ must be able to write. This bucket is:
   an administrator creates it when a release must be erased, and CloudTrail
   records its use). An overwrite by a named writer keeps the previous version
   for the retention period (versioning), and the chain of custody
-  (`gate_kit/custody.py`) refuses a deploy whose files changed.
+  (`function_kit/custody.py`) refuses a deploy whose files changed.
 
 No S3 Object Lock: "the Content-MD5 or x-amz-sdk-checksum-algorithm header is
 required for any request to upload an object with a retention period

@@ -1,10 +1,10 @@
-"""gate_kit.decision_record: the verdict follows from the rules, and both renderings say so."""
+"""function_kit.decision_record: the verdict follows from the rules, and both renderings say so."""
 
 from __future__ import annotations
 
 import json
 
-from gate_kit.decision_record import (
+from function_kit.decision_record import (
     OUTCOME_FAILED,
     OUTCOME_PASSED,
     OUTCOME_SKIPPED,

@@ -2,7 +2,7 @@
 artifacts in (moto) S3, and a recorder for the two CodePipeline answer calls
 that moto does not implement.
 
-Import what you need: `from gate_kit_fixtures import aws_credentials, ...`
+Import what you need: `from function_kit_fixtures import aws_credentials, ...`
 (pytest puts `tests/` on `sys.path`). Owned by the gate-kit engineer; not a
 conftest, so nothing here applies unless imported.
 """

@@ -1,4 +1,4 @@
-"""gate_kit.records: where decision records go and how they are written."""
+"""function_kit.records: where decision records go and how they are written."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from gate_kit.codepipeline_job import S3Location
-from gate_kit.records import (
+from function_kit.codepipeline_job import S3Location
+from function_kit.records import (
     RecordError,
     record_kms_key_id,
     record_location,
     record_location_from_environment,
     write_decision_record,
 )
-from gate_kit_fixtures import JOB_ID, REGION, aws_credentials
+from function_kit_fixtures import JOB_ID, REGION, aws_credentials
 
 __all__ = ["aws_credentials"]
 

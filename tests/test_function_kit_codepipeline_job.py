@@ -1,4 +1,4 @@
-"""gate_kit.codepipeline_job: the event is parsed as documented and every job is answered exactly once."""
+"""function_kit.codepipeline_job: the event is parsed as documented and every job is answered exactly once."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
-from gate_kit.codepipeline_job import (
+from function_kit.codepipeline_job import (
     MAX_FAILURE_MESSAGE_CHARS,
     CodePipelineJob,
     JobEventError,
@@ -20,7 +20,7 @@ from gate_kit.codepipeline_job import (
     run_job,
     truncate_message,
 )
-from gate_kit_fixtures import (
+from function_kit_fixtures import (
     ARTIFACT_CREDENTIALS,
     ARTIFACT_SECRETS,
     JOB_ID,

@@ -39,7 +39,7 @@ MAX_FAILURE_MESSAGE_CHARS = 5000
 
 _TRUNCATION_MARK = " … [truncated] … "
 
-_LOGGER = gate_logger("gate_kit.codepipeline_job")
+_LOGGER = gate_logger("function_kit.codepipeline_job")
 
 
 class JobEventError(ValueError):

@@ -1,4 +1,4 @@
-"""gate_kit.artifacts: files at the root of zipped input artifacts, read with the job's credentials."""
+"""function_kit.artifacts: files at the root of zipped input artifacts, read with the job's credentials."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from gate_kit.artifacts import ArtifactError, ArtifactReader, artifact_s3_client
-from gate_kit.codepipeline_job import InputArtifact, S3Location, parse_job_event
-from gate_kit_fixtures import (
+from function_kit.artifacts import ArtifactError, ArtifactReader, artifact_s3_client
+from function_kit.codepipeline_job import InputArtifact, S3Location, parse_job_event
+from function_kit_fixtures import (
     ARTIFACT_CREDENTIALS,
     REGION,
     aws_credentials,
