@@ -105,7 +105,9 @@ def test_one_module_shipped_to_the_functions_and_the_release_tools(synthesized: 
     link = ROOT / "release_tools" / "model_package_metadata.py"
     assert link.is_symlink() and link.resolve() == source.resolve()
     staged = [
-        p for p in Path(synthesized.outdir).glob("asset.*/model_package_metadata.py") if (p.parent / "rollback.py").is_file()
+        p
+        for p in Path(synthesized.outdir).glob("asset.*/release_tools/model_package_metadata.py")
+        if (p.parent / "rollback.py").is_file()
     ]
     assert staged, "the release tools asset must carry the module"
     assert all(not p.is_symlink() and filecmp.cmp(p, source, shallow=False) for p in staged)

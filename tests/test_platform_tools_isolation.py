@@ -14,12 +14,16 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from stacks.components.platform_assets import TOOL_PACKAGES
+from tests.synthesis_fixtures import SynthesizedApp
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILDSPECS = ("ci.yml", "pull_request.yml", "train.yml", "image.yml")
@@ -44,11 +48,11 @@ def _after_assignments(line: str) -> str:
 
 
 def _hostile_checkout(checkout: Path, marker: Path) -> None:
-    """A commit with its own `release_tools` package (every module) and its own `pip`, each leaving a marker."""
-    tools = checkout / "release_tools"
-    tools.mkdir(parents=True)
-    for module in (ROOT / "release_tools").glob("*.py"):
-        (tools / module.name).write_text(HOSTILE.format(marker=str(marker), name=f"release_tools/{module.name}"))
+    """A commit with its own `release_tools` and `contracts` packages (every module) and `pip`, each leaving a marker."""
+    for package in TOOL_PACKAGES:
+        (checkout / package).mkdir(parents=True)
+        for module in (ROOT / package).glob("*.py"):
+            (checkout / package / module.name).write_text(HOSTILE.format(marker=str(marker), name=f"{package}/{module.name}"))
     (checkout / "pip").mkdir()
     for name in ("__init__.py", "__main__.py"):
         (checkout / "pip" / name).write_text(HOSTILE.format(marker=str(marker), name=f"pip/{name}"))
@@ -73,11 +77,41 @@ def test_every_platform_tool_runs_with_a_safe_path(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", BUILDSPECS)
-def test_a_checkout_with_its_own_release_tools_and_pip_changes_nothing(name: str, tmp_path: Path) -> None:
+def test_every_buildspec_unzips_the_tools_asset_into_the_platform_folder(name: str) -> None:
+    commands = [
+        c for phase in yaml.safe_load((ROOT / "buildspecs" / name).read_text())["phases"].values() for c in phase["commands"]
+    ]
+    assert 'unzip -q -o /tmp/release_tools.zip -d "$PLATFORM_DIR"' in commands
+
+
+def _tools_asset(synthesized: SynthesizedApp) -> Path:
+    """The synthesized tools asset: the folder CDK zips for `PLATFORM_TOOLS_S3_URI`."""
+    (asset,) = [path for path in synthesized.outdir.glob("asset.*") if (path / "release_tools").is_dir()]
+    return asset
+
+
+def test_the_tools_asset_holds_release_tools_and_contracts_as_files(synthesized: SynthesizedApp) -> None:
+    asset = _tools_asset(synthesized)
+    assert sorted(path.name for path in asset.iterdir()) == sorted(TOOL_PACKAGES)
+    assert not [path for path in asset.rglob("*") if path.is_symlink()], "the zip must hold files, not links"
+    assert (asset / "contracts" / "__init__.py").is_file() and (asset / "release_tools" / "model_package_metadata.py").is_file()
+
+
+def test_every_function_asset_holds_the_contracts_package(synthesized: SynthesizedApp) -> None:
+    functions = [path for path in synthesized.outdir.glob("asset.*") if (path / "function_kit").is_dir()]
+    assert len(functions) == len([p for p in (ROOT / "lambdas").iterdir() if (p / "handler.py").is_file()])
+    for asset in functions:
+        assert (asset / "contracts" / "__init__.py").is_file() and not (asset / "contracts").is_symlink(), asset.name
+
+
+@pytest.mark.parametrize("name", BUILDSPECS)
+def test_a_checkout_with_its_own_release_tools_and_pip_changes_nothing(
+    name: str, tmp_path: Path, synthesized: SynthesizedApp
+) -> None:
     checkout, platform, marker = tmp_path / "checkout", tmp_path / "platform", tmp_path / "hostile-code-ran"
     _hostile_checkout(checkout, marker)
-    platform.mkdir()
-    (platform / "release_tools").symlink_to(ROOT / "release_tools", target_is_directory=True)
+    # The platform folder as the buildspec lays it out: the tools asset unzipped into $PLATFORM_DIR.
+    shutil.copytree(_tools_asset(synthesized), platform)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env.update(PLATFORM_DIR=str(platform), PYTHONPATH=str(platform))
     for command in _platform_commands(name):

@@ -1,4 +1,4 @@
-"""A Lambda function from `lambdas/<name>/` plus the shared `function_kit` package."""
+"""A Lambda function from `lambdas/<name>/` plus the shared `function_kit` and `contracts` packages."""
 
 from __future__ import annotations
 
@@ -17,10 +17,13 @@ from stacks.components.checkov_skips import LAMBDA_WITHOUT_QUEUE_VPC_OR_RESERVAT
 from stacks.components.log_groups import own_log_group
 from stacks.components.nag_acknowledgements import acknowledge, logical_id
 
-__all__ = ["LAMBDA_ROOT", "GateFunction", "GateFunctionProps"]
+__all__ = ["LAMBDA_ROOT", "GateFunction", "GateFunctionProps", "function_code"]
 
 LAMBDA_ROOT = Path(__file__).resolve().parents[2] / "lambdas"
 SHARED_PACKAGE = "function_kit"
+# `lambdas/contracts` links to the project's `contracts/`: the asset holds the files themselves.
+CONTRACTS_PACKAGE = "contracts"
+_BYTECODE = ["**/__pycache__", "**/*.pyc"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,6 +39,16 @@ class GateFunctionProps:
     memory_size: int = 256
     # A CodePipeline job worker gets PutJob*Result on * from the Lambda invoke action.
     answers_codepipeline_jobs: bool = True
+
+
+def function_code(name: str) -> lambda_.Code:
+    """`lambdas/<name>/` with the shared `function_kit` and `contracts` packages, nothing else."""
+    shipped = (name, SHARED_PACKAGE, CONTRACTS_PACKAGE)
+    return lambda_.Code.from_asset(
+        str(LAMBDA_ROOT),
+        exclude=["*", *[f"!{folder}" for folder in shipped], *[f"!{folder}/**" for folder in shipped], *_BYTECODE],
+        follow_symlinks=cdk.SymlinkFollowMode.EXTERNAL,
+    )
 
 
 class GateFunction(Construct):
@@ -72,18 +85,7 @@ class GateFunction(Construct):
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
             handler=f"{props.name}.handler.handler",
-            code=lambda_.Code.from_asset(
-                str(LAMBDA_ROOT),
-                exclude=[
-                    "*",
-                    f"!{props.name}",
-                    f"!{props.name}/**",
-                    f"!{SHARED_PACKAGE}",
-                    f"!{SHARED_PACKAGE}/**",
-                    "**/__pycache__",
-                    "**/*.pyc",
-                ],
-            ),
+            code=function_code(props.name),
             role=self.role,
             timeout=props.timeout,
             memory_size=props.memory_size,

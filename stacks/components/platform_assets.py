@@ -13,28 +13,31 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-__all__ = ["PlatformAssets", "PROJECT_ROOT"]
+__all__ = ["PROJECT_ROOT", "TOOL_PACKAGES", "PlatformAssets"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The packages CodeBuild runs from the platform (never from the commit): `python -P -m release_tools.<tool>`.
+TOOL_PACKAGES = ("release_tools", "contracts")
 _EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache"]
 
 
 class PlatformAssets(Construct):
-    """Zipped `release_tools/`, `schemas/` and endpoint templates, with their S3 URLs."""
+    """Zipped `release_tools/` with `contracts/`, `schemas/` and endpoint templates, with their S3 URLs."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, endpoint_templates_dir: Path, bootstrap_kms_key_arn: str | None = None
     ) -> None:
         super().__init__(scope, construct_id)
         self.bootstrap_kms_key_arn = bootstrap_kms_key_arn
-        # release_tools/model_package_metadata.py links to lambdas/function_kit/ (one module, shipped to both):
-        # the asset holds the file itself.
+        # One asset holds `release_tools/` and `contracts/` (the buildspecs unzip it into $PLATFORM_DIR, so both are
+        # top-level packages there, as in this repository); release_tools/model_package_metadata.py links to
+        # lambdas/function_kit/, and the asset holds the file itself.
         self.tools = s3_assets.Asset(
             self,
             "ReleaseTools",
-            path=str(PROJECT_ROOT / "release_tools"),
-            exclude=_EXCLUDES,
-            follow_symlinks=cdk.SymlinkFollowMode.EXTERNAL,
+            path=str(PROJECT_ROOT),
+            exclude=["*", ".*", *[f"!{name}" for name in TOOL_PACKAGES], *[f"!{name}/**" for name in TOOL_PACKAGES], *_EXCLUDES],
+            follow_symlinks=cdk.SymlinkFollowMode.ALWAYS,
         )
         self.schemas = s3_assets.Asset(self, "Schemas", path=str(PROJECT_ROOT / "schemas"), exclude=_EXCLUDES)
         self.endpoint_templates = s3_assets.Asset(self, "EndpointTemplates", path=str(endpoint_templates_dir))
