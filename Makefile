@@ -43,7 +43,7 @@ check: $(SETUP) ## Lint (ruff check, ruff format, 60-line functions) and type-ch
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@$(PY) -m scripts.function_length
-	@$(BIN)/mypy --ignore-missing-imports app.py stacks scripts release_tools rehearsal \
+	@$(BIN)/mypy --ignore-missing-imports app.py contracts stacks scripts release_tools rehearsal \
 		lambdas/function_kit lambdas/evaluation_gate lambdas/staging_gate lambdas/promote lambdas/pull_request_reporter \
 		lambdas/approval_rule_templates
 

@@ -61,9 +61,8 @@ class TargetAccountStack(cdk.Stack):
     def __init__(
         self, scope: Construct, construct_id: str, *, layout: AccountLayout, stage: str, group_name: str, **kwargs: object
     ) -> None:
-        super().__init__(
-            scope, construct_id, synthesizer=cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False), **kwargs
-        )  # type: ignore[arg-type]
+        synthesizer = cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False)
+        super().__init__(scope, construct_id, synthesizer=synthesizer, **kwargs)  # type: ignore[arg-type]
         pipeline_account = self._pipeline_account = layout.pipeline_account or ""
         names, pipeline_roles = layout.role_names(stage), layout.pipeline_roles
         self.stack_name_of_endpoint = endpoint_stack_name(layout.project_name, stage)
