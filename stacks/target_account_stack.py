@@ -30,7 +30,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from stacks.accounts import MODEL_ARTIFACTS, AccountLayout, pipeline_prefix
-from stacks.components.endpoint_deploy_role import EndpointDeployRole
+from stacks.components.endpoint_deploy_role import EndpointDeployRole, EndpointDeployRoleProps
 from stacks.components.image_repository import PULL_ACTIONS
 from stacks.components.nag_acknowledgements import acknowledge, arn_as_nag_prints
 from stacks.components.rollback_alarms import grant_describe_alarms
@@ -66,6 +66,7 @@ class TargetAccountStack(cdk.Stack):
         pipeline_account = self._pipeline_account = layout.pipeline_account or ""
         names, pipeline_roles = layout.role_names(stage), layout.pipeline_roles
         self.stack_name_of_endpoint = endpoint_stack_name(layout.project_name, stage)
+        self.group_name = group_name
         bucket_name = cdk.CfnParameter(
             self,
             "ArtifactBucketName",
@@ -116,19 +117,46 @@ class TargetAccountStack(cdk.Stack):
     def _deploy_role(
         self, name: str, pipeline_role: iam.ArnPrincipal, package_pattern: str, layout: AccountLayout, stage: str
     ) -> iam.Role:
-        deploy = EndpointDeployRole(
+        role = EndpointDeployRole(
             self,
             "EndpointDeployRole",
-            project_name=layout.project_name,
-            stack_names=[self.stack_name_of_endpoint],
-            execution_role=self.execution_role,
-            key=self.key,
-            model_package_arn_pattern=package_pattern,
-            role_name=name,
-            assumed_by=iam.CompositePrincipal(pipeline_role, iam.ServicePrincipal("cloudformation.amazonaws.com")),
+            props=EndpointDeployRoleProps(
+                project_name=layout.project_name,
+                stack_names=[self.stack_name_of_endpoint],
+                execution_role=self.execution_role,
+                key=self.key,
+                model_package_group_name=self.group_name,
+                registry_account=self._pipeline_account,
+                role_name=name,
+                assumed_by=iam.CompositePrincipal(pipeline_role, iam.ServicePrincipal("cloudformation.amazonaws.com")),
+            ),
+        ).role
+        self._grant_deploying_the_stack(role, name)
+        # The endpoint serves a package of the pipeline account's registry (its group policy allows it too).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="CreateModelsFromRegisteredPackages", actions=["sagemaker:CreateModel"], resources=[package_pattern]
+            )
         )
-        role = deploy.role
-        # As CodePipeline's action role: deploy this one stack, with this same role as CloudFormation's.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadEndpointTemplates",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[f"{self.bucket_arn}/{pipeline_prefix(layout.project_name)}/*"],
+            )
+        )
+        role.add_to_policy(iam.PolicyStatement(sid="DecryptArtifacts", actions=["kms:Decrypt"], resources=[self.key.key_arn]))
+        acknowledge(
+            role,
+            resources={
+                f"{self._nag_s3}/{pipeline_prefix(layout.project_name)}/*": "The pipeline's artifacts (the endpoint templates) under the prefix CodePipeline keys them by.",
+                self.nag_package_pattern: "Versions of the project's model package group in the pipeline account only.",
+            },
+        )
+        return role
+
+    def _grant_deploying_the_stack(self, role: iam.Role, name: str) -> None:
+        """As CodePipeline's action role: deploy this one stack, with this same role as CloudFormation's."""
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="DeployTheEndpointStack",
@@ -154,37 +182,14 @@ class TargetAccountStack(cdk.Stack):
                 conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
             )
         )
-        # The endpoint serves a package of the pipeline account's registry (its group policy allows it too).
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="CreateModelsFromRegisteredPackages", actions=["sagemaker:CreateModel"], resources=[package_pattern]
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadEndpointTemplates",
-                actions=["s3:GetObject", "s3:GetObjectVersion"],
-                resources=[f"{self.bucket_arn}/{pipeline_prefix(layout.project_name)}/*"],
-            )
-        )
-        role.add_to_policy(iam.PolicyStatement(sid="DecryptArtifacts", actions=["kms:Decrypt"], resources=[self.key.key_arn]))
         acknowledge(
             role,
             resources={
-                f"{self._nag_s3}/{pipeline_prefix(layout.project_name)}/*": "The pipeline's artifacts (the endpoint templates) under the prefix CodePipeline keys them by.",
-                self.nag_package_pattern: "Versions of the project's model package group in the pipeline account only.",
-                self._nag_arn.format(
-                    service="sagemaker", resource="model/*"
-                ): "CloudFormation generates model names; creation and changes require the ml-cicd:project tag.",
-                self._nag_arn.format(
-                    service="sagemaker", resource="endpoint-config/*"
-                ): "CloudFormation generates endpoint-config names; creation and changes require the ml-cicd:project tag.",
                 self._nag_arn.format(
                     service="cloudformation", resource=f"stack/{self.stack_name_of_endpoint}/*"
                 ): "The one endpoint stack this role deploys (any stack id).",
             },
         )
-        return role
 
     def _execution_role(self, name: str, stage: str, package_pattern: str) -> iam.Role:
         role = iam.Role(
@@ -216,6 +221,18 @@ class TargetAccountStack(cdk.Stack):
             iam.PolicyStatement(sid="ReadModelPackages", actions=["sagemaker:DescribeModelPackage"], resources=[package_pattern])
         )
         grant_image_logs_and_metrics(role)
+        self._grant_pulling_the_model_image(role)
+        acknowledge(
+            role,
+            resources={
+                f"{self._nag_release_s3}/{MODEL_ARTIFACTS}": "Serving model artifacts of the project's releases in the pipeline account's release bucket.",
+                f"{self._nag_release_s3}/data-capture/production/*": "Captured production requests, under the one prefix the endpoint writes.",
+                self.nag_package_pattern: "Versions of the project's model package group in the pipeline account only.",
+            },
+        )
+        return role
+
+    def _grant_pulling_the_model_image(self, role: iam.Role) -> None:
         # The model's own image (when the model repository has a Dockerfile) is in the pipeline account; its
         # repository policy names this role (its name is generated there, so any repository of that account).
         role.add_to_policy(
@@ -228,27 +245,11 @@ class TargetAccountStack(cdk.Stack):
         acknowledge(
             role,
             resources={
-                f"{self._nag_release_s3}/{MODEL_ARTIFACTS}": "Serving model artifacts of the project's releases in the pipeline account's release bucket.",
-                f"{self._nag_release_s3}/data-capture/production/*": "Captured production requests, under the one prefix the endpoint writes.",
                 arn_as_nag_prints(self, account=self._pipeline_account).format(
                     service="ecr", resource="repository/*"
-                ): "The pipeline account's repositories: only the model image repository's policy lets this role pull.",
-                self._nag_arn.format(
-                    service="logs", resource="log-group:/aws/sagemaker/*"
-                ): "SageMaker writes endpoint logs under /aws/sagemaker/.",
-                **(
-                    {
-                        self._nag_arn.format(
-                            service="cloudwatch", resource=f"alarm:{self.stack_name_of_endpoint}-*"
-                        ): "SageMaker's auto-rollback reads the production stack's rollback alarms (named after the stack)."
-                    }
-                    if stage == "production"
-                    else {}
-                ),
-                self.nag_package_pattern: "Versions of the project's model package group in the pipeline account only.",
+                ): "The pipeline account's repositories: only the model image repository's policy lets this role pull."
             },
         )
-        return role
 
     def _reader_role(self, name: str, trusted: iam.ArnPrincipal, stage: str) -> iam.Role:
         role = iam.Role(

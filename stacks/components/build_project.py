@@ -80,9 +80,10 @@ class BuildProject(Construct):
             self.project: codebuild.Project = codebuild.PipelineProject(self, "Project", **common)
         else:
             self.project = codebuild.Project(self, "Project", source=source, **common)
+        self.acknowledge_cdk_default_grants()
 
     def acknowledge_cdk_default_grants(self) -> None:
-        """Acknowledge, narrowly, what CDK grants every standalone project: its report groups, default log group, KMS."""
+        """Acknowledge, narrowly, what CDK grants every project: its report groups, default log group, KMS."""
         region = arn_as_nag_prints(self)
         project = logical_id(self.project)
         acknowledge(

@@ -7,58 +7,80 @@ templates call (their registry schemas' `handlers.*.permissions`, checked by
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from stacks.components.nag_acknowledgements import arn_as_nag_prints
+from stacks.components.nag_acknowledgements import acknowledge, arn_as_nag_prints
 from stacks.components.sagemaker_execution_role import grant_pass_to_sagemaker
 
-__all__ = ["EndpointDeployRole", "AUTOSCALING_SERVICE_NAME"]
+__all__ = ["AUTOSCALING_SERVICE_NAME", "EndpointDeployRole", "EndpointDeployRoleProps"]
 
 # Application Auto Scaling acts on SageMaker variants through this service-linked role.
 AUTOSCALING_SERVICE_NAME = "sagemaker.application-autoscaling.amazonaws.com"
 
 
+@dataclass(frozen=True, kw_only=True)
+class EndpointDeployRoleProps:
+    """The endpoint stacks the role deploys, the roles and key they use, and where their model packages are."""
+
+    project_name: str
+    stack_names: Sequence[str]
+    execution_role: iam.IRole
+    key: kms.IKey
+    model_package_group_name: str
+    # The registry's account: the pipeline account, when this is a target account's deploy role.
+    registry_account: str | None = None
+    # A target account's deploy role (stacks/target_account_stack.py): its deterministic name, and who assumes it.
+    role_name: str | None = None
+    assumed_by: iam.IPrincipal | None = None
+
+
 class EndpointDeployRole(Construct):
     """May create, update and delete this project's models, endpoint configs, endpoints, alarms and autoscaling."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        project_name: str,
-        stack_names: list[str],
-        execution_role: iam.IRole,
-        key: kms.IKey,
-        model_package_arn_pattern: str,
-        role_name: str | None = None,
-        assumed_by: iam.IPrincipal | None = None,
-    ) -> None:
-        """`role_name` and `assumed_by`: a target account's deploy role (stacks/target_account_stack.py)."""
+    def __init__(self, scope: Construct, construct_id: str, *, props: EndpointDeployRoleProps) -> None:
         super().__init__(scope, construct_id)
-        self.stack_names = stack_names
+        p = props
+        self.stack_names = list(p.stack_names)
         self.role = iam.Role(
             self,
             "Role",
-            assumed_by=assumed_by or iam.ServicePrincipal("cloudformation.amazonaws.com"),
-            role_name=role_name,
-            description=f"CloudFormation deploys the {project_name} endpoint stacks with this role",
+            assumed_by=p.assumed_by or iam.ServicePrincipal("cloudformation.amazonaws.com"),
+            role_name=p.role_name,
+            description=f"CloudFormation deploys the {p.project_name} endpoint stacks with this role",
         )
-        self._grant_hosting(project_name)
+        self._grant_hosting(p.project_name)
+        self.model_package_arn_pattern = cdk.Stack.of(self).format_arn(
+            service="sagemaker",
+            resource="model-package",
+            resource_name=f"{p.model_package_group_name}/*",
+            account=p.registry_account,
+        )
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ServeRegisteredPackages",
                 actions=["sagemaker:DescribeModelPackage"],
-                resources=[model_package_arn_pattern],
+                resources=[self.model_package_arn_pattern],
             )
         )
-        grant_pass_to_sagemaker(execution_role, self.role)
-        key.grant(self.role, "kms:CreateGrant", "kms:DescribeKey")
+        acknowledge(
+            self.role,
+            resources={
+                arn_as_nag_prints(self, account=p.registry_account).format(
+                    service="sagemaker", resource=f"model-package/{p.model_package_group_name}/*"
+                ): "Versions of the project's model package group only."
+            },
+        )
+        grant_pass_to_sagemaker(p.execution_role, self.role)
+        p.key.grant(self.role, "kms:CreateGrant", "kms:DescribeKey")
         self._grant_alarms()
         self._grant_autoscaling()
+        self._grant_scaling_variants()
 
     def _arn(self, service: str, resource: str, name: str, *, colon: bool = False) -> str:
         return cdk.Stack.of(self).format_arn(
@@ -117,6 +139,18 @@ class EndpointDeployRole(Construct):
                 resources=hosting,
             )
         )
+        region = arn_as_nag_prints(self)
+        acknowledge(
+            self.role,
+            resources={
+                region.format(
+                    service="sagemaker", resource="model/*"
+                ): "CloudFormation generates model names; creation and changes require the ml-cicd:project tag.",
+                region.format(
+                    service="sagemaker", resource="endpoint-config/*"
+                ): "CloudFormation generates endpoint-config names; creation and changes require the ml-cicd:project tag.",
+            },
+        )
 
     def _grant_alarms(self) -> None:
         # CloudFormation names the stacks' alarms `<stack name>-<logical id>-<suffix>`; Application Auto
@@ -159,7 +193,6 @@ class EndpointDeployRole(Construct):
         )
 
     def _grant_autoscaling(self) -> None:
-        stack = cdk.Stack.of(self)
         # Scalable target ARNs end in a service-generated id, unknown before registration: this account's
         # and region's targets, limited to SageMaker variants by the service's own condition keys.
         self.role.add_to_policy(
@@ -203,6 +236,24 @@ class EndpointDeployRole(Construct):
                 resources=["*"],
             )
         )
+        cdk.Validations.of(self.role).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="Application Auto Scaling describe calls and cloudwatch:GetMetricData have no resource-level "
+                "permissions (IAM reference); they only read.",
+            ),
+            cdk.Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::"
+                + arn_as_nag_prints(self).format(service="application-autoscaling", resource="scalable-target/*")
+                + "]",
+                reason="Scalable target ids are generated by the service at registration; limited to this account and "
+                "region, and registration and policies to SageMaker variants by condition.",
+            ),
+        )
+
+    def _grant_scaling_variants(self) -> None:
+        """What Application Auto Scaling does with the caller's permissions, and its service-linked role."""
+        stack = cdk.Stack.of(self)
         # What Application Auto Scaling calls on a SageMaker variant with the caller's permissions
         # ("Identity-based policy examples for Application Auto Scaling": DescribeEndpoint,
         # DescribeEndpointConfig, UpdateEndpointWeightsAndCapacities, plus the target-tracking alarms above).
@@ -223,18 +274,4 @@ class EndpointDeployRole(Construct):
                 ],
                 conditions={"StringLike": {"iam:AWSServiceName": AUTOSCALING_SERVICE_NAME}},
             )
-        )
-        cdk.Validations.of(self.role).acknowledge(
-            cdk.Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="Application Auto Scaling describe calls and cloudwatch:GetMetricData have no resource-level "
-                "permissions (IAM reference); they only read.",
-            ),
-            cdk.Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::"
-                + arn_as_nag_prints(self).format(service="application-autoscaling", resource="scalable-target/*")
-                + "]",
-                reason="Scalable target ids are generated by the service at registration; limited to this account and "
-                "region, and registration and policies to SageMaker variants by condition.",
-            ),
         )

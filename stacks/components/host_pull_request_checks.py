@@ -93,4 +93,3 @@ class HostPullRequestChecks(Construct):
         project.add_property_override("Source.Location", c.clone_url)  # type: ignore[union-attr]
         project.add_property_override("Source.Auth", {"Type": "CODECONNECTIONS", "Resource": c.connection_arn})  # type: ignore[union-attr]
         c.grant_use(self.role, build=True)
-        self.build.acknowledge_cdk_default_grants()

@@ -24,6 +24,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from stacks.components.nag_acknowledgements import acknowledge
+
 __all__ = ["CHAMPION_TAG_PREFIX", "ImageRepository", "ImageRepositoryProps", "PULL_ACTIONS"]
 
 # The promote function tags the champion's image; one prefix for it and for the lifecycle rule that keeps it.
@@ -90,6 +92,13 @@ class ImageRepository(Construct):
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(sid="RegistryLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])
+        )
+        acknowledge(
+            role,
+            resources={
+                "*": "ecr:GetAuthorizationToken (registry login) has no resource-level "
+                "permission; push is scoped to the model image repository."
+            },
         )
 
     def grant_pull(self, role: iam.IRole) -> None:

@@ -13,7 +13,15 @@ from collections.abc import Iterable, Mapping
 import aws_cdk as cdk
 from constructs import IConstruct
 
-__all__ = ["GRANT_ACTION_REASONS", "acknowledge", "arn_as_nag_prints", "logical_id"]
+__all__ = [
+    "GRANT_ACTION_REASONS",
+    "KMS_USE",
+    "S3_READ",
+    "acknowledge",
+    "acknowledge_object_grant",
+    "arn_as_nag_prints",
+    "logical_id",
+]
 
 # Prefix wildcards written by CDK grants (grant_read, grant_read_write, grant_encrypt_decrypt, ...).
 GRANT_ACTION_REASONS: Mapping[str, str] = {
@@ -27,6 +35,9 @@ GRANT_ACTION_REASONS: Mapping[str, str] = {
     "Action::cloudformation:DescribeStack*": "CDK CloudFormation action: describes the one endpoint stack it deploys.",
     "Action::cloudformation:GetTemplate*": "CDK CloudFormation action: reads the template of the one endpoint stack it deploys.",
 }
+# The prefix actions of CDK's bucket `grant_read` and of a KMS key's encrypt/decrypt grant.
+S3_READ = ("Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*")
+KMS_USE = ("Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
 
 
 def logical_id(element: IConstruct) -> str:
@@ -69,3 +80,19 @@ def acknowledge(construct: IConstruct, *, actions: Iterable[str] = (), resources
     ]
     if acknowledgments:
         cdk.Validations.of(construct).acknowledge(*acknowledgments)
+
+
+def acknowledge_object_grant(
+    construct: IConstruct, bucket: IConstruct, *, reason: str, put: bool = False, delete: bool = False
+) -> None:
+    """Acknowledge what CDK's `grant_read` (`put`: `grant_put`, `delete`: `grant_read_write`) on `bucket` writes.
+
+    The prefix actions on the bucket's objects, the key's prefix actions, and the bucket's objects (`<bucket>/*`).
+    """
+    actions = [
+        *S3_READ,
+        *KMS_USE,
+        *(["Action::s3:Abort*"] if put or delete else []),
+        *(["Action::s3:DeleteObject*"] if delete else []),
+    ]
+    acknowledge(construct, actions=actions, resources={f"<{logical_id(bucket)}.Arn>/*": reason})

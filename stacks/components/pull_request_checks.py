@@ -151,4 +151,3 @@ class PullRequestChecks(Construct):
             event_pattern=events.EventPattern(detail={"build-status": ["SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT"]}),
             target=targets.LambdaFunction(self.reporter.function, retry_attempts=0),
         )
-        self.build.acknowledge_cdk_default_grants()

@@ -24,7 +24,7 @@ from constructs import Construct
 
 from stacks.action_parameters import user_parameters_string
 from stacks.components.connection_source import ConnectionSource
-from stacks.components.nag_acknowledgements import acknowledge, logical_id
+from stacks.components.nag_acknowledgements import acknowledge, acknowledge_object_grant, arn_as_nag_prints, logical_id
 
 __all__ = ["ReleasePipeline", "ReleasePipelineProps", "STAGE_NAMES", "artifact_object_pattern"]
 
@@ -79,117 +79,15 @@ class ReleasePipeline(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, props: ReleasePipelineProps) -> None:
         super().__init__(scope, construct_id)
         p = props
-        source_output = codepipeline.Artifact("SourceOutput")
-        build_output = codepipeline.Artifact("BuildOutput")
-        train_output = codepipeline.Artifact("TrainOutput")
-        image_output = codepipeline.Artifact("ImageOutput")
-
+        source_output, build_output, train_output, image_output = (
+            codepipeline.Artifact(name) for name in ("SourceOutput", "BuildOutput", "TrainOutput", "ImageOutput")
+        )
         source = self._source_action(p, source_output)
-        build = actions.CodeBuildAction(
-            action_name="Build",
-            project=self._commit_build(p, p.build_project, build_output, "BuildProjectByName"),
-            input=source_output,
-            outputs=[build_output],
-            environment_variables={"SOURCE_REVISION": codebuild.BuildEnvironmentVariable(value=source.variables.commit_id)},
-        )
-        image = actions.CodeBuildAction(
-            action_name="Image",
-            project=self._commit_build(p, p.image_project, image_output, "ImageProjectByName"),
-            input=build_output,
-            outputs=[image_output],
-            run_order=2,
-            environment_variables={"SOURCE_REVISION": codebuild.BuildEnvironmentVariable(value=source.variables.commit_id)},
-        )
-        train = actions.CodeBuildAction(
-            action_name="Train",
-            project=p.train_project,
-            input=build_output,
-            outputs=[train_output],
-            extra_inputs=[image_output],
-            variables_namespace="Train",
-            environment_variables={"SOURCE_REVISION": codebuild.BuildEnvironmentVariable(value=source.variables.commit_id)},
-        )
-        evaluate = actions.LambdaInvokeAction(
-            action_name="EvaluationGate",
-            lambda_=p.evaluation_gate,
-            inputs=[train_output],
-            variables_namespace="EvaluationGate",
-            user_parameters_string=user_parameters_string("EvaluationGate"),
-        )
-        deploy_staging = self._deploy_action("DeployStaging", p, p.staging_stack_name, "staging", train_output)
-        # Chain of custody: before each deploy, the TrainOutput files and the model must be exactly what the
-        # evaluation gate judged (lambdas/function_kit/custody.py); production verification checks again.
-        check_staging, check_prod = (
-            actions.LambdaInvokeAction(
-                action_name="CheckCustody",
-                lambda_=p.promote_function,
-                inputs=[train_output],
-                run_order=1,
-                user_parameters_string=user_parameters_string("CheckCustody"),
-            )
-            for _ in range(2)
-        )
-        test_staging = actions.LambdaInvokeAction(
-            action_name="StagingGate",
-            lambda_=p.staging_gate,
-            inputs=[train_output],
-            variables_namespace="StagingGate",
-            user_parameters_string=user_parameters_string("StagingGate"),
-        )
-        deploy_prod = self._deploy_action("DeployProd", p, p.production_stack_name, "production", train_output)
-        verify_prod = actions.LambdaInvokeAction(
-            action_name="VerifyProduction",
-            lambda_=p.promote_function,
-            inputs=[train_output],
-            run_order=3,
-            user_parameters_string=user_parameters_string("VerifyProduction"),
-        )
-        promote = actions.LambdaInvokeAction(
-            action_name="Promote",
-            lambda_=p.promote_function,
-            inputs=[train_output],
-            user_parameters_string=user_parameters_string("Promote"),
-        )
-
-        stages: list[codepipeline.StageProps] = [
+        stages = [
             codepipeline.StageProps(stage_name="Source", actions=[source]),
-            codepipeline.StageProps(stage_name="Build", actions=[build, image]),
-            codepipeline.StageProps(stage_name="Train", actions=[train]),
-            codepipeline.StageProps(stage_name="Evaluate", actions=[evaluate]),
-            codepipeline.StageProps(stage_name="DeployStaging", actions=[check_staging, deploy_staging]),
-            codepipeline.StageProps(stage_name="TestStaging", actions=[test_staging]),
+            *self._build_and_train_stages(p, source, source_output, build_output, image_output, train_output),
+            *self._release_stages(p, train_output),
         ]
-        if p.require_manual_approval:
-            stages.append(
-                codepipeline.StageProps(
-                    stage_name="Approve",
-                    actions=[
-                        actions.ManualApprovalAction(
-                            action_name="Approve",
-                            notification_topic=p.approval_topic,
-                            additional_information=(
-                                "Model #{Train.MODEL_PACKAGE_ARN} passed the evaluation and staging gates. "
-                                "Evaluation record: #{EvaluationGate.record_uri}"
-                            ),
-                        )
-                    ],
-                )
-            )
-        stages.append(
-            codepipeline.StageProps(
-                stage_name="DeployProd",
-                actions=[check_prod, deploy_prod, verify_prod],
-                before_entry=self._deployment_window(p),
-                on_failure=codepipeline.FailureConditions(result=codepipeline.Result.ROLLBACK),
-                # No on-success CloudWatchAlarm condition: its WaitTime is documented as time "to allow for a state
-                # change before running the rule result" (an alarm already OK succeeds at once), the launch
-                # announcement describes a watch window instead, and composite alarms are not documented as
-                # supported. The bake is SageMaker's own (TerminationWaitInSeconds, see stacks/endpoint_stack.py):
-                # the old fleet is kept and the rollback alarms stay armed, as SageMaker documents.
-            )
-        )
-        stages.append(codepipeline.StageProps(stage_name="Promote", actions=[promote]))
-
         self.pipeline = codepipeline.Pipeline(
             self,
             "Pipeline",
@@ -204,6 +102,149 @@ class ReleasePipeline(Construct):
         self.stage_names = [stage.stage_name for stage in stages]
         if p.connection is not None:
             self._trigger_on_pushes_to_the_release_branch(source, p.release_branch)
+        self._acknowledge_action_grants(p)
+
+    def _build_and_train_stages(
+        self,
+        p: ReleasePipelineProps,
+        source: actions.CodeCommitSourceAction | actions.CodeStarConnectionsSourceAction,
+        source_output: codepipeline.Artifact,
+        build_output: codepipeline.Artifact,
+        image_output: codepipeline.Artifact,
+        train_output: codepipeline.Artifact,
+    ) -> list[codepipeline.StageProps]:
+        """Build (the commit's checks, then its image) and Train, each told the commit it runs for."""
+
+        def revision() -> dict[str, codebuild.BuildEnvironmentVariable]:
+            return {"SOURCE_REVISION": codebuild.BuildEnvironmentVariable(value=source.variables.commit_id)}
+
+        build = actions.CodeBuildAction(
+            action_name="Build",
+            project=self._commit_build(p, p.build_project, build_output, "BuildProjectByName"),
+            input=source_output,
+            outputs=[build_output],
+            environment_variables=revision(),
+        )
+        image = actions.CodeBuildAction(
+            action_name="Image",
+            project=self._commit_build(p, p.image_project, image_output, "ImageProjectByName"),
+            input=build_output,
+            outputs=[image_output],
+            run_order=2,
+            environment_variables=revision(),
+        )
+        train = actions.CodeBuildAction(
+            action_name="Train",
+            project=p.train_project,
+            input=build_output,
+            outputs=[train_output],
+            extra_inputs=[image_output],
+            variables_namespace="Train",
+            environment_variables=revision(),
+        )
+        return [
+            codepipeline.StageProps(stage_name="Build", actions=[build, image]),
+            codepipeline.StageProps(stage_name="Train", actions=[train]),
+        ]
+
+    @staticmethod
+    def _invoke(
+        name: str, function: lambda_.IFunction, train_output: codepipeline.Artifact, **options: object
+    ) -> actions.LambdaInvokeAction:
+        """A Lambda invoke action on `TrainOutput` with its `UserParameters` from stacks/action_parameters.py."""
+        return actions.LambdaInvokeAction(
+            action_name=name,
+            lambda_=function,
+            inputs=[train_output],
+            user_parameters_string=user_parameters_string(name),
+            **options,  # type: ignore[arg-type]
+        )
+
+    def _release_stages(self, p: ReleasePipelineProps, train_output: codepipeline.Artifact) -> list[codepipeline.StageProps]:
+        """Evaluate, DeployStaging, TestStaging, (Approve), DeployProd, Promote."""
+        # Chain of custody: before each deploy, the TrainOutput files and the model must be exactly what the
+        # evaluation gate judged (lambdas/function_kit/custody.py); production verification checks again.
+        check_staging = self._invoke("CheckCustody", p.promote_function, train_output, run_order=1)
+        deploy_staging = self._deploy_action("DeployStaging", p, p.staging_stack_name, "staging", train_output)
+        stages = [
+            codepipeline.StageProps(
+                stage_name="Evaluate",
+                actions=[self._invoke("EvaluationGate", p.evaluation_gate, train_output, variables_namespace="EvaluationGate")],
+            ),
+            codepipeline.StageProps(stage_name="DeployStaging", actions=[check_staging, deploy_staging]),
+            codepipeline.StageProps(
+                stage_name="TestStaging",
+                actions=[self._invoke("StagingGate", p.staging_gate, train_output, variables_namespace="StagingGate")],
+            ),
+        ]
+        if p.require_manual_approval:
+            stages.append(self._approval_stage(p))
+        stages.append(self._production_stage(p, train_output))
+        stages.append(
+            codepipeline.StageProps(stage_name="Promote", actions=[self._invoke("Promote", p.promote_function, train_output)])
+        )
+        return stages
+
+    @staticmethod
+    def _approval_stage(p: ReleasePipelineProps) -> codepipeline.StageProps:
+        return codepipeline.StageProps(
+            stage_name="Approve",
+            actions=[
+                actions.ManualApprovalAction(
+                    action_name="Approve",
+                    notification_topic=p.approval_topic,
+                    additional_information=(
+                        "Model #{Train.MODEL_PACKAGE_ARN} passed the evaluation and staging gates. "
+                        "Evaluation record: #{EvaluationGate.record_uri}"
+                    ),
+                )
+            ],
+        )
+
+    def _production_stage(self, p: ReleasePipelineProps, train_output: codepipeline.Artifact) -> codepipeline.StageProps:
+        check_prod = self._invoke("CheckCustody", p.promote_function, train_output, run_order=1)
+        deploy_prod = self._deploy_action("DeployProd", p, p.production_stack_name, "production", train_output)
+        verify_prod = self._invoke("VerifyProduction", p.promote_function, train_output, run_order=3)
+        return codepipeline.StageProps(
+            stage_name="DeployProd",
+            actions=[check_prod, deploy_prod, verify_prod],
+            before_entry=self._deployment_window(p),
+            on_failure=codepipeline.FailureConditions(result=codepipeline.Result.ROLLBACK),
+            # No on-success CloudWatchAlarm condition: its WaitTime is documented as time "to allow for a state
+            # change before running the rule result" (an alarm already OK succeeds at once), the launch
+            # announcement describes a watch window instead, and composite alarms are not documented as
+            # supported. The bake is SageMaker's own (TerminationWaitInSeconds, see stacks/endpoint_stack.py):
+            # the old fleet is kept and the rollback alarms stay armed, as SageMaker documents.
+        )
+
+    def _acknowledge_action_grants(self, p: ReleasePipelineProps) -> None:
+        """The wildcards of what the actions grant: the pipeline role, and the Train project's role."""
+        region = arn_as_nag_prints(self)
+        acknowledge_object_grant(
+            self.pipeline, p.artifact_bucket, delete=True, reason="Objects of the project's own artifact bucket."
+        )
+        acknowledge(
+            self.pipeline,
+            actions=["Action::cloudformation:DescribeStack*", "Action::cloudformation:GetTemplate*"],
+            resources={
+                "*": "lambda:ListFunctions (Lambda invoke actions) has no resource-level permissions.",
+                **{
+                    f"<{logical_id(function)}.Arn>:*": "Versions and aliases of the one function the action invokes."
+                    for function in (p.evaluation_gate, p.staging_gate, p.promote_function)
+                },
+                **{
+                    region.format(
+                        service="cloudformation", resource=f"stack/{name}/*"
+                    ): "The one endpoint stack the action deploys (any stack id)."
+                    for name in (p.staging_stack_name, p.production_stack_name)
+                },
+            },
+        )
+        # The Train action grants the project's role read and write on the artifact store (CDK's CodeBuildAction).
+        if p.train_project.role is not None:
+            acknowledge_object_grant(
+                p.train_project.role, p.artifact_bucket, delete=True, reason="Objects of the project's own artifact bucket."
+            )
 
     def _artifact_bucket(self, p: ReleasePipelineProps) -> s3.IBucket:
         """The artifact bucket; with cross-account actions, a reference CDK cannot add bucket or key policy to.
@@ -245,6 +286,7 @@ class ReleasePipeline(Construct):
         p.artifact_bucket.grant_read(role)
         pattern = artifact_object_pattern(output.artifact_name or "")
         p.artifact_bucket.grant_put(role, pattern)
+        acknowledge_object_grant(role, p.artifact_bucket, put=True, reason="Objects of the project's own artifact bucket.")
         acknowledge(
             role,
             resources={

@@ -34,7 +34,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.components.artifact_store import project_bucket
-from stacks.components.nag_acknowledgements import acknowledge, logical_id
+from stacks.components.nag_acknowledgements import KMS_USE, S3_READ, acknowledge, logical_id
 
 __all__ = ["DELETE_ACTIONS", "ReleaseStore", "break_glass_role_name"]
 
@@ -122,6 +122,7 @@ class ReleaseStore(Construct):
         arn = f"<{logical_id(self.bucket)}.Arn>"
         acknowledge(
             role,
+            actions=[*S3_READ, *KMS_USE, *(["Action::s3:Abort*"] if prefixes else [])],
             resources={
                 f"{arn}/*": "Reads objects of the project's release bucket.",
                 **{

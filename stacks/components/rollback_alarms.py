@@ -25,11 +25,14 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from stacks.components.nag_acknowledgements import acknowledge, arn_as_nag_prints
+
 __all__ = [
     "ERROR_RATE_MINUTES",
     "LATENCY_MINUTES",
     "MAX_5XX_ERROR_RATE_PERCENT",
     "MIN_INVOCATIONS_PER_MINUTE",
+    "PERIOD_SECONDS",
     "RollbackAlarms",
     "alarm_arn_pattern",
 ]
@@ -38,6 +41,8 @@ MAX_5XX_ERROR_RATE_PERCENT = 1.0
 MIN_INVOCATIONS_PER_MINUTE = 20
 ERROR_RATE_MINUTES = 2
 LATENCY_MINUTES = 3
+# Every datapoint the alarms read is one minute: the `*_MINUTES` above count datapoints.
+PERIOD_SECONDS = 60
 
 
 def alarm_arn_pattern(scope: Construct, stack_name: str) -> str:
@@ -48,13 +53,21 @@ def alarm_arn_pattern(scope: Construct, stack_name: str) -> str:
 
 
 def grant_describe_alarms(role: iam.IRole, scope: Construct, stack_name: str) -> None:
-    """Lets `role` read the stack's rollback alarms, as SageMaker's auto-rollback requires."""
+    """Lets `role` read the stack's rollback alarms, as SageMaker's auto-rollback requires (and acknowledges it)."""
     role.add_to_principal_policy(
         iam.PolicyStatement(
             sid="ReadRollbackAlarms",
             actions=["cloudwatch:DescribeAlarms"],
             resources=[alarm_arn_pattern(scope, stack_name)],
         )
+    )
+    alarms = arn_as_nag_prints(scope).format(service="cloudwatch", resource=f"alarm:{stack_name}-*")
+    acknowledge(
+        role,
+        resources={
+            alarms: "SageMaker's auto-rollback reads the production stack's rollback alarms; CloudFormation prefixes "
+            "their names with the stack name."
+        },
     )
 
 
@@ -79,7 +92,7 @@ class RollbackAlarms(Construct):
             metric_name="ModelLatency",
             dimensions=self._dimensions,
             extended_statistic="p99",
-            period=60,
+            period=PERIOD_SECONDS,
             evaluation_periods=LATENCY_MINUTES,
             datapoints_to_alarm=LATENCY_MINUTES,
             threshold=p99_latency_alarm_ms * 1000,  # ModelLatency is in microseconds
@@ -98,7 +111,7 @@ class RollbackAlarms(Construct):
                     metric_name=metric_name,
                     dimensions=self._dimensions,
                 ),
-                period=60,
+                period=PERIOD_SECONDS,
                 stat="Sum",
             ),
         )

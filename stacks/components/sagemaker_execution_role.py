@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.components.nag_acknowledgements import acknowledge, arn_as_nag_prints
+from stacks.components.image_repository import ImageRepository
+from stacks.components.nag_acknowledgements import acknowledge, acknowledge_object_grant, arn_as_nag_prints
 from stacks.components.release_store import ReleaseStore
+from stacks.components.rollback_alarms import grant_describe_alarms
 
-__all__ = ["SageMakerExecutionRole", "grant_image_logs_and_metrics", "grant_pass_to_sagemaker"]
+__all__ = ["SageMakerExecutionRole", "SageMakerExecutionRoleProps", "grant_image_logs_and_metrics", "grant_pass_to_sagemaker"]
 
 
 def grant_pass_to_sagemaker(execution_role: iam.IRole, grantee: iam.IGrantable) -> None:
@@ -31,11 +35,25 @@ def grant_pass_to_sagemaker(execution_role: iam.IRole, grantee: iam.IGrantable) 
     )
 
 
-class SageMakerExecutionRole(Construct):
-    """Writes releases and captured data (never deletes), pulls the framework image, writes its logs and metrics."""
+@dataclass(frozen=True, kw_only=True)
+class SageMakerExecutionRoleProps:
+    """The data the jobs and endpoints use, the model image repository, and the production endpoint's stack."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, bucket: s3.IBucket, key: kms.IKey, release: ReleaseStore) -> None:
+    bucket: s3.IBucket
+    key: kms.IKey
+    release: ReleaseStore
+    image_repository: ImageRepository
+    # SageMaker's auto-rollback reads this stack's rollback alarms with the execution role.
+    production_stack_name: str
+
+
+class SageMakerExecutionRole(Construct):
+    """Writes releases and captured data (never deletes), pulls the framework and model images, writes its logs and
+    metrics, reads the production rollback alarms."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: SageMakerExecutionRoleProps) -> None:
         super().__init__(scope, construct_id)
+        p = props
         stack = cdk.Stack.of(self)
         self.role = iam.Role(
             self,
@@ -45,10 +63,11 @@ class SageMakerExecutionRole(Construct):
         )
         # Release data: training and evaluation outputs, captured data. No delete (the release bucket denies it to
         # everyone); the artifact store stays readable so models released before the release bucket still serve.
-        release.grant_write(self.role, "releases/", "data-capture/")
-        bucket.grant_read(self.role)
-        key.grant_encrypt_decrypt(self.role)
-        key.grant(self.role, "kms:CreateGrant", "kms:DescribeKey")
+        p.release.grant_write(self.role, "releases/", "data-capture/")
+        p.bucket.grant_read(self.role)
+        acknowledge_object_grant(self.role, p.bucket, reason="Objects of the project's own artifact bucket.")
+        p.key.grant_encrypt_decrypt(self.role)
+        p.key.grant(self.role, "kms:CreateGrant", "kms:DescribeKey")
         grant_image_logs_and_metrics(self.role)
         # Endpoints serve registered model packages of this account's registry.
         self.role.add_to_policy(
@@ -58,6 +77,16 @@ class SageMakerExecutionRole(Construct):
                 resources=[stack.format_arn(service="sagemaker", resource="model-package", resource_name="*")],
             )
         )
+        acknowledge(
+            self.role,
+            resources={
+                arn_as_nag_prints(self).format(
+                    service="sagemaker", resource="model-package/*"
+                ): "Endpoints serve registered packages; the package ARN is only known per release."
+            },
+        )
+        p.image_repository.grant_pull(self.role)
+        grant_describe_alarms(self.role, self, p.production_stack_name)
 
 
 def grant_image_logs_and_metrics(role: iam.Role) -> None:
@@ -103,5 +132,8 @@ def grant_image_logs_and_metrics(role: iam.Role) -> None:
             arn_as_nag_prints(role, account="*").format(
                 service="ecr", resource="repository/sagemaker-scikit-learn"
             ): "The framework image is owned by an AWS account that differs per region; the repository name is fixed.",
+            arn_as_nag_prints(role).format(
+                service="logs", resource="log-group:/aws/sagemaker/*"
+            ): "SageMaker writes job and endpoint logs under /aws/sagemaker/.",
         },
     )
