@@ -64,132 +64,10 @@ class EndpointStack(cdk.Stack):
         self.props = props
         if props.serverless and props.traffic_routing:
             raise ValueError("serverless endpoints support no blue/green traffic shifting")
-
-        self.model_package_arn = cdk.CfnParameter(
-            self,
-            "ModelPackageArn",
-            type="String",
-            allowed_pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/.+$",
-            description="The registered model package (version) this endpoint serves.",
-        )
-        execution_role_arn = cdk.CfnParameter(
-            self,
-            "ExecutionRoleArn",
-            type="String",
-            allowed_pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$",
-            description="The SageMaker execution role the model runs with (from the pipeline stack).",
-        )
-        kms_key_arn = cdk.CfnParameter(
-            self,
-            "KmsKeyArn",
-            type="String",
-            allowed_pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$",
-            description="The KMS key for endpoint storage and captured data (from the pipeline stack).",
-        )
-        project_tag = cdk.CfnParameter(
-            self,
-            "Project",
-            type="String",
-            allowed_pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$",
-            description="The ml-cicd project name, used in tags.",
-        )
+        self._parameters()
         cdk.Tags.of(self).add("ml-cicd:stage", props.stage)
-
-        self.model = sagemaker.CfnModel(
-            self,
-            "Model",
-            execution_role_arn=execution_role_arn.value_as_string,
-            # One model package is one container: `PrimaryContainer`. `Containers` would
-            # define an inference pipeline, which serverless inference does not support.
-            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
-                model_package_name=self.model_package_arn.value_as_string,
-            ),
-            # Serverless inference does not support network isolation.
-            enable_network_isolation=not props.serverless,
-            tags=[cdk.CfnTag(key="ml-cicd:project", value=project_tag.value_as_string)],
-        )
-        if props.serverless:
-            self.model.add_metadata(
-                "checkov",
-                {
-                    "skip": [
-                        {
-                            "id": "CKV_AWS_370",
-                            "comment": "Serverless inference does not support network isolation; the production endpoint enables it.",
-                        }
-                    ]
-                },
-            )
-
-        variant = sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-            variant_name=VARIANT_NAME,
-            model_name=self.model.attr_model_name,
-            initial_variant_weight=1,
-            **(
-                {
-                    "serverless_config": sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
-                        memory_size_in_mb=props.serverless_memory_mb,
-                        max_concurrency=props.serverless_max_concurrency,
-                    )
-                }
-                if props.serverless
-                else {"instance_type": props.instance_type, "initial_instance_count": props.instance_count}
-            ),
-        )
-        data_capture = None
-        if props.data_capture_sampling_percent is not None:
-            data_capture_uri = cdk.CfnParameter(
-                self,
-                "DataCaptureS3Uri",
-                type="String",
-                allowed_pattern=r"^s3://.+$",
-                description="Where captured requests and responses are written (KMS-encrypted).",
-            )
-            data_capture = sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
-                enable_capture=True,
-                initial_sampling_percentage=props.data_capture_sampling_percent,
-                destination_s3_uri=data_capture_uri.value_as_string,
-                kms_key_id=kms_key_arn.value_as_string,
-                capture_options=[
-                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
-                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
-                ],
-                capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
-                    csv_content_types=["text/csv"],
-                    json_content_types=["application/json"],
-                ),
-            )
-        # CreateEndpointConfig refuses KmsKeyId on instance types with local (NVMe) storage,
-        # whose volumes the hardware encrypts (release_tools/instance_types.py quotes the API).
-        local_storage = not props.serverless and has_local_storage(props.instance_type)
-        self.endpoint_config = sagemaker.CfnEndpointConfig(
-            self,
-            "EndpointConfig",
-            production_variants=[variant],
-            kms_key_id=None if local_storage else kms_key_arn.value_as_string,
-            data_capture_config=data_capture,
-            tags=[cdk.CfnTag(key="ml-cicd:project", value=project_tag.value_as_string)],
-        )
-        if local_storage:
-            skip_checkov(
-                self.endpoint_config,
-                {
-                    "CKV_AWS_98": (
-                        f"{props.instance_type} has local NVMe storage, encrypted by a hardware module on the instance; "
-                        "SageMaker refuses a KmsKeyId for it (CreateEndpointConfig API reference)."
-                    )
-                },
-            )
-            if data_capture is None:
-                # The pipeline passes KmsKeyArn to every endpoint stack; here nothing uses it.
-                reason = (
-                    "KmsKeyArn is passed by the pipeline to both endpoint stacks; a local-storage endpoint "
-                    "without data capture has no storage that accepts a KMS key."
-                )
-                cdk.Validations.of(self).acknowledge(cdk.Acknowledgment(id="CloudFormation-Validate::W2001", reason=reason))
-                # cfn-lint reads its ignores from the template's Metadata (parameters carry none).
-                self.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W2001"]}, "reason": reason})
-
+        self.model = self._model()
+        self.endpoint_config = self._endpoint_config()
         # The endpoint's name is its stack's name: generated per deployment, never a
         # literal, and known to the alarms below without a dependency cycle.
         endpoint_name = cdk.Aws.STACK_NAME
@@ -210,11 +88,10 @@ class EndpointStack(cdk.Stack):
             endpoint_name=endpoint_name,
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
             deployment_config=self._deployment_config() if props.traffic_routing else None,
-            tags=[cdk.CfnTag(key="ml-cicd:project", value=project_tag.value_as_string)],
+            tags=self._project_tags(),
         )
         if props.min_capacity is not None and props.max_capacity is not None and not props.serverless:
             self._autoscaling(endpoint_name)
-
         for name, value, description in (
             ("EndpointName", self.endpoint.attr_endpoint_name, "Name of the SageMaker endpoint."),
             ("EndpointConfigName", self.endpoint_config.attr_endpoint_config_name, "The endpoint configuration in service."),
@@ -222,6 +99,144 @@ class EndpointStack(cdk.Stack):
             ("ServedModelPackageArn", self.model_package_arn.value_as_string, "The model package (version) being served."),
         ):
             cdk.CfnOutput(self, name, value=value, description=description)
+
+    def _parameters(self) -> None:
+        """What the pipeline's deploy action passes: the package, the execution role, the key, the project."""
+        self.model_package_arn = cdk.CfnParameter(
+            self,
+            "ModelPackageArn",
+            type="String",
+            allowed_pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/.+$",
+            description="The registered model package (version) this endpoint serves.",
+        )
+        self.execution_role_arn = cdk.CfnParameter(
+            self,
+            "ExecutionRoleArn",
+            type="String",
+            allowed_pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$",
+            description="The SageMaker execution role the model runs with (from the pipeline stack).",
+        )
+        self.kms_key_arn = cdk.CfnParameter(
+            self,
+            "KmsKeyArn",
+            type="String",
+            allowed_pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$",
+            description="The KMS key for endpoint storage and captured data (from the pipeline stack).",
+        )
+        self.project_tag = cdk.CfnParameter(
+            self,
+            "Project",
+            type="String",
+            allowed_pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$",
+            description="The ml-cicd project name, used in tags.",
+        )
+
+    def _project_tags(self) -> list[cdk.CfnTag]:
+        return [cdk.CfnTag(key="ml-cicd:project", value=self.project_tag.value_as_string)]
+
+    def _model(self) -> sagemaker.CfnModel:
+        serverless = self.props.serverless
+        model = sagemaker.CfnModel(
+            self,
+            "Model",
+            execution_role_arn=self.execution_role_arn.value_as_string,
+            # One model package is one container: `PrimaryContainer`. `Containers` would
+            # define an inference pipeline, which serverless inference does not support.
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                model_package_name=self.model_package_arn.value_as_string,
+            ),
+            # Serverless inference does not support network isolation.
+            enable_network_isolation=not serverless,
+            tags=self._project_tags(),
+        )
+        if serverless:
+            skip_checkov(
+                model,
+                {"CKV_AWS_370": "Serverless inference does not support network isolation; the production endpoint enables it."},
+            )
+        return model
+
+    def _variant(self) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
+        p = self.props
+        capacity: dict[str, object] = (
+            {
+                "serverless_config": sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
+                    memory_size_in_mb=p.serverless_memory_mb,
+                    max_concurrency=p.serverless_max_concurrency,
+                )
+            }
+            if p.serverless
+            else {"instance_type": p.instance_type, "initial_instance_count": p.instance_count}
+        )
+        return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+            variant_name=VARIANT_NAME,
+            model_name=self.model.attr_model_name,
+            initial_variant_weight=1,
+            **capacity,  # type: ignore[arg-type]
+        )
+
+    def _data_capture(self) -> sagemaker.CfnEndpointConfig.DataCaptureConfigProperty | None:
+        if self.props.data_capture_sampling_percent is None:
+            return None
+        data_capture_uri = cdk.CfnParameter(
+            self,
+            "DataCaptureS3Uri",
+            type="String",
+            allowed_pattern=r"^s3://.+$",
+            description="Where captured requests and responses are written (KMS-encrypted).",
+        )
+        return sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+            enable_capture=True,
+            initial_sampling_percentage=self.props.data_capture_sampling_percent,
+            destination_s3_uri=data_capture_uri.value_as_string,
+            kms_key_id=self.kms_key_arn.value_as_string,
+            capture_options=[
+                sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
+                sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
+            ],
+            capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
+                csv_content_types=["text/csv"],
+                json_content_types=["application/json"],
+            ),
+        )
+
+    def _endpoint_config(self) -> sagemaker.CfnEndpointConfig:
+        p = self.props
+        variant, data_capture = self._variant(), self._data_capture()
+        # CreateEndpointConfig refuses KmsKeyId on instance types with local (NVMe) storage,
+        # whose volumes the hardware encrypts (release_tools/instance_types.py quotes the API).
+        local_storage = not p.serverless and has_local_storage(p.instance_type)
+        config = sagemaker.CfnEndpointConfig(
+            self,
+            "EndpointConfig",
+            production_variants=[variant],
+            kms_key_id=None if local_storage else self.kms_key_arn.value_as_string,
+            data_capture_config=data_capture,
+            tags=self._project_tags(),
+        )
+        if local_storage:
+            self._explain_local_storage(config, with_data_capture=data_capture is not None)
+        return config
+
+    def _explain_local_storage(self, config: sagemaker.CfnEndpointConfig, *, with_data_capture: bool) -> None:
+        skip_checkov(
+            config,
+            {
+                "CKV_AWS_98": (
+                    f"{self.props.instance_type} has local NVMe storage, encrypted by a hardware module on the instance; "
+                    "SageMaker refuses a KmsKeyId for it (CreateEndpointConfig API reference)."
+                )
+            },
+        )
+        if not with_data_capture:
+            # The pipeline passes KmsKeyArn to every endpoint stack; here nothing uses it.
+            reason = (
+                "KmsKeyArn is passed by the pipeline to both endpoint stacks; a local-storage endpoint "
+                "without data capture has no storage that accepts a KMS key."
+            )
+            cdk.Validations.of(self).acknowledge(cdk.Acknowledgment(id="CloudFormation-Validate::W2001", reason=reason))
+            # cfn-lint reads its ignores from the template's Metadata (parameters carry none).
+            self.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W2001"]}, "reason": reason})
 
     # -- production guardrails -------------------------------------------------
 

@@ -32,7 +32,7 @@ from stacks.components.release_functions import (
     StagingGateProps,
 )
 from stacks.components.release_pipeline import ReleasePipeline, ReleasePipelineProps
-from stacks.components.release_source import ReleaseSourceProps, add_release_source
+from stacks.components.release_source import ReleaseSource, ReleaseSourceProps, add_release_source
 from stacks.components.release_store import ReleaseStore
 from stacks.components.sagemaker_execution_role import SageMakerExecutionRole, SageMakerExecutionRoleProps
 from stacks.components.training_project import TrainingProject, TrainingProjectProps
@@ -60,25 +60,8 @@ class PipelineStack(cdk.Stack):
         self.production_stack_name = f"{c.project_name}-production-endpoint"
         cdk.Tags.of(self).add("ml-cicd:project", c.project_name)
         self._data_stores()
-        # The model image repository comes first: the execution role pulls from it.
-        images = ImageRepository(
-            self,
-            "ModelImage",
-            props=ImageRepositoryProps(
-                project_name=c.project_name, encryption_key=self.key, keep_release_images=c.image_retention_count
-            ),
-        )
-        execution = SageMakerExecutionRole(
-            self,
-            "SageMakerExecution",
-            props=SageMakerExecutionRoleProps(
-                bucket=self.artifact_bucket,
-                key=self.key,
-                release=self.release_store,
-                image_repository=images,
-                production_stack_name=self.production_stack_name,
-            ),
-        )
+        images = self.images
+        execution, deploy_role = self._sagemaker_roles(images)
         assets = PlatformAssets(
             self, "PlatformAssets", endpoint_templates_dir=endpoint_templates_dir, bootstrap_kms_key_arn=c.bootstrap_kms_key_arn
         )
@@ -88,48 +71,17 @@ class PipelineStack(cdk.Stack):
         source = add_release_source(self, props=self._source_props(environment, assets))
         self.repository = source.repository
         evaluation_gate, staging_gate, promote = self._release_functions(images)
-        deploy_role = EndpointDeployRole(
-            self,
-            "EndpointDeployRole",
-            props=EndpointDeployRoleProps(
-                project_name=c.project_name,
-                stack_names=[self.staging_stack_name, self.production_stack_name],
-                execution_role=execution.role,
-                key=self.key,
-                model_package_group_name=self.registry.group_name,
-            ),
-        )
         targets = self._cross_account_access(staging_gate, promote, images)
         self.release = ReleasePipeline(
             self,
             "ReleasePipeline",
-            props=ReleasePipelineProps(
-                project_name=c.project_name,
-                repository=source.repository,
-                connection=source.connection,
-                release_branch=c.release_branch,
-                artifact_bucket=self.artifact_bucket,
-                build_project=ci.project,
-                image_project=image_build.project,
-                train_project=train.project,
-                evaluation_gate=evaluation_gate.function,
-                staging_gate=staging_gate.function,
-                promote_function=promote.function,
-                endpoint_deploy_role=deploy_role.role,
-                endpoint_parameters={
-                    "ExecutionRoleArn": execution.role.role_arn,
-                    "KmsKeyArn": self.key.key_arn,
-                    "Project": c.project_name,
-                },
-                production_data_capture_uri=self.release_bucket.s3_url_for_object("data-capture/production"),
-                staging_stack_name=self.staging_stack_name,
-                production_stack_name=self.production_stack_name,
-                require_manual_approval=c.require_manual_approval,
-                approval_topic=self.topic,
-                deployment_window=c.deployment_window,
-                deployment_window_time_zone=c.deployment_window_time_zone,
-                target_deploy_roles=targets.deploy_roles if targets else {},
-                target_execution_role_arns=targets.execution_role_arns if targets else {},
+            props=self._pipeline_props(
+                source,
+                builds=(ci, image_build, train),
+                functions=(evaluation_gate, staging_gate, promote),
+                deploy_role=deploy_role,
+                execution=execution,
+                targets=targets,
             ),
         )
         if targets:
@@ -151,7 +103,7 @@ class PipelineStack(cdk.Stack):
     # -- components -----------------------------------------------------------
 
     def _data_stores(self) -> None:
-        """The artifact store, the release store, the model registry and the notification topic."""
+        """The artifact store, the release store, the model registry, the notification topic, the model image repository."""
         c = self.config
         store = ArtifactStore(self, "ArtifactStore", project_name=c.project_name, retention_days=c.artifact_retention_days)
         self.key, self.artifact_bucket = store.key, store.bucket
@@ -175,6 +127,40 @@ class PipelineStack(cdk.Stack):
         self.topic = ReleaseNotifications(
             self, "Notifications", project_name=c.project_name, key=self.key, email=c.notification_email
         ).topic
+        # The model image repository comes before the roles: the execution role pulls from it.
+        self.images = ImageRepository(
+            self,
+            "ModelImage",
+            props=ImageRepositoryProps(
+                project_name=c.project_name, encryption_key=self.key, keep_release_images=c.image_retention_count
+            ),
+        )
+
+    def _sagemaker_roles(self, images: ImageRepository) -> tuple[SageMakerExecutionRole, EndpointDeployRole]:
+        """The role SageMaker's jobs and endpoints run with, and the role CloudFormation deploys the endpoints with."""
+        execution = SageMakerExecutionRole(
+            self,
+            "SageMakerExecution",
+            props=SageMakerExecutionRoleProps(
+                bucket=self.artifact_bucket,
+                key=self.key,
+                release=self.release_store,
+                image_repository=images,
+                production_stack_name=self.production_stack_name,
+            ),
+        )
+        deploy_role = EndpointDeployRole(
+            self,
+            "EndpointDeployRole",
+            props=EndpointDeployRoleProps(
+                project_name=self.config.project_name,
+                stack_names=[self.staging_stack_name, self.production_stack_name],
+                execution_role=execution.role,
+                key=self.key,
+                model_package_group_name=self.registry.group_name,
+            ),
+        )
+        return execution, deploy_role
 
     def _commit_builds(
         self, environment: dict[str, str], *, images: ImageRepository, assets: PlatformAssets
@@ -303,6 +289,47 @@ class PipelineStack(cdk.Stack):
                 image_repository=images.repository,
                 release_bucket=self.release_bucket,
             ),
+        )
+
+    def _pipeline_props(
+        self,
+        source: ReleaseSource,
+        *,
+        builds: tuple[BuildProject, BuildProject, TrainingProject],
+        functions: tuple[EvaluationGate, StagingGate, Promotion],
+        deploy_role: EndpointDeployRole,
+        execution: SageMakerExecutionRole,
+        targets: CrossAccountAccess | None,
+    ) -> ReleasePipelineProps:
+        """What the release pipeline wires: the source, the three builds, the three functions, the deploy roles."""
+        c, (ci, image_build, train), (evaluation_gate, staging_gate, promote) = self.config, builds, functions
+        return ReleasePipelineProps(
+            project_name=c.project_name,
+            repository=source.repository,
+            connection=source.connection,
+            release_branch=c.release_branch,
+            artifact_bucket=self.artifact_bucket,
+            build_project=ci.project,
+            image_project=image_build.project,
+            train_project=train.project,
+            evaluation_gate=evaluation_gate.function,
+            staging_gate=staging_gate.function,
+            promote_function=promote.function,
+            endpoint_deploy_role=deploy_role.role,
+            endpoint_parameters={
+                "ExecutionRoleArn": execution.role.role_arn,
+                "KmsKeyArn": self.key.key_arn,
+                "Project": c.project_name,
+            },
+            production_data_capture_uri=self.release_bucket.s3_url_for_object("data-capture/production"),
+            staging_stack_name=self.staging_stack_name,
+            production_stack_name=self.production_stack_name,
+            require_manual_approval=c.require_manual_approval,
+            approval_topic=self.topic,
+            deployment_window=c.deployment_window,
+            deployment_window_time_zone=c.deployment_window_time_zone,
+            target_deploy_roles=targets.deploy_roles if targets else {},
+            target_execution_role_arns=targets.execution_role_arns if targets else {},
         )
 
     def _outputs(self) -> None:

@@ -129,10 +129,16 @@ class BranchProtection(Construct):
         self.checks_name = f"{p.project_name}-release-checks"
         self.peer_review_content = approval_rule_content(release_branch=p.release_branch, approvals=p.required_approvals + 1)
         self.checks_content = approval_rule_content(release_branch=p.release_branch, approvals=1, pool=[checks_session])
+        self.manager = self._template_manager(p)
+        self.role = self.manager.role
+        self.templates = self._templates(p, repository_name)
+        self.data_scientist_policy = self._data_scientist_policy(p)
 
+    def _template_manager(self, p: BranchProtectionProps) -> GateFunction:
+        """The custom resource's function, allowed to manage approval rule templates and associate them."""
         # One function manages both templates (create, update, delete idempotently; see
         # lambdas/approval_rule_templates/template_lifecycle.py), with no AWS managed policy.
-        self.manager = GateFunction(
+        manager = GateFunction(
             self,
             "TemplateManager",
             props=GateFunctionProps(
@@ -147,15 +153,14 @@ class BranchProtection(Construct):
                 answers_codepipeline_jobs=False,
             ),
         )
-        self.role = self.manager.role
-        self.role.add_to_policy(
+        manager.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ManageApprovalRuleTemplates",
                 actions=list(TEMPLATE_LIFECYCLE_ACTIONS),
                 resources=["*"],
             )
         )
-        self.role.add_to_policy(
+        manager.role.add_to_policy(
             iam.PolicyStatement(
                 sid="AssociateTemplatesWithTheRepository",
                 actions=[
@@ -167,13 +172,17 @@ class BranchProtection(Construct):
             )
         )
         acknowledge(
-            self.role,
+            manager.role,
             resources={
                 "*": "CodeCommit approval rule template actions (create, get, update, delete) have no "
                 "resource-level permissions; association is scoped to the repository.",
             },
         )
-        self.templates: list[cdk.CustomResource] = []
+        return manager
+
+    def _templates(self, p: BranchProtectionProps, repository_name: str) -> list[cdk.CustomResource]:
+        """The two approval rule templates, each a custom resource associated with the repository."""
+        templates: list[cdk.CustomResource] = []
         for template_id, name, content, description in (
             (
                 "ReviewTemplate",
@@ -201,10 +210,13 @@ class BranchProtection(Construct):
                 },
             )
             # The function's permissions exist before it is asked to act (and still exist on delete).
-            template.node.add_dependency(self.role)
-            self.templates.append(template)
+            template.node.add_dependency(self.manager.role)
+            templates.append(template)
+        return templates
 
-        self.data_scientist_policy = iam.ManagedPolicy(
+    def _data_scientist_policy(self, p: BranchProtectionProps) -> iam.ManagedPolicy:
+        """The managed policy that leaves the data scientists approved pull requests as the only way to release."""
+        return iam.ManagedPolicy(
             self,
             "DataScientistPolicy",
             description=(

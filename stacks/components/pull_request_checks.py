@@ -73,7 +73,19 @@ class PullRequestChecks(Construct):
         )
         self.project = self.build.project
         self.role = self.build.role
-        self.rule = events.Rule(
+        self.rule = self._start_on_pull_requests(p)
+        self.reporter = self._reporter(p)
+        self.reporter_role = self.reporter.role
+        self.project.on_state_change(
+            "Finished",
+            description="A pull-request checks build ended: post its verdict on the pull request.",
+            event_pattern=events.EventPattern(detail={"build-status": ["SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT"]}),
+            target=targets.LambdaFunction(self.reporter.function, retry_attempts=0),
+        )
+
+    def _start_on_pull_requests(self, p: PullRequestChecksProps) -> events.Rule:
+        """The rule that starts the build at a pull request's source commit, with the pull request's identity."""
+        rule = events.Rule(
             self,
             "Rule",
             description=f"A pull request into {p.release_branch} was opened or updated: run the checks on it.",
@@ -88,7 +100,7 @@ class PullRequestChecks(Construct):
                 },
             ),
         )
-        self.rule.add_target(
+        rule.add_target(
             targets.CodeBuildProject(
                 self.project,
                 event=events.RuleTargetInput.from_object(
@@ -102,7 +114,11 @@ class PullRequestChecks(Construct):
                 ),
             )
         )
-        self.reporter = GateFunction(
+        return rule
+
+    def _reporter(self, p: PullRequestChecksProps) -> GateFunction:
+        """The function that posts the verdict: the only one allowed to comment and approve."""
+        reporter = GateFunction(
             self,
             "Reporter",
             props=GateFunctionProps(
@@ -120,9 +136,9 @@ class PullRequestChecks(Construct):
                 answers_codepipeline_jobs=False,
             ),
         )
-        self.reporter_role = self.reporter.role
-        p.encryption_key.grant_decrypt(self.reporter_role)  # its environment is KMS-encrypted
-        self.reporter_role.add_to_principal_policy(
+        role = reporter.role
+        p.encryption_key.grant_decrypt(role)  # its environment is KMS-encrypted
+        role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="PostResultOnPullRequest",
                 actions=["codecommit:PostCommentForPullRequest", "codecommit:UpdatePullRequestApprovalState"],
@@ -131,23 +147,18 @@ class PullRequestChecks(Construct):
         )
         # Provenance before a verdict: who started the build and which commit it checked, and the pull
         # request's current revision (lambdas/pull_request_reporter/build_provenance.py).
-        self.reporter_role.add_to_principal_policy(
+        role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ConfirmBuildProvenance",
                 actions=["codebuild:BatchGetBuilds"],
                 resources=[self.project.project_arn],
             )
         )
-        self.reporter_role.add_to_principal_policy(
+        role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadPullRequestRevision",
                 actions=["codecommit:GetPullRequest"],
                 resources=[p.repository.repository_arn],
             )
         )
-        self.project.on_state_change(
-            "Finished",
-            description="A pull-request checks build ended: post its verdict on the pull request.",
-            event_pattern=events.EventPattern(detail={"build-status": ["SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT"]}),
-            target=targets.LambdaFunction(self.reporter.function, retry_attempts=0),
-        )
+        return reporter

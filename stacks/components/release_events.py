@@ -24,9 +24,14 @@ class ReleaseEvents(Construct):
         model_package_group_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._pipeline_events(pipeline, topic)
+        self._registry_decisions(topic, model_package_group_name)
+
+    @staticmethod
+    def _pipeline_events(pipeline: codepipeline.IPipeline, topic: sns.ITopic) -> None:
+        """Failures, gate verdicts and rollbacks of the pipeline (its rules are the pipeline's children)."""
         pipeline_name = events.EventField.from_path("$.detail.pipeline")
         execution = events.EventField.from_path("$.detail.execution-id")
-
         pipeline.on_state_change(
             "PipelineFailed",
             description="A release failed: tell the team which execution.",
@@ -69,6 +74,8 @@ class ReleaseEvents(Construct):
                 ),
             ),
         )
+
+    def _registry_decisions(self, topic: sns.ITopic, model_package_group_name: str) -> None:
         events.Rule(
             self,
             "RegistryDecision",
