@@ -34,6 +34,7 @@ from stacks.components.release_functions import (
 from stacks.components.release_pipeline import ReleasePipeline, ReleasePipelineProps
 from stacks.components.release_source import ReleaseSource, ReleaseSourceProps, add_release_source
 from stacks.components.release_store import ReleaseStore
+from stacks.components.rollback_alarms import grant_describe_alarms
 from stacks.components.sagemaker_execution_role import SageMakerExecutionRole, SageMakerExecutionRoleProps
 from stacks.components.training_project import TrainingProject, TrainingProjectProps
 from stacks.config import LOG_RETENTION_DAYS, AppConfig
@@ -60,17 +61,22 @@ class PipelineStack(cdk.Stack):
         self.production_stack_name = f"{c.project_name}-production-endpoint"
         cdk.Tags.of(self).add("ml-cicd:project", c.project_name)
         self._data_stores()
-        images = self.images
-        execution, deploy_role = self._sagemaker_roles(images)
+        execution = SageMakerExecutionRole(
+            self,
+            "SageMakerExecution",
+            props=SageMakerExecutionRoleProps(bucket=self.artifact_bucket, key=self.key, release=self.release_store),
+        )
         assets = PlatformAssets(
             self, "PlatformAssets", endpoint_templates_dir=endpoint_templates_dir, bootstrap_kms_key_arn=c.bootstrap_kms_key_arn
         )
         environment = {"PROJECT_NAME": c.project_name, "PLATFORM_FLOORS": c.platform_floors_json, **assets.environment}
-        ci, image_build = self._commit_builds(environment, images=images, assets=assets)
-        train = self._training(environment, assets=assets, execution_role=execution)
+        ci, train, images, image_build = self._builds(environment, assets=assets, execution=execution)
         source = add_release_source(self, props=self._source_props(environment, assets))
         self.repository = source.repository
         evaluation_gate, staging_gate, promote = self._release_functions(images)
+        deploy_role = self._deploy_role(execution)
+        # SageMaker's auto-rollback reads the production rollback alarms with the execution role.
+        grant_describe_alarms(execution.role, self, self.production_stack_name)
         targets = self._cross_account_access(staging_gate, promote, images)
         self.release = ReleasePipeline(
             self,
@@ -103,7 +109,7 @@ class PipelineStack(cdk.Stack):
     # -- components -----------------------------------------------------------
 
     def _data_stores(self) -> None:
-        """The artifact store, the release store, the model registry, the notification topic, the model image repository."""
+        """The artifact store, the release store, the model registry and the notification topic."""
         c = self.config
         store = ArtifactStore(self, "ArtifactStore", project_name=c.project_name, retention_days=c.artifact_retention_days)
         self.key, self.artifact_bucket = store.key, store.bucket
@@ -127,29 +133,10 @@ class PipelineStack(cdk.Stack):
         self.topic = ReleaseNotifications(
             self, "Notifications", project_name=c.project_name, key=self.key, email=c.notification_email
         ).topic
-        # The model image repository comes before the roles: the execution role pulls from it.
-        self.images = ImageRepository(
-            self,
-            "ModelImage",
-            props=ImageRepositoryProps(
-                project_name=c.project_name, encryption_key=self.key, keep_release_images=c.image_retention_count
-            ),
-        )
 
-    def _sagemaker_roles(self, images: ImageRepository) -> tuple[SageMakerExecutionRole, EndpointDeployRole]:
-        """The role SageMaker's jobs and endpoints run with, and the role CloudFormation deploys the endpoints with."""
-        execution = SageMakerExecutionRole(
-            self,
-            "SageMakerExecution",
-            props=SageMakerExecutionRoleProps(
-                bucket=self.artifact_bucket,
-                key=self.key,
-                release=self.release_store,
-                image_repository=images,
-                production_stack_name=self.production_stack_name,
-            ),
-        )
-        deploy_role = EndpointDeployRole(
+    def _deploy_role(self, execution: SageMakerExecutionRole) -> EndpointDeployRole:
+        """The role CloudFormation deploys the endpoint stacks with (in this account)."""
+        return EndpointDeployRole(
             self,
             "EndpointDeployRole",
             props=EndpointDeployRoleProps(
@@ -160,12 +147,11 @@ class PipelineStack(cdk.Stack):
                 model_package_group_name=self.registry.group_name,
             ),
         )
-        return execution, deploy_role
 
-    def _commit_builds(
-        self, environment: dict[str, str], *, images: ImageRepository, assets: PlatformAssets
-    ) -> tuple[BuildProject, BuildProject]:
-        """The Build stage's two projects: the commit's checks, and its image (pushed to the model image repository)."""
+    def _builds(
+        self, environment: dict[str, str], *, assets: PlatformAssets, execution: SageMakerExecutionRole
+    ) -> tuple[BuildProject, TrainingProject, ImageRepository, BuildProject]:
+        """The Build stage's checks, the Train stage, and the model image repository with the build that fills it."""
         c = self.config
         ci = BuildProject(
             self,
@@ -176,6 +162,14 @@ class PipelineStack(cdk.Stack):
                 encryption_key=self.key,
                 log_retention=self.retention,
                 environment=environment,
+            ),
+        )
+        train = TrainingProject(self, "TrainProject", props=self._training_props(environment, assets, execution))
+        images = ImageRepository(
+            self,
+            "ModelImage",
+            props=ImageRepositoryProps(
+                project_name=c.project_name, encryption_key=self.key, keep_release_images=c.image_retention_count
             ),
         )
         image_build = BuildProject(
@@ -198,31 +192,28 @@ class PipelineStack(cdk.Stack):
             ),
         )
         images.grant_push(image_build.role)
+        images.grant_pull(execution.role)
         assets.grant_read(image_build.role)
         assets.grant_read(ci.role)
-        return ci, image_build
+        return ci, train, images, image_build
 
-    def _training(
-        self, environment: dict[str, str], *, assets: PlatformAssets, execution_role: SageMakerExecutionRole
-    ) -> TrainingProject:
+    def _training_props(
+        self, environment: dict[str, str], assets: PlatformAssets, execution: SageMakerExecutionRole
+    ) -> TrainingProjectProps:
         c = self.config
-        return TrainingProject(
-            self,
-            "TrainProject",
-            props=TrainingProjectProps(
-                project_name=c.project_name,
-                encryption_key=self.key,
-                log_retention=self.retention,
-                environment=environment,
-                training_instance_type=c.training_instance_type,
-                evaluation_instance_type=c.evaluation_instance_type,
-                use_spot_training=c.use_spot_training,
-                training_timeout_minutes=c.training_timeout_minutes,
-                assets=assets,
-                release_store=self.release_store,
-                execution_role=execution_role.role,
-                registry=self.registry,
-            ),
+        return TrainingProjectProps(
+            project_name=c.project_name,
+            encryption_key=self.key,
+            log_retention=self.retention,
+            environment=environment,
+            training_instance_type=c.training_instance_type,
+            evaluation_instance_type=c.evaluation_instance_type,
+            use_spot_training=c.use_spot_training,
+            training_timeout_minutes=c.training_timeout_minutes,
+            assets=assets,
+            release_store=self.release_store,
+            execution_role=execution.role,
+            registry=self.registry,
         )
 
     def _source_props(self, environment: dict[str, str], assets: PlatformAssets) -> ReleaseSourceProps:

@@ -10,10 +10,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.components.image_repository import ImageRepository
 from stacks.components.nag_acknowledgements import acknowledge, acknowledge_object_grant, arn_as_nag_prints
 from stacks.components.release_store import ReleaseStore
-from stacks.components.rollback_alarms import grant_describe_alarms
 
 __all__ = ["SageMakerExecutionRole", "SageMakerExecutionRoleProps", "grant_image_logs_and_metrics", "grant_pass_to_sagemaker"]
 
@@ -37,19 +35,19 @@ def grant_pass_to_sagemaker(execution_role: iam.IRole, grantee: iam.IGrantable) 
 
 @dataclass(frozen=True, kw_only=True)
 class SageMakerExecutionRoleProps:
-    """The data the jobs and endpoints use, the model image repository, and the production endpoint's stack."""
+    """The data the jobs and endpoints use: the artifact store, its key and the release store."""
 
     bucket: s3.IBucket
     key: kms.IKey
     release: ReleaseStore
-    image_repository: ImageRepository
-    # SageMaker's auto-rollback reads this stack's rollback alarms with the execution role.
-    production_stack_name: str
 
 
 class SageMakerExecutionRole(Construct):
-    """Writes releases and captured data (never deletes), pulls the framework and model images, writes its logs and
-    metrics, reads the production rollback alarms."""
+    """Writes releases and captured data (never deletes), pulls the framework image, writes its logs and metrics.
+
+    The stack wires the rest: the model image repository lets it pull (`ImageRepository.grant_pull`), and the
+    production rollback alarms let it read them (`rollback_alarms.grant_describe_alarms`).
+    """
 
     def __init__(self, scope: Construct, construct_id: str, *, props: SageMakerExecutionRoleProps) -> None:
         super().__init__(scope, construct_id)
@@ -85,8 +83,6 @@ class SageMakerExecutionRole(Construct):
                 ): "Endpoints serve registered packages; the package ARN is only known per release."
             },
         )
-        p.image_repository.grant_pull(self.role)
-        grant_describe_alarms(self.role, self, p.production_stack_name)
 
 
 def grant_image_logs_and_metrics(role: iam.Role) -> None:
