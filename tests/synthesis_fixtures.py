@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from stacks.config import AppConfig
 
 __all__ = [
     "CROSS_ACCOUNT_ENVIRONMENTS",
     "ROOT",
     "SynthesizedApp",
+    "cdk_json_config",
     "cdk_json_context",
     "cross_account_context",
     "session_synthesis",
@@ -62,6 +66,13 @@ def cross_account_context() -> dict[str, Any]:
 def cdk_json_context() -> dict[str, Any]:
     """The app's context exactly as `cdk synth` passes it (cdk.json)."""
     return json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
+def cdk_json_config() -> AppConfig:
+    """The configuration the session synthesis is built from: a test that asserts a configured value reads it here."""
+    from stacks.config import load_config
+
+    return load_config(cdk_json_context())
 
 
 def synthesize(outdir: Path, context: dict[str, Any], *, nag: bool) -> SynthesizedApp:

@@ -10,6 +10,7 @@ suite and must not change.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,12 @@ from scripts.seed_repository import SeedError, seed
 from scripts.synth_summary import summarize
 from stacks.config import ConfigError, load_config
 from stacks.seed_content import seed_files
-from tests.synthesis_fixtures import SynthesizedApp, cdk_json_context, synthesize
+from stacks.service_limits import status_context
+from tests.synthesis_fixtures import SynthesizedApp, cdk_json_config, cdk_json_context, synthesize
+
+# The synthesized variants take every value but `source` from cdk.json: tests read them from its configuration.
+CONFIG = cdk_json_config()
+STATUS = status_context(CONFIG.project_name)
 
 EXISTING = "arn:aws:codeconnections:eu-west-1:111122223333:connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
 
@@ -95,12 +101,12 @@ def test_the_connection_source_is_triggered_by_pushes_to_the_release_branch_only
         "Version": "1",
     }
     assert action["Configuration"]["FullRepositoryId"] == "acme/fraud-model"
-    assert action["Configuration"]["BranchName"] == "main"
+    assert action["Configuration"]["BranchName"] == CONFIG.release_branch
     assert action["Configuration"]["DetectChanges"] is False  # no default trigger: the V2 trigger decides
     assert pipeline["Properties"]["Triggers"] == [
         {
             "ProviderType": "CodeStarSourceConnection",
-            "GitConfiguration": {"SourceActionName": "Source", "Push": [{"Branches": {"Includes": ["main"]}}]},
+            "GitConfiguration": {"SourceActionName": "Source", "Push": [{"Branches": {"Includes": [CONFIG.release_branch]}}]},
         }
     ]
     assert not resources(github, "AWS::Events::Rule") or all(
@@ -126,11 +132,11 @@ def test_no_codecommit_resources_or_codecommit_branch_protection_with_a_connecti
 
 def test_a_created_connection_is_pending_until_completed_and_the_outputs_say_so(github: SynthesizedApp) -> None:
     (connection,) = resources(github, "AWS::CodeConnections::Connection").values()
-    assert connection["Properties"]["ConnectionName"] == "ml-cicd-source"
+    assert connection["Properties"]["ConnectionName"] == f"{CONFIG.project_name}-source"
     assert connection["Properties"]["ProviderType"] == "GitHub"
     outputs = github.pipeline["Outputs"]
     assert "PENDING" in outputs["CompleteTheConnection"]["Description"]
-    assert outputs["PullRequestStatusName"]["Value"] == "ml-cicd/pull-request-checks"
+    assert outputs["PullRequestStatusName"]["Value"] == STATUS
 
 
 def test_pull_request_checks_run_on_the_host_and_report_a_named_commit_status(github: SynthesizedApp) -> None:
@@ -144,7 +150,7 @@ def test_pull_request_checks_run_on_the_host_and_report_a_named_commit_status(gi
                     "Location": "https://github.com/acme/fraud-model.git",
                     "Auth": {"Type": "CODECONNECTIONS", "Resource": {"Fn::GetAtt": [Match.any_value(), "ConnectionArn"]}},
                     "ReportBuildStatus": True,
-                    "BuildStatusConfig": {"Context": "ml-cicd/pull-request-checks"},
+                    "BuildStatusConfig": {"Context": STATUS},
                 }
             ),
             "Triggers": {
@@ -152,7 +158,7 @@ def test_pull_request_checks_run_on_the_host_and_report_a_named_commit_status(gi
                 "FilterGroups": [
                     [
                         {"Type": "EVENT", "Pattern": "PULL_REQUEST_CREATED, PULL_REQUEST_UPDATED, PULL_REQUEST_REOPENED"},
-                        {"Type": "BASE_REF", "Pattern": "^refs/heads/main$"},
+                        {"Type": "BASE_REF", "Pattern": f"^refs/heads/{re.escape(CONFIG.release_branch)}$"},
                     ]
                 ],
             },
@@ -215,8 +221,8 @@ def test_cfn_lint_and_checkov_are_clean_with_a_connection_source(github: Synthes
 
 def test_the_synth_summary_reminds_what_to_set_on_the_host(github: SynthesizedApp) -> None:
     text = summarize(github.outdir)
-    assert "acme/fraud-model through a CodeConnections connection, branch main" in text
-    assert "complete it in the console" in text and "'ml-cicd/pull-request-checks'" in text
+    assert f"acme/fraud-model through a CodeConnections connection, branch {CONFIG.release_branch}" in text
+    assert "complete it in the console" in text and f"'{STATUS}'" in text
 
 
 def git(*args: str, cwd: Path | None = None) -> str:

@@ -11,7 +11,11 @@ from aws_cdk.assertions import Match, Template
 from stacks.config import load_config
 from stacks.endpoint_stack import EndpointStack
 from stacks.endpoint_templates import endpoint_props
-from tests.synthesis_fixtures import SynthesizedApp
+from tests.synthesis_fixtures import SynthesizedApp, cdk_json_config
+
+# Values the templates carry from the configuration are read from it (cdk.json), never restated here.
+CONFIG = cdk_json_config()
+STAGING, PRODUCTION, CANARY = CONFIG.staging, CONFIG.production, CONFIG.canary
 
 
 def of_type(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -54,10 +58,14 @@ def test_model_is_a_single_container_not_an_inference_pipeline(synthesized: Synt
     assert model["PrimaryContainer"] == {"ModelPackageName": {"Ref": "ModelPackageArn"}}
 
 
+@pytest.mark.skipif(STAGING.mode != "serverless", reason="staging configured on instances")
 def test_staging_is_serverless_by_default_and_free_when_idle(synthesized: SynthesizedApp) -> None:
     (config,) = of_type(synthesized.staging, "AWS::SageMaker::EndpointConfig")
     (variant,) = config["ProductionVariants"]
-    assert variant["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
+    assert variant["ServerlessConfig"] == {
+        "MemorySizeInMB": STAGING.serverless_memory_mb,
+        "MaxConcurrency": STAGING.serverless_max_concurrency,
+    }
     assert "InstanceType" not in variant and variant["VariantName"] == "AllTraffic"
     assert "DeploymentConfig" not in of_type(synthesized.staging, "AWS::SageMaker::Endpoint")[0]
 
@@ -67,9 +75,14 @@ def test_production_is_network_isolated_instances(synthesized: SynthesizedApp) -
     assert model["EnableNetworkIsolation"] is True
     (config,) = of_type(synthesized.production, "AWS::SageMaker::EndpointConfig")
     (variant,) = config["ProductionVariants"]
-    assert (variant["InstanceType"], variant["InitialInstanceCount"], variant["VariantName"]) == ("ml.m5.large", 2, "AllTraffic")
+    assert (variant["InstanceType"], variant["InitialInstanceCount"], variant["VariantName"]) == (
+        PRODUCTION.instance_type,
+        PRODUCTION.instance_count,
+        "AllTraffic",
+    )
 
 
+@pytest.mark.skipif(CANARY.traffic_routing != "canary", reason="linear traffic shifting configured")
 def test_production_shifts_traffic_by_canary_and_rolls_back_on_alarms(synthesized: SynthesizedApp) -> None:
     template = Template.from_json(synthesized.production)
     template.has_resource_properties(
@@ -80,8 +93,8 @@ def test_production_shifts_traffic_by_canary_and_rolls_back_on_alarms(synthesize
                     {
                         "TrafficRoutingConfiguration": {
                             "Type": "CANARY",
-                            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
-                            "WaitIntervalInSeconds": 600,
+                            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": CANARY.size_percent},
+                            "WaitIntervalInSeconds": CANARY.wait_minutes * 60,
                         },
                     }
                 ),
@@ -94,7 +107,8 @@ def test_production_shifts_traffic_by_canary_and_rolls_back_on_alarms(synthesize
     # Which metrics, and why: tests/test_production_guardrails.py.
     assert len(rollback_alarms) == 2
     template.has_resource_properties(
-        "AWS::CloudWatch::Alarm", {"MetricName": "ModelLatency", "ExtendedStatistic": "p99", "Threshold": 500_000}
+        "AWS::CloudWatch::Alarm",
+        {"MetricName": "ModelLatency", "ExtendedStatistic": "p99", "Threshold": PRODUCTION.p99_latency_alarm_ms * 1000},
     )
 
 
@@ -103,8 +117,8 @@ def test_production_autoscales_with_target_tracking(synthesized: SynthesizedApp)
     template.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalableTarget",
         {
-            "MinCapacity": 2,
-            "MaxCapacity": 4,
+            "MinCapacity": PRODUCTION.min_capacity,
+            "MaxCapacity": PRODUCTION.max_capacity,
             "ServiceNamespace": "sagemaker",
             "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
         },
@@ -116,7 +130,7 @@ def test_production_autoscales_with_target_tracking(synthesized: SynthesizedApp)
             "TargetTrackingScalingPolicyConfiguration": Match.object_like(
                 {
                     "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
-                    "TargetValue": 300,
+                    "TargetValue": PRODUCTION.target_invocations_per_instance,
                 }
             ),
         },
@@ -130,7 +144,7 @@ def test_production_captures_data_with_kms(synthesized: SynthesizedApp) -> None:
             "DataCaptureConfig": Match.object_like(
                 {
                     "EnableCapture": True,
-                    "InitialSamplingPercentage": 20,
+                    "InitialSamplingPercentage": PRODUCTION.data_capture_sampling_percent,
                     "KmsKeyId": {"Ref": "KmsKeyArn"},
                     "DestinationS3Uri": {"Ref": "DataCaptureS3Uri"},
                 }
@@ -142,7 +156,12 @@ def test_production_captures_data_with_kms(synthesized: SynthesizedApp) -> None:
 def test_linear_routing_and_instance_staging_come_from_props() -> None:
     """Same class, other props: no second app synthesis, one small stack each."""
     config = load_config(
-        {"ml-cicd": {"staging": {"mode": "instances"}, "canary": {"traffic_routing": "linear", "linear_step_percent": 25}}}
+        {
+            "ml-cicd": {
+                "staging": {"mode": "instances", "instance_type": "ml.c5.xlarge", "instance_count": 2},
+                "canary": {"traffic_routing": "linear", "linear_step_percent": 25},
+            }
+        }
     )
     app = cdk.App(context={"@aws-cdk/core:validationReportJson": False})
     props = endpoint_props(config)
@@ -152,7 +171,7 @@ def test_linear_routing_and_instance_staging_come_from_props() -> None:
     staging.has_resource_properties(
         "AWS::SageMaker::EndpointConfig",
         {
-            "ProductionVariants": [Match.object_like({"InstanceType": "ml.m5.large", "InitialInstanceCount": 1})],
+            "ProductionVariants": [Match.object_like({"InstanceType": "ml.c5.xlarge", "InitialInstanceCount": 2})],
         },
     )
     production.has_resource_properties(

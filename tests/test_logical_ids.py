@@ -9,6 +9,8 @@ PINNED = {
     "ArtifactStoreKey28E2B6CF": "AWS::KMS::Key",
     "ArtifactStoreBucket47CE7D81": "AWS::S3::Bucket",
     "ArtifactStoreAccessLogs28327170": "AWS::S3::Bucket",
+    "ReleaseStoreBucket229351E5": "AWS::S3::Bucket",
+    "ModelImageRepository9C943F15": "AWS::ECR::Repository",
     "ModelRepository47788BC1": "AWS::CodeCommit::Repository",
     "ModelRegistryGroupC87F7ECA": "AWS::SageMaker::ModelPackageGroup",
     "NotificationsTopicAE679CBD": "AWS::SNS::Topic",

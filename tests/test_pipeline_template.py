@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Capture, Match, Template
 
-from tests.synthesis_fixtures import SynthesizedApp
+from stacks.accounts import model_package_group_name
+from stacks.components.release_pipeline import STAGE_NAMES
+from tests.synthesis_fixtures import SynthesizedApp, cdk_json_config
+
+# Values the template carries from the configuration are read from it (cdk.json), never restated here.
+CONFIG = cdk_json_config()
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +37,9 @@ def actions(pipeline: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_stages_are_in_release_order(pipeline: dict[str, Any]) -> None:
     assert [s["Name"] for s in pipeline["Stages"]] == [
+        name for name in STAGE_NAMES if name != "Approve" or CONFIG.require_manual_approval
+    ]
+    assert STAGE_NAMES == (
         "Source",
         "Build",
         "Train",
@@ -41,14 +49,14 @@ def test_stages_are_in_release_order(pipeline: dict[str, Any]) -> None:
         "Approve",
         "DeployProd",
         "Promote",
-    ]
+    )
 
 
 def test_pipeline_is_v2_and_triggered_by_the_release_branch(template: Template, pipeline: dict[str, Any]) -> None:
     assert pipeline["PipelineType"] == "V2"
     source = actions(pipeline)["Source/Source"]
     assert source["ActionTypeId"]["Provider"] == "CodeCommit"
-    assert source["Configuration"]["BranchName"] == "main"
+    assert source["Configuration"]["BranchName"] == CONFIG.release_branch
     assert source["Configuration"]["PollForSourceChanges"] is False
     template.has_resource_properties(
         "AWS::Events::Rule",
@@ -56,7 +64,7 @@ def test_pipeline_is_v2_and_triggered_by_the_release_branch(template: Template, 
             "EventPattern": Match.object_like(
                 {
                     "source": ["aws.codecommit"],
-                    "detail": {"event": ["referenceCreated", "referenceUpdated"], "referenceName": ["main"]},
+                    "detail": {"event": ["referenceCreated", "referenceUpdated"], "referenceName": [CONFIG.release_branch]},
                 }
             ),
         },
@@ -71,7 +79,12 @@ def test_pipeline_is_v2_and_triggered_by_the_release_branch(template: Template, 
         ("Evaluate/EvaluationGate", "Lambda", "Invoke"),
         ("DeployStaging/Deploy", "CloudFormation", "Deploy"),
         ("TestStaging/StagingGate", "Lambda", "Invoke"),
-        ("Approve/Approve", "Manual", "Approval"),
+        pytest.param(
+            "Approve/Approve",
+            "Manual",
+            "Approval",
+            marks=pytest.mark.skipif(not CONFIG.require_manual_approval, reason="no approval stage configured"),
+        ),
         ("DeployProd/Deploy", "CloudFormation", "Deploy"),
         ("DeployProd/VerifyProduction", "Lambda", "Invoke"),
         ("Promote/Promote", "Lambda", "Invoke"),
@@ -140,7 +153,7 @@ def test_actions_run_with_the_pipeline_role_not_one_role_each(pipeline: dict[str
 def test_endpoint_deploys_use_the_trained_templates_and_a_scoped_role(pipeline: dict[str, Any]) -> None:
     for stage, name in (("DeployStaging", "staging"), ("DeployProd", "production")):
         config = actions(pipeline)[f"{stage}/Deploy"]["Configuration"]
-        assert config["StackName"] == f"ml-cicd-{name}-endpoint"
+        assert config["StackName"] == f"{CONFIG.project_name}-{name}-endpoint"
         assert config["TemplatePath"] == f"TrainOutput::endpoint/{name}.template.json"
         assert config["TemplateConfiguration"] == f"TrainOutput::endpoint/{name}.config.json"
         # A failed first create may be replaced in staging, never in production (tests/test_production_guardrails.py).
@@ -153,7 +166,7 @@ def test_production_rolls_back_on_failure(pipeline: dict[str, Any]) -> None:
     (prod,) = [s for s in pipeline["Stages"] if s["Name"] == "DeployProd"]
     assert prod["OnFailure"]["Result"] == "ROLLBACK"
     assert "OnSuccess" not in prod  # the bake is SageMaker's (tests/test_production_guardrails.py)
-    assert "BeforeEntry" not in prod  # no deployment window by default
+    assert ("BeforeEntry" in prod) == bool(CONFIG.deployment_window)
 
 
 def test_artifact_bucket_is_kms_encrypted_versioned_private_logged_and_expiring(template: Template) -> None:
@@ -177,7 +190,9 @@ def test_artifact_bucket_is_kms_encrypted_versioned_private_logged_and_expiring(
             },
             "LoggingConfiguration": Match.object_like({"DestinationBucketName": Match.any_value()}),
             "LifecycleConfiguration": {
-                "Rules": Match.array_with([Match.object_like({"NoncurrentVersionExpiration": {"NoncurrentDays": 90}})])
+                "Rules": Match.array_with(
+                    [Match.object_like({"NoncurrentVersionExpiration": {"NoncurrentDays": CONFIG.artifact_retention_days}})]
+                )
             },
         },
     )
@@ -243,7 +258,7 @@ def test_evaluation_gate_gets_the_platform_floors_and_a_record_location(template
             "Environment": {"Variables": Match.object_like({"PLATFORM_FLOORS": floors, "RECORD_PREFIX": "decision-records/"})},
         },
     )
-    assert json.loads(floors.as_string())["metrics"]["roc_auc"]["min"] == 0.9
+    assert json.loads(floors.as_string()) == json.loads(CONFIG.platform_floors_json)
 
 
 def test_build_projects_keep_the_pip_cache_the_buildspecs_name(synthesized: SynthesizedApp) -> None:
@@ -264,9 +279,10 @@ def test_each_build_project_has_its_own_role_and_buildspec_file(synthesized: Syn
 def test_train_project_receives_the_platform_configuration(synthesized: SynthesizedApp) -> None:
     (train,) = [p for k, p in resources(synthesized, "AWS::CodeBuild::Project").items() if k.startswith("TrainProject")]
     env = {v["Name"]: v["Value"] for v in train["Properties"]["Environment"]["EnvironmentVariables"]}
-    assert env["MODEL_PACKAGE_GROUP_NAME"] == "ml-cicd-models"
-    assert env["USE_SPOT_TRAINING"] == "false"
-    assert env["TRAINING_INSTANCE_TYPE"] == "ml.m5.large"
+    assert env["MODEL_PACKAGE_GROUP_NAME"] == model_package_group_name(CONFIG.project_name)
+    assert env["USE_SPOT_TRAINING"] == str(CONFIG.use_spot_training).lower()
+    assert env["TRAINING_INSTANCE_TYPE"] == CONFIG.training_instance_type
+    assert env["EVALUATION_INSTANCE_TYPE"] == CONFIG.evaluation_instance_type
     for name in (
         "ENDPOINT_TEMPLATES_S3_URI",
         "PLATFORM_TOOLS_S3_URI",
@@ -291,15 +307,14 @@ def test_staging_gate_may_invoke_only_the_staging_endpoint(synthesized: Synthesi
     invoke = [s for s in _statements(synthesized, "StagingGateRole") if "sagemaker:InvokeEndpoint" in s["Action"]]
     assert len(invoke) == 1
     text = json.dumps(invoke[0]["Resource"])
-    assert "endpoint/ml-cicd-staging-endpoint" in text and "production" not in text
+    assert f"endpoint/{CONFIG.project_name}-staging-endpoint" in text and "production" not in text
 
 
 def test_training_jobs_are_limited_to_the_project_prefix_and_pass_only_the_execution_role(synthesized: SynthesizedApp) -> None:
     statements = _statements(synthesized, "TrainProjectRole")
     jobs = next(s for s in statements if "sagemaker:CreateTrainingJob" in s["Action"])
-    assert all(
-        ":training-job/ml-cicd-*" in json.dumps(r) or ":processing-job/ml-cicd-*" in json.dumps(r) for r in jobs["Resource"]
-    )
+    prefixes = [f":{kind}/{CONFIG.project_name}-*" for kind in ("training-job", "processing-job")]
+    assert all(any(prefix in json.dumps(r) for prefix in prefixes) for r in jobs["Resource"])
     (pass_role,) = [s for s in statements if s["Action"] == "iam:PassRole"]
     assert pass_role["Resource"]["Fn::GetAtt"][0].startswith("SageMakerExecutionRole")
 
@@ -307,7 +322,7 @@ def test_training_jobs_are_limited_to_the_project_prefix_and_pass_only_the_execu
 def test_endpoint_deploy_role_creates_only_tagged_resources(synthesized: SynthesizedApp) -> None:
     statements = _statements(synthesized, "EndpointDeployRole")
     create = next(s for s in statements if "sagemaker:CreateModel" in s["Action"])
-    assert create["Condition"] == {"StringEquals": {"aws:RequestTag/ml-cicd:project": "ml-cicd"}}
+    assert create["Condition"] == {"StringEquals": {"aws:RequestTag/ml-cicd:project": CONFIG.project_name}}
 
 
 def test_stack_outputs_point_people_to_the_consoles(template: Template) -> None:

@@ -12,11 +12,13 @@ import botocore.session
 import pytest
 from policy_sentry.querying.actions import get_action_data
 
-from stacks.components.rollback_alarms import MAX_5XX_ERROR_RATE_PERCENT, MIN_INVOCATIONS_PER_MINUTE
+from stacks.components.rollback_alarms import MAX_5XX_ERROR_RATE_PERCENT, MIN_INVOCATIONS_PER_MINUTE, PERIOD_SECONDS
 from stacks.config import MAX_DEPLOYMENT_TIMEOUT_SECONDS, MAX_WAIT_SECONDS
-from tests.synthesis_fixtures import SynthesizedApp
+from tests.synthesis_fixtures import SynthesizedApp, cdk_json_config
 
-PRODUCTION_STACK = "ml-cicd-production-endpoint"
+# Values the templates carry from the configuration are read from it (cdk.json), never restated here.
+CONFIG = cdk_json_config()
+PRODUCTION_STACK = f"{CONFIG.project_name}-production-endpoint"
 
 
 def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -43,7 +45,7 @@ def _blue_green_shape() -> Any:
 
 def test_the_bake_is_sagemakers_termination_wait_with_the_rollback_alarms_armed(synthesized: SynthesizedApp) -> None:
     policy = _deployment_config(synthesized)["BlueGreenUpdatePolicy"]
-    assert policy["TerminationWaitInSeconds"] == 15 * 60  # canary.bake_minutes in cdk.json
+    assert policy["TerminationWaitInSeconds"] == CONFIG.canary.bake_minutes * 60
     assert _deployment_config(synthesized)["AutoRollbackConfiguration"]["Alarms"]
 
 
@@ -122,7 +124,11 @@ def test_the_error_alarm_is_a_5xx_rate_over_a_minimum_of_requests(synthesized: S
         for q in rate["Metrics"]
         if "MetricStat" in q
     }
-    assert stats == {"errors": ("Invocation5XXErrors", "Sum", 60), "invocations": ("Invocations", "Sum", 60)}
+    assert PERIOD_SECONDS == 60  # one-minute datapoints: the alarms count minutes
+    assert stats == {
+        "errors": ("Invocation5XXErrors", "Sum", PERIOD_SECONDS),
+        "invocations": ("Invocations", "Sum", PERIOD_SECONDS),
+    }
     assert rate["Threshold"] == MAX_5XX_ERROR_RATE_PERCENT > 0
     assert rate["EvaluationPeriods"] == rate["DatapointsToAlarm"] >= 2
     assert rate["TreatMissingData"] == "notBreaching"
@@ -130,8 +136,8 @@ def test_the_error_alarm_is_a_5xx_rate_over_a_minimum_of_requests(synthesized: S
 
 def test_the_latency_alarm_compares_microseconds(synthesized: SynthesizedApp) -> None:
     (latency,) = [a for a in _rollback_alarms(synthesized) if a.get("MetricName") == "ModelLatency"]
-    assert latency["ExtendedStatistic"] == "p99"
-    assert latency["Threshold"] == 500 * 1000  # production.p99_latency_alarm_ms, in microseconds
+    assert latency["ExtendedStatistic"] == "p99" and latency["Period"] == PERIOD_SECONDS
+    assert latency["Threshold"] == CONFIG.production.p99_latency_alarm_ms * 1000  # ModelLatency is in microseconds
 
 
 # -- issue 19: whoever evaluates the alarms can read them ---------------------------------------------------
@@ -198,7 +204,7 @@ def test_staging_is_replaced_when_a_failed_create_left_it_unusable(synthesized: 
 def test_production_is_never_replaced_and_the_pipeline_cannot_delete_it(synthesized: SynthesizedApp) -> None:
     assert _deploy_configuration(synthesized, "DeployProd")["ActionMode"] == "CREATE_UPDATE"
     deletable = _statement_resources(synthesized, "ReleasePipelineRole", "cloudformation:DeleteStack")
-    assert deletable == ["arn:aws:cloudformation:eu-west-1:111122223333:stack/ml-cicd-staging-endpoint/*"]
+    assert deletable == [f"arn:aws:cloudformation:eu-west-1:111122223333:stack/{CONFIG.project_name}-staging-endpoint/*"]
 
 
 def test_the_cost_estimate_prices_the_math_alarm_per_metric(synthesized: SynthesizedApp) -> None:

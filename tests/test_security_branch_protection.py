@@ -14,7 +14,11 @@ from stacks.components.branch_protection import (
     TEMPLATE_LIFECYCLE_ACTIONS,
     approval_rule_content,
 )
-from tests.synthesis_fixtures import SynthesizedApp, cdk_json_context
+from tests.synthesis_fixtures import SynthesizedApp, cdk_json_config
+
+# Values the template carries from the configuration are read from it (cdk.json), never restated here.
+CONFIG = cdk_json_config()
+RELEASE_REF = f"refs/heads/{CONFIG.release_branch}"
 
 
 def by_type(synthesized: SynthesizedApp, kind: str) -> dict[str, dict[str, Any]]:
@@ -42,7 +46,7 @@ def template_content(synthesized: SynthesizedApp, name_part: str) -> dict[str, A
 
 @pytest.fixture(scope="module")
 def approvals() -> int:
-    return cdk_json_context().get("ml-cicd", {}).get("pull_request_approvals", 1)
+    return CONFIG.pull_request_approvals
 
 
 def test_rule_content_targets_the_release_branch() -> None:
@@ -60,8 +64,8 @@ def test_two_templates_each_with_its_repository_are_managed_by_one_function(synt
     resources = synthesized.pipeline["Resources"]
     templates = template_resources(synthesized)
     assert sorted(r["Properties"]["TemplateName"] for r in templates.values()) == [
-        "ml-cicd-release-checks",
-        "ml-cicd-release-review",
+        f"{CONFIG.project_name}-release-checks",
+        f"{CONFIG.project_name}-release-review",
     ]
     (token,) = {json.dumps(r["Properties"]["ServiceToken"]) for r in templates.values()}
     function_id = json.loads(token)["Fn::GetAtt"][0]
@@ -74,7 +78,7 @@ def test_two_templates_each_with_its_repository_are_managed_by_one_function(synt
 
 def test_peer_review_needs_the_configured_approvals_besides_the_checks(synthesized: SynthesizedApp, approvals: int) -> None:
     peer = template_content(synthesized, "release-review")
-    assert peer["DestinationReferences"] == ["refs/heads/main"]
+    assert peer["DestinationReferences"] == [RELEASE_REF]
     assert peer["Statements"] == [{"Type": "Approvers", "NumberOfApprovalsNeeded": approvals + 1}]
 
 
@@ -116,7 +120,7 @@ def test_data_scientist_policy_denies_direct_writes_and_approval_bypass(synthesi
     assert writes["Effect"] == "Deny" and set(writes["Action"]) == set(DIRECT_WRITE_ACTIONS)
     assert "codecommit:GitPush" in writes["Action"] and "codecommit:MergeBranchesByThreeWay" in writes["Action"]
     assert writes["Condition"] == {
-        "StringEqualsIfExists": {"codecommit:References": ["refs/heads/main"]},
+        "StringEqualsIfExists": {"codecommit:References": [RELEASE_REF]},
         "Null": {"codecommit:References": "false"},
     }
     bypass = statements["DenyBypassingApprovalRules"]
