@@ -23,12 +23,14 @@ from scripts.run_checkov import run_checkov
 from stacks.accounts import account_layout, pipeline_prefix, pipeline_role_names, target_role_names
 from stacks.config import ConfigError, load_config
 from tests import test_security_iam as iam_checks
-from tests.synthesis_fixtures import CROSS_ACCOUNT_ENVIRONMENTS, SynthesizedApp, cdk_json_context
+from tests.synthesis_fixtures import CROSS_ACCOUNT_ENVIRONMENTS, SynthesizedApp, cdk_json_config, cdk_json_context
 from tests.test_template_checks import CFN_LINT, CFN_LINT_IGNORED
 
 PIPELINE, STAGING, PRODUCTION = (CROSS_ACCOUNT_ENVIRONMENTS[k]["account"] for k in ("pipeline", "staging", "production"))
 TARGET_ACCOUNTS = {"staging": STAGING, "production": PRODUCTION}
 DIGESTS = Path(__file__).parent / "single_account_template_digests.json"
+# The cross-account synthesis takes every value but the environments from cdk.json.
+PROJECT = cdk_json_config().project_name
 _ASSET_HASH = re.compile(rb"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
 
 
@@ -173,7 +175,7 @@ def test_each_target_role_trusts_only_the_pipeline_role_it_serves_by_arn(
     stage: str, synthesized_cross_account: SynthesizedApp
 ) -> None:
     roles = _roles_by_name(synthesized_cross_account.templates[f"{stage}-target"])
-    names, pipeline_roles = target_role_names("ml-cicd", stage), pipeline_role_names("ml-cicd")
+    names, pipeline_roles = target_role_names(PROJECT, stage), pipeline_role_names(PROJECT)
     arn = f"arn:aws:iam::{PIPELINE}:role/{{}}".format
     gate = pipeline_roles.staging_gate if stage == "staging" else pipeline_roles.promote
     assert set(roles) == {names.deploy, names.execution, names.endpoint_reader}
@@ -184,7 +186,7 @@ def test_each_target_role_trusts_only_the_pipeline_role_it_serves_by_arn(
 
 def test_the_pipeline_roles_the_targets_trust_exist_with_those_names(synthesized_cross_account: SynthesizedApp) -> None:
     named = _roles_by_name(synthesized_cross_account.pipeline)
-    assert set(vars(pipeline_role_names("ml-cicd")).values()) <= set(named)
+    assert set(vars(pipeline_role_names(PROJECT)).values()) <= set(named)
 
 
 def _cross_account_statements(synthesized: SynthesizedApp) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -231,9 +233,9 @@ def test_the_deploy_role_reads_only_the_pipelines_artifact_prefix(synthesized_cr
     assert len(reads) == 2
     for statement in reads:
         resource = json.dumps(statement["Resource"])
-        assert resource.endswith(f'"/{pipeline_prefix("ml-cicd")}/*"]]}}'), resource
+        assert resource.endswith(f'"/{pipeline_prefix(PROJECT)}/*"]]}}'), resource
     cfn = _pipeline_definition(synthesized_cross_account)
-    assert cfn["Name"].startswith(pipeline_prefix("ml-cicd"))
+    assert cfn["Name"].startswith(pipeline_prefix(PROJECT))
 
 
 def test_the_execution_roles_read_only_serving_models(synthesized_cross_account: SynthesizedApp) -> None:
@@ -255,11 +257,11 @@ def test_deploy_actions_run_with_the_target_accounts_deploy_roles(synthesized_cr
         if action["ActionTypeId"]["Provider"] == "CloudFormation"
     }
     for stage, account in TARGET_ACCOUNTS.items():
-        action = deploys[f"ml-cicd-{stage}-endpoint"]
-        role = f"arn:aws:iam::{account}:role/{target_role_names('ml-cicd', stage).deploy}"
+        action = deploys[f"{PROJECT}-{stage}-endpoint"]
+        role = f"arn:aws:iam::{account}:role/{target_role_names(PROJECT, stage).deploy}"
         assert action["RoleArn"] == action["Configuration"]["RoleArn"] == role
         overrides = json.dumps(action["Configuration"]["ParameterOverrides"])
-        assert f"arn:aws:iam::{account}:role/{target_role_names('ml-cicd', stage).execution}" in overrides
+        assert f"arn:aws:iam::{account}:role/{target_role_names(PROJECT, stage).execution}" in overrides
     assumed = {
         arn
         for where, s in iam_checks.allow_statements(synthesized_cross_account)
@@ -277,7 +279,8 @@ def _function_environment(synthesized: SynthesizedApp, description_start: str) -
 
 
 @pytest.mark.parametrize(
-    ("stage", "description"), [("staging", "ml-cicd staging gate"), ("production", "ml-cicd: verifies the production endpoint")]
+    ("stage", "description"),
+    [("staging", f"{PROJECT} staging gate"), ("production", f"{PROJECT}: verifies the production endpoint")],
 )
 def test_the_gate_of_each_stage_assumes_that_accounts_reader_role(
     stage: str, description: str, synthesized_cross_account: SynthesizedApp
@@ -285,7 +288,7 @@ def test_the_gate_of_each_stage_assumes_that_accounts_reader_role(
     from function_kit.target_account import READER_ROLE_VARIABLE
 
     _, environment = _function_environment(synthesized_cross_account, description)
-    reader = f"arn:aws:iam::{TARGET_ACCOUNTS[stage]}:role/{target_role_names('ml-cicd', stage).endpoint_reader}"
+    reader = f"arn:aws:iam::{TARGET_ACCOUNTS[stage]}:role/{target_role_names(PROJECT, stage).endpoint_reader}"
     assert environment[READER_ROLE_VARIABLE] == reader
     assumes = [
         s
@@ -298,7 +301,7 @@ def test_the_gate_of_each_stage_assumes_that_accounts_reader_role(
 def test_the_single_account_gates_assume_no_role(synthesized: SynthesizedApp) -> None:
     from function_kit.target_account import READER_ROLE_VARIABLE
 
-    for description in ("ml-cicd staging gate", "ml-cicd: verifies the production endpoint"):
+    for description in (f"{PROJECT} staging gate", f"{PROJECT}: verifies the production endpoint"):
         assert READER_ROLE_VARIABLE not in _function_environment(synthesized, description)[1]
 
 
@@ -314,7 +317,7 @@ def _reader_actions(synthesized: SynthesizedApp, stage: str) -> set[str]:
     readers = {
         lid
         for lid, props in _resources(template, "AWS::IAM::Role")
-        if props.get("RoleName") == target_role_names("ml-cicd", stage).endpoint_reader
+        if props.get("RoleName") == target_role_names(PROJECT, stage).endpoint_reader
     }
     return {
         action

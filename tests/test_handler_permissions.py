@@ -23,10 +23,11 @@ from stacks.endpoint_templates import endpoint_props
 from tests.cfn_template_world import Account, TemplateWorld
 from tests.handler_permissions import EXEMPTIONS, PER_RELEASE_STACK_TAG, HandlerCall, handler_calls, registry_schema
 from tests.iam_policy_evaluation import evaluate
-from tests.synthesis_fixtures import SynthesizedApp
+from tests.synthesis_fixtures import SynthesizedApp, cdk_json_config
 from tests.synthesized_roles import Deployment, deployments
 
-STACK_TAGS = {"project": "ml-cicd", PER_RELEASE_STACK_TAG: "3f2c9e1"}
+PROJECT = cdk_json_config().project_name
+STACK_TAGS = {"project": PROJECT, PER_RELEASE_STACK_TAG: "3f2c9e1"}
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +138,7 @@ def test_an_exemption_stops_applying_when_the_template_uses_the_feature() -> Non
 def test_a_call_on_another_projects_resource_is_refused(all_deployments: list[Deployment]) -> None:
     production = next(d for d in all_deployments if d.name == "production")
     call: HandlerCall = next(c for c in handler_calls(production.world, STACK_TAGS) if c.permission == "sagemaker:UpdateEndpoint")
-    other = call.request.resource.replace("ml-cicd-production-endpoint", "someone-elses-endpoint")
+    other = call.request.resource.replace(f"{PROJECT}-production-endpoint", "someone-elses-endpoint")
+    assert other != call.request.resource
     assert not evaluate(production.statements, type(call.request)(call.request.action, other, call.request.context)).allowed
     assert json.dumps(call.request.context)  # the context is plain data, as IAM's request context is
