@@ -16,6 +16,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from stacks.components.nag_acknowledgements import acknowledge, arn_as_nag_prints
+from stacks.components.rollback_alarms import alarm_arn_as_nag_prints, alarm_arn_pattern
 from stacks.components.sagemaker_execution_role import grant_pass_to_sagemaker
 
 __all__ = ["AUTOSCALING_SERVICE_NAME", "EndpointDeployRole", "EndpointDeployRoleProps"]
@@ -155,7 +156,7 @@ class EndpointDeployRole(Construct):
     def _grant_alarms(self) -> None:
         # CloudFormation names the stacks' alarms `<stack name>-<logical id>-<suffix>`; Application Auto
         # Scaling names its target-tracking alarms `TargetTracking-<resource id>-Alarm{High,Low}-<uuid>`.
-        alarms = [self._arn("cloudwatch", "alarm", f"{name}-*", colon=True) for name in self.stack_names]
+        alarms = [alarm_arn_pattern(self, name) for name in self.stack_names]
         alarms += [
             self._arn("cloudwatch", "alarm", f"TargetTracking-endpoint/{name}/variant/*", colon=True) for name in self.stack_names
         ]
@@ -173,24 +174,19 @@ class EndpointDeployRole(Construct):
                 resources=alarms,
             )
         )
-        cdk.Validations.of(self.role).acknowledge(
-            *[
-                cdk.Acknowledgment(
-                    id="AwsSolutions-IAM5[Resource::"
-                    + arn_as_nag_prints(self).format(service="cloudwatch", resource=f"alarm:{suffix}")
-                    + "]",
-                    reason=reason,
-                )
-                for name in self.stack_names
-                for suffix, reason in (
-                    (f"{name}-*", "Alarms of the endpoint stack; CloudFormation prefixes their names with the stack name."),
-                    (
-                        f"TargetTracking-endpoint/{name}/variant/*",
-                        "Target-tracking alarms Application Auto Scaling creates for this endpoint's variant.",
-                    ),
-                )
-            ]
-        )
+        region = arn_as_nag_prints(self)
+        for name in self.stack_names:
+            acknowledge(
+                self.role,
+                resources={
+                    alarm_arn_as_nag_prints(
+                        self, name
+                    ): "Alarms of the endpoint stack; CloudFormation prefixes their names with the stack name.",
+                    region.format(
+                        service="cloudwatch", resource=f"alarm:TargetTracking-endpoint/{name}/variant/*"
+                    ): "Target-tracking alarms Application Auto Scaling creates for this endpoint's variant.",
+                },
+            )
 
     def _grant_autoscaling(self) -> None:
         # Scalable target ARNs end in a service-generated id, unknown before registration: this account's

@@ -34,7 +34,9 @@ __all__ = [
     "MIN_INVOCATIONS_PER_MINUTE",
     "PERIOD_SECONDS",
     "RollbackAlarms",
+    "alarm_arn_as_nag_prints",
     "alarm_arn_pattern",
+    "grant_describe_alarms",
 ]
 
 MAX_5XX_ERROR_RATE_PERCENT = 1.0
@@ -52,6 +54,11 @@ def alarm_arn_pattern(scope: Construct, stack_name: str) -> str:
     )
 
 
+def alarm_arn_as_nag_prints(scope: Construct, stack_name: str) -> str:
+    """`alarm_arn_pattern` as cdk-nag prints it in a finding id (for an acknowledgement)."""
+    return arn_as_nag_prints(scope).format(service="cloudwatch", resource=f"alarm:{stack_name}-*")
+
+
 def grant_describe_alarms(role: iam.IRole, scope: Construct, stack_name: str) -> None:
     """Lets `role` read the stack's rollback alarms, as SageMaker's auto-rollback requires (and acknowledges it)."""
     role.add_to_principal_policy(
@@ -61,11 +68,12 @@ def grant_describe_alarms(role: iam.IRole, scope: Construct, stack_name: str) ->
             resources=[alarm_arn_pattern(scope, stack_name)],
         )
     )
-    alarms = arn_as_nag_prints(scope).format(service="cloudwatch", resource=f"alarm:{stack_name}-*")
     acknowledge(
         role,
         resources={
-            alarms: "SageMaker's auto-rollback reads the production stack's rollback alarms; CloudFormation prefixes "
+            alarm_arn_as_nag_prints(
+                scope, stack_name
+            ): "SageMaker's auto-rollback reads the production stack's rollback alarms; CloudFormation prefixes "
             "their names with the stack name."
         },
     )
