@@ -32,7 +32,7 @@ from constructs import Construct
 from stacks.accounts import MODEL_ARTIFACTS, AccountLayout, pipeline_prefix
 from stacks.components.endpoint_deploy_role import EndpointDeployRole, EndpointDeployRoleProps
 from stacks.components.image_repository import PULL_ACTIONS
-from stacks.components.nag_acknowledgements import acknowledge, arn_as_nag_prints
+from stacks.components.nag_acknowledgements import acknowledge, acknowledge_generated_hosting_names, arn_as_nag_prints
 from stacks.components.rollback_alarms import grant_describe_alarms
 from stacks.components.sagemaker_execution_role import grant_image_logs_and_metrics
 
@@ -272,17 +272,7 @@ class TargetAccountStack(cdk.Stack):
                 ],
             )
         )
-        acknowledge(
-            role,
-            resources={
-                self._nag_arn.format(
-                    service="sagemaker", resource="endpoint-config/*"
-                ): "CloudFormation generates endpoint-config names; describe only.",
-                self._nag_arn.format(
-                    service="sagemaker", resource="model/*"
-                ): "CloudFormation generates model names; describe only.",
-            },
-        )
+        acknowledge_generated_hosting_names(role, what_it_does="describe only")
         return role
 
 

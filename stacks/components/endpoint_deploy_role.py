@@ -15,7 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from stacks.components.nag_acknowledgements import acknowledge, arn_as_nag_prints
+from stacks.components.nag_acknowledgements import acknowledge, acknowledge_generated_hosting_names, arn_as_nag_prints
 from stacks.components.rollback_alarms import alarm_arn_as_nag_prints, alarm_arn_pattern
 from stacks.components.sagemaker_execution_role import grant_pass_to_sagemaker
 
@@ -140,18 +140,7 @@ class EndpointDeployRole(Construct):
                 resources=hosting,
             )
         )
-        region = arn_as_nag_prints(self)
-        acknowledge(
-            self.role,
-            resources={
-                region.format(
-                    service="sagemaker", resource="model/*"
-                ): "CloudFormation generates model names; creation and changes require the ml-cicd:project tag.",
-                region.format(
-                    service="sagemaker", resource="endpoint-config/*"
-                ): "CloudFormation generates endpoint-config names; creation and changes require the ml-cicd:project tag.",
-            },
-        )
+        acknowledge_generated_hosting_names(self.role, what_it_does="creation and changes require the ml-cicd:project tag")
 
     def _grant_alarms(self) -> None:
         # CloudFormation names the stacks' alarms `<stack name>-<logical id>-<suffix>`; Application Auto

@@ -18,6 +18,7 @@ __all__ = [
     "KMS_USE",
     "S3_READ",
     "acknowledge",
+    "acknowledge_generated_hosting_names",
     "acknowledge_object_grant",
     "arn_as_nag_prints",
     "logical_id",
@@ -96,3 +97,18 @@ def acknowledge_object_grant(
         *(["Action::s3:DeleteObject*"] if delete else []),
     ]
     acknowledge(construct, actions=actions, resources={f"<{logical_id(bucket)}.Arn>/*": reason})
+
+
+def acknowledge_generated_hosting_names(construct: IConstruct, *, what_it_does: str) -> None:
+    """Acknowledge `model/*` and `endpoint-config/*` of `construct`'s region and account: names CloudFormation generates.
+
+    `what_it_does` completes the reason: what the role may do with them (e.g. "the function only describes them").
+    """
+    region = arn_as_nag_prints(construct)
+    acknowledge(
+        construct,
+        resources={
+            region.format(service="sagemaker", resource=f"{kind}/*"): f"CloudFormation generates {kind} names; {what_it_does}."
+            for kind in ("model", "endpoint-config")
+        },
+    )

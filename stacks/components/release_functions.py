@@ -11,7 +11,8 @@ resources keep their logical IDs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -23,7 +24,12 @@ from constructs import Construct
 from stacks.components.gate_function import GateFunction, GateFunctionProps
 from stacks.components.image_repository import ImageRepository
 from stacks.components.model_registry import ModelRegistry
-from stacks.components.nag_acknowledgements import acknowledge, acknowledge_object_grant, arn_as_nag_prints
+from stacks.components.nag_acknowledgements import (
+    acknowledge,
+    acknowledge_generated_hosting_names,
+    acknowledge_object_grant,
+    arn_as_nag_prints,
+)
 from stacks.components.release_store import ReleaseStore
 from stacks.service_limits import RECORD_PREFIX, floors_gate_environment, gate_environment
 
@@ -71,7 +77,32 @@ class PromotionProps(ReleaseFunctionProps):
 
 
 class _ReleaseFunction(GateFunction):
-    """A release function's common grants and their acknowledgements."""
+    """A release function: its folder, configuration and common grants (with their acknowledgements)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        description: str,
+        props: ReleaseFunctionProps,
+        environment: Mapping[str, str],
+        timeout: cdk.Duration | None = None,
+    ) -> None:
+        function = GateFunctionProps(
+            name=name,
+            description=description,
+            log_retention=props.log_retention,
+            encryption_key=props.encryption_key,
+            environment=environment,
+        )
+        super().__init__(scope, construct_id, props=function if timeout is None else replace(function, timeout=timeout))
+
+    @staticmethod
+    def _records(props: ReleaseFunctionProps) -> dict[str, str]:
+        """Where the records go (the release bucket) and the key they are put with."""
+        return {"record_bucket": props.release_store.bucket.bucket_name, "record_kms_key_arn": props.encryption_key.key_arn}
 
     def _grant_release_data(self, props: ReleaseFunctionProps) -> None:
         """Read the artifact store, put decision records (never delete), use the artifact key."""
@@ -96,18 +127,7 @@ class _ReleaseFunction(GateFunction):
                 ],
             )
         )
-        region = arn_as_nag_prints(self)
-        acknowledge(
-            self.role,
-            resources={
-                region.format(
-                    service="sagemaker", resource="model/*"
-                ): "CloudFormation generates model names; the function only describes them.",
-                region.format(
-                    service="sagemaker", resource="endpoint-config/*"
-                ): "CloudFormation generates endpoint-config names; the function only describes them.",
-            },
-        )
+        acknowledge_generated_hosting_names(self.role, what_it_does="the function only describes them")
 
     def _acknowledge_packages(self, registry: ModelRegistry) -> None:
         package = arn_as_nag_prints(self).format(service="sagemaker", resource=f"model-package/{registry.group_name}/*")
@@ -122,18 +142,12 @@ class EvaluationGate(_ReleaseFunction):
         super().__init__(
             scope,
             construct_id,
-            props=GateFunctionProps(
-                name="evaluation_gate",
-                description=f"{p.project_name} evaluation gate: judges evaluation.json against the release policy and floors.",
-                log_retention=p.log_retention,
-                encryption_key=p.encryption_key,
-                # Every file the deploy stages use and the model must be accounted for (lambdas/function_kit/custody.py).
-                environment=floors_gate_environment(
-                    record_bucket=p.release_store.bucket.bucket_name,
-                    record_kms_key_arn=p.encryption_key.key_arn,
-                    platform_floors_json=p.platform_floors_json,
-                    chain_of_custody=True,
-                ),
+            name="evaluation_gate",
+            description=f"{p.project_name} evaluation gate: judges evaluation.json against the release policy and floors.",
+            props=p,
+            # Every file the deploy stages use and the model must be accounted for (lambdas/function_kit/custody.py).
+            environment=floors_gate_environment(
+                **self._records(p), platform_floors_json=p.platform_floors_json, chain_of_custody=True
             ),
         )
         self._grant_release_data(p)
@@ -153,18 +167,12 @@ class StagingGate(_ReleaseFunction):
         super().__init__(
             scope,
             construct_id,
-            props=GateFunctionProps(
-                name="staging_gate",
-                description=f"{p.project_name} staging gate: golden requests, latency and error rate on the live staging endpoint.",
-                log_retention=p.log_retention,
-                encryption_key=p.encryption_key,
-                timeout=cdk.Duration.seconds(p.timeout_seconds),
-                environment=floors_gate_environment(
-                    record_bucket=p.release_store.bucket.bucket_name,
-                    record_kms_key_arn=p.encryption_key.key_arn,
-                    platform_floors_json=p.platform_floors_json,
-                    staging_probe_json=p.probe_json,
-                ),
+            name="staging_gate",
+            description=f"{p.project_name} staging gate: golden requests, latency and error rate on the live staging endpoint.",
+            props=p,
+            timeout=cdk.Duration.seconds(p.timeout_seconds),
+            environment=floors_gate_environment(
+                **self._records(p), platform_floors_json=p.platform_floors_json, staging_probe_json=p.probe_json
             ),
         )
         self._grant_release_data(p)
@@ -180,20 +188,15 @@ class Promotion(_ReleaseFunction):
         super().__init__(
             scope,
             construct_id,
-            props=GateFunctionProps(
-                name="promote",
-                description=f"{p.project_name}: verifies the production endpoint, then makes the model the champion.",
-                log_retention=p.log_retention,
-                encryption_key=p.encryption_key,
-                environment={
-                    **gate_environment(
-                        record_bucket=p.release_store.bucket.bucket_name, record_kms_key_arn=p.encryption_key.key_arn
-                    ),
-                    "MODEL_PACKAGE_GROUP_NAME": p.registry.group_name,
-                    "MODEL_IMAGE_REPOSITORY_NAME": images.repository_name,
-                    "MODEL_IMAGE_REPOSITORY_URI": images.repository_uri,
-                },
-            ),
+            name="promote",
+            description=f"{p.project_name}: verifies the production endpoint, then makes the model the champion.",
+            props=p,
+            environment={
+                **gate_environment(**self._records(p)),
+                "MODEL_PACKAGE_GROUP_NAME": p.registry.group_name,
+                "MODEL_IMAGE_REPOSITORY_NAME": images.repository_name,
+                "MODEL_IMAGE_REPOSITORY_URI": images.repository_uri,
+            },
         )
         p.image_repository.grant_champion_tagging(self.role)
         self._grant_release_data(p)
