@@ -17,7 +17,7 @@ import pytest
 
 from stacks.components.release_pipeline import artifact_object_pattern
 from stacks.components.release_store import DELETE_ACTIONS, break_glass_role_name
-from tests.synthesis_fixtures import SynthesizedApp
+from tests.synthesis_fixtures import SynthesizedApp, cdk_json_config
 
 WRITES = ("s3:Put", "s3:Delete", "s3:Abort", "s3:Restore", "s3:Replicate", "s3:*")
 
@@ -128,7 +128,7 @@ def test_only_the_platforms_own_steps_write_release_data(synthesized: Synthesize
         if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"].get("Service") == "sagemaker.amazonaws.com"
     ]
     assert writers[:-1] == [{"Fn::GetAtt": [role, "Arn"]} for role in [*platform, execution]]
-    assert break_glass_role_name("ml-cicd") in json.dumps(writers[-1])
+    assert break_glass_role_name(cdk_json_config().project_name) in json.dumps(writers[-1])
     for role in commit_running_roles(synthesized).values():
         assert {"Fn::GetAtt": [role, "Arn"]} not in writers
 

@@ -99,11 +99,6 @@ class _ReleaseFunction(GateFunction):
         )
         super().__init__(scope, construct_id, props=function if timeout is None else replace(function, timeout=timeout))
 
-    @staticmethod
-    def _records(props: ReleaseFunctionProps) -> dict[str, str]:
-        """Where the records go (the release bucket) and the key they are put with."""
-        return {"record_bucket": props.release_store.bucket.bucket_name, "record_kms_key_arn": props.encryption_key.key_arn}
-
     def _grant_release_data(self, props: ReleaseFunctionProps) -> None:
         """Read the artifact store, put decision records (never delete), use the artifact key."""
         props.artifact_bucket.grant_read(self.role, "*")
@@ -147,7 +142,10 @@ class EvaluationGate(_ReleaseFunction):
             props=p,
             # Every file the deploy stages use and the model must be accounted for (lambdas/function_kit/custody.py).
             environment=floors_gate_environment(
-                **self._records(p), platform_floors_json=p.platform_floors_json, chain_of_custody=True
+                record_bucket=p.release_store.bucket.bucket_name,
+                record_kms_key_arn=p.encryption_key.key_arn,
+                platform_floors_json=p.platform_floors_json,
+                chain_of_custody=True,
             ),
         )
         self._grant_release_data(p)
@@ -172,7 +170,10 @@ class StagingGate(_ReleaseFunction):
             props=p,
             timeout=cdk.Duration.seconds(p.timeout_seconds),
             environment=floors_gate_environment(
-                **self._records(p), platform_floors_json=p.platform_floors_json, staging_probe_json=p.probe_json
+                record_bucket=p.release_store.bucket.bucket_name,
+                record_kms_key_arn=p.encryption_key.key_arn,
+                platform_floors_json=p.platform_floors_json,
+                staging_probe_json=p.probe_json,
             ),
         )
         self._grant_release_data(p)
@@ -192,7 +193,7 @@ class Promotion(_ReleaseFunction):
             description=f"{p.project_name}: verifies the production endpoint, then makes the model the champion.",
             props=p,
             environment={
-                **gate_environment(**self._records(p)),
+                **gate_environment(record_bucket=p.release_store.bucket.bucket_name, record_kms_key_arn=p.encryption_key.key_arn),
                 "MODEL_PACKAGE_GROUP_NAME": p.registry.group_name,
                 "MODEL_IMAGE_REPOSITORY_NAME": images.repository_name,
                 "MODEL_IMAGE_REPOSITORY_URI": images.repository_uri,
