@@ -57,20 +57,26 @@ def _pipeline(**changes: Any) -> tuple[cdk.Stack, Template, dict[str, codebuild.
     return stack, Template.from_stack(stack), projects
 
 
+@pytest.fixture(scope="module")
+def default() -> tuple[cdk.Stack, Template, dict[str, codebuild.PipelineProject]]:
+    """The pipeline with the props above, synthesized once for the tests that change none."""
+    return _pipeline()
+
+
 def _stages(template: Template) -> list[dict[str, Any]]:
     (pipeline,) = template.find_resources("AWS::CodePipeline::Pipeline").values()
     return list(pipeline["Properties"]["Stages"])
 
 
 @pytest.mark.parametrize("approval", [True, False])
-def test_the_approval_stage_is_there_exactly_when_asked_for(approval: bool) -> None:
-    _, template, _ = _pipeline(require_manual_approval=approval)
+def test_the_approval_stage_is_there_exactly_when_asked_for(approval: bool, default: tuple[cdk.Stack, Template, Any]) -> None:
+    _, template, _ = default if approval else _pipeline(require_manual_approval=False)
     names = [stage["Name"] for stage in _stages(template)]
     assert names == [name for name in STAGE_NAMES if approval or name != "Approve"]
 
 
-def test_the_source_is_the_release_branch_given() -> None:
-    _, template, _ = _pipeline()
+def test_the_source_is_the_release_branch_given(default: tuple[cdk.Stack, Template, Any]) -> None:
+    _, template, _ = default
     source = _stages(template)[0]["Actions"][0]
     assert source["Configuration"]["BranchName"] == "release"
 
@@ -84,8 +90,8 @@ def test_the_deployment_window_is_an_entry_condition_of_the_production_stage_onl
     assert [name for name, stage in stages.items() if "BeforeEntry" in stage] == ["DeployProd"]
 
 
-def test_staging_is_replaced_on_failure_and_production_never() -> None:
-    _, template, _ = _pipeline()
+def test_staging_is_replaced_on_failure_and_production_never(default: tuple[cdk.Stack, Template, Any]) -> None:
+    _, template, _ = default
     template.has_resource_properties(
         "AWS::CodePipeline::Pipeline",
         {
@@ -129,8 +135,10 @@ def test_staging_is_replaced_on_failure_and_production_never() -> None:
     )
 
 
-def test_the_build_stage_projects_put_their_own_output_artifact_only() -> None:
-    stack, template, projects = _pipeline()
+def test_the_build_stage_projects_put_their_own_output_artifact_only(
+    default: tuple[cdk.Stack, Template, dict[str, codebuild.PipelineProject]],
+) -> None:
+    stack, template, projects = default
     for name, artifact in (("Ci", "BuildOutpu"), ("Image", "ImageOutpu")):
         statements = policy_of(template, stack, projects[name].role)
         puts = [json.dumps(s["Resource"]) for s in statements if "s3:PutObject" in s["Action"]]

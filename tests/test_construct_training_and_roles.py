@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import aws_cdk as cdk
+import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
@@ -44,8 +45,17 @@ def _training(tmp_path: Path, **changes: object) -> tuple[cdk.Stack, Template, T
     return stack, Template.from_stack(stack), train, execution
 
 
-def test_the_training_project_runs_train_yml_with_the_training_settings_given(tmp_path: Path) -> None:
-    _, template, _, _ = _training(tmp_path)
+@pytest.fixture(scope="module")
+def training(tmp_path_factory: pytest.TempPathFactory) -> tuple[cdk.Stack, Template, TrainingProject, SageMakerExecutionRole]:
+    """The training project and the execution role, synthesized once for this module."""
+    return _training(tmp_path_factory.mktemp("templates"))
+
+
+Training = tuple[cdk.Stack, Template, TrainingProject, SageMakerExecutionRole]
+
+
+def test_the_training_project_runs_train_yml_with_the_training_settings_given(training: Training) -> None:
+    _, template, _, _ = training
     variables = {"Name": Match.any_value(), "Type": "PLAINTEXT"}
     template.has_resource_properties(
         "AWS::CodeBuild::Project",
@@ -66,8 +76,10 @@ def test_the_training_project_runs_train_yml_with_the_training_settings_given(tm
     )
 
 
-def test_the_training_project_runs_jobs_named_after_the_project_and_passes_the_role_to_sagemaker_only(tmp_path: Path) -> None:
-    stack, template, train, execution = _training(tmp_path)
+def test_the_training_project_runs_jobs_named_after_the_project_and_passes_the_role_to_sagemaker_only(
+    training: Training,
+) -> None:
+    stack, template, train, execution = training
     statements = policy_of(template, stack, train.role)
     jobs = json.dumps(statement(statements, "RunTrainingAndEvaluationJobs")["Resource"])
     assert ":training-job/churn-*" in jobs and ":processing-job/churn-*" in jobs
@@ -78,8 +90,8 @@ def test_the_training_project_runs_jobs_named_after_the_project_and_passes_the_r
     assert [json.dumps(s["Resource"]).endswith('"/releases/*"]]}') for s in puts] == [True]
 
 
-def test_the_execution_role_writes_releases_and_captured_data_and_never_deletes(tmp_path: Path) -> None:
-    stack, template, _, execution = _training(tmp_path)
+def test_the_execution_role_writes_releases_and_captured_data_and_never_deletes(training: Training) -> None:
+    stack, template, _, execution = training
     statements = policy_of(template, stack, execution.role)
     puts = [s["Resource"] for s in statements if "s3:PutObject" in s["Action"]]
     resources = [r for put in puts for r in (put if isinstance(put, list) else [put])]
