@@ -25,13 +25,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contracts.platform_floors import FLOORS_VARIABLE, parse_platform_floors
+from contracts.release_policy import IMAGE_SEVERITIES, PolicyError
+
 from .errors import ReleaseToolError, run_cli
 
 __all__ = ["DEFAULT_MAX_SEVERITY", "SEVERITIES", "ScanVerdict", "judge_findings", "max_severity", "wait_for_scan"]
 
 # ECR's finding severities, least to most severe ("UNDEFINED": the scanner could not rate it; it is
 # counted as MEDIUM so that an unrated finding never passes a MEDIUM-or-stricter bound unseen).
-SEVERITIES = ("INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+SEVERITIES = IMAGE_SEVERITIES
 _RANK = {name: rank for rank, name in enumerate(SEVERITIES)} | {"UNDEFINED": 2}
 DEFAULT_MAX_SEVERITY = "MEDIUM"
 _DONE = "COMPLETE"
@@ -58,6 +61,15 @@ def max_severity(policy: Mapping[str, Any], floors: Mapping[str, Any]) -> str:
             raise ReleaseToolError(f"{source}: image.max_severity {value!r} is not one of {', '.join(SEVERITIES)}")
         bounds.append(value)
     return min(bounds, key=_RANK.__getitem__) if bounds else DEFAULT_MAX_SEVERITY
+
+
+def _floors(environ: Mapping[str, str]) -> Mapping[str, Any]:
+    """The platform floors (`contracts.platform_floors`, as the gates read them), `{}` for none."""
+    try:
+        floors = parse_platform_floors(environ.get(FLOORS_VARIABLE))
+    except PolicyError as error:
+        raise ReleaseToolError(str(error)) from None
+    return floors.to_dict() if floors is not None else {}
 
 
 def judge_findings(scan: Mapping[str, Any], bound: str) -> ScanVerdict:
@@ -134,8 +146,7 @@ def main(argv: list[str] | None = None, *, ecr: Any | None = None, env: Mapping[
     def run() -> int:
         if not args.digest.startswith("sha256:") or not args.image_uri.endswith("@" + args.digest):
             raise ReleaseToolError(f"--image-uri {args.image_uri!r} does not name the image by its digest {args.digest}")
-        floors = json.loads(environ.get("PLATFORM_FLOORS") or "{}")
-        bound = max_severity(_json_file(args.policy), floors)
+        bound = max_severity(_json_file(args.policy), _floors(environ))
         import boto3
 
         client = ecr or boto3.client("ecr")

@@ -3,8 +3,9 @@
 Reads the YAML safely and refuses what YAML versions read differently
 (:mod:`.policy_yaml`: bounded size, nesting and numbers; no aliases, no
 ``1:30``, ``0200``, ``yes``, ``1e3``...), checks the JSON Schema, then what a
-schema cannot say (finite numbers, ``min`` not above ``max``, non-negative
-regressions, no duplicate keys). A broken
+schema cannot say with the contract's own parser (``contracts.release_policy``,
+the same one the functions and the app's platform floors use: finite numbers,
+``min`` not above ``max``, one direction per metric). A broken
 policy stops the Build stage with one line naming the file, the YAML line,
 the key path and the cause, e.g.::
 
@@ -18,14 +19,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+
+from contracts.release_policy import PolicyError as ContractPolicyError
+from contracts.release_policy import parse_release_policy
 
 from .errors import ReleaseToolError, run_cli
 from .policy_yaml import KeyPath, PolicyError, read_policy_yaml
@@ -50,63 +52,14 @@ def load_policy(path: Path) -> tuple[Any, dict[KeyPath, int]]:
     return read_policy_yaml(path)
 
 
-def _numbers(value: Any, path: KeyPath) -> Iterator[tuple[KeyPath, Any]]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _numbers(item, path + (str(key),))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _numbers(item, path + (index,))
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        yield path, value
-
-
-def _fits_a_float(value: int | float) -> bool:
+def semantic_problems(policy: Any) -> list[PolicyProblem]:
+    """What the schema cannot express (``min`` above ``max``, one direction per metric...): the contract's
+    own parser (:mod:`contracts.release_policy`, the one the functions and the app use) says it."""
     try:
-        return math.isfinite(value)
-    except OverflowError:  # a 400-digit integer
-        return False
-
-
-def _direction_problems(policy: dict[str, Any]) -> list[PolicyProblem]:
-    """One metric's ``higher_is_better`` must be the same in ``metrics`` and ``champion``."""
-    stated = {
-        name: rule["higher_is_better"]
-        for name, rule in (policy.get("metrics") or {}).items()
-        if isinstance(rule, dict) and "higher_is_better" in rule
-    }
-    return [
-        PolicyProblem(("champion", name, "higher_is_better"), f"contradicts metrics.{name}.higher_is_better")
-        for name, rule in (policy.get("champion") or {}).items()
-        if isinstance(rule, dict) and name in stated and rule.get("higher_is_better", stated[name]) != stated[name]
-    ]
-
-
-def semantic_problems(policy: dict[str, Any]) -> list[PolicyProblem]:
-    """What the schema cannot express. Assumes the schema already passed."""
-    problems = [
-        PolicyProblem(path, f"{value!r} is not a finite number")
-        for path, value in _numbers(policy, ())
-        if not _fits_a_float(value)
-    ]
-    problems.extend(_direction_problems(policy))
-    for name, bounds in (policy.get("metrics") or {}).items():
-        if isinstance(bounds, dict) and "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
-            problems.append(PolicyProblem(("metrics", name), f"min {bounds['min']} is above max {bounds['max']}"))
-    for name, rule in (policy.get("champion") or {}).items():
-        if not isinstance(rule, dict):
-            continue
-        if rule.get("max_regression", 0) < 0:
-            problems.append(PolicyProblem(("champion", name, "max_regression"), "must be >= 0"))
-        if "min_improvement" in rule and rule["min_improvement"] <= 0:
-            problems.append(PolicyProblem(("champion", name, "min_improvement"), "must be > 0"))
-    staging = policy.get("staging") or {}
-    if staging.get("max_p95_latency_ms", 1) <= 0:
-        problems.append(PolicyProblem(("staging", "max_p95_latency_ms"), "must be > 0"))
-    rate = staging.get("max_error_rate", 0)
-    if not 0 <= rate <= 1:
-        problems.append(PolicyProblem(("staging", "max_error_rate"), f"{rate} is not within [0, 1]"))
-    return problems
+        parse_release_policy(policy)
+    except ContractPolicyError as error:
+        return [PolicyProblem(error.path, error.cause)]
+    return []
 
 
 def _line_of(path: KeyPath, lines: dict[KeyPath, int]) -> int:

@@ -9,7 +9,6 @@ dataclasses below and never read context or the environment themselves.
 from __future__ import annotations
 
 import functools
-import importlib
 import json
 import math
 import re
@@ -18,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contracts.platform_floors import floors_document
+from contracts.release_policy import PolicyError
 from release_tools.instance_types import ENUM_SHAPES, TABLE_PATH, instance_types
 from release_tools.stage_budget import MAX_TRAINING_TIMEOUT_MINUTES, stage_timeout_minutes
 from stacks.deployment_window import WindowError, validate_cron, validate_time_zone
@@ -310,92 +311,17 @@ def _target(raw: Any, key: str) -> DeploymentTarget:
     )
 
 
-# Platform floors have the shape of release-policy.yaml (contract v1).
-_METRIC_BOUNDS = {"min", "max"}
-_CHAMPION_BOUNDS = {"max_regression", "min_improvement"}
-_STAGING_BOUNDS = {"max_p95_latency_ms", "max_error_rate"}
-_METRIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+def _floors(raw: Any, key: str) -> dict[str, Any]:
+    """Platform floors: a release policy (contract v1), checked by the functions' own parser (`contracts`).
 
-
-def _finite(raw: Any, key: str, allowed: str, *, positive: bool = False) -> float:
-    if not is_finite_number(raw) or not _fits_a_float(raw):  # a 400-digit integer included
-        raise _fail(key, f"{_quote(raw)} is not a finite number; allowed: {allowed}")
-    if raw < 0 or (positive and raw == 0):
-        raise _fail(
-            key, f"{raw} is negative or zero; allowed: {allowed}" if positive else f"{raw} is negative; allowed: {allowed}"
-        )
-    return float(raw) if isinstance(raw, float) else raw
-
-
-def _floors(raw: Any, key: str) -> dict[str, Any]:  # noqa: C901 (split by issue 12)
-    """Platform floors: the shape of release-policy.yaml v1, every bound a finite number >= 0."""
-    if raw is None or raw == {}:
-        return {}
-    values = _section(raw, key, {"version", "evaluation", "metrics", "champion", "staging", "image"})
-    if values.get("version", 1) != 1:
-        raise _fail(f"{key}.version", f"{_quote(values['version'])} is not a known policy version; allowed: 1")
-    floors: dict[str, Any] = {"version": 1}
-    for group, bounds in (("metrics", _METRIC_BOUNDS), ("champion", _CHAMPION_BOUNDS)):
-        group_key = f"{key}.{group}"
-        raw_rules = values.get(group, {})
-        if not isinstance(raw_rules, Mapping):
-            raise _fail(group_key, f"{_quote(raw_rules)} is not an object; allowed: metric names mapped to bounds")
-        checked: dict[str, dict[str, float]] = {}
-        for metric, rule in raw_rules.items():
-            metric_key = f"{group_key}.{metric}"
-            if not _METRIC_NAME.fullmatch(str(metric)):
-                raise _fail(metric_key, "is not a metric name; allowed: letters, digits and _")
-            rule = _section(rule, metric_key, bounds | _RULE_SETTINGS[group])
-            settings = {name: rule.pop(name) for name in _RULE_SETTINGS[group] if name in rule}
-            if not rule:
-                raise _fail(metric_key, f"an empty rule; allowed keys: {', '.join(sorted(bounds))}")
-            checked[metric] = {
-                bound: _finite(
-                    value,
-                    f"{metric_key}.{bound}",
-                    "a number > 0" if bound == "min_improvement" else "a number >= 0",
-                    positive=bound == "min_improvement",
-                )
-                for bound, value in rule.items()
-            }
-            if {"min", "max"} <= set(checked[metric]) and checked[metric]["min"] > checked[metric]["max"]:
-                raise _fail(metric_key, "min is greater than max; allowed: min <= max")
-            checked[metric].update(settings)
-        if checked:
-            floors[group] = checked
-    if "staging" in values:
-        staging = _section(values["staging"], f"{key}.staging", _STAGING_BOUNDS)
-        floors["staging"] = {name: _finite(value, f"{key}.staging.{name}", "a number >= 0") for name, value in staging.items()}
-        if floors["staging"].get("max_error_rate", 0) > 1:
-            raise _fail(f"{key}.staging.max_error_rate", "is above 1; allowed: a fraction from 0 to 1")
-    if values.get("image") is not None:
-        image = _section(values["image"], f"{key}.image", {"max_severity"})
-        if "max_severity" in image:
-            _choice(image["max_severity"], f"{key}.image.max_severity", IMAGE_SEVERITIES)
-        floors["image"] = image
-    if values.get("evaluation") is not None:
-        floors["evaluation"] = dict(_section(values["evaluation"], f"{key}.evaluation", set(EVALUATION_KEYS)))
-    _check_with_the_gate(floors, key)
-    return floors
-
-
-# `on`, `higher_is_better` and `evaluation` are checked by the gate's own parser
-# (one rule, one place): what synthesizes is exactly what the gate accepts. It is
-# imported by name because mypy checks lambdas/function_kit as the top-level package
-# `function_kit` (the Lambda's layout); a static import from here would name it twice.
-_GATE_POLICY: Any = importlib.import_module("lambdas.function_kit.release_policy")
-EVALUATION_KEYS: tuple[str, ...] = _GATE_POLICY.EVALUATION_KEYS
-IMAGE_SEVERITIES: tuple[str, ...] = _GATE_POLICY.IMAGE_SEVERITIES
-is_finite_number = _GATE_POLICY.is_finite_number
-_RULE_SETTINGS = {"metrics": {"on", "higher_is_better"}, "champion": {"higher_is_better"}}
-
-
-def _check_with_the_gate(floors: dict[str, Any], key: str) -> None:
+    What synthesizes is exactly what the gates accept: one parser, one verdict (docs/contracts.md).
+    """
     try:
-        _GATE_POLICY.parse_release_policy(floors, origin=key)
-    except _GATE_POLICY.PolicyError as error:
-        where, _, cause = str(error).partition(": ")[2].partition(": ")
-        raise _fail(f"{key}.{where}", cause) from None
+        return floors_document(raw, origin=key)
+    except PolicyError as error:
+        raise _fail(
+            ".".join((key, *error.path)), f"{error.cause}; allowed: what release-policy.json allows (docs/contracts.md)"
+        ) from None
 
 
 _TOP_LEVEL = {
@@ -826,14 +752,6 @@ def _printable_key(key: str) -> str:
     """A dotted key as the error names it: control characters escaped, a very long key shortened."""
     printable = key if key.isprintable() else key.encode("unicode_escape").decode("ascii")
     return printable if len(printable) <= 2 * _QUOTE_MAX else f"{printable[:_QUOTE_MAX]}...({len(key)} characters)"
-
-
-def _fits_a_float(raw: int | float) -> bool:
-    """True when `raw` is finite as the 64-bit float the gates compare it as (a 400-digit integer is not)."""
-    try:
-        return math.isfinite(raw)
-    except OverflowError:
-        return False
 
 
 def _account(raw: Any, key: str) -> str | None:

@@ -51,10 +51,9 @@ def test_the_configuration_object_is_frozen() -> None:
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"platform_floors": {"metrics": {"roc_auc": {"min": -0.5}}}}, None),
         (
             {"platform_floors": {"champion": {"roc_auc": {"max_regression": -0.01}}}},
-            "ml-cicd.platform_floors.champion.roc_auc.max_regression: -0.01 is negative",
+            "ml-cicd.platform_floors.champion.roc_auc.max_regression: -0.01 must be >= 0",
         ),
         (
             {"platform_floors": {"champion": {"roc_auc": {"min_improvement": 0}}}},

@@ -124,11 +124,11 @@ def test_the_command_writes_the_image_by_digest_or_fails_with_one_line(ecr, tmp_
     out = tmp_path / "image.json"
     args = ["--repository", "ml-cicd-model", "--digest", DIGEST, "--image-uri", URI, "--policy", str(policy), "--out", str(out)]
     expect_scan(stubber, scan_answer("COMPLETE", {"HIGH": 2}))
-    assert main(args, ecr=client, env={"PLATFORM_FLOORS": json.dumps({"image": {"max_severity": "CRITICAL"}})}) == 0
+    assert main(args, ecr=client, env={"PLATFORM_FLOORS": json.dumps({"version": 1, "image": {"max_severity": "CRITICAL"}})}) == 0
     written = json.loads(out.read_text())
     assert written["image_uri"] == URI and written["max_severity"] == "HIGH"
     expect_scan(stubber, scan_answer("COMPLETE", {"HIGH": 2}))
-    assert main(args, ecr=client, env={"PLATFORM_FLOORS": json.dumps({"image": {"max_severity": "MEDIUM"}})}) == 1
+    assert main(args, ecr=client, env={"PLATFORM_FLOORS": json.dumps({"version": 1, "image": {"max_severity": "MEDIUM"}})}) == 1
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("image gate: image scan found 2 HIGH")
     assert main([*args[:5], "latest", *args[6:]], ecr=client, env={}) == 1  # a tag is not a digest
 
@@ -214,7 +214,7 @@ def test_the_rehearsal_checks_the_example_dockerfile_and_finds_what_the_contract
 
 
 def test_one_severity_scale_in_the_image_gate_the_policy_parser_and_the_schema() -> None:
-    from function_kit.release_policy import IMAGE_SEVERITIES, PolicyError, parse_release_policy
+    from contracts.release_policy import IMAGE_SEVERITIES, PolicyError, parse_release_policy
     from release_tools.image_scan import SEVERITIES
 
     schema = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "release-policy.v1.schema.json").read_text())
@@ -229,5 +229,5 @@ def test_the_platform_floor_for_images_is_validated_at_synth() -> None:
 
     floors = {"version": 1, "image": {"max_severity": "HIGH"}}
     assert load_config({"ml-cicd": {"platform_floors": floors}}).platform_floors["image"] == {"max_severity": "HIGH"}
-    with pytest.raises(ConfigError, match=r"platform_floors.image.max_severity: 'high' is not allowed"):
+    with pytest.raises(ConfigError, match=r"platform_floors.image.max_severity: 'high' is not one of INFORMATIONAL"):
         load_config({"ml-cicd": {"platform_floors": {"version": 1, "image": {"max_severity": "high"}}}})

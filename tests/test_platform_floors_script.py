@@ -18,7 +18,9 @@ def test_prints_the_validated_floors_of_cdk_json(capsys: pytest.CaptureFixture[s
 
 def test_refuses_invalid_floors_in_one_line(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "cdk.json"
-    bad.write_text(json.dumps({"context": {"ml-cicd": {"platform_floors": {"metrics": {"roc_auc": {"min": -1}}}}}}))
+    bad.write_text(json.dumps({"context": {"ml-cicd": {"platform_floors": {"champion": {"roc_auc": {"max_regression": -1}}}}}}))
     assert main([str(bad)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: invalid configuration ml-cicd.platform_floors.metrics.roc_auc.min") and "\n" not in err
+    assert (
+        err.startswith("error: invalid configuration ml-cicd.platform_floors.champion.roc_auc.max_regression") and "\n" not in err
+    )

@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 import yaml
 
-from function_kit.release_policy import KNOWN_DIRECTIONS, PolicyError, parse_release_policy
+from contracts.release_policy import KNOWN_DIRECTIONS, PolicyError, parse_release_policy
 from release_tools.validate_policy import PolicyError as FileError
 from release_tools.validate_policy import validate_policy_file
 from stacks.config import ConfigError, load_config

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from function_kit.release_policy import (
+from contracts.release_policy import (
     PLATFORM_FLOOR,
     REPOSITORY,
     Bound,

@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 import yaml
 
+from contracts.release_policy import PolicyError, parse_release_policy
 from evaluation_gate.evaluation_report import read_evaluation_report
 from evaluation_gate_fixtures import (
     CONTRACT_EVALUATION,
@@ -22,7 +23,6 @@ from evaluation_gate_fixtures import (
     evaluation,
     policy,
 )
-from function_kit.release_policy import PolicyError, parse_release_policy
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 

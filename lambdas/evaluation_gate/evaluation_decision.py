@@ -15,12 +15,21 @@ a `DecisionRecord`. Semantics, exactly as the contract states:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.platform_floors import parse_platform_floors
+from contracts.release_policy import (
+    Bound,
+    Choice,
+    MergedPolicy,
+    PolicyError,
+    ReleasePolicy,
+    merge,
+    parse_release_policy,
+)
 from function_kit.decision_record import (
     OUTCOME_FAILED,
     OUTCOME_INCONCLUSIVE,
@@ -30,15 +39,6 @@ from function_kit.decision_record import (
     RuleResult,
     build_record,
     format_number,
-)
-from function_kit.release_policy import (
-    Bound,
-    Choice,
-    MergedPolicy,
-    PolicyError,
-    ReleasePolicy,
-    merge,
-    parse_release_policy,
 )
 
 from .evaluation_report import (
@@ -73,17 +73,6 @@ MODEL_PACKAGE_ARN_PATTERN = re.compile(
 
 NOT_READ: Any = object()
 """Marks an input file the handler could not read (the reason is among the errors)."""
-
-
-def parse_platform_floors(raw: str | None) -> ReleasePolicy | None:
-    """The `PLATFORM_FLOORS` value as a policy; `None` when unset or blank. Raises `PolicyError`."""
-    if raw is None or not raw.strip():
-        return None
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise PolicyError(f"PLATFORM_FLOORS: not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
-    return parse_release_policy(data, origin="PLATFORM_FLOORS")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from function_kit.release_policy import is_finite_number
+from contracts.release_policy import is_finite_number
 
 __all__ = [
     "PROBLEM_TYPES",

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.release_policy import Bound, MergedPolicy
 from function_kit.decision_record import (
     OUTCOME_FAILED,
     OUTCOME_PASSED,
@@ -28,7 +29,6 @@ from function_kit.decision_record import (
     RuleResult,
     format_number,
 )
-from function_kit.release_policy import Bound, MergedPolicy
 
 from .evaluation_report import EvaluationReport
 

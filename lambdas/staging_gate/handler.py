@@ -9,7 +9,6 @@ event is never logged (it carries the job's artifact credentials).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -18,6 +17,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from contracts.platform_floors import FLOORS_VARIABLE, parse_platform_floors
+from contracts.release_policy import (
+    MergedPolicy,
+    PolicyError,
+    merge,
+    parse_release_policy,
+)
 from function_kit.artifacts import ArtifactError, ArtifactReader, artifact_s3_client
 from function_kit.codepipeline_job import (
     CodePipelineJob,
@@ -26,12 +32,6 @@ from function_kit.codepipeline_job import (
     run_job,
 )
 from function_kit.records import default_s3_client, outcome_with_record
-from function_kit.release_policy import (
-    MergedPolicy,
-    PolicyError,
-    merge,
-    parse_release_policy,
-)
 from function_kit.served_model import ServedModelError, package_mismatch, read_served_model
 from function_kit.structured_log import gate_logger, log_fields
 from function_kit.target_account import EndpointSessions
@@ -110,17 +110,6 @@ def _read_parameters(job: CodePipelineJob, inputs: _Inputs) -> None:
         inputs.repetitions = repetitions
 
 
-def _read_floors(environ: Mapping[str, str]) -> Any:
-    raw = environ.get("PLATFORM_FLOORS")
-    if not raw or not raw.strip():
-        return None
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise PolicyError(f"PLATFORM_FLOORS: not valid JSON ({error.msg} at column {error.colno})") from None
-    return parse_release_policy(data, origin="PLATFORM_FLOORS")
-
-
 def _read_release(reader: ArtifactReader, inputs: _Inputs) -> None:
     release_file = reader.require("release.json")
     inputs.kms_key_id = release_file.kms_key_id
@@ -133,7 +122,7 @@ def _read_release(reader: ArtifactReader, inputs: _Inputs) -> None:
 
 
 def _read_policy(reader: ArtifactReader, environ: Mapping[str, str], inputs: _Inputs) -> None:
-    floors = _read_floors(environ)
+    floors = parse_platform_floors(environ.get(FLOORS_VARIABLE))
     policy_file = reader.require("release-policy.json")
     inputs.merged = merge(floors, parse_release_policy(policy_file.json(), origin=policy_file.where))
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.release_policy import Bound
 from function_kit.decision_record import (
     OUTCOME_FAILED,
     OUTCOME_PASSED,
@@ -26,7 +27,6 @@ from function_kit.decision_record import (
     build_record,
     format_number,
 )
-from function_kit.release_policy import Bound
 
 from .golden_requests import GoldenRequest
 from .prediction_response import MalformedResponseError, mismatches, parse_predictions

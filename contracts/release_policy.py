@@ -18,6 +18,7 @@ from typing import Any
 __all__ = [
     "BUILT_IN",
     "EVALUATION_KEYS",
+    "IMAGE_SEVERITIES",
     "JUDGED_ON",
     "KNOWN_DIRECTIONS",
     "METRIC_NAME_PATTERN",
@@ -30,6 +31,7 @@ __all__ = [
     "PolicyError",
     "ReleasePolicy",
     "is_finite_number",
+    "is_metric_name",
     "is_stricter_larger",
     "merge",
     "parse_release_policy",
@@ -86,7 +88,23 @@ Rules = Mapping[str, Mapping[str, float]]
 
 
 class PolicyError(ValueError):
-    """A policy is malformed; the message names the file and the exact key path."""
+    """A policy is malformed; the message names the file and the exact key path.
+
+    `path` is the key path (a metric name may hold a dot, so it is a tuple, not a dotted string) and
+    `cause` the message without the origin and the path: the Build stage adds the YAML line, the app's
+    configuration its own key prefix.
+    """
+
+    def __init__(self, message: str, *, path: tuple[str, ...] = (), cause: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.cause = message if cause is None else cause
+
+
+def _refuse(origin: str, path: tuple[str, ...], cause: str) -> PolicyError:
+    """`origin: a.b.c: cause`, with the path and the cause kept apart for callers that place them."""
+    where = ".".join(path)
+    return PolicyError(f"{origin}: {where}: {cause}" if path else f"{origin}: {cause}", path=path, cause=cause)
 
 
 def is_stricter_larger(bound_name: str) -> bool:
@@ -217,27 +235,50 @@ def is_finite_number(value: Any) -> bool:
         return False
 
 
-def _finite_number(value: Any, path: str, origin: str) -> float:
+def _finite_number(value: Any, path: tuple[str, ...], origin: str) -> float:
     if not is_finite_number(value):
         text = repr(value)
         text = text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
-        raise PolicyError(f"{origin}: {path}: {text} is not a finite number")
+        raise _refuse(origin, path, f"{text} is not a finite number")
     return value
 
 
-def _mapping(value: Any, path: str, origin: str) -> Mapping[str, Any]:
+def _mapping(value: Any, path: tuple[str, ...], origin: str) -> Mapping[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise PolicyError(f"{origin}: {path}: expected a mapping, got {type(value).__name__}")
+        raise _refuse(origin, path, f"expected a mapping, got {type(value).__name__}")
     return value
 
 
-def _reject_unknown(mapping: Mapping[str, Any], allowed: tuple[str, ...], path: str, origin: str) -> None:
+def _reject_unknown(mapping: Mapping[str, Any], allowed: tuple[str, ...], path: tuple[str, ...], origin: str) -> None:
     for key in mapping:
         if key not in allowed:
-            where = f"{path}.{key}" if path else str(key)
-            raise PolicyError(f"{origin}: {where}: unknown key (allowed: {', '.join(allowed)})")
+            raise _refuse(origin, (*path, str(key)), f"unknown key (allowed: {', '.join(allowed)})")
+
+
+def is_metric_name(name: Any) -> bool:
+    """Letters, digits and `_ . : @ / + -`, at most 128 characters, not starting with punctuation.
+
+    A dot is allowed (`f1.macro`): evaluation.json may name such a metric, so a policy and a platform floor
+    can gate on it. Matched whole: a name with a trailing newline is refused (`re.match` with `$` would not).
+    """
+    return isinstance(name, str) and METRIC_NAME_PATTERN.fullmatch(name) is not None
+
+
+def _parse_rule(
+    name: Any, raw: Any, path: tuple[str, ...], allowed: tuple[str, ...], settings: tuple[str, ...], origin: str
+) -> dict[str, float]:
+    """One rule's numeric bounds; its settings are checked by `_parse_settings`."""
+    if not is_metric_name(name):
+        raise _refuse(origin, path, f"{name!r} is not a valid metric name")
+    if raw is None or not isinstance(raw, Mapping):
+        raise _refuse(origin, path, f"expected a mapping with {' and/or '.join(allowed)}")
+    _reject_unknown(raw, (*allowed, *settings), path, origin)
+    bounds = {key: _finite_number(raw[key], (*path, key), origin) for key in allowed if key in raw}
+    if not bounds:
+        raise _refuse(origin, path, f"sets no bound (expected {' and/or '.join(allowed)})")
+    return bounds
 
 
 def _parse_rules(
@@ -250,19 +291,25 @@ def _parse_rules(
     """The section's numeric bounds, and its per-metric settings (`on`, `higher_is_better`)."""
     rules: dict[str, dict[str, float]] = {}
     chosen: dict[str, dict[str, Any]] = {}
-    for name, bounds_raw in _mapping(raw, section, origin).items():
-        path = f"{section}.{name}"
-        if not isinstance(name, str) or not METRIC_NAME_PATTERN.match(name):
-            raise PolicyError(f"{origin}: {path}: {name!r} is not a valid metric name")
-        if bounds_raw is None or not isinstance(bounds_raw, Mapping):
-            raise PolicyError(f"{origin}: {path}: expected a mapping with {' and/or '.join(allowed)}")
-        _reject_unknown(bounds_raw, (*allowed, *settings), path, origin)
-        bounds = {key: _finite_number(bounds_raw[key], f"{path}.{key}", origin) for key in allowed if key in bounds_raw}
-        if not bounds:
-            raise PolicyError(f"{origin}: {path}: sets no bound (expected {' and/or '.join(allowed)})")
-        rules[name] = bounds
+    for name, bounds_raw in _mapping(raw, (section,), origin).items():
+        rules[name] = _parse_rule(name, bounds_raw, (section, str(name)), allowed, settings, origin)
         chosen[name] = {key: bounds_raw[key] for key in settings if key in bounds_raw}
     return rules, chosen
+
+
+def _direction(name: str, section: str, given: Any, directions: Mapping[str, bool], origin: str) -> bool:
+    """A rule's `higher_is_better`: a boolean that agrees with the built-in table and the metric's other rule."""
+    path = (section, name, "higher_is_better")
+    if not isinstance(given, bool):
+        raise _refuse(origin, path, f"{given!r} is not true or false")
+    known = KNOWN_DIRECTIONS.get(name)
+    if known is not None and known != given:
+        raise _refuse(
+            origin, path, f"{given} contradicts the built-in direction of {name} ({'higher' if known else 'lower'} is better)"
+        )
+    if directions.get(name, given) != given:
+        raise _refuse(origin, path, f"{given} contradicts metrics.{name}.higher_is_better")
+    return given
 
 
 def _parse_settings(
@@ -276,25 +323,12 @@ def _parse_settings(
     for name, settings in metric_settings.items():
         if "on" in settings:
             if settings["on"] not in JUDGED_ON:
-                raise PolicyError(f"{origin}: metrics.{name}.on: {settings['on']!r} is not point or interval")
+                raise _refuse(origin, ("metrics", name, "on"), f"{settings['on']!r} is not point or interval")
             judged_on[name] = settings["on"]
     for section, section_settings in (("metrics", metric_settings), ("champion", champion_settings)):
         for name, settings in section_settings.items():
-            if "higher_is_better" not in settings:
-                continue
-            path = f"{section}.{name}.higher_is_better"
-            given = settings["higher_is_better"]
-            if not isinstance(given, bool):
-                raise PolicyError(f"{origin}: {path}: {given!r} is not true or false")
-            known = KNOWN_DIRECTIONS.get(name)
-            if known is not None and known != given:
-                raise PolicyError(
-                    f"{origin}: {path}: {given} contradicts the built-in direction of {name} "
-                    f"({'higher' if known else 'lower'} is better)"
-                )
-            if directions.get(name, given) != given:
-                raise PolicyError(f"{origin}: {path}: {given} contradicts metrics.{name}.higher_is_better")
-            directions[name] = given
+            if "higher_is_better" in settings:
+                directions[name] = _direction(name, section, settings["higher_is_better"], directions, origin)
     return judged_on, directions
 
 
@@ -304,9 +338,9 @@ def _is_integer(value: float) -> bool:
 
 def _flat_section(raw: Any, section: str, keys: tuple[str, ...], origin: str) -> dict[str, float]:
     """A section of named numbers (`evaluation`, `staging`): known keys, finite values."""
-    mapping = _mapping(raw, section, origin)
-    _reject_unknown(mapping, keys, section, origin)
-    return {key: _finite_number(mapping[key], f"{section}.{key}", origin) for key in keys if key in mapping}
+    mapping = _mapping(raw, (section,), origin)
+    _reject_unknown(mapping, keys, (section,), origin)
+    return {key: _finite_number(mapping[key], (section, key), origin) for key in keys if key in mapping}
 
 
 def _parse_evaluation(raw: Any, origin: str) -> dict[str, float]:
@@ -314,39 +348,61 @@ def _parse_evaluation(raw: Any, origin: str) -> dict[str, float]:
     values = _flat_section(raw, "evaluation", EVALUATION_KEYS, origin)
     confidence = values.get("min_confidence")
     if confidence is not None and not 0 < confidence < 1:
-        raise PolicyError(f"{origin}: evaluation.min_confidence: {confidence!r} must be within (0, 1)")
+        raise _refuse(origin, ("evaluation", "min_confidence"), f"{confidence!r} must be within (0, 1)")
     for key, lowest in (("min_resamples", 1), ("min_holdout_rows", 1), ("max_holdout_reuse", 0)):
         if key in values and (not _is_integer(values[key]) or values[key] < lowest):
-            raise PolicyError(f"{origin}: evaluation.{key}: {values[key]!r} must be an integer >= {lowest}")
+            raise _refuse(origin, ("evaluation", key), f"{values[key]!r} must be an integer >= {lowest}")
     return values
 
 
 def _parse_image(raw: Any, origin: str) -> dict[str, str]:
     """The `image` section: the most severe scan finding the model's own image may carry."""
-    mapping = _mapping(raw, "image", origin)
-    _reject_unknown(mapping, ("max_severity",), "image", origin)
+    mapping = _mapping(raw, ("image",), origin)
+    _reject_unknown(mapping, ("max_severity",), ("image",), origin)
     if "max_severity" in mapping and mapping["max_severity"] not in IMAGE_SEVERITIES:
-        raise PolicyError(
-            f"{origin}: image.max_severity: {str(mapping['max_severity'])[:40]!r} is not one of {', '.join(IMAGE_SEVERITIES)}"
+        raise _refuse(
+            origin,
+            ("image", "max_severity"),
+            f"{str(mapping['max_severity'])[:40]!r} is not one of {', '.join(IMAGE_SEVERITIES)}",
         )
     return dict(mapping)
 
 
 def _parse_staging(raw: Any, origin: str) -> dict[str, float]:
+    """`staging`: `max_p95_latency_ms` > 0 (a 0 ms bound can never be met, so it is refused everywhere), an error rate in [0, 1]."""
     staging = _flat_section(raw, "staging", _STAGING_KEYS, origin)
     if "max_p95_latency_ms" in staging and staging["max_p95_latency_ms"] <= 0:
-        raise PolicyError(f"{origin}: staging.max_p95_latency_ms: {staging['max_p95_latency_ms']!r} must be > 0")
+        raise _refuse(origin, ("staging", "max_p95_latency_ms"), f"{staging['max_p95_latency_ms']!r} must be > 0")
     if "max_error_rate" in staging and not 0 <= staging["max_error_rate"] <= 1:
-        raise PolicyError(f"{origin}: staging.max_error_rate: {staging['max_error_rate']!r} must be within [0, 1]")
+        raise _refuse(origin, ("staging", "max_error_rate"), f"{staging['max_error_rate']!r} must be within [0, 1]")
     return staging
 
 
+def _check_metric_bounds(metrics: Rules, origin: str) -> None:
+    """`min`/`max` may be negative (r2 and other metrics can be); only `min` above `max` is refused."""
+    for name, bounds in metrics.items():
+        if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
+            raise _refuse(origin, ("metrics", name), f"min {bounds['min']!r} is above max {bounds['max']!r}: no value can pass")
+
+
 def _check_champion_bounds(champion: Rules, origin: str) -> None:
+    """Champion margins are never negative: `max_regression` >= 0, `min_improvement` > 0."""
     for name, bounds in champion.items():
         if bounds.get("max_regression", 0) < 0:
-            raise PolicyError(f"{origin}: champion.{name}.max_regression: {bounds['max_regression']!r} must be >= 0")
+            raise _refuse(origin, ("champion", name, "max_regression"), f"{bounds['max_regression']!r} must be >= 0")
         if "min_improvement" in bounds and bounds["min_improvement"] <= 0:
-            raise PolicyError(f"{origin}: champion.{name}.min_improvement: {bounds['min_improvement']!r} must be > 0")
+            raise _refuse(origin, ("champion", name, "min_improvement"), f"{bounds['min_improvement']!r} must be > 0")
+
+
+def _check_version(data: Any, origin: str) -> None:
+    if not isinstance(data, Mapping):
+        raise _refuse(origin, (), f"expected a mapping at the top level, got {type(data).__name__}")
+    _reject_unknown(data, ("version", *_SECTIONS), (), origin)
+    if "version" not in data:
+        raise _refuse(origin, ("version",), "missing (expected 1)")
+    version = data["version"]
+    if isinstance(version, bool) or version not in SUPPORTED_POLICY_VERSIONS:
+        raise _refuse(origin, ("version",), f"{version!r} is not a supported policy version (supported: 1)")
 
 
 def parse_release_policy(data: Any, *, origin: str = "release-policy.json") -> ReleasePolicy:
@@ -356,24 +412,15 @@ def parse_release_policy(data: Any, *, origin: str = "release-policy.json") -> R
     problem: unknown keys or versions, non-finite numbers, `max_regression < 0`,
     `min_improvement <= 0`, `min > max`, a rule with no bound, an `on` other
     than point/interval, a `higher_is_better` that contradicts the built-in
-    table or the same metric's other rule, rigour floors out of range.
+    table or the same metric's other rule, rigour floors out of range,
+    `max_p95_latency_ms <= 0`. This one parser is what the functions, the Build
+    stage (`release_tools.validate_policy`) and the app's configuration
+    (`stacks/config.py`, platform floors) apply.
     """
-    if not isinstance(data, Mapping):
-        raise PolicyError(f"{origin}: expected a mapping at the top level, got {type(data).__name__}")
-    _reject_unknown(data, ("version", *_SECTIONS), "", origin)
-    if "version" not in data:
-        raise PolicyError(f"{origin}: version: missing (expected 1)")
-    version = data["version"]
-    if isinstance(version, bool) or version not in SUPPORTED_POLICY_VERSIONS:
-        raise PolicyError(f"{origin}: version: {version!r} is not a supported policy version (supported: 1)")
-
+    _check_version(data, origin)
     evaluation = _parse_evaluation(data.get("evaluation"), origin)
     metrics, metric_settings = _parse_rules(data.get("metrics"), "metrics", _METRIC_KEYS, _METRIC_SETTINGS, origin)
-    for name, bounds in metrics.items():
-        if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
-            raise PolicyError(
-                f"{origin}: metrics.{name}: min {bounds['min']!r} is above max {bounds['max']!r}: no value can pass"
-            )
+    _check_metric_bounds(metrics, origin)
     champion, champion_settings = _parse_rules(data.get("champion"), "champion", _CHAMPION_KEYS, _CHAMPION_SETTINGS, origin)
     _check_champion_bounds(champion, origin)
     judged_on, directions = _parse_settings(metric_settings, champion_settings, origin)
