@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from contracts.platform_floors import FLOORS_VARIABLE, parse_platform_floors
 from scripts.cost_estimate import idle_monthly_cost
 
 __all__ = ["load_templates", "main", "summarize"]
@@ -93,7 +94,31 @@ def _connection_reminders(templates: Mapping[str, Mapping[str, Any]]) -> list[st
     return lines
 
 
-def summarize(cdk_out: Path) -> str:  # noqa: C901 (split by issue 12)
+def _floor_rules(templates: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The evaluation gate's `PLATFORM_FLOORS`, read as the gate reads it (`contracts.platform_floors`), one rule a line."""
+    raw = None
+    for template in templates.values():
+        for _, function in _resources(template, "AWS::Lambda::Function"):
+            if str(function.get("Handler", "")).startswith("evaluation_gate."):
+                raw = function.get("Environment", {}).get("Variables", {}).get(FLOORS_VARIABLE)
+    floors = parse_platform_floors(raw)
+    if floors is None:
+        return []
+    document = floors.to_dict()
+    rules = [
+        f"{group}.{metric}.{bound} {value}"
+        for group in ("metrics", "champion")
+        for metric, bounds in sorted(document[group].items())
+        for bound, value in sorted(bounds.items())
+    ]
+    return rules + [
+        f"{section}.{bound} {value}"
+        for section in ("staging", "evaluation", "image")
+        for bound, value in sorted((document.get(section) or {}).items())
+    ]
+
+
+def summarize(cdk_out: Path) -> str:
     """The summary text for a synthesized assembly."""
     templates = load_templates(cdk_out)
     lines = [f"ml-cicd: {len(templates)} stacks synthesized; cdk-nag AwsSolutions and CloudFormation validation passed.", ""]
@@ -117,29 +142,16 @@ def summarize(cdk_out: Path) -> str:  # noqa: C901 (split by issue 12)
                     lines.append(f"       {action['Name']:<17} {_describe_action(action, template)}")
             lines.append("")
 
-    floors: dict[str, Any] = {}
-    stage_names: list[str] = []
-    for template in templates.values():
-        for _, function in _resources(template, "AWS::Lambda::Function"):
-            if str(function.get("Handler", "")).startswith("evaluation_gate."):
-                floors = json.loads(function.get("Environment", {}).get("Variables", {}).get("PLATFORM_FLOORS", "{}"))
-        for _, pipeline in _resources(template, "AWS::CodePipeline::Pipeline"):
-            stage_names += [stage["Name"] for stage in pipeline.get("Stages", [])]
+    stage_names = [
+        stage["Name"]
+        for template in templates.values()
+        for _, pipeline in _resources(template, "AWS::CodePipeline::Pipeline")
+        for stage in pipeline.get("Stages", [])
+    ]
     lines.append("Gates and their policy")
     lines.append("  EvaluationGate, StagingGate: release-policy.yaml at the root of the model repository (checked in the Build")
     lines.append("  stage), merged with the platform floors from cdk.json `ml-cicd.platform_floors` (stricter bound wins):")
-    rules = [
-        f"{group}.{metric}.{bound} {value}"
-        for group in ("metrics", "champion")
-        for metric, bounds in (floors.get(group) or {}).items()
-        for bound, value in bounds.items()
-    ]
-    rules += [f"staging.{bound} {value}" for bound, value in (floors.get("staging") or {}).items()]
-    rules += [
-        f"{section}.{bound} {value}"
-        for section in ("evaluation", "image")
-        for bound, value in (floors.get(section) or {}).items()
-    ]
+    rules = _floor_rules(templates)
     lines.append("    " + ("; ".join(rules) if rules else "no platform floors configured"))
     approval = "Approve" in stage_names
     lines.append(f"  Approve: {'manual approval required' if approval else 'no manual approval (configured off)'}")
