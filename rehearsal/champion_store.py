@@ -15,10 +15,11 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from contracts.champion import Champion
 from rehearsal.errors import ConfigurationError
 
 __all__ = ["CHAMPION_DIR", "Champion", "load_champion", "save_champion"]
@@ -26,18 +27,6 @@ __all__ = ["CHAMPION_DIR", "Champion", "load_champion", "save_champion"]
 CHAMPION_DIR = "champion"
 _METADATA = "champion.json"
 _ARCHIVE = "model.tar.gz"
-
-
-@dataclass(frozen=True)
-class Champion:
-    """A promoted model as the rehearsal keeps it."""
-
-    model_archive: Path
-    model_package_arn: str
-    source_revision: str
-    promoted_at: str
-    promoted_by: str
-    metrics: dict[str, Any]
 
 
 def load_champion(out_dir: Path) -> Champion | None:

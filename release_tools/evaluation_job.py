@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.champion import Champion
+
 from .instance_types import volume_kms_key
 from .release_layout import ReleaseLayout
 from .settings import TrainSettings
@@ -21,14 +23,6 @@ __all__ = ["Champion", "EvaluationRun", "evaluation_job_request"]
 
 _BASE = "/opt/ml/processing"
 VOLUME_SIZE_GB = 10
-
-
-@dataclass(frozen=True)
-class Champion:
-    """The production model: the latest Approved package of the group."""
-
-    model_package_arn: str
-    model_data_url: str
 
 
 @dataclass(frozen=True, kw_only=True)

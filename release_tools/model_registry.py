@@ -15,8 +15,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contracts.champion import Champion
+
 from .errors import ReleaseToolError
-from .evaluation_job import Champion
 from .image_uri import SKLEARN_FRAMEWORK_VERSION
 from .model_package import SERVING_ENVIRONMENT
 from .model_package_metadata import customer_metadata

@@ -125,7 +125,7 @@ def test_an_artifact_with_a_duplicate_entry_is_refused(duplicate: str) -> None:
         ('{"value": ' + "9" * 5000 + "}", "a number of 5000 characters"),
         ('{"value": 0.' + "1" * 400 + "}", "a number of 402 characters"),
         ('{"value": 1e400}', "1e400 is beyond the range of a double-precision number"),
-        ('{"value": NaN}', "NaN is not a JSON number"),
+        ('{"value": NaN}', "value is NaN, not a finite number"),
     ],
     ids=["100000-deep", "one-level-too-deep", "400-digit-int", "5000-digit-int", "400-digit-float", "1e400", "NaN"],
 )

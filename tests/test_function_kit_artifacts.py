@@ -90,8 +90,10 @@ def test_invalid_json_names_line_and_column(s3) -> None:
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_non_standard_json_constants_are_refused(s3, constant: str) -> None:
-    put_zip_artifact(s3, BUCKET, "p/TrainOutpu/abc", {"evaluation.json": f'{{"value": {constant}}}'})
-    with pytest.raises(ArtifactError, match=f"{constant} is not a JSON number"):
+    text = f'{{"metrics": {{"roc_auc": {{"value": {constant}}}}}}}'
+    put_zip_artifact(s3, BUCKET, "p/TrainOutpu/abc", {"evaluation.json": text})
+    # The JSON path names the broken value (contracts.finite_json).
+    with pytest.raises(ArtifactError, match=f"is not valid JSON: metrics.roc_auc.value is {constant}, not a finite number"):
         ArtifactReader(s3, [artifact()]).require("evaluation.json").json()
 
 

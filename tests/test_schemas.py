@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from contracts.release_policy import PolicyError, parse_release_policy
-from evaluation_gate.evaluation_report import read_evaluation_report
+from contracts.evaluation_report import read_evaluation_report
 from evaluation_gate_fixtures import (
     CONTRACT_EVALUATION,
     CONTRACT_POLICY,

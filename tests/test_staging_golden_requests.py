@@ -69,7 +69,11 @@ def test_a_multi_row_csv_request_counts_its_rows() -> None:
         (b"<html>", "text/html", "Content-Type is 'text/html'"),
         (b'{"predictions": [{"label": 1, "probability": 1.2}]}', "application/json", "not within [0, 1]"),
         (b'{"predictions": [{"label": "1", "probability": 0.9}]}', "application/json", "label '1' is not 0 or 1"),
-        (b'{"predictions": [{"label": 1, "probability": NaN}]}', "application/json", "NaN is not a JSON number"),
+        (
+            b'{"predictions": [{"label": 1, "probability": NaN}]}',
+            "application/json",
+            "predictions[0].probability is NaN, not a finite number",
+        ),
         (b'{"predictions": []}', "application/json", "0 prediction(s) for 1 row(s)"),
         (b'{"result": 1}', None, "no predictions list"),
     ],

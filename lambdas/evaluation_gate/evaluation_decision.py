@@ -20,6 +20,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.evaluation_report import (
+    EvaluationReport,
+    Metric,
+    read_evaluation_report,
+)
 from contracts.platform_floors import parse_platform_floors
 from contracts.release_policy import (
     Bound,
@@ -41,11 +46,6 @@ from function_kit.decision_record import (
     format_number,
 )
 
-from .evaluation_report import (
-    EvaluationReport,
-    Metric,
-    read_evaluation_report,
-)
 from .guarantee import (
     DELTA_TOLERANCE,
     Resolution,
@@ -362,7 +362,7 @@ def decide(
                 "problem_type": report.problem_type,
                 "model": dict(report.model),
                 "dataset": dict(report.dataset),
-                "champion_model_package_arn": report.champion.model_package_arn if report.champion else None,
+                "champion_model_package_arn": (report.champion.model_package_arn or None) if report.champion else None,
                 "holdout_reuse": reuse,
             }
         )

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.evaluation_report import EvaluationReport
 from contracts.release_policy import Bound, MergedPolicy
 from function_kit.decision_record import (
     OUTCOME_FAILED,
@@ -29,8 +30,6 @@ from function_kit.decision_record import (
     RuleResult,
     format_number,
 )
-
-from .evaluation_report import EvaluationReport
 
 __all__ = [
     "DELTA_TOLERANCE",

@@ -18,6 +18,8 @@ import json
 import math
 from typing import Any
 
+from contracts.finite_json import keep_constant, non_finite_problem
+
 __all__ = [
     "MAX_ARTIFACT_BYTES",
     "MAX_ARTIFACT_ENTRIES",
@@ -72,10 +74,6 @@ def describe_bytes(size: int) -> str:
     return f"{size} bytes"
 
 
-def _refuse_constant(name: str) -> Any:
-    raise InvalidJsonError(f"{name} is not a JSON number")
-
-
 def _bounded_number(text: str, convert: Any) -> Any:
     if len(text) > MAX_JSON_NUMBER_CHARS:
         raise BoundedJsonError(
@@ -116,7 +114,7 @@ def parse_bounded_json(text: str) -> Any:
     try:
         value = json.loads(
             text,
-            parse_constant=_refuse_constant,
+            parse_constant=keep_constant,
             parse_int=lambda digits: _bounded_number(digits, int),
             parse_float=_parse_float,
         )
@@ -131,4 +129,7 @@ def parse_bounded_json(text: str) -> Any:
     problem = _depth_problem(value)
     if problem:
         raise BoundedJsonError(problem)
+    non_finite = non_finite_problem(value)  # NaN, Infinity: not JSON, named by their path (contracts.finite_json)
+    if non_finite:
+        raise InvalidJsonError(non_finite)
     return value

@@ -10,10 +10,13 @@ in the Train stage.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.champion import Champion
+from contracts.finite_json import keep_constant, non_finite_problem
 from contracts.release_policy import is_finite_number
 
 __all__ = [
@@ -22,7 +25,9 @@ __all__ = [
     "Champion",
     "Delta",
     "EvaluationReport",
+    "EvaluationFileError",
     "Metric",
+    "load_evaluation_json",
     "read_evaluation_report",
 ]
 
@@ -60,18 +65,6 @@ class Delta:
     ci_low: Any
     ci_high: Any
     problem: str | None = None
-
-
-@dataclass(frozen=True)
-class Champion:
-    """The production model's scores and the paired comparison."""
-
-    model_package_arn: str | None
-    metrics: Mapping[str, Metric]
-    deltas: Mapping[str, Delta]
-    method: Any = None
-    confidence: Any = None
-    resamples: Any = None
 
 
 @dataclass(frozen=True)
@@ -156,7 +149,47 @@ def _read_delta(name: str, raw: Any, path: str) -> Delta:
     return Delta(name, value, ci_low, ci_high, problem)
 
 
-def _read_champion(raw: Any, challenger: Mapping[str, Metric], errors: list[str]) -> Champion | None:  # noqa: C901 (split by issue 12)
+def _read_directions(metrics: Mapping[str, Metric], challenger: Mapping[str, Metric], errors: list[str]) -> None:
+    """A metric's direction must be the same for the champion and the challenger."""
+    for name, metric in metrics.items():
+        mine = challenger.get(name)
+        if mine is not None and isinstance(metric.higher_is_better, bool) and mine.higher_is_better != metric.higher_is_better:
+            errors.append(
+                f"{ORIGIN}: champion.metrics.{name}.higher_is_better is {metric.higher_is_better}, "
+                f"but metrics.{name}.higher_is_better is {mine.higher_is_better}: the direction is ambiguous"
+            )
+
+
+def _read_deltas(raw: Any, errors: list[str]) -> dict[str, Delta]:
+    if not isinstance(raw, Mapping):
+        errors.append(f"{ORIGIN}: champion.comparison.deltas: missing or not an object")
+        return {}
+    deltas: dict[str, Delta] = {}
+    for name, value in raw.items():
+        delta = _read_delta(str(name), value, f"champion.comparison.deltas.{name}")
+        deltas[delta.name] = delta
+        if delta.problem:
+            errors.append(delta.problem)
+    return deltas
+
+
+def _read_comparison(raw: Any, errors: list[str]) -> dict[str, Any]:
+    """`champion.comparison`: the method, confidence and resamples of the paired bootstrap, and its deltas."""
+    if not isinstance(raw, Mapping):
+        errors.append(f"{ORIGIN}: champion.comparison: missing or not an object while a champion exists")
+        return {}
+    method, confidence, resamples = raw.get("method"), raw.get("confidence"), raw.get("resamples")
+    if method != "paired_bootstrap":
+        errors.append(f"{ORIGIN}: champion.comparison.method: {_short(method)} is not 'paired_bootstrap'")
+    if not _is_finite_number(confidence) or not 0 < confidence < 1:
+        errors.append(f"{ORIGIN}: champion.comparison.confidence: {_short(confidence)} is not a number in (0, 1)")
+    if not _is_count(resamples):
+        errors.append(f"{ORIGIN}: champion.comparison.resamples: {_short(resamples)} is not a whole number >= 1")
+    deltas = _read_deltas(raw.get("deltas"), errors)
+    return {"method": method, "confidence": confidence, "resamples": resamples, "deltas": deltas}
+
+
+def _read_champion(raw: Any, challenger: Mapping[str, Metric], errors: list[str]) -> Champion | None:
     if raw is None:
         return None
     if not isinstance(raw, Mapping):
@@ -166,48 +199,9 @@ def _read_champion(raw: Any, challenger: Mapping[str, Metric], errors: list[str]
     if not isinstance(arn, str) or not arn:
         errors.append(f"{ORIGIN}: champion.model_package_arn: {_short(arn)} is not a model package ARN")
     metrics = _read_metrics(raw.get("metrics"), "champion.metrics", errors)
-    for name, metric in metrics.items():
-        mine = challenger.get(name)
-        if mine is not None and isinstance(metric.higher_is_better, bool) and mine.higher_is_better != metric.higher_is_better:
-            errors.append(
-                f"{ORIGIN}: champion.metrics.{name}.higher_is_better is {metric.higher_is_better}, "
-                f"but metrics.{name}.higher_is_better is {mine.higher_is_better}: the direction is ambiguous"
-            )
-    comparison = raw.get("comparison")
-    deltas: dict[str, Delta] = {}
-    method: Any = None
-    confidence: Any = None
-    resamples: Any = None
-    if not isinstance(comparison, Mapping):
-        errors.append(f"{ORIGIN}: champion.comparison: missing or not an object while a champion exists")
-    else:
-        method, confidence, resamples = (
-            comparison.get("method"),
-            comparison.get("confidence"),
-            comparison.get("resamples"),
-        )
-        if method != "paired_bootstrap":
-            errors.append(f"{ORIGIN}: champion.comparison.method: {_short(method)} is not 'paired_bootstrap'")
-        if not _is_finite_number(confidence) or not 0 < confidence < 1:
-            errors.append(f"{ORIGIN}: champion.comparison.confidence: {_short(confidence)} is not a number in (0, 1)")
-        if not _is_count(resamples):
-            errors.append(f"{ORIGIN}: champion.comparison.resamples: {_short(resamples)} is not a whole number >= 1")
-        raw_deltas = comparison.get("deltas")
-        if not isinstance(raw_deltas, Mapping):
-            errors.append(f"{ORIGIN}: champion.comparison.deltas: missing or not an object")
-        else:
-            for name, value in raw_deltas.items():
-                delta = _read_delta(str(name), value, f"champion.comparison.deltas.{name}")
-                deltas[delta.name] = delta
-                if delta.problem:
-                    errors.append(delta.problem)
+    _read_directions(metrics, challenger, errors)
     return Champion(
-        model_package_arn=arn if isinstance(arn, str) else None,
-        metrics=metrics,
-        deltas=deltas,
-        method=method,
-        confidence=confidence,
-        resamples=resamples,
+        model_package_arn=arn if isinstance(arn, str) else "", metrics=metrics, **_read_comparison(raw.get("comparison"), errors)
     )
 
 
@@ -266,3 +260,27 @@ def read_evaluation_report(data: Any) -> EvaluationReport:
         rows=rows if _is_count(rows) else None,
         intervals=intervals,
     )
+
+
+class EvaluationFileError(ValueError):
+    """`evaluation.json` is not a JSON document every contract reader can use; one line naming the cause."""
+
+
+def load_evaluation_json(text: str | bytes) -> Any:
+    """Parse `evaluation.json`; a non-finite number fails closed naming its JSON path.
+
+    Python's `json.dump` writes NaN and Infinity by default; they are not JSON. The message says where:
+    `evaluation.json: metrics.roc_auc.value is NaN, not a finite number`.
+    """
+    try:
+        document = json.loads(text, parse_constant=keep_constant)
+    except json.JSONDecodeError as error:
+        raise EvaluationFileError(
+            f"{ORIGIN}: not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})"
+        ) from None
+    except (ValueError, RecursionError) as error:  # not UTF-8, a number beyond Python's digit limit, deep nesting
+        raise EvaluationFileError(f"{ORIGIN}: not valid JSON ({type(error).__name__})") from None
+    problem = non_finite_problem(document)
+    if problem is not None:
+        raise EvaluationFileError(f"{ORIGIN}: {problem}")
+    return document

@@ -1,0 +1,38 @@
+"""The champion: the production model a challenger is compared with. One type for every part.
+
+Each part fills what it knows of the same model: the Train stage's registry lookup
+(`release_tools.model_registry`: the package ARN and its model data), the evaluation report
+(`contracts.evaluation_report`: its scores and the paired comparison) and the rehearsal's store
+(`rehearsal.champion_store`: the archive it keeps and when and by whom it was promoted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Champion"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Champion:
+    """The production model: the latest Approved package of the group."""
+
+    model_package_arn: str
+    """Its model package ARN (`""` when evaluation.json gave none usable: the reader lists that as an error)."""
+    model_data_url: str = ""
+    """Its `model.tar.gz` (the registry's `ModelDataUrl`): what the evaluation job scores as the champion."""
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    """Its scores: `Metric`s read from evaluation.json, or the raw metrics the rehearsal stored."""
+    deltas: Mapping[str, Any] = field(default_factory=dict)
+    """Challenger minus champion per metric (`Delta`s of evaluation.json `champion.comparison`)."""
+    method: Any = None
+    confidence: Any = None
+    resamples: Any = None
+    source_revision: str = ""
+    promoted_at: str = ""
+    promoted_by: str = ""
+    model_archive: Path = Path()
+    """The rehearsal's local copy of the serving archive (`Path()`, never a file, when none is kept)."""
