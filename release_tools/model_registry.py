@@ -16,11 +16,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contracts.champion import Champion
+from contracts.model_package_metadata import customer_metadata
 
 from .errors import ReleaseToolError
 from .image_uri import SKLEARN_FRAMEWORK_VERSION
 from .model_package import SERVING_ENVIRONMENT
-from .model_package_metadata import customer_metadata
 from .settings import TrainSettings
 from .training_job import release_tags
 

@@ -33,8 +33,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
+from contracts.model_package_metadata import customer_metadata, metadata_keys
+
 from .errors import ReleaseToolError, run_cli
-from .model_package_metadata import customer_metadata, metadata_keys
 from .model_registry import find_champion
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 The constraints come from botocore's service model (the Java-style `\\p{L}`
 patterns compile with `regex`); the sanitiser itself is standard library only
-(`lambdas/function_kit/model_package_metadata.py`, linked into `release_tools/`).
+(`contracts/model_package_metadata.py`, shipped to the functions and the release tools).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from function_kit.model_package_metadata import (
+from contracts.model_package_metadata import (
     MAX_ENTRIES,
     MAX_KEY_CHARS,
     MAX_VALUE_CHARS,
@@ -101,13 +101,13 @@ def test_a_key_is_never_cut() -> None:
 
 
 def test_one_module_shipped_to_the_functions_and_the_release_tools(synthesized: SynthesizedApp) -> None:
-    source = ROOT / "lambdas" / "function_kit" / "model_package_metadata.py"
-    link = ROOT / "release_tools" / "model_package_metadata.py"
-    assert link.is_symlink() and link.resolve() == source.resolve()
+    source = ROOT / "contracts" / "model_package_metadata.py"
+    assert not (ROOT / "release_tools" / "model_package_metadata.py").exists()
+    assert not (ROOT / "lambdas" / "function_kit" / "model_package_metadata.py").exists()
     staged = [
         p
-        for p in Path(synthesized.outdir).glob("asset.*/release_tools/model_package_metadata.py")
-        if (p.parent / "rollback.py").is_file()
+        for p in Path(synthesized.outdir).glob("asset.*/contracts/model_package_metadata.py")
+        if (p.parent.parent / "release_tools" / "rollback.py").is_file() or (p.parent.parent / "promote").is_dir()
     ]
     assert staged, "the release tools asset must carry the module"
     assert all(not p.is_symlink() and filecmp.cmp(p, source, shallow=False) for p in staged)

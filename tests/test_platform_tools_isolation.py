@@ -94,7 +94,7 @@ def test_the_tools_asset_holds_release_tools_and_contracts_as_files(synthesized:
     asset = _tools_asset(synthesized)
     assert sorted(path.name for path in asset.iterdir()) == sorted(TOOL_PACKAGES)
     assert not [path for path in asset.rglob("*") if path.is_symlink()], "the zip must hold files, not links"
-    assert (asset / "contracts" / "__init__.py").is_file() and (asset / "release_tools" / "model_package_metadata.py").is_file()
+    assert (asset / "contracts" / "__init__.py").is_file() and (asset / "contracts" / "model_package_metadata.py").is_file()
 
 
 def test_every_function_asset_holds_the_contracts_package(synthesized: SynthesizedApp) -> None:

@@ -15,8 +15,8 @@ import jsonschema
 import pytest
 import yaml
 
-from contracts.release_policy import PolicyError, parse_release_policy
 from contracts.evaluation_report import read_evaluation_report
+from contracts.release_policy import PolicyError, parse_release_policy
 from evaluation_gate_fixtures import (
     CONTRACT_EVALUATION,
     CONTRACT_POLICY,

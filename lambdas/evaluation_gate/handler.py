@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.model_package_metadata import MAX_VALUE_CHARS, customer_metadata
 from function_kit.artifacts import (
     ArtifactError,
     ArtifactFile,
@@ -37,7 +38,6 @@ from function_kit.codepipeline_job import (
 )
 from function_kit.custody import MODE_REQUIRED, CustodyError, manifest
 from function_kit.decision_record import DecisionRecord
-from function_kit.model_package_metadata import MAX_VALUE_CHARS, customer_metadata
 from function_kit.records import (
     RecordError,
     RecordLocation,

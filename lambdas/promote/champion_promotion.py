@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from function_kit.model_package_metadata import MetadataError, customer_metadata
+from contracts.model_package_metadata import MetadataError, customer_metadata
 
 __all__ = [
     "NO_PREVIOUS_CHAMPION",
@@ -67,7 +67,7 @@ def _timestamp(moment: datetime) -> str:
 
 
 def _metadata(entries: Mapping[str, object]) -> dict[str, str]:
-    """The entries as SageMaker accepts them (`function_kit.model_package_metadata`), or a `PromotionError`."""
+    """The entries as SageMaker accepts them (`contracts.model_package_metadata`), or a `PromotionError`."""
     try:
         return customer_metadata(entries)
     except MetadataError as error:

@@ -30,8 +30,7 @@ class PlatformAssets(Construct):
         super().__init__(scope, construct_id)
         self.bootstrap_kms_key_arn = bootstrap_kms_key_arn
         # One asset holds `release_tools/` and `contracts/` (the buildspecs unzip it into $PLATFORM_DIR, so both are
-        # top-level packages there, as in this repository); release_tools/model_package_metadata.py links to
-        # lambdas/function_kit/, and the asset holds the file itself.
+        # top-level packages there, as in this repository); links are followed, so the asset holds files.
         self.tools = s3_assets.Asset(
             self,
             "ReleaseTools",

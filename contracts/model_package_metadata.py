@@ -12,9 +12,8 @@ customer metadata (`CreateModelPackage`, `UpdateModelPackage`):
 A request that breaks one is refused with a `ValidationException`. Every
 metadata entry the project writes (the gates, promotion, registration,
 rollback) goes through `customer_metadata`, so none can be refused.
-This file is shipped with the functions (`lambdas/function_kit/`) and with the
-release tools (`release_tools/model_package_metadata.py` is a link to it,
-materialized in the release tools' asset).
+One module in `contracts/`, shipped with the functions and with the release
+tools (the rollback tool among them).
 """
 
 from __future__ import annotations

@@ -1,1 +1,0 @@
-../lambdas/function_kit/model_package_metadata.py
