@@ -12,9 +12,10 @@ import io
 import json
 import shutil
 import zipfile
-from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from contracts.release_record import RELEASE_FILE, ReleaseRecord
 
 from .errors import ReleaseToolError
 
@@ -22,30 +23,6 @@ __all__ = ["ENDPOINT_STAGES", "ReleaseRecord", "extract_endpoint_templates", "wr
 
 ENDPOINT_STAGES = ("staging", "production")
 TEMPLATE_SUFFIX = ".template.json"
-
-
-@dataclass(frozen=True, kw_only=True)
-class ReleaseRecord:
-    """``release.json``: what this release is, for the gates and for people."""
-
-    model_package_arn: str
-    model_package_group_name: str
-    model_data_url: str
-    source_revision: str
-    evaluation_uri: str
-    training_job_name: str
-    # The image the release trains, evaluates and serves with (by digest when it is the repository's own).
-    image_uri: str = ""
-    holdout_reuse: dict[str, Any] | None = None
-    """``{"holdout_sha256", "earlier_candidates"}``: packages of the group already judged on this holdout."""
-
-    def exports(self) -> dict[str, str]:
-        """The Train stage's exported variables (namespace ``Train``)."""
-        return {
-            "MODEL_DATA_URL": self.model_data_url,
-            "MODEL_PACKAGE_ARN": self.model_package_arn,
-            "EVALUATION_URI": self.evaluation_uri,
-        }
 
 
 def extract_endpoint_templates(templates_zip: bytes, endpoint_dir: Path) -> list[str]:
@@ -95,7 +72,7 @@ def write_train_output(
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_json(out_dir / "evaluation.json", evaluation)
     shutil.copyfile(release_policy_path, out_dir / "release-policy.json")
-    _write_json(out_dir / "release.json", asdict(record))
+    _write_json(out_dir / RELEASE_FILE, record.to_dict())
     if golden_requests_path.is_file():
         shutil.copyfile(golden_requests_path, out_dir / "golden-requests.jsonl")
     endpoint_dir = out_dir / "endpoint"

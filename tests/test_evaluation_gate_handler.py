@@ -246,7 +246,7 @@ def test_files_are_found_across_several_input_artifacts(aws) -> None:
                 "release-policy.json": CONTRACT_POLICY,
                 "release.json": {"model_package_arn": "nope"},
             },
-            "release.json model_package_arn: 'nope' is not a SageMaker model package ARN",
+            "release.json: model_package_arn: 'nope' is not a SageMaker model package ARN",
         ),
     ],
 )

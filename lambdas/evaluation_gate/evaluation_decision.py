@@ -15,7 +15,6 @@ a `DecisionRecord`. Semantics, exactly as the contract states:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +34,7 @@ from contracts.release_policy import (
     merge,
     parse_release_policy,
 )
+from contracts.release_record import MODEL_PACKAGE_ARN_PATTERN
 from function_kit.decision_record import (
     OUTCOME_FAILED,
     OUTCOME_INCONCLUSIVE,
@@ -66,10 +66,6 @@ __all__ = [
 ]
 
 GATE_TITLE = "Evaluation gate"
-MODEL_PACKAGE_ARN_PATTERN = re.compile(
-    r"^arn:aws(-cn|-us-gov|-iso-f)?:sagemaker:[a-z0-9-]{9,16}:[0-9]{12}:model-package/\S{1,2048}$"
-)
-
 
 NOT_READ: Any = object()
 """Marks an input file the handler could not read (the reason is among the errors)."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.model_package_metadata import MAX_VALUE_CHARS, customer_metadata
+from contracts.release_record import RELEASE_FILE, ReleaseFileError, release_package_arn
 from function_kit.artifacts import (
     ArtifactError,
     ArtifactFile,
@@ -121,12 +122,12 @@ def _model_package_arn(parameters: Mapping[str, Any], read: _ReadInputs) -> str 
     """From `UserParameters.model_package_arn`, else `release.json`; validated, or an error."""
     if "model_package_arn" in parameters:
         arn, where = parameters["model_package_arn"], "UserParameters.model_package_arn"
-    elif "release.json" in read.data:
-        release = read.data["release.json"]
-        if not isinstance(release, Mapping):
-            read.errors.append(f"release.json: expected a JSON object, got {type(release).__name__}")
+    elif RELEASE_FILE in read.data:
+        try:
+            return release_package_arn(read.data[RELEASE_FILE])
+        except ReleaseFileError as error:
+            read.errors.append(str(error))
             return None
-        arn, where = release.get("model_package_arn"), "release.json model_package_arn"
     else:
         return None
     if not isinstance(arn, str) or not MODEL_PACKAGE_ARN_PATTERN.match(arn):

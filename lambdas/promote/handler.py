@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from contracts.release_record import ReleaseFileError, release_package_arn, release_text
 from function_kit.artifacts import ArtifactError, ArtifactReader, artifact_s3_client
 from function_kit.codepipeline_job import CodePipelineJob, JobOutcome, parse_user_parameters, run_job
 from function_kit.custody import CustodyError, compare, file_custody, model_custody
@@ -126,20 +127,20 @@ def _read_request(job: CodePipelineJob, services: PromoteServices) -> _Request:
         release = release_file.json()
     except ArtifactError as error:
         raise _Refusal(str(error)) from None
-    arn = release.get("model_package_arn") if isinstance(release, dict) else None
-    if not isinstance(arn, str) or not arn.startswith("arn:"):
-        raise _Refusal(f"{release_file.where}: model_package_arn: {arn!r} is not a model package ARN")
-    group = release.get("model_package_group_name")
+    try:
+        arn = release_package_arn(release, where=release_file.where)
+    except ReleaseFileError as error:
+        raise _Refusal(str(error)) from None
     return _Request(
         action=str(action),
         endpoint_name=str(endpoint_name),
         endpoint_config_name=_text_parameter(params, "endpoint_config_name", required=False),
         promoted_by=promoted_by,
         package_arn=arn,
-        group_name=group if isinstance(group, str) and group else None,
+        group_name=release_text(release, "model_package_group_name"),
         kms_key_id=release_file.kms_key_id,
         custody_record=_text_parameter(params, "custody_record", required=action == "verify_custody"),
-        model_data_url=release.get("model_data_url") if isinstance(release.get("model_data_url"), str) else None,
+        model_data_url=release_text(release, "model_data_url"),
         reader=reader,
     )
 

@@ -24,6 +24,7 @@ from contracts.release_policy import (
     merge,
     parse_release_policy,
 )
+from contracts.release_record import ReleaseFileError, release_package_arn
 from function_kit.artifacts import ArtifactError, ArtifactReader, artifact_s3_client
 from function_kit.codepipeline_job import (
     CodePipelineJob,
@@ -113,12 +114,10 @@ def _read_parameters(job: CodePipelineJob, inputs: _Inputs) -> None:
 def _read_release(reader: ArtifactReader, inputs: _Inputs) -> None:
     release_file = reader.require("release.json")
     inputs.kms_key_id = release_file.kms_key_id
-    release = release_file.json()
-    arn = release.get("model_package_arn") if isinstance(release, dict) else None
-    if not isinstance(arn, str) or not arn.startswith("arn:"):
-        inputs.errors.append(f"{release_file.where}: model_package_arn: {arn!r} is not a model package ARN")
-    else:
-        inputs.package_arn = arn
+    try:
+        inputs.package_arn = release_package_arn(release_file.json(), where=release_file.where)
+    except ReleaseFileError as error:
+        inputs.errors.append(str(error))
 
 
 def _read_policy(reader: ArtifactReader, environ: Mapping[str, str], inputs: _Inputs) -> None:
