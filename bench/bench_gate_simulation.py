@@ -45,9 +45,9 @@ sys.path[:0] = [str(ROOT / "model_repo"), str(ROOT / "lambdas")]
 import evaluate  # noqa: E402
 from bootstrap import METRICS, Predictions  # noqa: E402
 
+from contracts.evaluation_report import read_evaluation_report  # noqa: E402
 from contracts.release_policy import MergedPolicy, merge, parse_release_policy  # noqa: E402
 from evaluation_gate.evaluation_decision import judge  # noqa: E402
-from contracts.evaluation_report import read_evaluation_report  # noqa: E402
 
 CHAMPION_ARN = "arn:aws:sagemaker:eu-west-1:111122223333:model-package/simulated/1"
 CORRELATION = 0.8
