@@ -377,24 +377,8 @@ def _copy(value: Any) -> Any:
     return {k: _copy(v) for k, v in value.items()} if isinstance(value, Mapping) else value
 
 
-def _load_values(context: Mapping[str, Any]) -> AppConfig:
-    """Each value of the app's context, validated on its own (raises ConfigError)."""
-    raw = context.get(CONTEXT_KEY, {})
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except (ValueError, RecursionError) as error:
-            reason = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply or a number too long"
-            raise ConfigError(f"invalid configuration {CONTEXT_KEY}: not a JSON object ({reason})") from None
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"invalid configuration {CONTEXT_KEY}: {_quote(raw)} is not an object")
-    values = _apply_overrides(_copy(raw), context)
-    values = _section(values, "", _TOP_LEVEL)
-    defaults = AppConfig()
-
-    def get(name: str) -> Any:
-        return values.get(name, getattr(defaults, name))
-
+def _staging_config(values: Mapping[str, Any]) -> StagingConfig:
+    """`staging`: the staging endpoint and the staging gate's probe."""
     staging_raw = _section(
         values.get("staging", {}),
         "staging",
@@ -410,7 +394,7 @@ def _load_values(context: Mapping[str, Any]) -> AppConfig:
         },
     )
     sd = StagingConfig()
-    staging = StagingConfig(
+    return StagingConfig(
         mode=_choice(staging_raw.get("mode", sd.mode), "staging.mode", ("serverless", "instances")),
         serverless_memory_mb=_serverless_memory(staging_raw.get("serverless_memory_mb", sd.serverless_memory_mb)),
         serverless_max_concurrency=_int(
@@ -426,6 +410,9 @@ def _load_values(context: Mapping[str, Any]) -> AppConfig:
         **_staging_probe(staging_raw, sd),
     )
 
+
+def _production_config(values: Mapping[str, Any]) -> ProductionConfig:
+    """`production`: the production endpoint, its autoscaling range and alarm."""
     prod_raw = _section(values.get("production", {}), "production", set(ProductionConfig.__dataclass_fields__))
     pd = ProductionConfig()
     production = ProductionConfig(
@@ -458,9 +445,14 @@ def _load_values(context: Mapping[str, Any]) -> AppConfig:
             "production.instance_count", "is outside [min_capacity, max_capacity]; allowed: a count within the autoscaling range"
         )
 
+    return production
+
+
+def _canary_config(values: Mapping[str, Any]) -> CanaryConfig:
+    """`canary`: how production traffic shifts to a new model."""
     canary_raw = _section(values.get("canary", {}), "canary", set(CanaryConfig.__dataclass_fields__))
     cd = CanaryConfig()
-    canary = CanaryConfig(
+    return CanaryConfig(
         traffic_routing=_choice(
             canary_raw.get("traffic_routing", cd.traffic_routing), "canary.traffic_routing", ("canary", "linear")
         ),
@@ -481,6 +473,33 @@ def _load_values(context: Mapping[str, Any]) -> AppConfig:
             MAX_DEPLOYMENT_TIMEOUT_SECONDS // 60,
         ),
     )
+
+
+def _context_values(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The `ml-cicd` object (a JSON string is parsed), `-c ml-cicd.a.b=...` overrides applied, known keys only."""
+    raw = context.get(CONTEXT_KEY, {})
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except (ValueError, RecursionError) as error:
+            reason = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply or a number too long"
+            raise ConfigError(f"invalid configuration {CONTEXT_KEY}: not a JSON object ({reason})") from None
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"invalid configuration {CONTEXT_KEY}: {_quote(raw)} is not an object")
+    return _section(_apply_overrides(_copy(raw), context), "", _TOP_LEVEL)
+
+
+def _load_values(context: Mapping[str, Any]) -> AppConfig:
+    """Each value of the app's context, validated on its own (raises ConfigError)."""
+    values = _context_values(context)
+    defaults = AppConfig()
+
+    def get(name: str) -> Any:
+        return values.get(name, getattr(defaults, name))
+
+    staging = _staging_config(values)
+    production = _production_config(values)
+    canary = _canary_config(values)
     _check_deployment(canary, production)
 
     environments = _section(values.get("environments", {}), "environments", {"pipeline", "staging", "production"})
