@@ -17,7 +17,7 @@ from typing import Any
 
 from contracts.champion import Champion
 from contracts.finite_json import keep_constant, non_finite_problem
-from contracts.release_policy import is_finite_number
+from contracts.release_policy import is_finite_number, is_metric_name
 
 __all__ = [
     "PROBLEM_TYPES",
@@ -104,6 +104,23 @@ def _interval_problem(path: str, value: Any, ci_low: Any, ci_high: Any) -> str |
     return None
 
 
+_TOP_LEVEL_KEYS = ("schema_version", "problem_type", "model", "dataset", "metrics", "intervals", "champion")
+_METRIC_KEYS = ("value", "higher_is_better", "ci_low", "ci_high")
+_DELTA_KEYS = ("value", "ci_low", "ci_high")
+_CHAMPION_KEYS = ("model_package_arn", "metrics", "comparison")
+_COMPARISON_KEYS = ("method", "resamples", "confidence", "deltas")
+_INTERVALS_KEYS = ("method", "confidence", "resamples")
+
+
+def _unknown_key(raw: Mapping[str, Any], allowed: tuple[str, ...], path: str) -> str | None:
+    """The first key the contract does not know (extra keys need a new version, as the schema says)."""
+    for key in raw:
+        if key not in allowed:
+            where = f"{path}.{key}" if path else str(key)
+            return f"{ORIGIN}: {where}: unknown key (allowed: {', '.join(allowed)})"
+    return None
+
+
 def _read_metric(name: Any, raw: Any, path: str) -> Metric:
     if not isinstance(raw, Mapping):
         return Metric(
@@ -120,6 +137,7 @@ def _read_metric(name: Any, raw: Any, path: str) -> Metric:
         problem = f"{ORIGIN}: {path}.higher_is_better: {_short(higher_is_better)} is not true or false"
     else:
         problem = _interval_problem(path, value, ci_low, ci_high)
+    problem = problem or _unknown_key(raw, _METRIC_KEYS, path)
     return Metric(str(name), value, higher_is_better, ci_low, ci_high, problem)
 
 
@@ -128,8 +146,19 @@ def _read_metrics(raw: Any, path: str, errors: list[str]) -> dict[str, Metric]:
         errors.append(f"{ORIGIN}: {path}: expected a non-empty object of metrics, got {_short(raw)}")
         return {}
     metrics = {str(name): _read_metric(name, value, f"{path}.{name}") for name, value in raw.items()}
-    errors.extend(metric.problem for metric in metrics.values() if metric.problem)
+    errors.extend(
+        _name_problem(name, path) or metric.problem
+        for name, metric in metrics.items()
+        if not is_metric_name(name) or metric.problem
+    )
     return metrics
+
+
+def _name_problem(name: str, path: str) -> str | None:
+    """A metric name the contract refuses (the policy's rule: `contracts.release_policy.is_metric_name`)."""
+    if is_metric_name(name):
+        return None
+    return f"{ORIGIN}: {path}: {_short(name)} is not a valid metric name (letters, digits and _ . : @ / + -, at most 128)"
 
 
 def _read_delta(name: str, raw: Any, path: str) -> Delta:
@@ -146,6 +175,7 @@ def _read_delta(name: str, raw: Any, path: str) -> Delta:
         problem: str | None = f"{ORIGIN}: {path}: ci_low and ci_high are required"
     else:
         problem = _interval_problem(path, value, ci_low, ci_high)
+    problem = problem or _unknown_key(raw, _DELTA_KEYS, path)
     return Delta(name, value, ci_low, ci_high, problem)
 
 
@@ -168,8 +198,9 @@ def _read_deltas(raw: Any, errors: list[str]) -> dict[str, Delta]:
     for name, value in raw.items():
         delta = _read_delta(str(name), value, f"champion.comparison.deltas.{name}")
         deltas[delta.name] = delta
-        if delta.problem:
-            errors.append(delta.problem)
+        problem = _name_problem(delta.name, "champion.comparison.deltas") or delta.problem
+        if problem:
+            errors.append(problem)
     return deltas
 
 
@@ -178,6 +209,7 @@ def _read_comparison(raw: Any, errors: list[str]) -> dict[str, Any]:
     if not isinstance(raw, Mapping):
         errors.append(f"{ORIGIN}: champion.comparison: missing or not an object while a champion exists")
         return {}
+    _append(errors, _unknown_key(raw, _COMPARISON_KEYS, "champion.comparison"))
     method, confidence, resamples = raw.get("method"), raw.get("confidence"), raw.get("resamples")
     if method != "paired_bootstrap":
         errors.append(f"{ORIGIN}: champion.comparison.method: {_short(method)} is not 'paired_bootstrap'")
@@ -195,6 +227,7 @@ def _read_champion(raw: Any, challenger: Mapping[str, Metric], errors: list[str]
     if not isinstance(raw, Mapping):
         errors.append(f"{ORIGIN}: champion: expected an object or null, got {type(raw).__name__}")
         return None
+    _append(errors, _unknown_key(raw, _CHAMPION_KEYS, "champion"))
     arn = raw.get("model_package_arn")
     if not isinstance(arn, str) or not arn:
         errors.append(f"{ORIGIN}: champion.model_package_arn: {_short(arn)} is not a model package ARN")
@@ -212,6 +245,9 @@ def _read_intervals(raw: Any, errors: list[str]) -> Mapping[str, Any] | None:
     if not isinstance(raw, Mapping):
         errors.append(f"{ORIGIN}: intervals: expected an object, got {type(raw).__name__}")
         return None
+    _append(errors, _unknown_key(raw, _INTERVALS_KEYS, "intervals"))
+    if raw.get("method", "percentile_bootstrap") != "percentile_bootstrap":
+        errors.append(f"{ORIGIN}: intervals.method: {_short(raw['method'])} is not 'percentile_bootstrap'")
     confidence: Any = raw.get("confidence")
     resamples: Any = raw.get("resamples")
     if not _is_finite_number(confidence) or not 0 < confidence < 1:
@@ -221,6 +257,11 @@ def _read_intervals(raw: Any, errors: list[str]) -> Mapping[str, Any] | None:
         errors.append(f"{ORIGIN}: intervals.resamples: {_short(resamples)} is not a whole number >= 1")
         return None
     return {"method": raw.get("method"), "confidence": confidence, "resamples": resamples}
+
+
+def _append(errors: list[str], problem: str | None) -> None:
+    if problem is not None:
+        errors.append(problem)
 
 
 def _unjudgeable(error: str) -> EvaluationReport:
@@ -237,6 +278,7 @@ def read_evaluation_report(data: Any) -> EvaluationReport:
     version = data["schema_version"]
     if isinstance(version, bool) or version not in SUPPORTED_SCHEMA_VERSIONS:
         return _unjudgeable(f"{ORIGIN}: schema_version: {_short(version)} is not a supported version (supported: 1)")
+    _append(errors, _unknown_key(data, _TOP_LEVEL_KEYS, ""))
     problem_type = data.get("problem_type")
     if problem_type not in PROBLEM_TYPES:
         errors.append(f"{ORIGIN}: problem_type: {_short(problem_type)} is not one of {', '.join(PROBLEM_TYPES)}")
@@ -248,6 +290,8 @@ def read_evaluation_report(data: Any) -> EvaluationReport:
         champion = _read_champion(data.get("champion"), metrics, errors)
     model, dataset = data.get("model"), data.get("dataset")
     rows = dataset.get("rows") if isinstance(dataset, Mapping) else None
+    if "intervals" in data and data["intervals"] is None:  # optional: leave it out rather than write null (as the schema says)
+        errors.append(f"{ORIGIN}: intervals: expected an object, got null (leave the key out when there are none)")
     intervals = _read_intervals(data.get("intervals"), errors)
     return EvaluationReport(
         problem_type=problem_type if isinstance(problem_type, str) else None,

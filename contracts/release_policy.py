@@ -297,8 +297,8 @@ def _parse_rules(
     return rules, chosen
 
 
-def _direction(name: str, section: str, given: Any, directions: Mapping[str, bool], origin: str) -> bool:
-    """A rule's `higher_is_better`: a boolean that agrees with the built-in table and the metric's other rule."""
+def _check_direction(name: str, section: str, given: Any, origin: str) -> None:
+    """A rule's `higher_is_better`: a boolean that agrees with the built-in table."""
     path = (section, name, "higher_is_better")
     if not isinstance(given, bool):
         raise _refuse(origin, path, f"{given!r} is not true or false")
@@ -307,29 +307,46 @@ def _direction(name: str, section: str, given: Any, directions: Mapping[str, boo
         raise _refuse(
             origin, path, f"{given} contradicts the built-in direction of {name} ({'higher' if known else 'lower'} is better)"
         )
-    if directions.get(name, given) != given:
-        raise _refuse(origin, path, f"{given} contradicts metrics.{name}.higher_is_better")
-    return given
 
 
 def _parse_settings(
     metric_settings: Mapping[str, Mapping[str, Any]],
     champion_settings: Mapping[str, Mapping[str, Any]],
     origin: str,
-) -> tuple[dict[str, str], dict[str, bool]]:
-    """`on` per metric and `higher_is_better` per metric, checked against each other and the table."""
+) -> dict[str, str]:
+    """`on` per metric; each `higher_is_better` a boolean that agrees with the built-in table."""
     judged_on: dict[str, str] = {}
-    directions: dict[str, bool] = {}
     for name, settings in metric_settings.items():
         if "on" in settings:
             if settings["on"] not in JUDGED_ON:
                 raise _refuse(origin, ("metrics", name, "on"), f"{settings['on']!r} is not point or interval")
             judged_on[name] = settings["on"]
-    for section, section_settings in (("metrics", metric_settings), ("champion", champion_settings)):
-        for name, settings in section_settings.items():
-            if "higher_is_better" in settings:
-                directions[name] = _direction(name, section, settings["higher_is_better"], directions, origin)
-    return judged_on, directions
+    sections = (("metrics", metric_settings), ("champion", champion_settings))
+    stated = [
+        (section, name, s["higher_is_better"])
+        for section, rules in sections
+        for name, s in rules.items()
+        if "higher_is_better" in s
+    ]
+    for section, name, given in stated:
+        _check_direction(name, section, given, origin)
+    return judged_on
+
+
+def _one_direction_per_metric(
+    metric_settings: Mapping[str, Mapping[str, Any]], champion_settings: Mapping[str, Mapping[str, Any]], origin: str
+) -> dict[str, bool]:
+    """One metric's `higher_is_better` is the same in `metrics` and `champion` (beyond a JSON Schema)."""
+    directions: dict[str, bool] = {}
+    for section, rules in (("metrics", metric_settings), ("champion", champion_settings)):
+        for name, settings in rules.items():
+            given = settings.get("higher_is_better")
+            if given is None:
+                continue
+            if directions.get(name, given) != given:
+                raise _refuse(origin, (section, name, "higher_is_better"), f"{given} contradicts metrics.{name}.higher_is_better")
+            directions[name] = given
+    return directions
 
 
 def _is_integer(value: float) -> bool:
@@ -420,19 +437,22 @@ def parse_release_policy(data: Any, *, origin: str = "release-policy.json") -> R
     _check_version(data, origin)
     evaluation = _parse_evaluation(data.get("evaluation"), origin)
     metrics, metric_settings = _parse_rules(data.get("metrics"), "metrics", _METRIC_KEYS, _METRIC_SETTINGS, origin)
-    _check_metric_bounds(metrics, origin)
     champion, champion_settings = _parse_rules(data.get("champion"), "champion", _CHAMPION_KEYS, _CHAMPION_SETTINGS, origin)
     _check_champion_bounds(champion, origin)
-    judged_on, directions = _parse_settings(metric_settings, champion_settings, origin)
+    judged_on = _parse_settings(metric_settings, champion_settings, origin)
+    staging, image = _parse_staging(data.get("staging"), origin), _parse_image(data.get("image"), origin)
+    # Last, what a JSON Schema cannot state: a document refused for it is otherwise valid (tests/test_contracts_match_schemas.py).
+    _check_metric_bounds(metrics, origin)
+    directions = _one_direction_per_metric(metric_settings, champion_settings, origin)
     return ReleasePolicy(
         metrics=metrics,
         champion=champion,
-        staging=_parse_staging(data.get("staging"), origin),
+        staging=staging,
         version=1,
         evaluation=evaluation,
         judged_on=judged_on,
         directions=directions,
-        image=_parse_image(data.get("image"), origin),
+        image=image,
     )
 
 
