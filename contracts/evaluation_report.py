@@ -146,11 +146,8 @@ def _read_metrics(raw: Any, path: str, errors: list[str]) -> dict[str, Metric]:
         errors.append(f"{ORIGIN}: {path}: expected a non-empty object of metrics, got {_short(raw)}")
         return {}
     metrics = {str(name): _read_metric(name, value, f"{path}.{name}") for name, value in raw.items()}
-    errors.extend(
-        _name_problem(name, path) or metric.problem
-        for name, metric in metrics.items()
-        if not is_metric_name(name) or metric.problem
-    )
+    for name, metric in metrics.items():
+        _append(errors, _name_problem(name, path) or metric.problem)
     return metrics
 
 
@@ -210,7 +207,9 @@ def _read_comparison(raw: Any, errors: list[str]) -> dict[str, Any]:
         errors.append(f"{ORIGIN}: champion.comparison: missing or not an object while a champion exists")
         return {}
     _append(errors, _unknown_key(raw, _COMPARISON_KEYS, "champion.comparison"))
-    method, confidence, resamples = raw.get("method"), raw.get("confidence"), raw.get("resamples")
+    method: Any = raw.get("method")
+    confidence: Any = raw.get("confidence")
+    resamples: Any = raw.get("resamples")
     if method != "paired_bootstrap":
         errors.append(f"{ORIGIN}: champion.comparison.method: {_short(method)} is not 'paired_bootstrap'")
     if not _is_finite_number(confidence) or not 0 < confidence < 1:
