@@ -1,6 +1,6 @@
 """The three policy validators and the JSON Schema agree on every document, new keys included.
 
-Each document below goes to all four: the gate's parser (`function_kit.release_policy`),
+Each document below goes to all four: the contract's parser (`contracts.release_policy`),
 the Build stage's `release_tools.validate_policy` (schema + semantic checks, from
 YAML), the platform-floor validation of `stacks/config.py`, and the JSON Schema
 alone. Either all accept it or all refuse it. The built-in direction table is

@@ -1,4 +1,4 @@
-"""function_kit.release_policy: strict parsing with exact key paths, and merging where the stricter bound wins."""
+"""contracts.release_policy: strict parsing with exact key paths, and merging where the stricter bound wins."""
 
 from __future__ import annotations
 
