@@ -11,6 +11,7 @@ in the Train stage.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,8 @@ __all__ = [
 SUPPORTED_SCHEMA_VERSIONS = (1,)
 PROBLEM_TYPES = ("binary_classification", "multiclass_classification", "regression")
 ORIGIN = "evaluation.json"
+CHAMPION_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/.+$")
+"""`champion.model_package_arn`, as schemas/evaluation.v1.schema.json states it (searched, as JSON Schema does)."""
 
 
 def _is_finite_number(value: Any) -> bool:
@@ -228,7 +231,7 @@ def _read_champion(raw: Any, challenger: Mapping[str, Metric], errors: list[str]
         return None
     _append(errors, _unknown_key(raw, _CHAMPION_KEYS, "champion"))
     arn = raw.get("model_package_arn")
-    if not isinstance(arn, str) or not arn:
+    if not isinstance(arn, str) or not CHAMPION_ARN_PATTERN.search(arn):
         errors.append(f"{ORIGIN}: champion.model_package_arn: {_short(arn)} is not a model package ARN")
     metrics = _read_metrics(raw.get("metrics"), "champion.metrics", errors)
     _read_directions(metrics, challenger, errors)

@@ -63,7 +63,10 @@ def test_paths_inside_lists_are_indexed() -> None:
 def test_a_finite_document_loads_unchanged() -> None:
     text = json.dumps(CONTRACT_EVALUATION)
     assert load_evaluation_json(text) == CONTRACT_EVALUATION
-    with pytest.raises(EvaluationFileError, match=r"^evaluation\.json: not valid JSON \(Expecting property name enclosed in double quotes at line 1, column 2\)$"):
+    with pytest.raises(
+        EvaluationFileError,
+        match=r"^evaluation\.json: not valid JSON \(Expecting property name enclosed in double quotes at line 1, column 2\)$",
+    ):
         load_evaluation_json("{")
 
 
