@@ -10,6 +10,7 @@ Skips live in each resource's `Metadata: checkov: skip` with a comment.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CheckovFinding", "CheckovResult", "checkov_executable", "main", "run_checkov"]
+__all__ = [
+    "CheckovFinding",
+    "CheckovResult",
+    "checkov_executable",
+    "main",
+    "parse_checkov_report",
+    "run_checkov",
+    "run_checkov_report",
+]
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,11 @@ def _findings(results: dict[str, Any], key: str) -> tuple[CheckovFinding, ...]:
 
 def run_checkov(templates: Sequence[Path]) -> CheckovResult:
     """One checkov run over `templates` (framework cloudformation, offline); raises if checkov itself fails."""
+    return parse_checkov_report(*run_checkov_report(templates))
+
+
+def run_checkov_report(templates: Sequence[Path]) -> tuple[str, float]:
+    """One checkov run over `templates`: its JSON report as text, and the seconds it took."""
     # Not --quiet: it drops the skipped checks (and their comments) from the JSON report.
     command = [checkov_executable(), "--framework", "cloudformation", "--compact", "--skip-download", "--output", "json"]
     for template in templates:
@@ -87,24 +101,44 @@ def run_checkov(templates: Sequence[Path]) -> CheckovResult:
     # checkov exits 1 when checks fail; anything else, or no JSON, is checkov failing.
     if completed.returncode not in (0, 1) or not completed.stdout.strip():
         raise RuntimeError(f"checkov exited {completed.returncode}: {completed.stderr.strip()[-2000:]}")
-    reports = json.loads(completed.stdout)
+    return completed.stdout, seconds
+
+
+def parse_checkov_report(report: str, seconds: float, *, files: Sequence[Path] | None = None) -> CheckovResult:
+    """The verdict in a checkov JSON report; with `files`, the verdict on those templates alone (one run
+    over many templates judged per template): `resources` then counts the resources checkov judged."""
+    reports = json.loads(report)
     reports = reports if isinstance(reports, list) else [reports]
+    wanted = None if files is None else {form for file in files for form in (os.path.abspath(file), str(Path(file).resolve()))}
     passed, resources = 0, 0
     failed: list[CheckovFinding] = []
     skipped: list[CheckovFinding] = []
-    for report in reports:
-        if report.get("check_type") != "cloudformation":
+    for found in reports:
+        if found.get("check_type") != "cloudformation":
             continue
-        summary = report.get("summary", {})
+        summary = found.get("summary", {})
         if summary.get("parsing_errors"):
             raise RuntimeError(f"checkov could not parse {summary['parsing_errors']} template(s)")
-        if "results" not in report:
+        if "results" not in found:
             continue
-        passed += summary.get("passed", 0)
-        resources += summary.get("resource_count", 0)
-        failed += _findings(report.get("results", {}), "failed_checks")
-        skipped += _findings(report.get("results", {}), "skipped_checks")
+        results = _in_files(found["results"], wanted)
+        if wanted is None:
+            passed += summary.get("passed", 0)
+            resources += summary.get("resource_count", 0)
+        else:
+            passed += len(results.get("passed_checks", []))
+            resources += len({(item["file_abs_path"], item["resource"]) for items in results.values() for item in items})
+        failed += _findings(results, "failed_checks")
+        skipped += _findings(results, "skipped_checks")
     return CheckovResult(passed=passed, failed=tuple(failed), skipped=tuple(skipped), resources=resources, seconds=seconds)
+
+
+def _in_files(results: dict[str, Any], wanted: set[str] | None) -> dict[str, Any]:
+    """The check results of a report on the templates in `wanted` (absolute paths; None: all)."""
+    if wanted is None:
+        return results
+    kinds = ("passed_checks", "failed_checks", "skipped_checks")
+    return {kind: [item for item in results.get(kind, []) if item.get("file_abs_path") in wanted] for kind in kinds}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,12 +17,14 @@ for path in (ROOT, ROOT / "lambdas"):
 
 from rehearsal import aws_request_constraints  # noqa: E402
 from tests.synthesis_fixtures import SynthesizedApp, session_synthesis  # noqa: E402
+from tests.template_scans import TemplateScans, session_scans  # noqa: E402
 
 # Every AWS request the suite makes is checked against the service model's constraints (pattern, max, enum...).
 aws_request_constraints.install()
 
 # Every AWS call a function or a build makes in the suite must be allowed by its synthesized role.
-pytest_plugins = ["tests.aws_runtime_permissions"]
+# The whole suite runs on one xdist worker per core (tests/parallel_run.py).
+pytest_plugins = ["tests.aws_runtime_permissions", "tests.parallel_run"]
 
 # jsii runs on the first `node` on PATH: the venv's supported Node.js, not the machine's end-of-life one.
 _VENV_BIN = str(Path(sys.executable).parent)
@@ -40,6 +42,12 @@ def synthesized(pytestconfig: pytest.Config) -> SynthesizedApp:
 def synthesized_cross_account(pytestconfig: pytest.Config) -> SynthesizedApp:
     """The app with staging and production in their own accounts, synthesized once per session."""
     return session_synthesis(pytestconfig, cross_account=True)
+
+
+@pytest.fixture(scope="session")
+def template_scans(pytestconfig: pytest.Config) -> TemplateScans:
+    """cfn-lint and checkov over every scanned variant's templates, one run each per test run."""
+    return session_scans(pytestconfig)
 
 
 @pytest.fixture(autouse=True)

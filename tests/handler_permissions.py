@@ -209,7 +209,7 @@ def _request(
     return Request(permission, arn, context)
 
 
-def _resource_arn(  # noqa: C901 (split by issue 12)
+def _resource_arn(
     world: TemplateWorld, logical_id: str, kind: str, properties: Properties, permission: str, context: dict[str, Any]
 ) -> str:
     a: Account = world.where
@@ -222,29 +222,7 @@ def _resource_arn(  # noqa: C901 (split by issue 12)
     if service == "kms":
         return str(properties["KmsKeyId"])
     if kind.startswith("AWS::ApplicationAutoScaling::"):
-        target = _autoscaling_target(world, logical_id, properties)
-        namespace, resource_id = target["ServiceNamespace"], target["ResourceId"]
-        context.update(
-            {
-                "application-autoscaling:service-namespace": namespace,
-                "application-autoscaling:scalable-dimension": target["ScalableDimension"],
-            }
-        )
-        if service == "iam":
-            context["iam:AWSServiceName"] = f"{namespace}.application-autoscaling.amazonaws.com"
-            return (
-                f"arn:{a.partition}:iam::{a.account}:role/aws-service-role/{namespace}.application-autoscaling."
-                f"amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
-            )
-        if service == "cloudwatch":
-            return f"{prefix}:alarm:TargetTracking-{resource_id}-AlarmHigh-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
-        if service == "sagemaker":
-            endpoint = resource_id.split("/")[1]
-            if action == "DescribeEndpointConfig":
-                configs = [k for k, r in world.resources.items() if r["Type"] == "AWS::SageMaker::EndpointConfig"]
-                return f"{prefix}:endpoint-config/{world.physical_name(configs[0]) if configs else endpoint + '-config'}"
-            return f"{prefix}:endpoint/{endpoint}"
-        return f"{prefix}:scalable-target/0123456789abcdef0123456789abcdef"
+        return _autoscaling_resource_arn(world, logical_id, properties, permission, context)
     if kind == "AWS::CloudWatch::Alarm":
         return f"{prefix}:alarm:{properties.get('AlarmName') or world.physical_name(logical_id)}"
     if action == "DescribeModelPackage":
@@ -258,6 +236,40 @@ def _resource_arn(  # noqa: C901 (split by issue 12)
         name = properties.get("EndpointName") or world.physical_name(logical_id)
         return f"{prefix}:{sagemaker_types[kind]}/{name}"
     raise KeyError(f"no resource ARN known for {permission} on {kind} ({logical_id}): add it here")
+
+
+def _autoscaling_resource_arn(
+    world: TemplateWorld, logical_id: str, properties: Properties, permission: str, context: dict[str, Any]
+) -> str:
+    """What an Application Auto Scaling handler's `permission` acts on (its scalable target's namespace and
+    dimension go into `context`): the service-linked role, the target-tracking alarms, the endpoint, the
+    endpoint configuration or the scalable target itself."""
+    a: Account = world.where
+    service, action = permission.split(":", 1)
+    prefix = f"arn:{a.partition}:{service}:{a.region}:{a.account}"
+    target = _autoscaling_target(world, logical_id, properties)
+    namespace, resource_id = target["ServiceNamespace"], target["ResourceId"]
+    context.update(
+        {
+            "application-autoscaling:service-namespace": namespace,
+            "application-autoscaling:scalable-dimension": target["ScalableDimension"],
+        }
+    )
+    if service == "iam":
+        context["iam:AWSServiceName"] = f"{namespace}.application-autoscaling.amazonaws.com"
+        return (
+            f"arn:{a.partition}:iam::{a.account}:role/aws-service-role/{namespace}.application-autoscaling."
+            f"amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+        )
+    if service == "cloudwatch":
+        return f"{prefix}:alarm:TargetTracking-{resource_id}-AlarmHigh-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+    if service == "sagemaker":
+        endpoint = resource_id.split("/")[1]
+        if action == "DescribeEndpointConfig":
+            configs = [k for k, r in world.resources.items() if r["Type"] == "AWS::SageMaker::EndpointConfig"]
+            return f"{prefix}:endpoint-config/{world.physical_name(configs[0]) if configs else endpoint + '-config'}"
+        return f"{prefix}:endpoint/{endpoint}"
+    return f"{prefix}:scalable-target/0123456789abcdef0123456789abcdef"
 
 
 @cache

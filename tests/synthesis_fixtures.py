@@ -1,8 +1,20 @@
-"""The app synthesized as `app.py` does it, for template tests (imported by conftest and tests)."""
+"""The app synthesized as `app.py` does it, for template tests (imported by conftest and tests).
+
+Each configuration variant that several modules check is synthesized once per test
+run: once per session, and once for all xdist workers (the first worker to need it
+synthesizes it into the run's shared temporary folder, under a lock; the others
+load that result).
+"""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,14 +25,25 @@ if TYPE_CHECKING:
     from stacks.config import AppConfig
 
 __all__ = [
+    "CROSS_ACCOUNT",
     "CROSS_ACCOUNT_ENVIRONMENTS",
+    "DEFAULT",
+    "EXISTING_CONNECTION_ARN",
+    "GITHUB_CONNECTION",
     "ROOT",
+    "SCANNED_VARIANTS",
     "SynthesizedApp",
+    "Variant",
     "cdk_json_config",
     "cdk_json_context",
     "cross_account_context",
+    "github_connection_context",
+    "run_directory",
     "session_synthesis",
+    "shared_once",
     "synthesize",
+    "variant_synthesis",
+    "with_source",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,12 +78,26 @@ CROSS_ACCOUNT_ENVIRONMENTS = {
     "production": {"account": "333333333333", "region": "eu-west-1"},
 }
 
+EXISTING_CONNECTION_ARN = "arn:aws:codeconnections:eu-west-1:111122223333:connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+
 
 def cross_account_context() -> dict[str, Any]:
     """cdk.json's context with staging and production in their own accounts."""
     context = cdk_json_context()
     context["ml-cicd"] = {**context["ml-cicd"], "environments": CROSS_ACCOUNT_ENVIRONMENTS}
     return context
+
+
+def with_source(source: dict[str, Any]) -> dict[str, Any]:
+    """cdk.json's context releasing from `source` (a CodeConnections connection) instead of CodeCommit."""
+    context = cdk_json_context()
+    context["ml-cicd"] = {**context["ml-cicd"], "source": source}
+    return context
+
+
+def github_connection_context() -> dict[str, Any]:
+    """GitHub through a connection the stack creates (README "Releasing from GitHub, GitLab or Bitbucket")."""
+    return with_source({"repository": "acme/fraud-model", "provider_type": "GitHub"})
 
 
 def cdk_json_context() -> dict[str, Any]:
@@ -83,48 +120,124 @@ def synthesize(outdir: Path, context: dict[str, Any], *, nag: bool) -> Synthesiz
 
     app = cdk.App(outdir=str(outdir), context=context)
     build_app(app, nag=nag, validation=cdk.CloudFormationValidatePlugin())
-    assembly = app.synth()
-    templates: dict[str, dict[str, Any]] = {}
-    paths: dict[str, Path] = {}
-    (stack,) = assembly.stacks  # the endpoint stacks live in a nested stage
-    templates["pipeline"] = stack.template
-    paths["pipeline"] = Path(stack.template_full_path)
-    endpoints = outdir / "endpoint-templates"
+    app.synth()
+    return load_synthesis(outdir)
+
+
+def load_synthesis(outdir: Path, *, nag_error: str | None = None) -> SynthesizedApp:
+    """The templates of a synthesis written into `outdir` (pipeline, endpoints, target stacks if any)."""
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    (stack,) = [a for a in manifest["artifacts"].values() if a["type"] == "aws:cloudformation:stack"]
+    paths = {"pipeline": outdir / stack["properties"]["templateFile"]}
+    # The endpoint stacks live in a nested stage: their templates are written by the app itself.
     for stage in ("staging", "production"):
-        paths[stage] = endpoints / f"{stage}.template.json"
-        templates[stage] = json.loads(paths[stage].read_text())
+        paths[stage] = outdir / "endpoint-templates" / f"{stage}.template.json"
     # Target stacks: only when a stage deploys into another account (README "Accounts").
     for path in sorted((outdir / "target-templates").glob("*.template.json")):
-        name = f"{path.name.split('.')[0]}-target"
-        paths[name], templates[name] = path, json.loads(path.read_text())
-    return SynthesizedApp(outdir=outdir, templates=templates, paths=paths)
+        paths[f"{path.name.split('.')[0]}-target"] = path
+    templates = {name: json.loads(path.read_text()) for name, path in paths.items()}
+    return SynthesizedApp(outdir=outdir, templates=templates, nag_error=nag_error, paths=paths)
 
 
-_SYNTHESIS = pytest.StashKey[SynthesizedApp]()
-_CROSS_ACCOUNT_SYNTHESIS = pytest.StashKey[SynthesizedApp]()
+# -- one synthesis per variant per test run ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A configuration of the app that several test modules check.
+
+    `keep_nag_error`: when cdk-nag refuses the app, keep the error for the nag
+    test and synthesize again without the plugin so template tests still run;
+    otherwise the refusal fails every test that uses the variant.
+    """
+
+    name: str
+    context: Callable[[], dict[str, Any]]
+    keep_nag_error: bool = True
+
+
+DEFAULT = Variant("default", cdk_json_context)
+CROSS_ACCOUNT = Variant("cross-account", cross_account_context)
+GITHUB_CONNECTION = Variant("github-connection", github_connection_context, keep_nag_error=False)
+# The variants cfn-lint and checkov scan (tests/template_scans.py), in one run each.
+SCANNED_VARIANTS = (DEFAULT, CROSS_ACCOUNT, GITHUB_CONNECTION)
+
+_RUN_DIRECTORY = pytest.StashKey[Path]()
+_SYNTHESES = pytest.StashKey[dict[str, SynthesizedApp]]()
+
+
+def run_directory(config: pytest.Config) -> Path:
+    """A folder shared by every process of this test run: the session's base temporary folder (the
+    controller's under xdist, whose workers each get a sub-folder of it)."""
+    found = config.stash.get(_RUN_DIRECTORY, None)
+    if found is None:
+        factory = getattr(config, "_tmp_path_factory", None)  # the session's own (pytest's tmpdir plugin)
+        if factory is None:
+            found = Path(tempfile.mkdtemp(prefix="ml-cicd-tests-"))
+        else:
+            found = factory.getbasetemp()
+            found = found.parent if hasattr(config, "workerinput") else found
+        config.stash[_RUN_DIRECTORY] = found
+    return found
+
+
+@contextmanager
+def shared_once(config: pytest.Config, name: str) -> Iterator[Path]:
+    """The run's folder for `name`, locked: the first process to enter creates what it holds, the others
+    wait for it and find it made (check for the result file the maker writes last)."""
+    folder = run_directory(config) / "shared" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder.parent / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield folder
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def variant_synthesis(config: pytest.Config, variant: Variant) -> SynthesizedApp:
+    """`variant` synthesized with cdk-nag and CloudFormation validation on, once per test run.
+
+    Cached on the session's config, so fixtures and plugins (at any phase,
+    teardown included) share the one synthesis; under xdist the workers share
+    it through the run's folder. The folder's name carries a digest of the
+    context, so two variants never share a synthesis.
+    """
+    cache = config.stash.setdefault(_SYNTHESES, {})
+    if variant.name in cache:
+        return cache[variant.name]
+    context = variant.context()
+    digest = hashlib.sha256(json.dumps([context, variant.keep_nag_error], sort_keys=True).encode()).hexdigest()[:16]
+    with shared_once(config, f"synthesis-{variant.name}-{digest}") as folder:
+        outcome = folder / "outcome.json"  # written last: its presence means the synthesis is complete
+        if not outcome.is_file():
+            outcome.write_text(json.dumps(_synthesize_variant(folder, context, variant)))
+    recorded = json.loads(outcome.read_text())
+    if "refused" in recorded:
+        raise RuntimeError(recorded["refused"])
+    cache[variant.name] = load_synthesis(folder / recorded["outdir"], nag_error=recorded["nag_error"])
+    return cache[variant.name]
+
+
+def _synthesize_variant(folder: Path, context: dict[str, Any], variant: Variant) -> dict[str, Any]:
+    """Synthesize into `folder`; what happened, as `variant_synthesis` records it."""
+    for partial in ("cdk.out", "cdk.out.nonag"):  # left by a process that was stopped halfway
+        shutil.rmtree(folder / partial, ignore_errors=True)
+    try:
+        synthesize(folder / "cdk.out", context, nag=True)
+        return {"outdir": "cdk.out", "nag_error": None}
+    except RuntimeError as error:
+        if "ValidationFailed" not in str(error) or not variant.keep_nag_error:
+            return {"refused": str(error)}
+        synthesize(folder / "cdk.out.nonag", context, nag=False)
+        return {"outdir": "cdk.out.nonag", "nag_error": str(error)}
 
 
 def session_synthesis(config: pytest.Config, *, cross_account: bool = False) -> SynthesizedApp:
-    """The real app, synthesized once per session with cdk-nag and CloudFormation validation on.
+    """The real app, synthesized once per test run with cdk-nag and CloudFormation validation on.
 
     When cdk-nag refuses the app, the error is kept for the nag test and the
     app is synthesized again without the plugin so template tests still run.
-    Cached on the session's config, so fixtures and plugins (at any phase,
-    teardown included) share the one synthesis. `cross_account`: staging and
-    production in their own accounts (README "Accounts").
+    `cross_account`: staging and production in their own accounts (README "Accounts").
     """
-    key = _CROSS_ACCOUNT_SYNTHESIS if cross_account else _SYNTHESIS
-    cached = config.stash.get(key, None)
-    if cached is not None:
-        return cached
-    factory = pytest.TempPathFactory.from_config(config, _ispytest=True)
-    name, context = ("cdk.out.cross-account", cross_account_context()) if cross_account else ("cdk.out", cdk_json_context())
-    try:
-        result = synthesize(factory.mktemp(name), context, nag=True)
-    except RuntimeError as error:
-        if "ValidationFailed" not in str(error):
-            raise
-        result = synthesize(factory.mktemp(f"{name}.nonag"), context, nag=False)
-        result.nag_error = str(error)
-    config.stash[key] = result
-    return result
+    return variant_synthesis(config, CROSS_ACCOUNT if cross_account else DEFAULT)

@@ -19,12 +19,11 @@ from typing import Any
 
 import pytest
 
-from scripts.run_checkov import run_checkov
 from stacks.accounts import account_layout, pipeline_prefix, pipeline_role_names, target_role_names
 from stacks.config import ConfigError, load_config
 from tests import test_security_iam as iam_checks
 from tests.synthesis_fixtures import CROSS_ACCOUNT_ENVIRONMENTS, SynthesizedApp, cdk_json_config, cdk_json_context
-from tests.test_template_checks import CFN_LINT, CFN_LINT_IGNORED
+from tests.template_scans import TemplateScans
 
 PIPELINE, STAGING, PRODUCTION = (CROSS_ACCOUNT_ENVIRONMENTS[k]["account"] for k in ("pipeline", "staging", "production"))
 TARGET_ACCOUNTS = {"staging": STAGING, "production": PRODUCTION}
@@ -126,24 +125,22 @@ def test_cdk_nag_accepts_the_cross_account_app(synthesized_cross_account: Synthe
     assert synthesized_cross_account.nag_error is None, synthesized_cross_account.nag_error
 
 
-def test_cfn_lint_accepts_the_cross_account_templates(synthesized_cross_account: SynthesizedApp) -> None:
-    paths = [str(path) for path in synthesized_cross_account.paths.values()]
+def test_cfn_lint_accepts_the_cross_account_templates(
+    synthesized_cross_account: SynthesizedApp, template_scans: TemplateScans
+) -> None:
+    paths = list(synthesized_cross_account.paths.values())
     assert len(paths) == 5  # pipeline, two endpoints, two target stacks
-    result = subprocess.run(
-        [str(CFN_LINT), "--format", "json", "--ignore-checks", *CFN_LINT_IGNORED, "--", *paths],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    findings = json.loads(result.stdout or "[]")
+    findings = template_scans.cfn_lint.findings_in(paths)  # one cfn-lint run covers every scanned variant
     assert [f"{f['Rule']['Id']} {f['Filename']}: {f['Message']}" for f in findings] == []
+    assert template_scans.cfn_lint.ran_cleanly, template_scans.cfn_lint.stderr
 
 
 @pytest.mark.parametrize("names", [("pipeline",), ("staging-target", "production-target")], ids=["pipeline", "targets"])
 def test_checkov_finds_no_failed_check_in_the_cross_account_templates(
-    names: tuple[str, ...], synthesized_cross_account: SynthesizedApp
+    names: tuple[str, ...], synthesized_cross_account: SynthesizedApp, template_scans: TemplateScans
 ) -> None:
-    result = run_checkov([synthesized_cross_account.paths[name] for name in names])
+    # One checkov run covers every scanned variant (tests/template_scans.py); this is its verdict on `names`.
+    result = template_scans.checkov([synthesized_cross_account.paths[name] for name in names])
     assert result.resources >= 6, result.summary()  # the target stacks: three roles and their policies each
     assert not result.failed, result.summary() + "\n" + "\n".join(f.line() for f in result.failed)
 

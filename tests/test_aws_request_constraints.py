@@ -8,6 +8,7 @@ import boto3
 import botocore.session
 import pytest
 import regex
+from botocore.config import Config
 
 from rehearsal.aws_request_constraints import (
     RequestConstraintViolation,
@@ -53,9 +54,18 @@ def test_the_parenthesis_case_fails_loudly_naming_operation_path_value_and_patte
 
 def test_a_client_of_a_new_session_is_checked_too() -> None:
     session = boto3.session.Session()
+    # Aimed at a local port nothing listens on, one attempt: refused at once instead of retried out over the network.
+    sagemaker = session.client(
+        "sagemaker",
+        region_name="eu-west-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        endpoint_url="http://127.0.0.1:9",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
     with expected_violations() as seen:
         with pytest.raises(Exception):  # noqa: B017 - no endpoint answers; the check is what matters
-            _client("sagemaker", session).list_model_packages(ModelPackageGroupName="g", MaxResults=1000)
+            sagemaker.list_model_packages(ModelPackageGroupName="g", MaxResults=1000)
     assert [(v.path, v.constraint) for v in seen] == [("MaxResults", "max value 100")]
 
 

@@ -12,42 +12,41 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from scripts.run_checkov import run_checkov
 from scripts.seed_repository import SeedError, seed
 from scripts.synth_summary import summarize
 from stacks.config import ConfigError, load_config
 from stacks.seed_content import seed_files
 from stacks.service_limits import status_context
-from tests.synthesis_fixtures import SynthesizedApp, cdk_json_config, cdk_json_context, synthesize
+from tests.synthesis_fixtures import (
+    EXISTING_CONNECTION_ARN,
+    GITHUB_CONNECTION,
+    SynthesizedApp,
+    cdk_json_config,
+    cdk_json_context,
+    synthesize,
+    variant_synthesis,
+    with_source,
+)
+from tests.template_scans import TemplateScans
 
 # The synthesized variants take every value but `source` from cdk.json: tests read them from its configuration.
 CONFIG = cdk_json_config()
 STATUS = status_context(CONFIG.project_name)
 
-EXISTING = "arn:aws:codeconnections:eu-west-1:111122223333:connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
-
-
-def with_source(source: dict[str, Any]) -> dict[str, Any]:
-    context = cdk_json_context()
-    context["ml-cicd"] = {**context["ml-cicd"], "source": source}
-    return context
+EXISTING = EXISTING_CONNECTION_ARN
 
 
 @pytest.fixture(scope="module")
-def github(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
-    """GitHub, the stack creating the connection; synthesized with cdk-nag (a finding raises)."""
-    return synthesize(
-        tmp_path_factory.mktemp("cdk.out.github"),
-        with_source({"repository": "acme/fraud-model", "provider_type": "GitHub"}),
-        nag=True,
-    )
+def github(pytestconfig: pytest.Config) -> SynthesizedApp:
+    """GitHub, the stack creating the connection; synthesized with cdk-nag (a finding raises), once per
+    test run: cfn-lint and checkov scan it together with the other variants (tests/template_scans.py)."""
+    return variant_synthesis(pytestconfig, GITHUB_CONNECTION)
 
 
 @pytest.fixture(scope="module")
@@ -206,16 +205,12 @@ def test_an_existing_gitlab_connection_is_used_by_its_arn_and_prefix(gitlab: Syn
     assert "codeconnections:UseConnection" in checks[0]["Action"]
 
 
-def test_cfn_lint_and_checkov_are_clean_with_a_connection_source(github: SynthesizedApp) -> None:
-    cfn_lint = Path(sys.executable).parent / "cfn-lint"
-    result = subprocess.run(
-        [str(cfn_lint), "--format", "json", "--ignore-checks", "W3005", "--", str(github.paths["pipeline"])],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert json.loads(result.stdout or "[]") == [] and result.returncode == 0, result.stdout[-2000:]
-    checkov = run_checkov([github.paths["pipeline"]])
+def test_cfn_lint_and_checkov_are_clean_with_a_connection_source(github: SynthesizedApp, template_scans: TemplateScans) -> None:
+    # One cfn-lint and one checkov run cover every scanned variant (tests/template_scans.py).
+    findings = template_scans.cfn_lint.findings_in([github.paths["pipeline"]])
+    assert findings == [] and template_scans.cfn_lint.ran_cleanly, json.dumps(findings)[-2000:]
+    checkov = template_scans.checkov([github.paths["pipeline"]])
+    assert checkov.resources > 30, checkov.summary()  # checkov judged this template's resources
     assert [f.line() for f in checkov.failed] == []
 
 
