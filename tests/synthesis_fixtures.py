@@ -11,7 +11,10 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,14 +29,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CROSS_ACCOUNT",
+    "AppPyRun",
     "CROSS_ACCOUNT_ENVIRONMENTS",
     "DEFAULT",
     "EXISTING_CONNECTION_ARN",
     "GITHUB_CONNECTION",
+    "JSII_CALL_PROBE",
     "ROOT",
     "SCANNED_VARIANTS",
     "SynthesizedApp",
     "Variant",
+    "app_py_run",
     "cdk_json_config",
     "cdk_json_context",
     "cross_account_context",
@@ -47,6 +53,7 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
+JSII_CALL_PROBE = ROOT / "tests" / "jsii_call_probe.py"
 
 
 @dataclass
@@ -148,15 +155,19 @@ class Variant:
 
     `keep_nag_error`: when cdk-nag refuses the app, keep the error for the nag
     test and synthesize again without the plugin so template tests still run;
-    otherwise the refusal fails every test that uses the variant.
+    otherwise the refusal fails every test that uses the variant. `by_app_py`:
+    synthesized by running `app.py` (see `DEFAULT`).
     """
 
     name: str
     context: Callable[[], dict[str, Any]]
     keep_nag_error: bool = True
+    by_app_py: bool = False
 
 
-DEFAULT = Variant("default", cdk_json_context)
+# The default app is synthesized by `app.py` itself, as `make synth` runs it (under the jsii call probe
+# tests/test_app_startup.py judges); if app.py fails, in this process, so the template tests still run.
+DEFAULT = Variant("default", cdk_json_context, by_app_py=True)
 CROSS_ACCOUNT = Variant("cross-account", cross_account_context)
 GITHUB_CONNECTION = Variant("github-connection", github_connection_context, keep_nag_error=False)
 # The variants cfn-lint and checkov scan (tests/template_scans.py), in one run each.
@@ -206,23 +217,41 @@ def variant_synthesis(config: pytest.Config, variant: Variant) -> SynthesizedApp
     cache = config.stash.setdefault(_SYNTHESES, {})
     if variant.name in cache:
         return cache[variant.name]
-    context = variant.context()
-    digest = hashlib.sha256(json.dumps([context, variant.keep_nag_error], sort_keys=True).encode()).hexdigest()[:16]
-    with shared_once(config, f"synthesis-{variant.name}-{digest}") as folder:
-        outcome = folder / "outcome.json"  # written last: its presence means the synthesis is complete
-        if not outcome.is_file():
-            outcome.write_text(json.dumps(_synthesize_variant(folder, context, variant)))
-    recorded = json.loads(outcome.read_text())
+    folder, recorded = _variant_outcome(config, variant)
     if "refused" in recorded:
         raise RuntimeError(recorded["refused"])
     cache[variant.name] = load_synthesis(folder / recorded["outdir"], nag_error=recorded["nag_error"])
     return cache[variant.name]
 
 
+def _variant_outcome(config: pytest.Config, variant: Variant) -> tuple[Path, dict[str, Any]]:
+    """The run's folder of `variant` and what its synthesis recorded there (synthesizing it if no process has)."""
+    context = variant.context()
+    digest = hashlib.sha256(json.dumps([context, variant.keep_nag_error, variant.by_app_py], sort_keys=True).encode())
+    with shared_once(config, f"synthesis-{variant.name}-{digest.hexdigest()[:16]}") as folder:
+        outcome = folder / "outcome.json"  # written last: its presence means the synthesis is complete
+        if not outcome.is_file():
+            for partial in ("cdk.out", "cdk.out.nonag"):  # left by a process that was stopped halfway
+                shutil.rmtree(folder / partial, ignore_errors=True)
+            made = _run_app_py(folder, context) if variant.by_app_py else {}
+            if made.get("app_py", {}).get("returncode") != 0:  # not by app.py, or app.py failed: in this process
+                shutil.rmtree(folder / "cdk.out", ignore_errors=True)
+                made.update(_synthesize_variant(folder, context, variant))
+            outcome.write_text(json.dumps(made))
+    return folder, json.loads(outcome.read_text())
+
+
+def _run_app_py(folder: Path, context: dict[str, Any]) -> dict[str, Any]:
+    """`python app.py` as `cdk synth` runs it (context and output folder from the environment), under the
+    jsii call probe whose report tests/test_app_startup.py judges (`app_py_run`)."""
+    environment = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(folder / "cdk.out")}
+    command = [sys.executable, str(JSII_CALL_PROBE), str(folder / "probe.json"), str(ROOT / "app.py")]
+    ran = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=600, check=False)
+    return {"app_py": {"returncode": ran.returncode, "stderr": ran.stderr[-20_000:]}, "outdir": "cdk.out", "nag_error": None}
+
+
 def _synthesize_variant(folder: Path, context: dict[str, Any], variant: Variant) -> dict[str, Any]:
-    """Synthesize into `folder`; what happened, as `variant_synthesis` records it."""
-    for partial in ("cdk.out", "cdk.out.nonag"):  # left by a process that was stopped halfway
-        shutil.rmtree(folder / partial, ignore_errors=True)
+    """Synthesize into `folder` in this process; what happened, as `variant_synthesis` records it."""
     try:
         synthesize(folder / "cdk.out", context, nag=True)
         return {"outdir": "cdk.out", "nag_error": None}
@@ -231,6 +260,24 @@ def _synthesize_variant(folder: Path, context: dict[str, Any], variant: Variant)
             return {"refused": str(error)}
         synthesize(folder / "cdk.out.nonag", context, nag=False)
         return {"outdir": "cdk.out.nonag", "nag_error": str(error)}
+
+
+@dataclass(frozen=True)
+class AppPyRun:
+    """The run of `app.py` that made the default synthesis, under the jsii call probe."""
+
+    returncode: int
+    stderr: str
+    report: dict[str, Any]
+    outdir: Path
+
+
+def app_py_run(config: pytest.Config) -> AppPyRun:
+    """How `app.py` ran when it synthesized the default app for this test run (see `DEFAULT`)."""
+    folder, recorded = _variant_outcome(config, DEFAULT)
+    probe = folder / "probe.json"
+    report = json.loads(probe.read_text()) if probe.is_file() else {}
+    return AppPyRun(recorded["app_py"]["returncode"], recorded["app_py"]["stderr"], report, folder / "cdk.out")
 
 
 def session_synthesis(config: pytest.Config, *, cross_account: bool = False) -> SynthesizedApp:

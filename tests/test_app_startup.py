@@ -16,9 +16,9 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 
-from tests.synthesis_fixtures import ROOT, cdk_json_context
+from tests.synthesis_fixtures import JSII_CALL_PROBE, ROOT, app_py_run, cdk_json_context
 
-PROBE = ROOT / "tests" / "jsii_call_probe.py"
+PROBE = JSII_CALL_PROBE
 PLUGIN = "aws-cdk-lib.CloudFormationValidatePlugin"
 
 
@@ -31,9 +31,13 @@ def run_probed(script: Path, tmp_path: Path) -> tuple[subprocess.CompletedProces
     return result, json.loads(report.read_text())
 
 
-def test_the_app_imports_the_stacks_while_the_validation_engine_is_built_and_no_jsii_calls_overlap(tmp_path) -> None:
-    result, report = run_probed(ROOT / "app.py", tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_the_app_imports_the_stacks_while_the_validation_engine_is_built_and_no_jsii_calls_overlap(
+    pytestconfig: pytest.Config,
+) -> None:
+    # The run of app.py (default context, under the probe) that made the session's default synthesis.
+    run = app_py_run(pytestconfig)
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = run.report
     assert report["contended"] == []
     (plugin,) = [create for create in report["creates"] if create["fqn"] == PLUGIN]
     assert plugin["thread"].startswith("cfn-validation")
@@ -41,7 +45,7 @@ def test_the_app_imports_the_stacks_while_the_validation_engine_is_built_and_no_
     assert "stacks.components.release_pipeline" in plugin["imported_meanwhile"]
     # Everything else ran on the main thread, after the plugin.
     assert {create["thread"] for create in report["creates"] if create["fqn"] != PLUGIN} == {"MainThread"}
-    assert (tmp_path / "cdk.out" / "manifest.json").is_file()
+    assert (run.outdir / "manifest.json").is_file()
 
 
 def test_the_probe_reports_a_jsii_call_made_while_another_thread_waits_for_one(tmp_path) -> None:
