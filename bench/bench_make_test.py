@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     for seconds, module in by_module(phases)[: arguments.slowest]:
         print(f"  {seconds:6.2f} s  {module}")
     if status != 0:
-        print(output[-3000:], file=sys.stderr)
+        failures = output.find("= FAILURES =")
+        print(output[failures : failures + 6000] if failures >= 0 else output[-3000:], file=sys.stderr)
     return 0 if status == 0 and elapsed <= LIMIT_SECONDS else 1
 
 
