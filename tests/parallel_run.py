@@ -29,18 +29,19 @@ MOST_WORKERS = 4
 SLOWEST_MODULES = (
     "tests/test_accounts.py",  # first: it makes the syntheses and scans other modules share
     "tests/test_rehearsal_run.py",
-    "tests/test_app_startup.py",
     "tests/test_make_rehearse_fresh_clone.py",
-    "tests/test_config_bad_input.py",
     "tests/test_rehearsal_action_parameters.py",
+    "tests/test_app_startup.py",
     "tests/test_bad_input_cli_and_server.py",
-    "tests/test_function_kit_artifacts.py",
+    "tests/test_config_bad_input.py",
     "tests/test_staging_gate_handler.py",
-    "tests/test_pipeline_template.py",
     "tests/test_bad_inputs_functions.py",
-    "tests/test_evaluation_gate_handler.py",
-    "tests/test_connection_source.py",
     "tests/test_release_tools_train_and_register.py",
+    "tests/test_pipeline_template.py",
+    "tests/test_chain_of_custody.py",
+    "tests/test_function_kit_artifacts.py",
+    "tests/test_record_encryption.py",
+    "tests/test_connection_source.py",
     "tests/test_config.py",
 )
 
