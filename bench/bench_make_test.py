@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {summary[-1].strip('= ') if summary else 'no pytest summary'}")
     print(f"  load average (1 min) {load_before:.1f} before, {load_after:.1f} after; {os.cpu_count()} cores")
     phases = durations(output)
+    busy = sum(seconds for seconds, _, _ in phases)
+    print(f"  test phases add up to {busy:.0f} s: {busy / elapsed:.2f} of the wall-clock time (the workers' overlap)")
     print(f"slowest tests ({arguments.slowest}):")
     for seconds, phase, test in phases[: arguments.slowest]:
         print(f"  {seconds:6.2f} s  {phase:<8} {test}")
