@@ -255,22 +255,19 @@ def _event(artifact_name: str, user_parameters: dict[str, Any] | None) -> dict[s
 
 
 def _invoke(function: str, aws: _FakeAws, artifact_name: str) -> None:
-    from function_kit import codepipeline_job
-
-    codepipeline_job._default_codepipeline_client = lambda: aws  # type: ignore[assignment]
     if function == "evaluation_gate":
-        from evaluation_gate import handler as evaluation
+        from evaluation_gate.handler import EvaluationGateServices, run_evaluation_gate
 
-        evaluation.artifact_s3_client = lambda _credentials: aws  # type: ignore[assignment]
-        evaluation.default_s3_client = lambda: aws  # type: ignore[assignment]
-        evaluation._sagemaker_client = lambda: aws  # type: ignore[assignment]
-        evaluation.handler(_event(artifact_name, None), None)
+        gate = EvaluationGateServices(
+            sagemaker=lambda: aws, records_s3=lambda: aws, artifact_s3=lambda _credentials: aws, codepipeline=aws
+        )
+        run_evaluation_gate(_event(artifact_name, None), services=gate)
     elif function == "staging_gate":
         from staging_gate.handler import StagingGateServices, run_staging_gate
 
         services = StagingGateServices(
             sagemaker=lambda: aws,
-            runtime=lambda: aws,
+            runtime=lambda **_timeouts: aws,
             records_s3=lambda: aws,
             artifact_s3=lambda _credentials: aws,
             codepipeline=aws,

@@ -1,8 +1,8 @@
 """An offline stand-in for the AWS account the pipeline runs in.
 
 S3 and SageMaker are moto's in-process fakes. CodePipeline's
-`PutJobSuccessResult` / `PutJobFailureResult` (which moto lacks) are captured
-by wrapping `botocore.client.BaseClient._make_api_call`, so a gate handler
+`PutJobSuccessResult` / `PutJobFailureResult` (which moto lacks) are checked
+and recorded by the test doubles' `record_codepipeline_answers`, so a gate handler
 answers its job exactly as in AWS and the rehearsal reads the answer.
 SageMaker Runtime alone may be pointed at the local inference server
 (`AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`): moto lets requests to non-AWS hosts
@@ -13,27 +13,23 @@ from __future__ import annotations
 
 import io
 import os
-import uuid
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from rehearsal import aws_request_constraints
-from rehearsal.codepipeline_double import intercept_codepipeline_answers
+from rehearsal.codepipeline_double import CodePipelineAnswers, record_codepipeline_answers
 
 __all__ = [
     "ACCOUNT_ID",
     "ARTIFACT_BUCKET",
     "ARTIFACT_KEY_ARN",
     "REGION",
-    "CodePipelineAnswer",
-    "CodePipelineAnswers",
     "Sandbox",
     "aws_sandbox",
     "environment",
-    "new_job_id",
     "zip_files",
 ]
 
@@ -42,7 +38,6 @@ ACCOUNT_ID = "123456789012"  # moto's default account
 ARTIFACT_BUCKET = "rehearsal-pipeline-artifacts"
 ARTIFACT_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/00000000-0000-0000-0000-000000000000"
 
-_ANSWER_KINDS = {"PutJobSuccessResult": "success", "PutJobFailureResult": "failure"}
 
 # Fake credentials for the sandbox; distinct from the job's artifact credentials.
 _FUNCTION_CREDENTIALS = {
@@ -68,42 +63,6 @@ _CLEARED_VARIABLES = (
 )
 
 
-@dataclass(frozen=True)
-class CodePipelineAnswer:
-    """One `PutJob*Result` call as the handler made it."""
-
-    kind: str  # "success" or "failure"
-    request: Mapping[str, Any]
-
-    @property
-    def succeeded(self) -> bool:
-        """True for `PutJobSuccessResult`."""
-        return self.kind == "success"
-
-    @property
-    def message(self) -> str:
-        """The failure message, or the success summary."""
-        if self.succeeded:
-            return str(self.request.get("executionDetails", {}).get("summary", ""))
-        return str(self.request.get("failureDetails", {}).get("message", ""))
-
-    @property
-    def output_variables(self) -> Mapping[str, str]:
-        """Output variables sent with a success."""
-        return dict(self.request.get("outputVariables") or {})
-
-
-@dataclass
-class CodePipelineAnswers:
-    """Every answer captured, in order, by job id."""
-
-    calls: list[tuple[str, CodePipelineAnswer]] = field(default_factory=list)
-
-    def for_job(self, job_id: str) -> list[CodePipelineAnswer]:
-        """The answers given to `job_id` (a correct gate gives exactly one)."""
-        return [answer for answered, answer in self.calls if answered == job_id]
-
-
 @contextmanager
 def environment(values: Mapping[str, str | None]) -> Iterator[None]:
     """Set (or, for `None`, remove) environment variables for the block, then restore them."""
@@ -121,19 +80,6 @@ def environment(values: Mapping[str, str | None]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-@contextmanager
-def _capture_codepipeline_answers() -> Iterator[CodePipelineAnswers]:
-    answers = CodePipelineAnswers()
-
-    def respond(operation_name: str, api_params: dict[str, Any]) -> Any:
-        answer = CodePipelineAnswer(_ANSWER_KINDS[operation_name], dict(api_params))
-        answers.calls.append((str(api_params["jobId"]), answer))
-        return {"ResponseMetadata": {"HTTPStatusCode": 200}}
-
-    with intercept_codepipeline_answers(respond):
-        yield answers
 
 
 @dataclass
@@ -168,11 +114,6 @@ def zip_files(files: Mapping[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def new_job_id() -> str:
-    """A CodePipeline-style job id."""
-    return str(uuid.uuid4())
-
-
 @contextmanager
 def aws_sandbox() -> Iterator[Sandbox]:
     """moto S3 + SageMaker with fake credentials, and CodePipeline answers captured.
@@ -184,7 +125,7 @@ def aws_sandbox() -> Iterator[Sandbox]:
 
     aws_request_constraints.install()
     cleared: dict[str, str | None] = {name: None for name in _CLEARED_VARIABLES}
-    with environment({**cleared, **_FUNCTION_CREDENTIALS}), mock_aws(), _capture_codepipeline_answers() as answers:
+    with environment({**cleared, **_FUNCTION_CREDENTIALS}), mock_aws(), record_codepipeline_answers() as answers:
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=ARTIFACT_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         yield Sandbox(answers=answers, s3=s3, sagemaker=boto3.client("sagemaker", region_name=REGION))

@@ -19,6 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from contracts.aws_errors import describe_exception
 from contracts.champion import Champion
 from rehearsal.errors import ConfigurationError
 
@@ -47,7 +48,7 @@ def load_champion(out_dir: Path) -> Champion | None:
         )
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ConfigurationError(
-            f"{metadata} is damaged ({type(error).__name__}: {error}); delete {directory} to start without a champion"
+            f"{metadata} is damaged ({describe_exception(error)}); delete {directory} to start without a champion"
         ) from None
     if not champion.model_archive.is_file():
         raise ConfigurationError(f"{champion.model_archive} is missing; delete {directory} to start without a champion")

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from contracts.aws_errors import describe_exception
 from rehearsal.errors import ConfigurationError
 
 __all__ = [
@@ -82,11 +83,6 @@ def choose_accept(header: str | None) -> str:
     raise InferenceError(406, f"Accept {header!r} is not supported; supported: {', '.join(SUPPORTED_MEDIA_TYPES)}")
 
 
-def _describe(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
-
-
 class InferenceModel:
     """A loaded model and the handler functions of its `code/inference.py`."""
 
@@ -117,15 +113,15 @@ class InferenceModel:
         except ValueError as error:
             raise InferenceError(400, f"bad {content_type} payload: {error}") from None
         except Exception as error:  # noqa: BLE001 - any other failure is the model code's
-            raise InferenceError(500, f"input_fn failed: {_describe(error)}") from None
+            raise InferenceError(500, f"input_fn failed: {describe_exception(error)}") from None
         try:
             prediction = self._handlers["predict_fn"](data, self.model)
         except Exception as error:  # noqa: BLE001
-            raise InferenceError(500, f"predict_fn failed: {_describe(error)}") from None
+            raise InferenceError(500, f"predict_fn failed: {describe_exception(error)}") from None
         try:
             output = self._handlers["output_fn"](prediction, accept)
         except Exception as error:  # noqa: BLE001
-            raise InferenceError(500, f"output_fn failed: {_describe(error)}") from None
+            raise InferenceError(500, f"output_fn failed: {describe_exception(error)}") from None
         return _as_result(output, accept)
 
 
@@ -175,12 +171,12 @@ def load_model_archive(archive: Path, work_dir: Path) -> InferenceModel:
     try:
         spec.loader.exec_module(module)
     except Exception as error:  # noqa: BLE001 - the model's code may fail in any way
-        raise ConfigurationError(f"importing code/inference.py from {archive} failed: {_describe(error)}") from None
+        raise ConfigurationError(f"importing code/inference.py from {archive} failed: {describe_exception(error)}") from None
     missing = [name for name in _HANDLER_NAMES if not callable(getattr(module, name, None))]
     if missing:
         raise ConfigurationError(f"code/inference.py in {archive} lacks {', '.join(missing)}")
     try:
         model = module.model_fn(str(model_dir))
     except Exception as error:  # noqa: BLE001
-        raise ConfigurationError(f"model_fn failed on {archive}: {_describe(error)}") from None
+        raise ConfigurationError(f"model_fn failed on {archive}: {describe_exception(error)}") from None
     return InferenceModel(model_dir=model_dir, module=module, model=model)

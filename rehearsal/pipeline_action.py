@@ -11,51 +11,17 @@ collected from the record prefix.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from rehearsal.aws_sandbox import (
-    ARTIFACT_BUCKET,
-    ARTIFACT_KEY_ARN,
-    CodePipelineAnswer,
-    Sandbox,
-    environment,
-    new_job_id,
-)
-from rehearsal.codepipeline_event import codepipeline_job_event
+from rehearsal.aws_sandbox import ACCOUNT_ID, ARTIFACT_BUCKET, ARTIFACT_KEY_ARN, Sandbox, environment
+from rehearsal.codepipeline_double import CodePipelineAnswer, FakeLambdaContext, job_event, new_job_id
 from rehearsal.errors import StepFailed
 
-__all__ = ["ActionRun", "FakeLambdaContext", "run_pipeline_action"]
+__all__ = ["ActionRun", "run_pipeline_action"]
 
 _MAX_CONTINUATIONS = 20
-_LAMBDA_TIMEOUT_MS = 300_000
-
-
-@dataclass
-class FakeLambdaContext:
-    """The attributes of a Lambda context object a handler may read."""
-
-    function_name: str
-    timeout_ms: int = _LAMBDA_TIMEOUT_MS
-    aws_request_id: str = field(default_factory=new_job_id)
-    memory_limit_in_mb: int = 256
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def invoked_function_arn(self) -> str:
-        """The function's ARN in the sandbox account."""
-        return f"arn:aws:lambda:eu-west-1:123456789012:function:{self.function_name}"
-
-    @property
-    def log_group_name(self) -> str:
-        """Where CloudWatch would put the function's logs."""
-        return f"/aws/lambda/{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before the (fake) function timeout."""
-        return max(0, self.timeout_ms - int((time.monotonic() - self.started) * 1000))
 
 
 @dataclass(frozen=True)
@@ -76,7 +42,7 @@ def _invoke_once(
 ) -> CodePipelineAnswer:
     job_id = event["CodePipeline.job"]["id"]
     try:
-        handler(event, FakeLambdaContext(function_name=function_name))
+        handler(event, FakeLambdaContext(function_name=function_name, account_id=ACCOUNT_ID))
     except Exception as error:  # noqa: BLE001 - a handler must never raise; say so, as a failed step
         raise StepFailed(
             f"{function_name} raised {type(error).__name__} out of its handler (it must answer the job instead)"
@@ -110,12 +76,14 @@ def run_pipeline_action(
     with environment(env):
         while True:
             job_id = new_job_id()
-            event = codepipeline_job_event(
+            event = job_event(
                 job_id=job_id,
                 function_name=function_name,
-                input_artifacts=[(artifact_name, artifact_key)],
+                bucket=ARTIFACT_BUCKET,
+                artifacts={artifact_name: artifact_key},
                 user_parameters=user_parameters,
                 continuation_token=token,
+                account_id=ACCOUNT_ID,
             )
             answer = _invoke_once(sandbox, handler, function_name, event)
             invocations += 1

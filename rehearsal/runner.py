@@ -16,10 +16,10 @@ import uuid
 from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from contracts.decision_records import record_timestamp
 from rehearsal import aws_request_constraints, progress
 from rehearsal.aws_sandbox import ARTIFACT_BUCKET, Sandbox, aws_sandbox, environment
 from rehearsal.champion_store import Champion, load_champion, save_champion
@@ -136,10 +136,6 @@ class RehearsalResult:
         return f"BLOCKED by {self.blocked_by}: {self.reason}"
 
 
-def _timestamp() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 class _Blocked(Exception):
     """A stage stopped the release: who, and why."""
 
@@ -160,7 +156,7 @@ class _Rehearsal:
         self.log = progress.StepLog(total=len(STEP_NAMES), stream=stream)
         self.run_id = uuid.uuid4().hex[:8]
         self.result = RehearsalResult(
-            options=options, run_id=self.run_id, started_at=_timestamp(), hyperparameters=options.hyperparameters
+            options=options, run_id=self.run_id, started_at=record_timestamp(), hyperparameters=options.hyperparameters
         )
         self.s3_prefix = f"rehearsal/{self.run_id}"
         # CodePipeline's variables as the actions see them; the Deploy stages add their stack outputs.
@@ -527,7 +523,7 @@ class _Rehearsal:
             model_archive=archive,
             model_package_arn=self.result.model_package_arn or "",
             source_revision=self.options.source_revision,
-            promoted_at=_timestamp(),
+            promoted_at=record_timestamp(),
             promoted_by=promoted_by,
             metrics=dict(evaluation.document.get("metrics", {})),
         )

@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from contracts.aws_errors import describe_exception
+
 __all__ = ["ReleaseToolError", "run_cli"]
 
 
@@ -25,5 +27,5 @@ def run_cli(tool: str, main: Callable[[], int]) -> int:
     except RecursionError:
         print(f"{tool}: the input is nested too deeply to process", file=sys.stderr)
     except Exception as exc:  # noqa: BLE001 - the contract is one line, never a traceback
-        print(f"{tool}: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"{tool}: unexpected {describe_exception(exc)}", file=sys.stderr)
     return 1

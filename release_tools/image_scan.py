@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contracts.aws_errors import aws_error_code
 from contracts.platform_floors import FLOORS_VARIABLE, parse_platform_floors
 from contracts.release_policy import IMAGE_SEVERITIES, PolicyError
 
@@ -106,7 +107,7 @@ def wait_for_scan(
             answer = ecr.describe_image_scan_findings(repositoryName=repository, imageId={"imageDigest": digest}, maxResults=100)
             status = answer.get("imageScanStatus", {})
         except Exception as error:  # noqa: BLE001 - only "not yet" is retried
-            code = str((getattr(error, "response", None) or {}).get("Error", {}).get("Code", ""))
+            code = aws_error_code(error) or ""
             if code != "ScanNotFoundException":
                 raise ReleaseToolError(f"DescribeImageScanFindings failed: {code or error}") from None
             answer, status = {}, {"status": "PENDING"}

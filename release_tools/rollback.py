@@ -33,6 +33,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
+from contracts.decision_records import record_timestamp
 from contracts.model_package_metadata import customer_metadata, metadata_keys
 
 from .errors import ReleaseToolError, run_cli
@@ -147,10 +148,6 @@ def plan_rollback(cloudformation: Any, sagemaker: Any, stack_name: str, *, furth
             f"previous champion {plan.previous} is {target.get('ModelApprovalStatus')}, not Approved: will not deploy it"
         )
     return plan
-
-
-def _timestamp(now: datetime) -> str:
-    return now.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _metadata(sagemaker: Any, arn: str) -> dict[str, str]:
@@ -271,9 +268,9 @@ def run_rollback(
         say(f"dry run: would update {plan.stack_name} to {PARAMETER}={plan.previous} and reject {plan.current}")
         return plan
     if not plan.stack_serves_previous:
-        _record_intent(sagemaker, plan, _timestamp(now), say)
+        _record_intent(sagemaker, plan, record_timestamp(now), say)
     _update_stack(cloudformation, plan, say, waiter_config)
-    _update_registry(sagemaker, plan, reason, _timestamp(now), say)
+    _update_registry(sagemaker, plan, reason, record_timestamp(now), say)
     return plan
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contracts.aws_errors import aws_error_code
 from stacks.accounts import account_layout
 from stacks.config import ConfigError, load_config
 
@@ -63,15 +64,11 @@ class Clients:
         return cls(boto3.client("cloudformation"), boto3.client("codecommit"), boto3.client("sagemaker"))
 
 
-def _error_code(error: Exception) -> str:
-    return str((getattr(error, "response", None) or {}).get("Error", {}).get("Code", ""))
-
-
 def _stack_exists(cloudformation: Any, name: str) -> bool:
     try:
         stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
     except Exception as error:  # noqa: BLE001 - "does not exist" is an answer; anything else propagates
-        if _error_code(error) == "ValidationError" and "does not exist" in str(error):
+        if aws_error_code(error) == "ValidationError" and "does not exist" in str(error):
             return False
         raise
     return bool(stacks) and stacks[0]["StackStatus"] != "DELETE_COMPLETE"
@@ -150,7 +147,7 @@ def _existing_identifier(clients: Clients, kind: str, resource: Mapping[str, Any
         group = clients.sagemaker.describe_model_package_group(ModelPackageGroupName=props["ModelPackageGroupName"])
         return str(group["ModelPackageGroupArn"])
     except Exception as error:  # noqa: BLE001 - "does not exist" is an answer; anything else propagates
-        if _error_code(error) in ("RepositoryDoesNotExistException", "ValidationException"):
+        if aws_error_code(error) in ("RepositoryDoesNotExistException", "ValidationException"):
             return None
         raise
 

@@ -27,15 +27,8 @@ from function_kit.input_limits import (
     BoundedJsonError,
     parse_bounded_json,
 )
-from function_kit_fixtures import (
-    JOB_ID,
-    REGION,
-    FakeLambdaContext,
-    job_event,
-    put_zip_artifact,
-    record_codepipeline_answers,
-    set_fake_aws_environment,
-)
+from function_kit_fixtures import REGION, put_zip_artifact, set_fake_aws_environment
+from rehearsal.codepipeline_double import JOB_ID, FakeLambdaContext, job_event, record_codepipeline_answers
 
 BUCKET = "artifact-bucket"
 KEY = "ml-pipeline/TrainOutpu/AbCdE12"
@@ -170,7 +163,7 @@ def test_the_evaluation_gate_names_the_file_and_the_problem_and_writes_the_recor
     message = answers.failure_message
     assert not message.startswith("gate error")
     assert f"evaluation.json in {WHERE} is refused: " in message and problem in message
-    record_key = f"ml-pipeline/TrainOutpu/decision-records/evaluation_gate/{JOB_ID}.json"
+    record_key = f"ml-pipeline/TrainOutpu/decision-records/evaluation-gate/{JOB_ID}.json"
     record = json.loads(moto_bucket.get_object(Bucket=BUCKET, Key=record_key)["Body"].read())
     assert record["decision"] == "failed"
     assert any(problem in error for error in record["errors"])

@@ -19,15 +19,9 @@ from moto import mock_aws
 from evaluation_gate.handler import handler as evaluation_gate
 from evaluation_gate_fixtures import CONTRACT_EVALUATION, CONTRACT_POLICY
 from function_kit.custody import CUSTODY_FILES, compare
-from function_kit_fixtures import (
-    REGION,
-    FakeLambdaContext,
-    job_event,
-    put_zip_artifact,
-    record_codepipeline_answers,
-    set_fake_aws_environment,
-)
+from function_kit_fixtures import REGION, put_zip_artifact, set_fake_aws_environment
 from promote.handler import PromoteServices, run_promote
+from rehearsal.codepipeline_double import FakeLambdaContext, job_event, record_codepipeline_answers
 from staging_fixtures import register_package
 
 ARTIFACTS, RELEASES = "artifact-bucket", "release-bucket"
@@ -82,7 +76,7 @@ def judge(aws: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
 def check(aws: dict[str, Any], action: str = "verify_custody", **extra: str) -> Any:
     parameters = {
         "action": action,
-        "custody_record": f"s3://{RELEASES}/decision-records/evaluation_gate/11111111-2222-3333-4444-555555555555.json",
+        "custody_record": f"s3://{RELEASES}/decision-records/evaluation-gate/11111111-2222-3333-4444-555555555555.json",
         **extra,
     }
     with record_codepipeline_answers() as answers:

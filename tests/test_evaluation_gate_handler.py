@@ -21,20 +21,12 @@ from evaluation_gate_fixtures import (
     evaluation,
     policy,
 )
-from function_kit_fixtures import (
-    ARTIFACT_SECRETS,
-    JOB_ID,
-    REGION,
-    FakeLambdaContext,
-    job_event,
-    put_zip_artifact,
-    record_codepipeline_answers,
-    set_fake_aws_environment,
-)
+from function_kit_fixtures import REGION, put_zip_artifact, set_fake_aws_environment
+from rehearsal.codepipeline_double import ARTIFACT_SECRETS, JOB_ID, FakeLambdaContext, job_event, record_codepipeline_answers
 
 BUCKET = "artifact-bucket"
 ARTIFACT_KEY = "ml-pipeline/TrainOutpu/AbCdE12"
-RECORD_DIR = "ml-pipeline/TrainOutpu/decision-records/evaluation_gate"
+RECORD_DIR = "ml-pipeline/TrainOutpu/decision-records/evaluation-gate"
 
 
 @pytest.fixture(scope="module")
@@ -301,7 +293,7 @@ def test_record_bucket_and_prefix_from_the_environment(aws, monkeypatch: pytest.
     monkeypatch.setenv("RECORD_PREFIX", "audit")
     put_inputs(s3)
     answers = invoke()
-    assert answers.only[1]["outputVariables"]["record_uri"] == f"s3://records/audit/evaluation_gate/{JOB_ID}.json"
+    assert answers.only[1]["outputVariables"]["record_uri"] == f"s3://records/audit/evaluation-gate/{JOB_ID}.json"
 
 
 def test_a_passing_verdict_whose_record_cannot_be_written_fails_closed(aws, monkeypatch: pytest.MonkeyPatch) -> None:

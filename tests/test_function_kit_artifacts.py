@@ -8,13 +8,8 @@ from moto import mock_aws
 
 from function_kit.artifacts import ArtifactError, ArtifactReader, artifact_s3_client
 from function_kit.codepipeline_job import InputArtifact, S3Location, parse_job_event
-from function_kit_fixtures import (
-    ARTIFACT_CREDENTIALS,
-    REGION,
-    aws_credentials,
-    job_event,
-    put_zip_artifact,
-)
+from function_kit_fixtures import REGION, aws_credentials, put_zip_artifact
+from rehearsal.codepipeline_double import ARTIFACT_CREDENTIALS, job_event
 
 __all__ = ["aws_credentials"]
 

@@ -20,14 +20,8 @@ from function_kit.codepipeline_job import (
     run_job,
     truncate_message,
 )
-from function_kit_fixtures import (
-    ARTIFACT_CREDENTIALS,
-    ARTIFACT_SECRETS,
-    JOB_ID,
-    REGION,
-    aws_credentials,
-    job_event,
-)
+from function_kit_fixtures import REGION, aws_credentials
+from rehearsal.codepipeline_double import ARTIFACT_CREDENTIALS, ARTIFACT_SECRETS, JOB_ID, job_event
 
 __all__ = ["aws_credentials"]
 

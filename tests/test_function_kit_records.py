@@ -14,7 +14,8 @@ from function_kit.records import (
     record_location_from_environment,
     write_decision_record,
 )
-from function_kit_fixtures import JOB_ID, REGION, aws_credentials
+from function_kit_fixtures import REGION, aws_credentials
+from rehearsal.codepipeline_double import JOB_ID
 
 __all__ = ["aws_credentials"]
 
@@ -22,9 +23,9 @@ ARTIFACT = S3Location("artifact-bucket", "ml-pipeline/TrainOutpu/AbCdE12")
 
 
 def test_default_is_beside_the_input_artifact() -> None:
-    location = record_location(gate="evaluation_gate", job_id=JOB_ID, input_artifact=ARTIFACT)
-    assert location.json.uri == f"s3://artifact-bucket/ml-pipeline/TrainOutpu/decision-records/evaluation_gate/{JOB_ID}.json"
-    assert location.markdown.uri == f"s3://artifact-bucket/ml-pipeline/TrainOutpu/decision-records/evaluation_gate/{JOB_ID}.md"
+    location = record_location(gate="evaluation-gate", job_id=JOB_ID, input_artifact=ARTIFACT)
+    assert location.json.uri == f"s3://artifact-bucket/ml-pipeline/TrainOutpu/decision-records/evaluation-gate/{JOB_ID}.json"
+    assert location.markdown.uri == f"s3://artifact-bucket/ml-pipeline/TrainOutpu/decision-records/evaluation-gate/{JOB_ID}.md"
 
 
 @pytest.mark.parametrize(
@@ -32,24 +33,24 @@ def test_default_is_beside_the_input_artifact() -> None:
     [
         (
             {"RECORD_BUCKET": "records"},
-            f"s3://records/decision-records/evaluation_gate/{JOB_ID}.json",
+            f"s3://records/decision-records/evaluation-gate/{JOB_ID}.json",
         ),
         (
             {"RECORD_BUCKET": "records", "RECORD_PREFIX": "/audit/"},
-            f"s3://records/audit/evaluation_gate/{JOB_ID}.json",
+            f"s3://records/audit/evaluation-gate/{JOB_ID}.json",
         ),
         (
             {"RECORD_PREFIX": "audit"},
-            f"s3://artifact-bucket/audit/evaluation_gate/{JOB_ID}.json",
+            f"s3://artifact-bucket/audit/evaluation-gate/{JOB_ID}.json",
         ),
         (
             {"RECORD_BUCKET": "", "RECORD_PREFIX": ""},
-            f"s3://artifact-bucket/ml-pipeline/TrainOutpu/decision-records/evaluation_gate/{JOB_ID}.json",
+            f"s3://artifact-bucket/ml-pipeline/TrainOutpu/decision-records/evaluation-gate/{JOB_ID}.json",
         ),
     ],
 )
 def test_environment_overrides(environ: dict[str, str], expected: str) -> None:
-    location = record_location_from_environment(gate="evaluation_gate", job_id=JOB_ID, input_artifact=ARTIFACT, environ=environ)
+    location = record_location_from_environment(gate="evaluation-gate", job_id=JOB_ID, input_artifact=ARTIFACT, environ=environ)
     assert location.json.uri == expected
 
 

@@ -23,15 +23,8 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from evaluation_gate_fixtures import CONTRACT_EVALUATION, CONTRACT_POLICY
-from function_kit_fixtures import (
-    ARTIFACT_SECRETS,
-    REGION,
-    FakeLambdaContext,
-    job_event,
-    put_zip_artifact,
-    record_codepipeline_answers,
-    set_fake_aws_environment,
-)
+from function_kit_fixtures import REGION, put_zip_artifact, set_fake_aws_environment
+from rehearsal.codepipeline_double import ARTIFACT_SECRETS, FakeLambdaContext, job_event, record_codepipeline_answers
 
 LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
 # Every function CodePipeline invokes (they answer jobs through function_kit.codepipeline_job) gets the job's credentials.

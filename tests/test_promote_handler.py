@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from function_kit_fixtures import REGION, aws_credentials, job_event, record_codepipeline_answers  # noqa: F401
+from function_kit_fixtures import REGION, aws_credentials  # noqa: F401
 from promote.champion_promotion import PREVIOUS_CHAMPION_KEY, SUPERSEDED_BY_KEY
 from promote.handler import PromoteServices, run_promote
 from promote.production_check import MAX_WAIT_ATTEMPTS
+from rehearsal.codepipeline_double import job_event, record_codepipeline_answers
 from staging_fixtures import (
     create_endpoint,
     register_package,

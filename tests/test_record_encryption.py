@@ -19,8 +19,9 @@ import pytest
 from moto import mock_aws
 
 from evaluation_gate_fixtures import evaluation, policy
-from function_kit_fixtures import REGION, aws_credentials, job_event, put_zip_artifact, record_codepipeline_answers
+from function_kit_fixtures import REGION, aws_credentials, put_zip_artifact
 from rehearsal.aws_request_constraints import observed_requests
+from rehearsal.codepipeline_double import job_event, record_codepipeline_answers
 from tests.synthesis_fixtures import SynthesizedApp
 
 __all__ = ["aws_credentials"]

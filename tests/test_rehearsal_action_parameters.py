@@ -35,7 +35,7 @@ def _lambda_actions(template: dict[str, Any]) -> dict[str, str | None]:
 def invoked(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     """Every job event the rehearsal sent, in order (one full release)."""
     events: list[dict[str, Any]] = []
-    original = pipeline_action.codepipeline_job_event
+    original = pipeline_action.job_event
 
     def recording(**kwargs: Any) -> dict[str, Any]:
         event = original(**kwargs)
@@ -44,7 +44,7 @@ def invoked(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
 
     out = tmp_path_factory.mktemp("rehearsal-parameters")
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
-        patch.setattr(pipeline_action, "codepipeline_job_event", recording)
+        patch.setattr(pipeline_action, "job_event", recording)
         code = main(
             [
                 "run",

@@ -187,10 +187,10 @@ def test_release_data_goes_to_the_release_bucket(synthesized: SynthesizedApp, wh
 
 COMMIT_WRITES = [
     ("s3:PutObject", "release", "releases/run-1/training/run-1/output/model.tar.gz"),
-    ("s3:PutObject", "release", "decision-records/evaluation_gate/job.json"),
+    ("s3:PutObject", "release", "decision-records/evaluation-gate/job.json"),
     ("s3:PutObject", "release", "data-capture/production/AllTraffic/2026/11/29/20/capture.jsonl"),
     ("s3:DeleteObject", "release", "releases/run-1/training/run-1/output/model.tar.gz"),
-    ("s3:DeleteObjectVersion", "release", "decision-records/evaluation_gate/job.json"),
+    ("s3:DeleteObjectVersion", "release", "decision-records/evaluation-gate/job.json"),
     ("s3:PutObject", "artifacts", "ml-cicd-pipeline-Rel/TrainOutpu/AbCdE12"),
     ("s3:DeleteObject", "artifacts", "ml-cicd-pipeline-Rel/TrainOutpu/AbCdE12"),
     ("s3:DeleteObject", "artifacts", "ml-cicd-pipeline-Rel/BuildOutpu/AbCdE12"),

@@ -12,9 +12,10 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from function_kit_fixtures import REGION, aws_credentials, job_event, record_codepipeline_answers  # noqa: F401
+from function_kit_fixtures import REGION, aws_credentials  # noqa: F401
 from promote import champion_promotion
 from promote.handler import PromoteServices, run_promote
+from rehearsal.codepipeline_double import job_event, record_codepipeline_answers
 from release_tools import rollback
 from release_tools.errors import ReleaseToolError
 from staging_fixtures import create_endpoint, register_package, shared_client, space_creation_times, upload_train_output

@@ -11,13 +11,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from function_kit_fixtures import (
-    ARTIFACT_SECRETS,
-    REGION,
-    aws_credentials,  # noqa: F401 - fixture
-    job_event,
-    record_codepipeline_answers,
-)
+from function_kit_fixtures import REGION, aws_credentials  # noqa: F401 - fixture
+from rehearsal.codepipeline_double import ARTIFACT_SECRETS, job_event, record_codepipeline_answers
 from staging_fixtures import (
     ARTIFACT_BUCKET,
     answer_for,

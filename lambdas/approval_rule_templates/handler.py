@@ -11,13 +11,14 @@ event is never logged (the response URL is a credential for the stack).
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from contracts.aws_errors import code_or_type
+from function_kit.clients import aws_client
 from function_kit.structured_log import gate_logger, log_fields
 
 from .template_lifecycle import NOT_CREATED_PREFIX, TemplateProperties, TemplateSetupError, create, delete, update
@@ -27,13 +28,6 @@ __all__ = ["handler", "lifecycle_step"]
 _LOGGER = gate_logger("approval_rule_templates")
 # CloudFormation shows the reason in the console; responses are bounded at 4 KB in all.
 _MAX_REASON = 1000
-
-
-@functools.lru_cache(maxsize=1)
-def _codecommit_client() -> Any:
-    import boto3
-
-    return boto3.client("codecommit")
 
 
 def lifecycle_step(event: Mapping[str, Any], codecommit: Any) -> str:
@@ -75,12 +69,11 @@ def handler(
 ) -> dict[str, str]:
     status, reason = "SUCCESS", ""
     try:
-        physical_id = lifecycle_step(event, codecommit or _codecommit_client())
+        physical_id = lifecycle_step(event, codecommit or aws_client("codecommit"))
     except TemplateSetupError as error:
         status, reason, physical_id = "FAILED", str(error), _failure_physical_id(event)
     except Exception as error:  # noqa: BLE001 - answered as a failure, never left to time out
-        code = getattr(error, "response", {}).get("Error", {}).get("Code", type(error).__name__)
-        status, reason, physical_id = "FAILED", f"{code}: {error}", _failure_physical_id(event)
+        status, reason, physical_id = "FAILED", f"{code_or_type(error)}: {error}", _failure_physical_id(event)
     body = {
         "Status": status,
         "Reason": reason[:_MAX_REASON] or "OK",

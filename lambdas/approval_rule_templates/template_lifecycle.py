@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.aws_errors import aws_error_code
+
 __all__ = ["NOT_CREATED_PREFIX", "TemplateProperties", "TemplateSetupError", "create", "delete", "update"]
 
 # Physical ID of a create that made nothing: CloudFormation's rollback delete must not act on it.
@@ -59,17 +61,12 @@ class TemplateProperties:
         return cls(**values)
 
 
-def _error_code(error: Exception) -> str:
-    response = getattr(error, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
 def _template(codecommit: Any, name: str) -> dict[str, Any] | None:
     """The template named `name`, or None when there is none."""
     try:
         return dict(codecommit.get_approval_rule_template(approvalRuleTemplateName=name)["approvalRuleTemplate"])
     except Exception as error:  # noqa: BLE001 - only "does not exist" is an answer; anything else propagates
-        if _error_code(error) in _GONE:
+        if aws_error_code(error) in _GONE:
             return None
         raise
 
@@ -86,7 +83,7 @@ def _ignoring_gone(call: Callable[..., Any], **parameters: Any) -> None:
     try:
         call(**parameters)
     except Exception as error:  # noqa: BLE001 - already gone is the goal; anything else propagates
-        if _error_code(error) not in _GONE:
+        if aws_error_code(error) not in _GONE:
             raise
 
 
@@ -99,7 +96,7 @@ def create(codecommit: Any, new: TemplateProperties) -> str:
             approvalRuleTemplateDescription=new.description,
         )["approvalRuleTemplate"]
     except Exception as error:  # noqa: BLE001 - a taken name is the user's to resolve; anything else propagates
-        if _error_code(error) == "ApprovalRuleTemplateNameAlreadyExistsException":
+        if aws_error_code(error) == "ApprovalRuleTemplateNameAlreadyExistsException":
             raise TemplateSetupError(
                 f"an approval rule template named {new.name!r} already exists and was not created by this "
                 "resource; delete it (CodeCommit > Approval rule templates) or choose another project_name",

@@ -186,43 +186,48 @@ def _champion_problem(rule_id: str, name: str, report: EvaluationReport, directi
     return _delta_problem(rule_id, name, report)
 
 
+def _missing_champion_rule(rule_id: str, name: str, threshold: float, bound: Bound, report: EvaluationReport) -> RuleResult:
+    """Skipped on a first release (`champion: null`), failed when the champion block is unusable."""
+    if report.champion_is_null:
+        outcome, reason = OUTCOME_SKIPPED, f"{rule_id}: skipped, no champion (first release)"
+    else:
+        outcome, reason = OUTCOME_FAILED, f"{rule_id}: evaluation.json has no usable champion"
+    return _rule(rule_id, name, None, threshold, ">=", outcome, reason, bound.source)
+
+
 def _champion_rule(name: str, bound_name: str, bound: Bound, context: _Context) -> RuleResult:
     rule_id = f"champion.{name}.{bound_name}"
     threshold = -bound.value if bound_name == "max_regression" else bound.value
     report = context.report
     champion = report.champion
     if champion is None:
-        if report.champion_is_null:
-            return _rule(
-                rule_id,
-                name,
-                None,
-                threshold,
-                ">=",
-                OUTCOME_SKIPPED,
-                f"{rule_id}: skipped, no champion (first release)",
-                bound.source,
-            )
-        return _rule(
-            rule_id,
-            name,
-            None,
-            threshold,
-            ">=",
-            OUTCOME_FAILED,
-            f"{rule_id}: evaluation.json has no usable champion",
-            bound.source,
-        )
+        return _missing_champion_rule(rule_id, name, threshold, bound, report)
     direction = context.policy.directions.get(name)
     problem = _champion_problem(rule_id, name, report, direction)
     if problem or direction is None:
         return _rule(rule_id, name, None, threshold, ">=", OUTCOME_FAILED, problem or "", bound.source)
+    return _judged_champion_rule(rule_id, name, bound_name, Bound(threshold, bound.source), bound, direction.value, report)
+
+
+def _judged_champion_rule(
+    rule_id: str,
+    name: str,
+    bound_name: str,
+    threshold_bound: Bound,
+    bound: Bound,
+    higher_is_better: bool,
+    report: EvaluationReport,
+) -> RuleResult:
+    """The improvement's interval (oriented so higher is better) against the threshold: passed, inconclusive or failed."""
+    champion = report.champion
+    assert champion is not None
+    threshold = threshold_bound.value
     delta = champion.deltas[name]
-    sign = 1 if direction.value else -1
+    sign = 1 if higher_is_better else -1
     low, high = sorted((sign * delta.ci_low, sign * delta.ci_high))
     how = (
         f"delta ci_low {format_number(delta.ci_low)}, higher is better"
-        if direction.value
+        if higher_is_better
         else f"-delta ci_high {format_number(-delta.ci_high)}, lower is better"
     )
     held = low >= threshold
@@ -236,7 +241,6 @@ def _champion_rule(name: str, bound_name: str, bound: Bound, context: _Context) 
         found = resolution(
             low=low, high=high, point=sign * delta.value, threshold=threshold, confidence=champion.confidence, rows=report.rows
         )
-        threshold_bound = Bound(threshold, bound.source)
         return _inconclusive(rule_id, name, low, threshold_bound, ">=", reason, found, report.rows)
     return _rule(
         rule_id,
@@ -308,15 +312,8 @@ class EvaluationInputs:
     """`release.json` when read: its `holdout_reuse` says how often the holdout was used before."""
 
 
-def decide(
-    inputs: EvaluationInputs,
-    *,
-    job_id: str | None = None,
-    started_at: str | None = None,
-    decided_at: str | None = None,
-) -> DecisionRecord:
-    """The gate's verdict and record; fails closed on any input error."""
-    errors = list(inputs.errors)
+def _merged_policy(inputs: EvaluationInputs, errors: list[str], notes: list[str]) -> MergedPolicy | None:
+    """The platform floors merged with the repository's policy; None (and the errors) when either is unusable."""
     policy_errors: list[str] = []
     floors: ReleasePolicy | None = None
     repository: ReleasePolicy | None = None
@@ -330,27 +327,34 @@ def decide(
         except PolicyError as error:
             policy_errors.append(str(error))
     errors.extend(policy_errors)
+    if repository is None or policy_errors:
+        return None
+    merged = merge(floors, repository)
+    errors.extend(merged.problems)
+    if floors is None:
+        notes.append("no platform floors configured: the repository policy alone applies")
+    return merged
 
-    rules: list[RuleResult] = []
-    notes: list[str] = []
-    merged: MergedPolicy | None = None
-    report: EvaluationReport | None = None
-    reuse: int | None = None
-    if repository is not None and not policy_errors:
-        merged = merge(floors, repository)
-        errors.extend(merged.problems)
-        if floors is None:
-            notes.append("no platform floors configured: the repository policy alone applies")
-    if inputs.evaluation is not NOT_READ:
-        report = read_evaluation_report(inputs.evaluation)
-        errors.extend(report.errors)
-        reuse, reuse_problem = holdout_reuse_count(inputs.release, report.dataset.get("sha256"))
-        if reuse_problem:
-            errors.append(reuse_problem)
-        if merged is not None and report.judgeable:
-            rules, judged_notes = judge(report, merged, holdout_reuse=reuse)
-            notes.extend(judged_notes)
 
+def _judged_rules(
+    inputs: EvaluationInputs, merged: MergedPolicy | None, errors: list[str], notes: list[str]
+) -> tuple[EvaluationReport | None, list[RuleResult], int | None]:
+    """The evaluation report, the rules judged on it (none unless it and the policy are usable) and the holdout reuse."""
+    if inputs.evaluation is NOT_READ:
+        return None, [], None
+    report = read_evaluation_report(inputs.evaluation)
+    errors.extend(report.errors)
+    reuse, reuse_problem = holdout_reuse_count(inputs.release, report.dataset.get("sha256"))
+    if reuse_problem:
+        errors.append(reuse_problem)
+    if merged is None or not report.judgeable:
+        return report, [], reuse
+    rules, judged_notes = judge(report, merged, holdout_reuse=reuse)
+    notes.extend(judged_notes)
+    return report, rules, reuse
+
+
+def _record_inputs(inputs: EvaluationInputs, report: EvaluationReport | None, reuse: int | None) -> dict[str, Any]:
     record_inputs: dict[str, Any] = dict(inputs.locations or {})
     if report is not None and report.judgeable:
         record_inputs.update(
@@ -362,13 +366,28 @@ def decide(
                 "holdout_reuse": reuse,
             }
         )
+    return record_inputs
+
+
+def decide(
+    inputs: EvaluationInputs,
+    *,
+    job_id: str | None = None,
+    started_at: str | None = None,
+    decided_at: str | None = None,
+) -> DecisionRecord:
+    """The gate's verdict and record; fails closed on any input error."""
+    errors = list(inputs.errors)
+    notes: list[str] = []
+    merged = _merged_policy(inputs, errors, notes)
+    report, rules, reuse = _judged_rules(inputs, merged, errors, notes)
     return build_record(
         gate=GATE_TITLE,
         rules=rules,
         notes=notes,
         errors=errors,
         policy=merged.to_dict() if merged else None,
-        inputs=record_inputs,
+        inputs=_record_inputs(inputs, report, reuse),
         started_at=started_at,
         decided_at=decided_at,
         job_id=job_id,

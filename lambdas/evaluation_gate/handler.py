@@ -12,37 +12,36 @@ raises, never logs the event. boto3 is imported on first use, not at import.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.aws_errors import code_or_type
+from contracts.decision_records import EVALUATION_GATE, record_timestamp
 from contracts.model_package_metadata import MAX_VALUE_CHARS, customer_metadata
 from contracts.release_record import RELEASE_FILE, ReleaseFileError, release_package_arn
 from function_kit.artifacts import (
     ArtifactError,
     ArtifactFile,
     ArtifactReader,
-    artifact_s3_client,
 )
+from function_kit.clients import client_of
 from function_kit.codepipeline_job import (
     CodePipelineJob,
     JobOutcome,
     S3Location,
     UserParametersError,
     parse_user_parameters,
-    run_job,
     truncate_message,
 )
 from function_kit.custody import MODE_REQUIRED, CustodyError, manifest
 from function_kit.decision_record import DecisionRecord
+from function_kit.pipeline_function import FunctionServices, FunctionSteps, run_pipeline_function
 from function_kit.records import (
     RecordError,
     RecordLocation,
-    default_s3_client,
     record_kms_key_id,
     record_location_from_environment,
     write_decision_record,
@@ -56,9 +55,9 @@ from .evaluation_decision import (
     decide,
 )
 
-__all__ = ["GATE_NAME", "handler"]
+__all__ = ["GATE_NAME", "EvaluationGateServices", "evaluation_gate_steps", "handler", "run_evaluation_gate"]
 
-GATE_NAME = "evaluation_gate"
+GATE_NAME = EVALUATION_GATE
 METADATA_DECISION = "evaluation_gate_decision"
 METADATA_RECORD = "evaluation_gate_record"
 MAX_APPROVAL_DESCRIPTION_CHARS = 1024
@@ -66,35 +65,29 @@ MAX_APPROVAL_DESCRIPTION_CHARS = 1024
 LOGGER = gate_logger("evaluation_gate")
 
 
-def handler(event: Mapping[str, Any], context: Any) -> None:
-    """Lambda entry point: `evaluation_gate.handler.handler`."""
-    run_job(event, evaluate_job, logger=LOGGER)
+@dataclass(eq=False)
+class EvaluationGateServices(FunctionServices):
+    """The gate's clients (`function_kit.pipeline_function.FunctionServices` plus the registry); tests replace any."""
+
+    sagemaker: Callable[[], Any] = client_of("sagemaker")
 
 
-@functools.cache
-def _sagemaker_client() -> Any:
-    """Created on first use (boto3 is not imported at cold start) and reused while warm."""
-    import boto3
-
-    return boto3.client("sagemaker")
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
-
-
-@dataclass
+@dataclass(eq=False)
 class _ReadInputs:
     """What the gate read from the job, and the problems met reading it."""
 
+    job_id: str
+    started_at: str
     errors: list[str] = field(default_factory=list)
     files: dict[str, ArtifactFile] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     model_package_arn: str | None = None
     reader: ArtifactReader | None = None
+    locations: dict[str, Any] = field(default_factory=dict)
+    decided_at: str | None = None
 
 
-def _custody(read: _ReadInputs) -> dict[str, Any] | None:
+def _custody(read: _ReadInputs, services: EvaluationGateServices) -> dict[str, Any] | None:
     """The chain-of-custody manifest of what this gate judges and the deploy stages will use."""
     if read.reader is None:
         return None
@@ -102,7 +95,8 @@ def _custody(read: _ReadInputs) -> dict[str, Any] | None:
     release = read.data.get("release.json")
     model_data_url = release.get("model_data_url") if isinstance(release, Mapping) and required else None
     try:
-        return manifest(read.reader, default_s3_client() if required else None, model_data_url=model_data_url, required=required)
+        s3 = services.records_s3() if required else None
+        return manifest(read.reader, s3, model_data_url=model_data_url, required=required)
     except CustodyError as error:
         read.errors.append(f"chain of custody: {error}")
         return None
@@ -136,15 +130,15 @@ def _model_package_arn(parameters: Mapping[str, Any], read: _ReadInputs) -> str 
     return arn
 
 
-def _read_inputs(job: CodePipelineJob) -> _ReadInputs:
-    read = _ReadInputs()
+def _read_artifacts(job: CodePipelineJob, services: EvaluationGateServices) -> _ReadInputs:
+    read = _ReadInputs(job_id=job.job_id, started_at=record_timestamp())
     try:
         parameters = parse_user_parameters(job.user_parameters)
     except UserParametersError as error:
         read.errors.append(str(error))
         parameters = {}
     try:
-        reader = ArtifactReader(artifact_s3_client(job.artifact_credentials), job.input_artifacts)
+        reader = ArtifactReader(services.artifact_s3(job.artifact_credentials), job.input_artifacts)
     except ArtifactError as error:
         read.errors.append(str(error))
         return read
@@ -170,7 +164,9 @@ def _record_anchor(job: CodePipelineJob, read: _ReadInputs) -> tuple[S3Location 
     return (S3Location(bucket, ""), None) if bucket else (None, None)
 
 
-def _write_record(job: CodePipelineJob, read: _ReadInputs, record: DecisionRecord) -> tuple[RecordLocation | None, str | None]:
+def _write_record(
+    job: CodePipelineJob, read: _ReadInputs, record: DecisionRecord, services: EvaluationGateServices
+) -> tuple[RecordLocation | None, str | None]:
     anchor, kms_key_id = _record_anchor(job, read)
     if anchor is None:
         return (
@@ -180,7 +176,7 @@ def _write_record(job: CodePipelineJob, read: _ReadInputs, record: DecisionRecor
     location = record_location_from_environment(gate=GATE_NAME, job_id=job.job_id, input_artifact=anchor)
     try:
         write_decision_record(
-            default_s3_client(),
+            services.records_s3(),
             location,
             json_text=record.to_json(),
             markdown_text=record.to_markdown(),
@@ -197,7 +193,9 @@ def _approval_description(record: DecisionRecord, record_uri: str | None) -> str
     return truncate_message(" ".join(text.split()), MAX_APPROVAL_DESCRIPTION_CHARS)
 
 
-def _update_model_package(arn: str, record: DecisionRecord, location: RecordLocation | None) -> str | None:
+def _update_model_package(
+    arn: str, record: DecisionRecord, location: RecordLocation | None, services: EvaluationGateServices
+) -> str | None:
     """Attach the verdict to the package (and reject it on a failed verdict); the problem, if any."""
     record_uri = location.json.uri if location else None
     properties = {METADATA_DECISION: record.decision}
@@ -211,11 +209,10 @@ def _update_model_package(arn: str, record: DecisionRecord, location: RecordLoca
         request["ModelApprovalStatus"] = "Rejected"
         request["ApprovalDescription"] = _approval_description(record, record_uri)
     try:
-        _sagemaker_client().update_model_package(**request)
+        services.sagemaker().update_model_package(**request)
     except Exception as error:  # noqa: BLE001 - reported in the job's answer
-        code = getattr(error, "response", {}).get("Error", {}).get("Code") or type(error).__name__
         action = "marked Rejected" if not record.passed else "given the decision record"
-        return f"model package {arn} could not be {action}: {code}"
+        return f"model package {arn} could not be {action}: {code_or_type(error)}"
     if record_uri and METADATA_RECORD not in properties:
         return f"model package {arn}: the record URI is longer than {MAX_VALUE_CHARS} characters"
     return None
@@ -246,42 +243,61 @@ def _outcome(record: DecisionRecord, location: RecordLocation | None, problems: 
     )
 
 
-def evaluate_job(job: CodePipelineJob) -> JobOutcome:
-    """Read, decide, record, mark the package; the outcome `run_job` answers with."""
-    started_at = _now()
-    read = _read_inputs(job)
-    locations: dict[str, Any] = {
+def _read(job: CodePipelineJob, services: EvaluationGateServices) -> _ReadInputs:
+    """The job's files (and what they are: where each came from, the image, the chain of custody)."""
+    read = _read_artifacts(job, services)
+    read.locations = {
         name: f"{found.artifact.location.uri} (artifact {found.artifact.name})" for name, found in read.files.items()
     }
-    locations["model_package_arn"] = read.model_package_arn
+    read.locations["model_package_arn"] = read.model_package_arn
     release = read.data.get("release.json")
     if isinstance(release, dict) and release.get("image_uri"):
         # The image the release trained on and will serve (by digest when it is the repository's own).
-        locations["image"] = str(release["image_uri"])[:300]
-    locations["custody"] = _custody(read)
-    record = decide(
+        read.locations["image"] = str(release["image_uri"])[:300]
+    read.locations["custody"] = _custody(read, services)
+    read.decided_at = record_timestamp()
+    return read
+
+
+def _decide(read: _ReadInputs) -> DecisionRecord:
+    """`evaluation_decision.decide` on what was read (pure)."""
+    return decide(
         EvaluationInputs(
             evaluation=read.data.get("evaluation.json", NOT_READ),
             repository_policy=read.data.get("release-policy.json", NOT_READ),
             platform_floors=os.environ.get("PLATFORM_FLOORS"),
             errors=read.errors,
-            locations=locations,
+            locations=read.locations,
             release=read.data.get("release.json"),
         ),
-        job_id=job.job_id,
-        started_at=started_at,
-        decided_at=_now(),
+        job_id=read.job_id,
+        started_at=read.started_at,
+        decided_at=read.decided_at,
     )
-    location, record_problem = _write_record(job, read, record)
+
+
+def _package_problems(
+    read: _ReadInputs,
+    record: DecisionRecord,
+    location: RecordLocation | None,
+    record_problem: str | None,
+    services: EvaluationGateServices,
+) -> list[str]:
+    """Mark the model package with the verdict (never a pass whose record is lost); the problems met."""
     problems = [record_problem] if record_problem else []
     if read.model_package_arn is None:
-        pass
-    elif record.passed and record_problem:
+        return problems
+    if record.passed and record_problem:
         problems.append(f"model package {read.model_package_arn} left unchanged: the record could not be written")
-    else:
-        package_problem = _update_model_package(read.model_package_arn, record, location)
-        if package_problem:
-            problems.append(package_problem)
+        return problems
+    package_problem = _update_model_package(read.model_package_arn, record, location, services)
+    return problems + [package_problem] if package_problem else problems
+
+
+def _write(job: CodePipelineJob, read: _ReadInputs, record: DecisionRecord, services: EvaluationGateServices) -> JobOutcome:
+    """Write the record, mark the model package, and say what to answer."""
+    location, record_problem = _write_record(job, read, record, services)
+    problems = _package_problems(read, record, location, record_problem, services)
     outcome = _outcome(record, location, problems)
     log_fields(
         LOGGER,
@@ -297,3 +313,25 @@ def evaluate_job(job: CodePipelineJob) -> JobOutcome:
         model_package_arn=read.model_package_arn,
     )
     return outcome
+
+
+def evaluation_gate_steps(
+    services: EvaluationGateServices,
+) -> FunctionSteps[CodePipelineJob, _ReadInputs, DecisionRecord, JobOutcome]:
+    """The gate's read → decide → write, with `services`."""
+    return FunctionSteps(
+        read=lambda job: _read(job, services),
+        decide=_decide,
+        write=lambda job, read, record: _write(job, read, record, services),
+    )
+
+
+def run_evaluation_gate(event: Any, *, services: EvaluationGateServices | None = None) -> JobOutcome | None:
+    """Run the gate on `event` and answer its job; returns what was answered."""
+    chosen = services or EvaluationGateServices()
+    return run_pipeline_function(event, evaluation_gate_steps(chosen), codepipeline_client=chosen.codepipeline, logger=LOGGER)
+
+
+def handler(event: Mapping[str, Any], context: Any) -> None:
+    """Lambda entry point: `evaluation_gate.handler.handler`."""
+    run_evaluation_gate(event)

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
+from contracts.aws_errors import code_or_type
+
 from .codepipeline_job import ArtifactCredentials, InputArtifact
 from .input_limits import (
     MAX_ARTIFACT_BYTES,
@@ -99,15 +101,6 @@ def artifact_s3_client(credentials: ArtifactCredentials | None) -> Any:
     )
 
 
-def _error_code(error: Exception) -> str:
-    response = getattr(error, "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-        if code:
-            return str(code)
-    return type(error).__name__
-
-
 @dataclass
 class _OpenedArtifact:
     archive: zipfile.ZipFile
@@ -132,7 +125,7 @@ def _stream_to_file(body: Any, where: str) -> IO[bytes]:
         raise
     except Exception as error:  # noqa: BLE001 - a broken download is an unreadable artifact
         spool.close()
-        raise ArtifactError(f"{where} could not be downloaded: {_error_code(error)}") from None
+        raise ArtifactError(f"{where} could not be downloaded: {code_or_type(error)}") from None
     spool.seek(0)
     return spool
 
@@ -183,7 +176,7 @@ class ArtifactReader:
         try:
             response = self._s3.get_object(Bucket=artifact.location.bucket, Key=artifact.location.key)
         except Exception as error:  # noqa: BLE001 - any S3/credential failure is an unreadable artifact
-            raise ArtifactError(f"{where} could not be read: {_error_code(error)}") from None
+            raise ArtifactError(f"{where} could not be read: {code_or_type(error)}") from None
         size = response.get("ContentLength")
         if isinstance(size, int) and size > MAX_ARTIFACT_BYTES:
             response["Body"].close()

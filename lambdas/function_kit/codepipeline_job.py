@@ -9,13 +9,15 @@ returns a `JobOutcome` (or raises), and exactly one answer is sent.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.aws_errors import describe_exception
+
+from .clients import aws_client
 from .structured_log import gate_logger, log_fields, quiet_sdk_debug_logs
 
 __all__ = [
@@ -243,20 +245,6 @@ def truncate_message(message: str, limit: int = MAX_FAILURE_MESSAGE_CHARS) -> st
     return message[: kept - tail] + _TRUNCATION_MARK + (message[-tail:] if tail else "")
 
 
-@functools.cache
-def _default_codepipeline_client() -> Any:
-    """Created on first use and reused across warm invocations."""
-    import boto3  # imported lazily: keeps the handler's cold import fast
-
-    return boto3.client("codepipeline")
-
-
-def _describe_exception(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    first_line = text[0] if text else ""
-    return f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__
-
-
 def _send_answer(client: Any, job_id: str, outcome: JobOutcome) -> None:
     if outcome.succeeded:
         request: dict[str, Any] = {"jobId": job_id}
@@ -315,11 +303,11 @@ def run_job(
             logging.ERROR,
             "gate failed unexpectedly",
             job_id=job_id,
-            error=_describe_exception(error),
+            error=describe_exception(error),
         )
-        outcome = JobOutcome(succeeded=False, message=f"gate error: {_describe_exception(error)}")
+        outcome = JobOutcome(succeeded=False, message=f"gate error: {describe_exception(error)}")
     try:
-        client = codepipeline_client if codepipeline_client is not None else _default_codepipeline_client()
+        client = codepipeline_client if codepipeline_client is not None else aws_client("codepipeline")
         _send_answer(client, job_id, outcome)
     except Exception as error:  # noqa: BLE001 - a failed answer must not make Lambda retry the job
         log_fields(
@@ -328,7 +316,7 @@ def run_job(
             "could not answer the CodePipeline job",
             job_id=job_id,
             succeeded=outcome.succeeded,
-            error=_describe_exception(error),
+            error=describe_exception(error),
         )
         return outcome
     log_fields(

@@ -21,6 +21,8 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from contracts.aws_errors import code_or_type
+
 from .artifacts import ArtifactError, ArtifactReader
 
 __all__ = [
@@ -86,18 +88,13 @@ def _split(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _code(error: Exception) -> str:
-    response = getattr(error, "response", None)
-    return str(response.get("Error", {}).get("Code")) if isinstance(response, dict) else type(error).__name__
-
-
 def model_custody(s3: Any, model_data_url: str, *, digest: bool) -> dict[str, Any]:
     """The model object's current version (and, with `digest`, the sha256 of that version's bytes)."""
     bucket, key = _split(model_data_url)
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except Exception as error:  # noqa: BLE001 - reported as one line
-        raise CustodyError(f"model {model_data_url} cannot be read: {_code(error)}") from None
+        raise CustodyError(f"model {model_data_url} cannot be read: {code_or_type(error)}") from None
     version = head.get("VersionId")
     if not version or version == "null":
         raise CustodyError(f"model {model_data_url} has no S3 version ID (the release bucket must be versioned)")
@@ -114,7 +111,7 @@ def model_custody(s3: Any, model_data_url: str, *, digest: bool) -> dict[str, An
             for chunk in iter(lambda: body.read(_CHUNK), b""):
                 hasher.update(chunk)
         except Exception as error:  # noqa: BLE001
-            raise CustodyError(f"model {model_data_url} version {version} cannot be read: {_code(error)}") from None
+            raise CustodyError(f"model {model_data_url} version {version} cannot be read: {code_or_type(error)}") from None
         found["sha256"] = hasher.hexdigest()
     return found
 

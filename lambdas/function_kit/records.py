@@ -5,7 +5,8 @@ credentials are read-only). Where they go:
 
 - `RECORD_BUCKET` / `RECORD_PREFIX` when set;
 - otherwise the input artifact's bucket, beside the artifact:
-  `<artifact-key-dir>/decision-records/<gate>/<job-id>.json|.md`.
+  `<artifact-key-dir>/decision-records/<record name>/<job-id>.json|.md`
+  (the naming is `contracts/decision_records.py`'s).
 
 Encryption: every put carries `ServerSideEncryption: aws:kms`, on every
 path, success or failure: the artifact bucket's policy denies a put without it
@@ -20,13 +21,16 @@ key (aws/s3) to protect the data", PutObject API reference).
 
 from __future__ import annotations
 
-import functools
 import os
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.aws_errors import code_or_type
+from contracts.decision_records import RECORD_FOLDER, record_stem
+
+from .clients import aws_client
 from .codepipeline_job import CodePipelineJob, JobOutcome, S3Location
 
 __all__ = [
@@ -66,11 +70,11 @@ def record_location(
     if record_prefix is not None and record_prefix.strip("/"):
         prefix = record_prefix.strip("/")
     elif record_bucket:
-        prefix = "decision-records"
+        prefix = RECORD_FOLDER
     else:
         artifact_dir = posixpath.dirname(input_artifact.key)
-        prefix = posixpath.join(artifact_dir, "decision-records") if artifact_dir else "decision-records"
-    stem = f"{prefix}/{gate}/{job_id}"
+        prefix = posixpath.join(artifact_dir, RECORD_FOLDER) if artifact_dir else RECORD_FOLDER
+    stem = record_stem(prefix, gate, job_id)
     return RecordLocation(
         json=S3Location(bucket, f"{stem}.json"),
         markdown=S3Location(bucket, f"{stem}.md"),
@@ -112,13 +116,9 @@ def record_kms_key_id(
     return None
 
 
-@functools.cache
 def default_s3_client() -> Any:
     """An S3 client with the function's own credentials (SigV4), reused across warm invocations."""
-    import boto3  # imported lazily: keeps the handler's cold import fast
-    from botocore.config import Config
-
-    return boto3.client("s3", config=Config(signature_version="s3v4"))
+    return aws_client("s3")
 
 
 def write_decision_record(
@@ -146,8 +146,7 @@ def write_decision_record(
                 **encryption,
             )
         except Exception as error:  # noqa: BLE001 - reported to the caller as one line
-            code = getattr(error, "response", {}).get("Error", {}).get("Code") or type(error).__name__
-            raise RecordError(f"decision record {target.uri} could not be written: {code}") from None
+            raise RecordError(f"decision record {target.uri} could not be written: {code_or_type(error)}") from None
     return location
 
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.aws_errors import describe_aws_error
+
 __all__ = [
     "ServedModel",
     "ServedModelError",
@@ -90,21 +92,11 @@ def package_mismatch(served: ServedModel, expected_package_arn: str) -> str | No
     return None
 
 
-def _error_code(error: Exception) -> str:
-    response = getattr(error, "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-        message = response.get("Error", {}).get("Message")
-        if code:
-            return f"{code}: {message}" if message else str(code)
-    return type(error).__name__
-
-
 def _call(what: str, operation: Any, **kwargs: Any) -> Mapping[str, Any]:
     try:
         return operation(**kwargs)
     except Exception as error:  # noqa: BLE001 - any failure means the live state is unknown
-        raise ServedModelError(f"{what} failed: {_error_code(error)}") from None
+        raise ServedModelError(f"{what} failed: {describe_aws_error(error)}") from None
 
 
 def _container_packages(model: Mapping[str, Any]) -> tuple[str, ...]:

@@ -16,6 +16,9 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from contracts.aws_errors import describe_aws_error
+
+from .clients import client_of
 from .served_model import ServedModelError
 
 __all__ = ["READER_ROLE_VARIABLE", "EndpointAccessError", "EndpointSessions"]
@@ -23,16 +26,11 @@ __all__ = ["READER_ROLE_VARIABLE", "EndpointAccessError", "EndpointSessions"]
 # Written by stacks/components/cross_account_access.py (a test keeps the two equal).
 READER_ROLE_VARIABLE = "ENDPOINT_READER_ROLE_ARN"
 _RENEW_BEFORE_EXPIRY = timedelta(minutes=5)
+_STS = client_of("sts")
 
 
 class EndpointAccessError(ServedModelError):
     """The endpoint's account could not be reached (one line: the role and AWS's error code)."""
-
-
-def _default_sts() -> Any:
-    import boto3  # imported lazily: keeps the handler's cold import fast
-
-    return boto3.client("sts")
 
 
 def _default_session(**credentials: str) -> Any:
@@ -48,7 +46,7 @@ class EndpointSessions:
         self,
         *,
         session_name: str,
-        sts: Callable[[], Any] = _default_sts,
+        sts: Callable[[], Any] = _STS,
         session_factory: Callable[..., Any] = _default_session,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -72,7 +70,7 @@ class EndpointSessions:
             answer = self._sts().assume_role(RoleArn=role_arn, RoleSessionName=self._session_name)
             credentials = answer["Credentials"]
         except Exception as error:  # noqa: BLE001 - reported as one line, never a traceback
-            raise EndpointAccessError(f"AssumeRole {role_arn} failed: {_error_code(error)}") from None
+            raise EndpointAccessError(f"AssumeRole {role_arn} failed: {describe_aws_error(error)}") from None
         session = self._session_factory(
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],
@@ -85,11 +83,3 @@ class EndpointSessions:
     def client(self, service: str, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Any:
         """A client of `service` (sagemaker, sagemaker-runtime) for the endpoint's account."""
         return self.session(environ).client(service, **kwargs)
-
-
-def _error_code(error: Exception) -> str:
-    response = getattr(error, "response", None)
-    if isinstance(response, dict) and response.get("Error", {}).get("Code"):
-        message = str(response["Error"].get("Message") or "").splitlines()
-        return f"{response['Error']['Code']}: {message[0][:200]}" if message and message[0] else response["Error"]["Code"]
-    return type(error).__name__

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from contracts.aws_errors import code_or_type
+
 __all__ = ["CHAMPION_TAG_PREFIX", "ImageTagError", "champion_tag", "protect_champion_image"]
 
 CHAMPION_TAG_PREFIX = "champion-"
@@ -56,7 +58,7 @@ def protect_champion_image(ecr: Any, package: Mapping[str, Any], *, repository_n
     except ImageTagError:
         raise
     except Exception as error:  # noqa: BLE001 - a tag already there is the goal; anything else is one line
-        code = str((getattr(error, "response", None) or {}).get("Error", {}).get("Code", type(error).__name__))
+        code = code_or_type(error)
         if code not in _ALREADY:
             raise ImageTagError(f"tagging {digest} as {tag} in {repository_name} failed: {code}") from None
     return tag

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from contracts.decision_records import record_timestamp
 from contracts.model_package_metadata import MetadataError, customer_metadata
 
 __all__ = [
@@ -62,10 +63,6 @@ class PromotionPlan:
     already_champion: bool
 
 
-def _timestamp(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _metadata(entries: Mapping[str, object]) -> dict[str, str]:
     """The entries as SageMaker accepts them (`contracts.model_package_metadata`), or a `PromotionError`."""
     try:
@@ -74,18 +71,10 @@ def _metadata(entries: Mapping[str, object]) -> dict[str, str]:
         raise PromotionError(str(error)) from None
 
 
-def plan_promotion(
-    release: PackageVersion, approved: Sequence[PackageVersion], *, promoted_by: str, now: datetime
-) -> PromotionPlan:
-    """The updates that approve `release` and mark the previous champion superseded.
-
-    `approved` is every Approved package of the group. Re-running after a
-    successful promotion plans the same outcome (the recorded previous
-    champion is kept), so the Promote action can be retried safely.
-    """
+def _previous_champion(release: PackageVersion, others: Sequence[PackageVersion]) -> tuple[str | None, str | None]:
+    """(the champion `release` replaces, the one its metadata records): refuses a newer Approved package."""
     if release.status == "Rejected":
         raise PromotionError(f"model package {release.arn} is Rejected: it will not be promoted")
-    others = [p for p in approved if p.arn != release.arn]
     newer = [p for p in others if p.created > release.created]
     if newer:
         latest = max(newer, key=lambda p: p.created)
@@ -95,11 +84,14 @@ def plan_promotion(
         )
     recorded = release.metadata.get(PREVIOUS_CHAMPION_KEY)
     if recorded is not None:
-        previous = None if recorded == NO_PREVIOUS_CHAMPION else recorded
-    else:
-        previous = max(others, key=lambda p: p.created).arn if others else None
-    already = release.status == "Approved" and recorded is not None
-    stamp = _timestamp(now)
+        return (None if recorded == NO_PREVIOUS_CHAMPION else recorded), recorded
+    return (max(others, key=lambda p: p.created).arn if others else None), None
+
+
+def _release_update(
+    release: PackageVersion, previous: str | None, *, already: bool, promoted_by: str, stamp: str
+) -> Mapping[str, Any]:
+    """Approve the release and record who promoted it, when, and which champion it replaced (kept on a re-run)."""
     description = (
         f"Promoted to production champion by {promoted_by} at {stamp}; previous champion: {previous or NO_PREVIOUS_CHAMPION}"
     )[:_MAX_DESCRIPTION]
@@ -111,29 +103,48 @@ def plan_promotion(
             PROMOTED_BY_KEY: release.metadata.get(PROMOTED_BY_KEY, promoted_by) if already else promoted_by,
         }
     )
-    updates: list[Mapping[str, Any]] = [
-        {
-            "ModelPackageArn": release.arn,
-            "ModelApprovalStatus": "Approved",
-            "ApprovalDescription": release.approval_description if already and release.approval_description else description,
-            "CustomerMetadataProperties": release_metadata,
-        }
-    ]
+    return {
+        "ModelPackageArn": release.arn,
+        "ModelApprovalStatus": "Approved",
+        "ApprovalDescription": release.approval_description if already and release.approval_description else description,
+        "CustomerMetadataProperties": release_metadata,
+    }
+
+
+def _superseded_update(champion: PackageVersion, release: PackageVersion, stamp: str) -> Mapping[str, Any]:
+    """Mark the previous champion superseded by the release; it stays Approved."""
+    update: dict[str, Any] = {
+        "ModelPackageArn": champion.arn,
+        # Stated explicitly: the previous champion stays Approved, only its metadata changes.
+        "ModelApprovalStatus": "Approved",
+        "CustomerMetadataProperties": _metadata(
+            {
+                **champion.metadata,
+                SUPERSEDED_BY_KEY: release.arn,
+                SUPERSEDED_AT_KEY: stamp,
+            }
+        ),
+    }
+    if champion.approval_description:
+        update["ApprovalDescription"] = champion.approval_description
+    return update
+
+
+def plan_promotion(
+    release: PackageVersion, approved: Sequence[PackageVersion], *, promoted_by: str, now: datetime
+) -> PromotionPlan:
+    """The updates that approve `release` and mark the previous champion superseded.
+
+    `approved` is every Approved package of the group. Re-running after a
+    successful promotion plans the same outcome (the recorded previous
+    champion is kept), so the Promote action can be retried safely.
+    """
+    others = [p for p in approved if p.arn != release.arn]
+    previous, recorded = _previous_champion(release, others)
+    already = release.status == "Approved" and recorded is not None
+    stamp = record_timestamp(now)
+    updates = [_release_update(release, previous, already=already, promoted_by=promoted_by, stamp=stamp)]
     champion = next((p for p in others if p.arn == previous), None)
     if champion is not None and champion.metadata.get(SUPERSEDED_BY_KEY) != release.arn:
-        update: dict[str, Any] = {
-            "ModelPackageArn": champion.arn,
-            # Stated explicitly: the previous champion stays Approved, only its metadata changes.
-            "ModelApprovalStatus": "Approved",
-            "CustomerMetadataProperties": _metadata(
-                {
-                    **champion.metadata,
-                    SUPERSEDED_BY_KEY: release.arn,
-                    SUPERSEDED_AT_KEY: stamp,
-                }
-            ),
-        }
-        if champion.approval_description:
-            update["ApprovalDescription"] = champion.approval_description
-        updates.append(update)
+        updates.append(_superseded_update(champion, release, stamp))
     return PromotionPlan(updates=tuple(updates), previous_champion=previous, already_champion=already)

@@ -17,15 +17,19 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from contracts.aws_errors import describe_aws_error
+from contracts.decision_records import PROMOTE, VERIFY_CUSTODY, VERIFY_PRODUCTION, record_timestamp
 from contracts.release_record import ReleaseFileError, release_package_arn, release_text
-from function_kit.artifacts import ArtifactError, ArtifactReader, artifact_s3_client
-from function_kit.codepipeline_job import CodePipelineJob, JobOutcome, parse_user_parameters, run_job
+from function_kit.artifacts import ArtifactError, ArtifactReader
+from function_kit.clients import client_of
+from function_kit.codepipeline_job import CodePipelineJob, JobOutcome, parse_user_parameters
 from function_kit.custody import CustodyError, compare, file_custody, model_custody
 from function_kit.decision_record import OUTCOME_FAILED, OUTCOME_PASSED, RuleResult, build_record
-from function_kit.records import default_s3_client, outcome_with_record
+from function_kit.pipeline_function import FunctionServices, FunctionSteps, run_pipeline_function
+from function_kit.records import outcome_with_record
 from function_kit.served_model import ServedModel, ServedModelError, read_served_model
 from function_kit.structured_log import gate_logger, log_fields
 from function_kit.target_account import EndpointSessions
@@ -35,16 +39,17 @@ from .champion_promotion import PREVIOUS_CHAMPION_KEY, PackageVersion, Promotion
 from .production_check import (
     SERVING,
     WAITING,
+    ProductionVerdict,
     WaitTokenError,
     assess_production,
     next_wait_token,
     read_wait_token,
 )
 
-__all__ = ["ACTIONS", "PromoteServices", "handler", "run_promote"]
+__all__ = ["ACTIONS", "PromoteServices", "handler", "promote_steps", "run_promote"]
 
 ACTIONS = ("verify_custody", "verify_production", "promote")
-_RECORD_NAMES = {"verify_custody": "verify-custody", "verify_production": "verify-production", "promote": "promote"}
+_RECORD_NAMES = {"verify_custody": VERIFY_CUSTODY, "verify_production": VERIFY_PRODUCTION, "promote": PROMOTE}
 _LOGGER = gate_logger("promote")
 
 
@@ -52,39 +57,19 @@ class _Refusal(Exception):
     """An input or AWS problem that fails the action with this one-line message."""
 
 
-class _Done(Exception):
-    """The action's checks are complete (verify_custody needs no endpoint)."""
-
-
-def _sagemaker_client() -> Any:
-    import boto3  # imported lazily: keeps the handler's cold import fast
-
-    return boto3.client("sagemaker")
-
-
-def _ecr_client() -> Any:
-    import boto3
-
-    return boto3.client("ecr")
-
-
 # The production endpoint's account: the pipeline's, or a target account through its reader role.
 _ENDPOINT_ACCOUNT = EndpointSessions(session_name="production-verification")
 
 
-@dataclass
-class PromoteServices:
-    """The function's clients and clock; tests replace any of them."""
+@dataclass(eq=False)
+class PromoteServices(FunctionServices):
+    """The function's clients and clock (`FunctionServices` plus the registry's and ECR's); tests replace any."""
 
-    sagemaker: Callable[[], Any] = _sagemaker_client
-    ecr: Callable[[], Any] = _ecr_client
+    sagemaker: Callable[[], Any] = client_of("sagemaker")
+    ecr: Callable[[], Any] = client_of("ecr")
     # Reads the production endpoint; None: the reader role's client when ENDPOINT_READER_ROLE_ARN is set,
     # else `sagemaker` (the endpoint is in the pipeline account). The registry is always `sagemaker`.
     endpoint_sagemaker: Callable[[Mapping[str, str]], Any] | None = None
-    records_s3: Callable[[], Any] = default_s3_client
-    artifact_s3: Callable[[Any], Any] = artifact_s3_client
-    codepipeline: Any | None = None
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True)
@@ -154,7 +139,7 @@ def _recorded_custody(s3: Any, record_uri: str, environ: Mapping[str, str]) -> A
     try:
         record = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     except Exception as error:  # noqa: BLE001 - reported as one line
-        raise _Refusal(f"the evaluation gate's record {record_uri} cannot be read: {_error_code(error)}") from None
+        raise _Refusal(f"the evaluation gate's record {record_uri} cannot be read: {describe_aws_error(error)}") from None
     return (record.get("inputs") or {}).get("custody") if isinstance(record, dict) else None
 
 
@@ -186,18 +171,11 @@ def _custody_rule(request: _Request, services: PromoteServices, environ: Mapping
     )
 
 
-def _error_code(error: Exception) -> str:
-    response = getattr(error, "response", None)
-    if isinstance(response, dict) and response.get("Error", {}).get("Code"):
-        return f"{response['Error']['Code']}: {response['Error'].get('Message', '')}".rstrip(": ")
-    return type(error).__name__
-
-
 def _package_version(sagemaker: Any, arn: str) -> PackageVersion:
     try:
         package = sagemaker.describe_model_package(ModelPackageName=arn)
     except Exception as error:  # noqa: BLE001 - reported as one line
-        raise _Refusal(f"DescribeModelPackage {arn} failed: {_error_code(error)}") from None
+        raise _Refusal(f"DescribeModelPackage {arn} failed: {describe_aws_error(error)}") from None
     return PackageVersion(
         arn=str(package.get("ModelPackageArn") or arn),
         status=str(package.get("ModelApprovalStatus") or ""),
@@ -214,14 +192,15 @@ def _approved_packages(sagemaker: Any, group: str) -> list[PackageVersion]:
         )
         summaries = [item for page in pages for item in page.get("ModelPackageSummaryList", [])]
     except Exception as error:  # noqa: BLE001
-        raise _Refusal(f"ListModelPackages {group} failed: {_error_code(error)}") from None
+        raise _Refusal(f"ListModelPackages {group} failed: {describe_aws_error(error)}") from None
     return [
         PackageVersion(arn=s["ModelPackageArn"], status=s.get("ModelApprovalStatus", "Approved"), created=s["CreationTime"])
         for s in summaries
     ]
 
 
-def _plan(sagemaker: Any, request: _Request, environ: Mapping[str, str], now: datetime) -> PromotionPlan:
+def _registry(sagemaker: Any, request: _Request, environ: Mapping[str, str]) -> tuple[PackageVersion, list[PackageVersion]]:
+    """The release's package and the group's Approved ones (the previous champion described in full)."""
     configured = environ.get("MODEL_PACKAGE_GROUP_NAME") or None
     if configured and request.group_name and configured != request.group_name:
         raise _Refusal(f"release.json names model package group {request.group_name}, but this function promotes in {configured}")
@@ -235,11 +214,7 @@ def _plan(sagemaker: Any, request: _Request, environ: Mapping[str, str], now: da
     recorded = release.metadata.get(PREVIOUS_CHAMPION_KEY)
     latest_other = max((p for p in approved if p.arn in candidates), key=lambda p: p.created, default=None)
     wanted = {recorded} if recorded in candidates else ({latest_other.arn} if latest_other else set())
-    approved = [_package_version(sagemaker, p.arn) if p.arn in wanted else p for p in approved]
-    try:
-        return plan_promotion(release, approved, promoted_by=request.promoted_by, now=now)
-    except PromotionError as error:
-        raise _Refusal(str(error)) from None
+    return release, [_package_version(sagemaker, p.arn) if p.arn in wanted else p for p in approved]
 
 
 def _apply(sagemaker: Any, plan: PromotionPlan) -> list[str]:
@@ -248,7 +223,7 @@ def _apply(sagemaker: Any, plan: PromotionPlan) -> list[str]:
         try:
             sagemaker.update_model_package(**update)
         except Exception as error:  # noqa: BLE001
-            raise _Refusal(f"UpdateModelPackage {update['ModelPackageArn']} failed: {_error_code(error)}") from None
+            raise _Refusal(f"UpdateModelPackage {update['ModelPackageArn']} failed: {describe_aws_error(error)}") from None
         done.append(f"updated {update['ModelPackageArn']}: {', '.join(sorted(update['CustomerMetadataProperties']))}")
     return done
 
@@ -270,21 +245,181 @@ def _rule(rule_id: str, passed: bool, reason: str) -> RuleResult:
     return RuleResult(rule_id, None, None, None, "==", OUTCOME_PASSED if passed else OUTCOME_FAILED, reason)
 
 
-def _finish(
-    job: CodePipelineJob,
-    services: PromoteServices,
-    environ: Mapping[str, str],
-    *,
-    action: str,
-    rules: list[RuleResult],
-    errors: list[str],
-    notes: list[str],
-    inputs: dict[str, Any],
-    kms_key_id: str | None,
+def _endpoint_client(services: PromoteServices, environ: Mapping[str, str], registry_client: Any) -> Any:
+    if services.endpoint_sagemaker is not None:
+        return services.endpoint_sagemaker(environ)
+    if EndpointSessions.role_arn(environ) is None:
+        return registry_client
+    return _ENDPOINT_ACCOUNT.client("sagemaker", environ)
+
+
+@dataclass
+class _Inputs:
+    """What the action read: the request, the chain of custody (judged while reading: a changed file or model
+    stops it), the production endpoint and, to promote, the registry. A refusal ends the reading."""
+
+    job_id: str
+    continuation_token: str | None
+    now: datetime
+    action: str = "promote"
+    kms_key_id: str | None = None
+    request: _Request | None = None
+    errors: list[str] = field(default_factory=list)
+    rules: list[RuleResult] = field(default_factory=list)
+    record_inputs: dict[str, Any] = field(default_factory=dict)
+    served: ServedModel | None = None
+    verdict: ProductionVerdict | None = None
+    release: PackageVersion | None = None
+    approved: list[PackageVersion] = field(default_factory=list)
+
+
+@dataclass
+class _Decision:
+    """The action's rules, errors and notes; the promotion to apply, or the deployment to wait for."""
+
+    rules: list[RuleResult]
+    errors: list[str]
+    record_inputs: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    plan: PromotionPlan | None = None
+    waiting: ProductionVerdict | None = None
+
+
+def _read_endpoint(inputs: _Inputs, services: PromoteServices, environ: Mapping[str, str]) -> None:
+    """The production endpoint, how it compares with the release and, to promote, the registry."""
+    request = inputs.request
+    assert request is not None
+    sagemaker = services.sagemaker()
+    try:
+        served = read_served_model(_endpoint_client(services, environ, sagemaker), request.endpoint_name)
+    except ServedModelError as error:
+        raise _Refusal(f"production endpoint {request.endpoint_name}: {error}") from None
+    inputs.served = served
+    inputs.record_inputs["endpoint"] = served.to_dict()
+    inputs.verdict = assess_production(
+        served, expected_package_arn=request.package_arn, expected_config_name=request.endpoint_config_name
+    )
+    if request.action == "promote" and inputs.verdict.state == SERVING:
+        inputs.release, inputs.approved = _registry(sagemaker, request, environ)
+
+
+def _read_all(job: CodePipelineJob, inputs: _Inputs, services: PromoteServices, environ: Mapping[str, str]) -> None:
+    try:  # a token CodePipeline hands back must be one this function issued, whatever the endpoint's state
+        read_wait_token(job.continuation_token, now=inputs.now.timestamp())
+    except WaitTokenError as error:
+        raise _Refusal(str(error)) from None
+    request = inputs.request = _read_request(job, services)
+    inputs.action, inputs.kms_key_id = request.action, request.kms_key_id
+    inputs.record_inputs.update(endpoint_name=request.endpoint_name, model_package_arn=request.package_arn)
+    if request.custody_record:
+        inputs.rules.append(_custody_rule(request, services, environ))
+        inputs.record_inputs["custody_record"] = request.custody_record
+    if request.action == "verify_custody" or (inputs.rules and not inputs.rules[-1].passed):
+        return  # a changed file or model stops here: nothing else is checked or promoted
+    _read_endpoint(inputs, services, environ)
+
+
+def _read(job: CodePipelineJob, services: PromoteServices, environ: Mapping[str, str]) -> _Inputs:
+    inputs = _Inputs(job_id=job.job_id, continuation_token=job.continuation_token, now=services.now())
+    try:
+        _read_all(job, inputs, services, environ)
+    except _Refusal as refusal:
+        inputs.errors.append(str(refusal))
+    return inputs
+
+
+def _decide(inputs: _Inputs) -> _Decision:
+    """The production rule and the promotion plan (pure)."""
+    decision = _Decision(rules=list(inputs.rules), errors=list(inputs.errors), record_inputs=dict(inputs.record_inputs))
+    verdict, served = inputs.verdict, inputs.served
+    if inputs.errors or verdict is None or served is None or inputs.request is None:
+        return decision
+    if verdict.state == WAITING:
+        if inputs.action == "verify_production":
+            decision.waiting = verdict
+        else:
+            decision.errors.append(f"{verdict.message}: promote runs only once production has settled")
+        return decision
+    decision.rules.append(_rule("production.serves_release", verdict.state == SERVING, verdict.message))
+    if served.last_deployment_config:
+        decision.notes.append("the endpoint deploys with SageMaker deployment guardrails (LastDeploymentConfig recorded)")
+    if inputs.release is not None:
+        try:
+            decision.plan = plan_promotion(
+                inputs.release, inputs.approved, promoted_by=inputs.request.promoted_by, now=inputs.now
+            )
+        except PromotionError as error:
+            decision.errors.append(str(error))
+    return decision
+
+
+def _promote(inputs: _Inputs, decision: _Decision, services: PromoteServices, environ: Mapping[str, str]) -> None:
+    """Apply the plan: the release becomes the champion, and its image is kept."""
+    plan = decision.plan
+    assert plan is not None and inputs.request is not None
+    sagemaker = services.sagemaker()
+    try:
+        decision.notes += _apply(sagemaker, plan)
+        previous = plan.previous_champion or "none (first release)"
+        arn = inputs.request.package_arn
+        decision.rules.append(_rule("registry.champion", True, f"{arn} is the champion; previous: {previous}"))
+        decision.record_inputs["previous_champion"] = plan.previous_champion
+        decision.notes += _keep_champion_image(services, sagemaker, arn, environ)
+    except _Refusal as refusal:
+        decision.errors.append(str(refusal))
+
+
+def _wait(job: CodePipelineJob, decision: _Decision, services: PromoteServices) -> JobOutcome | None:
+    """The answer that asks CodePipeline to invoke again (None, and an error, once the waiting is used up)."""
+    assert decision.waiting is not None
+    try:
+        token = next_wait_token(job.continuation_token, now=services.now().timestamp())
+    except WaitTokenError as error:
+        decision.errors.append(f"{decision.waiting.message}; {error}")
+        return None
+    log_fields(_LOGGER, logging.INFO, "production still deploying", job_id=job.job_id, attempt=token.attempt)
+    return JobOutcome(succeeded=True, message=f"waiting: {decision.waiting.message}", continuation_token=token.to_json())
+
+
+def _write(
+    job: CodePipelineJob, inputs: _Inputs, decision: _Decision, services: PromoteServices, environ: Mapping[str, str]
 ) -> JobOutcome:
-    now = services.now().isoformat(timespec="seconds").replace("+00:00", "Z")
-    gate = _RECORD_NAMES.get(action, "promote")
-    record = build_record(gate=gate, rules=rules, errors=errors, notes=notes, inputs=inputs, job_id=job.job_id, decided_at=now)
+    """Wait, or promote (when the plan says so) and write the decision record; the answer."""
+    if decision.waiting is not None:
+        waiting = _wait(job, decision, services)
+        if waiting is not None:
+            return waiting
+    if decision.plan is not None and not decision.errors:
+        _promote(inputs, decision, services, environ)
+    return _finish(job, services, environ, inputs=inputs, decision=decision)
+
+
+def promote_steps(
+    services: PromoteServices, environ: Mapping[str, str]
+) -> FunctionSteps[CodePipelineJob, _Inputs, _Decision, JobOutcome]:
+    """The action's read → decide → write, with `services`."""
+    return FunctionSteps(
+        read=lambda job: _read(job, services, environ),
+        decide=_decide,
+        write=lambda job, inputs, decision: _write(job, inputs, decision, services, environ),
+    )
+
+
+def _finish(
+    job: CodePipelineJob, services: PromoteServices, environ: Mapping[str, str], *, inputs: _Inputs, decision: _Decision
+) -> JobOutcome:
+    """Write the decision record beside the input artifact and say what to answer."""
+    now = record_timestamp(services.now())
+    gate = _RECORD_NAMES.get(inputs.action, PROMOTE)
+    record = build_record(
+        gate=gate,
+        rules=decision.rules,
+        errors=decision.errors,
+        notes=decision.notes,
+        inputs=decision.record_inputs,
+        job_id=job.job_id,
+        decided_at=now,
+    )
     outcome = outcome_with_record(
         job,
         gate=gate,
@@ -295,82 +430,10 @@ def _finish(
         markdown_text=record.to_markdown(),
         s3_client=services.records_s3(),
         environ=environ,
-        kms_key_id=kms_key_id,
+        kms_key_id=inputs.kms_key_id,
     )
     log_fields(_LOGGER, logging.INFO, f"{gate} decided", job_id=job.job_id, decision=record.decision)
     return outcome
-
-
-def _endpoint_client(services: PromoteServices, environ: Mapping[str, str], registry_client: Any) -> Any:
-    if services.endpoint_sagemaker is not None:
-        return services.endpoint_sagemaker(environ)
-    if EndpointSessions.role_arn(environ) is None:
-        return registry_client
-    return _ENDPOINT_ACCOUNT.client("sagemaker", environ)
-
-
-def _work(job: CodePipelineJob, services: PromoteServices, environ: Mapping[str, str]) -> JobOutcome:  # noqa: C901 (split by issue 12)
-    errors: list[str] = []
-    rules: list[RuleResult] = []
-    notes: list[str] = []
-    inputs: dict[str, Any] = {}
-    action, kms_key_id = "promote", None
-    try:
-        try:  # a token CodePipeline hands back must be one this function issued, whatever the endpoint's state
-            read_wait_token(job.continuation_token, now=services.now().timestamp())
-        except WaitTokenError as error:
-            raise _Refusal(str(error)) from None
-        request = _read_request(job, services)
-        action, kms_key_id = request.action, request.kms_key_id
-        inputs.update(endpoint_name=request.endpoint_name, model_package_arn=request.package_arn)
-        if request.custody_record:
-            rules.append(_custody_rule(request, services, environ))
-            inputs["custody_record"] = request.custody_record
-        if action == "verify_custody" or (rules and not rules[-1].passed):
-            raise _Done()  # a changed file or model stops here: nothing else is checked or promoted
-        sagemaker = services.sagemaker()
-        try:
-            served: ServedModel = read_served_model(_endpoint_client(services, environ, sagemaker), request.endpoint_name)
-        except ServedModelError as error:
-            raise _Refusal(f"production endpoint {request.endpoint_name}: {error}") from None
-        inputs["endpoint"] = served.to_dict()
-        verdict = assess_production(
-            served, expected_package_arn=request.package_arn, expected_config_name=request.endpoint_config_name
-        )
-        if verdict.state == WAITING and action == "verify_production":
-            try:
-                token = next_wait_token(job.continuation_token, now=services.now().timestamp())
-            except WaitTokenError as error:
-                raise _Refusal(f"{verdict.message}; {error}") from None
-            log_fields(_LOGGER, logging.INFO, "production still deploying", job_id=job.job_id, attempt=token.attempt)
-            return JobOutcome(succeeded=True, message=f"waiting: {verdict.message}", continuation_token=token.to_json())
-        if verdict.state == WAITING:
-            raise _Refusal(f"{verdict.message}: promote runs only once production has settled")
-        rules.append(_rule("production.serves_release", verdict.state == SERVING, verdict.message))
-        if served.last_deployment_config:
-            notes.append("the endpoint deploys with SageMaker deployment guardrails (LastDeploymentConfig recorded)")
-        if action == "promote" and verdict.state == SERVING:
-            plan = _plan(sagemaker, request, environ, services.now())
-            notes += _apply(sagemaker, plan)
-            previous = plan.previous_champion or "none (first release)"
-            rules.append(_rule("registry.champion", True, f"{request.package_arn} is the champion; previous: {previous}"))
-            inputs["previous_champion"] = plan.previous_champion
-            notes += _keep_champion_image(services, sagemaker, request.package_arn, environ)
-    except _Refusal as refusal:
-        errors.append(str(refusal))
-    except _Done:
-        pass
-    return _finish(
-        job,
-        services,
-        environ,
-        action=action,
-        rules=rules,
-        errors=errors,
-        notes=notes,
-        inputs=inputs,
-        kms_key_id=kms_key_id,
-    )
 
 
 def run_promote(
@@ -379,7 +442,7 @@ def run_promote(
     """Run the action named in `UserParameters` and answer the job; returns what was answered."""
     chosen = services or PromoteServices()
     env = os.environ if environ is None else environ
-    return run_job(event, lambda job: _work(job, chosen, env), codepipeline_client=chosen.codepipeline, logger=_LOGGER)
+    return run_pipeline_function(event, promote_steps(chosen, env), codepipeline_client=chosen.codepipeline, logger=_LOGGER)
 
 
 def handler(event: Any, context: Any) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.aws_errors import describe_aws_error, describe_exception
 from function_kit.input_limits import MAX_ENDPOINT_RESPONSE_BYTES, describe_bytes
 
 from .golden_requests import GoldenRequest
@@ -73,14 +74,7 @@ def runtime_client(
 
 
 def _describe_error(error: Exception) -> str:
-    response = getattr(error, "response", None)
-    if isinstance(response, dict) and response.get("Error"):
-        code = response["Error"].get("Code") or type(error).__name__
-        message = str(response["Error"].get("Message") or "").splitlines()
-        return f"{code}: {message[0][:200]}" if message and message[0] else str(code)
-    if isinstance(error, ResponseTooLarge):
-        return f"ResponseTooLarge: {error}"
-    return type(error).__name__
+    return describe_exception(error) if isinstance(error, ResponseTooLarge) else describe_aws_error(error)
 
 
 class ResponseTooLarge(Exception):

@@ -149,8 +149,8 @@ def _encode_body(raw: Mapping[str, Any], content_type: str, where: str) -> tuple
     return json.dumps(body, separators=(",", ":"), allow_nan=False).encode("utf-8"), len(instances)
 
 
-def _parse_line(text: str, line: int, origin: str) -> GoldenRequest:  # noqa: C901 (split by issue 12)
-    where = _where(origin, line)
+def _line_object(text: str, where: str) -> Mapping[str, Any]:
+    """The line as a JSON object holding only known keys and every required one."""
     try:
         raw = parse_bounded_json(text)
     except InvalidJsonError as error:
@@ -165,6 +165,22 @@ def _parse_line(text: str, line: int, origin: str) -> GoldenRequest:  # noqa: C9
     for key in ("name", "content_type", "body", "expect"):
         if key not in raw:
             raise GoldenRequestsError(f"{where}: {key}: missing")
+    return raw
+
+
+def _expectations(raw: Mapping[str, Any], rows: int, where: str) -> tuple[RowExpectation, ...]:
+    """One expectation per row of the body."""
+    expect_raw = raw["expect"]
+    if not isinstance(expect_raw, list) or not expect_raw:
+        raise GoldenRequestsError(f"{where}: expect: expected a non-empty list, one expectation per row")
+    if len(expect_raw) != rows:
+        raise GoldenRequestsError(f"{where}: expect: {len(expect_raw)} expectation(s) for {rows} row(s) in body")
+    return tuple(_parse_expectation(item, f"{where}: expect[{index}]") for index, item in enumerate(expect_raw))
+
+
+def _parse_line(text: str, line: int, origin: str) -> GoldenRequest:
+    where = _where(origin, line)
+    raw = _line_object(text, where)
     name = raw["name"]
     if not isinstance(name, str) or not _NAME_PATTERN.match(name):
         raise GoldenRequestsError(f"{where}: name: {name!r} is not 1-64 letters, digits, '.', '_' or '-'")
@@ -173,12 +189,7 @@ def _parse_line(text: str, line: int, origin: str) -> GoldenRequest:  # noqa: C9
     content_type = _content_type(raw, "content_type", where)
     accept = _content_type(raw, "accept", where, default=content_type)
     body, rows = _encode_body(raw, content_type, where)
-    expect_raw = raw["expect"]
-    if not isinstance(expect_raw, list) or not expect_raw:
-        raise GoldenRequestsError(f"{where}: expect: expected a non-empty list, one expectation per row")
-    if len(expect_raw) != rows:
-        raise GoldenRequestsError(f"{where}: expect: {len(expect_raw)} expectation(s) for {rows} row(s) in body")
-    expect = tuple(_parse_expectation(item, f"{where}: expect[{index}]") for index, item in enumerate(expect_raw))
+    expect = _expectations(raw, rows, where)
     return GoldenRequest(name=name, content_type=content_type, accept=accept, body=body, expect=expect, line=line)
 
 

@@ -14,9 +14,9 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from contracts.decision_records import record_timestamp
 from contracts.platform_floors import FLOORS_VARIABLE, parse_platform_floors
 from contracts.release_policy import (
     MergedPolicy,
@@ -25,14 +25,14 @@ from contracts.release_policy import (
     parse_release_policy,
 )
 from contracts.release_record import ReleaseFileError, release_package_arn
-from function_kit.artifacts import ArtifactError, ArtifactReader, artifact_s3_client
+from function_kit.artifacts import ArtifactError, ArtifactReader
 from function_kit.codepipeline_job import (
     CodePipelineJob,
     JobOutcome,
     parse_user_parameters,
-    run_job,
 )
-from function_kit.records import default_s3_client, outcome_with_record
+from function_kit.pipeline_function import FunctionServices, FunctionSteps, run_pipeline_function
+from function_kit.records import outcome_with_record
 from function_kit.served_model import ServedModelError, package_mismatch, read_served_model
 from function_kit.structured_log import gate_logger, log_fields
 from function_kit.target_account import EndpointSessions
@@ -42,7 +42,7 @@ from .golden_requests import GoldenRequest, GoldenRequestsError, parse_golden_re
 from .staging_decision import GATE_NAME, Attempt, StagingDecision, decide_staging
 from .warmup import ProbeSettings, ProbeSettingsError, WarmupResult, warm_up
 
-__all__ = ["DEFAULT_REPETITIONS", "StagingGateServices", "handler", "run_staging_gate"]
+__all__ = ["DEFAULT_REPETITIONS", "StagingGateServices", "handler", "run_staging_gate", "staging_gate_steps"]
 
 DEFAULT_REPETITIONS = 3
 _LOGGER = gate_logger("staging_gate")
@@ -60,9 +60,9 @@ def _runtime_client(*, connect_timeout: int, read_timeout: int) -> Any:
     return runtime_client(connect_timeout=connect_timeout, read_timeout=read_timeout, session=_ENDPOINT_ACCOUNT.session())
 
 
-@dataclass
-class StagingGateServices:
-    """The gate's clients and clocks; tests replace any of them.
+@dataclass(eq=False)
+class StagingGateServices(FunctionServices):
+    """The gate's clients and clocks (`FunctionServices` plus the endpoint's); tests replace any of them.
 
     `runtime(connect_timeout=..., read_timeout=...)` builds a sagemaker-runtime client (one for the
     warm-up, one for the measured calls: their read timeouts differ).
@@ -70,15 +70,16 @@ class StagingGateServices:
 
     sagemaker: Callable[[], Any] = _sagemaker_client
     runtime: Callable[..., Any] = _runtime_client
-    records_s3: Callable[[], Any] = default_s3_client
-    artifact_s3: Callable[[Any], Any] = artifact_s3_client
-    codepipeline: Any | None = None
     clock: Callable[[], float] = time.perf_counter
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 @dataclass
 class _Inputs:
+    """What the gate read and measured: the job's parameters and files, the endpoint, and its answers."""
+
+    job_id: str = ""
+    started_at: str = ""
+    decided_at: str = ""
     endpoint_name: str | None = None
     repetitions: int = DEFAULT_REPETITIONS
     package_arn: str | None = None
@@ -87,10 +88,11 @@ class _Inputs:
     kms_key_id: str | None = None
     probe: ProbeSettings = field(default_factory=ProbeSettings)
     errors: list[str] = field(default_factory=list)
-
-
-def _timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    served_problem: str | None = None
+    endpoint_checked: bool = False
+    served: dict[str, Any] | None = None
+    warmup: WarmupResult | None = None
+    attempts: tuple[Attempt, ...] = ()
 
 
 def _read_parameters(job: CodePipelineJob, inputs: _Inputs) -> None:
@@ -149,74 +151,87 @@ def _read_artifacts(job: CodePipelineJob, services: StagingGateServices, environ
             inputs.errors.append(str(error))
 
 
-def _evaluate(
+def _check_served_model(services: StagingGateServices, inputs: _Inputs) -> None:
+    """Does the endpoint serve the release's model package, InService? (Sets `served_problem` when not.)"""
+    if inputs.errors or not inputs.endpoint_name or not inputs.package_arn:
+        return
+    try:
+        served = read_served_model(services.sagemaker(), inputs.endpoint_name)
+    except ServedModelError as error:
+        inputs.errors.append(f"staging endpoint {inputs.endpoint_name}: {error}")
+        return
+    inputs.endpoint_checked = True
+    inputs.served = served.to_dict()
+    if served.status != "InService":
+        inputs.served_problem = f"endpoint {inputs.endpoint_name} is {served.status}, not InService"
+    else:
+        inputs.served_problem = package_mismatch(served, inputs.package_arn)
+
+
+def _probe(services: StagingGateServices, inputs: _Inputs, remaining_ms: Callable[[], int] | None) -> None:
+    """Warm the endpoint up, then send the golden requests (only to the endpoint serving the release)."""
+    if not inputs.endpoint_checked or inputs.served_problem is not None:
+        return
+    inputs.warmup = _warm_up(services, inputs, remaining_ms)
+    settings = inputs.probe
+    result = probe_endpoint(
+        services.runtime(connect_timeout=settings.connect_timeout_seconds, read_timeout=settings.read_timeout_seconds),
+        inputs.endpoint_name or "",
+        inputs.requests,
+        repetitions=inputs.repetitions,
+        clock=services.clock,
+        remaining_ms=remaining_ms,
+        call_seconds=settings.measured_call_seconds,
+    )
+    inputs.attempts = result.attempts
+    if result.aborted:
+        inputs.errors.append(result.aborted)
+
+
+def _read(
     job: CodePipelineJob,
     services: StagingGateServices,
     environ: Mapping[str, str],
     remaining_ms: Callable[[], int] | None,
-) -> tuple[StagingDecision, str | None]:
-    """The decision, and the KMS key of the input artifact (for the record)."""
-    started_at = _timestamp(services.now())
-    inputs = _Inputs()
+) -> _Inputs:
+    """The job's parameters and files, the endpoint's state and its answers to the golden requests."""
+    inputs = _Inputs(job_id=job.job_id, started_at=record_timestamp(services.now()))
     try:
         inputs.probe = ProbeSettings.from_environment(environ)
     except ProbeSettingsError as error:
         inputs.errors.append(str(error))
     _read_parameters(job, inputs)
     _read_artifacts(job, services, environ, inputs)
-    served_problem: str | None = None
-    endpoint_checked = False
-    attempts: tuple[Attempt, ...] = ()
-    served_dict: dict[str, Any] | None = None
-    if not inputs.errors and inputs.endpoint_name and inputs.package_arn:
-        try:
-            served = read_served_model(services.sagemaker(), inputs.endpoint_name)
-            endpoint_checked = True
-            served_dict = served.to_dict()
-            if served.status != "InService":
-                served_problem = f"endpoint {inputs.endpoint_name} is {served.status}, not InService"
-            else:
-                served_problem = package_mismatch(served, inputs.package_arn)
-        except ServedModelError as error:
-            inputs.errors.append(f"staging endpoint {inputs.endpoint_name}: {error}")
-    warmup: WarmupResult | None = None
-    if endpoint_checked and served_problem is None:
-        warmup = _warm_up(services, inputs, remaining_ms)
-        settings = inputs.probe
-        result = probe_endpoint(
-            services.runtime(connect_timeout=settings.connect_timeout_seconds, read_timeout=settings.read_timeout_seconds),
-            inputs.endpoint_name or "",
-            inputs.requests,
-            repetitions=inputs.repetitions,
-            clock=services.clock,
-            remaining_ms=remaining_ms,
-            call_seconds=settings.measured_call_seconds,
-        )
-        attempts = result.attempts
-        if result.aborted:
-            inputs.errors.append(result.aborted)
+    _check_served_model(services, inputs)
+    _probe(services, inputs, remaining_ms)
+    inputs.decided_at = record_timestamp(services.now())
+    return inputs
+
+
+def _decide(inputs: _Inputs) -> StagingDecision:
+    """`staging_decision.decide_staging` on what was read and measured (pure)."""
     return decide_staging(
         requests=inputs.requests,
-        attempts=attempts,
+        attempts=inputs.attempts,
         staging_bounds=inputs.merged.staging if inputs.merged else None,
-        served_problem=served_problem,
-        endpoint_checked=endpoint_checked,
+        served_problem=inputs.served_problem,
+        endpoint_checked=inputs.endpoint_checked,
         errors=inputs.errors,
-        notes=[warmup.note()] if warmup else [],
+        notes=[inputs.warmup.note()] if inputs.warmup else [],
         policy=inputs.merged.to_dict() if inputs.merged else None,
         inputs={
             "endpoint_name": inputs.endpoint_name,
             "model_package_arn": inputs.package_arn,
             "golden_requests": len(inputs.requests),
             "repetitions": inputs.repetitions,
-            "endpoint": served_dict,
+            "endpoint": inputs.served,
             "probe": inputs.probe.to_dict(),
-            "warmup": warmup.to_dict() if warmup else None,
+            "warmup": inputs.warmup.to_dict() if inputs.warmup else None,
         },
-        job_id=job.job_id,
-        started_at=started_at,
-        decided_at=_timestamp(services.now()),
-    ), inputs.kms_key_id
+        job_id=inputs.job_id,
+        started_at=inputs.started_at,
+        decided_at=inputs.decided_at,
+    )
 
 
 def _warm_up(services: StagingGateServices, inputs: _Inputs, remaining_ms: Callable[[], int] | None) -> WarmupResult | None:
@@ -236,13 +251,10 @@ def _warm_up(services: StagingGateServices, inputs: _Inputs, remaining_ms: Calla
     )
 
 
-def _work(
-    job: CodePipelineJob,
-    services: StagingGateServices,
-    environ: Mapping[str, str],
-    remaining_ms: Callable[[], int] | None,
+def _write(
+    job: CodePipelineJob, inputs: _Inputs, decision: StagingDecision, services: StagingGateServices, environ: Mapping[str, str]
 ) -> JobOutcome:
-    decision, kms_key_id = _evaluate(job, services, environ, remaining_ms)
+    """Write the decision record beside the input artifact and say what to answer."""
     record = decision.record
     outcome = outcome_with_record(
         job,
@@ -254,7 +266,7 @@ def _work(
         markdown_text=decision.to_markdown(),
         s3_client=services.records_s3(),
         environ=environ,
-        kms_key_id=kms_key_id,
+        kms_key_id=inputs.kms_key_id,
     )
     log_fields(
         _LOGGER,
@@ -267,6 +279,17 @@ def _work(
     return outcome
 
 
+def staging_gate_steps(
+    services: StagingGateServices, environ: Mapping[str, str], remaining_ms: Callable[[], int] | None
+) -> FunctionSteps[CodePipelineJob, _Inputs, StagingDecision, JobOutcome]:
+    """The gate's read → decide → write, with `services`."""
+    return FunctionSteps(
+        read=lambda job: _read(job, services, environ, remaining_ms),
+        decide=_decide,
+        write=lambda job, inputs, decision: _write(job, inputs, decision, services, environ),
+    )
+
+
 def run_staging_gate(
     event: Any,
     *,
@@ -277,11 +300,8 @@ def run_staging_gate(
     """Run the gate on `event` and answer its job; returns what was answered."""
     chosen = services or StagingGateServices()
     env = os.environ if environ is None else environ
-    return run_job(
-        event,
-        lambda job: _work(job, chosen, env, remaining_ms),
-        codepipeline_client=chosen.codepipeline,
-        logger=_LOGGER,
+    return run_pipeline_function(
+        event, staging_gate_steps(chosen, env, remaining_ms), codepipeline_client=chosen.codepipeline, logger=_LOGGER
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.decision_records import STAGING_GATE
 from contracts.release_policy import Bound
 from function_kit.decision_record import (
     OUTCOME_FAILED,
@@ -45,7 +46,7 @@ __all__ = [
     "p95",
 ]
 
-GATE_NAME = "staging-gate"
+GATE_NAME = STAGING_GATE
 STATUS_MATCHED = "matched"
 STATUS_MISMATCH = "mismatch"
 STATUS_MALFORMED = "malformed"

@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from contracts.aws_errors import code_or_type
+
 from .golden_requests import GoldenRequest
 
 __all__ = ["ProbeSettings", "ProbeSettingsError", "WarmupAttempt", "WarmupResult", "warm_up"]
@@ -114,13 +116,6 @@ class WarmupResult:
         )
 
 
-def _describe(error: Exception) -> str:
-    response = getattr(error, "response", None)
-    if isinstance(response, dict) and response.get("Error"):
-        return str(response["Error"].get("Code") or type(error).__name__)
-    return type(error).__name__
-
-
 def warm_up(
     client: Any,
     endpoint_name: str,
@@ -147,7 +142,7 @@ def warm_up(
             )
             response["Body"].read()
         except Exception as error:  # noqa: BLE001 - every failure is one warm-up attempt
-            outcome = _describe(error)
+            outcome = code_or_type(error)
             attempts.append(WarmupAttempt(attempt, round((clock() - call_started) * 1000, 1), outcome))
             if outcome in _UNREACHABLE_ERRORS:
                 return WarmupResult(tuple(attempts), False, f"stopped: endpoint unreachable ({outcome})")
