@@ -6,13 +6,17 @@ Run from the root of the Build stage's output (the model repository plus
     python -m release_tools.train_and_register --schemas-dir platform/schemas --out-dir train-output
 
 Steps: upload code and data to ``s3://$ARTIFACT_BUCKET/releases/<run id>/``;
-SageMaker training job (scikit-learn image, network isolation, KMS); package
-``model.tar.gz`` for serving; SageMaker processing job running
-``evaluate.py`` (challenger vs. the latest Approved package); register the
-model ``PendingManualApproval``; write the artifact files and
-``--exports-file`` (``MODEL_DATA_URL``, ``MODEL_PACKAGE_ARN``,
-``EVALUATION_URI``) for the buildspec's exported variables. Any failure is
-one line and exit code 1.
+the training job (scikit-learn image, network isolation, KMS); package
+``model.tar.gz`` for serving; the evaluation job running ``evaluate.py``
+(challenger vs. the latest Approved package); register the model
+``PendingManualApproval``; write the artifact files and ``--exports-file``
+(``MODEL_DATA_URL``, ``MODEL_PACKAGE_ARN``, ``EVALUATION_URI``) for the
+buildspec's exported variables. Any failure is one line and exit code 1.
+
+The two jobs are run by a ``job_runner.JobRunner``: SageMaker's jobs here
+(``main``), the model repository's scripts run locally in ``make rehearse``,
+which calls :func:`train_and_register` itself, so both produce ``TrainOutput``
+with this code.
 """
 
 from __future__ import annotations
@@ -24,39 +28,27 @@ import shlex
 import sys
 import tarfile
 import tempfile
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from .build_signals import signals_raise
 from .errors import ReleaseToolError, run_cli
-from .evaluation_job import EvaluationRun, evaluation_job_request
+from .evaluation_job import Champion, EvaluationRun
 from .evaluation_report import check_evaluation
-from .job_waiter import (
-    PROCESSING_JOB,
-    TRAINING_JOB,
-    JobEnded,
-    JobKind,
-    WaitPolicy,
-    stopped_unless_finished,
-    wait_for_job,
-)
-from .model_image import resolve_model_image
+from .job_runner import JobRunner, SageMakerJobRunner, stage_wait_policy
+from .model_image import ModelImage, resolve_model_image
 from .model_package import build_model_tarball, build_source_tarball, source_files
 from .model_registry import Registration, count_holdout_uses, find_champion, register_model
 from .release_layout import ReleaseLayout, make_run_id
 from .s3_objects import download_bytes, upload_file
 from .settings import TrainSettings
-from .stage_budget import job_wait_seconds, jobs_deadline_seconds
 from .train_output import ReleaseRecord, write_train_output
-from .training_job import TrainingRun, training_job_request
+from .training_job import TrainingRun
 
-__all__ = ["StageInputs", "main", "run_job", "stage_wait_policy", "train_and_register", "write_exports"]
+__all__ = ["StageInputs", "main", "train_and_register", "write_exports"]
 
 HOLDOUT_FILE = "holdout.csv"
 MANIFEST_FILE = "manifest.json"
@@ -75,48 +67,14 @@ class StageInputs:
     image_json: Path | None = None
 
 
-def _aws(operation: str, call: Any, **kwargs: Any) -> Any:
-    try:
-        return call(**kwargs)
-    except (ClientError, BotoCoreError) as exc:
-        raise ReleaseToolError(f"{operation} failed: {exc}") from exc
+@dataclass(frozen=True, kw_only=True)
+class _Release:
+    """One run of the stage: its inputs, where its objects go, the image it uses, the holdout's checksum."""
 
-
-def run_job(
-    kind: JobKind,
-    job_name: str,
-    create: Callable[[], Any],
-    describe: Callable[[], dict[str, Any]],
-    stop: Callable[[], Any],
-    wait: WaitPolicy,
-) -> dict[str, Any]:
-    """Create the job and wait for it; a stage that ends any other way stops the job first."""
-    operation = kind.stop_operation.replace("stop_", "create_")
-    # Guarded from the create call on: a signal during the request may leave a job behind.
-    with stopped_unless_finished(kind, job_name, stop):
-        try:
-            _aws(operation, create)
-        except ReleaseToolError as exc:
-            raise JobEnded(str(exc)) from exc  # SageMaker refused the job: nothing runs
-        print(f"{kind.label} {job_name} started", flush=True)
-        return wait_for_job(kind, job_name, describe, stop, wait)
-
-
-def stage_wait_policy(
-    settings: TrainSettings,
-    *,
-    poll_seconds: float = 30.0,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-) -> WaitPolicy:
-    """Each job: its runtime cap plus provisioning; both jobs: within the stage's deadline (``stage_budget``)."""
-    return WaitPolicy(
-        timeout_seconds=job_wait_seconds(settings.timeout_minutes),
-        poll_seconds=poll_seconds,
-        clock=clock,
-        sleep=sleep,
-        stage_deadline=clock() + jobs_deadline_seconds(settings.timeout_minutes),
-    )
+    inputs: StageInputs
+    layout: ReleaseLayout
+    image: ModelImage
+    data_sha256: str
 
 
 def _data_sha256(project_dir: Path) -> str:
@@ -170,66 +128,41 @@ def _package_for_serving(
     return upload_file(s3, layout.model_tarball, packaged, settings.kms_key_arn)
 
 
-def train_and_register(
-    inputs: StageInputs,
-    settings: TrainSettings,
-    *,
-    sagemaker: Any,
-    s3: Any,
-    wait: WaitPolicy,
-    now: datetime,
-) -> ReleaseRecord:
-    """Run the whole stage; return the release record (``exports()``: the stage variables).
-
-    Raises :class:`ReleaseToolError` on any failure.
-    """
+def _model_image(inputs: StageInputs, settings: TrainSettings) -> ModelImage:
     image = resolve_model_image(inputs.image_json, settings.region)
-    image_uri = image.uri
-    print(f"image: {image_uri} ({'the repository’s own, scanned' if image.custom else 'prebuilt scikit-learn'})", flush=True)
-    layout = ReleaseLayout(settings.artifact_bucket, make_run_id(settings.project_name, inputs.source_revision, now))
-    data_sha256 = _data_sha256(inputs.project_dir)
+    print(f"image: {image.uri} ({'the repository’s own, scanned' if image.custom else 'prebuilt scikit-learn'})", flush=True)
+    return image
+
+
+def _train(runner: JobRunner, s3: Any, settings: TrainSettings, release: _Release) -> str:
+    """Inputs to S3, the training job, then the serving package; return its URL (the release's model data)."""
+    inputs, layout = release.inputs, release.layout
     with tempfile.TemporaryDirectory(prefix="train-stage-") as scratch:
         work = Path(scratch)
         _upload_inputs(s3, settings, layout, inputs.project_dir, work)
-
         training = TrainingRun(
             layout=layout,
-            image_uri=image_uri,
+            image_uri=release.image.uri,
             source_revision=inputs.source_revision,
             hyperparameters=inputs.hyperparameters,
-            custom_image=image.custom,
+            custom_image=release.image.custom,
         )
-        trained = run_job(
-            TRAINING_JOB,
-            layout.training_job_name,
-            lambda: sagemaker.create_training_job(**training_job_request(settings, training)),
-            lambda: sagemaker.describe_training_job(TrainingJobName=layout.training_job_name),
-            lambda: sagemaker.stop_training_job(TrainingJobName=layout.training_job_name),
-            wait,
-        )
-        training_model_url = trained.get("ModelArtifacts", {}).get("S3ModelArtifacts")
-        if not training_model_url:
-            raise ReleaseToolError(f"training job {layout.training_job_name} completed without ModelArtifacts.S3ModelArtifacts")
-        model_data_url = _package_for_serving(s3, settings, layout, training_model_url, inputs.project_dir, work)
+        training_model_url = runner.run_training(training)
+        return _package_for_serving(s3, settings, layout, training_model_url, inputs.project_dir, work)
 
-    champion = find_champion(sagemaker, settings.model_package_group_name)
-    print(f"champion: {champion.model_package_arn if champion else 'none (first release)'}", flush=True)
+
+def _evaluate(runner: JobRunner, s3: Any, release: _Release, model_data_url: str, champion: Champion | None) -> dict[str, Any]:
+    """The evaluation job, then its report checked against the contract and this run."""
+    inputs, layout = release.inputs, release.layout
     evaluation = EvaluationRun(
         layout=layout,
-        image_uri=image_uri,
+        image_uri=release.image.uri,
         source_revision=inputs.source_revision,
         model_data_url=model_data_url,
         champion=champion,
     )
-    run_job(
-        PROCESSING_JOB,
-        layout.evaluation_job_name,
-        lambda: sagemaker.create_processing_job(**evaluation_job_request(settings, evaluation)),
-        lambda: sagemaker.describe_processing_job(ProcessingJobName=layout.evaluation_job_name),
-        lambda: sagemaker.stop_processing_job(ProcessingJobName=layout.evaluation_job_name),
-        wait,
-    )
-    report = check_evaluation(
+    runner.run_evaluation(evaluation)
+    return check_evaluation(
         download_bytes(s3, layout.evaluation_json),
         inputs.schemas_dir,
         model_data_url=model_data_url,
@@ -237,29 +170,35 @@ def train_and_register(
         champion_arn=champion.model_package_arn if champion else None,
     )
 
-    holdout_reuse = count_holdout_uses(sagemaker, settings.model_package_group_name, data_sha256)
+
+def _register(sagemaker: Any, settings: TrainSettings, release: _Release, model_data_url: str) -> ReleaseRecord:
+    """Count the holdout's earlier uses, register the challenger PendingManualApproval; the release record."""
+    inputs, layout, image = release.inputs, release.layout, release.image
+    holdout_reuse = count_holdout_uses(sagemaker, settings.model_package_group_name, release.data_sha256)
     registration = Registration(
-        image_uri=image_uri,
+        image_uri=image.uri,
         model_data_url=model_data_url,
         evaluation_uri=layout.evaluation_json,
         source_revision=inputs.source_revision,
-        data_sha256=data_sha256,
+        data_sha256=release.data_sha256,
         training_job_name=layout.training_job_name,
         custom_image=image.custom,
     )
     model_package_arn = register_model(sagemaker, settings, registration)
     print(f"registered {model_package_arn} (PendingManualApproval)", flush=True)
-
-    record = ReleaseRecord(
+    return ReleaseRecord(
         model_package_arn=model_package_arn,
         model_package_group_name=settings.model_package_group_name,
         model_data_url=model_data_url,
         source_revision=inputs.source_revision,
         evaluation_uri=layout.evaluation_json,
         training_job_name=layout.training_job_name,
-        image_uri=image_uri,
+        image_uri=image.uri,
         holdout_reuse=holdout_reuse,
     )
+
+
+def _write_output(s3: Any, settings: TrainSettings, inputs: StageInputs, report: dict[str, Any], record: ReleaseRecord) -> None:
     written = write_train_output(
         inputs.out_dir,
         evaluation=report,
@@ -270,6 +209,35 @@ def train_and_register(
         tags={"project": settings.project_name, "source-revision": inputs.source_revision},
     )
     print(f"wrote {inputs.out_dir}: {', '.join(str(path) for path in written)}", flush=True)
+
+
+def train_and_register(
+    inputs: StageInputs,
+    settings: TrainSettings,
+    *,
+    runner: JobRunner,
+    sagemaker: Any,
+    s3: Any,
+    now: datetime,
+) -> ReleaseRecord:
+    """Run the whole stage; return the release record (``exports()``: the stage variables).
+
+    ``runner`` runs the training and evaluation jobs (``SageMakerJobRunner`` in the pipeline, the
+    rehearsal's local runner in ``make rehearse``); ``sagemaker`` is the model registry's client.
+    Raises :class:`ReleaseToolError` on any failure.
+    """
+    release = _Release(
+        inputs=inputs,
+        layout=ReleaseLayout(settings.artifact_bucket, make_run_id(settings.project_name, inputs.source_revision, now)),
+        image=_model_image(inputs, settings),
+        data_sha256=_data_sha256(inputs.project_dir),  # no checksum: the stage stops before any upload
+    )
+    model_data_url = _train(runner, s3, settings, release)
+    champion = find_champion(sagemaker, settings.model_package_group_name)
+    print(f"champion: {champion.model_package_arn if champion else 'none (first release)'}", flush=True)
+    report = _evaluate(runner, s3, release, model_data_url, champion)
+    record = _register(sagemaker, settings, release, model_data_url)
+    _write_output(s3, settings, inputs, report, record)
     return record
 
 
@@ -330,13 +298,12 @@ def main(argv: list[str] | None = None) -> int:
         image_json=args.image_json or _image_output(os.environ),
     )
     with signals_raise():
+        sagemaker = session.client("sagemaker")
+        runner = SageMakerJobRunner(
+            sagemaker=sagemaker, settings=settings, wait=stage_wait_policy(settings, poll_seconds=args.poll_seconds)
+        )
         record = train_and_register(
-            inputs,
-            settings,
-            sagemaker=session.client("sagemaker"),
-            s3=session.client("s3"),
-            wait=stage_wait_policy(settings, poll_seconds=args.poll_seconds),
-            now=datetime.now(UTC),
+            inputs, settings, runner=runner, sagemaker=sagemaker, s3=session.client("s3"), now=datetime.now(UTC)
         )
     write_exports(args.exports_file, record)
     for name, value in record.exports().items():

@@ -13,6 +13,7 @@ from moto import mock_aws
 
 from release_tools import train_and_register as stage
 from release_tools.errors import ReleaseToolError
+from release_tools.job_runner import SageMakerJobRunner
 from release_tools.job_waiter import WaitPolicy
 from release_tools.release_layout import ReleaseLayout, make_run_id
 from tests.release_tools_fixtures import (
@@ -89,10 +90,9 @@ def _run(tmp_path: Path, sagemaker, s3, image_json: Path | None = None) -> tuple
     inputs = stage.StageInputs(project_dir=build_output(tmp_path), out_dir=tmp_path / "train-output",
                                schemas_dir=SCHEMAS_DIR, source_revision=REVISION, image_json=image_json)  # fmt: skip
     clock = FakeClock()
-    record = stage.train_and_register(
-        inputs, settings(), sagemaker=sagemaker, s3=s3, now=NOW,
-        wait=WaitPolicy(timeout_seconds=1800, poll_seconds=30, clock=clock.clock, sleep=clock.sleep),
-    )  # fmt: skip
+    wait = WaitPolicy(timeout_seconds=1800, poll_seconds=30, clock=clock.clock, sleep=clock.sleep)
+    runner = SageMakerJobRunner(sagemaker=sagemaker, settings=settings(), wait=wait)
+    record = stage.train_and_register(inputs, settings(), runner=runner, sagemaker=sagemaker, s3=s3, now=NOW)
     return record, inputs.out_dir
 
 
@@ -255,10 +255,9 @@ def test_exact_training_request_with_spot(tmp_path: Path, models: dict[str, Path
             stubber.add_response("describe_training_job", _description("InProgress"))
         stubber.add_response("stop_training_job", {}, {"TrainingJobName": LAYOUT.training_job_name})
         with pytest.raises(ReleaseToolError, match="did not complete within 1 minutes .* called stop_training_job"):
-            stage.train_and_register(
-                inputs, spot, sagemaker=sagemaker, s3=s3, now=NOW,
-                wait=WaitPolicy(timeout_seconds=60, poll_seconds=45, clock=clock.clock, sleep=clock.sleep),
-            )  # fmt: skip
+            wait = WaitPolicy(timeout_seconds=60, poll_seconds=45, clock=clock.clock, sleep=clock.sleep)
+            runner = SageMakerJobRunner(sagemaker=sagemaker, settings=spot, wait=wait)
+            stage.train_and_register(inputs, spot, runner=runner, sagemaker=sagemaker, s3=s3, now=NOW)
         stubber.assert_no_pending_responses()
     assert clock.sleeps == [45, 15]
 

@@ -13,9 +13,9 @@ from botocore.stub import Stubber
 
 from release_tools.build_signals import BuildTerminated, signals_raise
 from release_tools.errors import ReleaseToolError
+from release_tools.job_runner import run_job, stage_wait_policy
 from release_tools.job_waiter import PROCESSING_JOB, TRAINING_JOB, JobEnded, wait_for_job
 from release_tools.stage_budget import CODEBUILD_ACTION_LIMIT_MINUTES, MAX_TRAINING_TIMEOUT_MINUTES, stage_timeout_minutes
-from release_tools.train_and_register import run_job, stage_wait_policy
 from stacks.config import ConfigError, load_config
 from tests.release_tools_fixtures import REGION, FakeClock, settings
 from tests.synthesis_fixtures import SynthesizedApp
