@@ -74,18 +74,17 @@ def _read_floors(path: Path | None) -> str | None:
     file is a configuration error (exit 2), not a model blocked by its gates."""
     if path is None:
         return None
-    from rehearsal.pipeline_code import import_release_tool
     from rehearsal.runner import POLICY_SCHEMA
+    from release_tools.errors import ReleaseToolError
+    from release_tools.validate_policy import validate_policy_file
 
-    validate = import_release_tool("validate_policy", "validate_policy_file", "the Build stage's policy validation")
-    release_tool_error = import_release_tool("errors", "ReleaseToolError", "release_tools.errors")
     try:
         text = path.read_text(encoding="utf-8")
         json.loads(text)
-        validate(path, POLICY_SCHEMA)
+        validate_policy_file(path, POLICY_SCHEMA)
     except (OSError, ValueError) as error:
         raise ConfigurationError(f"--platform-floors {path}: {type(error).__name__}: {error}") from None
-    except release_tool_error as error:
+    except ReleaseToolError as error:
         raise ConfigurationError(f"--platform-floors {error}") from None
     return text
 

@@ -8,24 +8,13 @@ rehearsal exercises the champion comparison.
 
 from __future__ import annotations
 
-import json
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rehearsal.pipeline_code import ModelRepository
 from rehearsal.subprocess_step import run_script
 
-__all__ = ["EvaluationResult", "evaluate_model"]
-
-
-@dataclass(frozen=True)
-class EvaluationResult:
-    """The `evaluation.json` written, and its parsed content."""
-
-    path: Path
-    document: dict[str, Any]
+__all__ = ["evaluate_model"]
 
 
 def evaluate_model(
@@ -39,9 +28,9 @@ def evaluate_model(
     champion_archive: Path | None,
     champion_arn: str | None,
     resamples: int | None,
-) -> EvaluationResult:
-    """Run `evaluate.py` from `code_dir`; return the evaluation document it wrote."""
-    repository.evaluate_script  # noqa: B018 - fails with "not available yet" when absent
+) -> Path:
+    """Run `evaluate.py` from `code_dir`; return the `evaluation.json` it wrote (the Train stage checks it)."""
+    repository.evaluate_script  # noqa: B018 - a ConfigurationError naming the file when it is absent
     processing = work_dir.resolve() / "opt" / "ml" / "processing"  # absolute: the script runs in code_dir
     model_input = processing / "model"
     holdout_input = processing / "holdout"
@@ -67,5 +56,4 @@ def evaluate_model(
     if resamples is not None:
         arguments += ["--resamples", str(resamples)]
     run_script("evaluate.py", arguments, cwd=code_dir, log_file=work_dir / "logs" / "evaluate.log")
-    path = output_dir / "evaluation.json"
-    return EvaluationResult(path=path, document=json.loads(path.read_text(encoding="utf-8")))
+    return output_dir / "evaluation.json"

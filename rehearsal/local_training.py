@@ -1,8 +1,8 @@
 """Step 2: run `train.py` as a SageMaker script-mode training job would, on local folders.
 
-The model project's code is packaged with the pipeline's own
-`build_source_tarball` and unpacked into `opt/ml/code` (so a file missing from
-the source archive fails here, as it would in SageMaker). Channels are folders
+The model project's code is the `sourcedir.tar.gz` the pipeline's own
+`build_source_tarball` packaged, unpacked into `opt/ml/code` (so a file
+missing from the source archive fails here, as it would in SageMaker). Channels are folders
 under `opt/ml/input/data/<channel>`; `SM_MODEL_DIR`, `SM_CHANNEL_*`,
 `SM_OUTPUT_DATA_DIR` and `SM_HPS` point at them, hyperparameters are also
 passed as `--name value` arguments. At the end the model directory is tarred
@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from rehearsal.pipeline_code import ModelRepository, import_release_tool
+from rehearsal.pipeline_code import ModelRepository
 from rehearsal.subprocess_step import run_script
 
 __all__ = ["TrainingResult", "parse_hyperparameter", "train_model", "unpack_source"]
@@ -53,10 +53,8 @@ def _decoded(value: str) -> object:
         return value
 
 
-def unpack_source(repository: ModelRepository, work_dir: Path) -> Path:
-    """`sourcedir.tar.gz` built by the pipeline's packager, unpacked as `/opt/ml/code`."""
-    build_source_tarball = import_release_tool("model_package", "build_source_tarball", "the pipeline's source packager")
-    archive = build_source_tarball(repository.root, work_dir / "sourcedir.tar.gz")
+def unpack_source(archive: Path, work_dir: Path) -> Path:
+    """`sourcedir.tar.gz` (the pipeline's packager built it) unpacked as `/opt/ml/code` under `work_dir`."""
     code_dir = work_dir / "opt" / "ml" / "code"
     code_dir.mkdir(parents=True, exist_ok=True)
     with tarfile.open(archive, "r:gz") as tar:

@@ -1,31 +1,22 @@
-"""Find the code the pipeline runs, so the rehearsal runs that very code.
+"""The model repository the rehearsal runs, located once.
 
-The model repository's scripts, the Build stage's `release_tools` and the
-Lambda handlers are located here and imported from this checkout. Anything
-missing raises `NotAvailableYet` naming it; nothing is ever replaced by a
-stand-in.
+The rehearsal imports the pipeline's own code plainly: `release_tools` and
+`contracts` from this checkout, the functions' handlers through
+`rehearsal.pipeline_functions`. The model repository is the one part that
+comes from outside: a file it must have and lacks is a `ConfigurationError`
+naming it.
 """
 
 from __future__ import annotations
 
-import importlib
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
-from rehearsal.errors import ConfigurationError, NotAvailableYet
+from rehearsal.errors import ConfigurationError
 
-__all__ = [
-    "PROJECT_ROOT",
-    "ModelRepository",
-    "import_from_lambdas",
-    "import_release_tool",
-]
+__all__ = ["PROJECT_ROOT", "ModelRepository"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-LAMBDAS_ROOT = PROJECT_ROOT / "lambdas"
 
 
 @dataclass(frozen=True)
@@ -42,10 +33,10 @@ class ModelRepository:
         return cls(root.resolve())
 
     def require(self, relative: str, what: str) -> Path:
-        """`root/relative`, or `NotAvailableYet` naming it."""
+        """`root/relative`, or a `ConfigurationError` naming it."""
         path = self.root / relative
         if not path.exists():
-            raise NotAvailableYet(f"{what} ({path})")
+            raise ConfigurationError(f"{what} is missing ({path})")
         return path
 
     @property
@@ -76,31 +67,3 @@ class ModelRepository:
     def data_file(self, name: str) -> Path:
         """`data/<name>` (train.csv, validation.csv, holdout.csv)."""
         return self.require(f"data/{name}", f"the {name.removesuffix('.csv')} data set")
-
-
-def _ensure_on_path(path: Path) -> None:
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
-
-
-def _import(module_name: str, what: str, root: Path) -> ModuleType:
-    _ensure_on_path(root)
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name and (module_name == error.name or module_name.startswith(f"{error.name}.")):
-            raise NotAvailableYet(f"{what} (module {module_name} under {root})") from None
-        raise
-
-
-def import_from_lambdas(module_name: str, what: str) -> ModuleType:
-    """Import `module_name` with `lambdas/` as the import root, as the Lambda runtime does."""
-    return _import(module_name, what, LAMBDAS_ROOT)
-
-
-def import_release_tool(module_name: str, attribute: str, what: str) -> Any:
-    """`release_tools.<module_name>.<attribute>` from this checkout, or `NotAvailableYet`."""
-    module = _import(f"release_tools.{module_name}", what, PROJECT_ROOT)
-    if not hasattr(module, attribute):
-        raise NotAvailableYet(f"{what} (release_tools.{module_name}.{attribute})")
-    return getattr(module, attribute)

@@ -1,12 +1,10 @@
 """Step 8: make the released model the champion.
 
-With `lambdas/promote/handler.py` in the checkout, the rehearsal does what
-the DeployProd and Promote stages do: a production endpoint serving the
-release's package (in the sandbox), then the real promote function with
-`{"action": "verify_production", ...}` and `{"action": "promote", ...}`.
-Without it, a *local promotion* marks the package Approved in the sandbox
-registry and says so in the step line and the report. Either way the runner
-then stores the model as the local champion.
+The rehearsal does what the DeployProd and Promote stages do: a production
+endpoint serving the release's package (in the sandbox), then the real
+promote function (`lambdas/promote/handler.py`) with
+`{"action": "verify_production", ...}` and `{"action": "promote", ...}`. The
+runner then stores the model as the local champion.
 """
 
 from __future__ import annotations
@@ -15,13 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from rehearsal.aws_sandbox import Sandbox
-from rehearsal.pipeline_code import LAMBDAS_ROOT
 from rehearsal.sandbox_registry import MODEL_PACKAGE_GROUP, deploy_endpoint
 
-__all__ = ["LOCAL_PROMOTION", "PROMOTE_HANDLER", "promote_release"]
+__all__ = ["PROMOTE_HANDLER", "promote_release"]
 
 PROMOTE_HANDLER = "promote handler (lambdas/promote/handler.py)"
-LOCAL_PROMOTION = "local promotion: package marked Approved in the sandbox (lambdas/promote/handler.py not available)"
 
 
 def promote_release(
@@ -32,13 +28,10 @@ def promote_release(
     run_id: str,
     variables: dict[str, str],
 ) -> str:
-    """Promote the release; return how it was promoted. `run_action` blocks on a failed answer.
+    """Promote the release; return who promoted it. `run_action` blocks on a failed answer.
 
     DeployProd's outputs join `variables`, the CodePipeline variables the actions' UserParameters use.
     """
-    if not (LAMBDAS_ROOT / "promote" / "handler.py").is_file():
-        sandbox.sagemaker.update_model_package(ModelPackageArn=model_package_arn, ModelApprovalStatus="Approved")
-        return LOCAL_PROMOTION
     production = deploy_endpoint(sandbox.sagemaker, stage="production", model_package_arn=model_package_arn, run_id=run_id)
     variables["DeployProd.EndpointName"] = production.endpoint_name
     variables["DeployProd.EndpointConfigName"] = production.endpoint_config_name

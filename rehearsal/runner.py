@@ -1,9 +1,10 @@
 """Run the rehearsal's eight steps in pipeline order and decide the verdict.
 
 Each step runs the pipeline's own code (the model project's scripts, the
-Build stage's policy validation and packager, the real gate handlers) in an
-offline sandbox. The first step that blocks stops the rest, as a failed stage
-stops the pipeline; the report is written whatever happened.
+Build stage's policy validation and packager, the Train stage's
+`train_and_register` with the local job runner, the real function handlers)
+in an offline sandbox. The first step that blocks stops the rest, as a failed
+stage stops the pipeline; the report is written whatever happened.
 """
 
 from __future__ import annotations
@@ -13,38 +14,40 @@ import shutil
 import sys
 import urllib.request
 import uuid
-from collections.abc import Mapping
-from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack, redirect_stdout
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from contracts.decision_records import record_timestamp
-from rehearsal import aws_request_constraints, progress
-from rehearsal.aws_sandbox import ARTIFACT_BUCKET, Sandbox, aws_sandbox, environment
+from rehearsal import aws_request_constraints, pipeline_functions, progress
+from rehearsal.aws_sandbox import ARTIFACT_BUCKET, ARTIFACT_KEY_ARN, Sandbox, aws_sandbox, environment
 from rehearsal.champion_store import Champion, load_champion, save_champion
 from rehearsal.dockerfile_check import PIPELINE_NOTE, check_dockerfile
-from rehearsal.errors import ConfigurationError, NotAvailableYet, StepFailed
+from rehearsal.errors import ConfigurationError, StepFailed
 from rehearsal.inference_model import load_model_archive
 from rehearsal.inference_server import running_server
-from rehearsal.local_evaluation import EvaluationResult, evaluate_model
-from rehearsal.local_training import TrainingResult, train_model, unpack_source
+from rehearsal.local_jobs import LocalJobRunner
 from rehearsal.output_folder import remove_own_outputs
 from rehearsal.pipeline_action import ActionRun, run_pipeline_action
-from rehearsal.pipeline_code import (
-    PROJECT_ROOT,
-    ModelRepository,
-    import_from_lambdas,
-    import_release_tool,
-)
-from rehearsal.promotion import PROMOTE_HANDLER, promote_release
+from rehearsal.pipeline_code import PROJECT_ROOT, ModelRepository
+from rehearsal.promotion import promote_release
 from rehearsal.sandbox_registry import (
     MODEL_PACKAGE_GROUP,
     deploy_endpoint,
-    find_champion,
+    put_endpoint_templates,
     register_package,
+    train_settings,
 )
 from rehearsal.subprocess_step import run_script
+from release_tools.errors import ReleaseToolError
+from release_tools.model_package import build_source_tarball
+from release_tools.s3_objects import download_file
+from release_tools.train_and_register import StageInputs, train_and_register
+from release_tools.train_output import ReleaseRecord
+from release_tools.validate_policy import validate_policy_file
 from stacks.action_parameters import resolve_variables, user_parameters_string
 
 __all__ = ["GateOutcome", "RehearsalOptions", "RehearsalResult", "run_rehearsal"]
@@ -59,7 +62,11 @@ STEP_NAMES = (
     "staging gate (real handler)",
     "promotion",
 )
-POLICY_SCHEMA = PROJECT_ROOT / "schemas" / "release-policy.v1.schema.json"
+SCHEMAS_DIR = PROJECT_ROOT / "schemas"
+POLICY_SCHEMA = SCHEMAS_DIR / "release-policy.v1.schema.json"
+# What the Build stage's artifact leaves out of the repository (buildspecs/ci.yml), and local folders it never sees.
+_NOT_IN_BUILD_OUTPUT = {"model", "evaluation", ".git", ".venv", "venv", ".rehearsal"}
+_CACHES = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".ruff_cache")
 TRAIN_OUTPUT = "TrainOutput"
 EXIT_INTERRUPTED = 130
 """Exit code of a rehearsal stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)."""
@@ -145,6 +152,26 @@ class _Blocked(Exception):
         self.reason = reason
 
 
+class _SuccessiveSteps:
+    """Steps that begin inside one call (the Train stage's): beginning one ends the one before."""
+
+    def __init__(self, log: progress.StepLog) -> None:
+        self._log = log
+        self._open = ExitStack()
+        self.current: progress.StepTiming | None = None
+
+    def begin(self, name: str) -> progress.StepTiming:
+        self._open.close()
+        self.current = self._open.enter_context(self._log.step(name))
+        return self.current
+
+    def __enter__(self) -> _SuccessiveSteps:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> bool | None:
+        return self._open.__exit__(*exc_info)
+
+
 class _Rehearsal:
     """One run: the options, the sandbox, the work directory, the result being built."""
 
@@ -161,7 +188,8 @@ class _Rehearsal:
         self.s3_prefix = f"rehearsal/{self.run_id}"
         # CodePipeline's variables as the actions see them; the Deploy stages add their stack outputs.
         self.pipeline_variables: dict[str, str] = {"codepipeline.PipelineExecutionId": str(uuid.uuid4())}
-        self.model_data_url = f"s3://{ARTIFACT_BUCKET}/{self.s3_prefix}/model/model.tar.gz"
+        self.build_output = self.work_dir / "build"
+        self.model_data_url = ""  # the release's serving package, once the Train stage registered it
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -197,36 +225,34 @@ class _Rehearsal:
             if not report.passed:
                 raise _Blocked("Build stage (Dockerfile)", "; ".join(report.problems))
             details.append(f"Dockerfile: {', '.join(report.checked)} ({PIPELINE_NOTE})")
-        validate = import_release_tool("validate_policy", "validate_policy_file", "the Build stage's policy validation")
-        if not POLICY_SCHEMA.is_file():
-            raise NotAvailableYet(f"the release policy schema ({POLICY_SCHEMA})")
-        release_tool_error = import_release_tool("errors", "ReleaseToolError", "release_tools.errors")
-        try:
-            policy = validate(self.repository.policy_file, POLICY_SCHEMA)
-        except release_tool_error as error:
-            raise _Blocked("Build stage (policy validation)", str(error)) from None
-        policy_json = self.work_dir / "build" / "release-policy.json"
-        policy_json.parent.mkdir(parents=True, exist_ok=True)
-        policy_json.write_text(json.dumps(policy, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        policy = self.write_build_output()
         details.append("release-policy.yaml valid")
         timing.detail = "; ".join(details)
         self.result.policy = policy
         return policy
 
-    def train(self, timing: progress.StepTiming) -> TrainingResult:
-        """Step 2: `train.py` in script mode."""
-        release_tool_error = import_release_tool("errors", "ReleaseToolError", "release_tools.errors")
-        try:
-            code_dir = unpack_source(self.repository, self.work_dir / "training")
-            result = train_model(self.repository, self.work_dir / "training", self.options.hyperparameters, code_dir=code_dir)
-        except (StepFailed, release_tool_error) as error:  # type: ignore[misc]
-            raise _Blocked("Train stage (training)", str(error)) from None
-        shown = ", ".join(f"{k}={v}" for k, v in self.options.hyperparameters.items()) or "script defaults"
-        timing.detail = f"hyperparameters: {shown}"
-        return result
+    def write_build_output(self) -> dict[str, Any]:
+        """The Build stage's artifact (`BuildOutput`): the repository, `release-policy.json`, `sourcedir.tar.gz`."""
 
-    def seed_registry(self, sandbox: Sandbox, stored: Champion | None) -> Any:
-        """Create the group; register and approve the stored champion; look it up as the Train stage does."""
+        def left_out(directory: str, names: list[str]) -> set[str]:
+            top = Path(directory) == self.repository.root
+            return set(_CACHES(directory, names)) | ({n for n in names if n in _NOT_IN_BUILD_OUTPUT} if top else set())
+
+        try:
+            policy = validate_policy_file(self.repository.policy_file, POLICY_SCHEMA)
+        except ReleaseToolError as error:
+            raise _Blocked("Build stage (policy validation)", str(error)) from None
+        shutil.copytree(self.repository.root, self.build_output, ignore=left_out)
+        policy_json = self.build_output / "release-policy.json"
+        policy_json.write_text(json.dumps(policy, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        try:
+            build_source_tarball(self.build_output, self.build_output / "sourcedir.tar.gz")
+        except ReleaseToolError as error:
+            raise _Blocked("Build stage (source package)", str(error)) from None
+        return policy
+
+    def seed_registry(self, sandbox: Sandbox, stored: Champion | None) -> None:
+        """Create the group and register and approve the stored champion, as the Promote stage left it."""
         sandbox.sagemaker.create_model_package_group(ModelPackageGroupName=MODEL_PACKAGE_GROUP)
         if stored is not None:
             prefix = f"s3://{ARTIFACT_BUCKET}/champion"
@@ -240,81 +266,68 @@ class _Rehearsal:
                 data_sha256="0" * 64,
             )
             sandbox.sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
-        return find_champion(sandbox.sagemaker)
 
-    def evaluate(
-        self, timing: progress.StepTiming, sandbox: Sandbox, training: TrainingResult, champion: Any
-    ) -> EvaluationResult:
-        """Step 3: `evaluate.py` against the holdout and the champion, then the Train stage's report check."""
-        champion_archive = None
-        if champion is not None:
-            champion_archive = self.work_dir / "champion" / "model.tar.gz"
-            champion_archive.parent.mkdir(parents=True, exist_ok=True)
-            bucket, key = champion.model_data_url.removeprefix("s3://").split("/", 1)
-            champion_archive.write_bytes(sandbox.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        check_evaluation = import_release_tool("evaluation_report", "check_evaluation", "the Train stage's report check")
-        release_tool_error = import_release_tool("errors", "ReleaseToolError", "release_tools.errors")
-        try:
-            result = evaluate_model(
-                self.repository,
-                self.work_dir / "evaluation",
-                code_dir=training.code_dir,
-                model_archive=training.model_archive,
-                model_data_url=self.model_data_url,
-                source_revision=self.options.source_revision,
-                champion_archive=champion_archive,
-                champion_arn=champion.model_package_arn if champion else None,
-                resamples=self.options.resamples,
-            )
-            check_evaluation(
-                result.path.read_bytes(),
-                PROJECT_ROOT / "schemas",
-                model_data_url=self.model_data_url,
-                source_revision=self.options.source_revision,
-                champion_arn=champion.model_package_arn if champion else None,
-            )
-        except (StepFailed, release_tool_error) as error:
-            raise _Blocked("Train stage (evaluation)", str(error)) from None
-        shutil.copy2(result.path, self.out_dir / "evaluation.json")
-        self.result.evaluation = result.document
-        metrics = result.document.get("metrics", {})
-        shown = ", ".join(f"{name}={entry.get('value')}" for name, entry in list(metrics.items())[:3])
-        timing.detail = f"{shown}; champion: {champion.model_package_arn if champion else 'none'}"
-        return result
+    def train_stage(self, sandbox: Sandbox, stored: Champion | None) -> str:
+        """Steps 2 and 3: the Train stage's `train_and_register`, its jobs run locally; return the `TrainOutput` key."""
+        with _SuccessiveSteps(self.log) as steps:
+            shown = ", ".join(f"{k}={v}" for k, v in self.options.hyperparameters.items()) or "script defaults"
+            steps.begin(STEP_NAMES[1]).detail = f"hyperparameters: {shown}"
+            self.seed_registry(sandbox, stored)
+            runner = self._job_runner(sandbox, lambda job: steps.begin(STEP_NAMES[2]) if job == "evaluation" else None)
+            try:
+                record = self._run_train_and_register(sandbox, runner)
+            except (ReleaseToolError, StepFailed) as error:
+                assert steps.current is not None
+                steps.current.outcome = progress.BLOCKED
+                stage = "evaluation" if steps.current.name == STEP_NAMES[2] else "training"
+                raise _Blocked(f"Train stage ({stage})", str(error)) from None
+            assert runner.evaluation_file is not None and steps.current is not None
+            shutil.copy2(runner.evaluation_file, self.out_dir / "evaluation.json")  # exactly what evaluate.py wrote
+            steps.current.detail = self._evaluation_detail(record)
+            return self.put_train_output(sandbox)
 
-    def register_and_write_train_output(self, sandbox: Sandbox, evaluation: EvaluationResult) -> str:
-        """Register the challenger and zip the `TrainOutput` artifact, as the Train stage ends."""
-        evaluation_key = f"{self.s3_prefix}/evaluation/evaluation.json"
-        sandbox.s3.put_object(Bucket=ARTIFACT_BUCKET, Key=evaluation_key, Body=evaluation.path.read_bytes())
-        release_record = import_release_tool("train_output", "ReleaseRecord", "the Train stage's release record")
-        count_holdout_uses = import_release_tool("model_registry", "count_holdout_uses", "the Train stage's registry code")
-        holdout_sha256 = str(evaluation.document.get("dataset", {}).get("sha256", ""))
-        holdout_reuse = count_holdout_uses(sandbox.sagemaker, MODEL_PACKAGE_GROUP, holdout_sha256)
-        record = release_record(
-            model_package_arn=register_package(
-                sandbox.sagemaker,
-                model_data_url=self.model_data_url,
-                evaluation_uri=f"s3://{ARTIFACT_BUCKET}/{evaluation_key}",
-                source_revision=self.options.source_revision,
-                training_job_name=f"rehearsal-training-{self.run_id}",
-                data_sha256=holdout_sha256,
-            ),
-            model_package_group_name=MODEL_PACKAGE_GROUP,
-            model_data_url=self.model_data_url,
-            source_revision=self.options.source_revision,
-            evaluation_uri=f"s3://{ARTIFACT_BUCKET}/{evaluation_key}",
-            training_job_name=f"rehearsal-training-{self.run_id}",
-            holdout_reuse=holdout_reuse,
+    def _job_runner(self, sandbox: Sandbox, on_job_start: Callable[[str], Any]) -> LocalJobRunner:
+        return LocalJobRunner(
+            repository=self.repository,
+            work_dir=self.work_dir,
+            s3=sandbox.s3,
+            kms_key_arn=ARTIFACT_KEY_ARN,
+            resamples=self.options.resamples,
+            on_job_start=on_job_start,
         )
+
+    def _run_train_and_register(self, sandbox: Sandbox, runner: LocalJobRunner) -> ReleaseRecord:
+        """`train_and_register` on the Build stage's output; what it prints goes to `work/logs/train-stage.log`."""
+        settings = train_settings()
+        put_endpoint_templates(sandbox.s3, settings)
+        inputs = StageInputs(
+            project_dir=self.build_output,
+            out_dir=self.work_dir / TRAIN_OUTPUT,
+            schemas_dir=SCHEMAS_DIR,
+            source_revision=self.options.source_revision,
+            hyperparameters=dict(self.options.hyperparameters),
+        )
+        log_file = self.work_dir / "logs" / "train-stage.log"
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with log_file.open("w", encoding="utf-8") as log, redirect_stdout(log):
+            record = train_and_register(
+                inputs, settings, runner=runner, sagemaker=sandbox.sagemaker, s3=sandbox.s3, now=datetime.now(UTC)
+            )
         self.result.model_package_arn = record.model_package_arn
-        files = {
-            "evaluation.json": evaluation.path.read_bytes(),
-            "release-policy.json": (self.work_dir / "build" / "release-policy.json").read_bytes(),
-            "release.json": (json.dumps(asdict(record), indent=2) + "\n").encode("utf-8"),
-        }
-        golden = self.repository.root / "golden-requests.jsonl"
-        if golden.is_file():
-            files["golden-requests.jsonl"] = golden.read_bytes()
+        self.result.evaluation = json.loads((inputs.out_dir / "evaluation.json").read_text(encoding="utf-8"))
+        self.model_data_url = record.model_data_url
+        return record
+
+    def _evaluation_detail(self, record: ReleaseRecord) -> str:
+        metrics = (self.result.evaluation or {}).get("metrics", {})
+        shown = ", ".join(f"{name}={entry.get('value')}" for name, entry in list(metrics.items())[:3])
+        champion = ((self.result.evaluation or {}).get("champion") or {}).get("model_package_arn")
+        return f"{shown}; champion: {champion or 'none'}"
+
+    def put_train_output(self, sandbox: Sandbox) -> str:
+        """Zip the `TrainOutput` folder into the sandbox's artifact bucket, as CodeBuild uploads the artifact."""
+        folder = self.work_dir / TRAIN_OUTPUT
+        files = {path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
         return sandbox.put_zip_artifact(f"{self.s3_prefix}/artifacts/{TRAIN_OUTPUT}.zip", files)
 
     def run_gate(
@@ -322,8 +335,7 @@ class _Rehearsal:
         sandbox: Sandbox,
         *,
         gate: str,
-        module: str,
-        what: str,
+        handler: Callable[[Mapping[str, Any], Any], Any],
         artifact_key: str,
         action: str,
         record_name: str,
@@ -334,10 +346,6 @@ class _Rehearsal:
         `action` names the pipeline action: its UserParameters are the synthesized pipeline's
         (`stacks.action_parameters`), with this run's CodePipeline variables resolved.
         """
-        handler_module = import_from_lambdas(module, what)
-        handler = getattr(handler_module, "handler", None)
-        if not callable(handler):
-            raise NotAvailableYet(f"{what} ({module}.handler)")
         try:
             run = run_pipeline_action(
                 sandbox,
@@ -377,18 +385,12 @@ class _Rehearsal:
     def floors_environment(self) -> dict[str, str]:
         return {"PLATFORM_FLOORS": self.options.platform_floors} if self.options.platform_floors else {}
 
-    def package(self, sandbox: Sandbox, training: TrainingResult) -> Path:
-        """Step 5: `model.tar.gz` built by the pipeline's packager, uploaded where the package points."""
-        build_model_tarball = import_release_tool("model_package", "build_model_tarball", "the pipeline's model packager")
-        release_tool_error = import_release_tool("errors", "ReleaseToolError", "release_tools.errors")
+    def package(self, sandbox: Sandbox) -> Path:
+        """Step 5: the serving `model.tar.gz` the Train stage packaged (and registered), kept as an output."""
         try:
-            archive = build_model_tarball(training.model_dir, self.repository.root, self.out_dir / "model.tar.gz")
-        except release_tool_error as error:
+            return download_file(sandbox.s3, self.model_data_url, self.out_dir / "model.tar.gz")
+        except ReleaseToolError as error:
             raise _Blocked("Train stage (packaging)", str(error)) from None
-        sandbox.s3.put_object(
-            Bucket=ARTIFACT_BUCKET, Key=self.model_data_url.split(f"{ARTIFACT_BUCKET}/", 1)[1], Body=archive.read_bytes()
-        )
-        return Path(archive)
 
     # -- the whole run ------------------------------------------------------------------------
 
@@ -436,50 +438,40 @@ class _Rehearsal:
         with ExitStack() as stack:
             with self.log.step(STEP_NAMES[0]) as timing:
                 self._blocking(lambda: self.check_model_repository(timing), timing)
-            with self.log.step(STEP_NAMES[1]) as timing:
-                training = self._blocking(lambda: self.train(timing), timing)
             sandbox = stack.enter_context(aws_sandbox())
-            with self.log.step(STEP_NAMES[2]) as timing:
-                champion = self.seed_registry(sandbox, stored_champion)
-                evaluation = self._blocking(lambda: self.evaluate(timing, sandbox, training, champion), timing)
-                artifact_key = self.register_and_write_train_output(sandbox, evaluation)
+            artifact_key = self.train_stage(sandbox, stored_champion)
             with self.log.step(STEP_NAMES[3]) as timing:
                 self._gate_step(
-                    timing,
-                    sandbox,
-                    gate="evaluation gate",
-                    module="evaluation_gate.handler",
-                    what="the evaluation gate (lambdas/evaluation_gate/handler.py)",
-                    artifact_key=artifact_key,
-                    action="EvaluationGate",
-                )
+                    timing, sandbox, gate="evaluation gate", handler=pipeline_functions.evaluation_gate,
+                    artifact_key=artifact_key, action="EvaluationGate",
+                )  # fmt: skip
             with self.log.step(STEP_NAMES[4]) as timing:
-                archive = self._blocking(lambda: self.package(sandbox, training), timing)
+                archive = self._blocking(lambda: self.package(sandbox), timing)
                 timing.detail = f"{archive.stat().st_size} bytes, model.joblib at the root, code/ inside"
             with self.log.step(STEP_NAMES[5]) as timing:
-                endpoint = deploy_endpoint(
-                    sandbox.sagemaker, stage="staging", model_package_arn=self.result.model_package_arn or "", run_id=self.run_id
-                )
-                model = load_model_archive(archive, self.work_dir / "serving")
-                server = stack.enter_context(running_server(model, endpoint_name=endpoint.endpoint_name))
-                self.pipeline_variables["DeployStaging.EndpointName"] = endpoint.endpoint_name
-                with urllib.request.urlopen(f"{server.url}/ping", timeout=5) as response:
-                    timing.detail = f"{server.url} /ping {response.status}"
+                server_url = self._serve_staging(stack, sandbox, archive, timing)
             with self.log.step(STEP_NAMES[6]) as timing:
-                self.repository.golden_requests  # noqa: B018 - raises "not available yet" when absent
-                with environment({"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": server.url}):
+                self.repository.golden_requests  # noqa: B018 - a ConfigurationError naming the file when it is absent
+                with environment({"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": server_url}):
                     self._gate_step(
-                        timing,
-                        sandbox,
-                        gate="staging gate",
-                        module="staging_gate.handler",
-                        what="the staging gate (lambdas/staging_gate/handler.py)",
-                        artifact_key=artifact_key,
-                        action="StagingGate",
-                    )
+                        timing, sandbox, gate="staging gate", handler=pipeline_functions.staging_gate,
+                        artifact_key=artifact_key, action="StagingGate",
+                    )  # fmt: skip
             with self.log.step(STEP_NAMES[7]) as timing:
-                self._blocking(lambda: self.promote(sandbox, timing, archive, artifact_key, evaluation), timing)
+                self._blocking(lambda: self.promote(sandbox, timing, archive, artifact_key), timing)
         self.result.released = True
+
+    def _serve_staging(self, stack: ExitStack, sandbox: Sandbox, archive: Path, timing: progress.StepTiming) -> str:
+        """Step 6: the staging endpoint registered in the sandbox, the archive served locally; the server's URL."""
+        endpoint = deploy_endpoint(
+            sandbox.sagemaker, stage="staging", model_package_arn=self.result.model_package_arn or "", run_id=self.run_id
+        )
+        model = load_model_archive(archive, self.work_dir / "serving")
+        server = stack.enter_context(running_server(model, endpoint_name=endpoint.endpoint_name))
+        self.pipeline_variables["DeployStaging.EndpointName"] = endpoint.endpoint_name
+        with urllib.request.urlopen(f"{server.url}/ping", timeout=5) as response:
+            timing.detail = f"{server.url} /ping {response.status}"
+        return str(server.url)
 
     def _gate_step(self, timing: progress.StepTiming, sandbox: Sandbox, *, gate: str, **action: Any) -> None:
         record_name = gate.replace(" ", "-")
@@ -504,12 +496,11 @@ class _Rehearsal:
         timing: progress.StepTiming,
         archive: Path,
         artifact_key: str,
-        evaluation: EvaluationResult,
     ) -> None:
-        """Step 8: the real promote function when it exists, else a labelled local promotion."""
+        """Step 8: the production endpoint registered in the sandbox, then the real promote function."""
 
         def run_action(**kwargs: Any) -> ActionRun:
-            return self.run_gate(sandbox, module="promote.handler", what=PROMOTE_HANDLER, artifact_key=artifact_key, **kwargs)
+            return self.run_gate(sandbox, handler=pipeline_functions.promote, artifact_key=artifact_key, **kwargs)
 
         promoted_by = promote_release(
             sandbox,
@@ -525,7 +516,7 @@ class _Rehearsal:
             source_revision=self.options.source_revision,
             promoted_at=record_timestamp(),
             promoted_by=promoted_by,
-            metrics=dict(evaluation.document.get("metrics", {})),
+            metrics=dict((self.result.evaluation or {}).get("metrics", {})),
         )
         self.result.champion_after = champion
         self.result.promoted_by = promoted_by
@@ -541,8 +532,8 @@ def progress_summary(pytest_output: str) -> str:
 def run_rehearsal(options: RehearsalOptions, stream: TextIO | None = None) -> RehearsalResult:
     """Run the rehearsal and write the report; return the result.
 
-    A configuration error (including a part of the pipeline not in the
-    checkout yet) is raised as `ConfigurationError` after the report is written.
+    A configuration error (a bad option, a file the model repository lacks) is
+    raised as `ConfigurationError` after the report is written.
     """
     from rehearsal.report import write_outputs
 

@@ -1,10 +1,12 @@
 """SageMaker state the rehearsal needs in the sandbox (moto), made with the pipeline's own code.
 
+- The Train stage's settings (`train_settings`) with the sandbox's names, and
+  the endpoint templates archive they name (`put_endpoint_templates`).
 - The model package group. The stored champion is registered with the Train
   stage's `release_tools.model_registry.register_model` and approved, as the
-  Promote stage leaves production's package; the champion is then looked up
-  with the Train stage's `find_champion`, and the challenger registered with
-  `register_model` (PendingManualApproval), exactly as in AWS.
+  Promote stage leaves production's package; `train_and_register` then looks
+  the champion up and registers the challenger (PendingManualApproval) in this
+  registry with its own code, exactly as in AWS.
 - The staging and production endpoints: a model built from the challenger's
   package, an endpoint config with the `AllTraffic` variant, and the
   endpoint, as the endpoint stack deploys them, so the gates' "does the
@@ -13,19 +15,24 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import string
 from dataclasses import dataclass
 from typing import Any
 
-from rehearsal.aws_sandbox import ACCOUNT_ID, ARTIFACT_BUCKET, ARTIFACT_KEY_ARN, REGION
-from rehearsal.pipeline_code import import_release_tool
+from rehearsal.aws_sandbox import ACCOUNT_ID, ARTIFACT_BUCKET, ARTIFACT_KEY_ARN, REGION, zip_files
+from release_tools.image_uri import sklearn_image_uri
+from release_tools.model_registry import Registration, register_model
+from release_tools.s3_objects import split_s3_uri
+from release_tools.settings import TrainSettings
+from release_tools.train_output import ENDPOINT_STAGES
 
 __all__ = [
     "MODEL_PACKAGE_GROUP",
     "DeployedEndpoint",
     "deploy_endpoint",
-    "find_champion",
+    "put_endpoint_templates",
     "register_package",
     "train_settings",
 ]
@@ -33,6 +40,7 @@ __all__ = [
 PROJECT_NAME = "rehearsal"
 MODEL_PACKAGE_GROUP = f"{PROJECT_NAME}-models"
 VARIANT_NAME = "AllTraffic"
+INSTANCE_TYPE = "ml.m5.large"
 _EXECUTION_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/rehearsal-sagemaker-execution"
 _KMS_KEY = ARTIFACT_KEY_ARN
 
@@ -46,10 +54,9 @@ class DeployedEndpoint:
     model_name: str
 
 
-def train_settings() -> Any:
+def train_settings() -> TrainSettings:
     """The Train stage's `TrainSettings`, with the sandbox's names in place of the CDK app's."""
-    settings_class = import_release_tool("settings", "TrainSettings", "the Train stage's settings")
-    return settings_class(
+    return TrainSettings(
         region=REGION,
         project_name=PROJECT_NAME,
         artifact_bucket=ARTIFACT_BUCKET,
@@ -70,11 +77,8 @@ def register_package(
     data_sha256: str,
 ) -> str:
     """Register a package as the Train stage does (`register_model`); return its ARN."""
-    registration_class = import_release_tool("model_registry", "Registration", "the Train stage's registry code")
-    register_model = import_release_tool("model_registry", "register_model", "the Train stage's registry code")
-    image_uri = import_release_tool("image_uri", "sklearn_image_uri", "the pipeline's image resolver")(REGION)
-    registration = registration_class(
-        image_uri=image_uri,
+    registration = Registration(
+        image_uri=sklearn_image_uri(REGION),
         model_data_url=model_data_url,
         evaluation_uri=evaluation_uri,
         source_revision=source_revision,
@@ -84,10 +88,56 @@ def register_package(
     return str(register_model(sagemaker, train_settings(), registration))
 
 
-def find_champion(sagemaker: Any) -> Any:
-    """The Train stage's champion look-up (latest Approved package), or `None`."""
-    lookup = import_release_tool("model_registry", "find_champion", "the Train stage's registry code")
-    return lookup(sagemaker, MODEL_PACKAGE_GROUP)
+def _endpoint_template(stage: str) -> dict[str, Any]:
+    """The endpoint `deploy_endpoint` registers, as a CloudFormation template (never deployed: see below)."""
+    return {
+        "Description": f"ml-cicd rehearsal: the {stage} endpoint as the rehearsal registers it in its sandbox "
+        "(rehearsal/sandbox_registry.py deploy_endpoint); not the endpoint stack, which make synth builds",
+        "Parameters": {"ModelPackageArn": {"Type": "String"}},
+        "Resources": {
+            "Model": {
+                "Type": "AWS::SageMaker::Model",
+                "Properties": {
+                    "ExecutionRoleArn": _EXECUTION_ROLE,
+                    "PrimaryContainer": {"ModelPackageName": {"Ref": "ModelPackageArn"}},
+                },
+            },
+            "EndpointConfig": {
+                "Type": "AWS::SageMaker::EndpointConfig",
+                "Properties": {
+                    "ProductionVariants": [
+                        {
+                            "VariantName": VARIANT_NAME,
+                            "ModelName": {"Fn::GetAtt": ["Model", "ModelName"]},
+                            "InstanceType": INSTANCE_TYPE,
+                            "InitialInstanceCount": 1,
+                        }
+                    ]
+                },
+            },
+            "Endpoint": {
+                "Type": "AWS::SageMaker::Endpoint",
+                "Properties": {
+                    "EndpointName": f"{PROJECT_NAME}-{stage}-endpoint",
+                    "EndpointConfigName": {"Fn::GetAtt": ["EndpointConfig", "EndpointConfigName"]},
+                },
+            },
+        },
+    }
+
+
+def put_endpoint_templates(s3: Any, settings: TrainSettings) -> None:
+    """The archive `ENDPOINT_TEMPLATES_S3_URI` names in the pipeline, at the sandbox settings' URI.
+
+    The rehearsal registers its endpoints directly (`deploy_endpoint`) instead of deploying the endpoint
+    stack with CloudFormation, so the templates it puts in `TrainOutput/endpoint/` describe those
+    endpoints; the configuration files next to them are the Train stage's own.
+    """
+    bucket, key = split_s3_uri(settings.endpoint_templates_s3_uri)
+    templates = {
+        f"{stage}.template.json": (json.dumps(_endpoint_template(stage), indent=1) + "\n").encode() for stage in ENDPOINT_STAGES
+    }
+    s3.put_object(Bucket=bucket, Key=key, Body=zip_files(templates))
 
 
 def _generated_name(logical_id: str) -> str:
@@ -118,7 +168,7 @@ def deploy_endpoint(sagemaker: Any, *, stage: str, model_package_arn: str, run_i
             {
                 "VariantName": VARIANT_NAME,
                 "ModelName": names.model_name,
-                "InstanceType": "ml.m5.large",
+                "InstanceType": INSTANCE_TYPE,
                 "InitialInstanceCount": 1,
             }
         ],

@@ -14,6 +14,7 @@ import contextlib
 import io
 import json
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pytest
 import yaml
 
 from rehearsal.cli import main
-from rehearsal.errors import NotAvailableYet
+from rehearsal.errors import ConfigurationError
 from rehearsal.pipeline_code import PROJECT_ROOT, ModelRepository
 from rehearsal_fixtures import runtime_client
 
@@ -163,15 +164,17 @@ def test_bad_hyperparameter_is_a_usage_error(tmp_path: Path) -> None:
     assert (run.exit_code, run.stderr.strip()) == (2, "rehearsal: --hyperparameter 'C' is not NAME=VALUE")
 
 
-def test_a_missing_part_is_reported_as_not_available_yet(tmp_path: Path) -> None:
-    with pytest.raises(NotAvailableYet, match=r"^not available yet: the model's evaluation script \("):
+def test_a_file_the_model_repository_lacks_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"^the model's evaluation script is missing \("):
         ModelRepository.at(tmp_path).evaluate_script  # noqa: B018 - the property raises
 
 
-def test_released_archive_serves_both_content_types_through_boto3(runs: dict[str, Run]) -> None:
+def test_released_archive_serves_both_content_types_through_boto3(runs: dict[str, Run], monkeypatch: pytest.MonkeyPatch) -> None:
     from rehearsal.inference_model import load_model_archive
     from rehearsal.inference_server import running_server
 
+    # Loading puts the archive's code/ on sys.path (as in the container): not for the tests that follow.
+    monkeypatch.setattr(sys, "path", list(sys.path))
     work = runs["second"].out_dir / "serve-check"
     model = load_model_archive(runs["second"].out_dir / "model.tar.gz", work)
     row = (PROJECT_ROOT / "model_repo" / "data" / "holdout.csv").read_text(encoding="utf-8").splitlines()[1]
