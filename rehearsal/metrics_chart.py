@@ -20,6 +20,47 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def _champion_error(value: float, champion_value: float, delta: Mapping[str, Any]) -> list[list[float]]:
+    """The champion's band implied by the paired delta: challenger minus the delta interval."""
+    delta_low, delta_high = _number(delta.get("ci_low")), _number(delta.get("ci_high"))
+    if delta_low is None or delta_high is None:
+        return [[0.0], [0.0]]
+    return [[max(0.0, champion_value - (value - delta_high))], [max(0.0, (value - delta_low) - champion_value)]]
+
+
+def _draw_metric(axis: Any, name: str, entry: Mapping[str, Any], champion: Mapping[str, Any], bounds: Mapping[str, Any]) -> None:
+    """One panel: the challenger with its interval, the champion with its band, the policy's bounds."""
+    value = _number(entry.get("value"))
+    if value is None:
+        axis.set_title(f"{name}: no value")
+        return
+    low, high = _number(entry.get("ci_low")), _number(entry.get("ci_high"))
+    error = [[value - low if low is not None else 0.0], [high - value if high is not None else 0.0]]
+    axis.errorbar([0], [value], yerr=error, fmt="o", color="tab:blue", capsize=6, label="challenger")
+    champion_value = _number((champion.get("metrics", {}).get(name) or {}).get("value"))
+    if champion_value is not None:
+        delta = ((champion.get("comparison") or {}).get("deltas", {}).get(name)) or {}
+        axis.errorbar(
+            [1],
+            [champion_value],
+            yerr=_champion_error(value, champion_value, delta),
+            fmt="s",
+            color="tab:orange",
+            capsize=6,
+            label="champion (band from paired delta)",
+        )
+    for bound_name, style in (("min", "tab:green"), ("max", "tab:red")):
+        bound = _number((bounds.get(name) or {}).get(bound_name))
+        if bound is not None:
+            axis.axhline(bound, linestyle="--", color=style, linewidth=1, label=f"policy {bound_name}")
+    axis.set_xticks([0, 1], ["challenger", "champion"])
+    axis.set_xlim(-0.6, 1.6)
+    direction = "higher is better" if entry.get("higher_is_better") else "lower is better"
+    axis.set_title(f"{name}\n({direction})", fontsize=9)
+    axis.tick_params(labelsize=8)
+    axis.grid(axis="y", alpha=0.3)
+
+
 def write_metrics_chart(evaluation: Mapping[str, Any], policy: Mapping[str, Any] | None, path: Path) -> Path | None:
     """Draw the chart; `None` (nothing written) when the evaluation has no metrics."""
     metrics = evaluation.get("metrics")
@@ -31,50 +72,11 @@ def write_metrics_chart(evaluation: Mapping[str, Any], policy: Mapping[str, Any]
     import matplotlib.pyplot as plt
 
     champion = evaluation.get("champion") if isinstance(evaluation.get("champion"), Mapping) else None
-    champion_metrics = (champion or {}).get("metrics", {})
-    deltas = ((champion or {}).get("comparison") or {}).get("deltas", {})
     bounds = (policy or {}).get("metrics", {}) or {}
     names = list(metrics)
     figure, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.4), squeeze=False)
     for axis, name in zip(axes[0], names, strict=True):
-        entry = metrics[name] or {}
-        value = _number(entry.get("value"))
-        if value is None:
-            axis.set_title(f"{name}: no value")
-            continue
-        low, high = _number(entry.get("ci_low")), _number(entry.get("ci_high"))
-        error = [[value - low if low is not None else 0.0], [high - value if high is not None else 0.0]]
-        axis.errorbar([0], [value], yerr=error, fmt="o", color="tab:blue", capsize=6, label="challenger")
-        champion_value = _number((champion_metrics.get(name) or {}).get("value"))
-        if champion_value is not None:
-            delta = deltas.get(name) or {}
-            delta_low, delta_high = _number(delta.get("ci_low")), _number(delta.get("ci_high"))
-            champion_error = [[0.0], [0.0]]
-            if delta_low is not None and delta_high is not None:
-                # champion band implied by the paired delta: challenger - delta interval
-                champion_error = [
-                    [max(0.0, champion_value - (value - delta_high))],
-                    [max(0.0, (value - delta_low) - champion_value)],
-                ]
-            axis.errorbar(
-                [1],
-                [champion_value],
-                yerr=champion_error,
-                fmt="s",
-                color="tab:orange",
-                capsize=6,
-                label="champion (band from paired delta)",
-            )
-        for bound_name, style in (("min", "tab:green"), ("max", "tab:red")):
-            bound = _number((bounds.get(name) or {}).get(bound_name))
-            if bound is not None:
-                axis.axhline(bound, linestyle="--", color=style, linewidth=1, label=f"policy {bound_name}")
-        axis.set_xticks([0, 1], ["challenger", "champion"])
-        axis.set_xlim(-0.6, 1.6)
-        direction = "higher is better" if entry.get("higher_is_better") else "lower is better"
-        axis.set_title(f"{name}\n({direction})", fontsize=9)
-        axis.tick_params(labelsize=8)
-        axis.grid(axis="y", alpha=0.3)
+        _draw_metric(axis, name, metrics[name] or {}, champion or {}, bounds)
     axes[0][0].legend(fontsize=7, loc="best")
     confidence = ((champion or {}).get("comparison") or {}).get("confidence", 0.95)
     figure.suptitle(f"Holdout metrics with {confidence:.0%} bootstrap intervals", fontsize=10)
