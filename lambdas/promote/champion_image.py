@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from contracts.aws_errors import code_or_type
+from contracts.image_tags import CHAMPION_TAG_PREFIX
 
 __all__ = ["CHAMPION_TAG_PREFIX", "ImageTagError", "champion_tag", "protect_champion_image"]
 
-CHAMPION_TAG_PREFIX = "champion-"
 _ALREADY = ("ImageAlreadyExistsException",)
 
 

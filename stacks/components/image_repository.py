@@ -15,7 +15,6 @@ image tagged `champion-*` (the promotion tags the champion's image).
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -24,12 +23,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+# The promote function tags the champion's image; one prefix for it and for the lifecycle rule that keeps it.
+from contracts.image_tags import CHAMPION_TAG_PREFIX
 from stacks.components.nag_acknowledgements import acknowledge
 
 __all__ = ["CHAMPION_TAG_PREFIX", "ImageRepository", "ImageRepositoryProps", "PULL_ACTIONS"]
 
-# The promote function tags the champion's image; one prefix for it and for the lifecycle rule that keeps it.
-CHAMPION_TAG_PREFIX: str = importlib.import_module("lambdas.promote.champion_image").CHAMPION_TAG_PREFIX
 PULL_ACTIONS = _PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
 _PUSH_ACTIONS = (
     "ecr:InitiateLayerUpload",
