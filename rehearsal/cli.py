@@ -2,9 +2,9 @@
 
 Exit codes: 0 released (or the server stopped cleanly), 1 a gate or stage
 blocked the release (the last line says which rule and why), 2 a usage or
-configuration error, including a part of the pipeline not in this checkout
-yet, a foreign `--out` folder or another rehearsal running in it (one line,
-no traceback), 130 interrupted (Ctrl-C or SIGTERM; the report says what ran).
+configuration error, including a file the model repository lacks, a
+foreign `--out` folder or another rehearsal running in it (one line, no
+traceback), 130 interrupted (Ctrl-C or SIGTERM; the report says what ran).
 """
 
 from __future__ import annotations
