@@ -153,6 +153,41 @@ def test_blocked_run_removes_the_stale_outputs_it_did_not_reach(runs: dict[str, 
     assert "model.tar.gz" not in names and "staging-gate-decision.json" not in names
 
 
+def test_the_train_output_is_written_by_the_train_stages_own_code(runs: dict[str, Run]) -> None:
+    """`train_and_register` wrote TrainOutput: the endpoint configuration files and release.json are its own."""
+    folder = runs["worse"].out_dir / "work" / "TrainOutput"
+    files = sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file())
+    assert files == sorted([
+        "endpoint/production.config.json", "endpoint/production.template.json",
+        "endpoint/staging.config.json", "endpoint/staging.template.json",
+        "evaluation.json", "golden-requests.jsonl", "release-policy.json", "release.json",
+    ])  # fmt: skip
+    release = json.loads((folder / "release.json").read_text(encoding="utf-8"))
+    config = json.loads((folder / "endpoint" / "staging.config.json").read_text(encoding="utf-8"))
+    assert config == {"Parameters": {"ModelPackageArn": release["model_package_arn"]},
+                      "Tags": {"project": "rehearsal", "source-revision": "local"}}  # fmt: skip
+    # The stage's run layout: s3://<bucket>/releases/<run id>/, the run id being the training job's name.
+    run_id = release["training_job_name"]
+    assert run_id.startswith("rehearsal-local-")
+    assert release["model_data_url"] == f"s3://rehearsal-pipeline-artifacts/releases/{run_id}/model/model.tar.gz"
+    # Each rehearsal's registry is fresh; the stored champion is registered without the holdout's checksum.
+    holdout = json.loads((folder / "evaluation.json").read_text(encoding="utf-8"))["dataset"]["sha256"]
+    assert release["holdout_reuse"] == {"holdout_sha256": holdout, "earlier_candidates": 0}
+    assert release["image_uri"].endswith("/sagemaker-scikit-learn:1.4-2-cpu-py3")
+
+
+def test_a_failing_training_script_blocks_the_train_stage(tmp_path: Path) -> None:
+    repository = tmp_path / "repo"
+    shutil.copytree(PROJECT_ROOT / "model_repo", repository, ignore=shutil.ignore_patterns("tests", "__pycache__"))
+    (repository / "train.py").write_text('raise SystemExit("train.py: no features left after cleaning")\n', encoding="utf-8")
+    run = rehearse("--model-repo", str(repository), *FAST, out_dir=tmp_path / "out")
+    assert run.exit_code == 1, run.stdout + run.stderr
+    assert run.last_line.startswith("BLOCKED by Train stage (training): train.py failed (exit 1): ")
+    assert "no features left after cleaning" in run.last_line
+    assert "[2/8] training (train.py, script mode)" in run.stdout and "blocked" in run.stdout
+    assert "[3/8] evaluation (evaluate.py)" in run.stdout and "not reached" in run.stdout
+
+
 def test_missing_model_repository_is_a_usage_error(tmp_path: Path) -> None:
     run = rehearse("--model-repo", str(tmp_path / "absent"), out_dir=tmp_path / "out")
     assert run.exit_code == 2
