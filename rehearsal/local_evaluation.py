@@ -14,7 +14,9 @@ from pathlib import Path
 from rehearsal.pipeline_code import ModelRepository
 from rehearsal.subprocess_step import run_script
 
-__all__ = ["evaluate_model"]
+__all__ = ["HOLDOUT_FILES", "evaluate_model"]
+
+HOLDOUT_FILES = ("holdout.csv", "manifest.json")
 
 
 def evaluate_model(
@@ -22,6 +24,7 @@ def evaluate_model(
     work_dir: Path,
     *,
     code_dir: Path,
+    holdout_dir: Path,
     model_archive: Path,
     model_data_url: str,
     source_revision: str,
@@ -29,7 +32,8 @@ def evaluate_model(
     champion_arn: str | None,
     resamples: int | None,
 ) -> Path:
-    """Run `evaluate.py` from `code_dir`; return the `evaluation.json` it wrote (the Train stage checks it)."""
+    """Run `evaluate.py` from `code_dir` on `holdout_dir`'s `HOLDOUT_FILES`; return the `evaluation.json` it
+    wrote (the Train stage checks it)."""
     repository.evaluate_script  # noqa: B018 - a ConfigurationError naming the file when it is absent
     processing = work_dir.resolve() / "opt" / "ml" / "processing"  # absolute: the script runs in code_dir
     model_input = processing / "model"
@@ -38,8 +42,8 @@ def evaluate_model(
     for directory in (model_input, holdout_input, output_dir):
         directory.mkdir(parents=True, exist_ok=True)
     shutil.copy2(model_archive, model_input / "model.tar.gz")
-    shutil.copy2(repository.data_file("holdout.csv"), holdout_input / "holdout.csv")
-    shutil.copy2(repository.data_file("manifest.json"), holdout_input / "manifest.json")
+    for name in HOLDOUT_FILES:
+        shutil.copy2(holdout_dir / name, holdout_input / name)
     arguments = [
         "evaluate.py",
         "--model", str(model_input / "model.tar.gz"),

@@ -5,13 +5,13 @@
 it is `LocalJobRunner`, so the rehearsal's `TrainOutput` is written by the
 stage's own code. Like the jobs, the runner works through S3:
 
-- training: the `sourcedir.tar.gz` the stage uploaded is fetched from the
-  sandbox and unpacked as `opt/ml/code`; `train.py` runs there
-  (`local_training`, the data channels from the model repository, the files
-  the stage uploaded); the model directory, tarred, is put where SageMaker
-  puts a training job's output (`<training output>/<job name>/output/model.tar.gz`);
-- evaluation: the serving package the stage built and, when there is one,
-  the champion's package are fetched from the sandbox; `evaluate.py` runs
+- training: the `sourcedir.tar.gz` and the data channels the stage uploaded
+  are fetched from the sandbox, the code unpacked as `opt/ml/code`; `train.py`
+  runs there (`local_training`); the model directory, tarred, is put where
+  SageMaker puts a training job's output
+  (`<training output>/<job name>/output/model.tar.gz`);
+- evaluation: the serving package the stage built, the holdout it uploaded
+  and, when there is one, the champion's package are fetched from the sandbox; `evaluate.py` runs
   (`local_evaluation`) and its `evaluation.json` is put where the processing
   job's output goes.
 
@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from rehearsal.errors import StepFailed
-from rehearsal.local_evaluation import evaluate_model
-from rehearsal.local_training import train_model, unpack_source
+from rehearsal.local_evaluation import HOLDOUT_FILES, evaluate_model
+from rehearsal.local_training import CHANNELS, train_model, unpack_source
 from rehearsal.pipeline_code import ModelRepository
 from release_tools.errors import ReleaseToolError
 from release_tools.evaluation_job import EvaluationRun
@@ -56,8 +56,12 @@ class LocalJobRunner:
         work = self.work_dir / "training"
         source = download_file(self.s3, run.layout.source_tarball, work / "sourcedir.tar.gz")
         self.code_dir = unpack_source(source, work)
+        channel_files = {
+            channel: download_file(self.s3, run.layout.data_channel(channel) + name, work / "channels" / channel / name)
+            for channel, name in CHANNELS.items()
+        }
         try:
-            result = train_model(self.repository, work, run.hyperparameters, code_dir=self.code_dir)
+            result = train_model(self.repository, work, run.hyperparameters, code_dir=self.code_dir, channel_files=channel_files)
         except StepFailed as error:
             raise ReleaseToolError(str(error)) from None
         output = f"{run.layout.training_output}{run.layout.training_job_name}/output/model.tar.gz"
@@ -69,6 +73,9 @@ class LocalJobRunner:
             raise ReleaseToolError("the evaluation ran before the training: no code to run evaluate.py from")
         work = self.work_dir / "evaluation"
         model = download_file(self.s3, run.model_data_url, work / "inputs" / "model" / "model.tar.gz")
+        holdout_dir = work / "inputs" / "holdout"
+        for name in HOLDOUT_FILES:
+            download_file(self.s3, run.layout.data_channel("holdout") + name, holdout_dir / name)
         champion = run.champion
         champion_archive = (
             download_file(self.s3, champion.model_data_url, work / "inputs" / "champion" / "model.tar.gz") if champion else None
@@ -78,6 +85,7 @@ class LocalJobRunner:
                 self.repository,
                 work,
                 code_dir=self.code_dir,
+                holdout_dir=holdout_dir,
                 model_archive=model,
                 model_data_url=run.model_data_url,
                 source_revision=run.source_revision,

@@ -74,9 +74,11 @@ def train_model(
     work_dir: Path,
     hyperparameters: Mapping[str, str],
     code_dir: Path,
+    channel_files: Mapping[str, Path],
 ) -> TrainingResult:
     """Run `train.py` from `code_dir` with SageMaker's folders and variables under `work_dir`.
 
+    `channel_files` holds each channel's file (`CHANNELS`), as the job's input channels hold them.
     The paths handed to the script are absolute: it runs in `code_dir`, not where we were started.
     """
     script = repository.train_script
@@ -95,7 +97,7 @@ def train_model(
     for channel, file_name in CHANNELS.items():
         channel_dir = opt_ml / "input" / "data" / channel
         channel_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(repository.data_file(file_name), channel_dir / file_name)
+        shutil.copy2(channel_files[channel], channel_dir / file_name)
         environment[f"SM_CHANNEL_{channel.upper()}"] = str(channel_dir)
     config_dir = opt_ml / "input" / "config"
     config_dir.mkdir(parents=True, exist_ok=True)

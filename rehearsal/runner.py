@@ -276,7 +276,7 @@ class _Rehearsal:
             runner = self._job_runner(sandbox, lambda job: steps.begin(STEP_NAMES[2]) if job == "evaluation" else None)
             try:
                 record = self._run_train_and_register(sandbox, runner)
-            except (ReleaseToolError, StepFailed) as error:
+            except ReleaseToolError as error:  # the stage's own checks, and the local jobs' failures
                 assert steps.current is not None
                 steps.current.outcome = progress.BLOCKED
                 stage = "evaluation" if steps.current.name == STEP_NAMES[2] else "training"
