@@ -63,7 +63,3 @@ class ModelRepository:
     def tests_dir(self) -> Path:
         """The model's own tests."""
         return self.require("tests", "the model repository's tests")
-
-    def data_file(self, name: str) -> Path:
-        """`data/<name>` (train.csv, validation.csv, holdout.csv)."""
-        return self.require(f"data/{name}", f"the {name.removesuffix('.csv')} data set")
