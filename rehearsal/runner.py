@@ -275,7 +275,7 @@ class _Rehearsal:
             self.seed_registry(sandbox, stored)
             runner = self._job_runner(sandbox, lambda job: steps.begin(STEP_NAMES[2]) if job == "evaluation" else None)
             try:
-                record = self._run_train_and_register(sandbox, runner)
+                self._run_train_and_register(sandbox, runner)
             except ReleaseToolError as error:  # the stage's own checks, and the local jobs' failures
                 assert steps.current is not None
                 steps.current.outcome = progress.BLOCKED
@@ -283,7 +283,7 @@ class _Rehearsal:
                 raise _Blocked(f"Train stage ({stage})", str(error)) from None
             assert runner.evaluation_file is not None and steps.current is not None
             shutil.copy2(runner.evaluation_file, self.out_dir / "evaluation.json")  # exactly what evaluate.py wrote
-            steps.current.detail = self._evaluation_detail(record)
+            steps.current.detail = self._evaluation_detail()
             return self.put_train_output(sandbox)
 
     def _job_runner(self, sandbox: Sandbox, on_job_start: Callable[[str], Any]) -> LocalJobRunner:
@@ -318,7 +318,7 @@ class _Rehearsal:
         self.model_data_url = record.model_data_url
         return record
 
-    def _evaluation_detail(self, record: ReleaseRecord) -> str:
+    def _evaluation_detail(self) -> str:
         metrics = (self.result.evaluation or {}).get("metrics", {})
         shown = ", ".join(f"{name}={entry.get('value')}" for name, entry in list(metrics.items())[:3])
         champion = ((self.result.evaluation or {}).get("champion") or {}).get("model_package_arn")
