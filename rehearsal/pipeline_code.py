@@ -57,9 +57,9 @@ class ModelRepository:
     @property
     def golden_requests(self) -> Path:
         """`golden-requests.jsonl`, the staging gate's requests."""
-        return self.require("golden-requests.jsonl", "the staging gate's golden requests")
+        return self.require("golden-requests.jsonl", "the staging gate's golden requests file")
 
     @property
     def tests_dir(self) -> Path:
         """The model's own tests."""
-        return self.require("tests", "the model repository's tests")
+        return self.require("tests", "the model repository's tests folder")
