@@ -10,8 +10,9 @@ stage's own code. Like the jobs, the runner works through S3:
   runs there (`local_training`); the model directory, tarred, is put where
   SageMaker puts a training job's output
   (`<training output>/<job name>/output/model.tar.gz`);
-- evaluation: the serving package the stage built, the holdout it uploaded
-  and, when there is one, the champion's package are fetched from the sandbox; `evaluate.py` runs
+- evaluation: the evaluation code, the serving package the stage built, the
+  holdout it uploaded and, when there is one, the champion's package are
+  fetched from the sandbox; `evaluate.py` runs
   (`local_evaluation`) and its `evaluation.json` is put where the processing
   job's output goes.
 
@@ -31,7 +32,7 @@ from rehearsal.local_training import CHANNELS, train_model, unpack_source
 from rehearsal.pipeline_code import ModelRepository
 from release_tools.errors import ReleaseToolError
 from release_tools.evaluation_job import EvaluationRun
-from release_tools.s3_objects import download_file, upload_file
+from release_tools.s3_objects import download_file, split_s3_uri, upload_file
 from release_tools.training_job import TrainingRun
 
 __all__ = ["LocalJobRunner"]
@@ -47,7 +48,6 @@ class LocalJobRunner:
     kms_key_arn: str
     resamples: int | None
     on_job_start: Callable[[str], None]
-    code_dir: Path | None = None
     evaluation_file: Path | None = None
     """`evaluation.json` exactly as `evaluate.py` wrote it, once the evaluation ran."""
 
@@ -55,13 +55,13 @@ class LocalJobRunner:
         self.on_job_start("training")
         work = self.work_dir / "training"
         source = download_file(self.s3, run.layout.source_tarball, work / "sourcedir.tar.gz")
-        self.code_dir = unpack_source(source, work)
+        code_dir = unpack_source(source, work)
         channel_files = {
             channel: download_file(self.s3, run.layout.data_channel(channel) + name, work / "channels" / channel / name)
             for channel, name in CHANNELS.items()
         }
         try:
-            result = train_model(self.repository, work, run.hyperparameters, code_dir=self.code_dir, channel_files=channel_files)
+            result = train_model(self.repository, work, run.hyperparameters, code_dir=code_dir, channel_files=channel_files)
         except StepFailed as error:
             raise ReleaseToolError(str(error)) from None
         output = f"{run.layout.training_output}{run.layout.training_job_name}/output/model.tar.gz"
@@ -69,9 +69,8 @@ class LocalJobRunner:
 
     def run_evaluation(self, run: EvaluationRun) -> None:
         self.on_job_start("evaluation")
-        if self.code_dir is None:
-            raise ReleaseToolError("the evaluation ran before the training: no code to run evaluate.py from")
         work = self.work_dir / "evaluation"
+        code_dir = self._fetch_prefix(run.layout.evaluation_code, work / "inputs" / "code")
         model = download_file(self.s3, run.model_data_url, work / "inputs" / "model" / "model.tar.gz")
         holdout_dir = work / "inputs" / "holdout"
         for name in HOLDOUT_FILES:
@@ -84,7 +83,7 @@ class LocalJobRunner:
             result = evaluate_model(
                 self.repository,
                 work,
-                code_dir=self.code_dir,
+                code_dir=code_dir,
                 holdout_dir=holdout_dir,
                 model_archive=model,
                 model_data_url=run.model_data_url,
@@ -99,3 +98,11 @@ class LocalJobRunner:
             raise ReleaseToolError(f"evaluate.py wrote no {result}")
         upload_file(self.s3, run.layout.evaluation_json, result, self.kms_key_arn)
         self.evaluation_file = result
+
+    def _fetch_prefix(self, uri: str, folder: Path) -> Path:
+        """Every object under the `s3://` prefix `uri`, into `folder` by name (the job's input `S3Prefix`)."""
+        bucket, prefix = split_s3_uri(uri)
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                download_file(self.s3, f"s3://{bucket}/{item['Key']}", folder / item["Key"][len(prefix) :])
+        return folder
