@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from contracts.decision_records import record_timestamp
+from contracts.release_record import ReleaseRecord
 from rehearsal import aws_request_constraints, pipeline_functions, progress
 from rehearsal.aws_sandbox import ARTIFACT_BUCKET, ARTIFACT_KEY_ARN, Sandbox, aws_sandbox, environment
 from rehearsal.champion_store import Champion, load_champion, save_champion
@@ -46,7 +47,6 @@ from release_tools.errors import ReleaseToolError
 from release_tools.model_package import build_source_tarball
 from release_tools.s3_objects import download_file
 from release_tools.train_and_register import StageInputs, train_and_register
-from release_tools.train_output import ReleaseRecord
 from release_tools.validate_policy import validate_policy_file
 from stacks.action_parameters import resolve_variables, user_parameters_string
 

@@ -34,9 +34,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from contracts.champion import Champion
+
 from .build_signals import signals_raise
 from .errors import ReleaseToolError, run_cli
-from .evaluation_job import Champion, EvaluationRun
+from .evaluation_job import EvaluationRun
 from .evaluation_report import check_evaluation
 from .job_runner import JobRunner, SageMakerJobRunner, stage_wait_policy
 from .model_image import ModelImage, resolve_model_image
