@@ -467,6 +467,9 @@ class _Rehearsal:
             sandbox.sagemaker, stage="staging", model_package_arn=self.result.model_package_arn or "", run_id=self.run_id
         )
         model = load_model_archive(archive, self.work_dir / "serving")
+        # Serving puts the archive's code/ first on sys.path; when the run ends it goes, so a rehearsal run in
+        # a longer-lived process (the test suite) does not shadow the model repository's own modules.
+        stack.callback(_forget_import_path, model.model_dir / "code")
         server = stack.enter_context(running_server(model, endpoint_name=endpoint.endpoint_name))
         self.pipeline_variables["DeployStaging.EndpointName"] = endpoint.endpoint_name
         with urllib.request.urlopen(f"{server.url}/ping", timeout=5) as response:
@@ -521,6 +524,11 @@ class _Rehearsal:
         self.result.champion_after = champion
         self.result.promoted_by = promoted_by
         timing.detail = promoted_by
+
+
+def _forget_import_path(path: Path) -> None:
+    while str(path) in sys.path:
+        sys.path.remove(str(path))
 
 
 def progress_summary(pytest_output: str) -> str:
