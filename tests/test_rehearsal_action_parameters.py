@@ -20,6 +20,12 @@ from tests.synthesis_fixtures import SynthesizedApp
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
+def _quick_rehearsal(out: Path) -> list[str]:
+    """`python -m rehearsal run` arguments for a quick rehearsal of the sample model into `out`."""
+    model_repo = str(PROJECT_ROOT / "model_repo")
+    return ["run", "--out", str(out), "--model-repo", model_repo, "--skip-model-tests", "--bootstrap-resamples", "1000"]
+
+
 def _lambda_actions(template: dict[str, Any]) -> dict[str, str | None]:
     """Action name -> its UserParameters, as synthesized."""
     (pipeline,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
@@ -45,18 +51,7 @@ def invoked(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     out = tmp_path_factory.mktemp("rehearsal-parameters")
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
         patch.setattr(pipeline_action, "job_event", recording)
-        code = main(
-            [
-                "run",
-                "--out",
-                str(out),
-                "--model-repo",
-                str(PROJECT_ROOT / "model_repo"),
-                "--skip-model-tests",
-                "--bootstrap-resamples",
-                "1000",
-            ]
-        )
+        code = main(_quick_rehearsal(out))
     assert code == 0, (Path(out) / "report.md").read_text()[:2000]
     return events
 
@@ -113,18 +108,7 @@ def test_a_request_aws_would_refuse_blocks_the_rehearsal(tmp_path: Path) -> None
     out = tmp_path / "out"
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
         patch.setattr(champion_promotion, "customer_metadata", dict)
-        code = main(
-            [
-                "run",
-                "--out",
-                str(out),
-                "--model-repo",
-                str(PROJECT_ROOT / "model_repo"),
-                "--skip-model-tests",
-                "--bootstrap-resamples",
-                "1000",
-            ]
-        )
+        code = main(_quick_rehearsal(out))
     report = (out / "report.md").read_text(encoding="utf-8")
     assert code != 0
     assert "UpdateModelPackage: CustomerMetadataProperties['promoted_by']" in report
