@@ -38,8 +38,8 @@ from contracts.champion import Champion
 
 from .build_signals import signals_raise
 from .errors import ReleaseToolError, run_cli
+from .evaluation_check import check_evaluation
 from .evaluation_job import EvaluationRun
-from .evaluation_report import check_evaluation
 from .job_runner import JobRunner, SageMakerJobRunner, stage_wait_policy
 from .model_image import ModelImage, resolve_model_image
 from .model_package import build_model_tarball, build_source_tarball, source_files

@@ -15,7 +15,7 @@ from contracts.finite_json import first_non_finite, keep_constant
 from contracts.release_record import ReleaseFileError, ReleaseRecord, release_package_arn, release_text
 from evaluation_gate_fixtures import CONTRACT_EVALUATION
 from release_tools.errors import ReleaseToolError
-from release_tools.evaluation_report import check_evaluation
+from release_tools.evaluation_check import check_evaluation
 
 ROOT = Path(__file__).resolve().parent.parent
 ARN = "arn:aws:sagemaker:eu-west-1:111122223333:model-package/example/3"
@@ -103,3 +103,27 @@ def test_no_module_is_linked_in_twice() -> None:
     for moved in ("release_policy.py", "model_package_metadata.py"):
         assert not (ROOT / "lambdas" / "function_kit" / moved).exists()
     assert not (ROOT / "lambdas" / "evaluation_gate" / "evaluation_report.py").exists()
+
+
+def test_each_contract_module_name_exists_once_in_the_platform_code() -> None:
+    """A second `evaluation_report.py` (or `release_policy.py`...) beside the code that reads it is a copy waiting to
+    drift. (`scripts/platform_floors.py` is the command that prints the floors through `contracts.platform_floors`.)"""
+    platform = (
+        "stacks",
+        "lambdas/function_kit",
+        "lambdas/evaluation_gate",
+        "lambdas/staging_gate",
+        "lambdas/promote",
+        "lambdas/pull_request_reporter",
+        "lambdas/approval_rule_templates",
+        "release_tools",
+        "rehearsal",
+    )
+    contract_modules = {path.name for path in (ROOT / "contracts").glob("*.py")} - {"__init__.py"}
+    elsewhere = [
+        path.relative_to(ROOT).as_posix()
+        for folder in platform
+        for path in (ROOT / folder).rglob("*.py")
+        if path.name in contract_modules
+    ]
+    assert elsewhere == []
