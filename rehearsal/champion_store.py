@@ -23,7 +23,7 @@ from contracts.aws_errors import describe_exception
 from contracts.champion import Champion
 from rehearsal.errors import ConfigurationError
 
-__all__ = ["CHAMPION_DIR", "Champion", "load_champion", "save_champion"]
+__all__ = ["CHAMPION_DIR", "Champion", "champion_archive", "load_champion", "save_champion"]
 
 CHAMPION_DIR = "champion"
 _METADATA = "champion.json"
@@ -33,13 +33,13 @@ _ARCHIVE = "model.tar.gz"
 def load_champion(out_dir: Path) -> Champion | None:
     """The stored champion, `None` before the first promotion; `ConfigurationError` if damaged."""
     directory = out_dir / CHAMPION_DIR
-    metadata = directory / _METADATA
+    metadata, archive = directory / _METADATA, directory / _ARCHIVE
     if not metadata.exists():
         return None
     try:
         raw = json.loads(metadata.read_text(encoding="utf-8"))
         champion = Champion(
-            model_archive=directory / _ARCHIVE,
+            model_archive=archive,
             model_package_arn=str(raw["model_package_arn"]),
             source_revision=str(raw["source_revision"]),
             promoted_at=str(raw["promoted_at"]),
@@ -50,8 +50,8 @@ def load_champion(out_dir: Path) -> Champion | None:
         raise ConfigurationError(
             f"{metadata} is damaged ({describe_exception(error)}); delete {directory} to start without a champion"
         ) from None
-    if not champion.model_archive.is_file():
-        raise ConfigurationError(f"{champion.model_archive} is missing; delete {directory} to start without a champion")
+    if not archive.is_file():
+        raise ConfigurationError(f"{archive} is missing; delete {directory} to start without a champion")
     return champion
 
 
@@ -107,3 +107,10 @@ def _signals_held(signals: tuple[signal.Signals, ...]) -> Iterator[None]:
             signal.signal(number, handler if handler is not None else signal.SIG_DFL)
     if received:
         raise KeyboardInterrupt
+
+
+def champion_archive(champion: Champion) -> Path:
+    """The stored champion's serving archive (`load_champion` and `save_champion` always keep one)."""
+    if champion.model_archive is None:
+        raise ConfigurationError(f"the stored champion {champion.model_package_arn} has no serving archive")
+    return champion.model_archive

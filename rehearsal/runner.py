@@ -25,7 +25,7 @@ from contracts.decision_records import record_timestamp
 from contracts.release_record import ReleaseRecord
 from rehearsal import aws_request_constraints, pipeline_functions, progress
 from rehearsal.aws_sandbox import ARTIFACT_BUCKET, ARTIFACT_KEY_ARN, Sandbox, aws_sandbox, environment
-from rehearsal.champion_store import Champion, load_champion, save_champion
+from rehearsal.champion_store import Champion, champion_archive, load_champion, save_champion
 from rehearsal.dockerfile_check import PIPELINE_NOTE, check_dockerfile
 from rehearsal.errors import ConfigurationError, StepFailed
 from rehearsal.inference_model import load_model_archive
@@ -256,7 +256,7 @@ class _Rehearsal:
         sandbox.sagemaker.create_model_package_group(ModelPackageGroupName=MODEL_PACKAGE_GROUP)
         if stored is not None:
             prefix = f"s3://{ARTIFACT_BUCKET}/champion"
-            sandbox.s3.put_object(Bucket=ARTIFACT_BUCKET, Key="champion/model.tar.gz", Body=stored.model_archive.read_bytes())
+            sandbox.s3.put_object(Bucket=ARTIFACT_BUCKET, Key="champion/model.tar.gz", Body=champion_archive(stored).read_bytes())
             arn = register_package(
                 sandbox.sagemaker,
                 model_data_url=f"{prefix}/model.tar.gz",
