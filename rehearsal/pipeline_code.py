@@ -9,6 +9,7 @@ naming it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,15 @@ from rehearsal.errors import ConfigurationError
 __all__ = ["PROJECT_ROOT", "ModelRepository"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Where pytest finds its configuration (its "rootdir and configfile" rules): the file and the section that makes
+# a file count (`None`: any such file counts).
+_PYTEST_CONFIGS = {
+    "pytest.ini": None,
+    ".pytest.ini": None,
+    "pyproject.toml": "[tool.pytest.ini_options]",
+    "tox.ini": "[pytest]",
+    "setup.cfg": "[tool:pytest]",
+}
 
 
 @dataclass(frozen=True)
@@ -63,3 +73,21 @@ class ModelRepository:
     def tests_dir(self) -> Path:
         """The model's own tests."""
         return self.require("tests", "the model repository's tests folder")
+
+    def test_arguments(self) -> list[str]:
+        """`python -m <these>`: the Build stage's `python -m pytest tests -q -p no:cacheprovider`, as in CodeBuild.
+
+        There the checkout is the top folder, so pytest sees the repository's own configuration or none. Here the
+        repository may sit inside this project (`model_repo/`), whose pytest.ini (xdist workers, the platform's
+        test paths) pytest would find above it: without a configuration of its own, the repository's tests run
+        with none (`-c` the null device, the repository as rootdir).
+        """
+        arguments = ["pytest", str(self.tests_dir), "-q", "-p", "no:cacheprovider"]
+        return arguments if self._has_pytest_configuration() else [*arguments, "-c", os.devnull, "--rootdir", str(self.root)]
+
+    def _has_pytest_configuration(self) -> bool:
+        for name, section in _PYTEST_CONFIGS.items():
+            path = self.root / name
+            if path.is_file() and (section is None or section in path.read_text(encoding="utf-8", errors="replace")):
+                return True
+        return False

@@ -208,11 +208,10 @@ class _Rehearsal:
         if self.options.skip_model_tests:
             details.append("model tests skipped (--skip-model-tests)")
         else:
-            tests_dir = self.repository.tests_dir
             try:
                 output = run_script(
                     "the model repository's tests",
-                    ["-m", "pytest", str(tests_dir), "-q", "-p", "no:cacheprovider"],
+                    ["-m", *self.repository.test_arguments()],
                     cwd=self.repository.root,
                     log_file=self.work_dir / "logs" / "model-tests.log",
                 )

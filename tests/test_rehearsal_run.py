@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -235,3 +236,15 @@ def test_a_repository_dockerfile_is_checked_without_a_container_engine(tmp_path:
     assert run.exit_code == 1
     assert "Dockerfile: EXPOSE 8080 is missing" in run.stdout + run.stderr
     assert "nothing provides the `serve` entry point" in run.stdout + run.stderr
+
+
+def test_the_model_tests_see_the_repositorys_own_pytest_configuration_or_none(tmp_path: Path) -> None:
+    """As in CodeBuild, where the checkout is the top folder: never this project's pytest.ini (xdist, testpaths)."""
+    sample = ModelRepository.at(PROJECT_ROOT / "model_repo")
+    assert sample.test_arguments()[-4:] == ["-c", os.devnull, "--rootdir", str(sample.root)]
+    own = tmp_path / "own"
+    (own / "tests").mkdir(parents=True)
+    (own / "pyproject.toml").write_text("[project]\nname = 'm'\n")
+    assert "-c" in ModelRepository.at(own).test_arguments(), "a pyproject.toml without a pytest section is no configuration"
+    (own / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-x'\n")
+    assert ModelRepository.at(own).test_arguments() == ["pytest", str(own.resolve() / "tests"), "-q", "-p", "no:cacheprovider"]
