@@ -23,12 +23,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _python_files(root: Path, paths: Sequence[str]) -> Iterator[Path]:
+    """Each file once, where it really is (`lambdas/contracts` links to `contracts/`)."""
+    seen: set[Path] = set()
     for name in paths:
         path = root / name
-        if path.is_file():
-            yield path
-        else:
-            yield from sorted(p for p in path.rglob("*.py") if "__pycache__" not in p.parts)
+        candidates = [path] if path.is_file() else sorted(p for p in path.rglob("*.py") if "__pycache__" not in p.parts)
+        for candidate in candidates:
+            real = candidate.resolve()
+            if real not in seen and real.is_relative_to(root.resolve()):
+                seen.add(real)
+                yield root / real.relative_to(root.resolve())
 
 
 def long_functions(root: Path = ROOT, paths: Sequence[str] = PLATFORM_CODE, limit: int = MAX_LINES) -> list[str]:

@@ -108,22 +108,10 @@ def test_no_module_is_linked_in_twice() -> None:
 def test_each_contract_module_name_exists_once_in_the_platform_code() -> None:
     """A second `evaluation_report.py` (or `release_policy.py`...) beside the code that reads it is a copy waiting to
     drift. (`scripts/platform_floors.py` is the command that prints the floors through `contracts.platform_floors`.)"""
-    platform = (
-        "stacks",
-        "lambdas/function_kit",
-        "lambdas/evaluation_gate",
-        "lambdas/staging_gate",
-        "lambdas/promote",
-        "lambdas/pull_request_reporter",
-        "lambdas/approval_rule_templates",
-        "release_tools",
-        "rehearsal",
-    )
+    functions = [path for path in (ROOT / "lambdas").iterdir() if path.is_dir() and not path.is_symlink()]
+    platform = [ROOT / "stacks", ROOT / "release_tools", ROOT / "rehearsal", *functions]
     contract_modules = {path.name for path in (ROOT / "contracts").glob("*.py")} - {"__init__.py"}
     elsewhere = [
-        path.relative_to(ROOT).as_posix()
-        for folder in platform
-        for path in (ROOT / folder).rglob("*.py")
-        if path.name in contract_modules
+        path.relative_to(ROOT).as_posix() for folder in platform for path in folder.rglob("*.py") if path.name in contract_modules
     ]
     assert elsewhere == []

@@ -16,6 +16,7 @@ from constructs import Construct
 from stacks.components.checkov_skips import LAMBDA_WITHOUT_QUEUE_VPC_OR_RESERVATION, skip_checkov
 from stacks.components.log_groups import own_log_group
 from stacks.components.nag_acknowledgements import acknowledge, logical_id
+from stacks.components.platform_assets import only_folders
 
 __all__ = ["LAMBDA_ROOT", "GateFunction", "GateFunctionProps", "function_code"]
 
@@ -23,7 +24,6 @@ LAMBDA_ROOT = Path(__file__).resolve().parents[2] / "lambdas"
 SHARED_PACKAGE = "function_kit"
 # `lambdas/contracts` links to the project's `contracts/`: the asset holds the files themselves.
 CONTRACTS_PACKAGE = "contracts"
-_BYTECODE = ["**/__pycache__", "**/*.pyc"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,7 +46,7 @@ def function_code(name: str) -> lambda_.Code:
     shipped = (name, SHARED_PACKAGE, CONTRACTS_PACKAGE)
     return lambda_.Code.from_asset(
         str(LAMBDA_ROOT),
-        exclude=["*", *[f"!{folder}" for folder in shipped], *[f"!{folder}/**" for folder in shipped], *_BYTECODE],
+        exclude=only_folders(shipped),
         follow_symlinks=cdk.SymlinkFollowMode.EXTERNAL,
     )
 

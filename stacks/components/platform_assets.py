@@ -6,6 +6,7 @@ platform's own deployment, as S3 assets, not from the commit under release.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -13,12 +14,20 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-__all__ = ["PROJECT_ROOT", "TOOL_PACKAGES", "PlatformAssets"]
+__all__ = ["PROJECT_ROOT", "TOOL_PACKAGES", "PlatformAssets", "only_folders"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # The packages CodeBuild runs from the platform (never from the commit): `python -P -m release_tools.<tool>`.
 TOOL_PACKAGES = ("release_tools", "contracts")
 _EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache"]
+
+
+def only_folders(folders: Sequence[str]) -> list[str]:
+    """Asset `exclude` patterns that keep only `folders` of the asset's directory, without bytecode or caches.
+
+    `*` does not match names starting with a dot in CDK's glob patterns, so `.*` is excluded too.
+    """
+    return ["*", ".*", *[f"!{name}" for name in folders], *[f"!{name}/**" for name in folders], *_EXCLUDES]
 
 
 class PlatformAssets(Construct):
@@ -35,7 +44,7 @@ class PlatformAssets(Construct):
             self,
             "ReleaseTools",
             path=str(PROJECT_ROOT),
-            exclude=["*", ".*", *[f"!{name}" for name in TOOL_PACKAGES], *[f"!{name}/**" for name in TOOL_PACKAGES], *_EXCLUDES],
+            exclude=only_folders(TOOL_PACKAGES),
             follow_symlinks=cdk.SymlinkFollowMode.ALWAYS,
         )
         self.schemas = s3_assets.Asset(self, "Schemas", path=str(PROJECT_ROOT / "schemas"), exclude=_EXCLUDES)
