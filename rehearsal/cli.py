@@ -21,6 +21,7 @@ from pathlib import Path
 from rehearsal.errors import ConfigurationError
 from rehearsal.local_training import parse_hyperparameter
 from rehearsal.output_folder import claim_output_folder
+from release_tools.build_signals import signals_raise
 
 __all__ = ["main"]
 
@@ -141,29 +142,20 @@ def _check_serve_options(args: argparse.Namespace) -> None:
         raise ConfigurationError(f"--stop-after {stop_after} must be a number of seconds above 0, at most a week")
 
 
-def _terminate(signum: int, frame: object) -> None:
+def _interrupt(signum: int) -> BaseException:
     """SIGTERM ends a run or the server as Ctrl-C does: cleanly, with what was done reported."""
-    raise KeyboardInterrupt
+    return KeyboardInterrupt()
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse `argv`, run the command, return the exit code."""
     args = _parser().parse_args(argv)
-    previous = signal.signal(signal.SIGTERM, _terminate) if _on_main_thread() else None
     try:
-        return _run(args) if args.command == "run" else _serve(args)
+        with signals_raise((signal.SIGINT, signal.SIGTERM), _interrupt):
+            return _run(args) if args.command == "run" else _serve(args)
     except ConfigurationError as error:
         print(f"rehearsal: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("rehearsal: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def _on_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()

@@ -33,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from rehearsal.inference_model import InferenceError, InferenceModel
+from release_tools.build_signals import raise_if_signalled
 
 __all__ = [
     "CLIENT_TIMEOUT_SECONDS",
@@ -254,6 +255,11 @@ class InferenceServer(ThreadingHTTPServer):
         self.access_log = access_log
         self.client_timeout_seconds = client_timeout_seconds
         super().__init__(("127.0.0.1", port), _Handler)
+
+    def service_actions(self) -> None:
+        """Between polls of `serve_forever`: a Ctrl-C whose exception Python dropped stops the foreground server."""
+        if threading.current_thread() is threading.main_thread():
+            raise_if_signalled()
 
     @property
     def url(self) -> str:

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from release_tools.build_signals import raise_if_signalled
+
 __all__ = ["BLOCKED", "FAILED", "INTERRUPTED", "OK", "SKIPPED", "StepLog", "StepTiming"]
 
 OK = "ok"
@@ -39,12 +41,18 @@ class StepLog:
 
     @contextmanager
     def step(self, name: str) -> Iterator[StepTiming]:
-        """Time the block; an exception marks the step failed (unless it set its own outcome)."""
+        """Time the block; an exception marks the step failed (unless it set its own outcome).
+
+        A Ctrl-C whose exception Python dropped (see `release_tools.build_signals`) stops the run here,
+        before the step or as it ends.
+        """
+        raise_if_signalled()
         timing = StepTiming(number=len(self.steps) + 1, name=name)
         self.steps.append(timing)
         started = time.perf_counter()
         try:
             yield timing
+            raise_if_signalled()
         except KeyboardInterrupt:
             timing.outcome = INTERRUPTED
             raise

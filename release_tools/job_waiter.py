@@ -25,6 +25,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .build_signals import raise_if_signalled
 from .errors import ReleaseToolError
 
 __all__ = [
@@ -107,6 +108,7 @@ def wait_for_job(
                 f"{kind.label} {job_name} did not complete within {limit} "
                 f"(last status {description.get(kind.status_key)}); called {kind.stop_operation}"
             )
+        raise_if_signalled()
         policy.sleep(min(policy.poll_seconds, max(deadline - policy.clock(), 0.0)))
 
 

@@ -36,6 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from contracts.decision_records import record_timestamp
 from contracts.model_package_metadata import customer_metadata, metadata_keys
 
+from .build_signals import raise_if_signalled, signals_raise
 from .errors import ReleaseToolError, run_cli
 from .model_registry import find_champion
 
@@ -320,8 +321,9 @@ def cloudformation_client(session: Any, args: argparse.Namespace, *, sts: Any = 
     ).client("cloudformation")
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+def _interrupt(signum: int) -> BaseException:
+    """SIGTERM stops a rollback as Ctrl-C does: between steps, resumable by running it again."""
+    return KeyboardInterrupt()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -335,19 +337,20 @@ def main(argv: list[str] | None = None) -> int:
     def say(line: str) -> None:
         said.append(line)
         print(line, flush=True)
+        raise_if_signalled()  # a Ctrl-C whose exception Python dropped stops here, after a step
 
-    previous_handler = signal.signal(signal.SIGTERM, _terminate)
     try:
-        run_rollback(
-            cloudformation_client(session, args),
-            session.client("sagemaker"),
-            stack_name=args.stack_name,
-            dry_run=args.dry_run,
-            reason=reason,
-            now=datetime.now(UTC),
-            say=say,
-            further=args.further,
-        )
+        with signals_raise((signal.SIGINT, signal.SIGTERM), _interrupt):
+            run_rollback(
+                cloudformation_client(session, args),
+                session.client("sagemaker"),
+                stack_name=args.stack_name,
+                dry_run=args.dry_run,
+                reason=reason,
+                now=datetime.now(UTC),
+                say=say,
+                further=args.further,
+            )
     except KeyboardInterrupt:
         done = said[-1] if said else "nothing was changed"
         print(
@@ -355,8 +358,6 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    finally:
-        signal.signal(signal.SIGTERM, previous_handler)
     return 0
 
 
