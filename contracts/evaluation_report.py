@@ -11,14 +11,14 @@ in the Train stage.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from contracts.champion import Champion
 from contracts.finite_json import keep_constant, non_finite_problem
 from contracts.release_policy import is_finite_number, is_metric_name
+from contracts.release_record import MODEL_PACKAGE_ARN_PATTERN
 
 __all__ = [
     "PROBLEM_TYPES",
@@ -35,8 +35,6 @@ __all__ = [
 SUPPORTED_SCHEMA_VERSIONS = (1,)
 PROBLEM_TYPES = ("binary_classification", "multiclass_classification", "regression")
 ORIGIN = "evaluation.json"
-CHAMPION_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/.+$")
-"""`champion.model_package_arn`, as schemas/evaluation.v1.schema.json states it (searched, as JSON Schema does)."""
 
 
 def _is_finite_number(value: Any) -> bool:
@@ -47,8 +45,7 @@ def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value < 2**53
 
 
-@dataclass(frozen=True)
-class Metric:
+class Metric(NamedTuple):
     """One metric of a model; `problem` is set when it cannot be used (and why)."""
 
     name: str
@@ -59,8 +56,7 @@ class Metric:
     problem: str | None = None
 
 
-@dataclass(frozen=True)
-class Delta:
+class Delta(NamedTuple):
     """Challenger minus champion for one metric, with its bootstrap interval."""
 
     name: str
@@ -231,7 +227,7 @@ def _read_champion(raw: Any, challenger: Mapping[str, Metric], errors: list[str]
         return None
     _append(errors, _unknown_key(raw, _CHAMPION_KEYS, "champion"))
     arn = raw.get("model_package_arn")
-    if not isinstance(arn, str) or not CHAMPION_ARN_PATTERN.search(arn):
+    if not isinstance(arn, str) or not MODEL_PACKAGE_ARN_PATTERN.match(arn):
         errors.append(f"{ORIGIN}: champion.model_package_arn: {_short(arn)} is not a model package ARN")
     metrics = _read_metrics(raw.get("metrics"), "champion.metrics", errors)
     _read_directions(metrics, challenger, errors)

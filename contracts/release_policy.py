@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "BUILT_IN",
@@ -156,16 +156,14 @@ class ReleasePolicy:
         return shaped
 
 
-@dataclass(frozen=True)
-class Bound:
+class Bound(NamedTuple):
     """One merged bound and who set it (`PLATFORM_FLOOR` or `REPOSITORY`)."""
 
     value: float
     source: str
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(NamedTuple):
     """A merged non-numeric setting (`on`, `higher_is_better`) and who set it."""
 
     value: Any

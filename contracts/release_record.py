@@ -26,7 +26,11 @@ RELEASE_FILE = "release.json"
 MODEL_PACKAGE_ARN_PATTERN = re.compile(
     r"^arn:aws(-cn|-us-gov|-iso-f)?:sagemaker:[a-z0-9-]{9,16}:[0-9]{12}:model-package/\S{1,2048}$"
 )
-"""A versioned SageMaker model package ARN (the registry's `ModelPackageArn`)."""
+"""A versioned SageMaker model package ARN: botocore's `ModelPackageArn` pattern, written once.
+
+The same rule checks `release.json`, the champion in `evaluation.json` (its schema states this pattern;
+tests/test_contract_drift.py holds them equal) and the endpoint stacks' `ModelPackageArn` parameter.
+"""
 
 
 class ReleaseFileError(ValueError):

@@ -16,6 +16,7 @@ from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from contracts.release_record import MODEL_PACKAGE_ARN_PATTERN
 from release_tools.instance_types import has_local_storage
 from stacks.components.checkov_skips import skip_checkov
 from stacks.components.rollback_alarms import RollbackAlarms
@@ -106,7 +107,7 @@ class EndpointStack(cdk.Stack):
             self,
             "ModelPackageArn",
             type="String",
-            allowed_pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/.+$",
+            allowed_pattern=MODEL_PACKAGE_ARN_PATTERN.pattern,
             description="The registered model package (version) this endpoint serves.",
         )
         self.execution_role_arn = cdk.CfnParameter(

@@ -105,3 +105,19 @@ def test_no_floors_mean_none_for_the_app_and_every_function(empty: Any) -> None:
     config = load_config({"ml-cicd": {"platform_floors": empty}})
     assert config.platform_floors_json == "{}"
     assert parse_platform_floors(config.platform_floors_json) is None
+
+
+def test_one_model_package_arn_rule_for_records_the_evaluation_schema_the_endpoints_and_aws(synthesized) -> None:
+    """botocore's `ModelPackageArn` pattern, once: `release.json`, the champion, the endpoint parameter agree."""
+    import botocore.session
+
+    from contracts.release_record import MODEL_PACKAGE_ARN_PATTERN
+
+    service = botocore.session.get_session().get_service_model("sagemaker")
+    aws = service.shape_for("ModelPackageArn").metadata["pattern"]
+    assert aws.replace("[\\S]", "\\S").replace("\\-", "-") == MODEL_PACKAGE_ARN_PATTERN.pattern
+    schema = json.loads((ROOT / "schemas" / "evaluation.v1.schema.json").read_text(encoding="utf-8"))
+    champion_arn = schema["$defs"]["champion"]["properties"]["model_package_arn"]
+    assert champion_arn["pattern"] == MODEL_PACKAGE_ARN_PATTERN.pattern
+    for template in (synthesized.staging, synthesized.production):
+        assert template["Parameters"]["ModelPackageArn"]["AllowedPattern"] == MODEL_PACKAGE_ARN_PATTERN.pattern

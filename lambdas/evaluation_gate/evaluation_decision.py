@@ -71,7 +71,7 @@ NOT_READ: Any = object()
 """Marks an input file the handler could not read (the reason is among the errors)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # never compared: no __eq__/__hash__ to build at cold start
 class _Context:
     """What every rule of one decision reads."""
 
@@ -299,7 +299,7 @@ def judge(
     return rules, notes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # never compared: no __eq__/__hash__ to build at cold start
 class EvaluationInputs:
     """What the handler read; `NOT_READ` for a file it could not read (its error is in `errors`)."""
 

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from contracts.evaluation_report import EvaluationReport
 from contracts.release_policy import Bound, MergedPolicy
@@ -53,8 +52,7 @@ any margin worth gating on.
 """
 
 
-@dataclass(frozen=True)
-class Resolution:
+class Resolution(NamedTuple):
     """What the holdout can resolve for one interval-judged rule."""
 
     minimum_detectable: float

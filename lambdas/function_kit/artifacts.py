@@ -52,7 +52,7 @@ class ArtifactError(ValueError):
     """An input artifact, or a file in it, is missing or unreadable."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # never compared: no __eq__/__hash__ to build at cold start
 class ArtifactFile:
     """A file found at the root of an input artifact."""
 

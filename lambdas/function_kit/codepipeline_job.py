@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from contracts.aws_errors import describe_exception
 
@@ -52,8 +52,7 @@ class UserParametersError(ValueError):
     """The action's `UserParameters` is present but not a JSON object."""
 
 
-@dataclass(frozen=True)
-class S3Location:
+class S3Location(NamedTuple):
     """An object in S3."""
 
     bucket: str
@@ -65,8 +64,7 @@ class S3Location:
         return f"s3://{self.bucket}/{self.key}"
 
 
-@dataclass(frozen=True)
-class InputArtifact:
+class InputArtifact(NamedTuple):
     """One input or output artifact of the job (a zip file in the artifact bucket)."""
 
     name: str
@@ -74,7 +72,7 @@ class InputArtifact:
     revision: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # never compared: no __eq__/__hash__ to build at cold start
 class ArtifactCredentials:
     """Temporary credentials CodePipeline hands the job to read its artifacts.
 
@@ -87,7 +85,7 @@ class ArtifactCredentials:
     expiration_time: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # never compared: no __eq__/__hash__ to build at cold start
 class CodePipelineJob:
     """The parts of `event["CodePipeline.job"]` a gate needs."""
 
@@ -101,7 +99,7 @@ class CodePipelineJob:
     continuation_token: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # never compared: no __eq__/__hash__ to build at cold start
 class JobOutcome:
     """What the gate wants reported to CodePipeline.
 

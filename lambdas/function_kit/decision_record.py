@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "OUTCOME_FAILED",
@@ -47,8 +47,7 @@ def format_number(value: Any) -> str:
     return repr(value)
 
 
-@dataclass(frozen=True)
-class RuleResult:
+class RuleResult(NamedTuple):
     """The result of one rule: `rule_id` is its policy path, e.g. `metrics.roc_auc.min`."""
 
     rule_id: str
@@ -85,7 +84,7 @@ class RuleResult:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # never compared: no __eq__/__hash__ to build at cold start
 class DecisionRecord:
     """A gate's verdict with everything needed to understand it later."""
 

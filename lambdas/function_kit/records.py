@@ -24,8 +24,7 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from contracts.aws_errors import code_or_type
 from contracts.decision_records import RECORD_FOLDER, record_stem
@@ -49,8 +48,7 @@ class RecordError(RuntimeError):
     """The decision record could not be written."""
 
 
-@dataclass(frozen=True)
-class RecordLocation:
+class RecordLocation(NamedTuple):
     """Where a decision record's two renderings live."""
 
     json: S3Location
