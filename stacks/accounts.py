@@ -19,12 +19,15 @@ from dataclasses import dataclass
 from stacks.config import AppConfig, ConfigError, DeploymentTarget
 
 __all__ = [
+    "DEPLOY_INPUT_ARTIFACT",
     "MODEL_ARTIFACTS",
     "STAGES",
     "AccountLayout",
     "PipelineRoleNames",
     "TargetRoleNames",
     "account_layout",
+    "artifact_folder",
+    "deploy_input_objects",
     "model_package_group_name",
     "pipeline_prefix",
 ]
@@ -88,6 +91,26 @@ def pipeline_prefix(project_name: str) -> str:
     "Accounts" lists it among what only an account proves).
     """
     return pipeline_name(project_name)[:20]
+
+
+def artifact_folder(artifact_name: str) -> str:
+    """The folder CodePipeline keeps one output artifact in: its name shortened to 10 characters.
+
+    "Although the artifact folder name might appear to be shortened, it is still unique for your pipeline"
+    (AWS re:Post, CodePipeline truncates folder names): observed, not in the user guide.
+    """
+    return artifact_name[:10]
+
+
+# The one artifact the deploy actions take as input: the Train stage's output (the endpoint templates and their
+# template configurations, stacks/components/release_pipeline.py).
+DEPLOY_INPUT_ARTIFACT = "TrainOutput"
+
+
+def deploy_input_objects(project_name: str) -> str:
+    """The artifact store keys a target account's deploy role reads: `<pipeline, 20>/TrainOutpu/*`, nothing else
+    of the pipeline's artifacts (not the source, not the build output)."""
+    return f"{pipeline_prefix(project_name)}/{artifact_folder(DEPLOY_INPUT_ARTIFACT)}/*"
 
 
 # Where the Train stage puts each release's serving model (release_tools/release_layout.py: releases/<run>/model/

@@ -29,7 +29,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from stacks.accounts import MODEL_ARTIFACTS, AccountLayout, pipeline_prefix
+from stacks.accounts import MODEL_ARTIFACTS, AccountLayout, deploy_input_objects
 from stacks.components.endpoint_deploy_role import EndpointDeployRole, EndpointDeployRoleProps
 from stacks.components.image_repository import PULL_ACTIONS
 from stacks.components.nag_acknowledgements import acknowledge, acknowledge_generated_hosting_names, arn_as_nag_prints
@@ -142,14 +142,14 @@ class TargetAccountStack(cdk.Stack):
             iam.PolicyStatement(
                 sid="ReadEndpointTemplates",
                 actions=["s3:GetObject", "s3:GetObjectVersion"],
-                resources=[f"{self.bucket_arn}/{pipeline_prefix(layout.project_name)}/*"],
+                resources=[f"{self.bucket_arn}/{deploy_input_objects(layout.project_name)}"],
             )
         )
         role.add_to_policy(iam.PolicyStatement(sid="DecryptArtifacts", actions=["kms:Decrypt"], resources=[self.key.key_arn]))
         acknowledge(
             role,
             resources={
-                f"{self._nag_s3}/{pipeline_prefix(layout.project_name)}/*": "The pipeline's artifacts (the endpoint templates) under the prefix CodePipeline keys them by.",
+                f"{self._nag_s3}/{deploy_input_objects(layout.project_name)}": "The Train stage's output artifact (the endpoint templates): CodePipeline keys each execution's copy by a generated id.",
                 self.nag_package_pattern: "Versions of the project's model package group in the pipeline account only.",
             },
         )

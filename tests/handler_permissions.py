@@ -184,6 +184,9 @@ def _context(properties: Properties, phase: str, permission: str, stack_tags: Ma
         context.update({f"aws:RequestTag/{PER_RELEASE_STACK_TAG}": "next-release", "aws:TagKeys": [PER_RELEASE_STACK_TAG]})
     if permission == "iam:PassRole":
         context["iam:PassedToService"] = "sagemaker.amazonaws.com"
+    if permission == "kms:CreateGrant":
+        # SERVICE_SIDE: SageMaker, a service integrated with KMS, creates the grant on the caller's behalf.
+        context["kms:GrantIsForAWSResource"] = "true"
     return context
 
 

@@ -19,7 +19,14 @@ from typing import Any
 
 import pytest
 
-from stacks.accounts import account_layout, pipeline_prefix, pipeline_role_names, target_role_names
+from stacks.accounts import (
+    DEPLOY_INPUT_ARTIFACT,
+    account_layout,
+    deploy_input_objects,
+    pipeline_prefix,
+    pipeline_role_names,
+    target_role_names,
+)
 from stacks.config import ConfigError, load_config
 from tests import test_security_iam as iam_checks
 from tests.synthesis_fixtures import CROSS_ACCOUNT_ENVIRONMENTS, SynthesizedApp, cdk_json_config, cdk_json_context
@@ -225,14 +232,60 @@ def test_pipeline_account_resource_policies_grant_target_accounts_only_their_rol
         assert not any(a.endswith(("*", ":*")) for a in iam_checks.as_list(statement["Action"])), where
 
 
-def test_the_deploy_role_reads_only_the_pipelines_artifact_prefix(synthesized_cross_account: SynthesizedApp) -> None:
+def test_the_deploy_role_reads_only_the_deploy_actions_input_artifact(synthesized_cross_account: SynthesizedApp) -> None:
+    # Not every pipeline artifact (the source, the build output): only `<pipeline, 20>/TrainOutpu/*`, in the bucket
+    # policy (pipeline account) and in the deploy role's own policy (target account).
+    assert deploy_input_objects(PROJECT) == f"{pipeline_prefix(PROJECT)}/TrainOutpu/*"
     reads = [s for where, s in _cross_account_statements(synthesized_cross_account) if "ReadsTemplates" in where]
     assert len(reads) == 2
     for statement in reads:
         resource = json.dumps(statement["Resource"])
-        assert resource.endswith(f'"/{pipeline_prefix(PROJECT)}/*"]]}}'), resource
+        assert resource.endswith(f'"/{deploy_input_objects(PROJECT)}"]]}}'), resource
+    for stage in TARGET_ACCOUNTS:
+        (own,) = [s for s in _deploy_role_statements(synthesized_cross_account, stage) if s.get("Sid") == "ReadEndpointTemplates"]
+        assert json.dumps(own["Resource"]).endswith(f'"/{deploy_input_objects(PROJECT)}"]]}}'), own
     cfn = _pipeline_definition(synthesized_cross_account)
     assert cfn["Name"].startswith(pipeline_prefix(PROJECT))
+    # That folder holds everything the deploy actions read: their only input artifact is the Train stage's output.
+    inputs = {i["Name"] for a in _actions(cfn) if a["ActionTypeId"]["Provider"] == "CloudFormation" for i in a["InputArtifacts"]}
+    assert inputs == {DEPLOY_INPUT_ARTIFACT}
+
+
+def test_the_deploy_roles_create_grants_on_the_artifact_key_only_for_sagemaker(synthesized_cross_account: SynthesizedApp) -> None:
+    # kms:CreateGrant, in the pipeline account's key policy and in the role's own policy, holds only when an AWS
+    # service asks on the role's behalf (kms:GrantIsForAWSResource): a leaked session cannot hand the key out.
+    grants = [
+        (where, s)
+        for where, s in _cross_account_statements(synthesized_cross_account)
+        if "kms:CreateGrant" in iam_checks.as_list(s["Action"])
+    ]
+    grants += [
+        (f"{stage}-target", s)
+        for stage in TARGET_ACCOUNTS
+        for s in _deploy_role_statements(synthesized_cross_account, stage)
+        if "kms:CreateGrant" in iam_checks.as_list(s["Action"])
+    ]
+    assert len(grants) == 4, grants
+    for where, statement in grants:
+        assert iam_checks.as_list(statement["Action"]) == ["kms:CreateGrant"], where
+        assert statement["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}, where
+
+
+def _deploy_role_statements(synthesized: SynthesizedApp, stage: str) -> list[dict[str, Any]]:
+    template = synthesized.templates[f"{stage}-target"]
+    (role,) = [
+        lid for lid, p in _resources(template, "AWS::IAM::Role") if p["RoleName"] == target_role_names(PROJECT, stage).deploy
+    ]
+    return [
+        statement
+        for _, props in _resources(template, "AWS::IAM::Policy")
+        if {"Ref": role} in props["Roles"]
+        for statement in iam_checks.as_list(props["PolicyDocument"]["Statement"])
+    ]
+
+
+def _actions(pipeline: dict[str, Any]) -> list[dict[str, Any]]:
+    return [action for stage in pipeline["Stages"] for action in stage["Actions"]]
 
 
 def test_the_execution_roles_read_only_serving_models(synthesized_cross_account: SynthesizedApp) -> None:

@@ -34,7 +34,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.accounts import MODEL_ARTIFACTS, AccountLayout, pipeline_name, pipeline_prefix
+from stacks.accounts import MODEL_ARTIFACTS, AccountLayout, deploy_input_objects, pipeline_name
+from stacks.components.endpoint_deploy_role import AWS_RESOURCE_GRANTS_ONLY
 from stacks.components.gate_function import GateFunction
 from stacks.components.image_repository import PULL_ACTIONS
 from stacks.components.model_registry import ModelRegistry
@@ -122,7 +123,8 @@ class CrossAccountAccess(Construct):
                 f"{title}DeployRoleReadsTemplates",
                 deploy_arn,
                 ["s3:GetObject", "s3:GetObjectVersion"],
-                p.bucket.arn_for_objects(f"{pipeline_prefix(p.layout.project_name)}/*"),
+                # Only the deploy action's input artifact (TrainOutput): not the source, not the build output.
+                p.bucket.arn_for_objects(deploy_input_objects(p.layout.project_name)),
             ),
             (f"{title}ExecutionRoleReadsModels", execution_arn, ["s3:GetObject"], releases.arn_for_objects(MODEL_ARTIFACTS)),
         ]
@@ -143,17 +145,27 @@ class CrossAccountAccess(Construct):
                 )
             )
         key_uses = [
-            (f"{title}DeployRoleUsesKey", deploy_arn, ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"]),
+            (f"{title}DeployRoleUsesKey", deploy_arn, ["kms:Decrypt", "kms:DescribeKey"], {}),
+            # SageMaker creates grants on the key for the endpoint's storage (and capture) with the deploying
+            # role's credentials; "kms:GrantIsForAWSResource ... Allows principals to call CreateGrant ... only
+            # when an AWS service that is integrated with AWS KMS sends the request on the principal's behalf"
+            # (KMS developer guide, "Controlling access to grants"): the role itself cannot hand the key out.
+            (f"{title}DeployRoleLetsSageMakerGrant", deploy_arn, ["kms:CreateGrant"], AWS_RESOURCE_GRANTS_ONLY),
             (
                 f"{title}ExecutionRoleUsesKey",
                 execution_arn,
                 ["kms:Decrypt", "kms:DescribeKey"] + (["kms:GenerateDataKey"] if stage == "production" else []),
+                {},
             ),
         ]
-        for sid, arn, actions in key_uses:
+        for sid, arn, actions, extra in key_uses:
             p.key.add_to_resource_policy(
                 iam.PolicyStatement(
-                    sid=sid, principals=[target], actions=actions, resources=["*"], conditions=self._condition([arn])
+                    sid=sid,
+                    principals=[target],
+                    actions=actions,
+                    resources=["*"],
+                    conditions={**self._condition([arn]), **extra},
                 )
             )
 

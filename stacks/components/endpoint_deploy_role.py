@@ -19,10 +19,15 @@ from stacks.components.nag_acknowledgements import acknowledge, acknowledge_gene
 from stacks.components.rollback_alarms import alarm_arn_as_nag_prints, alarm_arn_pattern
 from stacks.components.sagemaker_execution_role import grant_pass_to_sagemaker
 
-__all__ = ["AUTOSCALING_SERVICE_NAME", "EndpointDeployRole", "EndpointDeployRoleProps"]
+__all__ = ["AUTOSCALING_SERVICE_NAME", "AWS_RESOURCE_GRANTS_ONLY", "EndpointDeployRole", "EndpointDeployRoleProps"]
 
 # Application Auto Scaling acts on SageMaker variants through this service-linked role.
 AUTOSCALING_SERVICE_NAME = "sagemaker.application-autoscaling.amazonaws.com"
+# kms:CreateGrant only when an AWS service asks on the principal's behalf: "kms:GrantIsForAWSResource ... Allows
+# principals to call CreateGrant ... only when an AWS service that is integrated with AWS KMS sends the request on
+# the principal's behalf" (KMS developer guide, "Controlling access to grants"). SageMaker creates the grants for
+# the endpoint's storage and captured data this way; the role itself cannot hand the key out.
+AWS_RESOURCE_GRANTS_ONLY = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,10 +83,27 @@ class EndpointDeployRole(Construct):
             },
         )
         grant_pass_to_sagemaker(p.execution_role, self.role)
-        p.key.grant(self.role, "kms:CreateGrant", "kms:DescribeKey")
+        self._grant_key(p)
         self._grant_alarms()
         self._grant_autoscaling()
         self._grant_scaling_variants()
+
+    def _grant_key(self, p: EndpointDeployRoleProps) -> None:
+        if p.registry_account is None:  # single account: unchanged since before cross-account support
+            p.key.grant(self.role, "kms:CreateGrant", "kms:DescribeKey")
+            return
+        # A target account's deploy role: the pipeline account's key, grants for SageMaker only (as its key policy).
+        self.role.add_to_policy(
+            iam.PolicyStatement(sid="DescribeTheArtifactKey", actions=["kms:DescribeKey"], resources=[p.key.key_arn])
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="LetSageMakerGrantOnTheArtifactKey",
+                actions=["kms:CreateGrant"],
+                resources=[p.key.key_arn],
+                conditions=AWS_RESOURCE_GRANTS_ONLY,
+            )
+        )
 
     def _arn(self, service: str, resource: str, name: str, *, colon: bool = False) -> str:
         return cdk.Stack.of(self).format_arn(

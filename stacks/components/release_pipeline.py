@@ -22,6 +22,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from stacks.accounts import DEPLOY_INPUT_ARTIFACT, artifact_folder
 from stacks.action_parameters import user_parameters_string
 from stacks.components.connection_source import ConnectionSource
 from stacks.components.nag_acknowledgements import acknowledge, acknowledge_object_grant, arn_as_nag_prints, logical_id
@@ -39,7 +40,7 @@ def artifact_object_pattern(artifact_name: str) -> str:
     AWS re:Post, CodePipeline truncates folder names). Should the layout change, a write outside the pattern is
     refused: the Build stage fails, it never writes elsewhere.
     """
-    return f"*/{artifact_name[:10]}/*"
+    return f"*/{artifact_folder(artifact_name)}/*"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,7 +81,7 @@ class ReleasePipeline(Construct):
         super().__init__(scope, construct_id)
         p = props
         source_output, build_output, train_output, image_output = (
-            codepipeline.Artifact(name) for name in ("SourceOutput", "BuildOutput", "TrainOutput", "ImageOutput")
+            codepipeline.Artifact(name) for name in ("SourceOutput", "BuildOutput", DEPLOY_INPUT_ARTIFACT, "ImageOutput")
         )
         source = self._source_action(p, source_output)
         stages = [
