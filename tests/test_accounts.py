@@ -232,6 +232,15 @@ def test_pipeline_account_resource_policies_grant_target_accounts_only_their_rol
         assert not any(a.endswith(("*", ":*")) for a in iam_checks.as_list(statement["Action"])), where
 
 
+def test_the_wildcard_principal_check_walks_the_cross_account_resource_policies(
+    synthesized_cross_account: SynthesizedApp,
+) -> None:
+    # test_no_allow_names_a_wildcard_principal (run over this app above) must see the policies only the
+    # cross-account layout has: the model package group's and the image repository's.
+    kinds = {kind for _, kind, _ in iam_checks.principal_documents(synthesized_cross_account.pipeline)}
+    assert {"AWS::SageMaker::ModelPackageGroup.ModelPackageGroupPolicy", "AWS::ECR::Repository.RepositoryPolicyText"} <= kinds
+
+
 def test_the_deploy_role_reads_only_the_deploy_actions_input_artifact(synthesized_cross_account: SynthesizedApp) -> None:
     # Not every pipeline artifact (the source, the build output): only `<pipeline, 20>/TrainOutpu/*`, in the bucket
     # policy (pipeline account) and in the deploy role's own policy (target account).

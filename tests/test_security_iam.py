@@ -200,3 +200,67 @@ def test_cloudwatch_logs_may_use_the_key_only_for_this_accounts_log_groups(synth
     logs = [s for _, s in allow_statements(synthesized, key_policies=True) if "logs." in json.dumps(s["Principal"])]
     assert len(logs) == 1
     assert "kms:EncryptionContext:aws:logs:arn" in logs[0]["Condition"]["ArnLike"]
+
+
+def principal_documents(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Every document whose statements name principals: resource policies (bucket, key, topic, queue, model package
+    group, image repository) and role trust policies."""
+    for logical_id, kind, document in policy_documents(template):
+        if kind not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"):
+            yield logical_id, kind, document
+    for logical_id, resource in template.get("Resources", {}).items():
+        kind, props = resource["Type"], resource.get("Properties", {})
+        for key in ("ModelPackageGroupPolicy", "RepositoryPolicyText", "AssumeRolePolicyDocument"):
+            if key in props:  # the first two also accept a JSON string (CloudFormation resource reference)
+                document = props[key]
+                yield logical_id, f"{kind}.{key}", json.loads(document) if isinstance(document, str) else document
+
+
+def wildcard_principals(template: dict[str, Any]) -> list[str]:
+    """Allow statements that name `*` (anyone) as principal, or grant through NotPrincipal."""
+    offenders = []
+    for logical_id, kind, document in principal_documents(template):
+        for statement in as_list(document["Statement"]):
+            if statement["Effect"] != "Allow":
+                continue  # a Deny on `*` (TLS only, no deletes) only narrows
+            where = f"{kind}:{logical_id}:{statement.get('Sid', '')}"
+            principal = statement.get("Principal", {})
+            values = [principal] if principal == "*" else [v for vs in principal.values() for v in as_list(vs)]
+            if "NotPrincipal" in statement or any(isinstance(v, str) and "*" in v for v in values):
+                offenders.append(where)
+    return offenders
+
+
+def test_no_allow_names_a_wildcard_principal(synthesized: SynthesizedApp) -> None:
+    # Issue 15: every grant to another principal names it (a service, this account, or another account's roles by
+    # ARN). Walks bucket, key, topic, model package group and image repository policies, and trust policies.
+    kinds = {kind for t in synthesized.templates.values() for _, kind, _ in principal_documents(t)}
+    assert {"AWS::S3::BucketPolicy", "AWS::KMS::Key", "AWS::IAM::Role.AssumeRolePolicyDocument"} <= kinds
+    offenders = [where for name, t in synthesized.templates.items() for where in wildcard_principals(t)]
+    assert not offenders, offenders
+
+
+@pytest.mark.parametrize(
+    ("resource", "key"),
+    [
+        ({"Type": "AWS::SageMaker::ModelPackageGroup"}, "ModelPackageGroupPolicy"),
+        ({"Type": "AWS::ECR::Repository"}, "RepositoryPolicyText"),
+        ({"Type": "AWS::S3::BucketPolicy"}, "PolicyDocument"),
+        ({"Type": "AWS::IAM::Role"}, "AssumeRolePolicyDocument"),
+    ],
+)
+@pytest.mark.parametrize("principal", ["*", {"AWS": "*"}, {"AWS": ["arn:aws:iam::111111111111:role/x", "*"]}])
+def test_the_wildcard_principal_check_finds_anyone_in_every_kind_of_policy(
+    resource: dict[str, Any], key: str, principal: Any
+) -> None:
+    # The check above can fail: `*` is found in each kind of document, as a string or an object, alone or listed.
+    statement = {"Effect": "Allow", "Principal": principal, "Action": "sagemaker:CreateModel", "Resource": "*"}
+    document = {"Version": "2012-10-17", "Statement": [statement]}
+    for value in (document, json.dumps(document)) if key != "PolicyDocument" else (document,):
+        template = {"Resources": {"R": {**resource, "Properties": {key: value}}}}
+        assert len(wildcard_principals(template)) == 1, (key, value)
+    denied = {"Resources": {"R": {**resource, "Properties": {key: {**document, "Statement": [{**statement, "Effect": "Deny"}]}}}}}
+    assert wildcard_principals(denied) == []
+    not_principal = {**statement, "NotPrincipal": {"AWS": "arn:aws:iam::111111111111:root"}}
+    del not_principal["Principal"]
+    assert wildcard_principals({"Resources": {"R": {**resource, "Properties": {key: {"Statement": [not_principal]}}}}})
