@@ -11,19 +11,21 @@ resource ARN and request context the call would carry.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
+from stacks.accounts import STAGES
 from stacks.config import load_config
 from stacks.endpoint_stack import EndpointStack
 from stacks.endpoint_templates import endpoint_props
 from tests.cfn_template_world import Account, TemplateWorld
 from tests.handler_permissions import EXEMPTIONS, PER_RELEASE_STACK_TAG, HandlerCall, handler_calls, registry_schema
-from tests.iam_policy_evaluation import evaluate
-from tests.synthesis_fixtures import SynthesizedApp, cdk_json_config
+from tests.iam_policy_evaluation import Request, Verdict, evaluate
+from tests.synthesis_fixtures import CROSS_ACCOUNT_ENVIRONMENTS, SynthesizedApp, cdk_json_config
 from tests.synthesized_roles import Deployment, deployments
 
 PROJECT = cdk_json_config().project_name
@@ -47,12 +49,36 @@ def all_deployments(synthesized: SynthesizedApp, variant_templates: dict[str, di
     return [*default, *[d.renamed(f"{d.name} ({'instances' if 'staging' in d.name else 'linear'})") for d in other]]
 
 
+@pytest.fixture(scope="module")
+def cross_account_deployments(synthesized_cross_account: SynthesizedApp) -> list[Deployment]:
+    """The endpoint templates as the target accounts' deploy roles deploy them (README "Accounts")."""
+    templates = synthesized_cross_account.templates
+    return deployments(templates["pipeline"], templates, {stage: templates[f"{stage}-target"] for stage in STAGES})
+
+
+def _in_another_account(deployment: Deployment, resource: str) -> bool:
+    parts = resource.split(":")
+    return bool(deployment.role_arn) and len(parts) > 4 and parts[4] not in ("", deployment.role_arn.split(":")[4])
+
+
+def _verdict(deployment: Deployment, statements: list[dict[str, Any]], request: Request) -> Verdict:
+    """The identity policy's verdict and, on another account's resource, its resource policy's too: "the identity
+    policy in the trusted account and the resource-based policy in the trusting account must both allow the
+    request" (IAM user guide, "Cross-account policy evaluation logic")."""
+    verdict = evaluate(statements, request)
+    if not verdict.allowed or not _in_another_account(deployment, request.resource):
+        return verdict
+    as_principal = Request(request.action, request.resource, {**request.context, "aws:PrincipalArn": deployment.role_arn})
+    there = evaluate(deployment.resource_policy, as_principal)
+    return there if not there.allowed else verdict
+
+
 def denied(deployment: Deployment, statements: list[dict[str, Any]] | None = None) -> list[str]:
     """Every handler call of the deployment that the role's statements do not allow, described."""
     statements = deployment.statements if statements is None else statements
     out = []
     for call in handler_calls(deployment.world, STACK_TAGS):
-        verdict = evaluate(statements, call.request)
+        verdict = _verdict(deployment, statements, call.request)
         if not verdict.allowed:
             out.append(
                 f"{deployment.name}: {call.logical_id} ({call.resource_type}) {call.phase}: "
@@ -142,3 +168,54 @@ def test_a_call_on_another_projects_resource_is_refused(all_deployments: list[De
     assert other != call.request.resource
     assert not evaluate(production.statements, type(call.request)(call.request.action, other, call.request.context)).allowed
     assert json.dumps(call.request.context)  # the context is plain data, as IAM's request context is
+
+
+# -- the target accounts' deploy roles (README "Accounts") ----------------------------
+
+
+def test_the_target_accounts_deploy_roles_are_judged_with_their_own_statements(
+    cross_account_deployments: list[Deployment],
+) -> None:
+    assert [d.name for d in cross_account_deployments] == ["staging", "production"]
+    for deployment in cross_account_deployments:
+        account = deployment.role_arn.split(":")[4]
+        assert deployment.world.where.account == account != CROSS_ACCOUNT_ENVIRONMENTS["pipeline"]["account"]
+        assert {s.get("Sid") for s in deployment.statements} >= {"DeployTheEndpointStack", "LetSageMakerGrantOnTheArtifactKey"}
+        sids = {s.get("Sid") for s in deployment.resource_policy}
+        assert {f"{deployment.name.title()}DeployRoleUsesKey", f"{deployment.name.title()}DeploysPackages"} <= sids
+        calls = list(handler_calls(deployment.world, STACK_TAGS))
+        assert len(calls) > 20 and any(_in_another_account(deployment, c.request.resource) for c in calls)
+
+
+def test_the_target_accounts_deploy_roles_allow_every_handler_permission(cross_account_deployments: list[Deployment]) -> None:
+    # Their own policy in the target account and, for the pipeline account's key and model packages, its policies.
+    problems = [line for deployment in cross_account_deployments for line in denied(deployment)]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("sid", ["{stage}DeployRoleUsesKey", "{stage}DeployRoleLetsSageMakerGrant", "{stage}DeploysPackages"])
+def test_a_cross_account_call_the_pipeline_accounts_policy_does_not_allow_is_refused(
+    sid: str, cross_account_deployments: list[Deployment]
+) -> None:
+    # The check can fail on the pipeline account's side alone: without one resource-policy statement some handler
+    # call is refused although the role's own policy allows it.
+    production = next(d for d in cross_account_deployments if d.name == "production")
+    left = [s for s in production.resource_policy if s.get("Sid") != sid.format(stage="Production")]
+    assert len(left) == len(production.resource_policy) - 1
+    mutated = replace(production, resource_policy=left)
+    assert denied(mutated), f"nothing needs {sid}"
+    assert all("allow" in line for line in denied(mutated))
+
+
+def test_sagemakers_grant_on_the_artifact_key_needs_the_aws_resource_context(cross_account_deployments: list[Deployment]) -> None:
+    # kms:CreateGrant is allowed only as SageMaker's request on the role's behalf: the same call made by the role
+    # itself (no kms:GrantIsForAWSResource) is refused by both policies.
+    production = next(d for d in cross_account_deployments if d.name == "production")
+    (call,) = [c for c in handler_calls(production.world, STACK_TAGS) if c.permission == "kms:CreateGrant"]
+    assert _verdict(production, production.statements, call.request).allowed
+    direct = Request(call.request.action, call.request.resource, {"kms:GrantIsForAWSResource": "false"})
+    assert not evaluate(production.statements, direct).allowed
+    assert not evaluate(
+        production.resource_policy,
+        Request(direct.action, direct.resource, {**direct.context, "aws:PrincipalArn": production.role_arn}),
+    ).allowed
