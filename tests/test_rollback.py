@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from function_kit_fixtures import REGION, aws_credentials  # noqa: F401
@@ -306,3 +306,44 @@ def test_ctrl_c_in_the_cli_is_one_line_and_exit_130(
     assert len(stderr) == 1 and "Traceback" not in stderr[0]
     assert stderr[0].startswith("rollback: interrupted (last done: updating stack")
     assert stderr[0].endswith("run the same command again: it resumes where this stopped")
+
+
+PRODUCTION_OPERATOR = "arn:aws:iam::333333333333:role/production-operator"
+
+
+class _TwoAccounts:
+    """boto3.Session as `main` uses it when production has its own account (README "Accounts"): the caller's
+    session (pipeline account: registry, STS) and the session made from the production role's credentials."""
+
+    def __init__(self, sagemaker: Any, production: FakeCloudFormation, sts: Any) -> None:
+        self.sagemaker, self.production, self.sts = sagemaker, production, sts
+        self.sessions: list[dict[str, Any]] = []
+
+    def __call__(self, **kwargs: Any) -> Any:
+        self.sessions.append(kwargs)
+        production = kwargs.get("aws_access_key_id") == "ASIAPRODUCTIONROLE01"
+        clients = {"cloudformation": self.production.client} if production else {"sagemaker": self.sagemaker, "sts": self.sts}
+        # The pipeline account's CloudFormation is never asked: its session has no such client here.
+        return type("Session", (), {"region_name": REGION, "client": lambda _self, name: clients[name]})()
+
+
+def test_the_cli_rolls_back_a_production_account_stack_with_an_assumed_role(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sagemaker: Any, two_releases: tuple[str, str]
+) -> None:
+    # main() wiring: the endpoint stack is read and updated with the production role's credentials, the registry
+    # (pipeline account) with the caller's.
+    first, second = two_releases
+    production = _expecting_a_rollback(second, to=first)
+    sts = shared_client("sts")
+    credentials = {"AccessKeyId": "ASIAPRODUCTIONROLE01", "SecretAccessKey": "s", "SessionToken": "t", "Expiration": NOW}
+    accounts = _TwoAccounts(sagemaker, production, sts)
+    monkeypatch.setattr(boto3, "Session", accounts)
+    with Stubber(sts) as assume, production.stubber:
+        assume.add_response("assume_role", {"Credentials": credentials}, {"RoleArn": PRODUCTION_OPERATOR, "RoleSessionName": ANY})
+        assert rollback.main(["--stack-name", STACK, "--region", REGION, "--production-role-arn", PRODUCTION_OPERATOR]) == 0
+        assume.assert_no_pending_responses()
+        production.stubber.assert_no_pending_responses()
+    _assert_rolled_back(sagemaker, first, second)
+    assert [s.get("aws_access_key_id") for s in accounts.sessions] == [None, "ASIAPRODUCTIONROLE01"]
+    assert accounts.sessions[1]["region_name"] == REGION and accounts.sessions[1]["aws_session_token"] == "t"
+    assert f"previous champion: {first}" in capsys.readouterr().out
