@@ -401,3 +401,88 @@ def _record() -> None:
 
 if __name__ == "__main__":
     _record()
+
+
+# -- the threat model says what the templates do ---------------------------------
+
+
+def _threat_model_rows() -> dict[str, tuple[str, str]]:
+    """docs/security.md "When staging and production have their own accounts": {row name: (can, cannot)}."""
+    text = (Path(__file__).parent.parent / "docs" / "security.md").read_text()
+    section = text.split("### When staging and production have their own accounts", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        if line.startswith("| **"):
+            name, can, cannot = (cell.strip() for cell in line.strip("|").split(" | "))
+            rows[name.split("**")[1]] = (can, cannot)
+    return rows
+
+
+def test_the_threat_model_says_the_pipeline_account_holds_productions_capture_and_key(
+    synthesized_cross_account: SynthesizedApp,
+) -> None:
+    # What the template does: production captures into the pipeline account's release bucket, and its volumes and
+    # capture use the pipeline account's key ...
+    deploy = next(
+        a
+        for a in _actions(_pipeline_definition(synthesized_cross_account))
+        if a["Name"] == "Deploy" and "production" in a["Configuration"]["StackName"]
+    )
+    parts = deploy["Configuration"]["ParameterOverrides"]["Fn::Join"][1]
+    bucket = next(
+        lid for lid, _ in _resources(synthesized_cross_account.pipeline, "AWS::S3::Bucket") if lid.startswith("ReleaseStore")
+    )
+    key = next(
+        lid for lid, _ in _resources(synthesized_cross_account.pipeline, "AWS::KMS::Key") if lid.startswith("ArtifactStore")
+    )
+    at = parts.index({"Ref": bucket})
+    assert parts[at - 1].endswith('"DataCaptureS3Uri":"s3://') and parts[at + 1].startswith("/data-capture/production")
+    assert parts[parts.index({"Fn::GetAtt": [key, "Arn"]}) - 1].endswith('"KmsKeyArn":"')
+    (config,) = [p for _, p in _resources(synthesized_cross_account.production, "AWS::SageMaker::EndpointConfig")]
+    assert {o["CaptureMode"] for o in config["DataCaptureConfig"]["CaptureOptions"]} == {"Input", "Output"}
+    # ... and the threat model says so, in the pipeline account's "can" column, without the old contrary claim.
+    rows = _threat_model_rows()
+    assert set(rows) == {"pipeline account", "staging account", "production account", "a target account's deploy role"}
+    can, cannot = rows["pipeline account"]
+    assert "captured traffic" in can and "data-capture/production/" in can and "requests *and* responses" in can
+    assert "artifact key" in can and "disabling the key" in can
+    assert "beyond what the endpoint returns" not in cannot
+    assert (
+        "kms:CreateGrant" in rows["a target account's deploy role"][0]
+        and "kms:GrantIsForAWSResource" in rows["a target account's deploy role"][0]
+    )
+    assert "TrainOutpu/*" in rows["staging account"][0]
+
+
+def _readme_section(title: str) -> str:
+    text = (Path(__file__).parent.parent / "README.md").read_text()
+    return text.split(f"### {title}\n", 1)[1].split("\n### ", 1)[0]
+
+
+@pytest.mark.parametrize("staging_mode", ["serverless", "instances"])
+def test_the_console_table_claims_alarms_and_autoscaling_only_where_the_templates_have_them(staging_mode: str) -> None:
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from stacks.endpoint_stack import EndpointStack
+    from stacks.endpoint_templates import endpoint_props
+
+    config = _config({}) if staging_mode == "serverless" else load_config({"ml-cicd": {"staging": {"mode": staging_mode}}})
+    app, props = cdk.App(context={"@aws-cdk/core:validationReportJson": False}), endpoint_props(config)
+    rows = [
+        line.strip("|").split(" | ") for line in _readme_section("What each console shows").splitlines() if line.startswith("| ")
+    ]
+    stacks = {stage: EndpointStack(app, stage.title(), props=props[stage]) for stage in ("staging", "production")}
+    for stage, stack in stacks.items():
+        kinds = {r["Type"] for r in Template.from_stack(stack).to_json()["Resources"].values()}
+        claimed = " ".join(f"{console} {found}" for account, console, found in rows if stage in account).lower()
+        has = {"alarms": "AWS::CloudWatch::Alarm" in kinds, "autoscaling": "AWS::ApplicationAutoScaling::ScalableTarget" in kinds}
+        for what, present in has.items():
+            assert (what in claimed) == present, (stage, what, claimed)
+
+
+def test_the_trust_diagram_shows_every_pipeline_account_resource_a_target_role_uses() -> None:
+    diagram = _readme_section("Who trusts whom").split("```mermaid", 1)[1].split("```", 1)[0]
+    for node in ("artifact bucket", "release bucket", "KMS key", "model package group", "model image repository"):
+        assert node in diagram, node
+    assert "TrainOutput" in diagram and "data-capture/production" in diagram and "releases/*/model/*" in diagram
