@@ -4,9 +4,11 @@ Built only when a stage deploys into another account (stacks/accounts.py), so
 the single-account templates are unchanged. For each such stage it:
 
 - grants that stage's deploy and SageMaker execution roles (by ARN) what they
-  need from the artifact bucket and its KMS key: the endpoint templates, the
-  model artifacts, production's captured data, decryption; and the model
-  image repository lets the execution role pull;
+  need from the artifact and release buckets and the KMS key: the deploy role
+  reads only the deploy action's input artifact (TrainOutput, the endpoint
+  templates) and may create grants on the key only as SageMaker's request on its
+  behalf; the execution role reads the serving models and (production) writes
+  captured data; and the model image repository lets the execution role pull;
 - gives the model package group a resource policy that lets them describe its
   packages and create models from them;
 - lets the gate that checks the stage assume the stage's endpoint reader role,
