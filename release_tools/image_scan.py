@@ -31,7 +31,16 @@ from contracts.release_policy import IMAGE_SEVERITIES, PolicyError
 
 from .errors import ReleaseToolError, run_cli
 
-__all__ = ["DEFAULT_MAX_SEVERITY", "SEVERITIES", "ScanVerdict", "judge_findings", "max_severity", "wait_for_scan"]
+__all__ = [
+    "DEFAULT_MAX_SEVERITY",
+    "SCAN_TIMEOUT_SECONDS",
+    "SEVERITIES",
+    "ScanVerdict",
+    "image_project_timeout_minutes",
+    "judge_findings",
+    "max_severity",
+    "wait_for_scan",
+]
 
 # ECR's finding severities, least to most severe ("UNDEFINED": the scanner could not rate it; it is
 # counted as MEDIUM so that an unrated finding never passes a MEDIUM-or-stricter bound unseen).
@@ -39,6 +48,19 @@ SEVERITIES = IMAGE_SEVERITIES
 _RANK = {name: rank for rank, name in enumerate(SEVERITIES)} | {"UNDEFINED": 2}
 DEFAULT_MAX_SEVERITY = "MEDIUM"
 _DONE = "COMPLETE"
+# The image gate waits this long for ECR's scan, then fails with one line.
+SCAN_TIMEOUT_SECONDS = 900
+# What the image project's build may take besides the scan wait: install, `docker build --pull` and push
+# on SMALL compute. The project's CodeBuild timeout is both, so a slow build fails with the gate's own
+# one-line reason rather than CodeBuild's timeout.
+IMAGE_BUILD_ALLOWANCE_MINUTES = 45
+
+
+def image_project_timeout_minutes() -> int:
+    """The image project's CodeBuild timeout: the build allowance plus the longest scan wait."""
+    return IMAGE_BUILD_ALLOWANCE_MINUTES + -(-SCAN_TIMEOUT_SECONDS // 60)
+
+
 _STILL_RUNNING = ("IN_PROGRESS", "PENDING")
 
 
@@ -140,7 +162,7 @@ def main(argv: list[str] | None = None, *, ecr: Any | None = None, env: Mapping[
     parser.add_argument("--image-uri", required=True, help="the image by digest: <registry>/<repository>@sha256:...")
     parser.add_argument("--policy", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--timeout-seconds", type=float, default=900.0)
+    parser.add_argument("--timeout-seconds", type=float, default=float(SCAN_TIMEOUT_SECONDS))
     args = parser.parse_args(argv)
     environ = os.environ if env is None else env
 

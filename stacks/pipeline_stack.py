@@ -13,6 +13,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from release_tools.image_scan import image_project_timeout_minutes
 from stacks.accounts import account_layout, model_package_group_name
 from stacks.components.artifact_store import ArtifactStore
 from stacks.components.build_project import BuildProject, BuildProjectProps
@@ -184,6 +185,7 @@ class PipelineStack(cdk.Stack):
                 encryption_key=self.key,
                 log_retention=self.retention,
                 privileged=True,
+                timeout=cdk.Duration.minutes(image_project_timeout_minutes()),
                 environment={
                     **environment,
                     "IMAGE_REPOSITORY_NAME": images.repository.repository_name,

@@ -231,3 +231,17 @@ def test_the_platform_floor_for_images_is_validated_at_synth() -> None:
     assert load_config({"ml-cicd": {"platform_floors": floors}}).platform_floors["image"] == {"max_severity": "HIGH"}
     with pytest.raises(ConfigError, match=r"platform_floors.image.max_severity: 'high' is not one of INFORMATIONAL"):
         load_config({"ml-cicd": {"platform_floors": {"version": 1, "image": {"max_severity": "high"}}}})
+
+
+def test_the_image_project_outlasts_the_scan_wait_so_the_gate_not_codebuild_names_a_timeout(
+    synthesized: SynthesizedApp,
+) -> None:
+    from release_tools.image_scan import IMAGE_BUILD_ALLOWANCE_MINUTES, SCAN_TIMEOUT_SECONDS, image_project_timeout_minutes
+
+    (project,) = [
+        r["Properties"]
+        for k, r in synthesized.pipeline["Resources"].items()
+        if r["Type"] == "AWS::CodeBuild::Project" and k.startswith("ImageProject")
+    ]
+    assert project["TimeoutInMinutes"] == image_project_timeout_minutes() == IMAGE_BUILD_ALLOWANCE_MINUTES + 15
+    assert project["TimeoutInMinutes"] * 60 >= SCAN_TIMEOUT_SECONDS + IMAGE_BUILD_ALLOWANCE_MINUTES * 60
