@@ -26,7 +26,7 @@ from contracts.release_record import ReleaseRecord
 from rehearsal import aws_request_constraints, pipeline_functions, progress
 from rehearsal.aws_sandbox import ARTIFACT_BUCKET, ARTIFACT_KEY_ARN, Sandbox, aws_sandbox, environment
 from rehearsal.champion_store import Champion, champion_archive, load_champion, save_champion
-from rehearsal.dockerfile_check import PIPELINE_NOTE, check_dockerfile
+from rehearsal.dockerfile_check import dockerfile_step_detail
 from rehearsal.errors import ConfigurationError, StepFailed
 from rehearsal.inference_model import load_model_archive
 from rehearsal.inference_server import running_server
@@ -218,12 +218,12 @@ class _Rehearsal:
             except StepFailed as error:
                 raise _Blocked("Build stage (model tests)", str(error)) from None
             details.append(f"model tests: {progress_summary(output)}")
-        dockerfile = self.repository.root / "Dockerfile"
-        if dockerfile.is_file():
-            report = check_dockerfile(dockerfile)
-            if not report.passed:
-                raise _Blocked("Build stage (Dockerfile)", "; ".join(report.problems))
-            details.append(f"Dockerfile: {', '.join(report.checked)} ({PIPELINE_NOTE})")
+        try:
+            dockerfile = dockerfile_step_detail(self.repository.root)
+        except ValueError as error:
+            raise _Blocked("Build stage (Dockerfile)", str(error)) from None
+        if dockerfile is not None:
+            details.append(dockerfile)
         policy = self.write_build_output()
         details.append("release-policy.yaml valid")
         timing.detail = "; ".join(details)

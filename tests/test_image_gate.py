@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -245,3 +247,42 @@ def test_the_image_project_outlasts_the_scan_wait_so_the_gate_not_codebuild_name
     ]
     assert project["TimeoutInMinutes"] == image_project_timeout_minutes() == IMAGE_BUILD_ALLOWANCE_MINUTES + 15
     assert project["TimeoutInMinutes"] * 60 >= SCAN_TIMEOUT_SECONDS + IMAGE_BUILD_ALLOWANCE_MINUTES * 60
+
+
+def test_the_dockerfile_check_accepts_aws_layouts_and_docker_syntax(tmp_path: Path) -> None:
+    """Valid Dockerfiles are not blocked: a comment inside a continuation; `COPY <folder> /opt/program` plus PATH."""
+    from rehearsal.dockerfile_check import check_dockerfile, parse_instructions
+
+    assert parse_instructions("RUN apt-get update && \\\n    # the compiler\n\n    apt-get install -y gcc\n") == [
+        (1, "RUN", "apt-get update &&  apt-get install -y gcc")
+    ]
+    (tmp_path / "program").mkdir()
+    for entry in ("train", "serve"):
+        (tmp_path / "program" / entry).write_text("#!/usr/bin/env python3\n")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text('FROM python:3.12\nCOPY program /opt/program\nENV PATH="/opt/program:${PATH}"\nEXPOSE 8080\n')
+    assert check_dockerfile(dockerfile).problems == []
+    dockerfile.write_text("FROM python:3.12\nCOPY program /opt/program\nEXPOSE 8080\n")
+    assert check_dockerfile(dockerfile).problems == [
+        f'Dockerfile: `{entry}` is copied to /opt/program, which is not on PATH (add ENV PATH="/opt/program:${{PATH}}"; '
+        f"SageMaker runs `docker run <image> {entry}`)"
+        for entry in ("train", "serve")
+    ]
+    dockerfile.write_text(
+        "FROM python:3.12\nWORKDIR /opt/program\nCOPY program/train program/serve ./\nENV PATH /opt/program:$PATH\nEXPOSE 8080\n"
+    )
+    assert check_dockerfile(dockerfile).passed
+    dockerfile.write_text("FROM python:3.12\nCOPY run.py /usr/local/bin/train\nCOPY serve.py /usr/bin/serve\nEXPOSE 8080\n")
+    assert check_dockerfile(dockerfile).passed
+
+
+def test_the_rehearsals_dockerfile_line_says_the_image_is_built_and_scanned_in_the_pipeline(tmp_path: Path) -> None:
+    from rehearsal.dockerfile_check import PIPELINE_NOTE, dockerfile_step_detail
+
+    assert dockerfile_step_detail(tmp_path) is None
+    shutil.copytree(Path(__file__).resolve().parents[1] / "examples" / "byoc", tmp_path / "repo")
+    detail = dockerfile_step_detail(tmp_path / "repo")
+    assert detail is not None and detail.startswith("Dockerfile: ") and detail.endswith(f"({PIPELINE_NOTE})")
+    (tmp_path / "repo" / "Dockerfile").write_text("FROM python:3.12\n")
+    with pytest.raises(ValueError, match=re.escape("EXPOSE 8080 is missing") + ".*" + re.escape(f"({PIPELINE_NOTE})")):
+        dockerfile_step_detail(tmp_path / "repo")

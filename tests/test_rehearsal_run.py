@@ -236,6 +236,7 @@ def test_a_repository_dockerfile_is_checked_without_a_container_engine(tmp_path:
     assert run.exit_code == 1
     assert "Dockerfile: EXPOSE 8080 is missing" in run.stdout + run.stderr
     assert "nothing provides the `serve` entry point" in run.stdout + run.stderr
+    assert "the image itself is built, pushed and scanned in the pipeline's Build stage" in run.stdout + run.stderr
 
 
 def test_the_model_tests_see_the_repositorys_own_pytest_configuration_or_none(tmp_path: Path) -> None:
