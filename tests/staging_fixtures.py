@@ -126,6 +126,7 @@ def upload_train_output(
     golden: str = GOLDEN_TEXT,
     policy: Any = None,
     omit: Sequence[str] = (),
+    image_uri: str | None = None,
 ) -> None:
     """The TrainOutput artifact (release.json, release-policy.json, golden-requests.jsonl) in moto S3."""
     s3 = _s3_client()
@@ -134,7 +135,8 @@ def upload_train_output(
     except s3.exceptions.ClientError:
         pass
     files = {
-        "release.json": {"model_package_arn": package_arn, "model_package_group_name": GROUP},
+        "release.json": {"model_package_arn": package_arn, "model_package_group_name": GROUP}
+        | ({"image_uri": image_uri} if image_uri else {}),
         "release-policy.json": POLICY if policy is None else policy,
         "golden-requests.jsonl": golden,
         "evaluation.json": {"schema_version": 1},

@@ -184,3 +184,17 @@ def test_bad_user_parameters_fail_closed(
     with record_codepipeline_answers() as answers:
         run_promote(job_event(user_parameters=json.dumps(parameters)), services=PromoteServices(), environ={})
     assert expected in answers.failure_message
+
+
+def test_the_promote_record_names_the_image_the_release_serves(sagemaker: Any) -> None:
+    """The release's image (by digest for the repository's own) is in the record, as in the gates' records."""
+    image = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/ml-cicd-model@sha256:" + "ab" * 32
+    release = register_package(sagemaker)
+    create_endpoint(sagemaker, ENDPOINT, release)
+    upload_train_output(release, image_uri=image)
+    answers = _run("promote")
+    assert answers.succeeded, answers.calls
+    uri = answers.only[1]["outputVariables"]["record_uri"]
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    record = json.loads(_CLIENTS["s3"].get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert record["inputs"]["image"] == image

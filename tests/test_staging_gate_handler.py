@@ -316,3 +316,15 @@ def test_the_warm_up_is_bounded_by_attempts_and_configured_timeouts(release: str
 def test_an_unusable_probe_configuration_fails_closed_naming_the_key(release: str) -> None:
     answers = _run(environ={"STAGING_PROBE": json.dumps({"read_timeout_seconds": 600})})
     assert "STAGING_PROBE.read_timeout_seconds: 600 is not an integer from 1 to 60" in answers.failure_message
+
+
+def test_the_record_names_the_image_the_endpoint_serves(aws: Any) -> None:
+    """release.json's image (by digest for the repository's own) is in the staging gate's record."""
+    image = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/ml-cicd-model@sha256:" + "ab" * 32
+    arn = register_package(aws)
+    create_endpoint(aws, ENDPOINT, arn)
+    upload_train_output(arn, image_uri=image)
+    queue_endpoint_answers([answer_for(r) for r in golden_requests()])
+    answers = _run()
+    assert answers.succeeded, answers.calls
+    assert _record(answers)["inputs"]["image"] == image

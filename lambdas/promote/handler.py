@@ -83,6 +83,8 @@ class _Request:
     kms_key_id: str | None
     custody_record: str | None = None
     model_data_url: str | None = None
+    # The image the release serves (release.json `image_uri`; by digest when it is the repository's own).
+    image_uri: str | None = None
     reader: ArtifactReader | None = None
 
 
@@ -126,6 +128,7 @@ def _read_request(job: CodePipelineJob, services: PromoteServices) -> _Request:
         kms_key_id=release_file.kms_key_id,
         custody_record=_text_parameter(params, "custody_record", required=action == "verify_custody"),
         model_data_url=release_text(release, "model_data_url"),
+        image_uri=release_text(release, "image_uri"),
         reader=reader,
     )
 
@@ -310,7 +313,9 @@ def _read_all(job: CodePipelineJob, inputs: _Inputs, services: PromoteServices, 
         raise _Refusal(str(error)) from None
     request = inputs.request = _read_request(job, services)
     inputs.action, inputs.kms_key_id = request.action, request.kms_key_id
-    inputs.record_inputs.update(endpoint_name=request.endpoint_name, model_package_arn=request.package_arn)
+    inputs.record_inputs.update(
+        endpoint_name=request.endpoint_name, model_package_arn=request.package_arn, image=request.image_uri
+    )
     if request.custody_record:
         inputs.rules.append(_custody_rule(request, services, environ))
         inputs.record_inputs["custody_record"] = request.custody_record

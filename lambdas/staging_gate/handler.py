@@ -24,7 +24,7 @@ from contracts.release_policy import (
     merge,
     parse_release_policy,
 )
-from contracts.release_record import ReleaseFileError, release_package_arn
+from contracts.release_record import ReleaseFileError, release_package_arn, release_text
 from function_kit.artifacts import ArtifactError, ArtifactReader
 from function_kit.codepipeline_job import (
     CodePipelineJob,
@@ -83,6 +83,8 @@ class _Inputs:
     endpoint_name: str | None = None
     repetitions: int = DEFAULT_REPETITIONS
     package_arn: str | None = None
+    # The image the release serves (release.json `image_uri`; by digest when it is the repository's own).
+    image_uri: str | None = None
     merged: MergedPolicy | None = None
     requests: tuple[GoldenRequest, ...] = ()
     kms_key_id: str | None = None
@@ -116,8 +118,10 @@ def _read_parameters(job: CodePipelineJob, inputs: _Inputs) -> None:
 def _read_release(reader: ArtifactReader, inputs: _Inputs) -> None:
     release_file = reader.require("release.json")
     inputs.kms_key_id = release_file.kms_key_id
+    release = release_file.json()
+    inputs.image_uri = release_text(release, "image_uri")
     try:
-        inputs.package_arn = release_package_arn(release_file.json(), where=release_file.where)
+        inputs.package_arn = release_package_arn(release, where=release_file.where)
     except ReleaseFileError as error:
         inputs.errors.append(str(error))
 
@@ -222,6 +226,7 @@ def _decide(inputs: _Inputs) -> StagingDecision:
         inputs={
             "endpoint_name": inputs.endpoint_name,
             "model_package_arn": inputs.package_arn,
+            "image": inputs.image_uri,
             "golden_requests": len(inputs.requests),
             "repetitions": inputs.repetitions,
             "endpoint": inputs.served,
