@@ -39,15 +39,24 @@ __all__ = [
     "image_project_timeout_minutes",
     "judge_findings",
     "max_severity",
+    "read_all_findings",
     "wait_for_scan",
 ]
 
-# ECR's finding severities, least to most severe ("UNDEFINED": the scanner could not rate it; it is
-# counted as MEDIUM so that an unrated finding never passes a MEDIUM-or-stricter bound unseen).
+# ECR's finding severities, least to most severe ("UNDEFINED" from basic scanning, "UNTRIAGED" from
+# enhanced scanning: the scanner could not rate it; each is counted as MEDIUM so that an unrated finding
+# never passes a MEDIUM-or-stricter bound unseen; any other unknown severity counts as CRITICAL).
 SEVERITIES = IMAGE_SEVERITIES
-_RANK = {name: rank for rank, name in enumerate(SEVERITIES)} | {"UNDEFINED": 2}
+_RANK = {name: rank for rank, name in enumerate(SEVERITIES)} | {"UNDEFINED": 2, "UNTRIAGED": 2}
 DEFAULT_MAX_SEVERITY = "MEDIUM"
 _DONE = "COMPLETE"
+# Enhanced scanning (Amazon Inspector) reports ACTIVE, not COMPLETE, for an image it keeps monitoring
+# (continuous scanning). ACTIVE counts as done only once the answer carries a completed scan
+# (`imageScanCompletedAt` or severity counts); until then the gate keeps waiting. ECR's user guide:
+# "You can retrieve the scan findings for the last completed enhanced image scan".
+_MONITORED = "ACTIVE"
+# Findings are read page by page (DescribeImageScanFindings' `nextToken`), at most this many pages of 100.
+MAX_FINDING_PAGES = 50
 # The image gate waits this long for ECR's scan, then fails with one line.
 SCAN_TIMEOUT_SECONDS = 900
 # What the image project's build may take besides the scan wait: install, `docker build --pull` and push
@@ -95,21 +104,66 @@ def _floors(environ: Mapping[str, str]) -> Mapping[str, Any]:
     return floors.to_dict() if floors is not None else {}
 
 
+def _finding_name(finding: Mapping[str, Any]) -> str:
+    """A basic finding's `name`, or an enhanced finding's vulnerability ID (else its title)."""
+    details = finding.get("packageVulnerabilityDetails") or {}
+    return str(finding.get("name") or details.get("vulnerabilityId") or finding.get("title") or "?")[:100]
+
+
 def judge_findings(scan: Mapping[str, Any], bound: str) -> ScanVerdict:
-    """Judge a `DescribeImageScanFindings` answer whose scan completed."""
+    """Judge a `DescribeImageScanFindings` answer (basic or enhanced findings) whose scan completed."""
     findings = scan.get("imageScanFindings") or {}
+    listed = [*(findings.get("findings") or []), *(findings.get("enhancedFindings") or [])]
     counts = {str(k): int(v) for k, v in (findings.get("findingSeverityCounts") or {}).items()}
+    if not counts:  # no counts in the answer: count the findings themselves
+        for finding in listed:
+            counts[str(finding.get("severity", ""))] = counts.get(str(finding.get("severity", "")), 0) + 1
     above = {severity: n for severity, n in counts.items() if n and _RANK.get(severity, 4) > _RANK[bound]}
     if not above:
         total = sum(counts.values())
         return ScanVerdict(True, f"scan complete: {total} finding(s), none above {bound}", counts)
     worst = sorted(
-        (f for f in findings.get("findings") or [] if _RANK.get(f.get("severity", ""), 4) > _RANK[bound]),
+        (f for f in listed if _RANK.get(f.get("severity", ""), 4) > _RANK[bound]),
         key=lambda f: -_RANK.get(f.get("severity", ""), 4),
     )
-    named = ", ".join(f"{f.get('name', '?')} ({f.get('severity')})" for f in worst[:3])
+    named = ", ".join(f"{_finding_name(f)} ({f.get('severity')})" for f in worst[:3])
     summary = ", ".join(f"{n} {severity}" for severity, n in sorted(above.items(), key=lambda i: -_RANK.get(i[0], 4)))
     return ScanVerdict(False, f"image scan found {summary} above the bound {bound}: {named or 'see the ECR console'}", counts)
+
+
+def _scan_done(state: str, answer: Mapping[str, Any]) -> bool:
+    """COMPLETE (basic scanning), or ACTIVE with a completed scan in the answer (enhanced scanning)."""
+    findings = answer.get("imageScanFindings") or {}
+    return state == _DONE or (
+        state == _MONITORED and bool(findings.get("imageScanCompletedAt") or findings.get("findingSeverityCounts"))
+    )
+
+
+def read_all_findings(ecr: Any, first: Mapping[str, Any], *, repository: str, digest: str) -> dict[str, Any]:
+    """The first answer with the findings of every further page (so the worst are named from all of them)."""
+    answer = dict(first)
+    findings = dict(answer.get("imageScanFindings") or {})
+    token, pages = answer.get("nextToken"), 1
+    while token:
+        if pages >= MAX_FINDING_PAGES:
+            raise ReleaseToolError(
+                f"the image scan of {digest} lists more than {MAX_FINDING_PAGES * 100} findings; "
+                "the image is not released without reading them all"
+            )
+        try:
+            page = ecr.describe_image_scan_findings(
+                repositoryName=repository, imageId={"imageDigest": digest}, maxResults=100, nextToken=token
+            )
+        except Exception as error:  # noqa: BLE001 - one line naming the cause
+            raise ReleaseToolError(f"DescribeImageScanFindings failed: {aws_error_code(error) or error}") from None
+        more = page.get("imageScanFindings") or {}
+        for key in ("findings", "enhancedFindings"):
+            if more.get(key):
+                findings[key] = [*(findings.get(key) or []), *more[key]]
+        token, pages = page.get("nextToken"), pages + 1
+    answer["imageScanFindings"] = findings
+    answer.pop("nextToken", None)
+    return answer
 
 
 def wait_for_scan(
@@ -134,9 +188,9 @@ def wait_for_scan(
                 raise ReleaseToolError(f"DescribeImageScanFindings failed: {code or error}") from None
             answer, status = {}, {"status": "PENDING"}
         state = status.get("status", "")
-        if state == _DONE:
+        if _scan_done(state, answer):
             return dict(answer)
-        if state not in _STILL_RUNNING:
+        if state not in (*_STILL_RUNNING, _MONITORED):
             raise ReleaseToolError(
                 f"the image scan of {digest} ended {state or 'without a status'}: {status.get('description', 'no description')}"
             )
@@ -173,7 +227,8 @@ def main(argv: list[str] | None = None, *, ecr: Any | None = None, env: Mapping[
         import boto3
 
         client = ecr or boto3.client("ecr")
-        scan = wait_for_scan(client, repository=args.repository, digest=args.digest, timeout_seconds=args.timeout_seconds)
+        first = wait_for_scan(client, repository=args.repository, digest=args.digest, timeout_seconds=args.timeout_seconds)
+        scan = read_all_findings(client, first, repository=args.repository, digest=args.digest)
         verdict = judge_findings(scan, bound)
         if not verdict.passed:
             raise ReleaseToolError(verdict.reason)

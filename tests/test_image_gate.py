@@ -286,3 +286,91 @@ def test_the_rehearsals_dockerfile_line_says_the_image_is_built_and_scanned_in_t
     (tmp_path / "repo" / "Dockerfile").write_text("FROM python:3.12\n")
     with pytest.raises(ValueError, match=re.escape("EXPOSE 8080 is missing") + ".*" + re.escape(f"({PIPELINE_NOTE})")):
         dockerfile_step_detail(tmp_path / "repo")
+
+
+def test_enhanced_scanning_active_is_judged_once_a_scan_completed(ecr) -> None:
+    """Inspector's ACTIVE (continuous monitoring) is waited on until a completed scan is reported, then judged."""
+    from datetime import UTC, datetime
+
+    client, stubber = ecr
+    clock = FakeClock()
+    expect_scan(stubber, scan_answer("PENDING"))
+    expect_scan(stubber, scan_answer("ACTIVE"))  # monitored, but no completed scan yet
+    done = scan_answer("ACTIVE")
+    done["imageScanFindings"] = {
+        "imageScanCompletedAt": datetime(2026, 11, 30, tzinfo=UTC),
+        "enhancedFindings": [
+            {
+                "severity": "HIGH",
+                "title": "CVE-2026-0009 - openssl",
+                "packageVulnerabilityDetails": {"vulnerabilityId": "CVE-2026-0009"},
+            },
+            {"severity": "UNTRIAGED", "title": "an unrated one"},
+        ],
+    }
+    expect_scan(stubber, done)
+    answer = wait_for_scan(client, repository="ml-cicd-model", digest=DIGEST, timeout_seconds=60, clock=clock, sleep=clock.sleep)
+    verdict = judge_findings(answer, "MEDIUM")
+    assert clock.now == 20.0 and not verdict.passed
+    assert verdict.reason == "image scan found 1 HIGH above the bound MEDIUM: CVE-2026-0009 (HIGH)"
+    assert not judge_findings(answer, "LOW").passed  # UNTRIAGED counts as MEDIUM
+
+
+def test_an_active_scan_that_never_reports_a_completed_scan_fails_within_the_bound(ecr) -> None:
+    client, stubber = ecr
+    clock = FakeClock()
+    for _ in range(4):
+        expect_scan(stubber, scan_answer("ACTIVE"))
+    with pytest.raises(ReleaseToolError, match=r"did not complete within 35 s \(status ACTIVE\)"):
+        wait_for_scan(client, repository="ml-cicd-model", digest=DIGEST, timeout_seconds=35, clock=clock, sleep=clock.sleep)
+
+
+def test_the_worst_findings_are_named_from_every_page(ecr, tmp_path: Path, capsys) -> None:
+    """A CRITICAL finding on the second page of 100 is the one named."""
+    client, stubber = ecr
+    policy = tmp_path / "release-policy.json"
+    policy.write_text(json.dumps({"version": 1}))
+    first = scan_answer(
+        "COMPLETE", {"LOW": 100, "CRITICAL": 1}, [{"name": f"CVE-LOW-{i}", "severity": "LOW"} for i in range(100)]
+    )
+    first["nextToken"] = "page-2"
+    expect_scan(stubber, first)
+    second = scan_answer("COMPLETE", {"LOW": 100, "CRITICAL": 1}, [{"name": "CVE-2026-0666", "severity": "CRITICAL"}])
+    stubber.add_response(
+        "describe_image_scan_findings",
+        second,
+        {"repositoryName": "ml-cicd-model", "imageId": {"imageDigest": DIGEST}, "maxResults": 100, "nextToken": "page-2"},
+    )
+    args = [
+        "--repository",
+        "ml-cicd-model",
+        "--digest",
+        DIGEST,
+        "--image-uri",
+        URI,
+        "--policy",
+        str(policy),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    assert main(args, ecr=client, env={}) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "image gate: image scan found 1 CRITICAL above the bound MEDIUM: CVE-2026-0666 (CRITICAL)"
+    )
+
+
+def test_findings_beyond_the_page_bound_fail_closed(ecr) -> None:
+    from release_tools.image_scan import MAX_FINDING_PAGES, read_all_findings
+
+    client, stubber = ecr
+    first = scan_answer("COMPLETE", {"LOW": 1}, [{"name": "CVE-1", "severity": "LOW"}])
+    first["nextToken"] = "more"
+    for _ in range(MAX_FINDING_PAGES - 1):
+        page = scan_answer("COMPLETE", {"LOW": 1}, [{"name": "CVE-1", "severity": "LOW"}]) | {"nextToken": "more"}
+        stubber.add_response(
+            "describe_image_scan_findings",
+            page,
+            {"repositoryName": "ml-cicd-model", "imageId": {"imageDigest": DIGEST}, "maxResults": 100, "nextToken": "more"},
+        )
+    with pytest.raises(ReleaseToolError, match=f"more than {MAX_FINDING_PAGES * 100} findings"):
+        read_all_findings(client, first, repository="ml-cicd-model", digest=DIGEST)
