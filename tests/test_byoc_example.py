@@ -56,12 +56,20 @@ def ml_root_with_data(tmp_path: Path, hyperparameters: dict[str, str]) -> Path:
     return ml_root
 
 
-def test_train_runs_the_sample_train_py_with_sagemakers_paths_and_hyperparameters(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """/opt/program and /opt/ml after `train` ran with two hyperparameters."""
+    tmp_path = tmp_path_factory.mktemp("trained")
     program = program_dir(tmp_path)
     # ml-cicd JSON-encodes every hyperparameter value (release_tools.training_job).
     ml_root = ml_root_with_data(tmp_path, {"C": json.dumps(0.25), "max-iter": json.dumps(300)})
     run = run_train(program, ml_root)
     assert run.returncode == 0, run.stderr
+    return program, ml_root
+
+
+def test_train_runs_the_sample_train_py_with_sagemakers_paths_and_hyperparameters(trained: tuple[Path, Path]) -> None:
+    _, ml_root = trained
     model = joblib.load(ml_root / "model" / "model.joblib")
     assert model.named_steps["classify"].C == 0.25 and model.named_steps["classify"].max_iter == 300
     assert not (ml_root / "output" / "failure").exists()
@@ -84,11 +92,9 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp_path = tmp_path_factory.mktemp("serving")
-    program = program_dir(tmp_path)
-    ml_root = ml_root_with_data(tmp_path, {})
-    assert run_train(program, ml_root).returncode == 0
+def serving(trained: tuple[Path, Path]) -> Iterator[str]:
+    program, ml_root = trained
+    tmp_path = ml_root.parent
     port = free_port()
     env = {**os.environ, "ML_ROOT": str(ml_root), "SAGEMAKER_BIND_TO_PORT": str(port)}
     server = subprocess.Popen([sys.executable, str(program / "serve")], cwd=tmp_path, env=env, stderr=subprocess.PIPE)
