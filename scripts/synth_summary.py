@@ -73,23 +73,42 @@ def _describe_action(action: Mapping[str, Any], template: Mapping[str, Any]) -> 
     return provider
 
 
+def _rendered(value: Any) -> str:
+    """An output's value as text: a `Ref` to a pseudo parameter reads `<AWS::Region>` (the stack's own)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and "Ref" in value:
+        return f"<{value['Ref']}>"
+    if isinstance(value, Mapping) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(_rendered(part) for part in parts)
+    return json.dumps(value)
+
+
 def _connection_reminders(templates: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """What a person must do on the host when the source is a connection: CloudFormation cannot."""
     lines: list[str] = []
     for template in templates.values():
         outputs = template.get("Outputs", {})
-        if "PullRequestStatusName" not in outputs:
+        if "SourceConnectionArn" not in outputs:
             continue
-        status = outputs["PullRequestStatusName"]["Value"]
         lines.append("Source on an external host: do this once on the host (CloudFormation cannot)")
         if "CompleteTheConnection" in outputs:
-            lines.append("  - The stack creates the connection PENDING: complete it in the console after `make deploy`")
+            lines.append("  - The stack creates the connection PENDING: complete it in the console after `make deploy`:")
+            lines.append(f"    {_rendered(outputs['CompleteTheConnection']['Value'])}")
             lines.append(
                 "    (Developer Tools > Settings > Connections > Update pending connection; stack output CompleteTheConnection)."
             )
-        lines.append("  - Protect the release branch: require a pull request with at least one approving review, and the")
-        lines.append(f"    status check {status!r} (posted by the pull-request checks) to pass before merging;")
-        lines.append('    block direct pushes and force pushes (README: "Releasing from GitHub, GitLab or Bitbucket").')
+        if "NextStep" in outputs:
+            lines.append("  - No pull-request checks yet (their webhook needs a completed connection): once it is completed,")
+            lines.append("    set source.connection_completed to true in cdk.json and run `make deploy` again.")
+        if "PullRequestStatusName" in outputs:
+            status = outputs["PullRequestStatusName"]["Value"]
+            lines.append("  - Protect the release branch: require a pull request with at least one approving review, and the")
+            lines.append(f"    status check {status!r} (posted by the pull-request checks) to pass before merging;")
+            lines.append('    block direct pushes and force pushes (README: "Releasing from GitHub, GitLab or Bitbucket").')
+            lines.append("  - Attach the stack output HostChecksGuardPolicyArn to every person and CI role of the account:")
+            lines.append("    a build started by hand could post that status for any commit.")
         lines.append("")
     return lines
 

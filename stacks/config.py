@@ -196,6 +196,9 @@ class SourceConfig:
     provider_type: str | None = None
     host_arn: str | None = None
     host_url: str | None = None
+    # A connection the stack creates starts PENDING: the host's webhook (the pull-request checks) is added once a
+    # person has completed it and says so here (README "Releasing from GitHub, GitLab or Bitbucket").
+    connection_completed: bool = False
 
     @property
     def uses_connection(self) -> bool:
@@ -204,6 +207,11 @@ class SourceConfig:
     @property
     def creates_connection(self) -> bool:
         return self.uses_connection and self.connection_arn is None
+
+    @property
+    def awaits_connection(self) -> bool:
+        """The stack creates the connection and nobody has said it is completed yet: no webhook can be made."""
+        return self.creates_connection and not self.connection_completed
 
     @property
     def owner(self) -> str:
@@ -597,8 +605,26 @@ def _source(raw: Any) -> SourceConfig:
                 "server, needed to create a connection to it",
             )
     return SourceConfig(
-        repository=repository, connection_arn=connection_arn, provider_type=provider, host_arn=host_arn, host_url=host_url
+        repository=repository,
+        connection_arn=connection_arn,
+        provider_type=provider,
+        host_arn=host_arn,
+        host_url=host_url,
+        connection_completed=_connection_completed(values.get("connection_completed"), creates=connection_arn is None),
     )
+
+
+def _connection_completed(raw: Any, *, creates: bool) -> bool:
+    """`source.connection_completed`: only for a connection the stack creates (an existing one is complete)."""
+    if raw is None:
+        return False
+    completed = _bool(raw, "source.connection_completed")
+    if not creates:
+        raise _fail(
+            "source.connection_completed",
+            "is set with source.connection_arn; allowed: only with source.provider_type, when the stack creates the connection",
+        )
+    return completed
 
 
 _SERVERLESS_MEMORY = (1024, 2048, 3072, 4096, 5120, 6144)

@@ -63,6 +63,8 @@ _ARNS: dict[str, _ArnFormat] = {
     "AWS::CodePipeline::Pipeline": lambda a, n: f"arn:{a.partition}:codepipeline:{a.region}:{a.account}:{n}",
     "AWS::ECR::Repository": lambda a, n: f"arn:{a.partition}:ecr:{a.region}:{a.account}:repository/{n}",
     "AWS::Events::Rule": lambda a, n: f"arn:{a.partition}:events:{a.region}:{a.account}:rule/{n}",
+    # The connection's id is a UUID CodeConnections generates; the generated name stands in for it.
+    "AWS::CodeConnections::Connection": lambda a, n: f"arn:{a.partition}:codeconnections:{a.region}:{a.account}:connection/{n}",
 }
 # Resource types whose `Ref` is their ARN rather than their name.
 _REF_IS_ARN = {"AWS::SNS::Topic", "AWS::IAM::ManagedPolicy"}
@@ -118,7 +120,7 @@ class TemplateWorld:
         return self.arn(name) if kind in _REF_IS_ARN else self.physical_name(name)
 
     def get_att(self, logical_id: str, attribute: str) -> str:
-        if attribute in ("Arn", "ModelPackageGroupArn", "TopicArn", "PolicyArn"):
+        if attribute in ("Arn", "ModelPackageGroupArn", "TopicArn", "PolicyArn", "ConnectionArn"):
             return self.arn(logical_id)
         if attribute in ("Name", "ModelName", "EndpointConfigName", "EndpointName"):
             return self.physical_name(logical_id)

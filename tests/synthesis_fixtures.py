@@ -103,8 +103,9 @@ def with_source(source: dict[str, Any]) -> dict[str, Any]:
 
 
 def github_connection_context() -> dict[str, Any]:
-    """GitHub through a connection the stack creates (README "Releasing from GitHub, GitLab or Bitbucket")."""
-    return with_source({"repository": "acme/fraud-model", "provider_type": "GitHub"})
+    """GitHub through a connection the stack creates and a person has completed (README "Releasing from GitHub,
+    GitLab or Bitbucket", step 5: the deploy that adds the pull-request checks)."""
+    return with_source({"repository": "acme/fraud-model", "provider_type": "GitHub", "connection_completed": True})
 
 
 def cdk_json_context() -> dict[str, Any]:

@@ -20,9 +20,12 @@ from aws_cdk.assertions import Match, Template
 
 from scripts.seed_repository import SeedError, seed
 from scripts.synth_summary import summarize
+from stacks.components.host_pull_request_checks import HOST_CHECKS_CONTROL_ACTIONS
 from stacks.config import ConfigError, load_config
 from stacks.seed_content import seed_files
 from stacks.service_limits import status_context
+from tests.cfn_template_world import TemplateWorld
+from tests.iam_policy_evaluation import Request, evaluate
 from tests.synthesis_fixtures import (
     EXISTING_CONNECTION_ARN,
     GITHUB_CONNECTION,
@@ -58,6 +61,16 @@ def gitlab(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
     )
 
 
+@pytest.fixture(scope="module")
+def first_deploy(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
+    """The README's first deploy: the stack creates the connection, nobody has completed it yet."""
+    return synthesize(
+        tmp_path_factory.mktemp("cdk.out.first-deploy"),
+        with_source({"repository": "acme/fraud-model", "provider_type": "GitHub"}),
+        nag=False,
+    )
+
+
 def resources(app: SynthesizedApp, kind: str) -> dict[str, dict[str, Any]]:
     return {k: r for k, r in app.pipeline["Resources"].items() if r["Type"] == kind}
 
@@ -77,6 +90,8 @@ def resources(app: SynthesizedApp, kind: str) -> dict[str, dict[str, Any]]:
             "source.host_arn",
         ),
         ({"repository": "acme/x", "provider_type": "GitHub", "branch": "main"}, "source.branch"),
+        ({"repository": "acme/x", "provider_type": "GitHub", "connection_completed": "yes"}, "source.connection_completed"),
+        ({"repository": "acme/x", "connection_arn": EXISTING, "connection_completed": True}, "source.connection_completed"),
     ],
 )
 def test_invalid_source_settings_fail_with_one_line_naming_the_key(source: dict[str, Any], key: str) -> None:
@@ -124,9 +139,12 @@ def test_the_full_commit_id_reaches_build_and_train(github: SynthesizedApp) -> N
 
 def test_no_codecommit_resources_or_codecommit_branch_protection_with_a_connection(github: SynthesizedApp) -> None:
     kinds = {r["Type"] for r in github.pipeline["Resources"].values()}
-    assert "AWS::CodeCommit::Repository" not in kinds and "AWS::IAM::ManagedPolicy" not in kinds
+    assert "AWS::CodeCommit::Repository" not in kinds
     assert not [t for t in kinds if t.startswith("Custom::")]
+    # The one managed policy is the checks' guard (no CodeCommit data scientists' policy).
+    assert [k.startswith("HostPullRequestChecksGuardPolicy") for k in resources(github, "AWS::IAM::ManagedPolicy")] == [True]
     assert "RepositoryCloneUrlHttp" not in github.pipeline["Outputs"]
+    assert "DataScientistPolicyArn" not in github.pipeline["Outputs"]
 
 
 def test_a_created_connection_is_pending_until_completed_and_the_outputs_say_so(github: SynthesizedApp) -> None:
@@ -174,15 +192,93 @@ def use_connection_statements(app: SynthesizedApp) -> list[tuple[str, dict[str, 
     ]
 
 
+def connection_users(app: SynthesizedApp) -> dict[str, str]:
+    """The pipeline's role and the checks build's role, by logical ID."""
+    (pipeline,) = resources(app, "AWS::CodePipeline::Pipeline").values()
+    (checks,) = [k for k, r in resources(app, "AWS::CodeBuild::Project").items() if k.startswith("HostPullRequestChecks")]
+    world = TemplateWorld(app.pipeline)
+    return {"pipeline": pipeline["Properties"]["RoleArn"]["Fn::GetAtt"][0], "checks": world.role_of(checks)}
+
+
 def test_only_the_pipeline_and_the_checks_build_may_use_the_connection_and_only_that_one(github: SynthesizedApp) -> None:
     statements = use_connection_statements(github)
-    holders = {logical_id.split("Role")[0] for logical_id, _ in statements}
-    assert holders == {"ReleasePipeline", "HostPullRequestChecksBuild"}
+    roles = {
+        role["Ref"]
+        for logical_id, _ in statements
+        for role in resources(github, "AWS::IAM::Policy")[logical_id]["Properties"]["Roles"]
+    }
+    assert roles == set(connection_users(github).values())
     (connection_id,) = resources(github, "AWS::CodeConnections::Connection")
     for _, statement in statements:
         assert statement["Resource"] == {"Fn::GetAtt": [connection_id, "ConnectionArn"]}
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         assert all(a.split(":")[1] in ("UseConnection", "GetConnection", "GetConnectionToken") for a in actions)
+
+
+@pytest.mark.parametrize("variant", ["github", "gitlab"])
+def test_the_connection_is_usable_for_this_repository_only_with_the_arns_own_prefix(
+    variant: str, request: pytest.FixtureRequest
+) -> None:
+    """Judged as IAM would: the action prefix must be the ARN's ("the service prefix needs to match that of the
+    resource"), and a request naming another repository is refused."""
+    app: SynthesizedApp = request.getfixturevalue(variant)
+    repository = {"github": "acme/fraud-model", "gitlab": "acme/models/fraud"}[variant]
+    world = TemplateWorld(app.pipeline)
+    connections = resources(app, "AWS::CodeConnections::Connection")
+    arn = world.arn(next(iter(connections))) if connections else EXISTING
+    prefix = arn.split(":")[2]
+    for user, role in connection_users(app).items():
+        statements = world.role_statements(role)
+        use = f"{prefix}:UseConnection"
+        key = f"{prefix}:FullRepositoryId"
+        assert evaluate(statements, Request(use, arn, {key: repository})).allowed, user
+        assert not evaluate(statements, Request(use, arn, {key: "acme/another-repository"})).allowed, user
+        assert not evaluate(statements, Request(use, arn.replace(arn.split("/")[-1], "other"), {key: repository})).allowed
+        other = "codestar-connections" if prefix == "codeconnections" else "codeconnections"
+        assert not [s for s in statements if other in json.dumps(s.get("Action"))], user
+
+
+def test_the_checks_get_their_grant_before_the_webhook_is_created(github: SynthesizedApp) -> None:
+    """CloudFormation creates the webhook (CreateWebhook, through the connection) with the project: the project
+    depends on a policy granting UseConnection that references nothing of the project (aws/aws-cdk#31726)."""
+    (project_id,) = [k for k in resources(github, "AWS::CodeBuild::Project") if k.startswith("HostPullRequestChecks")]
+    project = github.pipeline["Resources"][project_id]
+    grants = [k for k, s in use_connection_statements(github) if k.startswith("HostPullRequestChecks")]
+    assert grants and all(k in project.get("DependsOn", []) for k in grants)
+    for k in grants:
+        assert project_id not in json.dumps(github.pipeline["Resources"][k])
+
+
+def test_nobody_starts_retries_or_reconfigures_the_host_checks_by_hand(github: SynthesizedApp) -> None:
+    """A build started by hand can override the buildspec and still post the commit status: the guard policy
+    denies it, and no role of the stack is allowed it (docs/security.md, threat model)."""
+    world = TemplateWorld(github.pipeline)
+    (project_id,) = [k for k in resources(github, "AWS::CodeBuild::Project") if k.startswith("HostPullRequestChecks")]
+    project_arn = world.arn(project_id)
+    (guard,) = resources(github, "AWS::IAM::ManagedPolicy").values()
+    guard_statements = [world.resolve(s) for s in guard["Properties"]["PolicyDocument"]["Statement"]]
+    admin = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+    for action in HOST_CHECKS_CONTROL_ACTIONS:
+        assert not evaluate([admin, *guard_statements], Request(action, project_arn)).allowed, action
+        for role in resources(github, "AWS::IAM::Role"):
+            assert not evaluate(world.role_statements(role), Request(action, project_arn)).allowed, (role, action)
+    assert github.pipeline["Outputs"]["HostChecksGuardPolicyArn"]["Value"] == {
+        "Ref": next(iter(resources(github, "AWS::IAM::ManagedPolicy")))
+    }
+
+
+def test_the_first_deploy_adds_no_webhook_until_the_connection_is_completed(first_deploy: SynthesizedApp) -> None:
+    """A created connection is PENDING: the first deploy makes the connection and the pipeline, no webhook."""
+    assert resources(first_deploy, "AWS::CodeConnections::Connection")
+    projects = resources(first_deploy, "AWS::CodeBuild::Project").values()
+    assert not [p for p in projects if "Triggers" in p["Properties"] or "Auth" in p["Properties"].get("Source", {})]
+    outputs = first_deploy.pipeline["Outputs"]
+    assert "CompleteTheConnection" in outputs and "source.connection_completed" in outputs["NextStep"]["Value"]
+    assert "PullRequestStatusName" not in outputs
+    (pipeline,) = resources(first_deploy, "AWS::CodePipeline::Pipeline").values()
+    assert pipeline["Properties"]["Stages"][0]["Actions"][0]["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
+    text = summarize(first_deploy.outdir)
+    assert "source.connection_completed" in text and "https://" in text
 
 
 def test_an_existing_gitlab_connection_is_used_by_its_arn_and_prefix(gitlab: SynthesizedApp) -> None:
@@ -218,6 +314,8 @@ def test_the_synth_summary_reminds_what_to_set_on_the_host(github: SynthesizedAp
     text = summarize(github.outdir)
     assert f"acme/fraud-model through a CodeConnections connection, branch {CONFIG.release_branch}" in text
     assert "complete it in the console" in text and f"'{STATUS}'" in text
+    assert "https://<AWS::Region>.console.aws.amazon.com/codesuite/settings/connections?region=<AWS::Region>" in text
+    assert "HostChecksGuardPolicyArn" in text
 
 
 def git(*args: str, cwd: Path | None = None) -> str:
@@ -248,3 +346,78 @@ def test_the_seed_holds_the_same_files_as_the_codecommit_seed_asset(synthesized:
     key = repository["Properties"]["Code"]["S3"]["Key"]
     staged = synthesized.outdir / f"asset.{key.split('.')[0]}"
     assert sorted(p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file()) == seed_files()
+
+
+def host_checks_template(source: dict[str, Any]) -> dict[str, Any]:
+    """The pull-request checks of one host alone, in a stack of their own (no app synthesis)."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_logs as logs
+
+    from stacks.components.connection_source import ConnectionSource, ConnectionSourceProps
+    from stacks.components.host_pull_request_checks import HostPullRequestChecks, HostPullRequestChecksProps
+
+    config = load_config({"ml-cicd": {"source": source}})
+    stack = cdk.Stack(cdk.App(), "Checks")
+    connection = ConnectionSource(stack, "Connection", props=ConnectionSourceProps(project_name="p", source=config.source))
+    HostPullRequestChecks(
+        stack,
+        "Checks",
+        props=HostPullRequestChecksProps(
+            project_name="p",
+            connection=connection,
+            release_branch="main",
+            encryption_key=kms.Key(stack, "Key"),
+            log_retention=logs.RetentionDays.ONE_MONTH,
+        ),
+    )
+    return Template.from_stack(stack).to_json()
+
+
+def test_bitbucket_checks_listen_only_to_the_events_bitbucket_sends() -> None:
+    """CodeBuild's Bitbucket webhooks have no PULL_REQUEST_REOPENED (CDK's own Bitbucket source refuses it)."""
+    legacy_arn = EXISTING.replace(":codeconnections:", ":codestar-connections:")
+    template = host_checks_template(
+        {"repository": "acme/fraud-model", "connection_arn": legacy_arn, "provider_type": "Bitbucket"}
+    )
+    (project,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CodeBuild::Project"]
+    assert project["Properties"]["Source"]["Type"] == "BITBUCKET"
+    assert project["Properties"]["Source"]["Location"] == "https://bitbucket.org/acme/fraud-model.git"
+    (group,) = project["Properties"]["Triggers"]["FilterGroups"]
+    assert group[0] == {"Type": "EVENT", "Pattern": "PULL_REQUEST_CREATED, PULL_REQUEST_UPDATED"}
+    # A connection made before the service's rename: its ARN's prefix is the actions' prefix.
+    statements = [
+        s
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy"
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    (use,) = [s for s in statements if "onnection" in json.dumps(s["Action"])]
+    assert all(a.startswith("codestar-connections:") for a in use["Action"]) and use["Resource"] == legacy_arn
+    assert use["Condition"] == {"StringEqualsIfExists": {"codestar-connections:FullRepositoryId": "acme/fraud-model"}}
+
+
+def make_seed_repo(*args: str) -> subprocess.CompletedProcess[str]:
+    """`make seed-repo`, with setup taken as done (`-o`): the test never reinstalls the shared environment."""
+    root = Path(__file__).resolve().parents[1]
+    command = ["make", "--no-print-directory", "-o", ".venv/.setup-complete", "seed-repo", *args]
+    return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300, check=False)
+
+
+def own_lines(stderr: str) -> list[str]:
+    """What the target printed, without make's own `make: *** [...] Error 2` line."""
+    return [line for line in stderr.splitlines() if not line.startswith("make: ***")]
+
+
+def test_make_seed_repo_seeds_an_empty_repository_and_refuses_in_one_line(tmp_path: Path) -> None:
+    usage = make_seed_repo()
+    assert usage.returncode == 2 and own_lines(usage.stderr) == ["usage: make seed-repo REMOTE=<git url of an empty repository>"]
+    remote = tmp_path / "remote.git"
+    git("init", "--bare", "--quiet", str(remote))
+    seeded = make_seed_repo(f"REMOTE={remote}")
+    assert seeded.returncode == 0, seeded.stderr
+    assert seeded.stdout.strip() == f"seeded {remote}: {len(seed_files())} files on {CONFIG.release_branch} (one commit)"
+    again = make_seed_repo(f"REMOTE={remote}")
+    assert again.returncode == 2 and again.stdout == ""
+    (line,) = own_lines(again.stderr)
+    assert line.startswith("error: ") and "is not empty (1 refs)" in line

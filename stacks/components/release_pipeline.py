@@ -312,19 +312,9 @@ class ReleasePipeline(Construct):
                 trigger=actions.CodeCommitTrigger.EVENTS,
                 variables_namespace="Source",
             )
-        c = p.connection
-        return actions.CodeStarConnectionsSourceAction(
-            action_name="Source",
-            connection_arn=c.connection_arn,
-            owner=c.owner,
-            repo=c.repository_name,
-            branch=p.release_branch,
-            output=output,
-            variables_namespace="Source",
-            # No polling and no default trigger: the pipeline's V2 trigger below starts an execution on a push
-            # to the release branch only.
-            trigger_on_push=False,
-        )
+        # No polling and no default trigger: the pipeline's V2 trigger below starts an execution on a push to the
+        # release branch only. The action grants the pipeline role UseConnection on this connection and repository.
+        return p.connection.source_action(release_branch=p.release_branch, output=output)
 
     def _trigger_on_pushes_to_the_release_branch(self, source: actions.Action, release_branch: str) -> None:
         # "Triggers ... for a source action of the CodeStarSourceConnection type ... filter on Git push
@@ -336,7 +326,6 @@ class ReleasePipeline(Construct):
                 push_filter=[codepipeline.GitPushFilter(branches_includes=[release_branch])],
             ),
         )
-        # The source action already granted the pipeline role UseConnection on this one connection ARN.
 
     @staticmethod
     def _deploy_action(

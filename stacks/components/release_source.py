@@ -125,6 +125,42 @@ def _connection_source(stack: cdk.Stack, p: ReleaseSourceProps) -> ReleaseSource
     connection = ConnectionSource(
         stack, "ConnectionSource", props=ConnectionSourceProps(project_name=p.project_name, source=p.source)
     )
+    outputs = [
+        (
+            "SourceRepository",
+            f"{connection.provider_type}: {connection.full_repository_id}",
+            "Releases come from this repository's release branch, through the CodeConnections connection.",
+        ),
+        ("SourceConnectionArn", connection.connection_arn, "The CodeConnections connection the pipeline uses."),
+    ]
+    if connection.created is not None:
+        outputs.append(
+            (
+                "CompleteTheConnection",
+                connection.pending_console_url,
+                "The connection was created PENDING: a person completes the handshake here once "
+                "(Developer Tools > Settings > Connections > Update pending connection).",
+            )
+        )
+    # A webhook needs a usable connection: CloudFormation creates it with the checks project, so the checks wait
+    # for the connection to be completed (first deploy), then come with the next deploy.
+    if p.source.awaits_connection:
+        outputs.append(
+            (
+                "NextStep",
+                "Complete the connection, set source.connection_completed to true, run make deploy again",
+                "The pull-request checks (the host's webhook and commit status) are added once the connection is completed.",
+            )
+        )
+    else:
+        outputs += _host_pull_request_checks(stack, p, connection)
+    _outputs(stack, outputs)
+    return ReleaseSource(connection=connection)
+
+
+def _host_pull_request_checks(
+    stack: cdk.Stack, p: ReleaseSourceProps, connection: ConnectionSource
+) -> list[tuple[str, str, str]]:
     checks = HostPullRequestChecks(
         stack,
         "HostPullRequestChecks",
@@ -138,30 +174,19 @@ def _connection_source(stack: cdk.Stack, p: ReleaseSourceProps) -> ReleaseSource
         ),
     )
     p.assets.grant_read(checks.role)
-    outputs = [
-        (
-            "SourceRepository",
-            f"{connection.provider_type}: {connection.full_repository_id}",
-            "Releases come from this repository's release branch, through the CodeConnections connection.",
-        ),
-        ("SourceConnectionArn", connection.connection_arn, "The CodeConnections connection the pipeline uses."),
+    return [
         (
             "PullRequestStatusName",
             checks.status_context,
             "The commit status the pull-request checks post: require it in the host's branch protection.",
         ),
+        (
+            "HostChecksGuardPolicyArn",
+            checks.guard_policy.managed_policy_arn,
+            "Attach to every person and CI role of the account (not the CDK deployment roles): "
+            "nobody starts the pull-request checks by hand.",
+        ),
     ]
-    if connection.created is not None:
-        outputs.append(
-            (
-                "CompleteTheConnection",
-                connection.pending_console_url,
-                "The connection was created PENDING: a person completes the handshake here once "
-                "(Developer Tools > Settings > Connections > Update pending connection).",
-            )
-        )
-    _outputs(stack, outputs)
-    return ReleaseSource(connection=connection)
 
 
 def _outputs(stack: cdk.Stack, outputs: list[tuple[str, str, str]]) -> None:
