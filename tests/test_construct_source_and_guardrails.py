@@ -54,7 +54,7 @@ def test_a_codecommit_source_is_a_protected_checked_repository(tmp_path: Path) -
 
 
 def test_a_connection_source_has_no_codecommit_repository_and_reports_a_commit_status(tmp_path: Path) -> None:
-    _, template = _source(tmp_path, SourceConfig(repository="acme/fraud", provider_type="GitHub"))
+    _, template = _source(tmp_path, SourceConfig(repository="acme/fraud", provider_type="GitHub", connection_completed=True))
     template.resource_count_is("AWS::CodeCommit::Repository", 0)
     template.resource_count_is("Custom::ApprovalRuleTemplate", 0)
     template.has_resource_properties(
