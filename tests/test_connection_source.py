@@ -61,16 +61,6 @@ def gitlab(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
     )
 
 
-@pytest.fixture(scope="module")
-def first_deploy(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
-    """The README's first deploy: the stack creates the connection, nobody has completed it yet."""
-    return synthesize(
-        tmp_path_factory.mktemp("cdk.out.first-deploy"),
-        with_source({"repository": "acme/fraud-model", "provider_type": "GitHub"}),
-        nag=False,
-    )
-
-
 def resources(app: SynthesizedApp, kind: str) -> dict[str, dict[str, Any]]:
     return {k: r for k, r in app.pipeline["Resources"].items() if r["Type"] == kind}
 
@@ -265,20 +255,6 @@ def test_nobody_starts_retries_or_reconfigures_the_host_checks_by_hand(github: S
     assert github.pipeline["Outputs"]["HostChecksGuardPolicyArn"]["Value"] == {
         "Ref": next(iter(resources(github, "AWS::IAM::ManagedPolicy")))
     }
-
-
-def test_the_first_deploy_adds_no_webhook_until_the_connection_is_completed(first_deploy: SynthesizedApp) -> None:
-    """A created connection is PENDING: the first deploy makes the connection and the pipeline, no webhook."""
-    assert resources(first_deploy, "AWS::CodeConnections::Connection")
-    projects = resources(first_deploy, "AWS::CodeBuild::Project").values()
-    assert not [p for p in projects if "Triggers" in p["Properties"] or "Auth" in p["Properties"].get("Source", {})]
-    outputs = first_deploy.pipeline["Outputs"]
-    assert "CompleteTheConnection" in outputs and "source.connection_completed" in outputs["NextStep"]["Value"]
-    assert "PullRequestStatusName" not in outputs
-    (pipeline,) = resources(first_deploy, "AWS::CodePipeline::Pipeline").values()
-    assert pipeline["Properties"]["Stages"][0]["Actions"][0]["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
-    text = summarize(first_deploy.outdir)
-    assert "source.connection_completed" in text and "https://" in text
 
 
 def test_an_existing_gitlab_connection_is_used_by_its_arn_and_prefix(gitlab: SynthesizedApp) -> None:

@@ -8,6 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match, Template
 
+from scripts.synth_summary import summarize
 from stacks.components.artifact_store import ArtifactStore
 from stacks.components.platform_assets import PlatformAssets
 from stacks.components.release_source import ReleaseSourceProps, add_release_source
@@ -50,7 +51,7 @@ def test_a_codecommit_source_is_a_protected_checked_repository(tmp_path: Path) -
         {"EventPattern": Match.object_like({"detail": Match.object_like({"destinationReference": ["refs/heads/release"]})})},
     )
     template.has_output("DataScientistPolicyArn", {})
-    template.resource_count_is("AWS::CodeStarConnections::Connection", 0)
+    template.resource_count_is("AWS::CodeConnections::Connection", 0)
 
 
 def test_a_connection_source_has_no_codecommit_repository_and_reports_a_commit_status(tmp_path: Path) -> None:
@@ -61,6 +62,21 @@ def test_a_connection_source_has_no_codecommit_repository_and_reports_a_commit_s
         "AWS::CodeBuild::Project", {"Source": Match.object_like({"BuildStatusConfig": {"Context": "fraud/pull-request-checks"}})}
     )
     template.has_output("PullRequestStatusName", {"Value": "fraud/pull-request-checks"})
+
+
+def test_a_created_connection_gets_no_webhook_until_a_person_has_completed_it(tmp_path: Path) -> None:
+    """The first deploy: the connection is PENDING, so no checks project (CloudFormation would create its webhook
+    through the connection); the outputs and `make synth` say what to do next (README "Step by step")."""
+    stack, template = _source(tmp_path, SourceConfig(repository="acme/fraud", provider_type="GitHub"))
+    template.resource_count_is("AWS::CodeConnections::Connection", 1)
+    template.resource_count_is("AWS::CodeBuild::Project", 0)
+    outputs = template.find_outputs("*")
+    assert "source.connection_completed" in outputs["NextStep"]["Value"] and "CompleteTheConnection" in outputs
+    assert "PullRequestStatusName" not in outputs and "HostChecksGuardPolicyArn" not in outputs
+    assembly = stack.node.root.synth()
+    text = summarize(Path(assembly.directory))
+    assert "set source.connection_completed to true in cdk.json and run `make deploy` again" in text
+    assert "https://<AWS::Region>.console.aws.amazon.com/codesuite/settings/connections" in text
 
 
 def test_the_rollback_alarms_use_the_threshold_given_in_one_minute_datapoints() -> None:
