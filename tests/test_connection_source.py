@@ -10,6 +10,7 @@ suite and must not change.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -377,12 +378,14 @@ def make_seed_repo(*args: str) -> subprocess.CompletedProcess[str]:
     """`make seed-repo`, with setup taken as done (`-o`): the test never reinstalls the shared environment."""
     root = Path(__file__).resolve().parents[1]
     command = ["make", "--no-print-directory", "-o", ".venv/.setup-complete", "seed-repo", *args]
-    return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300, check=False)
+    # A make of its own, also under `make test` (no parent's level, flags or jobserver).
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
 def own_lines(stderr: str) -> list[str]:
     """What the target printed, without make's own `make: *** [...] Error 2` line."""
-    return [line for line in stderr.splitlines() if not line.startswith("make: ***")]
+    return [line for line in stderr.splitlines() if not re.match(r"make(\[[0-9]+\])?: \*\*\* ", line)]
 
 
 def test_make_seed_repo_seeds_an_empty_repository_and_refuses_in_one_line(tmp_path: Path) -> None:
