@@ -31,6 +31,7 @@ from aws_cdk import aws_codeconnections as codeconnections
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.config import CONNECTION_PROVIDERS, SourceConfig
@@ -135,11 +136,12 @@ class ConnectionSourceAction(actions.CodeStarConnectionsSourceAction):
         self._props = props
 
     def _bound(
-        self, scope: Construct, stage: codepipeline.IStage, options: codepipeline.ActionBindOptions
+        self, scope: Construct, stage: codepipeline.IStage, *, bucket: s3.IBucket, role: iam.IRole
     ) -> codepipeline.ActionConfig:
-        self._connection.grant_use(options.role)
-        options.bucket.grant_read_write(options.role)
-        options.bucket.grant_put_acl(options.role)
+        # jsii hands the bind options (ActionBindOptions) as keywords, as CDK's own signature declares them.
+        self._connection.grant_use(role)
+        bucket.grant_read_write(role)
+        bucket.grant_put_acl(role)
         p = self._props
         return codepipeline.ActionConfig(
             configuration={
