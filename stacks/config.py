@@ -43,6 +43,7 @@ __all__ = [
     "ConfigError",
     "DeploymentTarget",
     "ProductionConfig",
+    "RetainedReleaseStore",
     "SourceConfig",
     "StagingConfig",
     "git_branch_problem",
@@ -222,6 +223,21 @@ class SourceConfig:
         return (self.repository or "").rsplit("/", 1)[-1]
 
 
+@dataclass(frozen=True, kw_only=True)
+class RetainedReleaseStore:
+    """A bucket an earlier deployment of this project kept (`make destroy`), and the KMS key its objects use.
+
+    After a redeploy the adopted model registry's champion points into it (README "Operating ml-cicd").
+    """
+
+    bucket: str
+    kms_key_arn: str
+
+
+# S3 bucket naming rules: 3-63 characters, lowercase letters, digits, dots and hyphens, a letter or digit at each end.
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
 @dataclass(frozen=True)
 class AppConfig:
     """Everything the stacks need, validated."""
@@ -251,6 +267,8 @@ class AppConfig:
     image_retention_count: int = 20
     # The customer-managed key the account was bootstrapped with (`cdk bootstrap --bootstrap-kms-key-id`), if any.
     bootstrap_kms_key_arn: str | None = None
+    # Buckets a torn-down deployment kept, readable by the new SageMaker roles (README "Operating ml-cicd").
+    retained_release_stores: tuple[RetainedReleaseStore, ...] = ()
 
     @property
     def platform_floors_json(self) -> str:
@@ -355,6 +373,7 @@ _TOP_LEVEL = {
     "source",
     "image_retention_count",
     "bootstrap_kms_key_arn",
+    "retained_release_stores",
 }
 
 
@@ -554,6 +573,7 @@ def _load_values(context: Mapping[str, Any]) -> AppConfig:
             _KMS_KEY_ARN,
             "a KMS key ARN such as arn:aws:kms:eu-west-1:111122223333:key/<key id>, or null",
         ),
+        retained_release_stores=_retained_release_stores(values.get("retained_release_stores")),
     )
 
 
@@ -625,6 +645,32 @@ def _connection_completed(raw: Any, *, creates: bool) -> bool:
             "is set with source.connection_arn; allowed: only with source.provider_type, when the stack creates the connection",
         )
     return completed
+
+
+def _retained_release_stores(raw: Any) -> tuple[RetainedReleaseStore, ...]:
+    """`retained_release_stores`: a list of {"bucket", "kms_key_arn"} (what `make destroy` printed), or empty."""
+    key = "retained_release_stores"
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or len(raw) > 10:
+        raise _fail(key, f"{_quote(raw)} is not allowed; allowed: a list of at most 10 {{bucket, kms_key_arn}} objects")
+    stores = []
+    for index, entry in enumerate(raw):
+        values = _section(entry, f"{key}.{index}", {"bucket", "kms_key_arn"})
+        if set(values) != {"bucket", "kms_key_arn"}:
+            raise _fail(f"{key}.{index}", "needs both bucket and kms_key_arn (`make destroy` prints them)")
+        stores.append(
+            RetainedReleaseStore(
+                bucket=_str(values["bucket"], f"{key}.{index}.bucket", _BUCKET_NAME, "an S3 bucket name"),
+                kms_key_arn=_str(
+                    values["kms_key_arn"],
+                    f"{key}.{index}.kms_key_arn",
+                    _KMS_KEY_ARN,
+                    "a KMS key ARN such as arn:aws:kms:eu-west-1:111122223333:key/<key id>",
+                ),
+            )
+        )
+    return tuple(stores)
 
 
 _SERVERLESS_MEMORY = (1024, 2048, 3072, 4096, 5120, 6144)

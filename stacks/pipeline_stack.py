@@ -35,6 +35,7 @@ from stacks.components.release_functions import (
 from stacks.components.release_pipeline import ReleasePipeline, ReleasePipelineProps
 from stacks.components.release_source import ReleaseSource, ReleaseSourceProps, add_release_source
 from stacks.components.release_store import ReleaseStore
+from stacks.components.retained_release_stores import grant_read_retained_release_stores
 from stacks.components.rollback_alarms import grant_describe_alarms
 from stacks.components.sagemaker_execution_role import SageMakerExecutionRole, SageMakerExecutionRoleProps
 from stacks.components.training_project import TrainingProject, TrainingProjectProps
@@ -78,6 +79,8 @@ class PipelineStack(cdk.Stack):
         deploy_role = self._deploy_role(execution)
         # SageMaker's auto-rollback reads the production rollback alarms with the execution role.
         grant_describe_alarms(execution.role, self, self.production_stack_name)
+        # After a redeploy, the adopted registry's models live in the buckets the teardown kept.
+        grant_read_retained_release_stores(execution.role, c.retained_release_stores)
         targets = self._cross_account_access(staging_gate, promote, images)
         self.release = ReleasePipeline(
             self,

@@ -102,10 +102,23 @@ def with_source(source: dict[str, Any]) -> dict[str, Any]:
     return context
 
 
+# A bucket and key an earlier deployment kept (README "Operating ml-cicd", redeploy after a teardown).
+RETAINED_RELEASE_STORE = {
+    "bucket": "ml-cicd-pipeline-releasestorebucket229351e5-1a2b3c4d5e6f",
+    "kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-4e5f-6789-abcd-ef0123456789",
+}
+
+
 def github_connection_context() -> dict[str, Any]:
     """GitHub through a connection the stack creates and a person has completed (README "Releasing from GitHub,
-    GitLab or Bitbucket", step 5: the deploy that adds the pull-request checks)."""
-    return with_source({"repository": "acme/fraud-model", "provider_type": "GitHub", "connection_completed": True})
+    GitLab or Bitbucket", step 5: the deploy that adds the pull-request checks).
+
+    Also a redeploy over a kept release store (`retained_release_stores`): its grant is checked on this
+    variant's synthesized roles and scanned with it (cdk-nag, cfn-lint, checkov) at no extra synthesis.
+    """
+    context = with_source({"repository": "acme/fraud-model", "provider_type": "GitHub", "connection_completed": True})
+    context["ml-cicd"] = {**context["ml-cicd"], "retained_release_stores": [RETAINED_RELEASE_STORE]}
+    return context
 
 
 def cdk_json_context() -> dict[str, Any]:
