@@ -6,6 +6,8 @@ are checked against the service models; the template is the real synthesized one
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,17 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from scripts.lifecycle import Clients, LifecycleError, adoption_mapping, kept_resources, main, preflight, teardown
+from scripts.lifecycle import (
+    Clients,
+    LifecycleError,
+    adoption_mapping,
+    kept_resources,
+    main,
+    preflight,
+    refuse_unreadable_champion,
+    teardown,
+)
+from stacks.config import RetainedReleaseStore, load_config
 from tests.synthesis_fixtures import ROOT, SynthesizedApp
 
 STACK_ID = "arn:aws:cloudformation:eu-west-1:111122223333:stack/{}/guid"
@@ -92,28 +104,8 @@ def test_teardown_deletes_production_then_staging_then_lists_what_is_kept(aws, s
         cloudformation.add_response("delete_stack", {}, {"StackName": name})
         stack(cloudformation, name, "DELETE_COMPLETE")  # the waiter's first poll
     stack(cloudformation, "ml-cicd-pipeline", "UPDATE_COMPLETE")
-    repository, group = fixed_names(synthesized)
     cloudformation.add_response(
-        "describe_stack_resources",
-        {
-            "StackResources": [
-                {
-                    "LogicalResourceId": repository,
-                    "PhysicalResourceId": "ml-model",
-                    "ResourceType": "AWS::CodeCommit::Repository",
-                    "Timestamp": "2026-11-01T00:00:00Z",
-                    "ResourceStatus": "CREATE_COMPLETE",
-                },
-                {
-                    "LogicalResourceId": group,
-                    "PhysicalResourceId": "ml-cicd-models",
-                    "ResourceType": "AWS::SageMaker::ModelPackageGroup",
-                    "Timestamp": "2026-11-01T00:00:00Z",
-                    "ResourceStatus": "CREATE_COMPLETE",
-                },
-            ]
-        },
-        {"StackName": "ml-cicd-pipeline"},
+        "describe_stack_resources", {"StackResources": stack_resources(synthesized)}, {"StackName": "ml-cicd-pipeline"}
     )
     said: list[str] = []
     teardown(clients, project_name="ml-cicd", template=synthesized.pipeline, say=said.append)
@@ -121,6 +113,56 @@ def test_teardown_deletes_production_then_staging_then_lists_what_is_kept(aws, s
     assert said[1].startswith("teardown: deleting ml-cicd-staging-endpoint")
     assert "  kept: AWS::CodeCommit::Repository ml-model" in said
     assert "  kept: AWS::SageMaker::ModelPackageGroup ml-cicd-models" in said
+    # Every kept resource is named, the release bucket and the model image repository included.
+    kept = {kind for line in said if line.startswith("  kept: ") for kind in [line.split()[1]]}
+    assert kept == set(kept_resources(synthesized.pipeline).values())
+    # The redeploy's setting: the buckets that hold release data, each with the key that encrypts it.
+    (setting_line,) = [line for line in said if "retained_release_stores" in line]
+    setting = json.loads(setting_line.rsplit(" to ", 1)[1])
+    key_arn = f"arn:aws:kms:eu-west-1:111122223333:key/{physical_id('AWS::KMS::Key', 'ArtifactStoreKey')}"
+    assert setting == [
+        {"bucket": physical_id("AWS::S3::Bucket", logical), "kms_key_arn": key_arn}
+        for logical in sorted(release_buckets(synthesized))
+    ]
+    assert load_config({"ml-cicd": {"retained_release_stores": setting}}).retained_release_stores  # accepted as printed
+
+
+def physical_id(kind: str, logical_id: str) -> str:
+    """A physical ID as CloudFormation reports it (bucket names lowercase; a key's is its key ID)."""
+    if kind == "AWS::KMS::Key":
+        return "0a1b2c3d-4e5f-6789-abcd-" + hashlib.sha256(logical_id.encode()).hexdigest()[:12]
+    if kind == "AWS::CodeCommit::Repository":
+        return "ml-model"
+    if kind == "AWS::SageMaker::ModelPackageGroup":
+        return "ml-cicd-models"
+    return f"ml-cicd-pipeline-{logical_id.lower()}-1a2b3c4d5e6f"[:63]
+
+
+def release_buckets(synthesized: SynthesizedApp) -> list[str]:
+    """The kept buckets encrypted with the project key (release data), by logical ID."""
+    resources = synthesized.pipeline["Resources"]
+    return [
+        k
+        for k, r in resources.items()
+        if r["Type"] == "AWS::S3::Bucket" and "KMSMasterKeyID" in json.dumps(r["Properties"].get("BucketEncryption", {}))
+    ]
+
+
+def stack_resources(synthesized: SynthesizedApp) -> list[dict[str, Any]]:
+    """DescribeStackResources' answer for the deployed pipeline stack: every kept resource."""
+    (key,) = [k for k, r in synthesized.pipeline["Resources"].items() if r["Type"] == "AWS::KMS::Key"]
+    return [
+        {
+            "StackName": "ml-cicd-pipeline",
+            "StackId": STACK_ID.format("ml-cicd-pipeline"),
+            "LogicalResourceId": logical_id,
+            "PhysicalResourceId": physical_id(kind, "ArtifactStoreKey" if logical_id == key else logical_id),
+            "ResourceType": kind,
+            "Timestamp": "2026-11-01T00:00:00Z",
+            "ResourceStatus": "CREATE_COMPLETE",
+        }
+        for logical_id, kind in kept_resources(synthesized.pipeline).items()
+    ]
 
 
 def test_teardown_of_endpoints_never_deployed_goes_on(aws, synthesized: SynthesizedApp) -> None:
@@ -165,10 +207,44 @@ def expect_kept(stub: dict[str, Stubber], *, repository: bool, group: bool) -> N
         )
 
 
+def owned_by(stub: dict[str, Stubber], physical: str, owner: str | None, status: str = "DELETE_COMPLETE") -> None:
+    """DescribeStackResources by physical ID: no stack (`owner` None), or `owner` in `status`."""
+    cloudformation = stub["cloudformation"]
+    if owner is None:
+        cloudformation.add_client_error(
+            "describe_stack_resources",
+            service_error_code="ValidationError",
+            service_message=f"Stack for {physical} does not exist",
+            http_status_code=400,
+            expected_params={"PhysicalResourceId": physical},
+        )
+        return
+    stack_id = STACK_ID.format(owner)
+    resource = {
+        "StackName": owner,
+        "StackId": stack_id,
+        "LogicalResourceId": "Repository",
+        "PhysicalResourceId": physical,
+        "ResourceType": "AWS::CodeCommit::Repository",
+        "Timestamp": "2026-11-01T00:00:00Z",
+        "ResourceStatus": "DELETE_SKIPPED" if status == "DELETE_COMPLETE" else "CREATE_COMPLETE",
+    }
+    cloudformation.add_response("describe_stack_resources", {"StackResources": [resource]}, {"PhysicalResourceId": physical})
+    cloudformation.add_response(
+        "describe_stacks",
+        {"Stacks": [{"StackName": owner, "StackId": stack_id, "StackStatus": status, "CreationTime": "2026-11-01T00:00:00Z"}]},
+        {"StackName": stack_id},
+    )
+
+
 def test_a_first_deploy_over_kept_resources_is_refused_with_one_line(aws, synthesized: SynthesizedApp) -> None:
     clients, stub = aws
     stack(stub["cloudformation"], "ml-cicd-pipeline", None)
     expect_kept(stub, repository=True, group=True)
+    repository, group = fixed_names(synthesized)
+    owners = {repository: (REPO_ID, "ml-cicd-pipeline"), group: (GROUP_ARN, None)}  # kept by the deleted stack, none
+    for logical_id in sorted(owners):
+        owned_by(stub, *owners[logical_id])
     with pytest.raises(LifecycleError) as refused:
         preflight(clients, project_name="ml-cicd", template=synthesized.pipeline)
     message = str(refused.value)
@@ -221,3 +297,119 @@ def test_make_destroy_deletes_the_endpoint_stacks_before_the_pipeline_stack() ->
     assert recipe.index("scripts.lifecycle teardown") < recipe.index("destroy --all")
     deploy = makefile.split("\ndeploy:")[1].split("\n\n")[0]
     assert deploy.index("scripts.lifecycle preflight") < deploy.index("deploy --all")
+
+
+def test_a_repository_of_a_live_stack_is_not_offered_for_adoption(aws, synthesized: SynthesizedApp) -> None:
+    """A new project_name is a second platform, not a rename: the old stack still owns the repository."""
+    clients, stub = aws
+    stack(stub["cloudformation"], "ml-cicd-pipeline", None)
+    expect_kept(stub, repository=True, group=False)
+    owned_by(stub, REPO_ID, "fraud-pipeline", status="UPDATE_COMPLETE")
+    with pytest.raises(LifecycleError) as refused:
+        preflight(clients, project_name="ml-cicd", template=synthesized.pipeline)
+    message = str(refused.value)
+    assert "\n" not in message and "make adopt" not in message
+    assert message.startswith("Repository ml-model belongs to the live stack fraud-pipeline") and "project_name" in message
+
+
+CHAMPION_ARN = "arn:aws:sagemaker:eu-west-1:111122223333:model-package/ml-cicd-models/7"
+OLD_BUCKET = "ml-cicd-pipeline-releasestorebucket229351e5-1a2b3c4d5e6f"
+
+
+def expect_champion(stub: dict[str, Stubber], model_data_url: str | None) -> None:
+    """The registry's latest Approved package (find_champion's two calls), or none."""
+    sagemaker = stub["sagemaker"]
+    listing = {"ModelPackageGroupName": "ml-cicd-models", "ModelApprovalStatus": "Approved"}
+    summaries = [{"ModelPackageArn": CHAMPION_ARN, "CreationTime": "2026-11-01T00:00:00Z", "ModelPackageStatus": "Completed"}]
+    sagemaker.add_response(
+        "list_model_packages",
+        {"ModelPackageSummaryList": summaries if model_data_url else []},
+        {**listing, "SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 1},
+    )
+    if model_data_url:
+        sagemaker.add_response(
+            "describe_model_package",
+            {
+                "ModelPackageName": "ml-cicd-models",
+                "ModelPackageArn": CHAMPION_ARN,
+                "CreationTime": "2026-11-01T00:00:00Z",
+                "ModelPackageStatus": "Completed",
+                "ModelPackageStatusDetails": {"ValidationStatuses": []},
+                "InferenceSpecification": {
+                    "Containers": [{"Image": "683313688378.dkr.ecr.eu-west-1.amazonaws.com/x:1", "ModelDataUrl": model_data_url}],
+                    "SupportedContentTypes": ["text/csv"],
+                    "SupportedResponseMIMETypes": ["text/csv"],
+                },
+            },
+            {"ModelPackageName": CHAMPION_ARN},
+        )
+
+
+def test_adopting_a_registry_whose_champion_the_new_roles_cannot_read_is_refused(aws, synthesized: SynthesizedApp) -> None:
+    """The audit's finding: the first release after a redeploy would fail in the evaluation job (AccessDenied)."""
+    clients, stub = aws
+    expect_kept(stub, repository=True, group=True)
+    mapping = adoption_mapping(clients, synthesized.pipeline)
+    expect_champion(stub, f"s3://{OLD_BUCKET}/releases/3f2c9e1/train/output/model.tar.gz")
+    with pytest.raises(LifecycleError) as refused:
+        refuse_unreadable_champion(clients, synthesized.pipeline, mapping, ())
+    message = str(refused.value)
+    assert "\n" not in message and f"s3://{OLD_BUCKET}/" in message and "retained_release_stores" in message
+
+
+def test_a_champion_in_a_retained_store_or_no_champion_is_adopted(aws, synthesized: SynthesizedApp) -> None:
+    clients, stub = aws
+    expect_kept(stub, repository=True, group=True)
+    mapping = adoption_mapping(clients, synthesized.pipeline)
+    retained = (RetainedReleaseStore(bucket=OLD_BUCKET, kms_key_arn="arn:aws:kms:eu-west-1:111122223333:key/mrk-" + "0" * 32),)
+    expect_champion(stub, f"s3://{OLD_BUCKET}/releases/3f2c9e1/train/output/model.tar.gz")
+    refuse_unreadable_champion(clients, synthesized.pipeline, mapping, retained)
+    expect_champion(stub, None)
+    refuse_unreadable_champion(clients, synthesized.pipeline, mapping, ())
+
+
+def test_an_endpoint_stack_that_cannot_be_deleted_stops_the_teardown_in_one_line(aws, synthesized: SynthesizedApp) -> None:
+    clients, stub = aws
+    cloudformation = stub["cloudformation"]
+    name = "ml-cicd-production-endpoint"
+    stack(cloudformation, name, "UPDATE_COMPLETE")
+    cloudformation.add_response("delete_stack", {}, {"StackName": name})
+    cloudformation.add_response(
+        "describe_stacks",
+        {
+            "Stacks": [
+                {
+                    "StackName": name,
+                    "StackId": STACK_ID.format(name),
+                    "StackStatus": "DELETE_FAILED",
+                    "StackStatusReason": "The following resource(s) failed to delete: [Endpoint].",
+                    "CreationTime": "2026-11-01T00:00:00Z",
+                }
+            ]
+        },
+        {"StackName": name},
+    )
+    with pytest.raises(LifecycleError) as refused:
+        teardown(clients, project_name="ml-cicd", template=synthesized.pipeline, say=lambda line: None)
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith(f"{name} was not deleted (DELETE_FAILED: The following resource")
+    assert "make destroy" in message  # and the staging and pipeline stacks were left alone (no further stubbed call)
+
+
+def test_the_teardown_asks_before_it_deletes_anything(synthesized: SynthesizedApp, monkeypatch, capsys) -> None:
+    cdk_out = ["--cdk-json", str(ROOT / "cdk.json"), "--cdk-out", str(synthesized.outdir)]
+    monkeypatch.setattr("sys.stdin", io.StringIO("yes\n"))
+    assert main(["teardown", *cdk_out], clients=object()) == 1  # type: ignore[arg-type] - no AWS call is made
+    captured = capsys.readouterr()
+    assert "Type 'ml-cicd' to go on" in captured.out and "not confirmed; nothing was changed" in captured.err
+
+
+def test_an_aws_error_on_the_command_line_is_one_line(aws, synthesized: SynthesizedApp, capsys) -> None:
+    clients, stub = aws
+    stub["cloudformation"].add_client_error(
+        "describe_stacks", service_error_code="AccessDenied", service_message="not authorized", http_status_code=403
+    )
+    cdk_out = ["--cdk-json", str(ROOT / "cdk.json"), "--cdk-out", str(synthesized.outdir)]
+    assert main(["preflight", *cdk_out], clients=clients) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: AccessDenied") and err.count("\n") == 1
