@@ -250,3 +250,124 @@ def test_the_response_is_put_to_the_presigned_url_as_cloudformation_documents() 
     ((path, headers, raw),) = received
     assert path == "/response?signature=x" and headers.get("Content-Type", "") == ""
     assert json.loads(raw)["Status"] == "SUCCESS"
+
+
+def expect_create(stubber: Stubber, props: Mapping[str, str] = PROPS, *, template_id: str = TEMPLATE_ID) -> None:
+    stubber.add_response(
+        "create_approval_rule_template",
+        template(props, template_id=template_id),
+        {
+            "approvalRuleTemplateName": props["TemplateName"],
+            "approvalRuleTemplateContent": props["Content"],
+            "approvalRuleTemplateDescription": props["Description"],
+        },
+    )
+
+
+def expect_removal(stubber: Stubber, props: Mapping[str, str] = PROPS) -> None:
+    """`delete` of our template: found by name with our ID, disassociated, deleted."""
+    stubber.add_response("get_approval_rule_template", template(props), {"approvalRuleTemplateName": props["TemplateName"]})
+    stubber.add_response(
+        "disassociate_approval_rule_template_from_repository",
+        {},
+        {"approvalRuleTemplateName": props["TemplateName"], "repositoryName": props["RepositoryName"]},
+    )
+    stubber.add_response(
+        "delete_approval_rule_template",
+        {"approvalRuleTemplateId": TEMPLATE_ID},
+        {"approvalRuleTemplateName": props["TemplateName"]},
+    )
+
+
+def test_a_create_that_fails_after_making_the_template_removes_it_so_a_retry_succeeds(codecommit) -> None:
+    client, stubber = codecommit
+    expect_create(stubber)
+    not_found(stubber, "list_associated_approval_rule_templates_for_repository", "ThrottlingException")
+    expect_removal(stubber)
+    body = run(request("Create"), client)
+    assert body["Status"] == "FAILED" and "\n" not in body["Reason"]
+    assert "could not associate it with 'ml-model' (ThrottlingException" in body["Reason"] and body["Reason"].endswith(
+        "removed it again"
+    )
+    assert body["PhysicalResourceId"].startswith(NOT_CREATED_PREFIX)  # nothing left: the rollback deletes nothing
+    assert run(request("Delete", physical_id=body["PhysicalResourceId"]), client)["Status"] == "SUCCESS"
+    # The next attempt does not find an orphan under the name.
+    expect_create(stubber, template_id="second-id")
+    expect_association(stubber, already=False)
+    retry = run(request("Create"), client)
+    assert retry["Status"] == "SUCCESS" and retry["PhysicalResourceId"] == "second-id"
+
+
+def test_a_partial_create_that_cannot_be_undone_reports_the_template_for_the_rollback_to_delete(codecommit) -> None:
+    client, stubber = codecommit
+    expect_create(stubber)
+    stubber.add_response(
+        "list_associated_approval_rule_templates_for_repository",
+        {"approvalRuleTemplateNames": []},
+        {"repositoryName": "ml-model"},
+    )
+    not_found(stubber, "associate_approval_rule_template_with_repository", "ThrottlingException")
+    not_found(stubber, "get_approval_rule_template", "ThrottlingException")  # the undo fails too
+    body = run(request("Create"), client)
+    assert body["Status"] == "FAILED" and body["PhysicalResourceId"] == TEMPLATE_ID
+    assert "the rollback removes it" in body["Reason"] and "\n" not in body["Reason"]
+    # CloudFormation's rollback deletes the failed resource by that physical ID: the template goes.
+    expect_removal(stubber)
+    assert run(request("Delete", physical_id=TEMPLATE_ID), client)["Status"] == "SUCCESS"
+
+
+RENAMED = {**PROPS, "TemplateName": "fraud-release-review"}
+
+
+def test_a_refused_rename_fails_and_its_rollback_update_finds_the_template_under_its_old_name(codecommit) -> None:
+    client, stubber = codecommit
+    stubber.add_response("get_approval_rule_template", template(), {"approvalRuleTemplateName": PROPS["TemplateName"]})
+    stubber.add_client_error(
+        "update_approval_rule_template_name",
+        service_error_code="ApprovalRuleTemplateNameAlreadyExistsException",
+        http_status_code=400,
+        expected_params={
+            "oldApprovalRuleTemplateName": PROPS["TemplateName"],
+            "newApprovalRuleTemplateName": RENAMED["TemplateName"],
+        },
+    )
+    failed = run(request("Update", RENAMED, old=PROPS), client)
+    assert failed["Status"] == "FAILED" and failed["PhysicalResourceId"] == TEMPLATE_ID
+    # The rollback: from the refused name (held by someone else's template) back to the one it has.
+    stubber.add_response(
+        "get_approval_rule_template",
+        template(RENAMED, template_id="someone-elses"),
+        {"approvalRuleTemplateName": RENAMED["TemplateName"]},
+    )
+    stubber.add_response("get_approval_rule_template", template(), {"approvalRuleTemplateName": PROPS["TemplateName"]})
+    expect_association(stubber, already=True)
+    rollback = run(request("Update", PROPS, old=RENAMED), client)
+    assert rollback["Status"] == "SUCCESS" and rollback["PhysicalResourceId"] == TEMPLATE_ID
+
+
+def test_the_rollback_of_a_completed_rename_renames_back(codecommit) -> None:
+    client, stubber = codecommit
+    stubber.add_response("get_approval_rule_template", template(RENAMED), {"approvalRuleTemplateName": RENAMED["TemplateName"]})
+    stubber.add_response(
+        "update_approval_rule_template_name",
+        template(),
+        {"oldApprovalRuleTemplateName": RENAMED["TemplateName"], "newApprovalRuleTemplateName": PROPS["TemplateName"]},
+    )
+    expect_association(stubber, already=True)
+    assert run(request("Update", PROPS, old=RENAMED), client)["PhysicalResourceId"] == TEMPLATE_ID
+
+
+def test_an_update_that_changes_nothing_makes_no_change(codecommit) -> None:
+    client, stubber = codecommit
+    stubber.add_response("get_approval_rule_template", template(), {"approvalRuleTemplateName": PROPS["TemplateName"]})
+    expect_association(stubber, already=True)  # and no update call (the Stubber refuses any call not queued)
+    body = run(request("Update", PROPS, old=PROPS), client)
+    assert body["Status"] == "SUCCESS" and body["PhysicalResourceId"] == TEMPLATE_ID
+
+
+def test_a_failed_update_keeps_the_physical_id(codecommit) -> None:
+    """CloudFormation rolls an update back against the resource it has: the response must not name another."""
+    client, stubber = codecommit
+    not_found(stubber, "get_approval_rule_template", "ThrottlingException")
+    body = run(request("Update", RENAMED, old=PROPS), client)
+    assert body["Status"] == "FAILED" and body["PhysicalResourceId"] == TEMPLATE_ID

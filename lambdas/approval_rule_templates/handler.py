@@ -53,10 +53,15 @@ def _put_response(url: str, body: Mapping[str, Any]) -> None:
         response.read()
 
 
-def _failure_physical_id(event: Mapping[str, Any]) -> str:
-    # A failed create has no resource: the rollback's delete must act on nothing.
+def _failure_physical_id(event: Mapping[str, Any], left_behind: str | None = None) -> str:
+    # A failed create has no resource (the rollback's delete must act on nothing), unless it left one behind
+    # that it could not remove: then the rollback's delete removes exactly that template.
     if event.get("RequestType") == "Create" or not event.get("PhysicalResourceId"):
-        return f"{NOT_CREATED_PREFIX}{event.get('RequestId', 'unknown')}"
+        return (
+            left_behind
+            if event.get("RequestType") == "Create" and left_behind
+            else f"{NOT_CREATED_PREFIX}{event.get('RequestId', 'unknown')}"
+        )
     return str(event["PhysicalResourceId"])
 
 
@@ -71,7 +76,7 @@ def handler(
     try:
         physical_id = lifecycle_step(event, codecommit or aws_client("codecommit"))
     except TemplateSetupError as error:
-        status, reason, physical_id = "FAILED", str(error), _failure_physical_id(event)
+        status, reason, physical_id = "FAILED", str(error), _failure_physical_id(event, error.physical_id)
     except Exception as error:  # noqa: BLE001 - answered as a failure, never left to time out
         status, reason, physical_id = "FAILED", f"{code_or_type(error)}: {error}", _failure_physical_id(event)
     body = {

@@ -8,9 +8,14 @@ the CodeCommit API:
   ever removes the template this resource created, never another template
   that happens to carry the same name;
 * a create that finds the name taken fails with one line and leaves a physical
-  ID that no delete acts on (CloudFormation's rollback deletes nothing);
+  ID that no delete acts on (CloudFormation's rollback deletes nothing); a
+  create that made the template but then failed removes it again (or, if that
+  fails too, reports its ID so the rollback's delete removes it), so a retry
+  never finds its own orphan under the name;
 * an update changes in place what changed (name, content, description,
-  repository), and recreates a template deleted out of band;
+  repository), and recreates a template deleted out of band; it finds the
+  template under the old or the new name, so the rollback of a refused rename
+  succeeds;
 * a delete of something already gone succeeds, so stack deletion is never blocked.
 """
 
@@ -20,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.aws_errors import aws_error_code
+from contracts.aws_errors import aws_error_code, code_or_type
 
 __all__ = ["NOT_CREATED_PREFIX", "TemplateProperties", "TemplateSetupError", "create", "delete", "update"]
 
@@ -30,7 +35,14 @@ _GONE = ("ApprovalRuleTemplateDoesNotExistException", "RepositoryDoesNotExistExc
 
 
 class TemplateSetupError(RuntimeError):
-    """A lifecycle step that cannot complete, with a one-line reason for the CloudFormation console."""
+    """A lifecycle step that cannot complete, with a one-line reason for the CloudFormation console.
+
+    `physical_id`: the template a failed create left behind, if any, so CloudFormation's rollback deletes it.
+    """
+
+    def __init__(self, message: str, *, physical_id: str | None = None) -> None:
+        super().__init__(message)
+        self.physical_id = physical_id
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,18 +115,53 @@ def create(codecommit: Any, new: TemplateProperties) -> str:
             ) from None
         raise
     template_id = str(created["approvalRuleTemplateId"])
-    _associate(codecommit, new.name, new.repository_name)
+    try:
+        _associate(codecommit, new.name, new.repository_name)
+    except Exception as error:  # noqa: BLE001 - undone below, then reported in one line
+        raise _undo_create(codecommit, template_id, new, error) from None
     return template_id
 
 
+def _undo_create(codecommit: Any, template_id: str, new: TemplateProperties, cause: Exception) -> TemplateSetupError:
+    """Remove the template a create made before failing, so no retry finds its own orphan under the name.
+
+    If the removal fails too, the error carries the template's ID: CloudFormation's rollback deletes
+    the failed resource by the physical ID the response reported, and `delete` acts on exactly that ID.
+    """
+    reason = f"created {new.name!r} but could not associate it with {new.repository_name!r} ({code_or_type(cause)}: {cause})"
+    try:
+        delete(codecommit, template_id, new)
+    except Exception as undo_error:  # noqa: BLE001 - the rollback's delete retries it by the ID reported
+        return TemplateSetupError(
+            f"{reason}; removing it failed too ({code_or_type(undo_error)}), the rollback removes it",
+            physical_id=template_id,
+        )
+    return TemplateSetupError(f"{reason}; removed it again")
+
+
+def _ours(codecommit: Any, physical_id: str, *names: str) -> tuple[str, dict[str, Any]] | None:
+    """The first of `names` that carries this resource's template (its ID is the physical ID), with the template."""
+    for name in dict.fromkeys(names):
+        current = _template(codecommit, name)
+        if current is not None and str(current["approvalRuleTemplateId"]) == physical_id:
+            return name, current
+    return None
+
+
 def update(codecommit: Any, physical_id: str, old: TemplateProperties, new: TemplateProperties) -> str:
-    """Bring the template in line with `new`; return the (possibly new) physical ID."""
-    current = _template(codecommit, old.name)
-    if current is None or str(current["approvalRuleTemplateId"]) != physical_id:
+    """Bring the template in line with `new`; return the (possibly new) physical ID.
+
+    The template is looked up under the old name, then the new one: a rename CodeCommit refused leaves
+    it under the name it had, and CloudFormation's rollback update then asks to go from the refused
+    name back to that one.
+    """
+    found = _ours(codecommit, physical_id, old.name, new.name)
+    if found is None:
         # Deleted out of band (or never created): make it anew under a new physical ID.
         return create(codecommit, new)
-    if new.name != old.name:
-        codecommit.update_approval_rule_template_name(oldApprovalRuleTemplateName=old.name, newApprovalRuleTemplateName=new.name)
+    name, current = found
+    if new.name != name:
+        codecommit.update_approval_rule_template_name(oldApprovalRuleTemplateName=name, newApprovalRuleTemplateName=new.name)
     if new.content != current.get("approvalRuleTemplateContent"):
         codecommit.update_approval_rule_template_content(
             approvalRuleTemplateName=new.name, newRuleContent=new.content, existingRuleContentSha256=current["ruleContentSha256"]
