@@ -102,6 +102,7 @@ def with_source(source: dict[str, Any]) -> dict[str, Any]:
     return context
 
 
+BOOTSTRAP_KMS_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 # A bucket and key an earlier deployment kept (README "Operating ml-cicd", redeploy after a teardown).
 RETAINED_RELEASE_STORE = {
     "bucket": "ml-cicd-pipeline-releasestorebucket229351e5-1a2b3c4d5e6f",
@@ -113,11 +114,16 @@ def github_connection_context() -> dict[str, Any]:
     """GitHub through a connection the stack creates and a person has completed (README "Releasing from GitHub,
     GitLab or Bitbucket", step 5: the deploy that adds the pull-request checks).
 
-    Also a redeploy over a kept release store (`retained_release_stores`): its grant is checked on this
-    variant's synthesized roles and scanned with it (cdk-nag, cfn-lint, checkov) at no extra synthesis.
+    Also a redeploy over a kept release store (`retained_release_stores`) in an account bootstrapped with
+    its own key (`bootstrap_kms_key_arn`): their grants are checked on this variant's synthesized roles and
+    scanned with it (cdk-nag, cfn-lint, checkov) at no extra synthesis.
     """
     context = with_source({"repository": "acme/fraud-model", "provider_type": "GitHub", "connection_completed": True})
-    context["ml-cicd"] = {**context["ml-cicd"], "retained_release_stores": [RETAINED_RELEASE_STORE]}
+    context["ml-cicd"] = {
+        **context["ml-cicd"],
+        "retained_release_stores": [RETAINED_RELEASE_STORE],
+        "bootstrap_kms_key_arn": BOOTSTRAP_KMS_KEY_ARN,
+    }
     return context
 
 

@@ -13,6 +13,8 @@ from stacks.components.platform_assets import PlatformAssets
 from stacks.config import ConfigError, load_config
 from tests.cfn_template_world import TemplateWorld
 from tests.iam_policy_evaluation import Request, evaluate
+from tests.synthesis_fixtures import BOOTSTRAP_KMS_KEY_ARN, GITHUB_CONNECTION, SynthesizedApp, variant_synthesis
+from tests.synthesized_roles import ACCOUNT, pipeline_world
 
 KEY = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -71,3 +73,31 @@ def test_readers_may_decrypt_with_the_bootstrap_key_only_through_s3(tmp_path: Pa
 def test_without_the_setting_no_key_is_granted(tmp_path: Path) -> None:
     world, role = _reader_policy(tmp_path, None)
     assert not [s for s in world.role_statements(role) if "kms:Decrypt" in str(s["Action"])]
+
+
+def test_every_build_of_the_pipeline_stack_that_fetches_the_platform_tools_may_decrypt_them(
+    pytestconfig: pytest.Config,
+) -> None:
+    """On the synthesized pipeline stack (not a standalone construct): each CodeBuild project given the tools'
+    S3 URL runs with a role that may get it and decrypt it with the bootstrap key, through S3 only."""
+    synthesized: SynthesizedApp = variant_synthesis(pytestconfig, GITHUB_CONNECTION)
+    world = pipeline_world(synthesized.pipeline)
+    builds = {
+        logical_id: resource
+        for logical_id, resource in synthesized.pipeline["Resources"].items()
+        if resource["Type"] == "AWS::CodeBuild::Project"
+        and any(
+            e["Name"] == "PLATFORM_TOOLS_S3_URI" for e in resource["Properties"]["Environment"].get("EnvironmentVariables", [])
+        )
+    }
+    assert any(k.startswith("TrainProject") for k in builds) and len(builds) >= 3
+    via_s3 = {"kms:ViaService": f"s3.{ACCOUNT.region}.{ACCOUNT.url_suffix}"}
+    for logical_id, build in builds.items():
+        (tools,) = [
+            e["Value"] for e in build["Properties"]["Environment"]["EnvironmentVariables"] if e["Name"] == "PLATFORM_TOOLS_S3_URI"
+        ]
+        bucket, key = str(world.resolve(tools)).removeprefix("s3://").split("/", 1)
+        statements = world.role_statements(world.role_of(logical_id))
+        assert evaluate(statements, Request("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}", {})).allowed, logical_id
+        assert evaluate(statements, Request("kms:Decrypt", BOOTSTRAP_KMS_KEY_ARN, via_s3)).allowed, logical_id
+        assert not evaluate(statements, Request("kms:Decrypt", BOOTSTRAP_KMS_KEY_ARN, {})).allowed, logical_id

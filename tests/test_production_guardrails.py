@@ -160,7 +160,7 @@ def _statement_resources(synthesized: SynthesizedApp, role_prefix: str, action: 
     return found
 
 
-def _alarm_arn_as_iam_names_it(alarm_name: str) -> str:
+def _alarm_arn_as_iam_names_it(alarm_name: str, account: str = "111122223333") -> str:
     """The alarm's ARN in the format the IAM Service Authorization Reference gives for DescribeAlarms."""
     (data,) = get_action_data("cloudwatch", "DescribeAlarms")["cloudwatch"]
     arn_format = data["resource_arn_format"]
@@ -168,7 +168,7 @@ def _alarm_arn_as_iam_names_it(alarm_name: str) -> str:
     return (
         arn_format.replace("${Partition}", "aws")
         .replace("${Region}", "eu-west-1")
-        .replace("${Account}", "111122223333")
+        .replace("${Account}", account)
         .replace("${AlarmName}", alarm_name)
     )
 
@@ -185,6 +185,48 @@ def test_the_roles_that_evaluate_the_rollback_alarms_can_read_them(synthesized: 
         logical_id = alarm["AlarmName"]["Ref"]
         assert synthesized.production["Resources"][logical_id]["Type"] == "AWS::CloudWatch::Alarm"
         arn = _alarm_arn_as_iam_names_it(f"{PRODUCTION_STACK}-{logical_id}-1A2B3C4D5E6F")
+        assert any(fnmatch.fnmatchcase(arn, pattern) for pattern in resources), (arn, resources)
+
+
+def _production_roles_in_its_account(synthesized: SynthesizedApp) -> dict[str, list[dict[str, Any]]]:
+    """Cross-account: the execution and deploy roles DeployProd names, as the production target stack makes them."""
+    (pipeline,) = _of_type(synthesized.pipeline, "AWS::CodePipeline::Pipeline").values()
+    (action,) = [a for s in pipeline["Stages"] if s["Name"] == "DeployProd" for a in s["Actions"] if a["Name"] == "Deploy"]
+    overrides = "".join(p for p in action["Configuration"]["ParameterOverrides"]["Fn::Join"][1] if isinstance(p, str))
+    execution_arn = overrides.split('"ExecutionRoleArn":"')[1].split('"')[0]
+    names = {"execution": execution_arn.split("/")[-1], "deploy": action["Configuration"]["RoleArn"].split("/")[-1]}
+    target = synthesized.templates["production-target"]["Resources"]
+    statements: dict[str, list[dict[str, Any]]] = {}
+    for use, name in names.items():
+        (role,) = [k for k, r in target.items() if r["Type"] == "AWS::IAM::Role" and r["Properties"].get("RoleName") == name]
+        statements[use] = [
+            s
+            for r in target.values()
+            if r["Type"] == "AWS::IAM::Policy" and {"Ref": role} in r["Properties"]["Roles"]
+            for s in r["Properties"]["PolicyDocument"]["Statement"]
+        ]
+    return statements
+
+
+@pytest.mark.parametrize("use", ["execution", "deploy"])
+def test_in_a_production_account_the_roles_that_evaluate_the_rollback_alarms_can_read_them(
+    synthesized_cross_account: SynthesizedApp, use: str
+) -> None:
+    """The same check in the production account (README "Accounts"): the target stack's roles, its account's alarms."""
+    account = "333333333333"
+    statements = _production_roles_in_its_account(synthesized_cross_account)[use]
+    resources = [
+        resource
+        for s in statements
+        if s["Effect"] == "Allow"
+        and "cloudwatch:DescribeAlarms" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+        for resource in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+    ]
+    assert resources and "*" not in resources
+    for alarm in _deployment_config(synthesized_cross_account)["AutoRollbackConfiguration"]["Alarms"]:
+        logical_id = alarm["AlarmName"]["Ref"]
+        assert synthesized_cross_account.production["Resources"][logical_id]["Type"] == "AWS::CloudWatch::Alarm"
+        arn = _alarm_arn_as_iam_names_it(f"{PRODUCTION_STACK}-{logical_id}-1A2B3C4D5E6F", account)
         assert any(fnmatch.fnmatchcase(arn, pattern) for pattern in resources), (arn, resources)
 
 
