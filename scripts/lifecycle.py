@@ -6,17 +6,22 @@ cost money, and CloudFormation deletes them with the pipeline stack's deploy
 role, which must still exist), then lists what the pipeline stack keeps when
 `cdk destroy` removes it (resources with `DeletionPolicy: Retain`: the
 repository, the model registry, the buckets with every release's artifacts and
-decision records, the KMS key, the log groups).
+decision records, the KMS key, the model image repository, the log groups) and
+the `retained_release_stores` setting a redeploy needs.
 
 `python -m scripts.lifecycle preflight` (run by `make deploy`): when the
 pipeline stack does not exist but a fixed-name resource kept by an earlier
 teardown does (the repository, the model package group), a create would fail
-on the name; say so in one line, with what to do.
+on the name; say so in one line, with what to do. A resource that a live
+stack owns (a changed `project_name` is a second platform, not a rename) is
+named with that stack instead.
 
 `python -m scripts.lifecycle adoption-mapping FILE` (run by `make adopt`):
 writes the `cdk import --resource-mapping` file that adopts those resources
 into a new pipeline stack (keyed by logical ID; identifiers as the CloudFormation
-registry schemas name them: `RepositoryId`, `ModelPackageGroupArn`).
+registry schemas name them: `RepositoryId`, `ModelPackageGroupArn`), after
+refusing a registry whose champion lives in a kept bucket that
+`retained_release_stores` does not name (the new roles could not read it).
 
 Every command reads the configuration from `cdk.json` and the synthesized
 template from `cdk.out/` (the caller synthesizes first).

@@ -126,7 +126,10 @@ def _undo_create(codecommit: Any, template_id: str, new: TemplateProperties, cau
     """Remove the template a create made before failing, so no retry finds its own orphan under the name.
 
     If the removal fails too, the error carries the template's ID: CloudFormation's rollback deletes
-    the failed resource by the physical ID the response reported, and `delete` acts on exactly that ID.
+    the failed resource by the physical ID the response reported ("When a CREATE operation fails,
+    CloudFormation will automatically issue a DELETE operation with the PhysicalResourceId submitted by
+    the FAILED response", aws/aws-cdk pull request 5525; not stated in the User Guide, so listed in the
+    README as unproven offline), and `delete` acts on exactly that ID.
     """
     reason = f"created {new.name!r} but could not associate it with {new.repository_name!r} ({code_or_type(cause)}: {cause})"
     try:
