@@ -51,15 +51,16 @@ def aws() -> Iterator[tuple[Clients, dict[str, Stubber]]]:
         stubber.deactivate()
 
 
+def does_not_exist(stubber: Stubber, operation: str, message: str, params: dict[str, str]) -> None:
+    """CloudFormation's answer about a stack that does not exist: a ValidationError."""
+    stubber.add_client_error(
+        operation, service_error_code="ValidationError", service_message=message, http_status_code=400, expected_params=params
+    )
+
+
 def stack(stubber: Stubber, name: str, status: str | None) -> None:
     if status is None:
-        stubber.add_client_error(
-            "describe_stacks",
-            service_error_code="ValidationError",
-            service_message=f"Stack with id {name} does not exist",
-            http_status_code=400,
-            expected_params={"StackName": name},
-        )
+        does_not_exist(stubber, "describe_stacks", f"Stack with id {name} does not exist", {"StackName": name})
     else:
         stubber.add_response(
             "describe_stacks",
@@ -211,12 +212,8 @@ def owned_by(stub: dict[str, Stubber], physical: str, owner: str | None, status:
     """DescribeStackResources by physical ID: no stack (`owner` None), or `owner` in `status`."""
     cloudformation = stub["cloudformation"]
     if owner is None:
-        cloudformation.add_client_error(
-            "describe_stack_resources",
-            service_error_code="ValidationError",
-            service_message=f"Stack for {physical} does not exist",
-            http_status_code=400,
-            expected_params={"PhysicalResourceId": physical},
+        does_not_exist(
+            cloudformation, "describe_stack_resources", f"Stack for {physical} does not exist", {"PhysicalResourceId": physical}
         )
         return
     stack_id = STACK_ID.format(owner)
