@@ -410,3 +410,11 @@ def test_an_aws_error_on_the_command_line_is_one_line(aws, synthesized: Synthesi
     assert main(["preflight", *cdk_out], clients=clients) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: AccessDenied") and err.count("\n") == 1
+
+
+def test_make_adopt_writes_the_checked_mapping_and_imports_with_that_file() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\nadopt:")[1].split("\n\n")[0]
+    mapping = recipe.split("scripts.lifecycle adoption-mapping ")[1].split()[0]
+    assert recipe.index("synth") < recipe.index("adoption-mapping") < recipe.index("import --all")
+    assert f"--resource-mapping {mapping}" in recipe  # the file the checks wrote, nothing else
