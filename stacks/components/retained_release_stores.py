@@ -26,10 +26,15 @@ from stacks.config import RetainedReleaseStore
 __all__ = ["grant_read_retained_release_stores"]
 
 
-def grant_read_retained_release_stores(role: iam.IRole, stores: Sequence[RetainedReleaseStore]) -> None:
-    """Let `role` list and read the objects of each kept bucket and decrypt them (through S3 only)."""
-    if not stores:
-        return
+def grant_read_retained_release_stores(stores: Sequence[RetainedReleaseStore], *roles: iam.IRole) -> None:
+    """Let each of `roles` list and read the objects of each kept bucket and decrypt them (through S3 only)."""
+    for role in roles:
+        if stores:
+            _grant_read(role, stores)
+
+
+def _grant_read(role: iam.IRole, stores: Sequence[RetainedReleaseStore]) -> None:
+    """The three statements on one role, and the acknowledgement of its one wildcard per bucket (`<bucket>/*`)."""
     stack = cdk.Stack.of(role)
     buckets = sorted({store.bucket for store in stores})
     role.add_to_principal_policy(
