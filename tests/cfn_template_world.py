@@ -57,7 +57,6 @@ _ARNS: dict[str, _ArnFormat] = {
         f"arn:{a.partition}:sagemaker:{a.region}:{a.account}:model-package-group/{n}"
     ),
     "AWS::SNS::Topic": lambda a, n: f"arn:{a.partition}:sns:{a.region}:{a.account}:{n}",
-    "AWS::CodeConnections::Connection": lambda a, n: f"arn:{a.partition}:codeconnections:{a.region}:{a.account}:connection/{n}",
     "AWS::Logs::LogGroup": lambda a, n: f"arn:{a.partition}:logs:{a.region}:{a.account}:log-group:{n}:*",
     "AWS::CloudWatch::Alarm": lambda a, n: f"arn:{a.partition}:cloudwatch:{a.region}:{a.account}:alarm:{n}",
     "AWS::CloudWatch::CompositeAlarm": lambda a, n: f"arn:{a.partition}:cloudwatch:{a.region}:{a.account}:alarm:{n}",
