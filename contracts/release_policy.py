@@ -328,7 +328,26 @@ def _parse_settings(
     ]
     for section, name, given in stated:
         _check_direction(name, section, given, origin)
+    _require_directions(sections, origin)
     return judged_on
+
+
+def _require_directions(sections: tuple[tuple[str, Mapping[str, Mapping[str, Any]]], ...], origin: str) -> None:
+    """A gated metric outside `KNOWN_DIRECTIONS` states `higher_is_better` in every rule that gates it.
+
+    The gate never takes a direction from the report, so a policy that gates a
+    metric whose direction nobody states is refused where it is written (the
+    Build stage, the app's platform floors), not after training.
+    """
+    for section, rules in sections:
+        for name, settings in rules.items():
+            if name not in KNOWN_DIRECTIONS and "higher_is_better" not in settings:
+                raise _refuse(
+                    origin,
+                    (section, name, "higher_is_better"),
+                    f"required: {name} is not in the built-in direction table, so the policy says whether "
+                    "higher is better (set higher_is_better: true or false)",
+                )
 
 
 def _one_direction_per_metric(
@@ -427,7 +446,8 @@ def parse_release_policy(data: Any, *, origin: str = "release-policy.json") -> R
     problem: unknown keys or versions, non-finite numbers, `max_regression < 0`,
     `min_improvement <= 0`, `min > max`, a rule with no bound, an `on` other
     than point/interval, a `higher_is_better` that contradicts the built-in
-    table or the same metric's other rule, rigour floors out of range,
+    table or the same metric's other rule, a gated metric outside that table
+    without a `higher_is_better`, rigour floors out of range,
     `max_p95_latency_ms <= 0`. This one parser is what the functions, the Build
     stage (`release_tools.validate_policy`) and the app's configuration
     (`stacks/config.py`, platform floors) apply.

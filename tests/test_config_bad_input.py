@@ -226,7 +226,11 @@ def test_the_stack_builds_the_pull_request_checks_description_with_the_measured_
 
 
 def floors_of_size(metrics: int) -> dict[str, Any]:
-    return {"platform_floors": {"metrics": {f"metric_{i:03d}_{'x' * 30}": {"min": 0.5} for i in range(metrics)}}}
+    return {
+        "platform_floors": {
+            "metrics": {f"metric_{i:03d}_{'x' * 13}": {"min": 0.5, "higher_is_better": True} for i in range(metrics)}
+        }
+    }
 
 
 def test_floors_that_overflow_the_lambda_environment_are_refused_and_a_fitting_set_is_accepted() -> None:

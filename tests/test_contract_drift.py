@@ -66,7 +66,10 @@ def _verdicts(document: dict[str, Any], tmp_path: Path) -> dict[str, bool]:
 DRIFT_CASES = [
     pytest.param({"version": 1, "staging": {"max_p95_latency_ms": 0}}, False, id="max_p95_latency_ms-0-refused"),
     pytest.param({"version": 1, "staging": {"max_p95_latency_ms": 0.5}}, True, id="max_p95_latency_ms-positive-accepted"),
-    pytest.param({"version": 1, "metrics": {"f1.macro": {"min": 0.5}}}, True, id="dotted-metric-name-accepted"),
+    pytest.param(
+        {"version": 1, "metrics": {"f1.macro": {"min": 0.5, "higher_is_better": True}}}, True, id="dotted-metric-name-accepted"
+    ),
+    pytest.param({"version": 1, "metrics": {"f1.macro": {"min": 0.5}}}, False, id="metric-without-direction-refused"),
     pytest.param(
         {"version": 1, "champion": {"f1.macro": {"max_regression": 0.01, "higher_is_better": True}}},
         True,
@@ -86,7 +89,7 @@ def test_every_reader_gives_the_drift_case_one_verdict(document: dict[str, Any],
 
 
 def test_a_dotted_floor_reaches_the_functions_unchanged() -> None:
-    floors = {"version": 1, "metrics": {"f1.macro": {"min": -0.5}}}
+    floors = {"version": 1, "metrics": {"f1.macro": {"min": -0.5, "higher_is_better": True}}}
     config = load_config({"ml-cicd": {"platform_floors": floors}})
     policy = parse_platform_floors(config.platform_floors_json)
     assert policy is not None and policy.metrics == {"f1.macro": {"min": -0.5}}
@@ -96,8 +99,9 @@ def test_a_dotted_name_cannot_be_overridden_key_by_key_and_says_why() -> None:
     # The -c path `ml-cicd.platform_floors.metrics.f1.macro.min` splits on every dot: `macro` is read as a key of `f1`.
     with pytest.raises(ConfigError, match=r"ml-cicd\.platform_floors\.metrics\.f1\.macro: unknown key"):
         load_config({"ml-cicd": {}, "ml-cicd.platform_floors.metrics.f1.macro.min": "0.5"})
-    whole = json.dumps({"version": 1, "metrics": {"f1.macro": {"min": 0.5}}})
-    assert load_config({"ml-cicd": {}, "ml-cicd.platform_floors": whole}).platform_floors["metrics"] == {"f1.macro": {"min": 0.5}}
+    dotted = {"f1.macro": {"min": 0.5, "higher_is_better": True}}
+    whole = json.dumps({"version": 1, "metrics": dotted})
+    assert load_config({"ml-cicd": {}, "ml-cicd.platform_floors": whole}).platform_floors["metrics"] == dotted
 
 
 @pytest.mark.parametrize("empty", [None, {}])

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from contracts.evaluation_report import read_evaluation_report
-from contracts.release_policy import PolicyError, parse_release_policy
+from contracts.release_policy import KNOWN_DIRECTIONS, PolicyError, parse_release_policy
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 POLICY_SCHEMA = json.loads((SCHEMAS / "release-policy.v1.schema.json").read_text(encoding="utf-8"))
@@ -91,6 +91,11 @@ def _bounds(keys: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[dict[s
     return st.fixed_dictionaries({}, optional=keys).filter(bool)
 
 
+def _directed(rules: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Rules whose metric is outside the built-in table state its direction, as a valid policy must."""
+    return {name: rule if name in KNOWN_DIRECTIONS else {**rule, "higher_is_better": True} for name, rule in rules.items()}
+
+
 VALID_POLICIES = st.fixed_dictionaries(
     {"version": st.just(1)},
     optional={
@@ -99,10 +104,10 @@ VALID_POLICIES = st.fixed_dictionaries(
             _bounds({"min": FINITE, "max": FINITE}).map(dict)
             | st.fixed_dictionaries({"min": FINITE}, optional={"on": st.sampled_from(["point", "interval"])}),
             max_size=3,
-        ),
+        ).map(_directed),
         "champion": st.dictionaries(
             VALID_NAMES, _bounds({"max_regression": st.floats(0, 1, width=32), "min_improvement": UNIT}), max_size=2
-        ),
+        ).map(_directed),
         "staging": st.fixed_dictionaries(
             {}, optional={"max_p95_latency_ms": st.integers(1, 10_000), "max_error_rate": st.floats(0, 1, width=32)}
         ),

@@ -13,7 +13,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation_gate.evaluation_decision import EvaluationInputs, decide
+from contracts.evaluation_report import read_evaluation_report
+from contracts.release_policy import ReleasePolicy, merge
+from evaluation_gate.evaluation_decision import EvaluationInputs, decide, judge
 from evaluation_gate_fixtures import CONTRACT_EVALUATION, CONTRACT_POLICY, evaluation, policy
 from function_kit.decision_record import DecisionRecord
 
@@ -83,8 +85,40 @@ def test_a_custom_metric_needs_its_direction_in_the_policy() -> None:
         "champion.comparison.deltas.custom": {"value": 0.0, "ci_low": -0.01, "ci_high": 0.01},
     })  # fmt: skip
     unknown = run(report, policy(champion={"custom": {"max_regression": 0.05}}))
-    assert "set higher_is_better in release-policy.yaml" in unknown.verdict_line()
+    assert "champion.custom.higher_is_better: required" in unknown.verdict_line()
     assert run(report, policy(champion={"custom": {"max_regression": 0.05, "higher_is_better": True}})).passed
+
+
+def test_a_gated_metric_outside_the_table_needs_its_direction_in_the_policy() -> None:
+    # The report says lower is better; nobody else says anything: refused where the policy is read.
+    report = evaluation(**{"metrics.custom": {"value": 0.5, "higher_is_better": False}})
+    record = run(report, policy(**{"metrics.custom": {"min": 0.4}}))
+    assert not record.passed
+    assert "release-policy.json: metrics.custom.higher_is_better: required: custom is not in the built-in" in (
+        record.verdict_line()
+    )
+    assert run(report, policy(**{"metrics.custom": {"max": 0.6, "higher_is_better": False}})).passed
+    # And the gate itself fails the rule closed on a merged policy that names no direction.
+    rules, _ = judge(read_evaluation_report(report), merge(None, ReleasePolicy(metrics={"custom": {"min": 0.4}})))
+    found = [r for r in rules if r.rule_id == "metrics.custom.min"][0]
+    assert found.outcome == "failed" and "set higher_is_better in release-policy.yaml" in found.reason
+
+
+def test_an_interval_bound_inside_the_interval_is_inconclusive_whichever_side_the_point_is() -> None:
+    # roc_auc 0.991 [0.982, 0.997]: min 0.993 is above the point but inside the interval.
+    report = evaluation(intervals=INTERVALS)
+    found = rule(run(report, policy(**{"metrics.roc_auc": {"min": 0.993, "on": "interval"}})), "metrics.roc_auc.min")
+    assert found.outcome == "inconclusive"
+    assert "the point estimate itself is on the wrong side: more rows would not make it pass" in found.reason
+    assert "minimum detectable difference 0.010721" in found.reason
+    # log_loss 0.081 [0.07, 0.095] (max: the pessimistic end is ci_high): max 0.075 lies inside it.
+    lower = evaluation(intervals=INTERVALS, **{"metrics.log_loss": {"value": 0.081, "ci_low": 0.07, "ci_high": 0.095,
+                                                                  "higher_is_better": False}})  # fmt: skip
+    found = rule(run(lower, policy(**{"metrics.log_loss": {"max": 0.075, "on": "interval"}})), "metrics.log_loss.max")
+    assert found.outcome == "inconclusive" and "on the wrong side" in found.reason
+    # Beyond the whole interval it is a plain failure.
+    found = rule(run(report, policy(**{"metrics.roc_auc": {"min": 0.998, "on": "interval"}})), "metrics.roc_auc.min")
+    assert found.outcome == "failed"
 
 
 def test_a_bound_on_the_interval_reads_the_pessimistic_end() -> None:

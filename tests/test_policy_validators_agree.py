@@ -33,7 +33,6 @@ VALID: list[dict[str, Any]] = [
     {"version": 1, "metrics": {"log_loss": {"max": 0.2, "on": "point", "higher_is_better": False}}},
     {"version": 1, "metrics": {"custom": {"min": 1, "higher_is_better": True}},
      "champion": {"custom": {"max_regression": 0.1, "higher_is_better": True}}},
-    {"version": 1, "champion": {"custom": {"max_regression": 0.1}}},  # valid; the gate fails the rule closed
     {"version": 1, "evaluation": {"min_confidence": 0.95, "min_resamples": 2000,
                                   "min_holdout_rows": 150, "max_holdout_reuse": 0}},
     {"version": 1, "evaluation": {}, "champion": {"roc_auc": {"max_regression": 0.02}}},
@@ -56,6 +55,10 @@ INVALID: list[dict[str, Any]] = [
     {"version": 1, "evaluation": {"max_holdout_reuse": -1}},
     {"version": 1, "evaluation": {"min_rows": 100}},
     {"version": 1, "evaluation": {"min_resamples": True}},
+    # A gated metric outside the built-in table states its direction (the gate never takes it from the report).
+    {"version": 1, "champion": {"custom": {"max_regression": 0.1}}},
+    {"version": 1, "metrics": {"custom": {"min": 0.4}}},
+    {"version": 1, "metrics": {"custom": {"min": 0.4, "higher_is_better": True}}, "champion": {"custom": {"max_regression": 0.1}}},
 ]  # fmt: skip
 
 

@@ -189,7 +189,7 @@ def test_the_repository_cannot_loosen_a_floor() -> None:
 
 
 def test_equal_bounds_are_credited_to_the_floor() -> None:
-    policy = parse_release_policy({"version": 1, "metrics": {"a": {"min": 0.9}}})
+    policy = parse_release_policy({"version": 1, "metrics": {"a": {"min": 0.9, "higher_is_better": True}}})
     assert merge(policy, policy).metrics["a"]["min"].source == PLATFORM_FLOOR
 
 

@@ -121,7 +121,7 @@ def _metric_rule(name: str, bound_name: str, bound: Bound, metric: Metric | None
     operator = ">=" if bound_name == "min" else "<="
     problem = _unusable_metric_reason(rule_id, name, metric, "evaluation.json metrics")
     direction = context.policy.directions.get(name)
-    if not problem and metric is not None and direction is not None:
+    if not problem and metric is not None:  # no direction in the policy or the table: fails closed
         problem = _direction_problem(rule_id, name, {"metrics": metric}, direction)
     on = context.policy.judged_on.get(name)
     on_interval = on is not None and on.value == "interval"
@@ -136,8 +136,14 @@ def _metric_rule(name: str, bound_name: str, bound: Bound, metric: Metric | None
     reason = f"{what} = {format_number(judged)} {relation} {_bound_text(bound_name, bound)}"
     if held:
         return _rule(rule_id, name, judged, bound.value, operator, OUTCOME_PASSED, reason, bound.source)
-    point_held = metric.value >= bound.value if bound_name == "min" else metric.value <= bound.value
-    if on_interval and point_held:
+    optimistic = metric.ci_high if bound_name == "min" else metric.ci_low
+    if (
+        on_interval
+        and optimistic is not None
+        and (optimistic >= bound.value if bound_name == "min" else optimistic <= bound.value)
+    ):
+        # The bound lies inside the interval: the holdout cannot tell (as for a champion rule),
+        # whichever side of the bound the point value is on.
         sign = 1 if bound_name == "min" else -1
         ends = sorted((sign * metric.ci_low, sign * metric.ci_high))
         found = resolution(
