@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["NonFiniteConstant", "first_non_finite", "json_path", "keep_constant", "non_finite_problem"]
+__all__ = ["NonFiniteConstant", "first_instance", "first_non_finite", "json_path", "keep_constant", "non_finite_problem"]
 
 
 class NonFiniteConstant:
@@ -40,11 +40,17 @@ def json_path(parts: tuple[str | int, ...]) -> str:
 
 def first_non_finite(document: Any) -> tuple[str, str] | None:
     """`(path, spelling)` of the first marker in document order, iteratively (no recursion), or None."""
+    found = first_instance(document, NonFiniteConstant)
+    return None if found is None else (found[0], found[1].spelling)
+
+
+def first_instance(document: Any, kind: type) -> tuple[str, Any] | None:
+    """`(path, value)` of the first value of type `kind` in document order (e.g. a parser's marker), or None."""
     stack: list[tuple[tuple[str | int, ...], Any]] = [((), document)]
     while stack:
         parts, value = stack.pop()
-        if isinstance(value, NonFiniteConstant):
-            return json_path(parts), value.spelling
+        if isinstance(value, kind):
+            return json_path(parts), value
         if isinstance(value, dict):
             children: list[tuple[tuple[str | int, ...], Any]] = [((*parts, str(k)), v) for k, v in value.items()]
         elif isinstance(value, list):

@@ -114,9 +114,9 @@ def test_an_artifact_with_a_duplicate_entry_is_refused(duplicate: str) -> None:
     [
         ("[" * 100_000 + "]" * 100_000, f"nested more than {MAX_JSON_DEPTH} levels deep"),
         ("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1), f"nested more than {MAX_JSON_DEPTH} levels deep"),
-        ('{"value": ' + "9" * 400 + "}", "a number of 400 characters (99999999999999999999...) is longer than the 40"),
-        ('{"value": ' + "9" * 5000 + "}", "a number of 5000 characters"),
-        ('{"value": 0.' + "1" * 400 + "}", "a number of 402 characters"),
+        ('{"value": ' + "9" * 400 + "}", "value: a number of 400 characters (99999999999999999999...) is longer than the 40"),
+        ('{"a": [1, {"b": ' + "9" * 5000 + "}]}", "a[1].b: a number of 5000 characters"),
+        ('{"value": 0.' + "1" * 400 + "}", "value: a number of 402 characters"),
         ('{"value": 1e400}', "1e400 is beyond the range of a double-precision number"),
         ('{"value": NaN}', "value is NaN, not a finite number"),
     ],
@@ -148,8 +148,11 @@ def moto_bucket(monkeypatch: pytest.MonkeyPatch):
     ("report", "problem"),
     [
         ('{"a": ' * 100_000 + "1" + "}" * 100_000, f"nested more than {MAX_JSON_DEPTH} levels deep"),
-        (json.dumps(CONTRACT_EVALUATION).replace('"rows": 171', '"rows": ' + "1" * 400), "a number of 400 characters"),
-        (json.dumps(CONTRACT_EVALUATION).replace('"rows": 171', '"rows": ' + "1" * 5000), "a number of 5000"),
+        (
+            json.dumps(CONTRACT_EVALUATION).replace('"rows": 171', '"rows": ' + "1" * 400),
+            "dataset.rows: a number of 400 characters",
+        ),
+        (json.dumps(CONTRACT_EVALUATION).replace('"rows": 171', '"rows": ' + "1" * 5000), "dataset.rows: a number of 5000"),
     ],
     ids=["100000-deep", "400-digit-int", "5000-digit-int"],
 )

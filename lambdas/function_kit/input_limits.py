@@ -18,7 +18,7 @@ import json
 import math
 from typing import Any
 
-from contracts.finite_json import keep_constant, non_finite_problem
+from contracts.finite_json import first_instance, keep_constant, non_finite_problem
 
 __all__ = [
     "MAX_ARTIFACT_BYTES",
@@ -74,16 +74,26 @@ def describe_bytes(size: int) -> str:
     return f"{size} bytes"
 
 
+class _LongNumber:
+    """Where the text held a number longer than `MAX_JSON_NUMBER_CHARS`: kept as a marker (never converted)
+    so that the error can name its path, e.g. `dataset.rows: a number of 400 characters ...`."""
+
+    __slots__ = ("problem",)
+
+    def __init__(self, text: str) -> None:
+        self.problem = f"a number of {len(text)} characters ({text[:20]}...) is longer than the {MAX_JSON_NUMBER_CHARS} allowed"
+
+
 def _bounded_number(text: str, convert: Any) -> Any:
     if len(text) > MAX_JSON_NUMBER_CHARS:
-        raise BoundedJsonError(
-            f"a number of {len(text)} characters ({text[:20]}...) is longer than the {MAX_JSON_NUMBER_CHARS} allowed"
-        )
+        return _LongNumber(text)
     return convert(text)
 
 
-def _parse_float(text: str) -> float:
+def _parse_float(text: str) -> Any:
     value = _bounded_number(text, float)
+    if isinstance(value, _LongNumber):
+        return value
     if not math.isfinite(value):
         raise BoundedJsonError(f"{text} is beyond the range of a double-precision number")
     return value
@@ -129,6 +139,9 @@ def parse_bounded_json(text: str) -> Any:
     problem = _depth_problem(value)
     if problem:
         raise BoundedJsonError(problem)
+    long_number = first_instance(value, _LongNumber)
+    if long_number is not None:
+        raise BoundedJsonError(f"{long_number[0]}: {long_number[1].problem}")
     non_finite = non_finite_problem(value)  # NaN, Infinity: not JSON, named by their path (contracts.finite_json)
     if non_finite:
         raise InvalidJsonError(non_finite)
