@@ -76,6 +76,8 @@ def _metrics_section(evaluation: Mapping[str, Any] | None) -> list[str]:
 def _gate_section(gate: Any) -> list[str]:
     record = gate.record or {}
     mark = "✅ passed" if gate.passed else "❌ blocked"
+    if not gate.passed and record.get("decision") == "inconclusive":
+        mark = "❔ inconclusive at this holdout size (blocked)"
     lines = [f"### {gate.gate}: {mark}", "", f"{_cell(gate.message)}", ""]
     errors = record.get("errors") or []
     if errors:
@@ -84,7 +86,7 @@ def _gate_section(gate: Any) -> list[str]:
     if rules:
         lines += ["| | rule | value | bound | outcome | reason |", "| --- | --- | --- | --- | --- | --- |"]
         for rule in rules:
-            icon = {"passed": "✅", "failed": "❌"}.get(rule.get("outcome"), "⏭️")
+            icon = {"passed": "✅", "failed": "❌", "inconclusive": "❔"}.get(rule.get("outcome"), "⏭️")
             bound = f"{rule.get('operator', '')} {_number(rule.get('bound'))}" if rule.get("bound") is not None else "—"
             lines.append(
                 f"| {icon} | `{_cell(rule.get('rule_id'))}` | {_number(rule.get('value'))} | {_cell(bound)} "
@@ -102,6 +104,8 @@ def _gate_section(gate: Any) -> list[str]:
 def render_report(result: RehearsalResult) -> str:
     """The Markdown report."""
     verdict = "✅ RELEASED" if result.released else "❌ BLOCKED"
+    if not result.released and result.gates and (result.gates[-1].record or {}).get("decision") == "inconclusive":
+        verdict = "❔ BLOCKED: INCONCLUSIVE at this holdout size"
     if result.interrupted_during:
         verdict = "⏹ INTERRUPTED"
     lines = [

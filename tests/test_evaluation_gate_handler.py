@@ -170,6 +170,23 @@ def test_failing_model_is_rejected_and_the_message_names_the_rule(aws) -> None:
     assert package["CustomerMetadataProperties"]["evaluation_gate_decision"] == "failed"
 
 
+def test_an_inconclusive_verdict_blocks_and_says_so_in_the_record_the_message_and_the_package(aws) -> None:
+    s3, sagemaker, arn = aws
+    # improvement interval [-0.004, 0.008]: the threshold -0.0039 lies inside it, nothing else fails.
+    put_inputs(s3, release_policy=policy(**{"champion.roc_auc.max_regression": 0.0039}), package_arn=arn)
+    answers = invoke()
+    first_line = answers.failure_message.splitlines()[0]
+    assert first_line.startswith("Evaluation gate INCONCLUSIVE (blocked: the holdout cannot resolve a rule): ")
+    assert "minimum detectable difference 0.008576" in first_line
+    record = read_json(s3, f"{RECORD_DIR}/{JOB_ID}.json")
+    assert (record["decision"], record["passed"]) == ("inconclusive", False)
+    markdown = s3.get_object(Bucket=BUCKET, Key=f"{RECORD_DIR}/{JOB_ID}.md")["Body"].read().decode()
+    assert markdown.startswith("# Evaluation gate: ❔ INCONCLUSIVE")
+    package = sagemaker.describe_model_package(ModelPackageName=arn)
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert package["CustomerMetadataProperties"]["evaluation_gate_decision"] == "inconclusive"
+
+
 def test_user_parameters_override_the_package_arn(aws) -> None:
     s3, sagemaker, arn = aws
     put_inputs(s3, report=evaluation(**{"metrics.log_loss.value": 0.5}))

@@ -6,6 +6,7 @@ import json
 
 from function_kit.decision_record import (
     OUTCOME_FAILED,
+    OUTCOME_INCONCLUSIVE,
     OUTCOME_PASSED,
     OUTCOME_SKIPPED,
     RuleResult,
@@ -40,6 +41,20 @@ def test_an_input_error_fails_even_if_rules_held() -> None:
     record = build_record(gate="g", rules=[rule(OUTCOME_PASSED)], errors=["evaluation.json is missing"])
     assert not record.passed
     assert record.verdict_line() == "g FAILED: evaluation.json is missing"
+
+
+def test_inconclusive_is_its_own_verdict_only_when_nothing_failed_outright() -> None:
+    unresolved = rule(OUTCOME_INCONCLUSIVE, reason="roc_auc: inconclusive at this holdout size (171 rows)")
+    record = build_record(gate="g", rules=[rule(OUTCOME_PASSED), unresolved])
+    assert (record.passed, record.decision) == (False, "inconclusive")
+    assert record.verdict_line() == (
+        "g INCONCLUSIVE (blocked: the holdout cannot resolve a rule): roc_auc: inconclusive at this holdout size (171 rows)"
+    )
+    assert json.loads(record.to_json())["decision"] == "inconclusive"
+    assert record.to_markdown().startswith("# g: ❔ INCONCLUSIVE")
+    # A rule that failed outright, or an input error, makes the verdict failed.
+    assert build_record(gate="g", rules=[unresolved, rule(OUTCOME_FAILED)]).decision == "failed"
+    assert build_record(gate="g", rules=[unresolved], errors=["evaluation.json is missing"]).decision == "failed"
 
 
 def test_nothing_evaluated_fails_closed() -> None:

@@ -101,8 +101,19 @@ class DecisionRecord:
 
     @property
     def decision(self) -> str:
-        """`passed` or `failed`, the value of the `decision` output variable."""
-        return OUTCOME_PASSED if self.passed else OUTCOME_FAILED
+        """`passed`, `failed` or `inconclusive`: the record's verdict.
+
+        `inconclusive` when nothing failed outright (no input error, no failed
+        rule) but at least one rule could not be resolved at this holdout size;
+        it blocks like `failed` (`passed` is False). A succeeded action's
+        `decision` output variable is always `passed`: CodePipeline takes output
+        variables only with a job's success (PutJobSuccessResult).
+        """
+        if self.passed:
+            return OUTCOME_PASSED
+        if not self.errors and self.failed_rules and all(r.outcome == OUTCOME_INCONCLUSIVE for r in self.failed_rules):
+            return OUTCOME_INCONCLUSIVE
+        return OUTCOME_FAILED
 
     @property
     def failed_rules(self) -> tuple[RuleResult, ...]:
@@ -117,6 +128,8 @@ class DecisionRecord:
         causes = [*self.errors, *(rule.reason for rule in self.failed_rules)]
         shown = "; ".join(causes[:max_causes])
         more = f"; and {len(causes) - max_causes} more" if len(causes) > max_causes else ""
+        if self.decision == OUTCOME_INCONCLUSIVE:
+            return f"{self.gate} INCONCLUSIVE (blocked: the holdout cannot resolve a rule): {shown}{more}"
         return f"{self.gate} FAILED: {shown}{more}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -151,7 +164,7 @@ class DecisionRecord:
 
     def to_markdown(self) -> str:
         """A summary a person reads in a minute: verdict, rules table, notes, inputs."""
-        icon = "✅" if self.passed else "❌"
+        icon = {OUTCOME_PASSED: "✅", OUTCOME_INCONCLUSIVE: "❔"}.get(self.decision, "❌")
         lines = [
             f"# {self.gate}: {icon} {self.decision.upper()}",
             "",
