@@ -8,6 +8,8 @@ that lies about a metric's direction or a delta never passes.
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
@@ -16,6 +18,7 @@ from hypothesis import strategies as st
 from contracts.evaluation_report import read_evaluation_report
 from contracts.release_policy import ReleasePolicy, merge
 from evaluation_gate.evaluation_decision import EvaluationInputs, decide, judge
+from evaluation_gate.guarantee import MEASURED_UNDER_COVERAGE
 from evaluation_gate_fixtures import CONTRACT_EVALUATION, CONTRACT_POLICY, evaluation, policy
 from function_kit.decision_record import DecisionRecord
 
@@ -165,6 +168,15 @@ def test_the_record_states_the_guarantee_and_the_holdout_reuse() -> None:
     assert "0.025 one-sided nominal level per rule" in note
     assert "a model passes only if every rule passes" in note
     assert "this holdout judged 3 earlier candidate(s)" in note
+    assert "6.4 % [5.3, 7.8] at 171 rows and 4.0 % [3.1, 5.1] at 684 rows" in note
+    assert "7.3 % [6.1, 8.8] for roc_auc max_regression 0.02 at 171 rows, against the nominal 2.5 %" in note
+
+
+def test_the_docs_quote_the_figures_the_record_states() -> None:
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "evaluation-gate.md").read_text(encoding="utf-8")
+    for figure in re.findall(r"\d+\.\d % \[[\d., ]+\]", MEASURED_UNDER_COVERAGE):
+        rate, interval = figure.split(" % ")
+        assert f"**{rate} %** {interval}" in docs, figure
 
 
 def test_holdout_reuse_can_be_capped_and_fails_closed_when_unknown() -> None:
