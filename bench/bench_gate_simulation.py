@@ -18,9 +18,10 @@ writes the report; the gate's own `read_evaluation_report`, `merge` and
   rate of the sample's full policy (model_repo/release-policy.yaml merged with
   cdk.json's platform floors), and of its champion rules alone.
 
-The bootstrap runs 1,000 resamples per holdout by default (the gate's floor in
-cdk.json asks 2,000 of real reports; 1,000 keeps the run within minutes on 2
-cores and changes percentile ends by far less than the sampling error here).
+The bootstrap runs 1,000 resamples per holdout by default: the gate's floor in
+cdk.json (`min_resamples`) asks at least 1,000 of real reports, and
+`evaluate.py` writes 2,000 by default; 1,000 keeps the run within minutes on 2
+cores and changes percentile ends by far less than the sampling error here.
 Pass `--resamples 2000` to check. Prints the figures; never fails.
 """
 

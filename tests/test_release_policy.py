@@ -256,3 +256,58 @@ def test_merged_bounds_come_from_the_side_they_name(floors: ReleasePolicy, repos
         for key, bound in bounds.items():
             side = floors if bound.source == PLATFORM_FLOOR else repository
             assert math.isclose(side.metrics[name][key], bound.value, rel_tol=0, abs_tol=0)
+
+
+# The rigour floors (`evaluation`) and `on: interval` merge the same way: never looser than either side.
+rigour = st.fixed_dictionaries(
+    {},
+    optional={
+        "min_confidence": st.floats(0.01, 0.99),
+        "min_resamples": st.integers(1, 10_000),
+        "min_holdout_rows": st.integers(1, 10_000),
+        "max_holdout_reuse": st.integers(0, 100),
+    },
+)
+judged = st.dictionaries(st.sampled_from(["roc_auc", "log_loss", "accuracy"]), st.sampled_from(["point", "interval", None]))
+
+
+def _rigour_policy(evaluation: dict[str, float], on: dict[str, str | None]) -> ReleasePolicy:
+    metrics = {
+        name: {"max" if name == "log_loss" else "min": 0.5, **({"on": choice} if choice else {})} for name, choice in on.items()
+    }
+    return parse_release_policy({"version": 1, "evaluation": evaluation, "metrics": metrics})
+
+
+@given(rigour, judged, rigour, judged)
+def test_rigour_floors_and_interval_judging_are_never_loosened_by_the_merge(
+    floor_rigour: dict, floor_on: dict, repository_rigour: dict, repository_on: dict
+) -> None:
+    floors, repository = _rigour_policy(floor_rigour, floor_on), _rigour_policy(repository_rigour, repository_on)
+    merged = merge(floors, repository)
+    for side in (floors, repository):
+        for key, value in side.evaluation.items():  # min_* floors: larger is stricter; max_holdout_reuse: smaller
+            merged_value = merged.evaluation[key].value
+            assert merged_value <= value if key == "max_holdout_reuse" else merged_value >= value
+        for name, choice in side.judged_on.items():
+            if choice == "interval":
+                assert merged.judged_on[name].value == "interval"
+
+
+@pytest.mark.parametrize(
+    ("key", "floor", "looser"),
+    [("min_confidence", 0.95, 0.5), ("min_resamples", 1000, 10), ("min_holdout_rows", 150, 40), ("max_holdout_reuse", 10, 50)],
+)
+def test_the_repository_cannot_loosen_a_rigour_floor(key: str, floor: float, looser: float) -> None:
+    merged = merge(
+        parse_release_policy({"version": 1, "evaluation": {key: floor}}),
+        parse_release_policy({"version": 1, "evaluation": {key: looser}}),
+    )
+    assert merged.evaluation[key] == Bound(floor, PLATFORM_FLOOR)
+
+
+def test_the_repository_cannot_turn_an_interval_floor_back_to_the_point_value() -> None:
+    floors = parse_release_policy({"version": 1, "metrics": {"roc_auc": {"min": 0.9, "on": "interval"}}})
+    repository = parse_release_policy({"version": 1, "metrics": {"roc_auc": {"min": 0.97, "on": "point"}}})
+    merged = merge(floors, repository)
+    assert merged.judged_on["roc_auc"].value == "interval" and merged.judged_on["roc_auc"].source == PLATFORM_FLOOR
+    assert merged.metrics["roc_auc"]["min"] == Bound(0.97, REPOSITORY)
