@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import botocore.client
+import botocore.session
 import pytest
 from moto import mock_aws
 
@@ -410,3 +411,10 @@ def test_the_record_names_the_image_the_release_runs_on(aws) -> None:
     invoke()
     record = read_json(s3, f"{RECORD_DIR}/{JOB_ID}.json")
     assert record["inputs"]["image"] == image
+
+
+def test_a_failed_job_cannot_carry_output_variables() -> None:
+    """Why an inconclusive or failed verdict is not an output variable: CodePipeline's API has no place for it."""
+    model = botocore.session.get_session().get_service_model("codepipeline")
+    assert "outputVariables" in model.operation_model("PutJobSuccessResult").input_shape.members
+    assert set(model.operation_model("PutJobFailureResult").input_shape.members) == {"jobId", "failureDetails"}
