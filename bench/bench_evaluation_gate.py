@@ -96,7 +96,7 @@ def large_inputs() -> tuple[dict, dict, str]:
         },
         "champion": {name: {"max_regression": 0.05, "higher_is_better": index % 2 == 0} for index, name in enumerate(names)},
     }
-    floors = json.dumps({"version": 1, "metrics": {name: {"min": 0.4} for name in names[::4]}})
+    floors = json.dumps({"version": 1, "metrics": {name: {"min": 0.4, "higher_is_better": True} for name in names[::4]}})
     return report, policy, floors
 
 

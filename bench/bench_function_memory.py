@@ -99,8 +99,8 @@ def _metrics_documents(count: int) -> tuple[str, str]:
     }
     policy = {
         "version": 1,
-        "metrics": {name: {"min": 0.5, "max": 1.0} for name in names},
-        "champion": {name: {"max_regression": 0.01} for name in names},
+        "metrics": {name: {"min": 0.5, "max": 1.0, "higher_is_better": True} for name in names},
+        "champion": {name: {"max_regression": 0.01, "higher_is_better": True} for name in names},
     }
     return json.dumps(report), json.dumps(policy)
 
