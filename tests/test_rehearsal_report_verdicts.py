@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import shutil
 from pathlib import Path
+
+import yaml
+from test_rehearsal_run import FAST
 
 from evaluation_gate.evaluation_decision import EvaluationInputs, decide
 from evaluation_gate_fixtures import CONTRACT_EVALUATION, policy
+from rehearsal.cli import main
+from rehearsal.pipeline_code import PROJECT_ROOT
 from rehearsal.report import render_report
 from rehearsal.runner import GateOutcome, RehearsalOptions, RehearsalResult
 
@@ -37,3 +45,28 @@ def test_a_failed_gate_is_reported_as_blocked() -> None:
     report = _blocked_by(policy(**{"metrics.roc_auc.min": 0.999}))
     assert report.startswith("# Release rehearsal r1: ❌ BLOCKED")
     assert "### Evaluation gate: ❌ blocked" in report
+
+
+def test_a_rehearsal_whose_holdout_cannot_resolve_a_bound_ends_inconclusive(tmp_path: Path) -> None:
+    """End to end: the sample's roc_auc (about 0.991, interval about [0.977, 0.999]) against min 0.995 on the interval."""
+    repository = tmp_path / "repo"
+    shutil.copytree(PROJECT_ROOT / "model_repo", repository, ignore=shutil.ignore_patterns("tests", "__pycache__"))
+    policy_path = repository / "release-policy.yaml"
+    document = yaml.safe_load(policy_path.read_text(encoding="utf-8"))
+    document["metrics"]["roc_auc"] = {"min": 0.995, "on": "interval"}
+    policy_path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    out_dir = tmp_path / "out"
+    with contextlib.redirect_stdout(io.StringIO()) as stdout, contextlib.redirect_stderr(io.StringIO()):
+        code = main(["run", "--out", str(out_dir), "--model-repo", str(repository), *FAST])
+    last_line = stdout.getvalue().strip().splitlines()[-1]
+    assert code == 1, stdout.getvalue()
+    assert last_line.startswith(
+        "BLOCKED by evaluation gate: Evaluation gate INCONCLUSIVE (blocked: the holdout cannot resolve a rule)"
+    )
+    record = json.loads((out_dir / "evaluation-gate-decision.json").read_text(encoding="utf-8"))
+    assert (record["decision"], record["passed"]) == ("inconclusive", False)
+    (unresolved,) = [rule for rule in record["rules"] if rule["outcome"] != "passed" and rule["outcome"] != "skipped"]
+    assert unresolved["rule_id"] == "metrics.roc_auc.min" and unresolved["outcome"] == "inconclusive"
+    assert "minimum detectable difference" in unresolved["reason"]
+    report = (out_dir / "report.md").read_text(encoding="utf-8")
+    assert "❔ BLOCKED: INCONCLUSIVE at this holdout size" in report.splitlines()[0]
