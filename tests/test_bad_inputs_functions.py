@@ -24,6 +24,7 @@ from function_kit.input_limits import (
     MAX_ARTIFACT_BYTES,
     MAX_FILE_BYTES,
     MAX_JSON_DEPTH,
+    MAX_RECORD_BYTES,
     BoundedJsonError,
     parse_bounded_json,
 )
@@ -144,17 +145,40 @@ def moto_bucket(monkeypatch: pytest.MonkeyPatch):
         yield s3
 
 
+BAD_FILES = {
+    "100000-deep": ('{"a": ' * 100_000 + "1" + "}" * 100_000, f"objects and arrays are nested more than {MAX_JSON_DEPTH} levels"),
+    "400-digit-int": ('{"value": ' + "9" * 400 + "}", "a number of 400 characters (99999999999999999999...) is longer"),
+    "oversized": (" " * (MAX_FILE_BYTES + 1), f"is {MAX_FILE_BYTES + 1} bytes, more than the 2 MiB a function reads"),
+}
+"""Bad artifact files every pipeline function meets through its real handler: (content, the reason's words)."""
+
+
+def _answered_once_in_one_line_with_the_record(answers: Any, s3: Any, *, where: str, problem: str) -> dict[str, Any]:
+    """The job's one failure answer gives the reason on one line, naming the file and the problem (then the
+    record's location, as every failure answer does); the record written says the same."""
+    reason, *rest = answers.failure_message.split("\n")
+    assert [line.split(": ")[0] for line in rest] in ([], ["Record"]), rest  # the reason, then where its record is
+    assert not reason.startswith("gate error") and "Traceback" not in reason
+    assert where in reason and problem in reason, reason[:400]
+    record_uri = answers.only.request["failureDetails"]["externalExecutionId"]
+    bucket, key = record_uri.removeprefix("s3://").split("/", 1)
+    record = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert record["decision"] == "failed" and record["job_id"] == JOB_ID
+    assert any(where in error and problem in error for error in record["errors"]), record["errors"]
+    return record
+
+
 @pytest.mark.parametrize(
     ("report", "problem"),
     [
-        ('{"a": ' * 100_000 + "1" + "}" * 100_000, f"nested more than {MAX_JSON_DEPTH} levels deep"),
+        *BAD_FILES.values(),
         (
             json.dumps(CONTRACT_EVALUATION).replace('"rows": 171', '"rows": ' + "1" * 400),
             "dataset.rows: a number of 400 characters",
         ),
         (json.dumps(CONTRACT_EVALUATION).replace('"rows": 171', '"rows": ' + "1" * 5000), "dataset.rows: a number of 5000"),
     ],
-    ids=["100000-deep", "400-digit-int", "5000-digit-int"],
+    ids=[*BAD_FILES, "400-digit-rows", "5000-digit-rows"],
 )
 def test_the_evaluation_gate_names_the_file_and_the_problem_and_writes_the_record(
     moto_bucket: Any, report: str, problem: str
@@ -163,13 +187,7 @@ def test_the_evaluation_gate_names_the_file_and_the_problem_and_writes_the_recor
     with record_codepipeline_answers() as answers:
         evaluation_handler(job_event(bucket=BUCKET, artifacts={"TrainOutput": KEY}), FakeLambdaContext())
     assert answers.count == 1
-    message = answers.failure_message
-    assert not message.startswith("gate error")
-    assert f"evaluation.json in {WHERE} is refused: " in message and problem in message
-    record_key = f"ml-pipeline/TrainOutpu/decision-records/evaluation-gate/{JOB_ID}.json"
-    record = json.loads(moto_bucket.get_object(Bucket=BUCKET, Key=record_key)["Body"].read())
-    assert record["decision"] == "failed"
-    assert any(problem in error for error in record["errors"])
+    _answered_once_in_one_line_with_the_record(answers, moto_bucket, where=f"evaluation.json in {WHERE}", problem=problem)
 
 
 def test_the_evaluation_gate_refuses_an_artifact_with_two_evaluation_files(moto_bucket: Any) -> None:
@@ -339,3 +357,138 @@ def test_a_deeply_nested_endpoint_response_is_a_malformed_attempt_not_a_crash() 
     request = next(r for r in parse_golden_requests(GOLDEN_TEXT) if r.accept == "application/json")
     attempt = judge_response(request, repetition=1, latency_ms=1.0, body=b"[" * 100_000, content_type="application/json")
     assert attempt.status == "malformed" and "nested more than 32 levels deep" in attempt.got
+
+
+STAGING_FILES = {
+    "release.json": {"model_package_arn": f"arn:aws:sagemaker:{REGION}:111122223333:model-package/fraud-model/1"},
+    "release-policy.json": {"version": 1, "staging": {"max_p95_latency_ms": 200, "max_error_rate": 0.0}},
+    "golden-requests.jsonl": None,  # the model repository's own (staging_fixtures.GOLDEN_TEXT)
+}
+
+
+@pytest.mark.parametrize("bad", BAD_FILES)
+@pytest.mark.parametrize("name", STAGING_FILES)
+def test_the_staging_gate_names_a_bad_file_and_the_problem_and_writes_the_record(moto_bucket: Any, name: str, bad: str) -> None:
+    from staging_fixtures import GOLDEN_TEXT
+    from staging_gate.handler import handler as staging_handler
+
+    content, problem = BAD_FILES[bad]
+    files = {file: GOLDEN_TEXT if good is None else good for file, good in STAGING_FILES.items()}
+    put_zip_artifact(moto_bucket, BUCKET, KEY, {**files, name: content})
+    parameters = json.dumps({"endpoint_name": "ml-cicd-staging-endpoint"})
+    event = job_event(bucket=BUCKET, artifacts={"TrainOutput": KEY}, function_name="staging-gate", user_parameters=parameters)
+    with record_codepipeline_answers() as answers:
+        staging_handler(event, FakeLambdaContext())  # the endpoint is never called: the inputs are refused first
+    _answered_once_in_one_line_with_the_record(answers, moto_bucket, where=f"{name} in {WHERE}", problem=problem)
+
+
+RECORDS = "release-records"
+CUSTODY_RECORD = f"s3://{RECORDS}/evaluation-gate/{JOB_ID}.json"
+RELEASE = STAGING_FILES["release.json"]
+TOO_LARGE_RECORD = (" " * (MAX_RECORD_BYTES + 1), f"is {MAX_RECORD_BYTES + 1} bytes, more than the 8 MiB a function reads")
+
+
+def _promote(action: str, **parameters: str) -> Any:
+    from promote.handler import handler as promote_handler
+
+    event = job_event(
+        bucket=BUCKET,
+        artifacts={"TrainOutput": KEY},
+        function_name="promote",
+        user_parameters=json.dumps({"action": action, **parameters}),
+    )
+    with record_codepipeline_answers() as answers:
+        promote_handler(event, FakeLambdaContext())
+    return answers
+
+
+@pytest.mark.parametrize("bad", BAD_FILES)
+def test_promote_names_a_bad_release_file_and_the_problem_and_writes_the_record(moto_bucket: Any, bad: str) -> None:
+    content, problem = BAD_FILES[bad]
+    put_zip_artifact(moto_bucket, BUCKET, KEY, {"release.json": content})
+    answers = _promote("verify_production", endpoint_name="ml-cicd-production-endpoint")
+    _answered_once_in_one_line_with_the_record(answers, moto_bucket, where=f"release.json in {WHERE}", problem=problem)
+
+
+@pytest.fixture
+def records_bucket(moto_bucket: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The release bucket promote reads the evaluation gate's record from (and writes its own record to)."""
+    moto_bucket.create_bucket(Bucket=RECORDS, CreateBucketConfiguration={"LocationConstraint": REGION})
+    monkeypatch.setenv("RECORD_BUCKET", RECORDS)
+    put_zip_artifact(moto_bucket, BUCKET, KEY, {"release.json": RELEASE})
+    return moto_bucket
+
+
+@pytest.mark.parametrize("bad", ["100000-deep", "400-digit-int", "oversized-record"])  # 2 MiB is a fine record
+def test_promote_bounds_the_evaluation_gates_record_it_reads_and_writes_its_own(records_bucket: Any, bad: str) -> None:
+    content, problem = TOO_LARGE_RECORD if bad == "oversized-record" else BAD_FILES[bad]
+    records_bucket.put_object(Bucket=RECORDS, Key=CUSTODY_RECORD.split("/", 3)[3], Body=content.encode())
+    answers = _promote("verify_custody", custody_record=CUSTODY_RECORD)
+    where = f"the evaluation gate's record {CUSTODY_RECORD}"
+    _answered_once_in_one_line_with_the_record(answers, records_bucket, where=where, problem=problem)
+
+
+class _CountedBody(_LargeResponseBody):
+    """A record body without a length, larger than the bound: only bound + 1 bytes may be read."""
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["length-declared", "no-length"])
+def test_promote_refuses_a_large_record_without_reading_it_whole(records_bucket: Any, declared: bool) -> None:
+    from promote.handler import PromoteServices, run_promote
+
+    body = _CountedBody(MAX_RECORD_BYTES * 2)
+    response = {"ContentLength": MAX_RECORD_BYTES * 2, "Body": body} if declared else {"Body": body}
+
+    class RecordsS3:
+        def get_object(self, **_: Any) -> dict[str, Any]:
+            return response
+
+        def put_object(self, **request: Any) -> dict[str, Any]:
+            return records_bucket.put_object(**request)
+
+    event = job_event(
+        bucket=BUCKET,
+        artifacts={"TrainOutput": KEY},
+        function_name="promote",
+        user_parameters=json.dumps({"action": "verify_custody", "custody_record": CUSTODY_RECORD}),
+    )
+    services = PromoteServices(records_s3=RecordsS3, artifact_s3=lambda _: records_bucket)
+    with record_codepipeline_answers() as answers:
+        run_promote(event, services=services, environ={"RECORD_BUCKET": RECORDS})
+    assert body.read_bytes == (0 if declared else MAX_RECORD_BYTES + 1) and body.closed
+    assert "more than the 8 MiB a function reads" in answers.failure_message.split("\n")[0]
+
+
+def test_the_evaluation_gates_record_at_the_bounds_is_within_the_bound_promote_reads(moto_bucket: Any) -> None:
+    """The largest record the gate writes (2 MiB evaluation.json and release-policy.json, about 3,000 metrics,
+    as `bench/bench_function_memory.py` builds them) is one promote reads back."""
+    from bench.bench_function_memory import _metrics_report
+
+    report, policy = _metrics_report(MAX_FILE_BYTES)
+    put_zip_artifact(moto_bucket, BUCKET, KEY, {"evaluation.json": report, "release-policy.json": policy})
+    with record_codepipeline_answers() as answers:
+        evaluation_handler(job_event(bucket=BUCKET, artifacts={"TrainOutput": KEY}), FakeLambdaContext())
+    record_key = answers.only.request["failureDetails"]["externalExecutionId"].split("/", 3)[3]
+    record = moto_bucket.get_object(Bucket=BUCKET, Key=record_key)["Body"].read()
+    assert MAX_FILE_BYTES < len(record) <= MAX_RECORD_BYTES // 2  # larger than a file, with room to spare
+    assert parse_bounded_json(record.decode())["inputs"]["custody"]
+
+
+def test_the_warm_up_reads_no_more_of_an_answer_than_the_gate_reads() -> None:
+    from function_kit.input_limits import MAX_ENDPOINT_RESPONSE_BYTES
+    from staging_fixtures import GOLDEN_TEXT
+    from staging_gate.golden_requests import parse_golden_requests
+    from staging_gate.warmup import ProbeSettings, warm_up
+
+    bodies: list[_LargeResponseBody] = []
+
+    class Runtime:
+        def invoke_endpoint(self, **_: Any) -> dict[str, Any]:
+            bodies.append(_LargeResponseBody())
+            return {"Body": bodies[-1], "ContentType": "text/csv"}
+
+    result = warm_up(Runtime(), "staging", parse_golden_requests(GOLDEN_TEXT)[0], settings=ProbeSettings())
+    assert result.warm and [a.outcome for a in result.attempts] == [
+        "answered (response larger than the 1 MiB the gate reads; not read further)"
+    ]
+    assert bodies[0].read_bytes == MAX_ENDPOINT_RESPONSE_BYTES + 1 and bodies[0].closed

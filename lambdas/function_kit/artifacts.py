@@ -28,8 +28,9 @@ from .input_limits import (
     MAX_ARTIFACT_ENTRIES,
     MAX_FILE_BYTES,
     BoundedJsonError,
-    InvalidJsonError,
+    beyond_bound,
     describe_bytes,
+    json_refusal,
     parse_bounded_json,
 )
 
@@ -79,10 +80,8 @@ class ArtifactFile:
         """The content parsed as JSON within the functions' bounds (nesting, number length); NaN is refused."""
         try:
             return parse_bounded_json(self.text())
-        except InvalidJsonError as error:
-            raise ArtifactError(f"{self.where} is not valid JSON: {error}") from None
         except BoundedJsonError as error:
-            raise ArtifactError(f"{self.where} is refused: {error}") from None
+            raise ArtifactError(json_refusal(self.where, error)) from None
 
 
 def artifact_s3_client(credentials: ArtifactCredentials | None) -> Any:
@@ -180,7 +179,7 @@ class ArtifactReader:
         size = response.get("ContentLength")
         if isinstance(size, int) and size > MAX_ARTIFACT_BYTES:
             response["Body"].close()
-            raise ArtifactError(f"{where} is {size} bytes, more than the {describe_bytes(MAX_ARTIFACT_BYTES)} a function reads")
+            raise ArtifactError(beyond_bound(where, MAX_ARTIFACT_BYTES, size))
         archive = _open_archive(_stream_to_file(response["Body"], where), where)
         kms_key_id = response.get("SSEKMSKeyId") if response.get("ServerSideEncryption") == "aws:kms" else None
         version = response.get("VersionId")
@@ -199,9 +198,8 @@ class ArtifactReader:
         import zipfile
 
         where = f"{name} in artifact {artifact.name} ({artifact.location.uri})"
-        bound = describe_bytes(MAX_FILE_BYTES)
         if info.file_size > MAX_FILE_BYTES:
-            raise ArtifactError(f"{where} is {info.file_size} bytes, more than the {bound} a function reads")
+            raise ArtifactError(beyond_bound(where, MAX_FILE_BYTES, info.file_size))
         try:
             with opened.archive.open(info) as member:
                 content = member.read(MAX_FILE_BYTES + 1)
@@ -214,7 +212,7 @@ class ArtifactReader:
         ) as error:
             raise ArtifactError(f"{where} could not be extracted: {error}") from None
         if len(content) > MAX_FILE_BYTES:
-            raise ArtifactError(f"{where} is more than the {bound} a function reads")
+            raise ArtifactError(beyond_bound(where, MAX_FILE_BYTES))
         return ArtifactFile(
             artifact=artifact,
             name=name,

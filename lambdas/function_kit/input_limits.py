@@ -28,10 +28,14 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_JSON_NUMBER_CHARS",
     "MAX_JSON_VALUES",
+    "MAX_RECORD_BYTES",
     "BoundedJsonError",
     "InvalidJsonError",
+    "beyond_bound",
     "describe_bytes",
+    "json_refusal",
     "parse_bounded_json",
+    "read_at_most",
 ]
 
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
@@ -55,7 +59,13 @@ MAX_JSON_VALUES = 200_000
 `[[],[],...]` turns 3 bytes into a 64-byte list, so size alone does not bound memory."""
 
 MAX_ENDPOINT_RESPONSE_BYTES = 1024 * 1024
-"""One staging endpoint response body (a golden request's predictions); SageMaker allows 6 MB."""
+"""One staging endpoint response body (a golden request's predictions); SageMaker allows 6 MB.
+Applies to the warm-up's answers too, although it does not parse them."""
+
+MAX_RECORD_BYTES = 8 * 1024 * 1024
+"""The evaluation gate's JSON decision record, read back by promote's custody check. The gate builds it from
+files within the bounds above: on a 2 MiB `evaluation.json` and `release-policy.json` of about 3,000 metrics
+(the benchmark's largest) it is 2.9 MB (`tests/test_bad_inputs_functions.py` keeps it within this bound)."""
 
 
 class BoundedJsonError(ValueError):
@@ -82,6 +92,32 @@ class _LongNumber:
 
     def __init__(self, text: str) -> None:
         self.problem = f"a number of {len(text)} characters ({text[:20]}...) is longer than the {MAX_JSON_NUMBER_CHARS} allowed"
+
+
+def beyond_bound(where: str, bound: int, size: int | None = None) -> str:
+    """The one line for an input past a size bound: `WHERE is N bytes, more than the 2 MiB a function reads`."""
+    if size is None:
+        return f"{where} is more than the {describe_bytes(bound)} a function reads"
+    return f"{where} is {size} bytes, more than the {describe_bytes(bound)} a function reads"
+
+
+def json_refusal(where: str, error: BoundedJsonError) -> str:
+    """The one line for JSON `parse_bounded_json` refused: `WHERE is not valid JSON: ...` or `WHERE is refused: ...`."""
+    return f"{where} {'is not valid JSON' if isinstance(error, InvalidJsonError) else 'is refused'}: {error}"
+
+
+def read_at_most(body: Any, bound: int) -> bytes | None:
+    """At most `bound` bytes of a streamed body (`read(bound + 1)`: never the whole of a larger one).
+
+    `None`, with the body closed and the rest never read, when it holds more than `bound` bytes.
+    """
+    content = body.read(bound + 1)
+    if len(content) > bound:
+        close = getattr(body, "close", None)
+        if callable(close):
+            close()
+        return None
+    return bytes(content)
 
 
 def _bounded_number(text: str, convert: Any) -> Any:

@@ -12,7 +12,6 @@ answers the job exactly once and never logs the event.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -28,6 +27,14 @@ from function_kit.clients import client_of
 from function_kit.codepipeline_job import CodePipelineJob, JobOutcome, parse_user_parameters
 from function_kit.custody import CustodyError, compare, file_custody, model_custody
 from function_kit.decision_record import OUTCOME_FAILED, OUTCOME_PASSED, RuleResult, build_record
+from function_kit.input_limits import (
+    MAX_RECORD_BYTES,
+    BoundedJsonError,
+    beyond_bound,
+    json_refusal,
+    parse_bounded_json,
+    read_at_most,
+)
 from function_kit.pipeline_function import FunctionServices, FunctionSteps, run_pipeline_function
 from function_kit.records import outcome_with_record
 from function_kit.served_model import ServedModel, ServedModelError, read_served_model
@@ -139,11 +146,31 @@ def _recorded_custody(s3: Any, record_uri: str, environ: Mapping[str, str]) -> A
     expected = environ.get("RECORD_BUCKET")
     if not record_uri.startswith("s3://") or not key or not expected or bucket != expected:
         raise _Refusal(f"UserParameters.custody_record: {record_uri!r} is not a record in the release bucket {expected!r}")
-    try:
-        record = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except Exception as error:  # noqa: BLE001 - reported as one line
-        raise _Refusal(f"the evaluation gate's record {record_uri} cannot be read: {describe_aws_error(error)}") from None
+    record = _bounded_record(s3, bucket, key, where=f"the evaluation gate's record {record_uri}")
     return (record.get("inputs") or {}).get("custody") if isinstance(record, dict) else None
+
+
+def _bounded_record(s3: Any, bucket: str, key: str, *, where: str) -> Any:
+    """A JSON record within `MAX_RECORD_BYTES` and the JSON bounds, refused on its size before it is read."""
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key)
+        size = response.get("ContentLength")
+        if isinstance(size, int) and size > MAX_RECORD_BYTES:
+            response["Body"].close()
+            raise _Refusal(beyond_bound(where, MAX_RECORD_BYTES, size))
+        content = read_at_most(response["Body"], MAX_RECORD_BYTES)
+    except _Refusal:
+        raise
+    except Exception as error:  # noqa: BLE001 - reported as one line
+        raise _Refusal(f"{where} cannot be read: {describe_aws_error(error)}") from None
+    if content is None:
+        raise _Refusal(beyond_bound(where, MAX_RECORD_BYTES))
+    try:
+        return parse_bounded_json(content.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise _Refusal(f"{where} is not UTF-8 text (byte {error.start})") from None
+    except BoundedJsonError as error:
+        raise _Refusal(json_refusal(where, error)) from None
 
 
 def _custody_rule(request: _Request, services: PromoteServices, environ: Mapping[str, str]) -> RuleResult:

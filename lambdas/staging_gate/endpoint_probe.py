@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts.aws_errors import describe_aws_error, describe_exception
-from function_kit.input_limits import MAX_ENDPOINT_RESPONSE_BYTES, describe_bytes
+from function_kit.input_limits import MAX_ENDPOINT_RESPONSE_BYTES, describe_bytes, read_at_most
 
 from .golden_requests import GoldenRequest
 from .staging_decision import Attempt, failed_attempt, judge_response
@@ -86,11 +86,10 @@ class ResponseTooLarge(Exception):
 
 def _bounded_body(stream: Any) -> bytes:
     """At most MAX_ENDPOINT_RESPONSE_BYTES of the response body (the SDK streams it: the rest is never read)."""
-    body = stream.read(MAX_ENDPOINT_RESPONSE_BYTES + 1)
-    if len(body) > MAX_ENDPOINT_RESPONSE_BYTES:
-        stream.close()
+    body = read_at_most(stream, MAX_ENDPOINT_RESPONSE_BYTES)
+    if body is None:
         raise ResponseTooLarge()
-    return bytes(body)
+    return body
 
 
 def probe_endpoint(

@@ -7,7 +7,9 @@ into a 2 % error rate with 48 invocations, above a 1 % floor. So the gate first
 sends the first golden request until the endpoint answers (HTTP 2xx), bounded
 by `warmup_max_attempts` and `warmup_max_seconds`, with a longer read timeout;
 only then does the measured probe start. The attempts go into the decision
-record (`inputs.warmup`) and a note; they count toward no rule.
+record (`inputs.warmup`) and a note; they count toward no rule. An answer's
+body is read only up to the bound the measured calls use
+(`input_limits.MAX_ENDPOINT_RESPONSE_BYTES`), never whole.
 
 Settings come from the function's `STAGING_PROBE` variable (JSON, set by the
 CDK app from `ml-cicd.staging.probe`); every key is optional.
@@ -22,11 +24,16 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from contracts.aws_errors import code_or_type
+from function_kit.input_limits import MAX_ENDPOINT_RESPONSE_BYTES, describe_bytes, read_at_most
 
 from .golden_requests import GoldenRequest
 
 __all__ = ["ProbeSettings", "ProbeSettingsError", "WarmupAttempt", "WarmupResult", "warm_up"]
 
+_ANSWERED = "answered"
+# The warm-up only needs an answer, never its content: a body beyond the gate's bound is not read further
+# (the measured requests judge it); `read_at_most` reads bound + 1 bytes of the SDK's stream and closes it.
+_TOO_LARGE = f"answered (response larger than the {describe_bytes(MAX_ENDPOINT_RESPONSE_BYTES)} the gate reads; not read further)"
 _UNREACHABLE_ERRORS = ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError")
 _LIMITS = {
     "connect_timeout_seconds": (1, 10),
@@ -140,14 +147,14 @@ def warm_up(
             response = client.invoke_endpoint(
                 EndpointName=endpoint_name, ContentType=request.content_type, Accept=request.accept, Body=request.body
             )
-            response["Body"].read()
+            answered = _ANSWERED if read_at_most(response["Body"], MAX_ENDPOINT_RESPONSE_BYTES) is not None else _TOO_LARGE
         except Exception as error:  # noqa: BLE001 - every failure is one warm-up attempt
             outcome = code_or_type(error)
             attempts.append(WarmupAttempt(attempt, round((clock() - call_started) * 1000, 1), outcome))
             if outcome in _UNREACHABLE_ERRORS:
                 return WarmupResult(tuple(attempts), False, f"stopped: endpoint unreachable ({outcome})")
             continue
-        attempts.append(WarmupAttempt(attempt, round((clock() - call_started) * 1000, 1), "answered"))
+        attempts.append(WarmupAttempt(attempt, round((clock() - call_started) * 1000, 1), answered))
         return WarmupResult(tuple(attempts), True, "answered")
     if not attempts:
         return WarmupResult((), False, "disabled (warmup_max_attempts is 0)")
