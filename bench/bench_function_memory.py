@@ -6,7 +6,7 @@ Each scenario runs one function's handler once in a fresh interpreter (as a
 cold Lambda would) with boto3 imported, on inputs at the bounds of
 `lambdas/function_kit/input_limits.py`: a 64 MiB artifact, 2 MiB files shaped for
 the most memory per byte, 100 golden requests answered with 1 MiB bodies ten
-times each. AWS is faked in-process (artifact bodies stream from a file, as
+times each, and an 8 MiB evaluation-gate record read back by promote. AWS is faked in-process (artifact bodies stream from a file, as
 from S3; nothing is kept). It reports the peak resident set size (what
 Lambda's memory limit counts), the resident size after the imports alone, and
 the peak of Python allocations during the invocation (tracemalloc, a second
@@ -39,12 +39,15 @@ from function_kit.input_limits import (  # noqa: E402 - the lambdas folder is th
     MAX_ENDPOINT_RESPONSE_BYTES,
     MAX_FILE_BYTES,
     MAX_JSON_VALUES,
+    MAX_RECORD_BYTES,
 )
 
 REQUIRED_HEADROOM = 0.25
 MEASURED_FUNCTIONS = ("evaluation_gate", "staging_gate", "promote")
 """The functions that read artifacts and answer CodePipeline jobs."""
 PACKAGE_ARN = "arn:aws:sagemaker:eu-west-1:111122223333:model-package/example/2"
+RECORD_NAME = "evaluation-gate-record.json"
+RECORD_KEY = f"decision-records/evaluation-gate/{RECORD_NAME}"
 
 
 def configured_memory_mb() -> tuple[int, str]:
@@ -172,6 +175,7 @@ def build_inputs(folder: Path) -> dict[str, Path]:
                 '{"model_package_arn": "' + PACKAGE_ARN + '", "x": [', "[],", "[]]}", size=MAX_FILE_BYTES, values_per_unit=2
             )
         },
+        "promote-custody": {"release.json": release},
     }
     paths = {}
     for name, files in artifacts.items():
@@ -179,6 +183,13 @@ def build_inputs(folder: Path) -> dict[str, Path]:
             assert len(text.encode()) <= MAX_FILE_BYTES, (name, file_name, len(text))
         paths[name] = folder / f"{name}.zip"
         write_artifact(paths[name], files, pad_to=MAX_ARTIFACT_BYTES)
+    # The evaluation gate's record promote's custody check reads back: 200,000 strings in 8 MiB.
+    record = _fill(
+        '{"inputs": {"custody": null}, "x": [', '"' + "x" * 38 + '",', '""]}', size=MAX_RECORD_BYTES, values_per_unit=1
+    )
+    assert len(record) <= MAX_RECORD_BYTES
+    paths[RECORD_NAME] = folder / RECORD_NAME
+    paths[RECORD_NAME].write_text(record)
     return paths
 
 
@@ -191,8 +202,9 @@ class _FakeAws:
     def __init__(self, artifact: Path) -> None:
         self.artifact, self.answers = artifact, []
 
-    def get_object(self, **_: Any) -> dict[str, Any]:
-        return {"ContentLength": self.artifact.stat().st_size, "Body": self.artifact.open("rb")}
+    def get_object(self, Key: str, **_: Any) -> dict[str, Any]:  # noqa: N803 - the SDK's names
+        source = self.artifact.parent / RECORD_NAME if Key == RECORD_KEY else self.artifact
+        return {"ContentLength": source.stat().st_size, "Body": source.open("rb")}
 
     def put_object(self, **_: Any) -> dict[str, Any]:
         return {}
@@ -279,9 +291,13 @@ def _invoke(function: str, aws: _FakeAws, artifact_name: str) -> None:
         services = PromoteServices(
             sagemaker=lambda: aws, records_s3=lambda: aws, artifact_s3=lambda _credentials: aws, codepipeline=aws
         )
-        run_promote(
-            _event(artifact_name, {"action": "verify_production", "endpoint_name": "production"}), services=services, environ={}
+        custody = artifact_name == "promote-custody"
+        parameters = (
+            {"action": "verify_custody", "custody_record": f"s3://records/{RECORD_KEY}"}
+            if custody
+            else {"action": "verify_production", "endpoint_name": "production"}
         )
+        run_promote(_event(artifact_name, parameters), services=services, environ={"RECORD_BUCKET": "records"} if custody else {})
 
 
 def _peak_rss_mb() -> float:
@@ -318,6 +334,7 @@ SCENARIOS = (
     ("evaluation_gate", "evaluation-amplified", "three 2 MiB JSON files of 200,000 empty arrays/objects each"),
     ("staging_gate", "staging", "100 golden requests in 2 MiB, 1 MiB responses, 5 of them 30,000 JSON predictions"),
     ("promote", "promote", "release.json of 2 MiB, 200,000 empty arrays"),
+    ("promote", "promote-custody", "the evaluation gate's record of 8 MiB, 200,000 strings (verify_custody)"),
 )
 
 
@@ -333,7 +350,8 @@ def main() -> int:
     print(f"configured memory: {memory_mb} MB, from {source}; required headroom: {REQUIRED_HEADROOM:.0%}")
     print(
         f"bounds: artifact {MAX_ARTIFACT_BYTES >> 20} MiB, file {MAX_FILE_BYTES >> 20} MiB, "
-        f"{MAX_JSON_VALUES} JSON values, endpoint response {MAX_ENDPOINT_RESPONSE_BYTES >> 20} MiB"
+        f"{MAX_JSON_VALUES} JSON values, endpoint response {MAX_ENDPOINT_RESPONSE_BYTES >> 20} MiB, "
+        f"record {MAX_RECORD_BYTES >> 20} MiB"
     )
     failed = False
     with tempfile.TemporaryDirectory() as folder:

@@ -492,3 +492,38 @@ def test_the_warm_up_reads_no_more_of_an_answer_than_the_gate_reads() -> None:
         "answered (response larger than the 1 MiB the gate reads; not read further)"
     ]
     assert bodies[0].read_bytes == MAX_ENDPOINT_RESPONSE_BYTES + 1 and bodies[0].closed
+
+
+def test_no_function_reads_a_stream_whole() -> None:
+    """`body.read()` without a size takes whatever the other side sends: every read in the functions is bounded
+    (a size first, or `input_limits.read_at_most`)."""
+    import ast
+    from pathlib import Path
+
+    lambdas = Path(__file__).resolve().parent.parent / "lambdas"
+    unbounded = [
+        f"{path.relative_to(lambdas)}:{node.lineno}"
+        for path in sorted(lambdas.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "read"
+        and not node.args
+        and not node.keywords
+    ]
+    assert len(list(lambdas.rglob("handler.py"))) >= 5 and unbounded == []
+
+
+@pytest.mark.parametrize("bad", ["100000-deep", "400-digit-int"])
+@pytest.mark.parametrize("function", ["evaluation_gate", "staging_gate", "promote"])
+def test_user_parameters_beyond_the_json_bounds_are_one_line_and_a_record(moto_bucket: Any, function: str, bad: str) -> None:
+    """UserParameters reach a function with CodePipeline's variables resolved into them: the JSON bounds apply."""
+    import importlib
+
+    handler = importlib.import_module(f"{function}.handler").handler
+    put_zip_artifact(moto_bucket, BUCKET, KEY, {"evaluation.json": "{}"})  # no release: no package to mark Rejected
+    content, problem = BAD_FILES[bad]
+    event = job_event(bucket=BUCKET, artifacts={"TrainOutput": KEY}, function_name=function, user_parameters=content)
+    with record_codepipeline_answers() as answers:
+        handler(event, FakeLambdaContext())
+    _answered_once_in_one_line_with_the_record(answers, moto_bucket, where="UserParameters is refused:", problem=problem)

@@ -110,7 +110,7 @@ def test_user_parameters_are_optional_json_objects(raw: str | None, expected: di
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("endpoint=x", "not valid JSON \\(line 1, column 1"),
+        ("endpoint=x", "^UserParameters is not valid JSON: Expecting value at line 1, column 1$"),
         ("[1, 2]", "must be a JSON object, got list"),
     ],
 )

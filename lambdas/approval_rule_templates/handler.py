@@ -28,6 +28,8 @@ __all__ = ["handler", "lifecycle_step"]
 _LOGGER = gate_logger("approval_rule_templates")
 # CloudFormation shows the reason in the console; responses are bounded at 4 KB in all.
 _MAX_REASON = 1000
+# What is read of the response URL's answer: a function never reads a stream whole (docs/contracts.md#limits).
+_MAX_ANSWER_BYTES = 64 * 1024
 
 
 def lifecycle_step(event: Mapping[str, Any], codecommit: Any) -> str:
@@ -50,7 +52,7 @@ def _put_response(url: str, body: Mapping[str, Any]) -> None:
     data = json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method="PUT", headers={"Content-Type": "", "Content-Length": str(len(data))})
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - CloudFormation's https URL
-        response.read()
+        response.read(_MAX_ANSWER_BYTES)  # S3 answers the PUT with an empty body; nothing in it is used
 
 
 def _failure_physical_id(event: Mapping[str, Any], left_behind: str | None = None) -> str:

@@ -9,7 +9,6 @@ returns a `JobOutcome` (or raises), and exactly one answer is sent.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any, NamedTuple
 from contracts.aws_errors import describe_exception
 
 from .clients import aws_client
+from .input_limits import BoundedJsonError, json_refusal, parse_bounded_json
 from .structured_log import gate_logger, log_fields, quiet_sdk_debug_logs
 
 __all__ = [
@@ -217,12 +217,10 @@ def parse_user_parameters(raw: str | None) -> dict[str, Any]:
     """`UserParameters` as a dict: `{}` when absent or blank, else it must be a JSON object."""
     if raw is None or not raw.strip():
         return {}
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise UserParametersError(
-            f"UserParameters is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
-        ) from None
+    try:  # within the JSON bounds: variables resolved into it may be anything (docs/contracts.md#limits)
+        value = parse_bounded_json(raw)
+    except BoundedJsonError as error:
+        raise UserParametersError(json_refusal("UserParameters", error)) from None
     if not isinstance(value, dict):
         raise UserParametersError(f"UserParameters must be a JSON object, got {type(value).__name__}")
     return value
