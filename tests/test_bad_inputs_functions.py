@@ -527,3 +527,58 @@ def test_user_parameters_beyond_the_json_bounds_are_one_line_and_a_record(moto_b
     with record_codepipeline_answers() as answers:
         handler(event, FakeLambdaContext())
     _answered_once_in_one_line_with_the_record(answers, moto_bucket, where="UserParameters is refused:", problem=problem)
+
+
+def test_the_sdk_streams_the_bodies_the_functions_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the bounds rest on: S3 GetObject and InvokeEndpoint answer with a streamed body (botocore's models),
+    and a real SageMaker-runtime client over a real socket keeps only what `read_at_most` asks of a 6 MB answer."""
+    import threading
+    import tracemalloc
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import botocore.session
+
+    from function_kit.input_limits import MAX_ENDPOINT_RESPONSE_BYTES
+    from staging_fixtures import GOLDEN_TEXT
+    from staging_gate.endpoint_probe import runtime_client
+    from staging_gate.golden_requests import parse_golden_requests
+    from staging_gate.warmup import ProbeSettings, warm_up
+
+    models = botocore.session.get_session()
+    assert models.get_service_model("s3").operation_model("GetObject").has_streaming_output
+    assert "ContentLength" in models.get_service_model("s3").operation_model("GetObject").output_shape.members
+    invoke = models.get_service_model("sagemaker-runtime").operation_model("InvokeEndpoint")
+    assert invoke.has_streaming_output and invoke.output_shape.members["Body"].metadata["max"] == 6 * 1024 * 1024
+
+    answer = b"1" * (6 * 1024 * 1024)
+
+    class SageMakerLike(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the standard library's name
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/csv")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            try:
+                self.wfile.write(answer)
+            except OSError:
+                pass  # the client closed the stream at the bound: the rest is never sent
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    set_fake_aws_environment(monkeypatch)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SageMakerLike)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = runtime_client(f"http://127.0.0.1:{server.server_port}")
+        request = parse_golden_requests(GOLDEN_TEXT)[0]
+        tracemalloc.start()
+        result = warm_up(client, "staging", request, settings=ProbeSettings())
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.warm and result.attempts[0].outcome.startswith("answered (response larger than the 1 MiB")
+    assert peak < 2 * MAX_ENDPOINT_RESPONSE_BYTES < len(answer)  # 1.2 MB measured; 6.4 MB when read whole
