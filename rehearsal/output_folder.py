@@ -2,7 +2,9 @@
 
 `--out DIR` may name any path, so the rehearsal writes only into a folder it
 owns: one it created, or one that was empty when it claimed it. The claim is
-the marker file `DIR/.rehearsal-output`. A non-empty folder without the
+the marker file `DIR/.rehearsal-output`. The folder of a rehearsal from before the marker is
+adopted, its `work/` set aside as `work-of-an-older-rehearsal/` (not deleted:
+nothing shows that a rehearsal wrote all of it). A non-empty folder without the
 marker (a home directory, a project folder) is refused with one line and
 nothing in it is touched. Inside an owned folder the rehearsal replaces only
 its own outputs (the names listed here) and its own `work/` scratch folder.
@@ -35,6 +37,8 @@ _MARKER_TEXT = (
     "The rehearsal replaces its own outputs here on every run; delete this folder to start afresh.\n"
 )
 WORK_DIR = "work"
+OLDER_WORK_DIR = "work-of-an-older-rehearsal"
+"""Where an adopted older output folder's `work/` goes (kept: delete it yourself once you have looked)."""
 OWN_FILES = (
     "report.md",
     "metrics.png",
@@ -66,7 +70,19 @@ def _claim(folder: Path) -> None:
             f"--out {folder} is not empty and is not a rehearsal output folder (no {MARKER_FILE}): "
             "name a new or empty folder; nothing was changed"
         )
+    if foreign:
+        _set_aside_older_work(folder)
     (folder / MARKER_FILE).write_text(_MARKER_TEXT, encoding="utf-8")
+
+
+def _set_aside_older_work(folder: Path) -> None:
+    """An adopted folder's `work/` is renamed, never deleted: nothing proves a rehearsal wrote all of it."""
+    work = folder / WORK_DIR
+    if work.is_dir() and not work.is_symlink():
+        try:
+            work.rename(folder / OLDER_WORK_DIR)
+        except OSError as error:
+            raise ConfigurationError(f"--out {folder}: cannot set its older work/ aside ({error.strerror})") from None
 
 
 def _written_by_an_older_rehearsal(folder: Path, names: list[str]) -> bool:

@@ -214,12 +214,18 @@ def test_run_refuses_a_foreign_non_empty_folder_and_changes_nothing(tmp_path: Pa
     assert (tmp_path / "report.md").read_text(encoding="utf-8") == "my report"
 
 
-def test_an_output_folder_of_an_older_rehearsal_is_adopted(tmp_path: Path) -> None:
-    (tmp_path / "work").mkdir()
+def test_an_output_folder_of_an_older_rehearsal_is_adopted_and_its_work_kept(tmp_path: Path) -> None:
+    from rehearsal.output_folder import OLDER_WORK_DIR, remove_own_outputs
+
+    (tmp_path / "work" / "notes").mkdir(parents=True)
+    (tmp_path / "work" / "notes" / "thesis.tex").write_text("years of work", encoding="utf-8")
     (tmp_path / "champion").mkdir()
     (tmp_path / "report.md").write_text("# Release rehearsal 1a2b3c4d: ✅ RELEASED\n", encoding="utf-8")
     with claim_output_folder(tmp_path) as owned:
         assert (owned / MARKER_FILE).is_file()
+        remove_own_outputs(owned)  # what a run does next
+    assert (tmp_path / OLDER_WORK_DIR / "notes" / "thesis.tex").read_text(encoding="utf-8") == "years of work"
+    assert not (tmp_path / "report.md").exists() and (tmp_path / "champion").is_dir()
 
 
 def test_a_folder_with_other_files_beside_an_old_report_is_still_refused(tmp_path: Path) -> None:
@@ -262,6 +268,26 @@ def test_a_second_rehearsal_into_a_busy_folder_says_so(tmp_path: Path) -> None:
     assert code == 2 and not stdout
     assert one_line(stderr) == f"rehearsal: another rehearsal is running in {out}; wait for it to end"
     assert sorted(path.name for path in out.iterdir()) == sorted([MARKER_FILE, ".rehearsal.lock"])
+
+
+def test_a_rehearsal_running_in_another_process_is_seen(tmp_path: Path) -> None:
+    """The lock is the kernel's (flock), so it holds across processes, not only within one."""
+    out = tmp_path / "out"
+    holder = (
+        "import sys; from pathlib import Path; from rehearsal.output_folder import claim_output_folder\n"
+        "with claim_output_folder(Path(sys.argv[1])):\n    print('held', flush=True); sys.stdin.read()\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", holder, str(out)], cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "held\n"
+        code, _, stderr = cli("run", "--out", str(out), *FAST)
+    finally:
+        process.communicate("", timeout=30)  # end the holder: the kernel releases its lock
+    assert (code, one_line(stderr)) == (2, f"rehearsal: another rehearsal is running in {out}; wait for it to end")
+    with claim_output_folder(out):  # and it is free again once that process has ended
+        pass
 
 
 def _wait_for_line(process: subprocess.Popen[str], prefix: str, seen: list[str]) -> None:
