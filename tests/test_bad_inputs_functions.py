@@ -226,21 +226,27 @@ class _LargeResponseBody:
         self.closed = True
 
 
+class _LargeAnswers:
+    """A sagemaker-runtime client that answers every request with a 6 MB body (kept in `bodies`)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[_LargeResponseBody] = []
+
+    def invoke_endpoint(self, **_: Any) -> dict[str, Any]:
+        self.bodies.append(_LargeResponseBody())
+        return {"Body": self.bodies[-1], "ContentType": "text/csv"}
+
+
 def test_an_endpoint_response_beyond_the_bound_is_an_error_attempt_and_is_not_read_whole() -> None:
     from function_kit.input_limits import MAX_ENDPOINT_RESPONSE_BYTES
     from staging_fixtures import GOLDEN_TEXT
     from staging_gate.endpoint_probe import probe_endpoint
     from staging_gate.golden_requests import parse_golden_requests
 
-    bodies: list[_LargeResponseBody] = []
-
-    class Runtime:
-        def invoke_endpoint(self, **_: Any) -> dict[str, Any]:
-            bodies.append(_LargeResponseBody())
-            return {"Body": bodies[-1], "ContentType": "text/csv"}
-
+    runtime = _LargeAnswers()
+    bodies = runtime.bodies
     requests = parse_golden_requests(GOLDEN_TEXT)
-    result = probe_endpoint(Runtime(), "staging", requests[:1], repetitions=1)
+    result = probe_endpoint(runtime, "staging", requests[:1], repetitions=1)
     (attempt,) = result.attempts
     assert attempt.status == "error"
     assert "ResponseTooLarge: the response is larger than the 1 MiB the gate reads" in attempt.got
@@ -480,14 +486,9 @@ def test_the_warm_up_reads_no_more_of_an_answer_than_the_gate_reads() -> None:
     from staging_gate.golden_requests import parse_golden_requests
     from staging_gate.warmup import ProbeSettings, warm_up
 
-    bodies: list[_LargeResponseBody] = []
-
-    class Runtime:
-        def invoke_endpoint(self, **_: Any) -> dict[str, Any]:
-            bodies.append(_LargeResponseBody())
-            return {"Body": bodies[-1], "ContentType": "text/csv"}
-
-    result = warm_up(Runtime(), "staging", parse_golden_requests(GOLDEN_TEXT)[0], settings=ProbeSettings())
+    runtime = _LargeAnswers()
+    bodies = runtime.bodies
+    result = warm_up(runtime, "staging", parse_golden_requests(GOLDEN_TEXT)[0], settings=ProbeSettings())
     assert result.warm and [a.outcome for a in result.attempts] == [
         "answered (response larger than the 1 MiB the gate reads; not read further)"
     ]
