@@ -9,26 +9,27 @@ Each part fills what it knows of the same model: the Train stage's registry look
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:  # pathlib costs the evaluation gate's cold start ~5 ms (it pulls in urllib.parse and ipaddress)
     from pathlib import Path
 
 __all__ = ["Champion"]
 
+_NONE: Mapping[str, Any] = MappingProxyType({})
 
-@dataclass(frozen=True, kw_only=True)
-class Champion:
+
+class Champion(NamedTuple):
     """The production model: the latest Approved package of the group."""
 
     model_package_arn: str
     """Its model package ARN (`""` when evaluation.json gave none usable: the reader lists that as an error)."""
     model_data_url: str = ""
     """Its `model.tar.gz` (the registry's `ModelDataUrl`): what the evaluation job scores as the champion."""
-    metrics: Mapping[str, Any] = field(default_factory=dict)
+    metrics: Mapping[str, Any] = _NONE
     """Its scores: `Metric`s read from evaluation.json, or the raw metrics the rehearsal stored."""
-    deltas: Mapping[str, Any] = field(default_factory=dict)
+    deltas: Mapping[str, Any] = _NONE
     """Challenger minus champion per metric (`Delta`s of evaluation.json `champion.comparison`)."""
     method: Any = None
     confidence: Any = None

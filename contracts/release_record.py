@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "MODEL_PACKAGE_ARN_PATTERN",
@@ -37,8 +36,7 @@ class ReleaseFileError(ValueError):
     """`release.json` lacks what a reader needs; one line naming the file and the key."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class ReleaseRecord:
+class ReleaseRecord(NamedTuple):
     """`release.json`: what this release is, for the gates and for people."""
 
     model_package_arn: str
@@ -54,7 +52,7 @@ class ReleaseRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """The document as written to `release.json`."""
-        return asdict(self)
+        return dict(self._asdict())
 
     def exports(self) -> dict[str, str]:
         """The Train stage's exported variables (namespace `Train`)."""

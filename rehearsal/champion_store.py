@@ -13,9 +13,8 @@ import json
 import shutil
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +78,11 @@ def save_champion(
         promoted_by=promoted_by,
         metrics=metrics,
     )
-    record = {key: value for key, value in asdict(champion).items() if key != "model_archive"}
+    record = {
+        key: dict(value) if isinstance(value, Mapping) else value
+        for key, value in champion._asdict().items()
+        if key != "model_archive"
+    }
     staged_metadata = directory / f"{_METADATA}.new"
     staged_metadata.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     with _signals_held((signal.SIGINT, signal.SIGTERM)):
