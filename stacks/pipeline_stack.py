@@ -37,7 +37,12 @@ from stacks.components.release_source import ReleaseSource, ReleaseSourceProps, 
 from stacks.components.release_store import ReleaseStore
 from stacks.components.retained_release_stores import grant_read_retained_release_stores
 from stacks.components.rollback_alarms import grant_describe_alarms
-from stacks.components.sagemaker_execution_role import SageMakerExecutionRole, SageMakerExecutionRoleProps
+from stacks.components.sagemaker_execution_role import (
+    JOB_OUTPUT_PREFIXES,
+    SERVING_PREFIXES,
+    SageMakerExecutionRole,
+    SageMakerExecutionRoleProps,
+)
 from stacks.components.training_project import TrainingProject, TrainingProjectProps
 from stacks.config import LOG_RETENTION_DAYS, AppConfig
 
@@ -99,9 +104,10 @@ class PipelineStack(cdk.Stack):
             targets.name_pipeline(self.release.pipeline)
         production_writers = targets.execution_role_arns if targets else {}
         self.release_store.restrict_writes_to(
-            [train.role, evaluation_gate.role, staging_gate.role, promote.role, execution.role],
+            [train.role, evaluation_gate.role, staging_gate.role, promote.role, execution.role, execution.job_role],
             other_writer_arns=[production_writers["production"]] if "production" in production_writers else [],
         )
+        self._confine_sagemaker_writes(execution)
         ReleaseEvents(
             self,
             "ReleaseEvents",
@@ -110,6 +116,11 @@ class PipelineStack(cdk.Stack):
             model_package_group_name=self.registry.group_name,
         )
         self._outputs()
+
+    def _confine_sagemaker_writes(self, execution: SageMakerExecutionRole) -> None:
+        """The roles SageMaker uses for the commit's jobs and the endpoints write only their own prefixes."""
+        self.release_store.confine_writes("JobsWriteOnlyTheirOutputs", execution.job_role, *JOB_OUTPUT_PREFIXES)
+        self.release_store.confine_writes("EndpointsWriteOnlyCapturedData", execution.role, *SERVING_PREFIXES)
 
     # -- components -----------------------------------------------------------
 
@@ -199,6 +210,7 @@ class PipelineStack(cdk.Stack):
         )
         images.grant_push(image_build.role)
         images.grant_pull(execution.role)
+        images.grant_pull(execution.job_role)
         assets.grant_read(image_build.role)
         assets.grant_read(ci.role)
         return ci, train, images, image_build
@@ -218,7 +230,7 @@ class PipelineStack(cdk.Stack):
             training_timeout_minutes=c.training_timeout_minutes,
             assets=assets,
             release_store=self.release_store,
-            execution_role=execution.role,
+            job_role=execution.job_role,
             registry=self.registry,
         )
 

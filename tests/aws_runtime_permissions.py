@@ -303,6 +303,21 @@ def _unknowable_assets(statement: dict[str, Any]) -> dict[str, Any]:
     return {**statement, "Resource": ["arn:aws:s3:::*/*" if _ASSET_OBJECT.match(str(r)) else r for r in listed]}
 
 
+# Condition keys a request sets from its parameters (Service Authorization Reference, "Condition keys" column).
+REQUEST_CONTEXT: dict[tuple[str, str], Callable[[Params], dict[str, Any]]] = {
+    ("sagemaker", "CreateTrainingJob"): lambda p: {"sagemaker:NetworkIsolation": bool(p.get("EnableNetworkIsolation"))},
+    ("sagemaker", "CreateProcessingJob"): lambda p: {
+        "sagemaker:NetworkIsolation": bool(p.get("NetworkConfig", {}).get("EnableNetworkIsolation"))
+    },
+}
+
+
+def request_context(call: RecordedCall) -> dict[str, Any]:
+    """The condition keys `call` carries (none for operations `REQUEST_CONTEXT` does not list)."""
+    derive = REQUEST_CONTEXT.get((call.service, call.operation))
+    return derive(call.params) if derive else {}
+
+
 class Judge:
     """Judges recorded calls against the synthesized pipeline template's roles."""
 
@@ -335,7 +350,7 @@ class Judge:
         for role in roles:
             if not self.deployed_configuration(call, role):
                 continue
-            verdict = evaluate(statements_of(role), Request(action, resource, {}))
+            verdict = evaluate(statements_of(role), Request(action, resource, request_context(call)))
             if not verdict.allowed:
                 yield f"{call.principal} ({role}) {action} on {resource}: {verdict.reason}"
 

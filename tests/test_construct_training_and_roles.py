@@ -38,7 +38,7 @@ def _training(tmp_path: Path, **changes: object) -> tuple[cdk.Stack, Template, T
         training_timeout_minutes=90,
         assets=assets,
         release_store=r.release,
-        execution_role=execution.role,
+        job_role=execution.job_role,
         registry=r.registry,
     )
     train = TrainingProject(stack, "TrainProject", props=TrainingProjectProps(**{**props, **changes}))  # type: ignore[arg-type]
@@ -81,21 +81,34 @@ def test_the_training_project_runs_jobs_named_after_the_project_and_passes_the_r
 ) -> None:
     stack, template, train, execution = training
     statements = policy_of(template, stack, train.role)
-    jobs = json.dumps(statement(statements, "RunTrainingAndEvaluationJobs")["Resource"])
-    assert ":training-job/churn-*" in jobs and ":processing-job/churn-*" in jobs
+    for sid in ("RunTrainingAndEvaluationJobs", "StartIsolatedTrainingAndEvaluationJobs"):
+        jobs = json.dumps(statement(statements, sid)["Resource"])
+        assert ":training-job/churn-*" in jobs and ":processing-job/churn-*" in jobs
+    start = statement(statements, "StartIsolatedTrainingAndEvaluationJobs")
+    assert start["Condition"] == {"Bool": {"sagemaker:NetworkIsolation": "true"}}
+    assert sorted(start["Action"]) == ["sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob"]
+    assert not any(a.startswith("sagemaker:Create") for a in statement(statements, "RunTrainingAndEvaluationJobs")["Action"])
     passing = statement(statements, "PassExecutionRoleToSageMaker")
     assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
-    assert passing["Resource"] == {"Fn::GetAtt": [stack.resolve(stack.get_logical_id(execution.role.node.default_child)), "Arn"]}
+    job_role = stack.resolve(stack.get_logical_id(execution.job_role.node.default_child))
+    assert passing["Resource"] == {"Fn::GetAtt": [job_role, "Arn"]}
     puts = [s for s in statements if "s3:PutObject" in s["Action"]]
     assert [json.dumps(s["Resource"]).endswith('"/releases/*"]]}') for s in puts] == [True]
 
 
-def test_the_execution_role_writes_releases_and_captured_data_and_never_deletes(training: Training) -> None:
+@pytest.mark.parametrize(
+    ("which", "prefixes"),
+    [("role", ["/data-capture/*"]), ("job_role", ["/releases/*/evaluation/*", "/releases/*/training/*"])],
+)
+def test_each_sagemaker_role_puts_only_what_sagemaker_uploads_for_it_and_never_deletes(
+    training: Training, which: str, prefixes: list[str]
+) -> None:
+    """The endpoints' role: captured data; the jobs' role (the commit's code): the jobs' outputs, never a model."""
     stack, template, _, execution = training
-    statements = policy_of(template, stack, execution.role)
+    statements = policy_of(template, stack, getattr(execution, which))
     puts = [s["Resource"] for s in statements if "s3:PutObject" in s["Action"]]
     resources = [r for put in puts for r in (put if isinstance(put, list) else [put])]
-    assert sorted(json.dumps(r).split('"')[-2] for r in resources) == ["/data-capture/*", "/releases/*"]
+    assert sorted(json.dumps(r).split('"')[-2] for r in resources) == prefixes
     assert not any("Delete" in action for action in actions_of(statements))
 
 

@@ -310,13 +310,13 @@ def test_staging_gate_may_invoke_only_the_staging_endpoint(synthesized: Synthesi
     assert f"endpoint/{CONFIG.project_name}-staging-endpoint" in text and "production" not in text
 
 
-def test_training_jobs_are_limited_to_the_project_prefix_and_pass_only_the_execution_role(synthesized: SynthesizedApp) -> None:
+def test_training_jobs_are_limited_to_the_project_prefix_and_pass_only_the_jobs_role(synthesized: SynthesizedApp) -> None:
     statements = _statements(synthesized, "TrainProjectRole")
     jobs = next(s for s in statements if "sagemaker:CreateTrainingJob" in s["Action"])
     prefixes = [f":{kind}/{CONFIG.project_name}-*" for kind in ("training-job", "processing-job")]
     assert all(any(prefix in json.dumps(r) for prefix in prefixes) for r in jobs["Resource"])
     (pass_role,) = [s for s in statements if s["Action"] == "iam:PassRole"]
-    assert pass_role["Resource"]["Fn::GetAtt"][0].startswith("SageMakerExecutionRole")
+    assert pass_role["Resource"]["Fn::GetAtt"][0].startswith("SageMakerExecutionJobRole")
 
 
 def test_endpoint_deploy_role_creates_only_tagged_resources(synthesized: SynthesizedApp) -> None:

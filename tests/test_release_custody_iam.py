@@ -122,15 +122,23 @@ def test_only_the_platforms_own_steps_write_release_data(synthesized: Synthesize
         function_role(synthesized, "staging_gate"),
         function_role(synthesized, "promote"),
     ]
-    (execution,) = [
+    assert writers[:-1] == [{"Fn::GetAtt": [role, "Arn"]} for role in [*platform, *sagemaker_roles(synthesized)]]
+    assert break_glass_role_name(cdk_json_config().project_name) in json.dumps(writers[-1])
+    for role in commit_running_roles(synthesized).values():
+        assert {"Fn::GetAtt": [role, "Arn"]} not in writers
+
+
+def sagemaker_roles(synthesized: SynthesizedApp) -> list[str]:
+    """The endpoints' role, then the jobs' role (the one that runs the commit's `train.py` and `evaluate.py`)."""
+    roles = [
         k
         for k, r in resources_of(synthesized, "AWS::IAM::Role").items()
         if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"].get("Service") == "sagemaker.amazonaws.com"
     ]
-    assert writers[:-1] == [{"Fn::GetAtt": [role, "Arn"]} for role in [*platform, execution]]
-    assert break_glass_role_name(cdk_json_config().project_name) in json.dumps(writers[-1])
-    for role in commit_running_roles(synthesized).values():
-        assert {"Fn::GetAtt": [role, "Arn"]} not in writers
+    (serving,) = [k for k in roles if k.startswith("SageMakerExecutionRole")]
+    (jobs,) = [k for k in roles if k.startswith("SageMakerExecutionJobRole")]
+    assert sorted(roles) == sorted([serving, jobs])
+    return [serving, jobs]
 
 
 def test_nobody_but_the_break_glass_role_deletes_release_data(synthesized: SynthesizedApp) -> None:
@@ -235,3 +243,70 @@ def test_the_release_bucket_policy_refuses_a_writer_it_does_not_name(synthesized
             [s for s in statements if s["Effect"] == "Deny"], Request(action, model, {**encrypted, "aws:PrincipalArn": principal})
         )
         assert verdict.reason.startswith("explicitly denied") is denied, (principal, action, verdict.reason)
+
+
+# -- the SageMaker jobs run the commit's train.py and evaluate.py: what their role may write ------------------
+
+RUN = "ml-cicd-3f2c9e1a-20261128000000"
+# Each key with the one SageMaker role that may put it (None: neither).
+SAGEMAKER_WRITES = [
+    (f"releases/{RUN}/training/{RUN}/output/model.tar.gz", "jobs"),
+    (f"releases/{RUN}/evaluation/evaluation.json", "jobs"),
+    ("data-capture/production/AllTraffic/2026/11/29/20/capture.jsonl", "endpoints"),
+    (f"releases/{RUN}/model/model.tar.gz", None),  # what the gates judged and production loads on scale-out
+    ("releases/ml-cicd-00000000-20261001000000/model/model.tar.gz", None),  # the champion
+    (f"releases/{RUN}/code/sourcedir.tar.gz", None),
+    (f"releases/{RUN}/data/holdout/holdout.csv", None),
+    ("decision-records/evaluation-gate/job.json", None),
+]
+
+
+def _sagemaker_verdicts(synthesized: SynthesizedApp, action: str, key: str) -> dict[str, tuple[bool, bool]]:
+    """Per SageMaker role: (its own policy allows, the release bucket's policy denies) for `action` on `key`."""
+    from tests.iam_policy_evaluation import Request, evaluate
+    from tests.synthesized_roles import pipeline_world
+
+    world = pipeline_world(synthesized.pipeline)
+    release = bucket_id(synthesized, "ReleaseStoreBucket")
+    bucket_statements = [world.resolve(s) for s in release_bucket_policy(synthesized).values()]
+    denies = [s for s in bucket_statements if s["Effect"] == "Deny"]
+    arn = f"arn:aws:s3:::{world.physical_name(release)}/{key}"
+    context = {"aws:SecureTransport": "true", "s3:x-amz-server-side-encryption": "aws:kms"}
+    verdicts = {}
+    for name, role in zip(("endpoints", "jobs"), sagemaker_roles(synthesized), strict=True):
+        own = evaluate(world.role_statements(role), Request(action, arn, context))
+        principal = {**context, "aws:PrincipalArn": world.get_att(role, "Arn")}
+        bucket = evaluate(denies, Request(action, arn, principal))
+        verdicts[name] = (own.allowed, bucket.reason.startswith("explicitly denied"))
+    return verdicts
+
+
+@pytest.mark.parametrize(("key", "writer"), SAGEMAKER_WRITES)
+def test_the_jobs_running_a_commits_code_cannot_overwrite_a_model_the_champion_or_captured_data(
+    synthesized: SynthesizedApp, key: str, writer: str | None
+) -> None:
+    """Both walls, judged as IAM judges them: the role's own policy, and the release bucket's policy on its own
+    (which still holds if a later grant, or an attached managed policy, gave the role more)."""
+    for name, (own_allows, bucket_denies) in _sagemaker_verdicts(synthesized, "s3:PutObject", key).items():
+        assert own_allows is (name == writer), f"{name}' role policy on {key}"
+        assert bucket_denies is (name != writer), f"the release bucket's policy on the {name}' role putting {key}"
+
+
+@pytest.mark.parametrize("key", [key for key, _ in SAGEMAKER_WRITES])
+def test_no_sagemaker_role_deletes_release_data(synthesized: SynthesizedApp, key: str) -> None:
+    for action in DELETE_ACTIONS:
+        for name, (own_allows, bucket_denies) in _sagemaker_verdicts(synthesized, action, key).items():
+            assert not own_allows and bucket_denies, (name, action, key)
+
+
+def test_the_train_stage_starts_the_jobs_with_the_jobs_role_only(synthesized: SynthesizedApp) -> None:
+    serving, jobs = sagemaker_roles(synthesized)
+    (train,) = [
+        r
+        for r in resources_of(synthesized, "AWS::CodeBuild::Project").values()
+        if "buildspecs/train.yml" in r["Properties"]["Description"]
+    ]
+    variables = {v["Name"]: v["Value"] for v in train["Properties"]["Environment"]["EnvironmentVariables"]}
+    assert variables["SAGEMAKER_ROLE_ARN"] == {"Fn::GetAtt": [jobs, "Arn"]}
+    passed = [r for a, r in allowed(synthesized, project_role(synthesized, "train.yml")) if a == "iam:PassRole"]
+    assert passed == [json.dumps({"Fn::GetAtt": [jobs, "Arn"]})] and serving not in json.dumps(passed)

@@ -17,10 +17,18 @@ from tests.synthesis_fixtures import SynthesizedApp
 DEPLOYED = {"RECORD_PREFIX": "decision-records/", "MODEL_PACKAGE_GROUP_NAME": "ml-cicd-models"}
 PACKAGE = "arn:aws:sagemaker:eu-west-1:111122223333:model-package/ml-cicd-models/7"
 
+TRAINING_JOB = "ml-cicd-3f2c9e1a-20261128"
+ISOLATED = {"EnableNetworkIsolation": True}
 # What each principal does in a release, as recorded calls (the suite records the same shapes from real runs).
 RELEASE_CALLS = [
-    RecordedCall("release_tools", "sagemaker", "CreateTrainingJob", {"TrainingJobName": "ml-cicd-3f2c9e1a-20261128"}, {}),
-    RecordedCall("release_tools", "sagemaker", "CreateProcessingJob", {"ProcessingJobName": "ml-cicd-3f2c9e1a-eval"}, {}),
+    RecordedCall("release_tools", "sagemaker", "CreateTrainingJob", {"TrainingJobName": TRAINING_JOB, **ISOLATED}, {}),
+    RecordedCall(
+        "release_tools",
+        "sagemaker",
+        "CreateProcessingJob",
+        {"ProcessingJobName": "ml-cicd-3f2c9e1a-eval", "NetworkConfig": ISOLATED},
+        {},
+    ),
     RecordedCall("release_tools", "sagemaker", "ListModelPackages", {"ModelPackageGroupName": "ml-cicd-models"}, {}),
     RecordedCall("release_tools", "sagemaker", "CreateModelPackage", {"ModelPackageGroupName": "ml-cicd-models"}, {}),
     RecordedCall("release_tools", "s3", "PutObject", {"Bucket": "artifacts", "Key": "releases/x/model.tar.gz"}, {}),
@@ -65,7 +73,7 @@ def _without(pipeline: dict[str, Any], sid: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("sid", "denied"),
     [
-        ("RunTrainingAndEvaluationJobs", "sagemaker:CreateTrainingJob"),
+        ("StartIsolatedTrainingAndEvaluationJobs", "sagemaker:CreateTrainingJob"),
         ("ListModelPackages", "sagemaker:ListModelPackages"),
         ("RecordVerdictOnModelPackage", "sagemaker:UpdateModelPackage"),
         ("TestStagingEndpoint", "sagemaker:InvokeEndpoint"),
@@ -76,6 +84,22 @@ def _without(pipeline: dict[str, Any], sid: str) -> dict[str, Any]:
 def test_removing_one_statement_fails_the_check(synthesized: SynthesizedApp, sid: str, denied: str) -> None:
     problems = judge(RELEASE_CALLS, _without(synthesized.pipeline, sid))
     assert problems and any(denied in line for line in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("operation", "params"),
+    [
+        ("CreateTrainingJob", {"TrainingJobName": TRAINING_JOB}),
+        ("CreateTrainingJob", {"TrainingJobName": TRAINING_JOB, "EnableNetworkIsolation": False}),
+        ("CreateProcessingJob", {"ProcessingJobName": "ml-cicd-3f2c9e1a-eval", "NetworkConfig": {}}),
+    ],
+)
+def test_the_train_stage_cannot_start_a_job_without_network_isolation(
+    synthesized: SynthesizedApp, operation: str, params: dict[str, Any]
+) -> None:
+    """The jobs run the commit's code; only network isolation keeps AWS credentials out of their containers."""
+    problems = judge([RecordedCall("release_tools", "sagemaker", operation, params, {})], synthesized.pipeline)
+    assert problems and "implicit deny" in problems[0], problems
 
 
 def test_a_call_on_another_projects_resource_fails(synthesized: SynthesizedApp) -> None:

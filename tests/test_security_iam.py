@@ -143,13 +143,14 @@ def _pass_role_statements(synthesized: SynthesizedApp) -> list[tuple[str, dict[s
 
 
 def test_the_sagemaker_execution_role_is_passed_only_to_sagemaker(synthesized: SynthesizedApp) -> None:
-    # Issue 18: wherever iam:PassRole is granted, the passed role can only go to SageMaker.
+    # Issue 18: wherever iam:PassRole is granted, the passed role (the endpoints' or the jobs') can only go to SageMaker.
     statements = [
         (where, s)
         for where, s in _pass_role_statements(synthesized)
-        if "SageMakerExecutionRole" in json.dumps(s["Resource"]) or "*" in as_list(s["Resource"])
+        if "SageMakerExecution" in json.dumps(s["Resource"]) or "*" in as_list(s["Resource"])
     ]
-    assert len(statements) >= 2  # the Train project and the endpoint deploy role
+    passed = {json.dumps(s["Resource"]) for _, s in statements}
+    assert len(statements) >= 2 and any("SageMakerExecutionJobRole" in r for r in passed)  # the Train project, the deploy role
     for where, statement in statements:
         assert statement.get("Condition") == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}, where
 

@@ -36,10 +36,21 @@ from constructs import Construct
 from stacks.components.artifact_store import project_bucket
 from stacks.components.nag_acknowledgements import KMS_USE, S3_READ, acknowledge, logical_id
 
-__all__ = ["DELETE_ACTIONS", "ReleaseStore", "break_glass_role_name"]
+__all__ = ["DELETE_ACTIONS", "WRITE_ACTIONS", "ReleaseStore", "break_glass_role_name"]
 
 # What no build, function or job may do to release data.
 DELETE_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion")
+# What only the named writers may do, each under its own prefixes.
+WRITE_ACTIONS = (
+    "s3:PutObject",
+    "s3:PutObjectTagging",
+    "s3:PutObjectVersionTagging",
+    "s3:PutObjectRetention",
+    "s3:PutObjectLegalHold",
+    "s3:PutObjectAcl",
+    "s3:PutObjectVersionAcl",
+    "s3:RestoreObject",
+)
 
 
 def break_glass_role_name(project_name: str) -> str:
@@ -93,16 +104,7 @@ class ReleaseStore(Construct):
                 sid="DenyWritesButThePlatformsOwnSteps",
                 effect=iam.Effect.DENY,
                 principals=[iam.AnyPrincipal()],
-                actions=[
-                    "s3:PutObject",
-                    "s3:PutObjectTagging",
-                    "s3:PutObjectVersionTagging",
-                    "s3:PutObjectRetention",
-                    "s3:PutObjectLegalHold",
-                    "s3:PutObjectAcl",
-                    "s3:PutObjectVersionAcl",
-                    "s3:RestoreObject",
-                ],
+                actions=list(WRITE_ACTIONS),
                 resources=[self.bucket.arn_for_objects("*")],
                 conditions={
                     "ArnNotEquals": {
@@ -111,6 +113,23 @@ class ReleaseStore(Construct):
                         + [self.break_glass_arn]
                     }
                 },
+            )
+        )
+
+    def confine_writes(self, sid: str, role: iam.IRole, *prefixes: str) -> None:
+        """Deny `role` every write outside `prefixes`, whatever its own IAM policy grants (now or later).
+
+        For the SageMaker roles: the jobs' role writes the jobs' outputs, the endpoints' role captured data.
+        An explicit deny in a resource-based policy overrides any allow ("Policy evaluation logic", IAM User Guide).
+        """
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=list(WRITE_ACTIONS),
+                not_resources=[self.bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes],
+                conditions={"ArnEquals": {"aws:PrincipalArn": role.role_arn}},
             )
         )
 

@@ -1,4 +1,23 @@
-"""The role SageMaker training, processing and hosting run with: this project's data only."""
+"""The roles SageMaker runs with: one for the endpoints, one for the training and evaluation jobs.
+
+Both jobs run the commit's own code (`train.py`, `evaluate.py`, or the
+repository's image), so they get a role of their own that may put only the
+jobs' outputs (`releases/<run>/training/`, `releases/<run>/evaluation/`):
+never a served model (`releases/<run>/model/`), the code and data of a run,
+a decision record or captured data. The endpoints' role puts only captured
+data (`data-capture/`). The release bucket's policy holds both roles to those
+prefixes as well (`ReleaseStore.confine_writes`), whatever IAM grants later.
+
+Neither the jobs' nor the endpoints' containers get these credentials at all:
+the platform starts every job and model with network isolation, and "If you
+enable network isolation, the containers can't make any outbound network
+calls, even to other AWS services such as Amazon S3. Additionally, no AWS
+credentials are made available to the container runtime environment. [...]
+SageMaker still performs download and upload operations against Amazon S3
+using your SageMaker execution role in isolation from the training or
+inference container" (SageMaker Developer Guide, "Run Training and Inference
+Containers in Internet-Free Mode"). The narrow roles are the second wall.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +32,19 @@ from constructs import Construct
 from stacks.components.nag_acknowledgements import acknowledge, acknowledge_object_grant, arn_as_nag_prints
 from stacks.components.release_store import ReleaseStore
 
-__all__ = ["SageMakerExecutionRole", "SageMakerExecutionRoleProps", "grant_image_logs_and_metrics", "grant_pass_to_sagemaker"]
+__all__ = [
+    "JOB_OUTPUT_PREFIXES",
+    "SERVING_PREFIXES",
+    "SageMakerExecutionRole",
+    "SageMakerExecutionRoleProps",
+    "grant_image_logs_and_metrics",
+    "grant_pass_to_sagemaker",
+]
+
+# What SageMaker uploads for the jobs (`release_tools.release_layout`: training output, evaluation output).
+JOB_OUTPUT_PREFIXES = ("releases/*/training/", "releases/*/evaluation/")
+# What SageMaker uploads for the endpoints: captured requests and responses.
+SERVING_PREFIXES = ("data-capture/",)
 
 
 def grant_pass_to_sagemaker(execution_role: iam.IRole, grantee: iam.IGrantable) -> None:
@@ -43,46 +74,73 @@ class SageMakerExecutionRoleProps:
 
 
 class SageMakerExecutionRole(Construct):
-    """Writes releases and captured data (never deletes), pulls the framework image, writes its logs and metrics.
+    """`role`: the endpoints' (puts captured data); `job_role`: the training and evaluation jobs' (puts their outputs).
 
-    The stack wires the rest: the model image repository lets it pull (`ImageRepository.grant_pull`), and the
-    production rollback alarms let it read them (`rollback_alarms.grant_describe_alarms`).
+    Neither deletes (the release bucket denies it to everyone). The stack wires the rest: the model image repository
+    lets both pull (`ImageRepository.grant_pull`), and the production rollback alarms let `role` read them
+    (`rollback_alarms.grant_describe_alarms`).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, props: SageMakerExecutionRoleProps) -> None:
         super().__init__(scope, construct_id)
-        p = props
-        stack = cdk.Stack.of(self)
-        self.role = iam.Role(
+        self.role = self._serving_role(props)
+        self.job_role = self._job_role(props)
+
+    def _serving_role(self, p: SageMakerExecutionRoleProps) -> iam.Role:
+        """The endpoints' role: reads releases (and the artifact store, so models released before the release
+        bucket still serve), puts captured data only."""
+        role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="SageMaker execution role for training, evaluation and endpoints of this project",
+            description="SageMaker execution role of this project's endpoints: writes captured data only",
         )
-        # Release data: training and evaluation outputs, captured data. No delete (the release bucket denies it to
-        # everyone); the artifact store stays readable so models released before the release bucket still serve.
-        p.release.grant_write(self.role, "releases/", "data-capture/")
-        p.bucket.grant_read(self.role)
-        acknowledge_object_grant(self.role, p.bucket, reason="Objects of the project's own artifact bucket.")
-        p.key.grant_encrypt_decrypt(self.role)
-        p.key.grant(self.role, "kms:CreateGrant", "kms:DescribeKey")
-        grant_image_logs_and_metrics(self.role)
-        # Endpoints serve registered model packages of this account's registry.
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadModelPackages",
-                actions=["sagemaker:DescribeModelPackage"],
-                resources=[stack.format_arn(service="sagemaker", resource="model-package", resource_name="*")],
-            )
+        p.release.grant_write(role, *SERVING_PREFIXES)
+        _grant_key_image_and_old_releases(role, p)
+        _grant_reading_model_packages(role)
+        return role
+
+    def _job_role(self, p: SageMakerExecutionRoleProps) -> iam.Role:
+        """The jobs' role: reads releases (and the artifact store: a champion released before the release bucket is
+        evaluated from there), puts the jobs' outputs only."""
+        role = iam.Role(
+            self,
+            "JobRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="SageMaker role of the training and evaluation jobs: writes their outputs only",
         )
-        acknowledge(
-            self.role,
-            resources={
-                arn_as_nag_prints(self).format(
-                    service="sagemaker", resource="model-package/*"
-                ): "Endpoints serve registered packages; the package ARN is only known per release."
-            },
+        p.release.grant_write(role, *JOB_OUTPUT_PREFIXES)
+        _grant_key_image_and_old_releases(role, p)
+        return role
+
+
+def _grant_key_image_and_old_releases(role: iam.Role, p: SageMakerExecutionRoleProps) -> None:
+    """The project key, the framework image, logs and metrics; read-only, the artifact store (older releases)."""
+    p.bucket.grant_read(role)
+    acknowledge_object_grant(role, p.bucket, reason="Objects of the project's own artifact bucket.")
+    p.key.grant_encrypt_decrypt(role)
+    p.key.grant(role, "kms:CreateGrant", "kms:DescribeKey")
+    grant_image_logs_and_metrics(role)
+
+
+def _grant_reading_model_packages(role: iam.Role) -> None:
+    """Endpoints serve registered model packages of this account's registry."""
+    stack = cdk.Stack.of(role)
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="ReadModelPackages",
+            actions=["sagemaker:DescribeModelPackage"],
+            resources=[stack.format_arn(service="sagemaker", resource="model-package", resource_name="*")],
         )
+    )
+    acknowledge(
+        role,
+        resources={
+            arn_as_nag_prints(role).format(
+                service="sagemaker", resource="model-package/*"
+            ): "Endpoints serve registered packages; the package ARN is only known per release."
+        },
+    )
 
 
 def grant_image_logs_and_metrics(role: iam.Role) -> None:

@@ -4,7 +4,8 @@ A `BuildProject` (`buildspecs/train.yml`) that grants itself what the
 training platform needs and acknowledges the wildcards of those grants:
 the platform's tools and the endpoint templates, jobs named with the
 project's prefix, registration in the project's model package group,
-passing the SageMaker execution role (to SageMaker only), and release data
+passing the jobs' SageMaker role (to SageMaker only, for jobs started with
+network isolation only), and release data
 under `releases/` of the release bucket. The construct id stays
 `TrainProject`, so its resources keep their logical IDs.
 """
@@ -30,11 +31,11 @@ from stacks.components.sagemaker_execution_role import grant_pass_to_sagemaker
 
 __all__ = ["TrainingProject", "TrainingProjectProps"]
 
+# Both jobs run the commit's code: they may only be started with network isolation (no AWS credentials inside).
+_CREATE_JOB_ACTIONS = ["sagemaker:CreateTrainingJob", "sagemaker:CreateProcessingJob"]
 _JOB_ACTIONS = [
-    "sagemaker:CreateTrainingJob",
     "sagemaker:DescribeTrainingJob",
     "sagemaker:StopTrainingJob",
-    "sagemaker:CreateProcessingJob",
     "sagemaker:DescribeProcessingJob",
     "sagemaker:StopProcessingJob",
     "sagemaker:AddTags",
@@ -62,7 +63,8 @@ class TrainingProjectProps:
     training_timeout_minutes: int
     assets: PlatformAssets
     release_store: ReleaseStore
-    execution_role: iam.IRole
+    # The role the training and evaluation jobs run with (`SageMakerExecutionRole.job_role`).
+    job_role: iam.IRole
     registry: ModelRegistry
 
 
@@ -84,7 +86,7 @@ class TrainingProject(BuildProject):
                     **p.environment,
                     "ARTIFACT_BUCKET": p.release_store.bucket.bucket_name,
                     "KMS_KEY_ARN": p.encryption_key.key_arn,
-                    "SAGEMAKER_ROLE_ARN": p.execution_role.role_arn,
+                    "SAGEMAKER_ROLE_ARN": p.job_role.role_arn,
                     "MODEL_PACKAGE_GROUP_NAME": p.registry.group_name,
                     "TRAINING_INSTANCE_TYPE": p.training_instance_type,
                     "EVALUATION_INSTANCE_TYPE": p.evaluation_instance_type,
@@ -96,7 +98,7 @@ class TrainingProject(BuildProject):
         )
         p.assets.grant_read(self.role, endpoint_templates=True)
         self._grant_jobs_and_registration(p)
-        grant_pass_to_sagemaker(p.execution_role, self.role)
+        grant_pass_to_sagemaker(p.job_role, self.role)
         p.release_store.grant_write(self.role, "releases/")
 
     def _grant_jobs_and_registration(self, p: TrainingProjectProps) -> None:
@@ -106,6 +108,16 @@ class TrainingProject(BuildProject):
             stack.format_arn(service="sagemaker", resource=kind, resource_name=prefix)
             for kind in ("training-job", "processing-job")
         ]
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="StartIsolatedTrainingAndEvaluationJobs",
+                actions=_CREATE_JOB_ACTIONS,
+                resources=jobs,
+                # The Service Authorization Reference lists `sagemaker:NetworkIsolation` (Bool) for both actions; a
+                # request without `EnableNetworkIsolation: true` does not match, so it is refused.
+                conditions={"Bool": {"sagemaker:NetworkIsolation": "true"}},
+            )
+        )
         self.role.add_to_principal_policy(
             iam.PolicyStatement(sid="RunTrainingAndEvaluationJobs", actions=_JOB_ACTIONS, resources=jobs)
         )
