@@ -34,7 +34,7 @@ from stacks.components.release_functions import (
 )
 from stacks.components.release_pipeline import ReleasePipeline, ReleasePipelineProps
 from stacks.components.release_source import ReleaseSource, ReleaseSourceProps, add_release_source
-from stacks.components.release_store import ReleaseStore
+from stacks.components.release_store import ReleaseStore, deny_deletes
 from stacks.components.retained_release_stores import grant_read_retained_release_stores
 from stacks.components.rollback_alarms import grant_describe_alarms
 from stacks.components.sagemaker_execution_role import (
@@ -140,6 +140,11 @@ class PipelineStack(cdk.Stack):
             retention_days=c.artifact_retention_days,
         )
         self.release_bucket = self.release_store.bucket
+        # The endpoint templates and configurations the deploys use stay in the artifact store (TrainOutput):
+        # no build or function may erase them either (the chain of custody refuses a changed or missing one).
+        deny_deletes(
+            self.artifact_bucket, sid="DenyDeletingPipelineArtifacts", break_glass_arn=self.release_store.break_glass_arn
+        )
         self.registry = ModelRegistry(
             self,
             "ModelRegistry",

@@ -310,3 +310,41 @@ def test_the_train_stage_starts_the_jobs_with_the_jobs_role_only(synthesized: Sy
     assert variables["SAGEMAKER_ROLE_ARN"] == {"Fn::GetAtt": [jobs, "Arn"]}
     passed = [r for a, r in allowed(synthesized, project_role(synthesized, "train.yml")) if a == "iam:PassRole"]
     assert passed == [json.dumps({"Fn::GetAtt": [jobs, "Arn"]})] and serving not in json.dumps(passed)
+
+
+def artifact_bucket_denies(synthesized: SynthesizedApp) -> list[dict[str, Any]]:
+    from tests.synthesized_roles import pipeline_world
+
+    world = pipeline_world(synthesized.pipeline)
+    artifacts = bucket_id(synthesized, "ArtifactStoreBucket")
+    (policy,) = [
+        p for p in resources_of(synthesized, "AWS::S3::BucketPolicy").values() if p["Properties"]["Bucket"] == {"Ref": artifacts}
+    ]
+    return [world.resolve(s) for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+
+
+@pytest.mark.parametrize("action", DELETE_ACTIONS)
+def test_no_build_or_function_erases_the_templates_and_configurations_the_deploys_use(
+    synthesized: SynthesizedApp, action: str
+) -> None:
+    """CDK grants the Train role and the pipeline's role `s3:DeleteObject*` on the artifact store (TrainOutput
+    holds the endpoint templates and configurations); the bucket's policy refuses every such delete."""
+    from tests.iam_policy_evaluation import Request, evaluate
+    from tests.synthesized_roles import pipeline_world
+
+    world = pipeline_world(synthesized.pipeline)
+    artifacts = bucket_id(synthesized, "ArtifactStoreBucket")
+    arn = f"arn:aws:s3:::{world.physical_name(artifacts)}/ml-cicd-pipeline-Rel/TrainOutpu/AbCdE12"
+    context = {"aws:SecureTransport": "true"}
+    deleters = [
+        role
+        for role in resources_of(synthesized, "AWS::IAM::Role")
+        if evaluate(world.role_statements(role), Request(action, arn, context)).allowed
+    ]
+    assert project_role(synthesized, "train.yml") in deleters and any(r.startswith("ReleasePipeline") for r in deleters)
+    denies = artifact_bucket_denies(synthesized)
+    for role in deleters:
+        verdict = evaluate(denies, Request(action, arn, {**context, "aws:PrincipalArn": world.get_att(role, "Arn")}))
+        assert verdict.reason.startswith("explicitly denied"), (role, action, verdict.reason)
+    break_glass = f"arn:aws:iam::{world.where.account}:role/{break_glass_role_name(cdk_json_config().project_name)}"
+    assert evaluate(denies, Request(action, arn, {**context, "aws:PrincipalArn": break_glass})).reason.startswith("no statement")

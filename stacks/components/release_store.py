@@ -36,7 +36,7 @@ from constructs import Construct
 from stacks.components.artifact_store import project_bucket
 from stacks.components.nag_acknowledgements import KMS_USE, S3_READ, acknowledge, logical_id
 
-__all__ = ["DELETE_ACTIONS", "WRITE_ACTIONS", "ReleaseStore", "break_glass_role_name"]
+__all__ = ["DELETE_ACTIONS", "WRITE_ACTIONS", "ReleaseStore", "break_glass_role_name", "deny_deletes"]
 
 # What no build, function or job may do to release data.
 DELETE_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion")
@@ -56,6 +56,25 @@ WRITE_ACTIONS = (
 def break_glass_role_name(project_name: str) -> str:
     """The one role name the release bucket lets delete (an administrator creates it only when needed)."""
     return f"{project_name}-release-break-glass"
+
+
+def deny_deletes(bucket: s3.IBucket, *, sid: str, break_glass_arn: str) -> None:
+    """Deny deleting any object or object version of `bucket` to every principal but the break-glass role.
+
+    "Explicit denies in [...] resource-based policies [...] override allows" (IAM User Guide, "Policy evaluation
+    logic"): the CDK grants that give a role `s3:DeleteObject*` on the bucket no longer let it erase anything.
+    Lifecycle expiration is S3's own action, not a principal's request, so the retention rules still apply.
+    """
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=sid,
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=list(DELETE_ACTIONS),
+            resources=[bucket.arn_for_objects("*")],
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": break_glass_arn}},
+        )
+    )
 
 
 class ReleaseStore(Construct):
@@ -83,16 +102,7 @@ class ReleaseStore(Construct):
             lifecycle_id="expire-replaced-release-data",
             retention_days=retention_days,
         )
-        self.bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="DenyDeletingReleaseData",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=list(DELETE_ACTIONS),
-                resources=[self.bucket.arn_for_objects("*")],
-                conditions={"ArnNotEquals": {"aws:PrincipalArn": self.break_glass_arn}},
-            )
-        )
+        deny_deletes(self.bucket, sid="DenyDeletingReleaseData", break_glass_arn=self.break_glass_arn)
 
     def restrict_writes_to(self, writers: list[iam.IRole], *, other_writer_arns: list[str] | None = None) -> None:
         """Deny `s3:PutObject` (and tagging, retention, legal holds) to every principal but `writers`.
