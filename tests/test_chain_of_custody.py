@@ -164,3 +164,21 @@ def test_compare_names_every_difference() -> None:
     problems = compare(recorded, now, {"s3_uri": "s3://x/m", "version_id": "v2", "etag": "e", "size": 3})
     assert [p.split(":")[0] for p in problems] == ["b", "c", "model version_id"]
     assert compare({"version": 1, "mode": "required", **now, "model": recorded["model"]}, now, recorded["model"]) == []
+
+
+def test_the_refused_deploy_says_so_in_its_decision_record(aws: dict[str, Any]) -> None:
+    """The `verify-custody` record names the failed rule and the changed file, as the threat model says."""
+    judge(aws)
+    files = dict(aws["files"])
+    files["endpoint/staging.config.json"] = {"Parameters": {"ModelPackageArn": "arn:aws:sagemaker:::model-package/x/9"}}
+    put_zip_artifact(aws["s3"], ARTIFACTS, TRAIN_OUTPUT, files)
+    assert check(aws).failure_message
+    listed = aws["s3"].list_objects_v2(Bucket=RELEASES, Prefix="decision-records/")["Contents"]
+    keys = [o["Key"] for o in listed if "custody" in o["Key"] and o["Key"].endswith(".json")]
+    assert keys, [o["Key"] for o in listed]
+    record = json.loads(aws["s3"].get_object(Bucket=RELEASES, Key=keys[-1])["Body"].read())
+    assert record["gate"] == "verify-custody" and record["decision"] == "failed" and record["passed"] is False
+    (rule,) = record["rules"]
+    assert rule["rule_id"] == "custody.unchanged" and rule["outcome"] == "failed"
+    assert "endpoint/staging.config.json" in rule["reason"] and "when judged" in rule["reason"]
+    assert record["inputs"]["custody_record"].endswith("/evaluation-gate/11111111-2222-3333-4444-555555555555.json")

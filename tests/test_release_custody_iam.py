@@ -348,3 +348,40 @@ def test_no_build_or_function_erases_the_templates_and_configurations_the_deploy
         assert verdict.reason.startswith("explicitly denied"), (role, action, verdict.reason)
     break_glass = f"arn:aws:iam::{world.where.account}:role/{break_glass_role_name(cdk_json_config().project_name)}"
     assert evaluate(denies, Request(action, arn, {**context, "aws:PrincipalArn": break_glass})).reason.startswith("no statement")
+
+
+# -- end to end: every principal the commit's code runs as, against everything a deploy uses ------------------
+
+DEPLOYED = [
+    ("release", f"releases/{RUN}/model/model.tar.gz"),  # the model the gates judged (its version is recorded)
+    ("release", "releases/ml-cicd-00000000-20261001000000/model/model.tar.gz"),  # the champion production serves
+    ("release", "decision-records/evaluation-gate/job.json"),  # the custody record the deploys are checked against
+    ("release", "data-capture/production/AllTraffic/2026/11/29/20/capture.jsonl"),
+    ("artifacts", "ml-cicd-pipeline-Rel/TrainOutpu/AbCdE12"),  # the endpoint templates and configurations
+]
+CHANGES = ("s3:PutObject", "s3:PutObjectAcl", "s3:RestoreObject", *DELETE_ACTIONS)
+
+
+@pytest.mark.parametrize(("bucket", "key"), DEPLOYED)
+def test_no_principal_that_runs_a_commits_code_can_change_what_is_deployed(
+    synthesized: SynthesizedApp, bucket: str, key: str
+) -> None:
+    """IAM's whole answer (the role's policy allows and the bucket's policy does not deny), for the Build stage,
+    the image build, the pull-request checks and the SageMaker jobs (as if their container held credentials)."""
+    from tests.iam_policy_evaluation import Request, evaluate
+    from tests.synthesized_roles import pipeline_world
+
+    world = pipeline_world(synthesized.pipeline)
+    logical = bucket_id(synthesized, "ReleaseStoreBucket" if bucket == "release" else "ArtifactStoreBucket")
+    if bucket == "release":
+        denies = [world.resolve(s) for s in release_bucket_policy(synthesized).values() if s["Effect"] == "Deny"]
+    else:
+        denies = artifact_bucket_denies(synthesized)
+    arn = f"arn:aws:s3:::{world.physical_name(logical)}/{key}"
+    context = {"aws:SecureTransport": "true", "s3:x-amz-server-side-encryption": "aws:kms"}
+    principals = {**commit_running_roles(synthesized), "SageMaker jobs": sagemaker_roles(synthesized)[1]}
+    for name, role in principals.items():
+        for action in CHANGES:
+            own = evaluate(world.role_statements(role), Request(action, arn, context))
+            refused = evaluate(denies, Request(action, arn, {**context, "aws:PrincipalArn": world.get_att(role, "Arn")}))
+            assert not (own.allowed and not refused.reason.startswith("explicitly denied")), (name, action, key)
