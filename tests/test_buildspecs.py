@@ -84,6 +84,14 @@ def test_train_exports_the_stage_variables_and_ships_train_output() -> None:
     assert spec["artifacts"] == {"base-directory": "train-output", "files": ["**/*"]}
 
 
+def test_train_derives_the_policy_and_the_package_itself_before_training() -> None:
+    """Train's input is the commit: a committed release-policy.json or sourcedir.tar.gz is overwritten first."""
+    commands = BUILDSPECS["train.yml"]["phases"]["build"]["commands"]
+    modules = [c.split()[3] for c in commands if c.startswith("python -P -m ")]
+    assert modules[:3] == ["release_tools.validate_policy", "release_tools.model_package", "release_tools.train_and_register"]
+    assert "--out release-policy.json" in commands[0] and "--out sourcedir.tar.gz" in commands[1]
+
+
 def test_release_tools_is_importable_as_the_buildspecs_use_it() -> None:
     for module in ("release_tools.train_and_register", "release_tools.validate_policy", "release_tools.model_package"):
         assert importlib.util.find_spec(module) is not None

@@ -103,7 +103,8 @@ def test_artifacts_flow_source_to_build_to_train_to_every_later_action(pipeline:
     assert flow["Source/Source"] == ([], ["SourceOutput"])
     assert flow["Build/Build"] == (["SourceOutput"], ["BuildOutput"])
     assert flow["Build/Image"] == (["BuildOutput"], ["ImageOutput"])
-    assert flow["Train/Train"] == (["BuildOutput", "ImageOutput"], ["TrainOutput"])
+    # Train reads the commit, not what the Build stage's container (the commit's install and tests) wrote.
+    assert flow["Train/Train"] == (["SourceOutput", "ImageOutput"], ["TrainOutput"])
     for later in (
         "Evaluate/EvaluationGate",
         "DeployStaging/Deploy",

@@ -134,10 +134,12 @@ class ReleasePipeline(Construct):
             run_order=2,
             environment_variables=revision(),
         )
+        # Train reads the commit itself, not BuildOutput: the Build stage's files are written in a container where
+        # the commit's install and tests ran first, as root; Train derives the policy and the package itself.
         train = actions.CodeBuildAction(
             action_name="Train",
             project=p.train_project,
-            input=build_output,
+            input=source_output,
             outputs=[train_output],
             extra_inputs=[image_output],
             variables_namespace="Train",
