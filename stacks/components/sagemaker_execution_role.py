@@ -89,27 +89,23 @@ class SageMakerExecutionRole(Construct):
     def _serving_role(self, p: SageMakerExecutionRoleProps) -> iam.Role:
         """The endpoints' role: reads releases (and the artifact store, so models released before the release
         bucket still serve), puts captured data only."""
-        role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="SageMaker execution role of this project's endpoints: writes captured data only",
-        )
+        role = self._sagemaker_role(p, "Role", "execution role of this project's endpoints: writes captured data only")
         p.release.grant_write(role, *SERVING_PREFIXES)
-        _grant_key_image_and_old_releases(role, p)
         _grant_reading_model_packages(role)
         return role
 
     def _job_role(self, p: SageMakerExecutionRoleProps) -> iam.Role:
         """The jobs' role: reads releases (and the artifact store: a champion released before the release bucket is
         evaluated from there), puts the jobs' outputs only."""
-        role = iam.Role(
-            self,
-            "JobRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="SageMaker role of the training and evaluation jobs: writes their outputs only",
-        )
+        role = self._sagemaker_role(p, "JobRole", "role of the training and evaluation jobs: writes their outputs only")
         p.release.grant_write(role, *JOB_OUTPUT_PREFIXES)
+        return role
+
+    def _sagemaker_role(self, p: SageMakerExecutionRoleProps, construct_id: str, purpose: str) -> iam.Role:
+        """A role only SageMaker assumes, with what both roles need (`_grant_key_image_and_old_releases`)."""
+        role = iam.Role(
+            self, construct_id, assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"), description=f"SageMaker {purpose}"
+        )
         _grant_key_image_and_old_releases(role, p)
         return role
 
