@@ -179,11 +179,9 @@ def test_push_is_the_image_builds_and_pull_is_sagemakers(synthesized: Synthesize
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 holders.setdefault(logical_id.split("Role")[0], set()).update(actions)
     assert "ecr:PutImage" in holders.pop("ImageProject")
-    assert holders.pop("SageMakerExecution") == {
-        "ecr:BatchGetImage",
-        "ecr:GetDownloadUrlForLayer",
-        "ecr:BatchCheckLayerAvailability",
-    }
+    pull = {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"}
+    assert holders.pop("SageMakerExecution") == pull  # the endpoints
+    assert holders.pop("SageMakerExecutionJob") == pull  # the training and evaluation jobs (the repository's image)
     # The promotion adds a champion-* tag (a new tag on the same manifest; tags are immutable).
     assert holders.pop("Promote") == {"ecr:BatchGetImage", "ecr:PutImage"}
     assert not holders

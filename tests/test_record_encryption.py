@@ -88,6 +88,8 @@ def _condition_holds(operator: str, key: str, wanted: Any, context: Mapping[str,
         return any(fnmatch.fnmatchcase(actual, v) for v in values)
     if base == "ArnNotEquals":  # the release bucket's writers: role ARNs (tokens, compared as written)
         return actual not in values
+    if base == "ArnEquals":  # the release bucket's per-role prefixes (the SageMaker roles), compared as written
+        return actual in values
     raise AssertionError(f"condition operator {operator} is not understood by this test: extend it")
 
 

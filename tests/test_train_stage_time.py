@@ -104,7 +104,8 @@ def _run_training(sagemaker, sleep) -> None:
                                                   AlgorithmSpecification={"TrainingInputMode": "File", "TrainingImage": "i"},
                                                   OutputDataConfig={"S3OutputPath": "s3://b/o"},
                                                   ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
-                                                  StoppingCondition={"MaxRuntimeInSeconds": 60}),
+                                                  StoppingCondition={"MaxRuntimeInSeconds": 60},
+                                                  EnableNetworkIsolation=True),  # the Train role starts no other job
             lambda: sagemaker.describe_training_job(TrainingJobName=JOB),
             lambda: sagemaker.stop_training_job(TrainingJobName=JOB), policy)  # fmt: skip
 
