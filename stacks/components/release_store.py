@@ -8,8 +8,9 @@ must be able to write. This bucket is:
 
 * versioned, KMS-encrypted with the project key, TLS-only, never public;
 * written only by the writers the stack names (the Train role, the gate
-  functions and SageMaker's execution role): its policy denies every other
-  principal `s3:PutObject`, whatever that principal's own IAM policy says;
+  functions and the two SageMaker roles): its policy denies every other
+  principal `s3:PutObject`, whatever that principal's own IAM policy says,
+  and holds each SageMaker role to its own prefixes (`confine_writes`);
 * never emptied by anyone: object deletions (`s3:DeleteObject`,
   `s3:DeleteObjectVersion`) are denied to every principal except the
   break-glass role `<project>-release-break-glass` (not created by this app;
