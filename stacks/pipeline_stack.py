@@ -86,7 +86,7 @@ class PipelineStack(cdk.Stack):
         grant_describe_alarms(execution.role, self, self.production_stack_name)
         # After a redeploy, the adopted registry's models live in the buckets the teardown kept: every SageMaker
         # role that reads a model (the evaluation job scores the champion; an endpoint serves it) may read them.
-        grant_read_retained_release_stores(c.retained_release_stores, execution.role)
+        grant_read_retained_release_stores(c.retained_release_stores, execution.role, execution.job_role)
         targets = self._cross_account_access(staging_gate, promote, images)
         self.release = ReleasePipeline(
             self,
