@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import signal
 import sys
 import tempfile
 from dataclasses import replace
@@ -21,7 +20,7 @@ from pathlib import Path
 from rehearsal.errors import ConfigurationError
 from rehearsal.local_training import parse_hyperparameter
 from rehearsal.output_folder import claim_output_folder
-from release_tools.build_signals import signals_raise
+from release_tools.build_signals import INTERRUPTING_SIGNALS, keyboard_interrupt, signals_raise
 
 __all__ = ["main"]
 
@@ -142,16 +141,11 @@ def _check_serve_options(args: argparse.Namespace) -> None:
         raise ConfigurationError(f"--stop-after {stop_after} must be a number of seconds above 0, at most a week")
 
 
-def _interrupt(signum: int) -> BaseException:
-    """SIGTERM ends a run or the server as Ctrl-C does: cleanly, with what was done reported."""
-    return KeyboardInterrupt()
-
-
 def main(argv: list[str] | None = None) -> int:
     """Parse `argv`, run the command, return the exit code."""
     args = _parser().parse_args(argv)
     try:
-        with signals_raise((signal.SIGINT, signal.SIGTERM), _interrupt):
+        with signals_raise(INTERRUPTING_SIGNALS, keyboard_interrupt):
             return _run(args) if args.command == "run" else _serve(args)
     except ConfigurationError as error:
         print(f"rehearsal: {error}", file=sys.stderr)

@@ -30,9 +30,18 @@ from types import FrameType
 
 from .errors import ReleaseToolError
 
-__all__ = ["BuildTerminated", "ENDING_SIGNALS", "raise_if_signalled", "signals_raise"]
+__all__ = [
+    "BuildTerminated",
+    "ENDING_SIGNALS",
+    "INTERRUPTING_SIGNALS",
+    "keyboard_interrupt",
+    "raise_if_signalled",
+    "signals_raise",
+]
 
 ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+# What stops a command-line run (the rehearsal, the rollback tool): Ctrl-C, and SIGTERM as if it were one.
+INTERRUPTING_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class BuildTerminated(ReleaseToolError):
@@ -41,6 +50,11 @@ class BuildTerminated(ReleaseToolError):
 
 def build_terminated(signum: int) -> BaseException:
     return BuildTerminated(f"received {signal.Signals(signum).name}: the build was stopped or timed out")
+
+
+def keyboard_interrupt(signum: int) -> BaseException:
+    """A command-line run ends on SIGTERM as on Ctrl-C: cleanly, with what was done reported."""
+    return KeyboardInterrupt()
 
 
 _received: list[int] = []

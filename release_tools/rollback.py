@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import re
-import signal
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -36,7 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from contracts.decision_records import record_timestamp
 from contracts.model_package_metadata import customer_metadata, metadata_keys
 
-from .build_signals import raise_if_signalled, signals_raise
+from .build_signals import INTERRUPTING_SIGNALS, keyboard_interrupt, raise_if_signalled, signals_raise
 from .errors import ReleaseToolError, run_cli
 from .model_registry import find_champion
 
@@ -321,11 +320,6 @@ def cloudformation_client(session: Any, args: argparse.Namespace, *, sts: Any = 
     ).client("cloudformation")
 
 
-def _interrupt(signum: int) -> BaseException:
-    """SIGTERM stops a rollback as Ctrl-C does: between steps, resumable by running it again."""
-    return KeyboardInterrupt()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     import boto3
@@ -340,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         raise_if_signalled()  # a Ctrl-C whose exception Python dropped stops here, after a step
 
     try:
-        with signals_raise((signal.SIGINT, signal.SIGTERM), _interrupt):
+        with signals_raise(INTERRUPTING_SIGNALS, keyboard_interrupt):
             run_rollback(
                 cloudformation_client(session, args),
                 session.client("sagemaker"),

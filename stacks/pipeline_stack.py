@@ -37,12 +37,7 @@ from stacks.components.release_source import ReleaseSource, ReleaseSourceProps, 
 from stacks.components.release_store import ReleaseStore, deny_deletes
 from stacks.components.retained_release_stores import grant_read_retained_release_stores
 from stacks.components.rollback_alarms import grant_describe_alarms
-from stacks.components.sagemaker_execution_role import (
-    JOB_OUTPUT_PREFIXES,
-    SERVING_PREFIXES,
-    SageMakerExecutionRole,
-    SageMakerExecutionRoleProps,
-)
+from stacks.components.sagemaker_execution_role import SageMakerExecutionRole, SageMakerExecutionRoleProps
 from stacks.components.training_project import TrainingProject, TrainingProjectProps
 from stacks.config import LOG_RETENTION_DAYS, AppConfig
 
@@ -86,7 +81,7 @@ class PipelineStack(cdk.Stack):
         grant_describe_alarms(execution.role, self, self.production_stack_name)
         # After a redeploy, the adopted registry's models live in the buckets the teardown kept: every SageMaker
         # role that reads a model (the evaluation job scores the champion; an endpoint serves it) may read them.
-        grant_read_retained_release_stores(c.retained_release_stores, execution.role, execution.job_role)
+        grant_read_retained_release_stores(c.retained_release_stores, *execution.roles)
         targets = self._cross_account_access(staging_gate, promote, images)
         self.release = ReleasePipeline(
             self,
@@ -104,10 +99,10 @@ class PipelineStack(cdk.Stack):
             targets.name_pipeline(self.release.pipeline)
         production_writers = targets.execution_role_arns if targets else {}
         self.release_store.restrict_writes_to(
-            [train.role, evaluation_gate.role, staging_gate.role, promote.role, execution.role, execution.job_role],
+            [train.role, evaluation_gate.role, staging_gate.role, promote.role, *execution.roles],
             other_writer_arns=[production_writers["production"]] if "production" in production_writers else [],
         )
-        self._confine_sagemaker_writes(execution)
+        execution.confine_writes()
         ReleaseEvents(
             self,
             "ReleaseEvents",
@@ -116,11 +111,6 @@ class PipelineStack(cdk.Stack):
             model_package_group_name=self.registry.group_name,
         )
         self._outputs()
-
-    def _confine_sagemaker_writes(self, execution: SageMakerExecutionRole) -> None:
-        """The roles SageMaker uses for the commit's jobs and the endpoints write only their own prefixes."""
-        self.release_store.confine_writes("JobsWriteOnlyTheirOutputs", execution.job_role, *JOB_OUTPUT_PREFIXES)
-        self.release_store.confine_writes("EndpointsWriteOnlyCapturedData", execution.role, *SERVING_PREFIXES)
 
     # -- components -----------------------------------------------------------
 
@@ -214,8 +204,8 @@ class PipelineStack(cdk.Stack):
             ),
         )
         images.grant_push(image_build.role)
-        images.grant_pull(execution.role)
-        images.grant_pull(execution.job_role)
+        for role in execution.roles:
+            images.grant_pull(role)
         assets.grant_read(image_build.role)
         assets.grant_read(ci.role)
         return ci, train, images, image_build

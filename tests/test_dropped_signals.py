@@ -19,9 +19,8 @@ import weakref
 import pytest
 
 from rehearsal import progress
-from rehearsal.cli import _interrupt
 from rehearsal.inference_server import InferenceServer
-from release_tools.build_signals import BuildTerminated, raise_if_signalled, signals_raise
+from release_tools.build_signals import BuildTerminated, keyboard_interrupt, raise_if_signalled, signals_raise
 from release_tools.job_waiter import TRAINING_JOB, WaitPolicy, wait_for_job
 
 
@@ -45,7 +44,7 @@ def _signal_dropped_in_a_weakref_callback(signum: int) -> type[BaseException]:
 
 
 def test_the_exception_is_dropped_but_the_signal_is_raised_again() -> None:
-    with signals_raise((signal.SIGINT,), _interrupt):
+    with signals_raise((signal.SIGINT,), keyboard_interrupt):
         assert _signal_dropped_in_a_weakref_callback(signal.SIGINT) is KeyboardInterrupt  # and it returned
         with pytest.raises(KeyboardInterrupt):
             raise_if_signalled()
@@ -54,7 +53,7 @@ def test_the_exception_is_dropped_but_the_signal_is_raised_again() -> None:
 
 def test_a_rehearsal_step_that_swallowed_ctrl_c_ends_interrupted() -> None:
     log = progress.StepLog(total=3, stream=io.StringIO())
-    with signals_raise((signal.SIGINT, signal.SIGTERM), _interrupt), pytest.raises(KeyboardInterrupt):
+    with signals_raise((signal.SIGINT, signal.SIGTERM), keyboard_interrupt), pytest.raises(KeyboardInterrupt):
         with log.step("first"):
             _signal_dropped_in_a_weakref_callback(signal.SIGINT)
         with log.step("second"):
@@ -81,7 +80,7 @@ def test_the_foreground_server_stops_after_a_dropped_ctrl_c() -> None:
     """`serve_forever` calls `service_actions` between polls; `serve_until_interrupted` ends on the exception."""
     server = InferenceServer(model=None, port=0)  # type: ignore[arg-type]  # no request is served
     try:
-        with signals_raise((signal.SIGINT, signal.SIGTERM), _interrupt):
+        with signals_raise((signal.SIGINT, signal.SIGTERM), keyboard_interrupt):
             server.service_actions()
             _signal_dropped_in_a_weakref_callback(signal.SIGINT)
             with pytest.raises(KeyboardInterrupt):

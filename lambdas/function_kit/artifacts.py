@@ -32,6 +32,7 @@ from .input_limits import (
     describe_bytes,
     json_refusal,
     parse_bounded_json,
+    read_at_most,
 )
 
 if TYPE_CHECKING:  # zipfile is imported on first use: it is slow to import at cold start
@@ -202,7 +203,7 @@ class ArtifactReader:
             raise ArtifactError(beyond_bound(where, MAX_FILE_BYTES, info.file_size))
         try:
             with opened.archive.open(info) as member:
-                content = member.read(MAX_FILE_BYTES + 1)
+                content = read_at_most(member, MAX_FILE_BYTES)
         except (
             zipfile.BadZipFile,
             OSError,
@@ -211,7 +212,7 @@ class ArtifactReader:
             EOFError,
         ) as error:
             raise ArtifactError(f"{where} could not be extracted: {error}") from None
-        if len(content) > MAX_FILE_BYTES:
+        if content is None:
             raise ArtifactError(beyond_bound(where, MAX_FILE_BYTES))
         return ArtifactFile(
             artifact=artifact,

@@ -28,9 +28,10 @@ __all__ = ["grant_read_retained_release_stores"]
 
 def grant_read_retained_release_stores(stores: Sequence[RetainedReleaseStore], *roles: iam.IRole) -> None:
     """Let each of `roles` list and read the objects of each kept bucket and decrypt them (through S3 only)."""
+    if not stores:
+        return
     for role in roles:
-        if stores:
-            _grant_read(role, stores)
+        _grant_read(role, stores)
 
 
 def _grant_read(role: iam.IRole, stores: Sequence[RetainedReleaseStore]) -> None:

@@ -83,8 +83,16 @@ class SageMakerExecutionRole(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, props: SageMakerExecutionRoleProps) -> None:
         super().__init__(scope, construct_id)
+        self._release = props.release
         self.role = self._serving_role(props)
         self.job_role = self._job_role(props)
+        self.roles = (self.role, self.job_role)
+        """Both roles, endpoints' first: what every grant to "SageMaker" gives."""
+
+    def confine_writes(self) -> None:
+        """The release bucket holds each role to its own prefixes (call after `ReleaseStore.restrict_writes_to`)."""
+        self._release.confine_writes("JobsWriteOnlyTheirOutputs", self.job_role, *JOB_OUTPUT_PREFIXES)
+        self._release.confine_writes("EndpointsWriteOnlyCapturedData", self.role, *SERVING_PREFIXES)
 
     def _serving_role(self, p: SageMakerExecutionRoleProps) -> iam.Role:
         """The endpoints' role: reads releases (and the artifact store, so models released before the release
