@@ -16,11 +16,14 @@ for path in (ROOT, ROOT / "lambdas"):
         sys.path.insert(0, str(path))
 
 from rehearsal import aws_request_constraints  # noqa: E402
+from tests import botocore_model_cache  # noqa: E402
 from tests.synthesis_fixtures import SynthesizedApp, session_synthesis  # noqa: E402
 from tests.template_scans import TemplateScans, session_scans  # noqa: E402
 
 # Every AWS request the suite makes is checked against the service model's constraints (pattern, max, enum...).
 aws_request_constraints.install()
+# botocore's service models are parsed once per test process, not once per session (tests/botocore_model_cache.py).
+botocore_model_cache.install()
 
 # Every AWS call a function or a build makes in the suite must be allowed by its synthesized role.
 # The whole suite runs on one xdist worker per core (tests/parallel_run.py).
