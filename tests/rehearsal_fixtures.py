@@ -1,4 +1,9 @@
-"""Test helpers for the rehearsal: a tiny model archive for exercising the server.
+"""Test helpers for the rehearsal: one shared first release, and a tiny model archive for exercising the server.
+
+`first_release` is a quick rehearsal of the sample model into an empty folder,
+run once per test run for every module that judges it (tests/test_rehearsal_run.py
+continues from its champion, tests/test_rehearsal_action_parameters.py reads the
+job events its Lambda actions were sent).
 
 The archive holds a `code/inference.py` written here, with the four SageMaker
 handler functions and a deliberate model failure, so every status code of the
@@ -7,13 +12,66 @@ server can be provoked. The real model's archive is tested separately.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TOY_INFERENCE_SOURCE", "runtime_client", "write_toy_model_archive"]
+import pytest
+
+__all__ = ["FAST", "TOY_INFERENCE_SOURCE", "FirstRelease", "first_release", "runtime_client", "write_toy_model_archive"]
+
+FAST = ["--skip-model-tests", "--bootstrap-resamples", "1000"]
+"""A quick rehearsal: the model tests skipped, the bootstrap at evaluate.py's minimum of 1000 resamples."""
+
+
+@dataclass(frozen=True)
+class FirstRelease:
+    """The shared first rehearsal: how it ended, its output folder (read only: copy it to continue from it),
+    and every CodePipeline job event its Lambda actions were sent, in order."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    out_dir: Path
+    job_events: list[dict[str, Any]]
+
+
+def first_release(config: pytest.Config) -> FirstRelease:
+    """A quick rehearsal of the sample model into an empty folder, once per test run for all xdist workers."""
+    from tests.synthesis_fixtures import shared_once
+
+    with shared_once(config, "first-rehearsal") as folder:
+        outcome = folder / "outcome.json"  # written last: its presence means the rehearsal is complete
+        if not outcome.is_file():
+            outcome.write_text(json.dumps(_rehearse_recording_job_events(folder / "out")), encoding="utf-8")
+    recorded = json.loads(outcome.read_text(encoding="utf-8"))
+    return FirstRelease(recorded["exit_code"], recorded["stdout"], recorded["stderr"], folder / "out", recorded["job_events"])
+
+
+def _rehearse_recording_job_events(out_dir: Path) -> dict[str, Any]:
+    from rehearsal import pipeline_action
+    from rehearsal.cli import main
+    from rehearsal.pipeline_code import PROJECT_ROOT
+
+    events: list[dict[str, Any]] = []
+    original = pipeline_action.job_event
+
+    def recording(**kwargs: Any) -> dict[str, Any]:
+        event = original(**kwargs)
+        events.append(event)
+        return event
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    arguments = ["run", "--out", str(out_dir), "--model-repo", str(PROJECT_ROOT / "model_repo"), *FAST]
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        patch.setattr(pipeline_action, "job_event", recording)
+        code = main(arguments)
+    return {"exit_code": code, "stdout": stdout.getvalue(), "stderr": stderr.getvalue(), "job_events": events}
+
 
 TOY_INFERENCE_SOURCE = """
 import json

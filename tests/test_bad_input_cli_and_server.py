@@ -29,9 +29,8 @@ from rehearsal.inference_model import InferenceModel, load_model_archive
 from rehearsal.inference_server import RunningServer, running_server
 from rehearsal.output_folder import MARKER_FILE, claim_output_folder
 from rehearsal.pipeline_code import PROJECT_ROOT
-from rehearsal_fixtures import runtime_client, write_toy_model_archive
+from rehearsal_fixtures import FAST, runtime_client, write_toy_model_archive
 
-FAST = ["--skip-model-tests", "--bootstrap-resamples", "1000"]
 CONCURRENT_CLIENTS = 200
 
 

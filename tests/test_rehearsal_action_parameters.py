@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from rehearsal import pipeline_action
 from rehearsal.cli import main
 from rehearsal.pipeline_code import PROJECT_ROOT
+from rehearsal_fixtures import FAST, first_release
 from stacks.action_parameters import LAMBDA_ACTIONS, UnresolvedVariable, resolve_variables
 from tests.synthesis_fixtures import SynthesizedApp
 
@@ -22,8 +22,7 @@ UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9
 
 def _quick_rehearsal(out: Path) -> list[str]:
     """`python -m rehearsal run` arguments for a quick rehearsal of the sample model into `out`."""
-    model_repo = str(PROJECT_ROOT / "model_repo")
-    return ["run", "--out", str(out), "--model-repo", model_repo, "--skip-model-tests", "--bootstrap-resamples", "1000"]
+    return ["run", "--out", str(out), "--model-repo", str(PROJECT_ROOT / "model_repo"), *FAST]
 
 
 def _lambda_actions(template: dict[str, Any]) -> dict[str, str | None]:
@@ -38,22 +37,11 @@ def _lambda_actions(template: dict[str, Any]) -> dict[str, str | None]:
 
 
 @pytest.fixture(scope="module")
-def invoked(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    """Every job event the rehearsal sent, in order (one full release)."""
-    events: list[dict[str, Any]] = []
-    original = pipeline_action.job_event
-
-    def recording(**kwargs: Any) -> dict[str, Any]:
-        event = original(**kwargs)
-        events.append(event)
-        return event
-
-    out = tmp_path_factory.mktemp("rehearsal-parameters")
-    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
-        patch.setattr(pipeline_action, "job_event", recording)
-        code = main(_quick_rehearsal(out))
-    assert code == 0, (Path(out) / "report.md").read_text()[:2000]
-    return events
+def invoked(pytestconfig: pytest.Config) -> list[dict[str, Any]]:
+    """Every job event the rehearsal sent, in order (one full release: the run's shared first release)."""
+    release = first_release(pytestconfig)
+    assert release.exit_code == 0, (release.out_dir / "report.md").read_text()[:2000]
+    return release.job_events
 
 
 def test_the_stack_and_the_rehearsal_share_one_source(synthesized: SynthesizedApp) -> None:

@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 import yaml
-from test_rehearsal_run import FAST
 
 from evaluation_gate.evaluation_decision import EvaluationInputs, decide
 from evaluation_gate_fixtures import CONTRACT_EVALUATION, policy
@@ -17,6 +16,7 @@ from rehearsal.cli import main
 from rehearsal.pipeline_code import PROJECT_ROOT
 from rehearsal.report import render_report
 from rehearsal.runner import GateOutcome, RehearsalOptions, RehearsalResult
+from rehearsal_fixtures import FAST
 
 
 def _blocked_by(repository_policy: dict) -> str:

@@ -1,7 +1,8 @@
 """End-to-end rehearsals: a first release, a second one against the champion, a worse model blocked.
 
 Three runs share one output directory (module scope, about 4 s each): the
-second compares against the model the first promoted; the third trains a
+first is the run's shared first release (tests/rehearsal_fixtures.py), copied;
+the second compares against the model the first promoted; the third trains a
 deliberately worse model (`--hyperparameter C=0.001`) from a copy of the model
 repository whose absolute bounds are loosened, so only the champion rules can
 block it. Model tests are skipped and the bootstrap uses evaluate.py's
@@ -25,9 +26,7 @@ import yaml
 from rehearsal.cli import main
 from rehearsal.errors import ConfigurationError
 from rehearsal.pipeline_code import PROJECT_ROOT, ModelRepository
-from rehearsal_fixtures import runtime_client
-
-FAST = ["--skip-model-tests", "--bootstrap-resamples", "1000"]
+from rehearsal_fixtures import FAST, first_release, runtime_client
 
 
 @dataclass(frozen=True)
@@ -66,11 +65,13 @@ def lenient_copy(destination: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+def runs(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     root = tmp_path_factory.mktemp("rehearsal")
     out_dir = root / "out"
     repo = str(PROJECT_ROOT / "model_repo")
-    first = rehearse("--model-repo", repo, *FAST, out_dir=out_dir, snapshot=root / "first")
+    shared = first_release(pytestconfig)
+    first = Run(shared.exit_code, shared.stdout, shared.stderr, shared.out_dir)
+    shutil.copytree(shared.out_dir, out_dir, symlinks=True)  # the later runs continue from its champion
     second = rehearse("--model-repo", repo, *FAST, out_dir=out_dir, snapshot=root / "second")
     weaker_repo = lenient_copy(root / "weaker_repo")
     worse = rehearse("--model-repo", str(weaker_repo), "--hyperparameter", "C=0.001", *FAST, out_dir=out_dir)
