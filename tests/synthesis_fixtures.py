@@ -34,6 +34,9 @@ __all__ = [
     "DEFAULT",
     "EXISTING_CONNECTION_ARN",
     "GITHUB_CONNECTION",
+    "GITLAB_CONNECTION",
+    "PINNED_PIPELINE_ENVIRONMENTS",
+    "SWITCHED_OPTIONS",
     "JSII_CALL_PROBE",
     "ROOT",
     "SCANNED_VARIANTS",
@@ -127,6 +130,38 @@ def github_connection_context() -> dict[str, Any]:
     return context
 
 
+# Pinned pipeline environments (`-c ml-cicd.environments.pipeline.*`): each rides on a variant that is synthesized
+# anyway (with cdk-nag and CloudFormation validation: a finding refuses it), and the cross-account variant pins the
+# pipeline's account and region with every option at its cdk.json value.
+PINNED_PIPELINE_ENVIRONMENTS = {
+    "region-only": {"ml-cicd.environments.pipeline.region": "eu-west-1"},
+    "account-and-region": {
+        "ml-cicd.environments.pipeline.region": "eu-west-1",
+        "ml-cicd.environments.pipeline.account": "123456789012",
+    },
+}
+
+
+def gitlab_connection_context() -> dict[str, Any]:
+    """GitLab through an existing connection, named by its ARN; the pipeline pinned to an account and region."""
+    context = with_source(
+        {"repository": "acme/models/fraud", "connection_arn": EXISTING_CONNECTION_ARN, "provider_type": "GitLab"}
+    )
+    return {**context, **PINNED_PIPELINE_ENVIRONMENTS["account-and-region"]}
+
+
+def switched_options_context() -> dict[str, Any]:
+    """The optional parts switched: no approval, a deployment window, no bake; the pipeline pinned to a region."""
+    return {
+        **cdk_json_context(),
+        "ml-cicd.require_manual_approval": "false",
+        "ml-cicd.deployment_window": "* * 9-16 ? * MON-THU *",
+        "ml-cicd.deployment_window_time_zone": "Europe/Paris",
+        "ml-cicd.canary.bake_minutes": "0",
+        **PINNED_PIPELINE_ENVIRONMENTS["region-only"],
+    }
+
+
 def cdk_json_context() -> dict[str, Any]:
     """The app's context exactly as `cdk synth` passes it (cdk.json)."""
     return json.loads((ROOT / "cdk.json").read_text())["context"]
@@ -190,6 +225,8 @@ class Variant:
 DEFAULT = Variant("default", cdk_json_context, by_app_py=True)
 CROSS_ACCOUNT = Variant("cross-account", cross_account_context)
 GITHUB_CONNECTION = Variant("github-connection", github_connection_context, keep_nag_error=False)
+GITLAB_CONNECTION = Variant("gitlab-connection", gitlab_connection_context, keep_nag_error=False)
+SWITCHED_OPTIONS = Variant("switched-options", switched_options_context, keep_nag_error=False)
 # The variants cfn-lint and checkov scan (tests/template_scans.py), in one run each.
 SCANNED_VARIANTS = (DEFAULT, CROSS_ACCOUNT, GITHUB_CONNECTION)
 

@@ -12,7 +12,6 @@ import json
 import re
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -33,7 +32,16 @@ from stacks.service_limits import (
     floors_gate_environment,
     lambda_environment_size,
 )
-from tests.synthesis_fixtures import ROOT, SynthesizedApp, cdk_json_context, synthesize
+from tests.synthesis_fixtures import (
+    GITLAB_CONNECTION,
+    PINNED_PIPELINE_ENVIRONMENTS,
+    ROOT,
+    SWITCHED_OPTIONS,
+    SynthesizedApp,
+    Variant,
+    cdk_json_context,
+    variant_synthesis,
+)
 
 BOTOCORE = botocore.session.get_session()
 
@@ -52,20 +60,24 @@ def refusal(context: dict[str, Any]) -> str:
 
 
 @pytest.mark.parametrize(
-    "pinned",
-    [
-        {"ml-cicd.environments.pipeline.region": "eu-west-1"},
-        {"ml-cicd.environments.pipeline.region": "eu-west-1", "ml-cicd.environments.pipeline.account": "123456789012"},
-    ],
+    ("pinned", "variant"),
+    [("region-only", SWITCHED_OPTIONS), ("account-and-region", GITLAB_CONNECTION)],
     ids=["region-only", "account-and-region"],
 )
-def test_a_pinned_pipeline_environment_synthesizes_clean_with_nag_and_validation(pinned: dict[str, str], tmp_path: Path) -> None:
-    app = synthesize(tmp_path, {**cdk_json_context(), **pinned}, nag=True)  # raises ValidationFailed on any finding
+def test_a_pinned_pipeline_environment_synthesizes_clean_with_nag_and_validation(
+    pinned: str, variant: Variant, pytestconfig: pytest.Config
+) -> None:
+    """Each pinning rides on a variant synthesized anyway (tests/synthesis_fixtures.PINNED_PIPELINE_ENVIRONMENTS);
+    a cdk-nag or CloudFormation validation finding refuses the synthesis, which raises here."""
+    app = variant_synthesis(pytestconfig, variant)
+    assert PINNED_PIPELINE_ENVIRONMENTS[pinned].items() <= variant.context().items()
     resources = json.dumps(app.pipeline["Resources"])
     # The stack really is pinned: the acknowledged ARNs carry the literal region (and account) cdk-nag prints.
     assert "arn:aws:sagemaker:eu-west-1:" in resources
-    if "ml-cicd.environments.pipeline.account" in pinned:
+    if pinned == "account-and-region":
         assert ":eu-west-1:123456789012:" in resources
+    else:
+        assert ":eu-west-1:123456789012:" not in resources
 
 
 # --- Account IDs given with -c arrive as JSON numbers ---------------------------------------------------------

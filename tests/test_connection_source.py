@@ -30,12 +30,11 @@ from tests.iam_policy_evaluation import Request, evaluate
 from tests.synthesis_fixtures import (
     EXISTING_CONNECTION_ARN,
     GITHUB_CONNECTION,
+    GITLAB_CONNECTION,
     SynthesizedApp,
     cdk_json_config,
     cdk_json_context,
-    synthesize,
     variant_synthesis,
-    with_source,
 )
 from tests.template_scans import TemplateScans
 
@@ -54,12 +53,9 @@ def github(pytestconfig: pytest.Config) -> SynthesizedApp:
 
 
 @pytest.fixture(scope="module")
-def gitlab(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
-    return synthesize(
-        tmp_path_factory.mktemp("cdk.out.gitlab"),
-        with_source({"repository": "acme/models/fraud", "connection_arn": EXISTING, "provider_type": "GitLab"}),
-        nag=False,
-    )
+def gitlab(pytestconfig: pytest.Config) -> SynthesizedApp:
+    """GitLab through an existing connection (its ARN), synthesized with cdk-nag once per test run."""
+    return variant_synthesis(pytestconfig, GITLAB_CONNECTION)
 
 
 def resources(app: SynthesizedApp, kind: str) -> dict[str, dict[str, Any]]:

@@ -341,18 +341,11 @@ def test_notifications_cover_failures_gate_verdicts_rollbacks_and_registry(synth
 
 
 @pytest.fixture(scope="module")
-def variant(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One more synthesis, with the optional parts switched: no approval, a deployment window, no bake."""
-    from tests.synthesis_fixtures import cdk_json_context, synthesize
+def variant(pytestconfig: pytest.Config) -> dict[str, Any]:
+    """The optional parts switched: no approval, a deployment window, no bake (one synthesis per test run)."""
+    from tests.synthesis_fixtures import SWITCHED_OPTIONS, variant_synthesis
 
-    context = {
-        **cdk_json_context(),
-        "ml-cicd.require_manual_approval": "false",
-        "ml-cicd.deployment_window": "* * 9-16 ? * MON-THU *",
-        "ml-cicd.deployment_window_time_zone": "Europe/Paris",
-        "ml-cicd.canary.bake_minutes": "0",
-    }
-    app = synthesize(tmp_path_factory.mktemp("variant"), context, nag=False)
+    app = variant_synthesis(pytestconfig, SWITCHED_OPTIONS)
     (resource,) = [r for r in app.pipeline["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
     return resource["Properties"]
 
