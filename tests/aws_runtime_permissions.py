@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,37 +173,51 @@ def recorded_calls() -> list[RecordedCall]:
         return list(_calls)
 
 
-def principal_of(paths: list[Path]) -> str | None:
+def _folder(path: Path) -> str:
+    return f"{path}{os.sep}"
+
+
+# Compared as strings: the check runs on every AWS call of the suite, with pytest's deep stacks (pathlib's
+# is_relative_to on each frame cost a sixth of the CPU time of the modules that call AWS most).
+_IN_REHEARSAL, _IN_LAMBDAS, _IN_TOOLS = _folder(ROOT / "rehearsal"), _folder(LAMBDAS), _folder(TOOLS)
+_IN_FUNCTION_KIT = _folder(LAMBDAS / "function_kit")
+_IMAGE_SCAN, _ROLLBACK, _ARTIFACTS = (
+    os.fspath(p) for p in (TOOLS / "image_scan.py", TOOLS / "rollback.py", LAMBDAS / "function_kit" / "artifacts.py")
+)
+
+
+def principal_of(paths: Sequence[str | Path]) -> str | None:
     """The principal whose code made a call, from the call stack's file paths (innermost first)."""
-    if any(p.is_relative_to(ROOT / "rehearsal") for p in paths) or TOOLS / "image_scan.py" in paths:
+    files = [os.fspath(path) for path in paths]
+    if any(file.startswith(_IN_REHEARSAL) for file in files) or _IMAGE_SCAN in files:
         # The rehearsal runs with its own sandbox names; the image gate runs in the image-build project,
         # whose role this check does not map yet: neither is judged.
         return NOT_JUDGED
     function = next(
         (
-            p.relative_to(LAMBDAS).parts[0]
-            for p in paths
-            if p.is_relative_to(LAMBDAS) and p.relative_to(LAMBDAS).parts[0] != "function_kit"
+            file[len(_IN_LAMBDAS) :].split(os.sep, 1)[0]
+            for file in files
+            if file.startswith(_IN_LAMBDAS) and not file.startswith(_IN_FUNCTION_KIT)
         ),
         None,
     )
     if function:
         return f"lambdas/{function}"
-    if any(p.is_relative_to(TOOLS) for p in paths):
-        return NOT_JUDGED if any(p == TOOLS / "rollback.py" for p in paths) else "release_tools"
-    if any(p.is_relative_to(LAMBDAS / "function_kit") for p in paths):
+    if any(file.startswith(_IN_TOOLS) for file in files):
+        return NOT_JUDGED if _ROLLBACK in files else "release_tools"
+    if any(file.startswith(_IN_FUNCTION_KIT) for file in files):
         return "function_kit"
     return None
 
 
-def _stack_paths() -> list[Path]:
+def _stack_files() -> list[str]:
     import sys
 
-    frame, paths = sys._getframe(2), []
+    frame, files = sys._getframe(2), []
     while frame is not None:
-        paths.append(Path(frame.f_code.co_filename))
+        files.append(frame.f_code.co_filename)
         frame = frame.f_back
-    return paths
+    return files
 
 
 def _creator_is_artifact_client() -> bool:
@@ -211,7 +225,7 @@ def _creator_is_artifact_client() -> bool:
 
     frame = sys._getframe(2)
     while frame is not None:
-        if frame.f_code.co_name == ARTIFACT_CLIENT and Path(frame.f_code.co_filename).is_relative_to(LAMBDAS / "function_kit"):
+        if frame.f_code.co_name == ARTIFACT_CLIENT and frame.f_code.co_filename.startswith(_IN_FUNCTION_KIT):
             return True
         frame = frame.f_back
     return False
@@ -219,10 +233,10 @@ def _creator_is_artifact_client() -> bool:
 
 def _on_call(service: str) -> Callable[..., None]:
     def record(params: Params, model: Any, **_: Any) -> None:
-        paths = _stack_paths()
-        if LAMBDAS / "function_kit" / "artifacts.py" in paths:
+        files = _stack_files()
+        if _ARTIFACTS in files:
             return  # reading input artifacts: CodePipeline's artifact credentials, whatever client a test injects
-        principal = principal_of(paths)
+        principal = principal_of(files)
         if principal and principal != NOT_JUDGED:
             with _lock:
                 _calls.append(RecordedCall(principal, service, model.name, dict(params), dict(os.environ)))
