@@ -28,24 +28,26 @@ MOST_WORKERS = 4
 # missing here only runs later; the order of the tests inside each module never changes.
 SLOWEST_MODULES = (
     "tests/test_accounts.py",  # first: it makes the syntheses and scans other modules share
-    "tests/test_rehearsal_run.py",
+    "tests/test_rehearsal_run.py",  # second: it makes the shared first rehearsal (tests/rehearsal_fixtures.py)
     "tests/test_make_rehearse_fresh_clone.py",
-    "tests/test_rehearsal_action_parameters.py",
-    "tests/test_app_startup.py",
-    "tests/test_bad_input_cli_and_server.py",
     "tests/test_config_bad_input.py",
-    "tests/test_staging_gate_handler.py",
+    "tests/test_bad_input_cli_and_server.py",
+    "tests/test_app_startup.py",
+    "tests/test_byoc_example.py",
+    "tests/test_rehearsal_action_parameters.py",
     "tests/test_bad_inputs_functions.py",
+    "tests/test_staging_gate_handler.py",
     "tests/test_contracts_match_schemas.py",
     "tests/test_rehearsal_report_verdicts.py",
-    "tests/test_byoc_example.py",
-    "tests/test_release_tools_train_and_register.py",
-    "tests/test_pipeline_template.py",
-    "tests/test_chain_of_custody.py",
-    "tests/test_function_kit_artifacts.py",
-    "tests/test_record_encryption.py",
     "tests/test_connection_source.py",
+    "tests/test_platform_tools_isolation.py",
     "tests/test_config.py",
+    "tests/test_rollback.py",
+    "tests/test_release_tools_train_and_register.py",
+    "tests/test_evaluation_gate_handler.py",
+    "tests/test_bad_inputs_policy.py",
+    "tests/test_template_checks.py",
+    "tests/test_release_policy.py",
 )
 
 
