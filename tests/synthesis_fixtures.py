@@ -9,6 +9,7 @@ load that result).
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -25,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    import aws_cdk as cdk
+
     from stacks.config import AppConfig
 
 __all__ = [
@@ -51,6 +54,7 @@ __all__ = [
     "session_synthesis",
     "shared_once",
     "synthesize",
+    "validation_plugin",
     "variant_synthesis",
     "with_source",
 ]
@@ -174,6 +178,20 @@ def cdk_json_config() -> AppConfig:
     return load_config(cdk_json_context())
 
 
+@functools.cache
+def validation_plugin() -> cdk.CloudFormationValidatePlugin:
+    """CDK's CloudFormation validation plugin, built once per test process for every app it synthesizes.
+
+    Building it compiles its rule engine in the jsii process (1 to 2 s each time);
+    validating keeps no state between apps: each call judges the templates it is
+    given. aws-cdk-lib itself keeps one instance for all apps of a process
+    (`CloudFormationValidatePlugin._singletonInstance`), as `app.py` builds one.
+    """
+    import aws_cdk as cdk
+
+    return cdk.CloudFormationValidatePlugin()
+
+
 def synthesize(outdir: Path, context: dict[str, Any], *, nag: bool) -> SynthesizedApp:
     """Build the app as `app.py` does and synthesize it into `outdir`."""
     import aws_cdk as cdk
@@ -181,7 +199,7 @@ def synthesize(outdir: Path, context: dict[str, Any], *, nag: bool) -> Synthesiz
     from app import build_app
 
     app = cdk.App(outdir=str(outdir), context=context)
-    build_app(app, nag=nag, validation=cdk.CloudFormationValidatePlugin())
+    build_app(app, nag=nag, validation=validation_plugin())
     app.synth()
     return load_synthesis(outdir)
 

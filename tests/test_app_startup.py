@@ -16,7 +16,7 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 
-from tests.synthesis_fixtures import JSII_CALL_PROBE, ROOT, app_py_run, cdk_json_context
+from tests.synthesis_fixtures import JSII_CALL_PROBE, ROOT, app_py_run, cdk_json_context, validation_plugin
 
 PROBE = JSII_CALL_PROBE
 PLUGIN = "aws-cdk-lib.CloudFormationValidatePlugin"
@@ -85,7 +85,7 @@ def test_the_validation_plugin_main_builds_is_the_one_that_checks_the_templates(
     from app import build_app
 
     app = cdk.App(context=cdk_json_context(), outdir=None)
-    stack = build_app(app, nag=False, validation=cdk.CloudFormationValidatePlugin())
+    stack = build_app(app, nag=False, validation=validation_plugin())  # the suite's one plugin (tests/synthesis_fixtures.py)
     cdk.CfnResource(stack, "Broken", type="AWS::S3::Bucket", properties={"NotAProperty": "x"})
     with pytest.raises(RuntimeError, match=r"ValidationFailed[\s\S]*Broken"):
         app.synth()
