@@ -37,9 +37,8 @@ __all__ = [
     "DEFAULT",
     "EXISTING_CONNECTION_ARN",
     "GITHUB_CONNECTION",
-    "GITLAB_CONNECTION",
+    "GITLAB_SWITCHED_OPTIONS",
     "PINNED_PIPELINE_ENVIRONMENTS",
-    "SWITCHED_OPTIONS",
     "JSII_CALL_PROBE",
     "ROOT",
     "SCANNED_VARIANTS",
@@ -117,28 +116,11 @@ RETAINED_RELEASE_STORE = {
 }
 
 
-def github_connection_context() -> dict[str, Any]:
-    """GitHub through a connection the stack creates and a person has completed (README "Releasing from GitHub,
-    GitLab or Bitbucket", step 5: the deploy that adds the pull-request checks).
-
-    Also a redeploy over a kept release store (`retained_release_stores`) in an account bootstrapped with
-    its own key (`bootstrap_kms_key_arn`): their grants are checked on this variant's synthesized roles and
-    scanned with it (cdk-nag, cfn-lint, checkov) at no extra synthesis.
-    """
-    context = with_source({"repository": "acme/fraud-model", "provider_type": "GitHub", "connection_completed": True})
-    context["ml-cicd"] = {
-        **context["ml-cicd"],
-        "retained_release_stores": [RETAINED_RELEASE_STORE],
-        "bootstrap_kms_key_arn": BOOTSTRAP_KMS_KEY_ARN,
-    }
-    return context
-
-
 # Pinned pipeline environments (`-c ml-cicd.environments.pipeline.*`): each rides on a variant that is synthesized
-# anyway (with cdk-nag and CloudFormation validation: a finding refuses it), and the cross-account variant pins the
-# pipeline's account and region with every option at its cdk.json value.
+# anyway (with cdk-nag and CloudFormation validation: a finding refuses it): the region alone on the GitHub one,
+# account and region on the GitLab one; the cross-account variant pins them too, every option at its cdk.json value.
 PINNED_PIPELINE_ENVIRONMENTS = {
-    "region-only": {"ml-cicd.environments.pipeline.region": "eu-west-1"},
+    "region-only": {"ml-cicd.environments.pipeline.region": "us-east-1"},  # the GitHub variant's kept store's region
     "account-and-region": {
         "ml-cicd.environments.pipeline.region": "eu-west-1",
         "ml-cicd.environments.pipeline.account": "123456789012",
@@ -146,23 +128,36 @@ PINNED_PIPELINE_ENVIRONMENTS = {
 }
 
 
-def gitlab_connection_context() -> dict[str, Any]:
-    """GitLab through an existing connection, named by its ARN; the pipeline pinned to an account and region."""
+def github_connection_context() -> dict[str, Any]:
+    """GitHub through a connection the stack creates and a person has completed (README "Releasing from GitHub,
+    GitLab or Bitbucket", step 5: the deploy that adds the pull-request checks).
+
+    Also a redeploy over a kept release store (`retained_release_stores`) in an account bootstrapped with
+    its own key (`bootstrap_kms_key_arn`): their grants are checked on this variant's synthesized roles and
+    scanned with it (cdk-nag, cfn-lint, checkov) at no extra synthesis; and the pipeline pinned to a region.
+    """
+    context = with_source({"repository": "acme/fraud-model", "provider_type": "GitHub", "connection_completed": True})
+    context["ml-cicd"] = {
+        **context["ml-cicd"],
+        "retained_release_stores": [RETAINED_RELEASE_STORE],
+        "bootstrap_kms_key_arn": BOOTSTRAP_KMS_KEY_ARN,
+    }
+    return {**context, **PINNED_PIPELINE_ENVIRONMENTS["region-only"]}
+
+
+def gitlab_switched_options_context() -> dict[str, Any]:
+    """GitLab through an existing connection, named by its ARN, with the optional parts switched: no approval,
+    a deployment window, no bake; the pipeline pinned to an account and region."""
     context = with_source(
         {"repository": "acme/models/fraud", "connection_arn": EXISTING_CONNECTION_ARN, "provider_type": "GitLab"}
     )
-    return {**context, **PINNED_PIPELINE_ENVIRONMENTS["account-and-region"]}
-
-
-def switched_options_context() -> dict[str, Any]:
-    """The optional parts switched: no approval, a deployment window, no bake; the pipeline pinned to a region."""
     return {
-        **cdk_json_context(),
+        **context,
         "ml-cicd.require_manual_approval": "false",
         "ml-cicd.deployment_window": "* * 9-16 ? * MON-THU *",
         "ml-cicd.deployment_window_time_zone": "Europe/Paris",
         "ml-cicd.canary.bake_minutes": "0",
-        **PINNED_PIPELINE_ENVIRONMENTS["region-only"],
+        **PINNED_PIPELINE_ENVIRONMENTS["account-and-region"],
     }
 
 
@@ -243,8 +238,7 @@ class Variant:
 DEFAULT = Variant("default", cdk_json_context, by_app_py=True)
 CROSS_ACCOUNT = Variant("cross-account", cross_account_context)
 GITHUB_CONNECTION = Variant("github-connection", github_connection_context, keep_nag_error=False)
-GITLAB_CONNECTION = Variant("gitlab-connection", gitlab_connection_context, keep_nag_error=False)
-SWITCHED_OPTIONS = Variant("switched-options", switched_options_context, keep_nag_error=False)
+GITLAB_SWITCHED_OPTIONS = Variant("gitlab-switched-options", gitlab_switched_options_context, keep_nag_error=False)
 # The variants cfn-lint and checkov scan (tests/template_scans.py), in one run each.
 SCANNED_VARIANTS = (DEFAULT, CROSS_ACCOUNT, GITHUB_CONNECTION)
 

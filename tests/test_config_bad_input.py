@@ -33,10 +33,10 @@ from stacks.service_limits import (
     lambda_environment_size,
 )
 from tests.synthesis_fixtures import (
-    GITLAB_CONNECTION,
+    GITHUB_CONNECTION,
+    GITLAB_SWITCHED_OPTIONS,
     PINNED_PIPELINE_ENVIRONMENTS,
     ROOT,
-    SWITCHED_OPTIONS,
     SynthesizedApp,
     Variant,
     cdk_json_context,
@@ -61,7 +61,7 @@ def refusal(context: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize(
     ("pinned", "variant"),
-    [("region-only", SWITCHED_OPTIONS), ("account-and-region", GITLAB_CONNECTION)],
+    [("region-only", GITHUB_CONNECTION), ("account-and-region", GITLAB_SWITCHED_OPTIONS)],
     ids=["region-only", "account-and-region"],
 )
 def test_a_pinned_pipeline_environment_synthesizes_clean_with_nag_and_validation(
@@ -70,14 +70,17 @@ def test_a_pinned_pipeline_environment_synthesizes_clean_with_nag_and_validation
     """Each pinning rides on a variant synthesized anyway (tests/synthesis_fixtures.PINNED_PIPELINE_ENVIRONMENTS);
     a cdk-nag or CloudFormation validation finding refuses the synthesis, which raises here."""
     app = variant_synthesis(pytestconfig, variant)
-    assert PINNED_PIPELINE_ENVIRONMENTS[pinned].items() <= variant.context().items()
+    pins = PINNED_PIPELINE_ENVIRONMENTS[pinned]
+    assert pins.items() <= variant.context().items()
     resources = json.dumps(app.pipeline["Resources"])
     # The stack really is pinned: the acknowledged ARNs carry the literal region (and account) cdk-nag prints.
-    assert "arn:aws:sagemaker:eu-west-1:" in resources
-    if pinned == "account-and-region":
-        assert ":eu-west-1:123456789012:" in resources
+    region = pins["ml-cicd.environments.pipeline.region"]
+    assert f"arn:aws:sagemaker:{region}:" in resources
+    account = pins.get("ml-cicd.environments.pipeline.account")
+    if account:
+        assert f":{region}:{account}:" in resources
     else:
-        assert ":eu-west-1:123456789012:" not in resources
+        assert '{"Ref": "AWS::AccountId"}' in resources  # the account is the deploying one's
 
 
 # --- Account IDs given with -c arrive as JSON numbers ---------------------------------------------------------

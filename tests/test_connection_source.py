@@ -30,7 +30,7 @@ from tests.iam_policy_evaluation import Request, evaluate
 from tests.synthesis_fixtures import (
     EXISTING_CONNECTION_ARN,
     GITHUB_CONNECTION,
-    GITLAB_CONNECTION,
+    GITLAB_SWITCHED_OPTIONS,
     SynthesizedApp,
     cdk_json_config,
     cdk_json_context,
@@ -55,7 +55,7 @@ def github(pytestconfig: pytest.Config) -> SynthesizedApp:
 @pytest.fixture(scope="module")
 def gitlab(pytestconfig: pytest.Config) -> SynthesizedApp:
     """GitLab through an existing connection (its ARN), synthesized with cdk-nag once per test run."""
-    return variant_synthesis(pytestconfig, GITLAB_CONNECTION)
+    return variant_synthesis(pytestconfig, GITLAB_SWITCHED_OPTIONS)
 
 
 def resources(app: SynthesizedApp, kind: str) -> dict[str, dict[str, Any]]:

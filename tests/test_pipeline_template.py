@@ -343,9 +343,9 @@ def test_notifications_cover_failures_gate_verdicts_rollbacks_and_registry(synth
 @pytest.fixture(scope="module")
 def variant(pytestconfig: pytest.Config) -> dict[str, Any]:
     """The optional parts switched: no approval, a deployment window, no bake (one synthesis per test run)."""
-    from tests.synthesis_fixtures import SWITCHED_OPTIONS, variant_synthesis
+    from tests.synthesis_fixtures import GITLAB_SWITCHED_OPTIONS, variant_synthesis
 
-    app = variant_synthesis(pytestconfig, SWITCHED_OPTIONS)
+    app = variant_synthesis(pytestconfig, GITLAB_SWITCHED_OPTIONS)
     (resource,) = [r for r in app.pipeline["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
     return resource["Properties"]
 
