@@ -7,10 +7,6 @@ with pytest's `--durations`, then prints
 * the wall-clock time against the figure, and the CPU time the run used (all processes:
   a figure that load on the machine changes far less than the wall-clock time);
 * the load average before and after: the figure is for an idle machine;
-* the host's speed: a fixed pure-Python loop timed (CPU time, best of three) before
-  and after the run, against the fastest this loop has run on this kind of
-  machine. The same commit has taken 184 to 243 s of CPU here at different hours
-  (shared cores): a wall-clock figure means little without the host's speed beside it;
 * the slowest tests (set-up, call and teardown separately) and the slowest modules (the
   sum of their tests' phases): what to look at first, and the order `SLOWEST_MODULES`
   in tests/parallel_run.py should follow.
@@ -31,8 +27,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT_SECONDS = 120.0
-REFERENCE_LOOP = 20_000_000
-REFERENCE_FASTEST_SECONDS = 1.40  # the loop's best CPU time seen on this 2-core kind of machine (2026-11-30)
 _DURATION = re.compile(r"^(?P<seconds>\d+\.\d+)s (?P<phase>setup|call|teardown)\s+(?P<test>\S+)")
 
 
@@ -66,34 +60,17 @@ def by_module(phases: list[tuple[float, str, str]]) -> list[tuple[float, str]]:
     return sorted(((seconds, module) for module, seconds in totals.items()), reverse=True)
 
 
-def reference_seconds() -> float:
-    """CPU seconds of a fixed pure-Python loop, best of three: how fast the host runs Python right now."""
-    best = float("inf")
-    for _ in range(3):
-        started = time.process_time()
-        total = 0
-        for number in range(REFERENCE_LOOP):
-            total += number * number
-        best = min(best, time.process_time() - started)
-    return best
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slowest", type=int, default=15, help="how many tests and modules to list (default 15)")
     arguments = parser.parse_args(argv)
-    load_before, reference_before = os.getloadavg()[0], reference_seconds()
+    load_before = os.getloadavg()[0]
     status, elapsed, cpu, output = run_make_test()
-    load_after, reference_after = os.getloadavg()[0], reference_seconds()
+    load_after = os.getloadavg()[0]
     summary = [line for line in output.splitlines() if re.search(r"\d+ (passed|failed)", line)]
     print(f"make test: {elapsed:.1f} s (limit {LIMIT_SECONDS:.0f} s), exit {status}; CPU {cpu:.0f} s over all processes")
     print(f"  {summary[-1].strip('= ') if summary else 'no pytest summary'}")
     print(f"  load average (1 min) {load_before:.1f} before, {load_after:.1f} after; {os.cpu_count()} cores")
-    slower = (reference_before + reference_after) / 2 / REFERENCE_FASTEST_SECONDS
-    print(
-        f"  host speed: reference loop {reference_before:.2f} s before, {reference_after:.2f} s after "
-        f"({slower:.2f}x its fastest here, {REFERENCE_FASTEST_SECONDS} s): at that speed, {elapsed / slower:.1f} s"
-    )
     phases = durations(output)
     busy = sum(seconds for seconds, _, _ in phases)
     print(f"  test phases add up to {busy:.0f} s: {busy / elapsed:.2f} of the wall-clock time (the workers' overlap)")
