@@ -177,8 +177,8 @@ def _folder(path: Path) -> str:
     return f"{path}{os.sep}"
 
 
-# Compared as strings: the check runs on every AWS call of the suite, with pytest's deep stacks (pathlib's
-# is_relative_to on each frame cost a sixth of the CPU time of the modules that call AWS most).
+# Compared as strings: the check runs on every AWS call of the suite and walks pytest's deep stacks, where a
+# pathlib object per frame is needless work.
 _IN_REHEARSAL, _IN_LAMBDAS, _IN_TOOLS = _folder(ROOT / "rehearsal"), _folder(LAMBDAS), _folder(TOOLS)
 _IN_FUNCTION_KIT = _folder(LAMBDAS / "function_kit")
 _IMAGE_SCAN, _ROLLBACK, _ARTIFACTS = (
