@@ -22,10 +22,25 @@ from typing import Any
 
 import pytest
 
-__all__ = ["FAST", "TOY_INFERENCE_SOURCE", "FirstRelease", "first_release", "runtime_client", "write_toy_model_archive"]
+__all__ = [
+    "FAST",
+    "TOY_INFERENCE_SOURCE",
+    "FirstRelease",
+    "first_release",
+    "quick_rehearsal",
+    "runtime_client",
+    "write_toy_model_archive",
+]
 
 FAST = ["--skip-model-tests", "--bootstrap-resamples", "1000"]
 """A quick rehearsal: the model tests skipped, the bootstrap at evaluate.py's minimum of 1000 resamples."""
+
+
+def quick_rehearsal(out: Path) -> list[str]:
+    """`python -m rehearsal run` arguments for a quick rehearsal of the sample model into `out`."""
+    from rehearsal.pipeline_code import PROJECT_ROOT
+
+    return ["run", "--out", str(out), "--model-repo", str(PROJECT_ROOT / "model_repo"), *FAST]
 
 
 @dataclass(frozen=True)
@@ -55,7 +70,6 @@ def first_release(config: pytest.Config) -> FirstRelease:
 def _rehearse_recording_job_events(out_dir: Path) -> dict[str, Any]:
     from rehearsal import pipeline_action
     from rehearsal.cli import main
-    from rehearsal.pipeline_code import PROJECT_ROOT
 
     events: list[dict[str, Any]] = []
     original = pipeline_action.job_event
@@ -66,10 +80,9 @@ def _rehearse_recording_job_events(out_dir: Path) -> dict[str, Any]:
         return event
 
     stdout, stderr = io.StringIO(), io.StringIO()
-    arguments = ["run", "--out", str(out_dir), "--model-repo", str(PROJECT_ROOT / "model_repo"), *FAST]
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         patch.setattr(pipeline_action, "job_event", recording)
-        code = main(arguments)
+        code = main(quick_rehearsal(out_dir))
     return {"exit_code": code, "stdout": stdout.getvalue(), "stderr": stderr.getvalue(), "job_events": events}
 
 

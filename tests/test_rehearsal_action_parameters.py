@@ -12,17 +12,11 @@ from typing import Any
 import pytest
 
 from rehearsal.cli import main
-from rehearsal.pipeline_code import PROJECT_ROOT
-from rehearsal_fixtures import FAST, first_release
+from rehearsal_fixtures import first_release, quick_rehearsal
 from stacks.action_parameters import LAMBDA_ACTIONS, UnresolvedVariable, resolve_variables
 from tests.synthesis_fixtures import SynthesizedApp
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-
-
-def _quick_rehearsal(out: Path) -> list[str]:
-    """`python -m rehearsal run` arguments for a quick rehearsal of the sample model into `out`."""
-    return ["run", "--out", str(out), "--model-repo", str(PROJECT_ROOT / "model_repo"), *FAST]
 
 
 def _lambda_actions(template: dict[str, Any]) -> dict[str, str | None]:
@@ -96,7 +90,7 @@ def test_a_request_aws_would_refuse_blocks_the_rehearsal(tmp_path: Path) -> None
     out = tmp_path / "out"
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
         patch.setattr(champion_promotion, "customer_metadata", dict)
-        code = main(_quick_rehearsal(out))
+        code = main(quick_rehearsal(out))
     report = (out / "report.md").read_text(encoding="utf-8")
     assert code != 0
     assert "UpdateModelPackage: CustomerMetadataProperties['promoted_by']" in report
